@@ -1,0 +1,106 @@
+/*
+ * identityd's configuration: a YAML file turned into one typed, validated struct. Every key
+ * has a type, bounds and a default in one table (src/core/config.c); an unknown key, a value
+ * of the wrong type or out of bounds stops the load with "FILE:LINE: what is wrong".
+ * Relative paths are resolved against the folder of the config file itself.
+ */
+#ifndef IDENTITYD_CONFIG_H
+#define IDENTITYD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "identityd/log.h"
+
+/* JWS algorithms identityd signs with. */
+typedef enum { IDD_ALG_HS256 = 0, IDD_ALG_ES256, IDD_ALG_RS256, IDD_ALG_EDDSA } idd_alg_t;
+
+/* What a configured key is used for: `active` signs (exactly one), `published` is only
+ * offered in the JWKS (a key being introduced or retired). */
+typedef enum { IDD_KEY_ACTIVE = 0, IDD_KEY_PUBLISHED } idd_key_state_t;
+
+/* "ES256" ... "EdDSA" -> idd_alg_t (exact, case-sensitive as in JOSE). Returns 0 or IDD_EINVAL. */
+int idd_alg_parse(const char *name, idd_alg_t *out);
+/* The JOSE name of an algorithm ("HS256", "ES256", "RS256", "EdDSA"). */
+const char *idd_alg_name(idd_alg_t alg);
+
+typedef struct idd_listen {
+    char host[64];  /* numeric address as written, without brackets ("127.0.0.1", "::1") */
+    uint16_t port;  /* 0 asks the kernel for an ephemeral port */
+    int line;
+} idd_listen_t;
+
+/* An address or network from `trusted_proxies` ("10.0.0.1", "10.0.0.0/8", "::1"). */
+typedef struct idd_cidr {
+    int family;          /* AF_INET or AF_INET6 */
+    uint8_t addr[16];    /* network byte order; 4 bytes used for AF_INET */
+    unsigned prefix;     /* 0..32 or 0..128 */
+} idd_cidr_t;
+
+typedef struct idd_tenant_config {
+    int64_t id;          /* >= 1 */
+    char *name;
+    char **domains;      /* host names (lowercase, no port) served as this tenant */
+    size_t n_domains;
+    char **origins;      /* "scheme://host[:port]" values accepted in ?origin= */
+    size_t n_origins;
+    int line;
+} idd_tenant_config_t;
+
+typedef struct idd_key_config {
+    char *kid;
+    idd_alg_t alg;
+    char *file;              /* PEM private key (ES256, RS256, EdDSA); resolved path */
+    char *machine_key;       /* HS256: DocSpace's core:machinekey, inline (secret) */
+    char *machine_key_file;  /* HS256: the same, read from a file (resolved path) */
+    idd_key_state_t state;
+    int line;
+} idd_key_config_t;
+
+typedef struct idd_config {
+    char *path;                 /* the file loaded */
+    char *dir;                  /* its folder: base of relative paths */
+    idd_listen_t *listen;
+    size_t n_listen;
+    int threads;                /* event loops; 0 in the file means one per core (resolved) */
+    char *database;             /* resolved path of the SQLite file */
+    int workers;                /* worker threads for KDF and outbound calls */
+    int token_ttl;              /* seconds, token.ttl */
+    unsigned password_iterations; /* PBKDF2 iterations of the client hash */
+    char *pepper_file;          /* resolved path */
+    int basic_cache_ttl;        /* seconds a verified Basic credential is remembered; 0 off; <= 60 */
+    idd_tenant_config_t *tenants;
+    size_t n_tenants;
+    idd_cidr_t *trusted_proxies;
+    size_t n_trusted_proxies;
+    idd_key_config_t *keys;
+    size_t n_keys;
+    idd_log_level_t log_level;
+    size_t max_header_bytes;    /* request line + headers; larger gets 431 (16 KiB) */
+    size_t max_body_bytes;      /* request body; larger gets 413 (64 KiB) */
+} idd_config_t;
+
+/* Loads and validates path. On success *out owns a new config (free with idd_config_free).
+ * On failure returns IDD_ECONFIG (or IDD_EIO when the file cannot be read), *out is NULL and
+ * err receives "FILE:LINE: message" (or "FILE: message" when no line applies). */
+int idd_config_load(const char *path, idd_config_t **out, char *err, size_t errlen);
+
+/* Frees a config and wipes its secrets; NULL is a no-op. */
+void idd_config_free(idd_config_t *cfg);
+
+/* The tenant whose domains contain host (case-insensitive, host without port), or NULL. */
+const idd_tenant_config_t *idd_config_tenant_by_host(const idd_config_t *cfg, const char *host,
+                                                     size_t len);
+
+/* The tenant with this id, or NULL. */
+const idd_tenant_config_t *idd_config_tenant_by_id(const idd_config_t *cfg, int64_t id);
+
+/* Returns 1 when addr (AF_INET or AF_INET6; IPv4-mapped IPv6 is matched as IPv4) falls in
+ * one of the n networks, else 0. */
+int idd_cidr_match(const idd_cidr_t *nets, size_t n, const struct sockaddr *addr);
+
+/* Parses "a.b.c.d[/n]" or an IPv6 address with optional "/n". Returns 0 or IDD_EINVAL. */
+int idd_cidr_parse(const char *text, idd_cidr_t *out);
+
+#endif

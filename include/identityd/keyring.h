@@ -1,0 +1,59 @@
+/*
+ * The signing keys named in the configuration, loaded once: PEM files parsed into EVP_PKEY,
+ * machine keys derived into HS256 secrets. The keyring also renders the JWKS document once
+ * at load, since it only changes with the configuration. A keyring is immutable after load
+ * and shared read-only by every thread.
+ */
+#ifndef IDENTITYD_KEYRING_H
+#define IDENTITYD_KEYRING_H
+
+#include <stddef.h>
+#include <openssl/evp.h>
+
+#include "identityd/config.h"
+
+typedef struct idd_key {
+    char *kid;
+    idd_alg_t alg;
+    idd_key_state_t state;
+    EVP_PKEY *pkey;          /* ES256/RS256/EdDSA: the private key; NULL for HS256 */
+    unsigned char *secret;   /* HS256: the derived key; NULL otherwise (wiped on free) */
+    size_t secret_len;
+} idd_key_t;
+
+typedef struct idd_keyring idd_keyring_t;
+
+/* Loads every key of cfg. Checks that each PEM matches its alg (P-256 for ES256, RSA of at
+ * least 2048 bits for RS256, Ed25519 for EdDSA), that kids are unique and that exactly one
+ * key is active. On failure returns IDD_ECONFIG or IDD_EIO, *out NULL, and err receives
+ * "FILE:LINE: message" pointing at the key's entry in the config. */
+int idd_keyring_load(const idd_config_t *cfg, idd_keyring_t **out, char *err, size_t errlen);
+
+/* Frees the keys (secrets wiped); NULL is a no-op. */
+void idd_keyring_free(idd_keyring_t *kr);
+
+/* The active (signing) key; never NULL for a loaded keyring. Owned by the keyring. */
+const idd_key_t *idd_keyring_active(const idd_keyring_t *kr);
+
+/* The key with this kid, or NULL. Owned by the keyring. */
+const idd_key_t *idd_keyring_find(const idd_keyring_t *kr, const char *kid);
+
+/* Number of keys and the i-th one (config order). */
+size_t idd_keyring_count(const idd_keyring_t *kr);
+const idd_key_t *idd_keyring_at(const idd_keyring_t *kr, size_t i);
+
+/* The JWKS document {"keys":[...]} of every active and published asymmetric key: public
+ * parts only, never an HS256 key. Owned by the keyring; *len receives its length. */
+const char *idd_keyring_jwks(const idd_keyring_t *kr, size_t *len);
+
+/* Appends the public JWK of key (one JSON object) to b. Returns 0, or IDD_EINVAL for an
+ * HS256 key (which has no public form). */
+struct idd_buf;
+int idd_key_jwk(const idd_key_t *key, struct idd_buf *b);
+
+/* Generates a new private key for alg (ES256: P-256, RS256: RSA-3072, EdDSA: Ed25519) and
+ * writes it as PKCS#8 PEM to path with mode 0600, refusing to overwrite an existing file.
+ * Returns 0, IDD_EINVAL (HS256), IDD_EEXIST or IDD_EIO. */
+int idd_key_generate(idd_alg_t alg, const char *path, char *err, size_t errlen);
+
+#endif

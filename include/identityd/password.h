@@ -1,0 +1,52 @@
+/*
+ * Passwords, the way DocSpace's clients see them and the way identityd keeps them.
+ *
+ * The client hash is DocSpace's: lowercase hex of PBKDF2-HMAC-SHA256(password, the tenant's
+ * salt string, iterations, 32 bytes). A login client may compute it itself and send it, so it
+ * is the real credential; the server never stores it. What the store keeps is a versioned
+ * record of an HMAC-SHA256 of the client hash under the server's pepper:
+ *
+ *     $idd1$<iterations>$<base64url HMAC-SHA256(pepper, client_hash_hex)>
+ *
+ * The iterations travel in the record so that changing password.iterations does not lock
+ * out existing users; the version prefix lets the scheme change later.
+ */
+#ifndef IDENTITYD_PASSWORD_H
+#define IDENTITYD_PASSWORD_H
+
+#include <stddef.h>
+
+#define IDD_CLIENT_HASH_HEX_LEN 64
+#define IDD_PEPPER_MIN 32
+#define IDD_PEPPER_MAX 1024
+
+typedef struct idd_pepper {
+    unsigned char bytes[IDD_PEPPER_MAX];
+    size_t len;
+} idd_pepper_t;
+
+/* Reads the pepper file: its bytes with trailing whitespace removed, at least 32 bytes.
+ * Refuses a file readable by group or others. Returns 0, IDD_EIO or IDD_EINVAL (err gets a
+ * message). Wipe with idd_pepper_wipe. */
+int idd_pepper_load(const char *path, idd_pepper_t *out, char *err, size_t errlen);
+void idd_pepper_wipe(idd_pepper_t *p);
+
+/* Computes the client hash of password[0..len) into out (65 bytes, NUL-terminated hex).
+ * This is the slow part (PBKDF2): never call it on an event loop. Returns 0 or IDD_ECRYPTO. */
+int idd_password_client_hash(const char *password, size_t len, const char *salt,
+                             unsigned iterations, char out[IDD_CLIENT_HASH_HEX_LEN + 1]);
+
+/* Writes the record for a client hash into out (outlen >= IDD_PASSWORD_RECORD_MAX + 1).
+ * Returns 0, IDD_EINVAL (client hash not 64 lowercase hex) or IDD_ECRYPTO. */
+int idd_password_record_make(const idd_pepper_t *pepper, const char *client_hash,
+                             unsigned iterations, char *out, size_t outlen);
+
+/* Checks a client hash against a record in constant time. Returns 0 on a match,
+ * IDD_EDENIED on a mismatch, IDD_EINVAL for a record it cannot read. */
+int idd_password_record_check(const idd_pepper_t *pepper, const char *record,
+                              const char *client_hash);
+
+/* The iterations a record was made with. Returns 0 or IDD_EINVAL. */
+int idd_password_record_iterations(const char *record, unsigned *out);
+
+#endif

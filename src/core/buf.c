@@ -1,0 +1,130 @@
+/*
+ * Growable buffer and escaping JSON writer (see buf.h for why not json_dumps).
+ */
+#include "identityd/buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "identityd/common.h"
+#include "identityd/ct.h"
+
+void idd_buf_init(idd_buf_t *b)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void idd_buf_dispose(idd_buf_t *b)
+{
+    free(b->data);
+    idd_buf_init(b);
+}
+
+void idd_buf_dispose_secret(idd_buf_t *b)
+{
+    idd_wipe(b->data, b->cap);
+    idd_buf_dispose(b);
+}
+
+void idd_buf_reset(idd_buf_t *b)
+{
+    b->len = 0;
+    if (b->data != NULL)
+        b->data[0] = '\0';
+}
+
+void idd_buf_reserve(idd_buf_t *b, size_t extra)
+{
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    b->data = idd_xrealloc(b->data, cap);
+    b->cap = cap;
+}
+
+void idd_buf_append(idd_buf_t *b, const void *data, size_t len)
+{
+    idd_buf_reserve(b, len);
+    if (len > 0)
+        memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+}
+
+void idd_buf_puts(idd_buf_t *b, const char *s)
+{
+    idd_buf_append(b, s, strlen(s));
+}
+
+void idd_buf_putc(idd_buf_t *b, char c)
+{
+    idd_buf_reserve(b, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+}
+
+void idd_buf_vprintf(idd_buf_t *b, const char *fmt, va_list ap)
+{
+    va_list copy;
+    va_copy(copy, ap);
+    int n = vsnprintf(NULL, 0, fmt, copy);
+    va_end(copy);
+    if (n < 0)
+        return;
+    idd_buf_reserve(b, (size_t)n);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+}
+
+void idd_buf_printf(idd_buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    idd_buf_vprintf(b, fmt, ap);
+    va_end(ap);
+}
+
+void idd_buf_json_str(idd_buf_t *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    /* Worst case every byte becomes \u00XX: reserve once, then write without checks. */
+    idd_buf_reserve(b, len * 6 + 2);
+    char *p = b->data + b->len;
+    *p++ = '"';
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '"': *p++ = '\\'; *p++ = '"'; break;
+        case '\\': *p++ = '\\'; *p++ = '\\'; break;
+        case '\b': *p++ = '\\'; *p++ = 'b'; break;
+        case '\f': *p++ = '\\'; *p++ = 'f'; break;
+        case '\n': *p++ = '\\'; *p++ = 'n'; break;
+        case '\r': *p++ = '\\'; *p++ = 'r'; break;
+        case '\t': *p++ = '\\'; *p++ = 't'; break;
+        default:
+            if (c < 0x20) {
+                *p++ = '\\'; *p++ = 'u'; *p++ = '0'; *p++ = '0';
+                *p++ = hex[c >> 4];
+                *p++ = hex[c & 15];
+            } else {
+                *p++ = (char)c;
+            }
+        }
+    }
+    *p++ = '"';
+    b->len = (size_t)(p - b->data);
+    b->data[b->len] = '\0';
+}
+
+void idd_buf_json_int(idd_buf_t *b, int64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
+    idd_buf_append(b, tmp, (size_t)n);
+}

@@ -1,0 +1,80 @@
+/*
+ * Error texts, aborting allocators and clocks shared by every module.
+ */
+#include "identityd/common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *idd_strerror(int code)
+{
+    switch (code) {
+#define IDD_ERROR_CASE(name, value, text) \
+    case value:                           \
+        return text;
+        IDD_ERRORS(IDD_ERROR_CASE)
+#undef IDD_ERROR_CASE
+    }
+    return "unknown error";
+}
+
+static void out_of_memory(size_t size)
+{
+    fprintf(stderr, "identityd: out of memory allocating %zu bytes\n", size);
+    abort();
+}
+
+void *idd_xmalloc(size_t size)
+{
+    void *p = malloc(size ? size : 1);
+    if (p == NULL)
+        out_of_memory(size);
+    return p;
+}
+
+void *idd_xcalloc(size_t count, size_t size)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (p == NULL)
+        out_of_memory(count * size);
+    return p;
+}
+
+void *idd_xrealloc(void *ptr, size_t size)
+{
+    void *p = realloc(ptr, size ? size : 1);
+    if (p == NULL)
+        out_of_memory(size);
+    return p;
+}
+
+char *idd_xstrdup(const char *s)
+{
+    return s == NULL ? NULL : idd_xstrndup(s, strlen(s));
+}
+
+char *idd_xstrndup(const char *s, size_t len)
+{
+    if (s == NULL)
+        return NULL;
+    char *p = idd_xmalloc(len + 1);
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+int64_t idd_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+int64_t idd_monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
