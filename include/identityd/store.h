@@ -62,7 +62,7 @@ typedef int (*idd_user_visit_fn)(const idd_user_t *user, void *arg);
 typedef struct idd_store_ops {
     const char *name;
     void (*close)(idd_store_t *s);
-    /* Applies pending migrations; *from/*to (may be NULL) receive the schema versions. */
+    /* Applies pending migrations; *from and *to (may be NULL) receive the schema versions. */
     int (*migrate)(idd_store_t *s, int *from, int *to);
     int (*schema_version)(idd_store_t *s, int *version);
     /* Creates the tenant if missing (with a fresh random password salt) and keeps its name

@@ -1,5 +1,5 @@
 /*
- * The migrations compiled into the programs (generated from migrations/*.sql by the build),
+ * The migrations compiled into the programs (generated from the migrations folder by the build),
  * in ascending order of number. Private to the store engines.
  */
 #ifndef IDD_STORE_MIGRATIONS_H

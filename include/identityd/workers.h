@@ -1,0 +1,32 @@
+/*
+ * A fixed pool of worker threads for the slow parts of a request: the password KDF now,
+ * outbound HTTP later. Event loops never run these themselves. A job is a caller-owned
+ * struct with two callbacks, both run on the worker thread: `run` does the work and `done`
+ * hands the result back (the HTTP layer posts it to the request's own event loop).
+ */
+#ifndef IDENTITYD_WORKERS_H
+#define IDENTITYD_WORKERS_H
+
+typedef struct idd_job idd_job_t;
+struct idd_job {
+    void (*run)(idd_job_t *job);  /* the slow work */
+    void (*done)(idd_job_t *job); /* called right after run; must not block */
+    idd_job_t *next;              /* queue link, owned by the pool while queued */
+};
+
+typedef struct idd_workers idd_workers_t;
+
+/* Starts n threads (n >= 1). Aborts when a thread cannot be created. */
+idd_workers_t *idd_workers_new(int n);
+
+/* Queues job. The job must stay valid until its done callback has returned.
+ * Returns 0, or IDD_EBUSY once the pool is stopping. */
+int idd_workers_submit(idd_workers_t *w, idd_job_t *job);
+
+/* Number of jobs queued or running (for metrics and shutdown). */
+int idd_workers_pending(idd_workers_t *w);
+
+/* Finishes every queued job, stops and joins the threads, frees the pool; NULL is a no-op. */
+void idd_workers_free(idd_workers_t *w);
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * GET /api/2.0/security/oauth2/token: the login-to-identity token. Any principal whose
+ * scopes include *:read (or *:write) gets a fresh JWT with DocSpace's claims for its user
+ * and the tenant the request addressed, wrapped in the StringWrapper envelope.
+ */
+#include <string.h>
+
+#include "identityd/common.h"
+#include "identityd/api.h"
+#include "identityd/auth.h"
+#include "identityd/log.h"
+#include "identityd/respond.h"
+
+static void mint(idd_request_t *r, idd_principal_t *p)
+{
+    const idd_user_t *u = &p->user;
+    int64_t now = idd_now();
+    idd_claims_t claims = {
+        .user_id = u->id,
+        .first_name = u->first_name,
+        .last_name = u->last_name,
+        .email = u->email,
+        .tenant_id = r->tenant->id,
+        .tenant_url = r->tenant_url.base,
+        .is_admin = u->role == IDD_ROLE_ADMIN,
+        .is_guest = u->role == IDD_ROLE_GUEST,
+        /* DocSpace: "true" unless the tenant limits developer access; identityd has no
+         * such limit. */
+        .is_public = true,
+        .iat = now,
+        .exp = now + r->app->cfg->token_ttl,
+    };
+    /* The response value is the token as a JSON string: base64url and dots need no
+     * escaping, so the quotes are written around it directly. */
+    idd_buf_t b;
+    idd_buf_init(&b);
+    idd_buf_putc(&b, '"');
+    if (idd_signer_mint(r->thread->signer, &claims, &b) != 0) {
+        idd_buf_dispose(&b);
+        idd_log_error("token: signing failed for user %s", u->id);
+        idd_respond_error(r->req, 500, "Token signing failed");
+        return;
+    }
+    idd_buf_putc(&b, '"');
+    atomic_fetch_add(&r->app->tokens_minted, 1);
+    idd_respond_envelope(r, 200, b.data, b.len, 1);
+    idd_buf_dispose(&b);
+}
+
+void idd_api_token(idd_request_t *r)
+{
+    idd_auth_require(r, IDD_SCOPE_ALL_READ, mint);
+}

@@ -1,0 +1,199 @@
+/*
+ * Credential classification and dispatch (see the table in DESIGN.md), scope checks, and
+ * the only place that turns a failed authentication into 401 or 403.
+ */
+#include "identityd/auth.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "identityd/cookie.h"
+#include "identityd/log.h"
+#include "identityd/respond.h"
+
+#define SESSION_COOKIE "asc_auth_key"
+
+static int is_b64url_char(char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '-' || c == '_';
+}
+
+/* Three base64url segments separated by dots; header and payload non-empty. */
+static int looks_like_jwt(const char *s, size_t len)
+{
+    size_t dots = 0, seg_len = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '.') {
+            if (seg_len == 0 && dots < 2)
+                return 0;
+            dots++;
+            seg_len = 0;
+        } else if (is_b64url_char(s[i])) {
+            seg_len++;
+        } else {
+            return 0;
+        }
+    }
+    return dots == 2;
+}
+
+static int has_prefix_ci(const char *s, size_t len, const char *prefix)
+{
+    size_t plen = strlen(prefix);
+    return len >= plen && strncasecmp(s, prefix, plen) == 0;
+}
+
+static void skip_spaces(const char **s, size_t *len)
+{
+    while (*len > 0 && (**s == ' ' || **s == '\t')) {
+        (*s)++;
+        (*len)--;
+    }
+}
+
+idd_credential_t idd_auth_classify(const char *authorization, size_t authorization_len,
+                                   const char *apikey_header, size_t apikey_len,
+                                   const char *cookie_value, size_t cookie_len)
+{
+    idd_credential_t c = {IDD_CRED_NONE, {NULL, 0}, false};
+    const char *a = authorization;
+    size_t alen = authorization ? authorization_len : 0;
+    skip_spaces(&a, &alen);
+    while (alen > 0 && (a[alen - 1] == ' ' || a[alen - 1] == '\t'))
+        alen--;
+
+    if (alen > 0) {
+        if (has_prefix_ci(a, alen, "Basic ")) {
+            a += 6, alen -= 6;
+            skip_spaces(&a, &alen);
+            c.kind = IDD_CRED_BASIC;
+        } else if (has_prefix_ci(a, alen, "Bearer ")) {
+            a += 7, alen -= 7;
+            skip_spaces(&a, &alen);
+            if (alen >= 3 && memcmp(a, "sk-", 3) == 0)
+                c.kind = IDD_CRED_APIKEY;
+            else if (looks_like_jwt(a, alen))
+                c.kind = IDD_CRED_JWT;
+            else
+                c.kind = IDD_CRED_SESSION;
+        } else {
+            /* DocSpace hands any other value to its cookie handler. */
+            c.kind = IDD_CRED_SESSION;
+        }
+        c.value = h2o_iovec_init(a, alen);
+        return c;
+    }
+    if (apikey_header != NULL && apikey_len > 0) {
+        const char *k = apikey_header;
+        size_t klen = apikey_len;
+        skip_spaces(&k, &klen);
+        if (has_prefix_ci(k, klen, "Bearer ")) {
+            k += 7, klen -= 7;
+            skip_spaces(&k, &klen);
+        }
+        c.kind = IDD_CRED_APIKEY;
+        c.value = h2o_iovec_init(k, klen);
+        return c;
+    }
+    if (cookie_value != NULL && cookie_len > 0) {
+        c.kind = IDD_CRED_SESSION;
+        c.value = h2o_iovec_init(cookie_value, cookie_len);
+        c.from_cookie = true;
+    }
+    return c;
+}
+
+bool idd_scopes_allow(const char *scopes, const char *scope)
+{
+    const char *colon = strchr(scope, ':');
+    if (colon == NULL)
+        return false;
+    size_t res_len = (size_t)(colon - scope);
+    bool need_write = strcmp(colon + 1, "write") == 0;
+    const char *p = scopes;
+    while (*p != '\0') {
+        while (*p == ' ')
+            p++;
+        const char *end = p;
+        while (*end != '\0' && *end != ' ')
+            end++;
+        const char *c = memchr(p, ':', (size_t)(end - p));
+        if (c != NULL) {
+            size_t have_res_len = (size_t)(c - p);
+            bool have_write = (size_t)(end - c - 1) == 5 && memcmp(c + 1, "write", 5) == 0;
+            bool have_read = (size_t)(end - c - 1) == 4 && memcmp(c + 1, "read", 4) == 0;
+            bool res_ok = (have_res_len == 1 && p[0] == '*') ||
+                          (have_res_len == res_len && memcmp(p, scope, res_len) == 0);
+            if (res_ok && (have_write || (have_read && !need_write)))
+                return true;
+        }
+        p = end;
+    }
+    return false;
+}
+
+/* Finishes authentication: the principal goes on to the handler, or the client is told no. */
+static void auth_done(idd_request_t *r, idd_auth_result_t result, idd_principal_t *principal)
+{
+    h2o_req_t *req = r->req;
+    switch (result) {
+    case IDD_AUTH_OK:
+        if (!idd_scopes_allow(principal->scopes, r->auth_need_scope)) {
+            idd_respond_error(req, 403, "Access denied");
+            return;
+        }
+        r->auth_next(r, principal);
+        return;
+    case IDD_AUTH_ERROR:
+        idd_respond_error(req, 503, "Service unavailable");
+        return;
+    case IDD_AUTH_DENY:
+    case IDD_AUTH_DECLINE:
+        break;
+    }
+    atomic_fetch_add(&r->app->auth_failures, 1);
+    if (r->auth_kind == IDD_CRED_NONE || r->auth_kind == IDD_CRED_BASIC)
+        idd_respond_header(req, "www-authenticate", "Basic realm=\"identityd\"");
+    else
+        idd_respond_header(req, "www-authenticate", "Bearer error=\"invalid_token\"");
+    idd_respond_error(req, 401, "Unauthorized");
+}
+
+void idd_auth_require(idd_request_t *r, const char *need_scope, idd_auth_next_fn next)
+{
+    h2o_req_t *req = r->req;
+    const char *authz = NULL, *apikey = NULL;
+    size_t authz_len = 0, apikey_len = 0;
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+    if (i != -1) {
+        authz = req->headers.entries[i].value.base;
+        authz_len = req->headers.entries[i].value.len;
+    }
+    i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("apikeybearer"), -1);
+    if (i != -1) {
+        apikey = req->headers.entries[i].value.base;
+        apikey_len = req->headers.entries[i].value.len;
+    }
+    h2o_iovec_t cookie = {NULL, 0};
+    idd_cookie_find(req, SESSION_COOKIE, &cookie);
+
+    idd_credential_t cred = idd_auth_classify(authz, authz_len, apikey, apikey_len, cookie.base, cookie.len);
+    r->auth_need_scope = need_scope;
+    r->auth_next = next;
+    r->auth_kind = cred.kind;
+    switch (cred.kind) {
+    case IDD_CRED_BASIC:
+        idd_auth_basic(r, cred.value, auth_done);
+        return;
+    case IDD_CRED_NONE:
+        auth_done(r, IDD_AUTH_DECLINE, NULL);
+        return;
+    case IDD_CRED_APIKEY:
+    case IDD_CRED_JWT:
+    case IDD_CRED_SESSION:
+        /* Not accepted yet: sessions, API keys and external tokens have modules of their own. */
+        auth_done(r, IDD_AUTH_DENY, NULL);
+        return;
+    }
+}

@@ -1,0 +1,108 @@
+/*
+ * The worker pool: a mutex-protected FIFO and a condition variable. Jobs are few and slow
+ * (tens of milliseconds of KDF), so a single queue is the simple and sufficient shape.
+ */
+#include "identityd/workers.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "identityd/common.h"
+
+struct idd_workers {
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    idd_job_t *head, *tail;
+    int pending;        /* queued plus running */
+    bool stopping;
+    int n_threads;
+    pthread_t *threads;
+};
+
+static void *worker_main(void *arg)
+{
+    idd_workers_t *w = arg;
+    pthread_mutex_lock(&w->lock);
+    for (;;) {
+        while (w->head == NULL && !w->stopping)
+            pthread_cond_wait(&w->wake, &w->lock);
+        if (w->head == NULL)
+            break; /* stopping and drained */
+        idd_job_t *job = w->head;
+        w->head = job->next;
+        if (w->head == NULL)
+            w->tail = NULL;
+        pthread_mutex_unlock(&w->lock);
+        job->next = NULL;
+        job->run(job);
+        /* Count the job finished before done(): done may free it or hand it to a loop. */
+        pthread_mutex_lock(&w->lock);
+        w->pending--;
+        pthread_mutex_unlock(&w->lock);
+        job->done(job);
+        pthread_mutex_lock(&w->lock);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
+}
+
+idd_workers_t *idd_workers_new(int n)
+{
+    idd_workers_t *w = idd_xcalloc(1, sizeof(*w));
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->wake, NULL);
+    w->n_threads = n < 1 ? 1 : n;
+    w->threads = idd_xcalloc((size_t)w->n_threads, sizeof(pthread_t));
+    for (int i = 0; i < w->n_threads; i++) {
+        if (pthread_create(&w->threads[i], NULL, worker_main, w) != 0) {
+            fprintf(stderr, "identityd: cannot start worker thread\n");
+            abort();
+        }
+    }
+    return w;
+}
+
+int idd_workers_submit(idd_workers_t *w, idd_job_t *job)
+{
+    pthread_mutex_lock(&w->lock);
+    if (w->stopping) {
+        pthread_mutex_unlock(&w->lock);
+        return IDD_EBUSY;
+    }
+    job->next = NULL;
+    if (w->tail != NULL)
+        w->tail->next = job;
+    else
+        w->head = job;
+    w->tail = job;
+    w->pending++;
+    pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    return 0;
+}
+
+int idd_workers_pending(idd_workers_t *w)
+{
+    pthread_mutex_lock(&w->lock);
+    int n = w->pending;
+    pthread_mutex_unlock(&w->lock);
+    return n;
+}
+
+void idd_workers_free(idd_workers_t *w)
+{
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->stopping = true;
+    pthread_cond_broadcast(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    for (int i = 0; i < w->n_threads; i++)
+        pthread_join(w->threads[i], NULL);
+    pthread_cond_destroy(&w->wake);
+    pthread_mutex_destroy(&w->lock);
+    free(w->threads);
+    free(w);
+}

@@ -1,0 +1,177 @@
+/*
+ * Where a request comes from and which tenant it addresses. The scheme and host become the
+ * token's iss, aud and tenant_url, so they are taken from forwarding headers only when the
+ * socket peer is a trusted proxy, are validated character by character, and ?origin= may
+ * replace them only with a value the tenant's configuration lists.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "identityd/api.h"
+#include "identityd/respond.h"
+
+#define HOST_MAX 261 /* 255 name + ":65535" */
+
+/* The first element of a comma-separated header value, trimmed. */
+static h2o_iovec_t first_element(h2o_iovec_t v)
+{
+    size_t start = 0, end = 0;
+    while (start < v.len && (v.base[start] == ' ' || v.base[start] == '\t'))
+        start++;
+    end = start;
+    while (end < v.len && v.base[end] != ',')
+        end++;
+    while (end > start && (v.base[end - 1] == ' ' || v.base[end - 1] == '\t'))
+        end--;
+    return h2o_iovec_init(v.base + start, end - start);
+}
+
+static int find_header(h2o_req_t *req, const char *lowercase_name, h2o_iovec_t *out)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, lowercase_name, strlen(lowercase_name), -1);
+    if (i == -1)
+        return 0;
+    *out = req->headers.entries[i].value;
+    return 1;
+}
+
+/* Checks "name[:port]" or "[v6]:port" and splits off the host part used for tenant lookup.
+ * Returns 0 or -1 for anything that is not a plain authority. */
+static int split_authority(h2o_iovec_t a, h2o_iovec_t *hostname)
+{
+    if (a.len == 0 || a.len > HOST_MAX)
+        return -1;
+    size_t i = 0, host_end;
+    if (a.base[0] == '[') {
+        for (i = 1; i < a.len && a.base[i] != ']'; i++) {
+            char c = a.base[i];
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+                  c == ':' || c == '.'))
+                return -1;
+        }
+        if (i >= a.len || i == 1)
+            return -1;
+        *hostname = h2o_iovec_init(a.base + 1, i - 1);
+        host_end = i + 1;
+    } else {
+        for (i = 0; i < a.len && a.base[i] != ':'; i++) {
+            char c = a.base[i];
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  c == '-' || c == '.'))
+                return -1;
+        }
+        if (i == 0)
+            return -1;
+        *hostname = h2o_iovec_init(a.base, i);
+        host_end = i;
+    }
+    if (host_end == a.len)
+        return 0;
+    if (a.base[host_end] != ':' || host_end + 1 == a.len || a.len - host_end - 1 > 5)
+        return -1;
+    for (i = host_end + 1; i < a.len; i++)
+        if (a.base[i] < '0' || a.base[i] > '9')
+            return -1;
+    return 0;
+}
+
+/* Finds ?origin= in the query string and percent-decodes it into the pool.
+ * Returns 1 when present, 0 when absent, -1 when malformed. */
+static int query_origin(h2o_req_t *req, h2o_iovec_t *out)
+{
+    if (req->query_at == SIZE_MAX)
+        return 0;
+    const char *q = req->path.base + req->query_at + 1;
+    const char *end = req->path.base + req->path.len;
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp ? amp : end;
+        if ((size_t)(stop - q) >= 7 && memcmp(q, "origin=", 7) == 0) {
+            h2o_iovec_t raw = h2o_iovec_init(q + 7, (size_t)(stop - q - 7));
+            char *dec = h2o_mem_alloc_pool(&req->pool, raw.len + 1);
+            size_t n = 0;
+            for (size_t i = 0; i < raw.len; i++) {
+                if (raw.base[i] == '%') {
+                    unsigned char byte;
+                    if (i + 2 >= raw.len || h2o_hex_decode(&byte, raw.base + i + 1, 2) != 0)
+                        return -1;
+                    dec[n++] = (char)byte;
+                    i += 2;
+                } else {
+                    dec[n++] = raw.base[i] == '+' ? ' ' : raw.base[i];
+                }
+            }
+            dec[n] = '\0';
+            *out = h2o_iovec_init(dec, n);
+            return 1;
+        }
+        q = stop + 1;
+    }
+    return 0;
+}
+
+int idd_request_resolve_tenant(idd_request_t *r)
+{
+    h2o_req_t *req = r->req;
+    const idd_config_t *cfg = r->app->cfg;
+
+    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&r->peer);
+    int trusted = len > 0 && cfg->n_trusted_proxies > 0 &&
+                  idd_cidr_match(cfg->trusted_proxies, cfg->n_trusted_proxies,
+                                 (struct sockaddr *)&r->peer);
+
+    r->scheme = h2o_iovec_init(req->scheme->name.base, req->scheme->name.len);
+    h2o_iovec_t authority = req->authority;
+    h2o_iovec_t v;
+    if (trusted && find_header(req, "x-forwarded-proto", &v)) {
+        v = first_element(v);
+        if (h2o_lcstris(v.base, v.len, H2O_STRLIT("https")))
+            r->scheme = h2o_iovec_init(H2O_STRLIT("https"));
+        else if (h2o_lcstris(v.base, v.len, H2O_STRLIT("http")))
+            r->scheme = h2o_iovec_init(H2O_STRLIT("http"));
+        else {
+            idd_respond_error(req, 400, "Invalid X-Forwarded-Proto");
+            return -1;
+        }
+    }
+    if (trusted && find_header(req, "x-forwarded-host", &v))
+        authority = first_element(v);
+
+    h2o_iovec_t hostname;
+    if (split_authority(authority, &hostname) != 0) {
+        idd_respond_error(req, 400, "Invalid host");
+        return -1;
+    }
+    /* Lowercase copies: host names are case-insensitive and end up in signed claims. */
+    r->host = h2o_strdup(&req->pool, authority.base, authority.len);
+    h2o_strtolower(r->host.base, r->host.len);
+    r->tenant = idd_config_tenant_by_host(cfg, hostname.base, hostname.len);
+    if (r->tenant == NULL)
+        return 0;
+    r->tenant_row = &r->app->tenants[r->tenant - cfg->tenants];
+
+    h2o_iovec_t origin;
+    int has_origin = query_origin(req, &origin);
+    if (has_origin < 0) {
+        idd_respond_error(req, 400, "Invalid origin");
+        return -1;
+    }
+    if (has_origin) {
+        for (size_t i = 0; i < r->tenant->n_origins; i++) {
+            const char *o = r->tenant->origins[i];
+            if (strlen(o) == origin.len && strncasecmp(o, origin.base, origin.len) == 0) {
+                r->tenant_url = h2o_strdup(&req->pool, o, SIZE_MAX);
+                return 0;
+            }
+        }
+        idd_respond_error(req, 400, "Invalid origin");
+        return -1;
+    }
+    r->tenant_url.len = r->scheme.len + 3 + r->host.len;
+    r->tenant_url.base = h2o_mem_alloc_pool(&req->pool, r->tenant_url.len + 1);
+    memcpy(r->tenant_url.base, r->scheme.base, r->scheme.len);
+    memcpy(r->tenant_url.base + r->scheme.len, "://", 3);
+    memcpy(r->tenant_url.base + r->scheme.len + 3, r->host.base, r->host.len);
+    r->tenant_url.base[r->tenant_url.len] = '\0';
+    return 0;
+}

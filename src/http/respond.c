@@ -1,0 +1,96 @@
+/*
+ * Writing responses: the DocSpace envelopes, JSON bodies with an explicit Content-Length
+ * (h2o_send_inline alone would answer chunked), and common headers.
+ */
+#include "identityd/respond.h"
+
+#include <string.h>
+
+#include "identityd/buf.h"
+
+const char *idd_status_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    }
+    return "Unknown";
+}
+
+void idd_respond_header(h2o_req_t *req, const char *name, const char *value)
+{
+    size_t nlen = strlen(name);
+    h2o_iovec_t v = h2o_strdup(&req->pool, value, SIZE_MAX);
+    const h2o_token_t *token = h2o_lookup_token(name, nlen);
+    if (token != NULL)
+        h2o_add_header(&req->pool, &req->res.headers, token, NULL, v.base, v.len);
+    else
+        h2o_add_header_by_str(&req->pool, &req->res.headers, name, nlen, 0, NULL, v.base, v.len);
+}
+
+void idd_respond_json(h2o_req_t *req, int status, const char *body, size_t len)
+{
+    req->res.status = status;
+    req->res.reason = idd_status_reason(status);
+    req->res.content_length = len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("application/json; charset=utf-8"));
+    if (h2o_find_header(&req->res.headers, H2O_TOKEN_CACHE_CONTROL, -1) == -1)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                       H2O_STRLIT("no-store"));
+    h2o_send_inline(req, body, len);
+}
+
+void idd_respond_envelope(idd_request_t *r, int status, const char *response_json, size_t len,
+                          long count)
+{
+    h2o_req_t *req = r->req;
+    idd_buf_t b;
+    idd_buf_init(&b);
+    idd_buf_reserve(&b, len + 256 + req->path.len);
+    idd_buf_puts(&b, "{\"response\":");
+    idd_buf_append(&b, response_json, len);
+    idd_buf_puts(&b, ",\"count\":");
+    idd_buf_json_int(&b, count);
+    idd_buf_puts(&b, ",\"links\":[{\"href\":");
+    /* The full URL the client asked for, as the client addressed us. */
+    idd_buf_t url;
+    idd_buf_init(&url);
+    idd_buf_append(&url, r->scheme.base, r->scheme.len);
+    idd_buf_puts(&url, "://");
+    idd_buf_append(&url, r->host.base, r->host.len);
+    idd_buf_append(&url, req->path.base, req->path.len);
+    idd_buf_json_str(&b, url.data, url.len);
+    idd_buf_dispose(&url);
+    idd_buf_puts(&b, ",\"action\":");
+    idd_buf_json_str(&b, req->method.base, req->method.len);
+    idd_buf_puts(&b, "}],\"status\":0,\"statusCode\":");
+    idd_buf_json_int(&b, status);
+    idd_buf_putc(&b, '}');
+    idd_respond_json(req, status, b.data, b.len);
+    idd_buf_dispose(&b);
+}
+
+void idd_respond_error(h2o_req_t *req, int status, const char *message)
+{
+    idd_buf_t b;
+    idd_buf_init(&b);
+    idd_buf_puts(&b, "{\"error\":{\"message\":");
+    idd_buf_json_str(&b, message, strlen(message));
+    idd_buf_puts(&b, "},\"status\":1,\"statusCode\":");
+    idd_buf_json_int(&b, status);
+    idd_buf_putc(&b, '}');
+    idd_respond_json(req, status, b.data, b.len);
+    idd_buf_dispose(&b);
+}

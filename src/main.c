@@ -1,0 +1,126 @@
+/*
+ * identityd: loads the configuration, keys, pepper and database, then serves until SIGINT or
+ * SIGTERM. `-t` checks all of that and exits, so an operator can test a configuration
+ * before a restart. Any problem at start is one line on stderr and exit status 1.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "identityd/common.h"
+#include "identityd/config.h"
+#include "identityd/keyring.h"
+#include "identityd/log.h"
+#include "identityd/password.h"
+#include "identityd/server.h"
+#include "identityd/store.h"
+#include "identityd/workers.h"
+
+#define DEFAULT_CONFIG "config/identityd.yaml"
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: identityd [-c FILE] [-t]\n"
+                 "  -c FILE  configuration (default " DEFAULT_CONFIG ")\n"
+                 "  -t       check the configuration, keys and database, then exit\n");
+}
+
+/* Opens the database, applies migrations and records the configured tenants, keeping each
+ * tenant's row (its password salt) in app->tenants. */
+static int prepare_store(idd_app_t *app, char *err, size_t errlen)
+{
+    const idd_config_t *cfg = app->cfg;
+    idd_store_t *store = NULL;
+    int from = 0, to = 0;
+    int rc = idd_store_open(cfg->database, &store);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: cannot open database %s", cfg->path, cfg->database);
+        goto done;
+    }
+    rc = idd_store_migrate(store, &from, &to);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: database %s: %s", cfg->path, cfg->database, idd_strerror(rc));
+        goto done;
+    }
+    if (from != to)
+        idd_log_info("database schema migrated from version %d to %d", from, to);
+    app->tenants = idd_xcalloc(cfg->n_tenants, sizeof(idd_tenant_t));
+    for (size_t i = 0; i < cfg->n_tenants; i++) {
+        rc = idd_store_tenant_ensure(store, cfg->tenants[i].id, cfg->tenants[i].name);
+        if (rc == 0)
+            rc = idd_store_tenant_get(store, cfg->tenants[i].id, &app->tenants[i]);
+        if (rc != 0) {
+            snprintf(err, errlen, "%s:%d: tenant %lld: %s", cfg->path, cfg->tenants[i].line,
+                     (long long)cfg->tenants[i].id, idd_strerror(rc));
+            goto done;
+        }
+    }
+done:
+    idd_store_free(store);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_path = getenv("IDENTITYD_CONFIG") ? getenv("IDENTITYD_CONFIG") : DEFAULT_CONFIG;
+    int test_only = 0, opt;
+    while ((opt = getopt(argc, argv, "c:th")) != -1) {
+        switch (opt) {
+        case 'c': config_path = optarg; break;
+        case 't': test_only = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+
+    int status = 1;
+    char err[1024] = "";
+    idd_app_t app;
+    memset(&app, 0, sizeof(app));
+
+    if (idd_config_load(config_path, &app.cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        goto done;
+    }
+    idd_log_set_level(app.cfg->log_level);
+    if (idd_keyring_load(app.cfg, &app.keyring, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        goto done;
+    }
+    if (idd_pepper_load(app.cfg->pepper_file, &app.pepper, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s: password.pepper_file: %s\n", app.cfg->path, err);
+        goto done;
+    }
+    if (prepare_store(&app, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        goto done;
+    }
+    if (test_only) {
+        printf("configuration OK\n");
+        status = 0;
+        goto done;
+    }
+
+    const idd_key_t *active = idd_keyring_active(app.keyring);
+    idd_log_info("identityd starting: %d threads, %d workers, signing with %s key %s",
+                 app.cfg->threads, app.cfg->workers, idd_alg_name(active->alg), active->kid);
+    app.workers = idd_workers_new(app.cfg->workers);
+    if (idd_server_run(&app) == 0)
+        status = 0;
+    idd_workers_free(app.workers);
+    app.workers = NULL;
+    idd_log_info("identityd stopped");
+
+done:
+    idd_workers_free(app.workers);
+    free(app.tenants);
+    idd_pepper_wipe(&app.pepper);
+    idd_keyring_free(app.keyring);
+    idd_config_free(app.cfg);
+    return status;
+}

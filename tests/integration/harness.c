@@ -1,0 +1,356 @@
+/*
+ * Integration test plumbing (see harness.h). Everything here talks to the real programs:
+ * identityctl builds the environment, identityd serves it, libcurl is the client.
+ */
+#include "harness.h"
+
+#include <check.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "identityd/b64.h"
+
+static const char *env_or_abort(const char *name)
+{
+    const char *v = getenv(name);
+    if (v == NULL || *v == '\0')
+        ck_abort_msg("environment variable %s is not set (run the suite through ctest)", name);
+    return v;
+}
+
+const char *th_bin(void) { return env_or_abort("IDD_BIN"); }
+const char *th_ctl(void) { return env_or_abort("IDD_CTL"); }
+
+void th_write_file(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+    ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+    size_t len = strlen(text);
+    ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+    ck_assert_int_eq(fchmod(fd, mode), 0);
+    close(fd);
+}
+
+char *th_read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 4096, len = 0;
+    char *data = malloc(cap);
+    size_t n;
+    while ((n = fread(data + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len < 2) {
+            cap *= 2;
+            data = realloc(data, cap);
+        }
+    }
+    fclose(f);
+    data[len] = '\0';
+    return data;
+}
+
+/* Drains fd into a malloc'd string. */
+static void drain(int fd, char **dst, size_t *len, size_t *cap)
+{
+    if (*cap - *len < 4096) {
+        *cap = *cap * 2 + 4096;
+        *dst = realloc(*dst, *cap);
+    }
+    ssize_t n = read(fd, *dst + *len, *cap - *len - 1);
+    if (n > 0)
+        *len += (size_t)n;
+    (*dst)[*len] = '\0';
+}
+
+int th_run(const char *const argv[], const char *stdin_text, char **out, char **err)
+{
+    int in_pipe[2], out_pipe[2], err_pipe[2];
+    ck_assert(pipe(in_pipe) == 0 && pipe(out_pipe) == 0 && pipe(err_pipe) == 0);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        dup2(in_pipe[0], 0);
+        dup2(out_pipe[1], 1);
+        dup2(err_pipe[1], 2);
+        close(in_pipe[1]);
+        close(out_pipe[0]);
+        close(err_pipe[0]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(in_pipe[0]);
+    close(out_pipe[1]);
+    close(err_pipe[1]);
+    if (stdin_text != NULL) {
+        ssize_t w = write(in_pipe[1], stdin_text, strlen(stdin_text));
+        (void)w;
+    }
+    close(in_pipe[1]);
+    char *obuf = NULL, *ebuf = NULL;
+    size_t olen = 0, ocap = 0, elen = 0, ecap = 0;
+    struct pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+    int open_fds = 2;
+    drain(out_pipe[0], &obuf, &olen, &ocap); /* allocates even when empty */
+    drain(err_pipe[0], &ebuf, &elen, &ecap);
+    while (open_fds > 0) {
+        if (poll(fds, 2, 30000) <= 0)
+            break;
+        for (int i = 0; i < 2; i++) {
+            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP)))
+                continue;
+            size_t before = i == 0 ? olen : elen;
+            if (i == 0)
+                drain(fds[i].fd, &obuf, &olen, &ocap);
+            else
+                drain(fds[i].fd, &ebuf, &elen, &ecap);
+            if ((i == 0 ? olen : elen) == before) {
+                close(fds[i].fd);
+                fds[i].fd = -1;
+                open_fds--;
+            }
+        }
+    }
+    for (int i = 0; i < 2; i++)
+        if (fds[i].fd >= 0)
+            close(fds[i].fd);
+    int status;
+    waitpid(pid, &status, 0);
+    if (out != NULL)
+        *out = obuf;
+    else
+        free(obuf);
+    if (err != NULL)
+        *err = ebuf;
+    else
+        free(ebuf);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void th_env_init(th_env_t *env, const char *extra_yaml, const char *keys_yaml)
+{
+    snprintf(env->dir, sizeof(env->dir), "/tmp/identityd-test-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(env->dir));
+    snprintf(env->config, sizeof(env->config), "%s/identityd.yaml", env->dir);
+    snprintf(env->db, sizeof(env->db), "%s/identity.db", env->dir);
+
+    char path[TH_PATH + 32];
+    snprintf(path, sizeof(path), "%s/pepper", env->dir);
+    th_write_file(path, "0123456789abcdef0123456789abcdef-test-pepper\n", 0600);
+
+    snprintf(path, sizeof(path), "%s/es256.pem", env->dir);
+    const char *gen[] = {th_ctl(), "key", "generate", "--alg", "ES256", "--out", path, NULL};
+    char *err = NULL;
+    int rc = th_run(gen, NULL, NULL, &err);
+    ck_assert_msg(rc == 0, "identityctl key generate failed: %s", err);
+    free(err);
+
+    size_t cap = 4096 + (extra_yaml ? strlen(extra_yaml) : 0) + (keys_yaml ? strlen(keys_yaml) : 0);
+    char *yaml = malloc(cap);
+    snprintf(yaml, cap,
+             "listen: [\"127.0.0.1:0\"]\n"
+             "threads: 2\n"
+             "database: identity.db\n"
+             "workers: 2\n"
+             "token: { ttl: 300 }\n"
+             "password: { iterations: 1000, pepper_file: pepper }\n"
+             "tenants:\n"
+             "  - { id: 1, name: default, domains: [localhost, 127.0.0.1, \"::1\"],"
+             " origins: [\"https://docs.example.com\"] }\n"
+             "  - { id: 2, name: second, domains: [second.test] }\n"
+             "%s\n%s\n",
+             keys_yaml ? keys_yaml
+                       : "keys:\n  - { kid: test-es256, alg: ES256, file: es256.pem, state: active }",
+             extra_yaml ? extra_yaml : "");
+    th_write_file(env->config, yaml, 0644);
+    free(yaml);
+}
+
+void th_env_dispose(th_env_t *env)
+{
+    char cmd[TH_PATH + 16];
+    if (strncmp(env->dir, "/tmp/identityd-test-", 20) != 0)
+        return;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", env->dir);
+    int rc = system(cmd);
+    (void)rc;
+}
+
+int th_add_user(const th_env_t *env, const char *email, const char *password, const char *first,
+                const char *last, const char *role)
+{
+    const char *argv[] = {th_ctl(), "-c", env->config, "user", "add", email, "--first", first,
+                          "--last", last, "--role", role, NULL};
+    char line[1024];
+    snprintf(line, sizeof(line), "%s\n", password);
+    char *err = NULL;
+    int rc = th_run(argv, line, NULL, &err);
+    if (rc != 0)
+        fprintf(stderr, "identityctl user add %s: %s\n", email, err);
+    free(err);
+    return rc;
+}
+
+void th_server_start(th_server_t *s, const th_env_t *env)
+{
+    memset(s, 0, sizeof(*s));
+    snprintf(s->log, sizeof(s->log), "%s/identityd.log", env->dir);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        int fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 2);
+        dup2(fd, 1);
+        execl(th_bin(), th_bin(), "-c", env->config, (char *)NULL);
+        _exit(127);
+    }
+    s->pid = pid;
+    /* identityd logs "listening on http://HOST:PORT" once every listener is bound. */
+    for (int i = 0; i < 1000 && s->port == 0; i++) {
+        char *log = th_read_file(s->log);
+        const char *p = log ? strstr(log, "listening on http://127.0.0.1:") : NULL;
+        if (p != NULL)
+            s->port = atoi(p + strlen("listening on http://127.0.0.1:"));
+        free(log);
+        int status;
+        if (s->port == 0 && waitpid(pid, &status, WNOHANG) == pid) {
+            char *text = th_read_file(s->log);
+            ck_abort_msg("identityd exited during start: %s", text ? text : "");
+        }
+        if (s->port == 0)
+            usleep(10000);
+    }
+    ck_assert_msg(s->port > 0, "identityd did not report its port");
+    snprintf(s->base, sizeof(s->base), "http://127.0.0.1:%d", s->port);
+}
+
+int th_server_stop(th_server_t *s)
+{
+    if (s->pid <= 0)
+        return -1;
+    kill(s->pid, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 1000; i++) {
+        if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+            s->pid = 0;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        }
+        usleep(10000);
+    }
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, &status, 0);
+    s->pid = 0;
+    return -1;
+}
+
+static size_t collect(char *data, size_t size, size_t n, void *arg)
+{
+    char **dst = arg;
+    size_t old = *dst ? strlen(*dst) : 0;
+    *dst = realloc(*dst, old + size * n + 1);
+    memcpy(*dst + old, data, size * n);
+    (*dst)[old + size * n] = '\0';
+    return size * n;
+}
+
+typedef struct body_sink {
+    char *data;
+    size_t len;
+} body_sink_t;
+
+static size_t collect_body(char *data, size_t size, size_t n, void *arg)
+{
+    body_sink_t *b = arg;
+    b->data = realloc(b->data, b->len + size * n + 1);
+    memcpy(b->data + b->len, data, size * n);
+    b->len += size * n;
+    b->data[b->len] = '\0';
+    return size * n;
+}
+
+void th_http(th_response_t *r, const char *method, const char *url, const char *const headers[],
+             const char *body, size_t body_len, int flags)
+{
+    memset(r, 0, sizeof(*r));
+    CURL *curl = curl_easy_init();
+    ck_assert_ptr_nonnull(curl);
+    struct curl_slist *list = NULL;
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+        list = curl_slist_append(list, headers[i]);
+    body_sink_t sink = {NULL, 0};
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &r->headers);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    if (body != NULL) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    }
+    if (flags & TH_HTTP2)
+        curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+    CURLcode rc = curl_easy_perform(curl);
+    ck_assert_msg(rc == CURLE_OK, "%s %s: %s", method, url, curl_easy_strerror(rc));
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_easy_getinfo(curl, CURLINFO_HTTP_VERSION, &r->http_version);
+    r->body = sink.data ? sink.data : strdup("");
+    r->body_len = sink.len;
+    if (r->headers == NULL)
+        r->headers = strdup("");
+    curl_slist_free_all(list);
+    curl_easy_cleanup(curl);
+}
+
+void th_response_dispose(th_response_t *r)
+{
+    free(r->body);
+    free(r->headers);
+    memset(r, 0, sizeof(*r));
+}
+
+char *th_header(const th_response_t *r, const char *name)
+{
+    size_t nlen = strlen(name);
+    for (const char *line = r->headers; line && *line;) {
+        const char *end = strstr(line, "\r\n");
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        if (len > nlen && line[nlen] == ':' && strncasecmp(line, name, nlen) == 0) {
+            const char *v = line + nlen + 1;
+            while (*v == ' ')
+                v++;
+            return strndup(v, (size_t)(line + len - v));
+        }
+        line = end ? end + 2 : NULL;
+    }
+    return NULL;
+}
+
+char *th_basic(const char *user, const char *password)
+{
+    char plain[1024];
+    int n = snprintf(plain, sizeof(plain), "%s:%s", user, password);
+    char *enc = malloc(IDD_B64_LEN((size_t)n) + 1);
+    idd_b64_encode(enc, plain, (size_t)n);
+    char *h = malloc(strlen(enc) + 32);
+    sprintf(h, "Authorization: Basic %s", enc);
+    free(enc);
+    return h;
+}
