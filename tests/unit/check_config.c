@@ -1,0 +1,562 @@
+/*
+ * Unit tests of src/core/config.c: YAML files written into a fresh mkdtemp folder and loaded.
+ * Error cases mark the line they expect the error on with "#<" so the expected line number
+ * is computed from the text, not counted by hand.
+ */
+#include <check.h>
+#include <arpa/inet.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "identityd/common.h"
+#include "identityd/config.h"
+
+static char tmpdir[PATH_MAX];
+static char realdir[PATH_MAX];
+
+static void setup(void)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "%s/idd-config-XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    ck_assert_ptr_nonnull(realpath(tmpdir, realdir));
+}
+
+static void teardown(void)
+{
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Writes text to tmpdir/name; path receives the file's path. */
+static void write_file(const char *name, const char *text, char *path, size_t len)
+{
+    snprintf(path, len, "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fputs(text, f) >= 0, 1);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* The 1-based line of the first "#<" marker in text, or 0. */
+static int marked_line(const char *text)
+{
+    const char *m = strstr(text, "#<");
+    if (m == NULL)
+        return 0;
+    int line = 1;
+    for (const char *p = text; p < m; p++)
+        line += *p == '\n';
+    return line;
+}
+
+static idd_config_t *load_ok(const char *text)
+{
+    char path[PATH_MAX + 32], err[512] = "";
+    write_file("identityd.yaml", text, path, sizeof(path));
+    idd_config_t *cfg = NULL;
+    int rc = idd_config_load(path, &cfg, err, sizeof(err));
+    ck_assert_msg(rc == 0, "load failed: %s", err);
+    ck_assert_ptr_nonnull(cfg);
+    return cfg;
+}
+
+/* Loads text expecting IDD_ECONFIG; err receives the message. */
+static void load_bad(const char *text, char *err, size_t errlen)
+{
+    char path[PATH_MAX + 32];
+    write_file("identityd.yaml", text, path, sizeof(path));
+    idd_config_t *cfg = (idd_config_t *)&cfg; /* must be reset to NULL */
+    int rc = idd_config_load(path, &cfg, err, errlen);
+    ck_assert_msg(rc == IDD_ECONFIG, "expected IDD_ECONFIG, got %d (%s)", rc, err);
+    ck_assert_ptr_null(cfg);
+}
+
+#define PEPPER "password:\n  pepper_file: pepper\n"
+#define TENANT1 "tenants:\n  - id: 1\n    name: one\n    domains: [one.example]\n"
+#define KEY1 "keys:\n  - kid: k1\n    alg: ES256\n    file: k1.pem\n"
+#define MINIMAL PEPPER TENANT1 KEY1
+
+START_TEST(full_config_is_loaded)
+{
+    idd_config_t *cfg =
+        load_ok("listen: [\"127.0.0.1:0\", \"[::1]:9443\"]\n"
+                "threads: 0\n"
+                "database: db/identity.db\n"
+                "workers: 8\n"
+                "token: {ttl: 600}\n"
+                "password:\n  iterations: 200000\n  pepper_file: /etc/identityd/pepper\n"
+                "basic_cache:\n  ttl: 0\n"
+                "tenants:\n"
+                "  - id: 7\n    name: Seven\n    domains: [Seven.Example.COM, seven.local]\n"
+                "    origins: [\"HTTPS://Seven.Example.com\", \"http://[::1]:8080\"]\n"
+                "  - id: 9\n    name: nine\n    domains: [\"::1\"]\n"
+                "trusted_proxies: [10.0.0.0/8, \"::1\"]\n"
+                "keys:\n"
+                "  - {kid: es, alg: ES256, file: keys/es.pem}\n"
+                "  - {kid: rs, alg: RS256, file: keys/rs.pem, state: published}\n"
+                "  - {kid: ed, alg: EdDSA, file: keys/ed.pem, state: published}\n"
+                "  - {kid: hs, alg: HS256, machine_key: m4chine, state: published}\n"
+                "  - {kid: hs2, alg: HS256, machine_key_file: mk, state: published}\n"
+                "log_level: debug\n"
+                "limits: {max_header_bytes: 2048, max_body_bytes: 1048576}\n");
+    char want[PATH_MAX + 64];
+
+    ck_assert_str_eq(cfg->dir, realdir);
+    ck_assert_ptr_nonnull(strstr(cfg->path, "identityd.yaml"));
+    ck_assert_uint_eq(cfg->n_listen, 2);
+    ck_assert_str_eq(cfg->listen[0].host, "127.0.0.1");
+    ck_assert_uint_eq(cfg->listen[0].port, 0);
+    ck_assert_int_eq(cfg->listen[0].line, 1);
+    ck_assert_str_eq(cfg->listen[1].host, "::1");
+    ck_assert_uint_eq(cfg->listen[1].port, 9443);
+    ck_assert_int_ge(cfg->threads, 1);
+    snprintf(want, sizeof(want), "%s/db/identity.db", realdir);
+    ck_assert_str_eq(cfg->database, want);
+    ck_assert_int_eq(cfg->workers, 8);
+    ck_assert_int_eq(cfg->token_ttl, 600);
+    ck_assert_uint_eq(cfg->password_iterations, 200000);
+    ck_assert_str_eq(cfg->pepper_file, "/etc/identityd/pepper");
+    ck_assert_int_eq(cfg->basic_cache_ttl, 0);
+
+    ck_assert_uint_eq(cfg->n_tenants, 2);
+    const idd_tenant_config_t *t = &cfg->tenants[0];
+    ck_assert_int_eq(t->id, 7);
+    ck_assert_str_eq(t->name, "Seven");
+    ck_assert_uint_eq(t->n_domains, 2);
+    ck_assert_str_eq(t->domains[0], "seven.example.com");
+    ck_assert_str_eq(t->domains[1], "seven.local");
+    ck_assert_uint_eq(t->n_origins, 2);
+    ck_assert_str_eq(t->origins[0], "https://seven.example.com");
+    ck_assert_str_eq(t->origins[1], "http://[::1]:8080");
+    ck_assert_int_eq(t->line, 12);
+    ck_assert_int_eq(cfg->tenants[1].id, 9);
+    ck_assert_uint_eq(cfg->tenants[1].n_origins, 0);
+    ck_assert_ptr_null(cfg->tenants[1].origins);
+
+    ck_assert_uint_eq(cfg->n_trusted_proxies, 2);
+    ck_assert_int_eq(cfg->trusted_proxies[0].family, AF_INET);
+    ck_assert_uint_eq(cfg->trusted_proxies[0].prefix, 8);
+    ck_assert_int_eq(cfg->trusted_proxies[1].family, AF_INET6);
+    ck_assert_uint_eq(cfg->trusted_proxies[1].prefix, 128);
+
+    ck_assert_uint_eq(cfg->n_keys, 5);
+    ck_assert_str_eq(cfg->keys[0].kid, "es");
+    ck_assert_int_eq(cfg->keys[0].alg, IDD_ALG_ES256);
+    ck_assert_int_eq(cfg->keys[0].state, IDD_KEY_ACTIVE);
+    snprintf(want, sizeof(want), "%s/keys/es.pem", realdir);
+    ck_assert_str_eq(cfg->keys[0].file, want);
+    ck_assert_int_eq(cfg->keys[0].line, 21);
+    ck_assert_int_eq(cfg->keys[1].alg, IDD_ALG_RS256);
+    ck_assert_int_eq(cfg->keys[1].state, IDD_KEY_PUBLISHED);
+    ck_assert_int_eq(cfg->keys[2].alg, IDD_ALG_EDDSA);
+    ck_assert_int_eq(cfg->keys[3].alg, IDD_ALG_HS256);
+    ck_assert_ptr_null(cfg->keys[3].file);
+    ck_assert_str_eq(cfg->keys[3].machine_key, "m4chine");
+    snprintf(want, sizeof(want), "%s/mk", realdir);
+    ck_assert_str_eq(cfg->keys[4].machine_key_file, want);
+    ck_assert_ptr_null(cfg->keys[4].machine_key);
+
+    ck_assert_int_eq(cfg->log_level, IDD_LOG_DEBUG);
+    ck_assert_uint_eq(cfg->max_header_bytes, 2048);
+    ck_assert_uint_eq(cfg->max_body_bytes, 1048576);
+    idd_config_free(cfg);
+}
+END_TEST
+
+START_TEST(defaults_are_applied)
+{
+    idd_config_t *cfg = load_ok(MINIMAL);
+    char want[PATH_MAX + 64];
+    ck_assert_uint_eq(cfg->n_listen, 1);
+    ck_assert_str_eq(cfg->listen[0].host, "127.0.0.1");
+    ck_assert_uint_eq(cfg->listen[0].port, 8092);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    ck_assert_int_eq(cfg->threads, cores < 1 ? 1 : (int)cores);
+    snprintf(want, sizeof(want), "%s/identity.db", realdir);
+    ck_assert_str_eq(cfg->database, want);
+    snprintf(want, sizeof(want), "%s/pepper", realdir);
+    ck_assert_str_eq(cfg->pepper_file, want);
+    ck_assert_int_eq(cfg->workers, 2);
+    ck_assert_int_eq(cfg->token_ttl, 300);
+    ck_assert_uint_eq(cfg->password_iterations, 100000);
+    ck_assert_int_eq(cfg->basic_cache_ttl, 60);
+    ck_assert_uint_eq(cfg->n_trusted_proxies, 0);
+    ck_assert_int_eq(cfg->log_level, IDD_LOG_INFO);
+    ck_assert_uint_eq(cfg->max_header_bytes, 16384);
+    ck_assert_uint_eq(cfg->max_body_bytes, 65536);
+    ck_assert_int_eq(cfg->keys[0].state, IDD_KEY_ACTIVE);
+    ck_assert_uint_eq(cfg->tenants[0].n_origins, 0);
+    idd_config_free(cfg);
+}
+END_TEST
+
+START_TEST(explicit_threads_are_kept)
+{
+    idd_config_t *cfg = load_ok("threads: 3\n" MINIMAL);
+    ck_assert_int_eq(cfg->threads, 3);
+    idd_config_free(cfg);
+}
+END_TEST
+
+/* Each case: a whole file, the line "#<" marks (0: no line), and a part of the message. */
+static const struct bad_case {
+    const char *what, *yaml, *message;
+} bad_cases[] = {
+    {"unknown top-level key", MINIMAL "foo: 1 #<\n", "unknown key 'foo'"},
+    {"unknown nested key", "token:\n  ttl: 300\n  tll: 30 #<\n" MINIMAL, "unknown key 'token.tll'"},
+    {"unknown key in a tenant",
+     PEPPER KEY1 "tenants:\n  - id: 1\n    name: a\n"
+                 "    domains: [a]\n    colour: red #<\n",
+     "unknown key 'tenants[0].colour'"},
+    {"string where an integer goes", MINIMAL "token:\n  ttl: soon #<\n",
+     "token.ttl: 'soon' is not an integer"},
+    {"list where an integer goes", MINIMAL "workers: [1, 2] #<\n", "workers: expected a scalar"},
+    {"scalar where a section goes", MINIMAL "token: 300 #<\n", "token: expected a mapping"},
+    {"token.ttl below its minimum", "token:\n  ttl: 5 #<\n" MINIMAL,
+     "token.ttl: '5' is out of range (30..86400)"},
+    {"threads above its maximum", MINIMAL "threads: 257 #<\n",
+     "threads: '257' is out of range (0..256)"},
+    {"integer overflow", MINIMAL "workers: 99999999999999999999999 #<\n", "is not an integer"},
+    {"bad log level", MINIMAL "log_level: verbose #<\n",
+     "'verbose' is not one of error, warn, info, debug"},
+    {"listen host that is a name",
+     "listen:\n  - \"127.0.0.1:1\"\n  - \"localhost:8092\" #<\n" MINIMAL,
+     "'localhost' in 'localhost:8092' is not a numeric IPv4 or IPv6 address"},
+    {"listen IPv6 without brackets", "listen: [\"::1:8092\"] #<\n" MINIMAL, "brackets"},
+    {"listen port too large", "listen: [\"127.0.0.1:65536\"] #<\n" MINIMAL, "port"},
+    {"listen without port", "listen: [\"127.0.0.1\"] #<\n" MINIMAL, "host:port"},
+    {"empty listen", "listen: [] #<\n" MINIMAL, "at least one address"},
+    {"duplicate tenant id",
+     PEPPER KEY1 TENANT1 "  - id: 1 #<\n    name: again\n"
+                         "    domains: [two.example]\n",
+     "tenant id 1 is already used at line"},
+    {"domain of two tenants",
+     PEPPER KEY1 TENANT1 "  - id: 2\n    name: two\n"
+                         "    domains: [ONE.example] #<\n",
+     "'one.example' is already a domain"},
+    {"tenant without domains", PEPPER KEY1 "tenants:\n  - id: 1 #<\n    name: a\n",
+     "missing required key 'tenants[0].domains'"},
+    {"origin with a trailing slash",
+     PEPPER KEY1 TENANT1 "    origins:\n"
+                         "      - https://one.example/ #<\n",
+     "is not an origin"},
+    {"origin with another scheme", PEPPER KEY1 TENANT1 "    origins: [ftp://one.example] #<\n",
+     "is not an origin"},
+    {"tenant id zero", PEPPER KEY1 "tenants:\n  - id: 0 #<\n    name: a\n    domains: [a]\n",
+     "tenants[0].id: '0' is out of range"},
+    {"no tenants", PEPPER KEY1, "at least one tenant is required"},
+    {"missing pepper file", "password: #<\n  iterations: 100000\n" TENANT1 KEY1,
+     "missing required key 'password.pepper_file'"},
+    {"duplicate kid",
+     PEPPER TENANT1 KEY1 "  - kid: k1 #<\n    alg: RS256\n    file: r.pem\n"
+                         "    state: published\n",
+     "kid: 'k1' is already used"},
+    {"two active keys",
+     PEPPER TENANT1 KEY1 "  - kid: k2\n    alg: EdDSA\n    file: e.pem\n"
+                         "    state: active #<\n",
+     "a second active key"},
+    {"no active key",
+     PEPPER TENANT1 "keys:\n  - kid: k1 #<\n    alg: ES256\n    file: k.pem\n"
+                    "    state: published\n",
+     "no key is active"},
+    {"no keys", PEPPER TENANT1 "keys: [] #<\n", "at least one key is required"},
+    {"HS256 with a file",
+     PEPPER TENANT1 "keys:\n  - kid: hs\n    alg: HS256\n"
+                    "    machine_key_file: mk\n    file: hs.pem #<\n",
+     "HS256"},
+    {"HS256 with both machine keys",
+     PEPPER TENANT1 "keys:\n  - kid: hs\n    alg: HS256\n"
+                    "    machine_key: abc\n    machine_key_file: mk #<\n",
+     "not both"},
+    {"HS256 with no machine key", PEPPER TENANT1 "keys:\n  - kid: hs #<\n    alg: HS256\n",
+     "needs machine_key or machine_key_file"},
+    {"ES256 without a file", PEPPER TENANT1 "keys:\n  - kid: es #<\n    alg: ES256\n",
+     "needs 'file'"},
+    {"lowercase alg", PEPPER TENANT1 "keys:\n  - kid: es\n    alg: es256 #<\n    file: f\n",
+     "'es256' is not one of HS256, ES256, RS256, EdDSA"},
+    {"bad kid", PEPPER TENANT1 "keys:\n  - kid: \"a b\" #<\n    alg: ES256\n    file: f\n",
+     "not a valid kid"},
+    {"bad trusted proxy", MINIMAL "trusted_proxies: [10.0.0.0/33] #<\n",
+     "'10.0.0.0/33' is not an address or network"},
+    {"duplicate key", MINIMAL "workers: 2\nworkers: 3 #<\n", "duplicate key 'workers'"},
+    {"YAML syntax error", MINIMAL "workers: 2: 3 #<\n", "YAML syntax error"},
+    {"YAML undefined alias", MINIMAL "workers: *nope #<\n", "YAML syntax error"},
+    {"top level is a list", "- a #<\n- b\n", "top level must be a mapping"},
+    {"two documents", MINIMAL "---\nworkers: 3 #<\n", "only one YAML document"},
+};
+
+START_TEST(errors_name_the_line)
+{
+    const struct bad_case *c = &bad_cases[_i];
+    char err[512] = "", want[PATH_MAX + 64];
+    load_bad(c->yaml, err, sizeof(err));
+    int line = marked_line(c->yaml);
+    if (line > 0)
+        snprintf(want, sizeof(want), "%s/identityd.yaml:%d: ", tmpdir, line);
+    else
+        snprintf(want, sizeof(want), "%s/identityd.yaml: ", tmpdir);
+    ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s: '%s' does not start with '%s'",
+                  c->what, err, want);
+    ck_assert_msg(strstr(err, c->message) != NULL, "%s: '%s' lacks '%s'", c->what, err, c->message);
+}
+END_TEST
+
+/*
+ * An operator pastes a config into a ticket or a CI log shows identityd's stderr: the error
+ * text must never carry the machine key, or whoever reads it can mint DocSpace tokens. Each
+ * case puts the secret where validation fails near it.
+ */
+START_TEST(sensitive_values_are_not_echoed)
+{
+    static const struct {
+        const char *yaml, *message;
+    } cases[] = {
+        {PEPPER TENANT1 "keys:\n  - kid: es\n    alg: ES256\n    file: f\n"
+                        "    machine_key: S3cr3t-M4chine-K3y\n",
+         "only for HS256"},
+        {PEPPER TENANT1 "keys:\n  - kid: hs\n    alg: HS256\n    machine_key: S3cr3t-M4chine-K3y\n"
+                        "    machine_key_file: mk\n",
+         "not both"},
+        {PEPPER TENANT1 "keys:\n  - kid: hs\n    alg: HS256\n    machine_key: S3cr3t-M4chine-K3y\n"
+                        "    file: f\n",
+         "is HS256"},
+        {PEPPER TENANT1 "keys:\n  - kid: hs\n    alg: HS256\n"
+                        "    machine_key: [S3cr3t-M4chine-K3y]\n",
+         "expected a scalar"},
+        /* The value fails the key's own validation: the message must name the key only. */
+        {PEPPER TENANT1 "keys:\n  - kid: hs\n    alg: HS256\n"
+                        "    machine_key: \"S3cr3t-M4chine-K3y\\n\"\n",
+         "keys[0].machine_key: contains a control character"},
+        {PEPPER TENANT1 "keys:\n  - kid: hs\n    alg: HS256\n    machine_key: S3cr3t-M4chine-K3y\n"
+                        "  - kid: hs\n    alg: HS256\n    machine_key: S3cr3t-M4chine-K3y\n"
+                        "    state: published\n",
+         "'hs' is already used"},
+    };
+    for (size_t i = 0; i < IDD_ARRAY_LEN(cases); i++) {
+        char err[512] = "";
+        load_bad(cases[i].yaml, err, sizeof(err));
+        ck_assert_msg(strstr(err, "S3cr3t") == NULL, "case %zu echoes the secret: %s", i, err);
+        ck_assert_msg(strstr(err, cases[i].message) != NULL, "case %zu: '%s' lacks '%s'", i, err,
+                      cases[i].message);
+    }
+}
+END_TEST
+
+START_TEST(missing_file_is_an_io_error)
+{
+    char path[PATH_MAX + 32], err[256] = "";
+    snprintf(path, sizeof(path), "%s/absent.yaml", tmpdir);
+    idd_config_t *cfg = (idd_config_t *)&cfg;
+    ck_assert_int_eq(idd_config_load(path, &cfg, err, sizeof(err)), IDD_EIO);
+    ck_assert_ptr_null(cfg);
+    ck_assert_ptr_nonnull(strstr(err, "absent.yaml"));
+}
+END_TEST
+
+START_TEST(relative_config_path_resolves_against_its_folder)
+{
+    char path[PATH_MAX + 32], err[256] = "", want[PATH_MAX + 64];
+    char cwd[PATH_MAX];
+    write_file("identityd.yaml", MINIMAL, path, sizeof(path));
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof(cwd)));
+    ck_assert_int_eq(chdir(tmpdir), 0);
+    idd_config_t *cfg = NULL;
+    int rc = idd_config_load("identityd.yaml", &cfg, err, sizeof(err));
+    ck_assert_int_eq(chdir(cwd), 0);
+    ck_assert_msg(rc == 0, "%s", err);
+    ck_assert_str_eq(cfg->dir, realdir);
+    snprintf(want, sizeof(want), "%s/k1.pem", realdir);
+    ck_assert_str_eq(cfg->keys[0].file, want);
+    idd_config_free(cfg);
+}
+END_TEST
+
+START_TEST(tenant_lookup)
+{
+    idd_config_t *cfg =
+        load_ok(PEPPER KEY1 "tenants:\n  - id: 1\n    name: one\n"
+                            "    domains: [One.Example, localhost]\n"
+                            "  - id: 5\n    name: five\n    domains: [five.example, \"::1\"]\n");
+    /* Host header bytes are not NUL-terminated: the length alone bounds the compare. */
+    const char header[] = "FIVE.example:8092";
+    const idd_tenant_config_t *t = idd_config_tenant_by_host(cfg, header, 12);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(t->id, 5);
+    ck_assert_ptr_null(idd_config_tenant_by_host(cfg, header, 11));
+    ck_assert_ptr_null(idd_config_tenant_by_host(cfg, header, sizeof(header) - 1));
+    t = idd_config_tenant_by_host(cfg, "ONE.EXAMPLE", 11);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(t->id, 1);
+    ck_assert_int_eq(idd_config_tenant_by_host(cfg, "::1", 3)->id, 5);
+    ck_assert_ptr_null(idd_config_tenant_by_host(cfg, "one.example.evil", 16));
+    ck_assert_ptr_null(idd_config_tenant_by_host(cfg, "", 0));
+    ck_assert_int_eq(idd_config_tenant_by_id(cfg, 5)->id, 5);
+    ck_assert_str_eq(idd_config_tenant_by_id(cfg, 1)->name, "one");
+    ck_assert_ptr_null(idd_config_tenant_by_id(cfg, 2));
+    idd_config_free(cfg);
+}
+END_TEST
+
+START_TEST(alg_names_round_trip)
+{
+    static const char *const names[] = {"HS256", "ES256", "RS256", "EdDSA"};
+    for (size_t i = 0; i < IDD_ARRAY_LEN(names); i++) {
+        idd_alg_t alg;
+        ck_assert_int_eq(idd_alg_parse(names[i], &alg), 0);
+        ck_assert_str_eq(idd_alg_name(alg), names[i]);
+    }
+    idd_alg_t alg;
+    ck_assert_int_eq(idd_alg_parse("es256", &alg), IDD_EINVAL);
+    ck_assert_int_eq(idd_alg_parse("none", &alg), IDD_EINVAL);
+    ck_assert_int_eq(idd_alg_parse("", &alg), IDD_EINVAL);
+}
+END_TEST
+
+static struct sockaddr_in v4(const char *text)
+{
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+    ck_assert_int_eq(inet_pton(AF_INET, text, &sin.sin_addr), 1);
+    return sin;
+}
+
+static struct sockaddr_in6 v6(const char *text)
+{
+    struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6};
+    ck_assert_int_eq(inet_pton(AF_INET6, text, &sin6.sin6_addr), 1);
+    return sin6;
+}
+
+static int matches(const char *net_text, const struct sockaddr *peer)
+{
+    idd_cidr_t net;
+    ck_assert_int_eq(idd_cidr_parse(net_text, &net), 0);
+    return idd_cidr_match(&net, 1, peer);
+}
+
+START_TEST(cidr_parse_and_match)
+{
+    struct sockaddr_in in8 = v4("10.200.3.4"), out8 = v4("11.0.0.1"), host = v4("192.168.1.7");
+    struct sockaddr_in other = v4("192.168.1.8");
+    ck_assert_int_eq(matches("10.0.0.0/8", (struct sockaddr *)&in8), 1);
+    ck_assert_int_eq(matches("10.0.0.0/8", (struct sockaddr *)&out8), 0);
+    ck_assert_int_eq(matches("192.168.1.7/32", (struct sockaddr *)&host), 1);
+    ck_assert_int_eq(matches("192.168.1.7/32", (struct sockaddr *)&other), 0);
+    ck_assert_int_eq(matches("192.168.1.7", (struct sockaddr *)&other), 0);
+    ck_assert_int_eq(matches("192.168.1.0/29", (struct sockaddr *)&host), 1);
+    ck_assert_int_eq(matches("0.0.0.0/0", (struct sockaddr *)&out8), 1);
+
+    struct sockaddr_in6 lo = v6("::1"), lo2 = v6("::2");
+    ck_assert_int_eq(matches("::1/128", (struct sockaddr *)&lo), 1);
+    ck_assert_int_eq(matches("::1", (struct sockaddr *)&lo2), 0);
+    ck_assert_int_eq(matches("fd00::/8", (struct sockaddr *)&lo), 0);
+    struct sockaddr_in6 ula = v6("fd12:3456::1");
+    ck_assert_int_eq(matches("fd00::/8", (struct sockaddr *)&ula), 1);
+
+    /* A dual-stack socket reports an IPv4 proxy as ::ffff:a.b.c.d; it must still match the
+     * IPv4 network, and an IPv6 network must not swallow it by accident. */
+    struct sockaddr_in6 mapped = v6("::ffff:10.1.2.3"), mapped_out = v6("::ffff:11.1.2.3");
+    ck_assert_int_eq(matches("10.0.0.0/8", (struct sockaddr *)&mapped), 1);
+    ck_assert_int_eq(matches("10.0.0.0/8", (struct sockaddr *)&mapped_out), 0);
+    ck_assert_int_eq(matches("::1/128", (struct sockaddr *)&mapped), 0);
+    /* The same network written as IPv4-mapped IPv6 matches a plain IPv4 peer. */
+    ck_assert_int_eq(matches("::ffff:10.0.0.0/104", (struct sockaddr *)&in8), 1);
+    /* Families never cross: an IPv4 network says nothing about a native IPv6 peer. */
+    ck_assert_int_eq(matches("0.0.0.0/0", (struct sockaddr *)&lo), 0);
+
+    idd_cidr_t nets[2];
+    ck_assert_int_eq(idd_cidr_parse("172.16.0.0/12", &nets[0]), 0);
+    ck_assert_int_eq(idd_cidr_parse("::1", &nets[1]), 0);
+    ck_assert_int_eq(idd_cidr_match(nets, 2, (struct sockaddr *)&lo), 1);
+    ck_assert_int_eq(idd_cidr_match(nets, 2, (struct sockaddr *)&in8), 0);
+    ck_assert_int_eq(idd_cidr_match(nets, 0, (struct sockaddr *)&lo), 0);
+
+    idd_cidr_t net;
+    static const char *const bad[] = {
+        "10.0.0.0/33", "::1/129",     "10.0.0.0/", "/8",          "10.0.0/8", "10.0.0.0/-1",
+        "10.0.0.0/8x", "example.com", "",          "10.0.0.0/08", "1.2.3.4 "};
+    for (size_t i = 0; i < IDD_ARRAY_LEN(bad); i++)
+        ck_assert_msg(idd_cidr_parse(bad[i], &net) == IDD_EINVAL, "'%s' accepted", bad[i]);
+    ck_assert_int_eq(idd_cidr_parse("10.1.2.3/8", &net), 0);
+    ck_assert_int_eq(net.family, AF_INET);
+    ck_assert_uint_eq(net.prefix, 8);
+    ck_assert_int_eq(matches("10.1.2.3/8", (struct sockaddr *)&in8), 1); /* host bits ignored */
+}
+END_TEST
+
+/* The shipped files must load, or `scripts/run` from a fresh clone breaks. */
+static void load_source_config(const char *relative)
+{
+    const char *src = getenv("IDD_SOURCE_DIR");
+    ck_assert_msg(src != NULL, "IDD_SOURCE_DIR is not set (ctest sets it)");
+    char path[PATH_MAX], err[512] = "";
+    snprintf(path, sizeof(path), "%s/%s", src, relative);
+    idd_config_t *cfg = NULL;
+    ck_assert_msg(idd_config_load(path, &cfg, err, sizeof(err)) == 0, "%s", err);
+    ck_assert_uint_ge(cfg->n_tenants, 1);
+    ck_assert_uint_ge(cfg->n_keys, 1);
+    ck_assert_ptr_nonnull(idd_config_tenant_by_host(cfg, "localhost", 9));
+    idd_config_free(cfg);
+}
+
+START_TEST(embedded_default_loads)
+{
+    load_source_config("config/identityd.yaml");
+    const char *src = getenv("IDD_SOURCE_DIR");
+    char path[PATH_MAX], err[512] = "";
+    snprintf(path, sizeof(path), "%s/config/identityd.yaml", src);
+    idd_config_t *cfg = NULL;
+    ck_assert_int_eq(idd_config_load(path, &cfg, err, sizeof(err)), 0);
+    ck_assert_str_eq(cfg->listen[0].host, "127.0.0.1");
+    ck_assert_uint_eq(cfg->listen[0].port, 8092);
+    ck_assert_str_eq(cfg->keys[0].kid, "dev-es256");
+    ck_assert_int_eq(cfg->keys[0].alg, IDD_ALG_ES256);
+    ck_assert_ptr_nonnull(strstr(cfg->database, "/var/identity.db"));
+    ck_assert_ptr_nonnull(idd_config_tenant_by_host(cfg, "::1", 3));
+    idd_config_free(cfg);
+}
+END_TEST
+
+START_TEST(example_loads)
+{
+    load_source_config("config/identityd.example.yaml");
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("load");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, full_config_is_loaded);
+    tcase_add_test(tc, defaults_are_applied);
+    tcase_add_test(tc, explicit_threads_are_kept);
+    tcase_add_loop_test(tc, errors_name_the_line, 0, (int)IDD_ARRAY_LEN(bad_cases));
+    tcase_add_test(tc, sensitive_values_are_not_echoed);
+    tcase_add_test(tc, missing_file_is_an_io_error);
+    tcase_add_test(tc, relative_config_path_resolves_against_its_folder);
+    tcase_add_test(tc, tenant_lookup);
+    suite_add_tcase(s, tc);
+
+    TCase *pure = tcase_create("pure");
+    tcase_add_test(pure, alg_names_round_trip);
+    tcase_add_test(pure, cidr_parse_and_match);
+    tcase_add_test(pure, embedded_default_loads);
+    tcase_add_test(pure, example_loads);
+    suite_add_tcase(s, pure);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(config_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
