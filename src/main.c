@@ -109,6 +109,7 @@ int main(int argc, char **argv)
     const idd_key_t *active = idd_keyring_active(app.keyring);
     idd_log_info("identityd starting: %d threads, %d workers, signing with %s key %s",
                  app.cfg->threads, app.cfg->workers, idd_alg_name(active->alg), active->kid);
+    idd_server_block_signals();
     app.workers = idd_workers_new(app.cfg->workers);
     if (idd_server_run(&app) == 0)
         status = 0;

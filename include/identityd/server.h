@@ -91,8 +91,14 @@ static inline idd_thread_t *idd_thread_of(h2o_req_t *req)
 void idd_http_offload(idd_request_t *r, void *arg, void (*work)(void *arg),
                       void (*resume)(idd_request_t *r, void *arg), void (*release)(void *arg));
 
+/* Blocks SIGINT and SIGTERM in the calling thread, and so in every thread it starts later,
+ * and ignores SIGPIPE. Call before starting any thread (the worker pool included): a thread
+ * started earlier could take a second SIGTERM and end the process mid-shutdown. */
+void idd_server_block_signals(void);
+
 /* Builds the h2o configuration, binds every listener for every thread (so a bad address
- * fails at start), starts the threads and serves until SIGINT or SIGTERM; then stops
+ * fails at start), starts the threads and serves until SIGINT or SIGTERM (blocked first
+ * with idd_server_block_signals); then stops
  * accepting, lets in-flight requests finish and joins the threads. Returns 0 or an IDD_E*
  * code (bind failures are logged). */
 int idd_server_run(idd_app_t *app);

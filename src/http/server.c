@@ -274,6 +274,16 @@ static void format_address(const struct sockaddr_storage *ss, char *out, size_t 
     }
 }
 
+void idd_server_block_signals(void)
+{
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
 int idd_server_run(idd_app_t *app)
 {
     const idd_config_t *cfg = app->cfg;
@@ -290,13 +300,12 @@ int idd_server_run(idd_app_t *app)
         h2o_config_register_host(&app->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     idd_router_register(hostconf);
 
-    /* Signals: blocked here, so every thread inherits the mask; taken by sigwait below. */
+    /* SIGINT and SIGTERM must already be blocked in every thread (idd_server_block_signals
+     * before any thread starts); the main thread takes them with sigwait below. */
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     for (int i = 0; i < nthreads; i++) {
         int trc = thread_init(app, &threads[i], i);

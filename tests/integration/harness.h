@@ -33,6 +33,11 @@ typedef struct th_env {
     char db[TH_PATH];
 } th_env_t;
 
+/* Settings the next th_env_init writes into the config (defaults: 2 threads, 1000 PBKDF2
+ * iterations so that tests run fast). */
+extern int th_threads;
+extern unsigned th_password_iterations;
+
 /* Creates the folder and files. extra_yaml is appended to the config's top level (may be
  * NULL); keys_yaml replaces the default `keys:` section when not NULL. */
 void th_env_init(th_env_t *env, const char *extra_yaml, const char *keys_yaml);
