@@ -43,6 +43,9 @@ void idd_respond_json(h2o_req_t *req, int status, const char *body, size_t len)
 {
     req->res.status = status;
     req->res.reason = idd_status_reason(status);
+    /* While stopping, an HTTP/1 connection ends with its response instead of idling. */
+    if (atomic_load(&idd_thread_of(req)->app->stopping))
+        req->http1_is_persistent = 0;
     req->res.content_length = len;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("application/json; charset=utf-8"));

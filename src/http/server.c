@@ -25,8 +25,8 @@
 #include "identityd/respond.h"
 #include "identityd/server.h"
 
-#define STOP_GRACE_MS 10000  /* longest wait for in-flight work at shutdown */
-#define STOP_FLUSH_MS 200    /* time given to write the last responses */
+#define STOP_GRACE_MS 10000 /* longest wait for in-flight requests at shutdown */
+#define STOP_FLUSH_MS 500   /* then, time to write the last responses and close */
 
 /* ---- offloading work to the pool and resuming on the loop ---- */
 
@@ -186,13 +186,32 @@ static void on_stop(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
     t->stop = true;
 }
 
+/* True when no connection, request or timer is left on the context: h2o asserts this
+ * when a context is disposed. HTTP/2's shutdown request arms a one-second timer even with
+ * no connection; it is unlinked here once nothing else is pending. */
+static int context_is_idle(h2o_context_t *ctx)
+{
+    h2o_timeout_t *timeouts[] = {&ctx->zero_timeout, &ctx->hundred_ms_timeout, &ctx->handshake_timeout,
+                                 &ctx->http1.req_timeout, &ctx->http2.idle_timeout,
+                                 &ctx->http2.graceful_shutdown_timeout, &ctx->proxy.io_timeout};
+    for (size_t i = 0; i < IDD_ARRAY_LEN(timeouts); i++)
+        if (!h2o_linklist_is_empty(&timeouts[i]->_entries))
+            return 0;
+    if (h2o_timeout_is_linked(&ctx->http2._graceful_shutdown_timeout))
+        h2o_timeout_unlink(&ctx->http2._graceful_shutdown_timeout);
+    return h2o_linklist_is_empty(&ctx->one_sec_timeout._entries);
+}
+
 static void *thread_main(void *arg)
 {
     idd_thread_t *t = arg;
     while (!t->stop)
         h2o_evloop_run(t->ctx.loop, INT32_MAX);
 
-    /* Stop accepting, ask h2o to end keep-alive, then let in-flight work come back. */
+    /* Stop accepting and ask h2o to end keep-alive; keep serving what is in flight
+     * (offloaded checks included, whose responses now close their connections) until the
+     * loop is idle. Work in flight gets the grace period; once none is left, idle
+     * keep-alive clients get only a short flush before the loop ends. */
     for (size_t i = 0; i < t->n_listeners; i++) {
         h2o_socket_read_stop(t->listeners[i]);
         h2o_socket_close(t->listeners[i]);
@@ -201,9 +220,9 @@ static void *thread_main(void *arg)
     h2o_context_request_shutdown(&t->ctx);
     int64_t deadline = idd_monotonic_ms() + STOP_GRACE_MS;
     while (t->offloads_in_flight > 0 && idd_monotonic_ms() < deadline)
-        h2o_evloop_run(t->ctx.loop, 50);
+        h2o_evloop_run(t->ctx.loop, 20);
     int64_t flush_until = idd_monotonic_ms() + STOP_FLUSH_MS;
-    while (idd_monotonic_ms() < flush_until)
+    while (!context_is_idle(&t->ctx) && idd_monotonic_ms() < flush_until)
         h2o_evloop_run(t->ctx.loop, 20);
     return NULL;
 }
@@ -226,17 +245,6 @@ static int thread_init(idd_app_t *app, idd_thread_t *t, int index)
     return 0;
 }
 
-static int context_is_idle(h2o_context_t *ctx)
-{
-    h2o_timeout_t *timeouts[] = {&ctx->zero_timeout, &ctx->one_sec_timeout, &ctx->hundred_ms_timeout,
-                                 &ctx->handshake_timeout, &ctx->http1.req_timeout, &ctx->http2.idle_timeout,
-                                 &ctx->http2.graceful_shutdown_timeout, &ctx->proxy.io_timeout};
-    for (size_t i = 0; i < IDD_ARRAY_LEN(timeouts); i++)
-        if (!h2o_linklist_is_empty(&timeouts[i]->_entries))
-            return 0;
-    return 1;
-}
-
 static void thread_dispose(idd_thread_t *t)
 {
     for (size_t i = 0; i < t->n_listeners; i++)
@@ -245,16 +253,15 @@ static void thread_dispose(idd_thread_t *t)
     if (t->ctx.loop != NULL) {
         h2o_multithread_unregister_receiver(t->ctx.queue, &t->offload_receiver);
         h2o_multithread_unregister_receiver(t->ctx.queue, &t->stop_receiver);
-        /* HTTP/2's shutdown request arms a one-second timer even with no connection. */
-        if (h2o_timeout_is_linked(&t->ctx.http2._graceful_shutdown_timeout))
-            h2o_timeout_unlink(&t->ctx.http2._graceful_shutdown_timeout);
-        /* h2o asserts that no connection is left when a context is disposed; an idle
-         * keep-alive client may still hold one at exit, and then the process's exit is the
-         * cleanup. */
+        /* A client idling on a keep-alive connection past the grace period still holds one
+         * at exit: then the process's exit is the cleanup, not h2o_context_dispose. */
         if (context_is_idle(&t->ctx)) {
             h2o_evloop_t *loop = t->ctx.loop;
+            h2o_multithread_queue_t *queue = t->ctx.queue;
             h2o_context_dispose(&t->ctx);
             h2o_evloop_destroy(loop);
+            /* h2o 2.2.5's evloop flavour closes the queue's pipe but never frees the queue. */
+            free(queue);
         }
     }
     idd_basic_cache_free(t->basic_cache);

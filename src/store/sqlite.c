@@ -772,6 +772,32 @@ static const idd_store_ops_t sqlite_ops = {
     .user_list = sqlite_user_list,
 };
 
+/* Switches the file to WAL. Changing the journal mode needs an exclusive lock, and SQLite
+ * may answer SQLITE_BUSY at once, without its busy handler, while another process opens a
+ * fresh file at the same moment; so this waits and retries within the busy timeout. */
+static int set_wal(sqlite_store_t *ss, char *mode, size_t modelen)
+{
+    const char *sql = "PRAGMA journal_mode = WAL";
+    for (int waited_ms = 0;; waited_ms += 10) {
+        sqlite3_stmt *stmt = NULL;
+        int src = sqlite3_prepare_v2(ss->db, sql, -1, &stmt, NULL);
+        if (src == SQLITE_OK)
+            src = sqlite3_step(stmt);
+        if (src == SQLITE_ROW) {
+            const unsigned char *value = sqlite3_column_text(stmt, 0);
+            snprintf(mode, modelen, "%s", value != NULL ? (const char *)value : "");
+            sqlite3_finalize(stmt);
+            return 0;
+        }
+        sqlite3_finalize(stmt);
+        if ((src & 0xff) != SQLITE_BUSY || waited_ms >= BUSY_TIMEOUT_MS) {
+            log_sqlite(ss->db, sql);
+            return IDD_ESTORE;
+        }
+        usleep(10000);
+    }
+}
+
 /* Sets the connection up: extended result codes (to tell a duplicate from a missing tenant),
  * the busy wait, foreign keys (off by default in SQLite, and the only thing refusing a user
  * of an unknown tenant), WAL with synchronous=NORMAL (durable across a process crash, and a
@@ -797,7 +823,7 @@ static int configure(sqlite_store_t *ss)
         idd_log_error("store: this SQLite does not enforce foreign keys");
         return IDD_ESTORE;
     }
-    rc = pragma_query(ss, "PRAGMA journal_mode = WAL", NULL, mode, sizeof mode);
+    rc = set_wal(ss, mode, sizeof mode);
     if (rc != 0)
         return rc;
     /* An in-memory database answers "memory"; anything else cannot share the file safely
