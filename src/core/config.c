@@ -287,7 +287,10 @@ static int walk_map(loader_t *L, const entry_t *tab, size_t n, void *base, int *
         size_t klen = strlen(key);
         if (klen == 0 || klen != k->data.scalar.length || strlen(rel) + klen >= sizeof(full))
             return fail(L, line_of(k), "unknown key '%s%s%.64s'", shown, rel, key);
-        snprintf(full, sizeof(full), "%s%s", rel, key);
+        /* Lengths are checked just above; memcpy says so to the compiler too. */
+        size_t rlen = strlen(rel);
+        memcpy(full, rel, rlen);
+        memcpy(full + rlen, key, klen + 1);
         snprintf(name, sizeof(name), "%s%s", shown, full);
 
         size_t i = 0;
