@@ -79,6 +79,12 @@ typedef struct idd_config {
     idd_log_level_t log_level;
     size_t max_header_bytes;    /* request line + headers; larger gets 431 (16 KiB) */
     size_t max_body_bytes;      /* request body; larger gets 413 (64 KiB) */
+    int session_ttl;            /* session.ttl: sign-in session lifetime, seconds (30 days) */
+    int session_browser_ttl;    /* session.browser_ttl: for `session: true` sign-ins (12 h) */
+    int bruteforce_attempts;    /* bruteforce.attempts: failures that start a block (5) */
+    int bruteforce_window;      /* bruteforce.window: seconds the failures are counted over (60) */
+    int bruteforce_block;       /* bruteforce.block: seconds a pair stays refused (60) */
+    int bruteforce_slots;       /* bruteforce.slots: size of the shared counter table (65536) */
 } idd_config_t;
 
 /* Loads and validates path. On success *out owns a new config (free with idd_config_free).

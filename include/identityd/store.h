@@ -47,11 +47,36 @@ typedef struct idd_user {
     idd_user_status_t status;
     char password[IDD_PASSWORD_RECORD_MAX + 1]; /* versioned keyed-hash record (password.h); secret */
     int64_t auth_version;                  /* bumped whenever password or status changes */
+    int password_change_required;          /* set by logoutallchangepassword */
     int64_t created;                       /* Unix seconds */
     int64_t updated;
 } idd_user_t;
 
+/* A login event: one sign-in session. The token itself is never stored, only a keyed
+ * digest of it (auth/session.c makes both). */
+#define IDD_SESSION_DIGEST_LEN 32
+#define IDD_IP_MAX 45           /* INET6_ADDRSTRLEN - 1 */
+#define IDD_USER_AGENT_MAX 255  /* longer user agents are cut at a UTF-8 boundary */
+
+typedef struct idd_session {
+    int64_t id;                            /* loginEventId; assigned by session_create */
+    int64_t tenant_id;
+    char user_id[IDD_GUID_LEN + 1];
+    unsigned char digest[IDD_SESSION_DIGEST_LEN]; /* secret-derived: compare in constant time */
+    int64_t created;                       /* Unix seconds */
+    int64_t expires;
+    int64_t last_seen;
+    char ip[IDD_IP_MAX + 1];
+    char user_agent[IDD_USER_AGENT_MAX + 1];
+    int active;                            /* 0 once logged out or revoked */
+    int browser_session;                   /* signed in with session: true (no cookie Expires) */
+    int64_t auth_version;                  /* the user's auth_version when signed in */
+} idd_session_t;
+
 typedef struct idd_store idd_store_t;
+
+/* Called once per session by the session listings; return non-zero to stop early. */
+typedef int (*idd_session_visit_fn)(const idd_session_t *session, void *arg);
 
 /* Called once per user by user_list; return non-zero to stop early. */
 typedef int (*idd_user_visit_fn)(const idd_user_t *user, void *arg);
@@ -75,11 +100,35 @@ typedef struct idd_store_ops {
      * updated are set to now, auth_version to 1. IDD_EEXIST when the email is taken in the
      * tenant (case-insensitively), IDD_ENOTFOUND when the tenant does not exist. */
     int (*user_insert)(idd_store_t *s, idd_user_t *user);
-    /* Each of these bumps auth_version and updated. */
+    /* Each of these bumps auth_version and updated, and ends every session of the user in
+     * the same transaction: a disabled user or a changed password leaves no session alive. */
     int (*user_set_status)(idd_store_t *s, const char *id, idd_user_status_t status);
     int (*user_set_password)(idd_store_t *s, const char *id, const char *record);
     /* Visits users ordered by tenant then email; tenant_id 0 means every tenant. */
     int (*user_list)(idd_store_t *s, int64_t tenant_id, idd_user_visit_fn visit, void *arg);
+    /* Sets or clears the flag that a user must change the password (logoutallchangepassword).
+     * Does not bump auth_version. user_set_password clears it. */
+    int (*user_set_password_change)(idd_store_t *s, const char *id, int required);
+
+    /* ---- sessions (login events) ---- */
+    /* Inserts session (active = 1); session->id receives the new id. IDD_EEXIST for a digest
+     * already present, IDD_ENOTFOUND for an unknown user. */
+    int (*session_create)(idd_store_t *s, idd_session_t *session);
+    /* The session with this digest, active or not. IDD_ENOTFOUND when none. */
+    int (*session_by_digest)(idd_store_t *s, const unsigned char digest[IDD_SESSION_DIGEST_LEN],
+                             idd_session_t *out);
+    int (*session_by_id)(idd_store_t *s, int64_t id, idd_session_t *out);
+    /* Records that the session was used at `when` (callers coalesce: at most once a minute). */
+    int (*session_touch)(idd_store_t *s, int64_t id, int64_t when);
+    /* Deactivates one session. IDD_ENOTFOUND when no such session exists (an already
+     * inactive one is not an error). */
+    int (*session_end)(idd_store_t *s, int64_t id);
+    /* Deactivates every active session of a user except except_id (0: none); *count (may be
+     * NULL) receives how many were ended. */
+    int (*session_end_user)(idd_store_t *s, const char *user_id, int64_t except_id, int *count);
+    /* Visits the active, unexpired (expires > now) sessions of a user, newest first. */
+    int (*session_list_user)(idd_store_t *s, const char *user_id, int64_t now,
+                             idd_session_visit_fn visit, void *arg);
 } idd_store_ops_t;
 
 /* Every engine's handle starts with this. */
@@ -108,5 +157,13 @@ static inline int idd_store_user_insert(idd_store_t *s, idd_user_t *u) { return 
 static inline int idd_store_user_set_status(idd_store_t *s, const char *id, idd_user_status_t st) { return s->ops->user_set_status(s, id, st); }
 static inline int idd_store_user_set_password(idd_store_t *s, const char *id, const char *rec) { return s->ops->user_set_password(s, id, rec); }
 static inline int idd_store_user_list(idd_store_t *s, int64_t t, idd_user_visit_fn f, void *a) { return s->ops->user_list(s, t, f, a); }
+static inline int idd_store_user_set_password_change(idd_store_t *s, const char *id, int r) { return s->ops->user_set_password_change(s, id, r); }
+static inline int idd_store_session_create(idd_store_t *s, idd_session_t *x) { return s->ops->session_create(s, x); }
+static inline int idd_store_session_by_digest(idd_store_t *s, const unsigned char d[IDD_SESSION_DIGEST_LEN], idd_session_t *out) { return s->ops->session_by_digest(s, d, out); }
+static inline int idd_store_session_by_id(idd_store_t *s, int64_t id, idd_session_t *out) { return s->ops->session_by_id(s, id, out); }
+static inline int idd_store_session_touch(idd_store_t *s, int64_t id, int64_t when) { return s->ops->session_touch(s, id, when); }
+static inline int idd_store_session_end(idd_store_t *s, int64_t id) { return s->ops->session_end(s, id); }
+static inline int idd_store_session_end_user(idd_store_t *s, const char *uid, int64_t except, int *n) { return s->ops->session_end_user(s, uid, except, n); }
+static inline int idd_store_session_list_user(idd_store_t *s, const char *uid, int64_t now, idd_session_visit_fn f, void *a) { return s->ops->session_list_user(s, uid, now, f, a); }
 
 #endif
