@@ -1,5 +1,6 @@
 # Writes OUT, a C file holding every migration in FILES (sorted, named NNNN_name.sql) as a
 # string, so the programs carry their schema with them. Run by the build, not by hand.
+string(REPLACE "|" ";" FILES "${FILES}")
 set(body "/* Generated from the migrations folder by cmake/embed_migrations.cmake. */\n")
 string(APPEND body "#include <stddef.h>\n#include \"store/migrations.h\"\n\n")
 set(table "const idd_migration_t idd_migrations[] = {\n")

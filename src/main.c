@@ -8,7 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+#include <malloc.h>
+
+#include "identityd/bruteforce.h"
 #include "identityd/common.h"
+#include "identityd/ct.h"
 #include "identityd/config.h"
 #include "identityd/keyring.h"
 #include "identityd/log.h"
@@ -24,6 +29,20 @@ static void usage(FILE *out)
     fprintf(out, "usage: identityd [-c FILE] [-t]\n"
                  "  -c FILE  configuration (default " DEFAULT_CONFIG ")\n"
                  "  -t       check the configuration, keys and database, then exit\n");
+}
+
+/* jansson holds request bodies, passwords included: whatever it frees is wiped first. */
+static void *json_alloc(size_t size)
+{
+    return idd_xmalloc(size);
+}
+
+static void json_release(void *p)
+{
+    if (p != NULL) {
+        idd_wipe(p, malloc_usable_size(p));
+        free(p);
+    }
 }
 
 /* Opens the database, applies migrations and records the configured tenants, keeping each
@@ -110,6 +129,9 @@ int main(int argc, char **argv)
     idd_log_info("identityd starting: %d threads, %d workers, signing with %s key %s",
                  app.cfg->threads, app.cfg->workers, idd_alg_name(active->alg), active->kid);
     idd_server_block_signals();
+    json_set_alloc_funcs(json_alloc, json_release);
+    app.bruteforce = idd_bruteforce_new((size_t)app.cfg->bruteforce_slots, app.cfg->bruteforce_attempts,
+                                        app.cfg->bruteforce_window, app.cfg->bruteforce_block);
     app.workers = idd_workers_new(app.cfg->workers);
     if (idd_server_run(&app) == 0)
         status = 0;
@@ -119,6 +141,7 @@ int main(int argc, char **argv)
 
 done:
     idd_workers_free(app.workers);
+    idd_bruteforce_free(app.bruteforce);
     free(app.tenants);
     idd_pepper_wipe(&app.pepper);
     idd_keyring_free(app.keyring);

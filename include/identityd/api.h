@@ -27,6 +27,18 @@ typedef struct idd_route {
 void idd_api_token(idd_request_t *r);
 /* GET /.well-known/jwks.json (api/wellknown.c) */
 void idd_api_jwks(idd_request_t *r);
+/* POST, GET /api/2.0/authentication; POST /api/2.0/authentication/logout;
+ * GET /api/2.0/settings (api/authentication.c) */
+void idd_api_signin(idd_request_t *r);
+void idd_api_is_signed_in(idd_request_t *r);
+void idd_api_sign_out(idd_request_t *r);
+void idd_api_settings(idd_request_t *r);
+/* /api/2.0/security/activeconnections... (api/connections.c) */
+void idd_api_connections_list(idd_request_t *r);
+void idd_api_connections_logout(idd_request_t *r);
+void idd_api_connections_logout_others(idd_request_t *r);
+void idd_api_connections_logout_user(idd_request_t *r);
+void idd_api_connections_logout_change_password(idd_request_t *r);
 /* GET /health (api/health.c) */
 void idd_api_health(idd_request_t *r);
 

@@ -23,6 +23,7 @@ typedef enum {
     IDD_AUTH_DENY,    /* a credential was presented and is not valid: 401 */
     IDD_AUTH_DECLINE, /* no credential for this scheme */
     IDD_AUTH_ERROR,   /* the check could not be made (database down): 503 */
+    IDD_AUTH_BLOCKED, /* brute-force block on (login, client IP): 403, r->retry_after set */
 } idd_auth_result_t;
 
 /* Credential kinds, in the order of the dispatch table in DESIGN.md. */
@@ -56,6 +57,7 @@ idd_credential_t idd_auth_classify(const char *authorization, size_t authorizati
 typedef struct idd_principal {
     idd_user_t user;           /* the password record is wiped before handlers see it */
     idd_cred_kind_t via;
+    int64_t session_id;        /* the login event when via is IDD_CRED_SESSION, else 0 */
     char scopes[256];          /* space-separated scopes, e.g. "*:write" */
 } idd_principal_t;
 
@@ -67,9 +69,19 @@ bool idd_scopes_allow(const char *scopes, const char *scope);
 typedef void (*idd_auth_next_fn)(idd_request_t *r, idd_principal_t *principal);
 
 /* Authenticates r and, when the principal's scopes grant need_scope, calls next. Otherwise
- * answers 401 (no or bad credential, with WWW-Authenticate) or 403 (scope too narrow) itself.
- * May complete after this returns (worker-pool work). */
+ * answers itself: 401 (no or bad credential, with WWW-Authenticate, deleting the session
+ * cookie when that was the credential), 403 (scope too narrow, or a brute-force block with
+ * Retry-After) or 503. May complete after this returns (worker-pool work). */
 void idd_auth_require(idd_request_t *r, const char *need_scope, idd_auth_next_fn next);
+
+/* Like idd_auth_require, for endpoints that also serve anonymous callers: next receives the
+ * principal, or NULL when the request carries no valid credential (an invalid session cookie
+ * is deleted in the response). Only a failed check (503) is answered here. */
+void idd_auth_optional(idd_request_t *r, idd_auth_next_fn next);
+
+/* Answers the failure of a sign-in attempt made with idd_auth_signin by an API handler:
+ * 401 with message (DENY), 403 with Retry-After (BLOCKED) or 503 (ERROR). */
+void idd_auth_respond_failure(idd_request_t *r, idd_auth_result_t result, const char *message);
 
 /* ---- scheme modules (auth/<scheme>.c) ---- */
 
@@ -77,8 +89,39 @@ void idd_auth_require(idd_request_t *r, const char *need_scope, idd_auth_next_fn
 typedef void (*idd_auth_done_fn)(idd_request_t *r, idd_auth_result_t result,
                                  idd_principal_t *principal);
 
-/* Basic: base64(email:password) checked against the store via the worker pool. */
+/* Basic: base64(email:password), decoded and handed to idd_auth_signin. */
 void idd_auth_basic(idd_request_t *r, h2o_iovec_t credential, idd_auth_done_fn done);
+
+/* A login and a secret to check against the store (auth/signin.c). */
+typedef struct idd_signin {
+    const char *login;        /* the email, NUL-terminated */
+    const char *password;     /* the plain password (len below), or NULL */
+    size_t password_len;
+    const char *client_hash;  /* or DocSpace's client hash, 64 lowercase hex; NULL otherwise */
+    bool remember;            /* Basic: consult and fill the thread's verified-credential cache */
+    idd_cred_kind_t via;      /* how the principal authenticated */
+} idd_signin_t;
+
+/* Checks a sign-in: refuses a pair under brute-force block (BLOCKED) before anything else;
+ * looks the user up; verifies the password (KDF on the worker pool) or the client hash (one
+ * HMAC, inline); an unknown user costs the same work as a wrong secret. Failures count
+ * towards the block, a success clears it. A user who is disabled or must change the
+ * password is denied. The strings in `in` are copied before this returns. */
+void idd_auth_signin(idd_request_t *r, const idd_signin_t *in, idd_auth_done_fn done);
+
+/* Session tokens (auth/session.c): 32 random bytes as 43 base64url characters. */
+#define IDD_SESSION_TOKEN_LEN 43
+
+/* Checks a session token against the store: an active, unexpired login event of this
+ * tenant whose user is active and whose auth_version is unchanged. */
+void idd_auth_session(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done);
+
+/* Starts a session for user: a fresh token (written to token_out, NUL-terminated) whose
+ * digest goes into a new login event with the client's address and user agent. browser:
+ * the session:true sign-in (session.browser_ttl instead of session.ttl). *expires receives
+ * the expiry. Returns 0 or an IDD_E* code. */
+int idd_session_start(idd_request_t *r, const idd_user_t *user, bool browser,
+                      char token_out[IDD_SESSION_TOKEN_LEN + 1], int64_t *expires);
 
 /* Per-thread cache of verified Basic credentials (keyed digest → user id and auth_version). */
 struct idd_basic_cache *idd_basic_cache_new(size_t slots);

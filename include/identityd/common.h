@@ -48,6 +48,13 @@ int64_t idd_now(void);
 /* Milliseconds from CLOCK_MONOTONIC, for timeouts and cache ages. */
 int64_t idd_monotonic_ms(void);
 
+/* Writes Unix time t as ISO 8601 UTC, "2026-11-27T20:15:59Z", into out (21 bytes). */
+void idd_format_iso8601(int64_t t, char out[21]);
+
+/* Writes Unix time t as an HTTP date (RFC 9110 IMF-fixdate), "Fri, 27 Nov 2026 20:15:59 GMT",
+ * into out (30 bytes). */
+void idd_format_http_date(int64_t t, char out[30]);
+
 #define IDD_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

@@ -7,6 +7,7 @@
 #ifndef IDENTITYD_RESPOND_H
 #define IDENTITYD_RESPOND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "identityd/server.h"
@@ -19,6 +20,10 @@ void idd_respond_json(h2o_req_t *req, int status, const char *body, size_t len);
  * count. links[0] is the full request URL and method. */
 void idd_respond_envelope(idd_request_t *r, int status, const char *response_json, size_t len,
                           long count);
+
+/* The envelope around a boolean (BooleanWrapper) or a string (StringWrapper). */
+void idd_respond_bool(idd_request_t *r, bool value);
+void idd_respond_string(idd_request_t *r, const char *value);
 
 /* Sends the error envelope with message (plain text; escaped here). */
 void idd_respond_error(h2o_req_t *req, int status, const char *message);

@@ -23,6 +23,7 @@
 
 struct idd_basic_cache;
 struct idd_principal;
+struct idd_bruteforce;
 
 /* Everything shared by the threads. Read-only once the threads run, except the counters. */
 typedef struct idd_app {
@@ -31,6 +32,7 @@ typedef struct idd_app {
     idd_pepper_t pepper;             /* secret; wiped at exit */
     idd_tenant_t *tenants;           /* the store's row for each cfg->tenants[i] (salts) */
     idd_workers_t *workers;
+    struct idd_bruteforce *bruteforce; /* failed sign-ins, shared by all threads */
     h2o_globalconf_t h2o;
     atomic_bool stopping;
     atomic_ulong tokens_minted;      /* counters for /metrics */
@@ -69,12 +71,17 @@ typedef struct idd_request {
     h2o_iovec_t host;                /* authority as the client saw it ("host[:port]"), lowercase */
     h2o_iovec_t tenant_url;          /* scheme://host, or the accepted ?origin= */
     struct sockaddr_storage peer;    /* socket peer */
+    char client_ip[46];              /* the client: the peer, or from X-Forwarded-For (trusted) */
+    bool https;                      /* the client's connection was TLS (directly or at a proxy) */
     h2o_iovec_t params[IDD_ROUTE_MAX_PARAMS];
     size_t n_params;
     /* Authentication in progress (auth.c): what the handler needs and where to go next. */
-    const char *auth_need_scope;
+    const char *auth_need_scope;     /* NULL: authentication is optional */
     void (*auth_next)(struct idd_request *r, struct idd_principal *principal);
     int auth_kind;                   /* idd_cred_kind_t of the credential being checked */
+    bool auth_from_cookie;           /* the credential was the asc_auth_key cookie */
+    int retry_after;                 /* seconds, when a brute-force block refused the request */
+    void *handler_data;              /* the handler's own state across asynchronous steps */
 } idd_request_t;
 
 /* The thread a request runs on. */

@@ -4,14 +4,13 @@
  */
 #include "identityd/auth.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "identityd/cookie.h"
 #include "identityd/log.h"
 #include "identityd/respond.h"
-
-#define SESSION_COOKIE "asc_auth_key"
 
 static int is_b64url_char(char c)
 {
@@ -133,34 +132,58 @@ bool idd_scopes_allow(const char *scopes, const char *scope)
     return false;
 }
 
+void idd_auth_respond_failure(idd_request_t *r, idd_auth_result_t result, const char *message)
+{
+    h2o_req_t *req = r->req;
+    switch (result) {
+    case IDD_AUTH_BLOCKED: {
+        char seconds[16];
+        snprintf(seconds, sizeof(seconds), "%d", r->retry_after > 0 ? r->retry_after : 1);
+        idd_respond_header(req, "retry-after", seconds);
+        idd_respond_error(req, 403, "Too many login attempts. Please try again later");
+        return;
+    }
+    case IDD_AUTH_ERROR:
+        idd_respond_error(req, 503, "Service unavailable");
+        return;
+    default:
+        atomic_fetch_add(&r->app->auth_failures, 1);
+        idd_respond_error(req, 401, message);
+        return;
+    }
+}
+
 /* Finishes authentication: the principal goes on to the handler, or the client is told no. */
 static void auth_done(idd_request_t *r, idd_auth_result_t result, idd_principal_t *principal)
 {
     h2o_req_t *req = r->req;
-    switch (result) {
-    case IDD_AUTH_OK:
-        if (!idd_scopes_allow(principal->scopes, r->auth_need_scope)) {
+    bool optional = r->auth_need_scope == NULL;
+    /* A session cookie that does not work is deleted, so the browser stops sending it. */
+    if (result == IDD_AUTH_DENY && r->auth_from_cookie)
+        idd_cookie_clear_session(req, r->https);
+
+    if (result == IDD_AUTH_OK) {
+        if (!optional && !idd_scopes_allow(principal->scopes, r->auth_need_scope)) {
             idd_respond_error(req, 403, "Access denied");
             return;
         }
         r->auth_next(r, principal);
         return;
-    case IDD_AUTH_ERROR:
-        idd_respond_error(req, 503, "Service unavailable");
-        return;
-    case IDD_AUTH_DENY:
-    case IDD_AUTH_DECLINE:
-        break;
     }
-    atomic_fetch_add(&r->app->auth_failures, 1);
-    if (r->auth_kind == IDD_CRED_NONE || r->auth_kind == IDD_CRED_BASIC)
-        idd_respond_header(req, "www-authenticate", "Basic realm=\"identityd\"");
-    else
-        idd_respond_header(req, "www-authenticate", "Bearer error=\"invalid_token\"");
-    idd_respond_error(req, 401, "Unauthorized");
+    if (optional && result != IDD_AUTH_ERROR) {
+        r->auth_next(r, NULL);
+        return;
+    }
+    if (result == IDD_AUTH_DENY || result == IDD_AUTH_DECLINE) {
+        if (r->auth_kind == IDD_CRED_NONE || r->auth_kind == IDD_CRED_BASIC)
+            idd_respond_header(req, "www-authenticate", "Basic realm=\"identityd\"");
+        else
+            idd_respond_header(req, "www-authenticate", "Bearer error=\"invalid_token\"");
+    }
+    idd_auth_respond_failure(r, result, "Unauthorized");
 }
 
-void idd_auth_require(idd_request_t *r, const char *need_scope, idd_auth_next_fn next)
+static void authenticate(idd_request_t *r, const char *need_scope, idd_auth_next_fn next)
 {
     h2o_req_t *req = r->req;
     const char *authz = NULL, *apikey = NULL;
@@ -176,24 +199,37 @@ void idd_auth_require(idd_request_t *r, const char *need_scope, idd_auth_next_fn
         apikey_len = req->headers.entries[i].value.len;
     }
     h2o_iovec_t cookie = {NULL, 0};
-    idd_cookie_find(req, SESSION_COOKIE, &cookie);
+    idd_cookie_find(req, IDD_SESSION_COOKIE, &cookie);
 
     idd_credential_t cred = idd_auth_classify(authz, authz_len, apikey, apikey_len, cookie.base, cookie.len);
     r->auth_need_scope = need_scope;
     r->auth_next = next;
     r->auth_kind = cred.kind;
+    r->auth_from_cookie = cred.from_cookie;
     switch (cred.kind) {
     case IDD_CRED_BASIC:
         idd_auth_basic(r, cred.value, auth_done);
+        return;
+    case IDD_CRED_SESSION:
+        idd_auth_session(r, cred.value, auth_done);
         return;
     case IDD_CRED_NONE:
         auth_done(r, IDD_AUTH_DECLINE, NULL);
         return;
     case IDD_CRED_APIKEY:
     case IDD_CRED_JWT:
-    case IDD_CRED_SESSION:
-        /* Not accepted yet: sessions, API keys and external tokens have modules of their own. */
+        /* API keys and external OAuth2/OpenID tokens are not accepted by this build. */
         auth_done(r, IDD_AUTH_DENY, NULL);
         return;
     }
+}
+
+void idd_auth_require(idd_request_t *r, const char *need_scope, idd_auth_next_fn next)
+{
+    authenticate(r, need_scope, next);
+}
+
+void idd_auth_optional(idd_request_t *r, idd_auth_next_fn next)
+{
+    authenticate(r, NULL, next);
 }

@@ -4,7 +4,10 @@
  */
 #include "identityd/cookie.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#include "identityd/common.h"
 
 int idd_cookie_find_in(const char *header, size_t len, const char *name, h2o_iovec_t *value)
 {
@@ -52,4 +55,30 @@ int idd_cookie_find(h2o_req_t *req, const char *name, h2o_iovec_t *value)
             return 1;
     }
     return 0;
+}
+
+static void add_set_cookie(h2o_req_t *req, const char *value, size_t len)
+{
+    h2o_iovec_t v = h2o_strdup(&req->pool, value, len);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SET_COOKIE, NULL, v.base, v.len);
+}
+
+void idd_cookie_set_session(h2o_req_t *req, const char *token, int64_t expires, bool secure)
+{
+    char line[256], date[30] = "";
+    if (expires != 0)
+        idd_format_http_date(expires, date);
+    int n = snprintf(line, sizeof(line), "%s=%s; Path=/; HttpOnly; SameSite=Strict%s%s%s",
+                     IDD_SESSION_COOKIE, token, secure ? "; Secure" : "", expires ? "; Expires=" : "", date);
+    if (n > 0 && (size_t)n < sizeof(line))
+        add_set_cookie(req, line, (size_t)n);
+}
+
+void idd_cookie_clear_session(h2o_req_t *req, bool secure)
+{
+    char line[160];
+    int n = snprintf(line, sizeof(line),
+                     "%s=; Path=/; HttpOnly; SameSite=Strict%s; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+                     IDD_SESSION_COOKIE, secure ? "; Secure" : "");
+    add_set_cookie(req, line, (size_t)n);
 }

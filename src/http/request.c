@@ -1,9 +1,12 @@
 /*
- * Where a request comes from and which tenant it addresses. The scheme and host become the
- * token's iss, aud and tenant_url, so they are taken from forwarding headers only when the
+ * Where a request comes from and which tenant it addresses. The client address (for
+ * brute-force counters and the session list) and the scheme and host (which become the
+ * token's iss, aud and tenant_url) are taken from forwarding headers only when the
  * socket peer is a trusted proxy, are validated character by character, and ?origin= may
  * replace them only with a value the tenant's configuration lists.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <strings.h>
 
@@ -110,6 +113,80 @@ static int query_origin(h2o_req_t *req, h2o_iovec_t *out)
     return 0;
 }
 
+/* Parses one address of X-Forwarded-For ("a.b.c.d", "v6", "[v6]") into a sockaddr and its
+ * canonical text. Returns 0 or -1. */
+static int parse_hop(h2o_iovec_t v, struct sockaddr_storage *ss, char *text, size_t textlen)
+{
+    char buf[64];
+    if (v.len >= 2 && v.base[0] == '[' && v.base[v.len - 1] == ']')
+        v = h2o_iovec_init(v.base + 1, v.len - 2);
+    if (v.len == 0 || v.len >= sizeof(buf))
+        return -1;
+    memcpy(buf, v.base, v.len);
+    buf[v.len] = '\0';
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, buf, &in4->sin_addr) == 1) {
+        in4->sin_family = AF_INET;
+        inet_ntop(AF_INET, &in4->sin_addr, text, (socklen_t)textlen);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, buf, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        inet_ntop(AF_INET6, &in6->sin6_addr, text, (socklen_t)textlen);
+        return 0;
+    }
+    return -1;
+}
+
+/* The textual address of a socket address; IPv4-mapped IPv6 is shown as IPv4. */
+static void address_text(const struct sockaddr_storage *ss, char *text, size_t textlen)
+{
+    text[0] = '\0';
+    if (ss->ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, text, (socklen_t)textlen);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a))
+            inet_ntop(AF_INET, &a->s6_addr[12], text, (socklen_t)textlen);
+        else
+            inet_ntop(AF_INET6, a, text, (socklen_t)textlen);
+    }
+}
+
+/* The client is the socket peer; when the peer is a trusted proxy, X-Forwarded-For is read
+ * from the right, skipping further trusted proxies, and the first address that is not one
+ * is the client. A hop that is not an address stops the walk at the last trusted hop, so a
+ * forged entry never becomes the client. */
+static void resolve_client(idd_request_t *r, int trusted)
+{
+    const idd_config_t *cfg = r->app->cfg;
+    address_text(&r->peer, r->client_ip, sizeof(r->client_ip));
+    h2o_iovec_t xff;
+    if (!trusted || !find_header(r->req, "x-forwarded-for", &xff))
+        return;
+    size_t end = xff.len;
+    while (end > 0) {
+        size_t start = end;
+        while (start > 0 && xff.base[start - 1] != ',')
+            start--;
+        h2o_iovec_t hop = h2o_iovec_init(xff.base + start, end - start);
+        while (hop.len > 0 && (hop.base[0] == ' ' || hop.base[0] == '\t'))
+            hop.base++, hop.len--;
+        while (hop.len > 0 && (hop.base[hop.len - 1] == ' ' || hop.base[hop.len - 1] == '\t'))
+            hop.len--;
+        struct sockaddr_storage ss;
+        char text[sizeof(r->client_ip)];
+        if (parse_hop(hop, &ss, text, sizeof(text)) != 0)
+            return;
+        memcpy(r->client_ip, text, sizeof(text));
+        if (!idd_cidr_match(cfg->trusted_proxies, cfg->n_trusted_proxies, (struct sockaddr *)&ss))
+            return;
+        end = start > 0 ? start - 1 : 0;
+    }
+}
+
 int idd_request_resolve_tenant(idd_request_t *r)
 {
     h2o_req_t *req = r->req;
@@ -120,6 +197,7 @@ int idd_request_resolve_tenant(idd_request_t *r)
                   idd_cidr_match(cfg->trusted_proxies, cfg->n_trusted_proxies,
                                  (struct sockaddr *)&r->peer);
 
+    resolve_client(r, trusted);
     r->scheme = h2o_iovec_init(req->scheme->name.base, req->scheme->name.len);
     h2o_iovec_t authority = req->authority;
     h2o_iovec_t v;
@@ -134,6 +212,7 @@ int idd_request_resolve_tenant(idd_request_t *r)
             return -1;
         }
     }
+    r->https = h2o_memis(r->scheme.base, r->scheme.len, H2O_STRLIT("https"));
     if (trusted && find_header(req, "x-forwarded-host", &v))
         authority = first_element(v);
 

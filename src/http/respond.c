@@ -85,6 +85,23 @@ void idd_respond_envelope(idd_request_t *r, int status, const char *response_jso
     idd_buf_dispose(&b);
 }
 
+void idd_respond_bool(idd_request_t *r, bool value)
+{
+    if (value)
+        idd_respond_envelope(r, 200, "true", 4, 1);
+    else
+        idd_respond_envelope(r, 200, "false", 5, 1);
+}
+
+void idd_respond_string(idd_request_t *r, const char *value)
+{
+    idd_buf_t b;
+    idd_buf_init(&b);
+    idd_buf_json_str(&b, value, strlen(value));
+    idd_respond_envelope(r, 200, b.data, b.len, 1);
+    idd_buf_dispose(&b);
+}
+
 void idd_respond_error(h2o_req_t *req, int status, const char *message)
 {
     idd_buf_t b;

@@ -12,6 +12,19 @@
 
 static const idd_route_t routes[] = {
     {"GET", "/api/2.0/security/oauth2/token", IDD_ROUTE_TENANT, idd_api_token},
+    {"POST", "/api/2.0/authentication", IDD_ROUTE_TENANT, idd_api_signin},
+    {"GET", "/api/2.0/authentication", IDD_ROUTE_TENANT, idd_api_is_signed_in},
+    {"POST", "/api/2.0/authentication/logout", IDD_ROUTE_TENANT, idd_api_sign_out},
+    {"GET", "/api/2.0/settings", IDD_ROUTE_TENANT, idd_api_settings},
+    {"GET", "/api/2.0/security/activeconnections", IDD_ROUTE_TENANT, idd_api_connections_list},
+    {"PUT", "/api/2.0/security/activeconnections/logout/{loginEventId}", IDD_ROUTE_TENANT,
+     idd_api_connections_logout},
+    {"PUT", "/api/2.0/security/activeconnections/logoutallexceptthis", IDD_ROUTE_TENANT,
+     idd_api_connections_logout_others},
+    {"PUT", "/api/2.0/security/activeconnections/logoutall/{userId}", IDD_ROUTE_TENANT,
+     idd_api_connections_logout_user},
+    {"PUT", "/api/2.0/security/activeconnections/logoutallchangepassword", IDD_ROUTE_TENANT,
+     idd_api_connections_logout_change_password},
     {"GET", "/.well-known/jwks.json", IDD_ROUTE_PLAIN, idd_api_jwks},
     {"GET", "/health", IDD_ROUTE_PLAIN, idd_api_health},
 };

@@ -1,0 +1,188 @@
+/*
+ * Signing in and out: POST /api/2.0/authentication (password or DocSpace's client hash,
+ * answered with an AuthenticationTokenWrapper and the asc_auth_key cookie), GET
+ * /api/2.0/authentication (is the caller signed in), POST /api/2.0/authentication/logout,
+ * and GET /api/2.0/settings, which publishes the parameters a login client needs to compute
+ * the client hash itself.
+ */
+#include <jansson.h>
+#include <string.h>
+
+#include "identityd/api.h"
+#include "identityd/auth.h"
+#include "identityd/buf.h"
+#include "identityd/common.h"
+#include "identityd/cookie.h"
+#include "identityd/ct.h"
+#include "identityd/log.h"
+#include "identityd/password.h"
+#include "identityd/respond.h"
+
+#define SIGNIN_FAILED "User authentication failed"
+
+/* What POST /api/2.0/authentication carries past the asynchronous check. */
+typedef struct signin_request {
+    bool browser; /* "session": true */
+} signin_request_t;
+
+/* A member that must be a string when present and not null. Returns 0 (absent: *out NULL),
+ * or -1 for another type or an embedded NUL. */
+static int optional_string(json_t *body, const char *name, const char **out)
+{
+    json_t *v = json_object_get(body, name);
+    *out = NULL;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+        return -1;
+    *out = json_string_value(v);
+    return 0;
+}
+
+static void signed_in(idd_request_t *r, idd_auth_result_t result, idd_principal_t *p)
+{
+    signin_request_t *sr = r->handler_data;
+    if (result != IDD_AUTH_OK) {
+        idd_auth_respond_failure(r, result, SIGNIN_FAILED);
+        return;
+    }
+    char token[IDD_SESSION_TOKEN_LEN + 1];
+    int64_t expires = 0;
+    int rc = idd_session_start(r, &p->user, sr->browser, token, &expires);
+    if (rc != 0) {
+        idd_log_error("signin: cannot start a session for user %s: %s", p->user.id, idd_strerror(rc));
+        idd_respond_error(r->req, 503, "Service unavailable");
+        return;
+    }
+    char expires_text[21];
+    idd_format_iso8601(expires, expires_text);
+    idd_buf_t b;
+    idd_buf_init(&b);
+    idd_buf_puts(&b, "{\"token\":\"");
+    idd_buf_puts(&b, token); /* base64url: nothing to escape */
+    idd_buf_puts(&b, "\",\"expires\":\"");
+    idd_buf_puts(&b, expires_text);
+    idd_buf_puts(&b, "\",\"sms\":false,\"tfa\":false}");
+    idd_cookie_set_session(r->req, token, sr->browser ? 0 : expires, r->https);
+    idd_respond_envelope(r, 200, b.data, b.len, 1);
+    idd_buf_dispose_secret(&b);
+    idd_wipe(token, sizeof(token));
+}
+
+void idd_api_signin(idd_request_t *r)
+{
+    h2o_req_t *req = r->req;
+    json_error_t error;
+    const char *user_name = NULL, *password = NULL, *client_hash = NULL;
+    char hash_lower[IDD_CLIENT_HASH_HEX_LEN + 1];
+    const char *problem = NULL;
+
+    json_t *body = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &error);
+    /* The raw body held the password: it is not needed past parsing. */
+    idd_wipe(req->entity.base, req->entity.len);
+    if (body == NULL || !json_is_object(body)) {
+        problem = "The request body must be a JSON object";
+        goto done;
+    }
+    if (optional_string(body, "userName", &user_name) != 0 || user_name == NULL || *user_name == '\0') {
+        problem = "userName is required";
+        goto done;
+    }
+    if (optional_string(body, "password", &password) != 0 ||
+        optional_string(body, "passwordHash", &client_hash) != 0) {
+        problem = "password and passwordHash must be strings";
+        goto done;
+    }
+    if (password != NULL && *password == '\0')
+        password = NULL;
+    if (client_hash != NULL && *client_hash == '\0')
+        client_hash = NULL;
+    if ((password == NULL) == (client_hash == NULL)) {
+        problem = "Exactly one of password and passwordHash is required";
+        goto done;
+    }
+    if (client_hash != NULL) {
+        /* DocSpace's client sends lowercase hex; upper case is accepted and folded. */
+        size_t n = strlen(client_hash);
+        for (size_t i = 0; i < n && i < IDD_CLIENT_HASH_HEX_LEN; i++) {
+            char c = client_hash[i];
+            hash_lower[i] = (c >= 'A' && c <= 'F') ? (char)(c + 32) : c;
+            if (!((hash_lower[i] >= '0' && hash_lower[i] <= '9') || (hash_lower[i] >= 'a' && hash_lower[i] <= 'f')))
+                n = 0;
+        }
+        if (n != IDD_CLIENT_HASH_HEX_LEN) {
+            problem = "passwordHash must be 64 hexadecimal characters";
+            goto done;
+        }
+        hash_lower[IDD_CLIENT_HASH_HEX_LEN] = '\0';
+    }
+    json_t *session = json_object_get(body, "session");
+    if (session != NULL && !json_is_null(session) && !json_is_boolean(session)) {
+        problem = "session must be a boolean";
+        goto done;
+    }
+
+    signin_request_t *sr = h2o_mem_alloc_pool(&req->pool, sizeof(*sr));
+    sr->browser = session != NULL && json_is_true(session);
+    r->handler_data = sr;
+    idd_signin_t in = {
+        .login = user_name,
+        .password = password,
+        .password_len = password ? strlen(password) : 0,
+        .client_hash = client_hash ? hash_lower : NULL,
+        .remember = false,
+        .via = IDD_CRED_SESSION,
+    };
+    idd_auth_signin(r, &in, signed_in);
+
+done:
+    if (problem != NULL)
+        idd_respond_error(req, 400, problem);
+    idd_wipe(hash_lower, sizeof(hash_lower));
+    json_decref(body); /* jansson's allocator wipes what it frees (main.c) */
+}
+
+static void answer_is_signed_in(idd_request_t *r, idd_principal_t *p)
+{
+    idd_respond_bool(r, p != NULL);
+}
+
+void idd_api_is_signed_in(idd_request_t *r)
+{
+    idd_auth_optional(r, answer_is_signed_in);
+}
+
+static void sign_out(idd_request_t *r, idd_principal_t *p)
+{
+    if (p != NULL && p->via == IDD_CRED_SESSION) {
+        int rc = idd_store_session_end(r->thread->store, p->session_id);
+        if (rc != 0 && rc != IDD_ENOTFOUND) {
+            idd_log_error("logout: session %lld: %s", (long long)p->session_id, idd_strerror(rc));
+            idd_respond_error(r->req, 503, "Service unavailable");
+            return;
+        }
+        idd_log_info("session %lld ended by logout", (long long)p->session_id);
+    }
+    /* An invalid cookie was already deleted by authentication. */
+    if (!(r->auth_from_cookie && p == NULL))
+        idd_cookie_clear_session(r->req, r->https);
+    idd_respond_string(r, "");
+}
+
+void idd_api_sign_out(idd_request_t *r)
+{
+    idd_auth_optional(r, sign_out);
+}
+
+void idd_api_settings(idd_request_t *r)
+{
+    idd_buf_t b;
+    idd_buf_init(&b);
+    idd_buf_puts(&b, "{\"passwordHash\":{\"size\":256,\"iterations\":");
+    idd_buf_json_int(&b, r->app->cfg->password_iterations);
+    idd_buf_puts(&b, ",\"salt\":");
+    idd_buf_json_str(&b, r->tenant_row->password_salt, strlen(r->tenant_row->password_salt));
+    idd_buf_puts(&b, "}}");
+    idd_respond_envelope(r, 200, b.data, b.len, 1);
+    idd_buf_dispose(&b);
+}
