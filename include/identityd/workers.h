@@ -10,8 +10,9 @@
 typedef struct idd_job idd_job_t;
 struct idd_job {
     void (*run)(idd_job_t *job);  /* the slow work */
-    void (*done)(idd_job_t *job); /* called right after run; must not block */
+    void (*done)(idd_job_t *job); /* called right after run (or instead, when cancelled) */
     idd_job_t *next;              /* queue link, owned by the pool while queued */
+    int cancelled;                /* set when idd_workers_cancel took the job unrun */
 };
 
 typedef struct idd_workers idd_workers_t;
@@ -22,6 +23,12 @@ idd_workers_t *idd_workers_new(int n);
 /* Queues job. The job must stay valid until its done callback has returned.
  * Returns 0, or IDD_EBUSY once the pool is stopping. */
 int idd_workers_submit(idd_workers_t *w, idd_job_t *job);
+
+/* Refuses new jobs from now on and hands every queued job back unrun: each gets
+ * cancelled = 1 and its done callback, on the calling thread. Jobs already running finish
+ * normally. Used at shutdown, so that nothing is left to call back into event loops that
+ * are about to go away. */
+void idd_workers_cancel(idd_workers_t *w);
 
 /* Number of jobs queued or running (for metrics and shutdown). */
 int idd_workers_pending(idd_workers_t *w);

@@ -63,8 +63,8 @@ idd_credential_t idd_auth_classify(const char *authorization, size_t authorizati
         alen--;
 
     if (alen > 0) {
-        if (has_prefix_ci(a, alen, "Basic ")) {
-            a += 6, alen -= 6;
+        if (has_prefix_ci(a, alen, "Basic ") || (alen == 5 && has_prefix_ci(a, alen, "Basic"))) {
+            a += 5, alen -= 5;
             skip_spaces(&a, &alen);
             c.kind = IDD_CRED_BASIC;
         } else if (has_prefix_ci(a, alen, "Bearer ")) {

@@ -106,7 +106,8 @@ typedef struct signin_check {
     bool remember;
     idd_cred_kind_t via;
     char salt[IDD_SALT_MAX + 1];
-    unsigned iterations;
+    unsigned iterations;               /* the record's */
+    unsigned pad_iterations;           /* extra KDF rounds that equalise the cost (below) */
     char record[IDD_PASSWORD_RECORD_MAX + 1]; /* the user's record, or the decoy; secret */
     const idd_pepper_t *pepper;
     /* output */
@@ -123,8 +124,14 @@ static void check_secret(void *arg)
 {
     signin_check_t *c = arg;
     int rc = 0;
-    if (!c->have_client_hash)
+    if (!c->have_client_hash) {
         rc = idd_password_client_hash(c->password, c->password_len, c->salt, c->iterations, c->client_hash);
+        if (c->pad_iterations > 0) {
+            char burn[IDD_CLIENT_HASH_HEX_LEN + 1];
+            idd_password_client_hash(c->password, c->password_len, c->salt, c->pad_iterations, burn);
+            idd_wipe(burn, sizeof(burn));
+        }
+    }
     if (rc == 0)
         rc = idd_password_record_check(c->pepper, c->record, c->client_hash);
     c->verdict = rc;
@@ -236,12 +243,17 @@ void idd_auth_signin(idd_request_t *r, const idd_signin_t *in, idd_auth_done_fn 
         }
     }
 
+    unsigned configured = app->cfg->password_iterations;
     if (c->user_found && idd_password_record_iterations(c->user.password, &c->iterations) == 0) {
         snprintf(c->record, sizeof(c->record), "%s", c->user.password);
     } else {
-        c->iterations = app->cfg->password_iterations;
+        c->iterations = configured;
         snprintf(c->record, sizeof(c->record), "$idd1$%u$%s", c->iterations, DECOY_MAC);
     }
+    /* An unknown user costs `configured` rounds. A record made before password.iterations
+     * was raised costs fewer, which would tell known accounts apart by response time: the
+     * difference is burnt on a throwaway hash. */
+    c->pad_iterations = c->iterations < configured ? configured - c->iterations : 0;
     idd_wipe(c->user.password, sizeof(c->user.password));
 
     if (c->have_client_hash) {

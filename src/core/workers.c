@@ -72,6 +72,7 @@ int idd_workers_submit(idd_workers_t *w, idd_job_t *job)
         return IDD_EBUSY;
     }
     job->next = NULL;
+    job->cancelled = 0;
     if (w->tail != NULL)
         w->tail->next = job;
     else
@@ -81,6 +82,25 @@ int idd_workers_submit(idd_workers_t *w, idd_job_t *job)
     pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);
     return 0;
+}
+
+void idd_workers_cancel(idd_workers_t *w)
+{
+    pthread_mutex_lock(&w->lock);
+    w->stopping = true;
+    idd_job_t *job = w->head;
+    w->head = w->tail = NULL;
+    pthread_mutex_unlock(&w->lock);
+    while (job != NULL) {
+        idd_job_t *next = job->next;
+        job->next = NULL;
+        job->cancelled = 1;
+        pthread_mutex_lock(&w->lock);
+        w->pending--;
+        pthread_mutex_unlock(&w->lock);
+        job->done(job);
+        job = next;
+    }
 }
 
 int idd_workers_pending(idd_workers_t *w)

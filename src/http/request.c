@@ -38,9 +38,9 @@ static int find_header(h2o_req_t *req, const char *lowercase_name, h2o_iovec_t *
     return 1;
 }
 
-/* Checks "name[:port]" or "[v6]:port" and splits off the host part used for tenant lookup.
- * Returns 0 or -1 for anything that is not a plain authority. */
-static int split_authority(h2o_iovec_t a, h2o_iovec_t *hostname)
+/* Checks "name[:port]" or "[v6]:port" and splits off the host part used for tenant lookup
+ * and the port (0 when none). Returns 0 or -1 for anything that is not a plain authority. */
+static int split_authority(h2o_iovec_t a, h2o_iovec_t *hostname, unsigned *port)
 {
     if (a.len == 0 || a.len > HOST_MAX)
         return -1;
@@ -68,13 +68,22 @@ static int split_authority(h2o_iovec_t a, h2o_iovec_t *hostname)
         *hostname = h2o_iovec_init(a.base, i);
         host_end = i;
     }
+    *port = 0;
     if (host_end == a.len)
         return 0;
-    if (a.base[host_end] != ':' || host_end + 1 == a.len || a.len - host_end - 1 > 5)
+    /* A port is 1..65535 in plain decimal: no sign, no leading zero. */
+    if (a.base[host_end] != ':' || host_end + 1 == a.len || a.len - host_end - 1 > 5 ||
+        a.base[host_end + 1] == '0')
         return -1;
-    for (i = host_end + 1; i < a.len; i++)
+    unsigned value = 0;
+    for (i = host_end + 1; i < a.len; i++) {
         if (a.base[i] < '0' || a.base[i] > '9')
             return -1;
+        value = value * 10 + (unsigned)(a.base[i] - '0');
+    }
+    if (value > 65535)
+        return -1;
+    *port = value;
     return 0;
 }
 
@@ -198,7 +207,9 @@ int idd_request_resolve_tenant(idd_request_t *r)
                                  (struct sockaddr *)&r->peer);
 
     resolve_client(r, trusted);
-    r->scheme = h2o_iovec_init(req->scheme->name.base, req->scheme->name.len);
+    /* identityd listens in cleartext only; h2o's req->scheme would echo an HTTP/2 client's
+     * :scheme, which the client chooses freely. */
+    r->scheme = h2o_iovec_init(H2O_STRLIT("http"));
     h2o_iovec_t authority = req->authority;
     h2o_iovec_t v;
     if (trusted && find_header(req, "x-forwarded-proto", &v)) {
@@ -217,10 +228,15 @@ int idd_request_resolve_tenant(idd_request_t *r)
         authority = first_element(v);
 
     h2o_iovec_t hostname;
-    if (split_authority(authority, &hostname) != 0) {
+    unsigned port = 0;
+    if (split_authority(authority, &hostname, &port) != 0) {
         idd_respond_error(req, 400, "Invalid host");
         return -1;
     }
+    /* As DocSpace's ServerRootPath, the scheme's default port is not written out. */
+    if ((port == 80 && !r->https) || (port == 443 && r->https))
+        authority.len = (size_t)(hostname.base + hostname.len - authority.base) +
+                        (authority.base[0] == '[' ? 1 : 0);
     /* Lowercase copies: host names are case-insensitive and end up in signed claims. */
     r->host = h2o_strdup(&req->pool, authority.base, authority.len);
     h2o_strtolower(r->host.base, r->host.len);

@@ -25,7 +25,6 @@
 #include "identityd/respond.h"
 #include "identityd/server.h"
 
-#define STOP_GRACE_MS 10000 /* longest wait for in-flight requests at shutdown */
 #define STOP_FLUSH_MS 500   /* then, time to write the last responses and close */
 
 /* ---- offloading work to the pool and resuming on the loop ---- */
@@ -80,7 +79,10 @@ static void on_offloads_back(h2o_multithread_receiver_t *receiver, h2o_linklist_
         o->thread->offloads_in_flight--;
         if (o->r != NULL) {
             o->link->offload = NULL;
-            o->resume(o->r, o->arg);
+            if (o->job.cancelled)
+                idd_respond_error(o->r->req, 503, "Service is shutting down");
+            else
+                o->resume(o->r, o->arg);
         }
         o->release(o->arg);
         free(o);
@@ -209,8 +211,7 @@ static void *thread_main(void *arg)
         h2o_evloop_run(t->ctx.loop, INT32_MAX);
 
     /* Stop accepting and ask h2o to end keep-alive; keep serving what is in flight
-     * (offloaded checks included, whose responses now close their connections) until the
-     * loop is idle. Work in flight gets the grace period; once none is left, idle
+     * (offloaded checks included, whose responses now close their connections); then idle
      * keep-alive clients get only a short flush before the loop ends. */
     for (size_t i = 0; i < t->n_listeners; i++) {
         h2o_socket_read_stop(t->listeners[i]);
@@ -218,8 +219,10 @@ static void *thread_main(void *arg)
     }
     t->n_listeners = 0;
     h2o_context_request_shutdown(&t->ctx);
-    int64_t deadline = idd_monotonic_ms() + STOP_GRACE_MS;
-    while (t->offloads_in_flight > 0 && idd_monotonic_ms() < deadline)
+    /* Queued work was cancelled before this message came (idd_workers_cancel) and what runs
+     * is one KDF per worker at most: wait for all of it, since a job still out when the loop
+     * goes away would call back into freed memory. */
+    while (t->offloads_in_flight > 0)
         h2o_evloop_run(t->ctx.loop, 20);
     int64_t flush_until = idd_monotonic_ms() + STOP_FLUSH_MS;
     while (!context_is_idle(&t->ctx) && idd_monotonic_ms() < flush_until)
@@ -361,6 +364,8 @@ int idd_server_run(idd_app_t *app)
 
 done:
     atomic_store(&app->stopping, true);
+    /* Queued checks are answered 503 by their loops; running ones finish. */
+    idd_workers_cancel(app->workers);
     for (int i = 0; i < started; i++) {
         h2o_multithread_message_t *msg = idd_xcalloc(1, sizeof(*msg));
         h2o_multithread_send_message(&threads[i].stop_receiver, msg);

@@ -134,6 +134,43 @@ START_TEST(sigterm_finishes_in_flight)
 }
 END_TEST
 
+/* SIGTERM with more checks queued than workers: every client still gets an answer (200 for
+ * the checks already running, 503 for those that had not started) and the process exits 0
+ * promptly instead of waiting for, or crashing on, work that outlives its event loop. */
+START_TEST(sigterm_with_queued_checks)
+{
+    enum { N = 8 };
+    CURLM *multi = curl_multi_init();
+    struct curl_slist *headers[N];
+    CURL *easy[N];
+    for (int i = 0; i < N; i++)
+        easy[i] = start_basic(multi, &headers[i]);
+    pump_until_sent(multi, easy[N - 1]);
+    ck_assert_int_eq(kill(srv.pid, SIGTERM), 0);
+    int running = 1;
+    while (running) {
+        curl_multi_perform(multi, &running);
+        if (running)
+            curl_multi_poll(multi, NULL, 0, 1000, NULL);
+    }
+    int ok = 0, unavailable = 0;
+    for (int i = 0; i < N; i++) {
+        long status = 0;
+        curl_easy_getinfo(easy[i], CURLINFO_RESPONSE_CODE, &status);
+        ok += status == 200;
+        unavailable += status == 503;
+        curl_multi_remove_handle(multi, easy[i]);
+        curl_easy_cleanup(easy[i]);
+        curl_slist_free_all(headers[i]);
+    }
+    ck_assert_int_eq(ok + unavailable, N);
+    ck_assert_int_ge(ok, 1);
+    ck_assert_int_ge(unavailable, 1);
+    ck_assert_int_eq(th_server_stop(&srv), 0);
+    curl_multi_cleanup(multi);
+}
+END_TEST
+
 static Suite *lifecycle_suite(void)
 {
     Suite *s = suite_create("lifecycle");
@@ -142,6 +179,7 @@ static Suite *lifecycle_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, kdf_does_not_block_loop);
     tcase_add_test(tc, sigterm_finishes_in_flight);
+    tcase_add_test(tc, sigterm_with_queued_checks);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -392,6 +392,26 @@ START_TEST(token_tenants_and_origin)
     assert_error_envelope(&r, 400);
     th_response_dispose(&r);
 
+    /* Ports end up in signed claims: only 1..65535 in plain decimal, and the scheme's default
+     * port is left out as DocSpace leaves it out. */
+    const char *bad_port[] = {basic, "Host: localhost:99999", NULL};
+    th_http(&r, "GET", u, bad_port, NULL, 0, 0);
+    assert_error_envelope(&r, 400);
+    th_response_dispose(&r);
+    const char *zero_port[] = {basic, "Host: localhost:00080", NULL};
+    th_http(&r, "GET", u, zero_port, NULL, 0, 0);
+    assert_error_envelope(&r, 400);
+    th_response_dispose(&r);
+    const char *default_port[] = {basic, "Host: LocalHost:80", NULL};
+    th_http(&r, "GET", u, default_port, NULL, 0, 0);
+    ck_assert_int_eq(r.status, 200);
+    json_t *jd = parse(r.body);
+    jwt_parts_t pd;
+    split_jwt(json_string_value(json_object_get(jd, "response")), &pd);
+    ck_assert_str_eq(claim(pd.claims, "tenant_url"), "http://localhost");
+    json_decref(pd.header), json_decref(pd.claims), json_decref(jd);
+    th_response_dispose(&r);
+
     const char *only[] = {basic, NULL};
     char *with_origin = url(TOKEN_PATH "?origin=https%3A%2F%2Fdocs.example.com");
     th_http(&r, "GET", with_origin, only, NULL, 0, 0);

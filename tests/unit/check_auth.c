@@ -23,6 +23,9 @@ static const classify_case_t cases[] = {
     {"", NULL, NULL, IDD_CRED_NONE, NULL, 0},
     {"Basic YTpi", NULL, NULL, IDD_CRED_BASIC, "YTpi", 0},
     {"basic   YTpi  ", NULL, NULL, IDD_CRED_BASIC, "YTpi", 0},
+    /* a bare scheme is still Basic (and gets the Basic challenge), with nothing to check */
+    {"Basic", NULL, NULL, IDD_CRED_BASIC, "", 0},
+    {"Basicx", NULL, NULL, IDD_CRED_SESSION, "Basicx", 0},
     {"Bearer sk-abc", NULL, NULL, IDD_CRED_APIKEY, "sk-abc", 0},
     {"Bearer eyJh.eyJz.c2ln", NULL, NULL, IDD_CRED_JWT, "eyJh.eyJz.c2ln", 0},
     /* alg none has an empty signature: still JWT-shaped, refused later by the JWT module */
