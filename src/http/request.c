@@ -210,7 +210,14 @@ int idd_request_resolve_tenant(idd_request_t *r)
     /* identityd listens in cleartext only; h2o's req->scheme would echo an HTTP/2 client's
      * :scheme, which the client chooses freely. */
     r->scheme = h2o_iovec_init(H2O_STRLIT("http"));
-    h2o_iovec_t authority = req->authority;
+    /* Without a Host (or :authority) h2o substitutes its own host configuration's name;
+     * the tenant and the claims need the client's, so such a request is malformed here. */
+    if (req->input.authority.len == 0 ||
+        (req->hostconf != NULL && req->input.authority.base == req->hostconf->authority.hostport.base)) {
+        idd_respond_error(req, 400, "A Host header is required");
+        return -1;
+    }
+    h2o_iovec_t authority = req->input.authority;
     h2o_iovec_t v;
     if (trusted && find_header(req, "x-forwarded-proto", &v)) {
         v = first_element(v);
