@@ -132,6 +132,10 @@ int main(int argc, char **argv)
     json_set_alloc_funcs(json_alloc, json_release);
     app.bruteforce = idd_bruteforce_new((size_t)app.cfg->bruteforce_slots, app.cfg->bruteforce_attempts,
                                         app.cfg->bruteforce_window, app.cfg->bruteforce_block);
+    if (app.bruteforce == NULL) {
+        fprintf(stderr, "%s: bruteforce: cannot set up the attempt table\n", app.cfg->path);
+        goto done;
+    }
     app.workers = idd_workers_new(app.cfg->workers);
     if (idd_server_run(&app) == 0)
         status = 0;

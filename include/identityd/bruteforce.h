@@ -13,8 +13,9 @@
 
 typedef struct idd_bruteforce idd_bruteforce_t;
 
-/* A table of `slots` entries (rounded up to a power of two, at least 64). attempts >= 1,
- * window and block in seconds >= 1. The hash key is drawn from the CSPRNG. */
+/* A table of `slots` entries (rounded up to a power of two, at least 64, at most 2^20).
+ * attempts >= 1, window and block in seconds >= 1. The hash key is drawn from the CSPRNG.
+ * Returns NULL for arguments out of those bounds or when the CSPRNG fails. */
 idd_bruteforce_t *idd_bruteforce_new(size_t slots, int attempts, int window, int block);
 
 /* NULL is a no-op. */

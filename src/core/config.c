@@ -754,6 +754,19 @@ static const entry_t config_entries[] = {
      .dflt = "16384", .offset = CFG(max_header_bytes)},
     {.name = "limits.max_body_bytes", .type = T_SIZE, .min = 1024, .max = 1048576,
      .dflt = "65536", .offset = CFG(max_body_bytes)},
+    {.name = "session.ttl", .type = T_INT, .min = 60, .max = 31536000, .dflt = "2592000",
+     .offset = CFG(session_ttl)},
+    {.name = "session.browser_ttl", .type = T_INT, .min = 60, .max = 31536000, .dflt = "43200",
+     .offset = CFG(session_browser_ttl)},
+    {.name = "bruteforce.attempts", .type = T_INT, .min = 1, .max = 1000, .dflt = "5",
+     .offset = CFG(bruteforce_attempts)},
+    {.name = "bruteforce.window", .type = T_INT, .min = 1, .max = 86400, .dflt = "60",
+     .offset = CFG(bruteforce_window)},
+    {.name = "bruteforce.block", .type = T_INT, .min = 1, .max = 86400, .dflt = "60",
+     .offset = CFG(bruteforce_block)},
+    /* The table is rounded up to a power of two; 2^20 entries are 32 MiB. */
+    {.name = "bruteforce.slots", .type = T_INT, .min = 64, .max = 1048576, .dflt = "65536",
+     .offset = CFG(bruteforce_slots)},
 };
 /* clang-format on */
 _Static_assert(IDD_ARRAY_LEN(config_entries) <= MAX_ENTRIES, "seen[] too short");

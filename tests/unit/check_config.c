@@ -104,7 +104,10 @@ START_TEST(full_config_is_loaded)
                 "  - {kid: hs, alg: HS256, machine_key: m4chine, state: published}\n"
                 "  - {kid: hs2, alg: HS256, machine_key_file: mk, state: published}\n"
                 "log_level: debug\n"
-                "limits: {max_header_bytes: 2048, max_body_bytes: 1048576}\n");
+                "limits: {max_header_bytes: 2048, max_body_bytes: 1048576}\n"
+                "session: {ttl: 3600, browser_ttl: 60}\n"
+                "bruteforce:\n  attempts: 1000\n  window: 86400\n  block: 1\n"
+                "  slots: 1048576\n");
     char want[PATH_MAX + 64];
 
     ck_assert_str_eq(cfg->dir, realdir);
@@ -165,6 +168,12 @@ START_TEST(full_config_is_loaded)
     ck_assert_int_eq(cfg->log_level, IDD_LOG_DEBUG);
     ck_assert_uint_eq(cfg->max_header_bytes, 2048);
     ck_assert_uint_eq(cfg->max_body_bytes, 1048576);
+    ck_assert_int_eq(cfg->session_ttl, 3600);
+    ck_assert_int_eq(cfg->session_browser_ttl, 60);
+    ck_assert_int_eq(cfg->bruteforce_attempts, 1000);
+    ck_assert_int_eq(cfg->bruteforce_window, 86400);
+    ck_assert_int_eq(cfg->bruteforce_block, 1);
+    ck_assert_int_eq(cfg->bruteforce_slots, 1048576);
     idd_config_free(cfg);
 }
 END_TEST
@@ -190,6 +199,12 @@ START_TEST(defaults_are_applied)
     ck_assert_int_eq(cfg->log_level, IDD_LOG_INFO);
     ck_assert_uint_eq(cfg->max_header_bytes, 16384);
     ck_assert_uint_eq(cfg->max_body_bytes, 65536);
+    ck_assert_int_eq(cfg->session_ttl, 2592000);
+    ck_assert_int_eq(cfg->session_browser_ttl, 43200);
+    ck_assert_int_eq(cfg->bruteforce_attempts, 5);
+    ck_assert_int_eq(cfg->bruteforce_window, 60);
+    ck_assert_int_eq(cfg->bruteforce_block, 60);
+    ck_assert_int_eq(cfg->bruteforce_slots, 65536);
     ck_assert_int_eq(cfg->keys[0].state, IDD_KEY_ACTIVE);
     ck_assert_uint_eq(cfg->tenants[0].n_origins, 0);
     idd_config_free(cfg);
@@ -284,6 +299,33 @@ static const struct bad_case {
      "not a valid kid"},
     {"bad trusted proxy", MINIMAL "trusted_proxies: [10.0.0.0/33] #<\n",
      "'10.0.0.0/33' is not an address or network"},
+    {"session.ttl below its minimum", MINIMAL "session:\n  ttl: 59 #<\n",
+     "session.ttl: '59' is out of range (60..31536000)"},
+    {"session.ttl above its maximum", "session:\n  ttl: 31536001 #<\n" MINIMAL,
+     "session.ttl: '31536001' is out of range (60..31536000)"},
+    {"session.browser_ttl below its minimum",
+     MINIMAL "session:\n  ttl: 3600\n  browser_ttl: 0 #<\n",
+     "session.browser_ttl: '0' is out of range (60..31536000)"},
+    {"session.browser_ttl that is not a number", MINIMAL "session: {browser_ttl: 12h} #<\n",
+     "session.browser_ttl: '12h' is not an integer"},
+    {"bruteforce.attempts zero", MINIMAL "bruteforce:\n  attempts: 0 #<\n",
+     "bruteforce.attempts: '0' is out of range (1..1000)"},
+    {"bruteforce.attempts above its maximum", MINIMAL "bruteforce:\n  attempts: 1001 #<\n",
+     "bruteforce.attempts: '1001' is out of range (1..1000)"},
+    {"bruteforce.window zero", "bruteforce:\n  attempts: 5\n  window: 0 #<\n" MINIMAL,
+     "bruteforce.window: '0' is out of range (1..86400)"},
+    {"bruteforce.window above a day", MINIMAL "bruteforce:\n  window: 86401 #<\n",
+     "bruteforce.window: '86401' is out of range (1..86400)"},
+    {"bruteforce.block negative", MINIMAL "bruteforce:\n  block: -60 #<\n",
+     "bruteforce.block: '-60' is out of range (1..86400)"},
+    {"bruteforce.block above a day", MINIMAL "bruteforce:\n  block: 86401 #<\n",
+     "bruteforce.block: '86401' is out of range (1..86400)"},
+    {"bruteforce.slots below its minimum", MINIMAL "bruteforce:\n  slots: 63 #<\n",
+     "bruteforce.slots: '63' is out of range (64..1048576)"},
+    {"bruteforce.slots above its maximum", MINIMAL "bruteforce:\n  slots: 1048577 #<\n",
+     "bruteforce.slots: '1048577' is out of range (64..1048576)"},
+    {"unknown bruteforce key", MINIMAL "bruteforce:\n  attempts: 5\n  tries: 3 #<\n",
+     "unknown key 'bruteforce.tries'"},
     {"duplicate key", MINIMAL "workers: 2\nworkers: 3 #<\n", "duplicate key 'workers'"},
     {"YAML syntax error", MINIMAL "workers: 2: 3 #<\n", "YAML syntax error"},
     {"YAML undefined alias", MINIMAL "workers: *nope #<\n", "YAML syntax error"},
@@ -525,6 +567,19 @@ END_TEST
 START_TEST(example_loads)
 {
     load_source_config("config/identityd.example.yaml");
+    /* The example writes out the defaults of these sections: it must agree with the table. */
+    const char *src = getenv("IDD_SOURCE_DIR");
+    char path[PATH_MAX], err[512] = "";
+    snprintf(path, sizeof(path), "%s/config/identityd.example.yaml", src);
+    idd_config_t *cfg = NULL;
+    ck_assert_int_eq(idd_config_load(path, &cfg, err, sizeof(err)), 0);
+    ck_assert_int_eq(cfg->session_ttl, 2592000);
+    ck_assert_int_eq(cfg->session_browser_ttl, 43200);
+    ck_assert_int_eq(cfg->bruteforce_attempts, 5);
+    ck_assert_int_eq(cfg->bruteforce_window, 60);
+    ck_assert_int_eq(cfg->bruteforce_block, 60);
+    ck_assert_int_eq(cfg->bruteforce_slots, 65536);
+    idd_config_free(cfg);
 }
 END_TEST
 
