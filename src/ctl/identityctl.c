@@ -1,13 +1,15 @@
 /*
- * identityctl, the admin tool: migrates the database, manages users, generates signing keys
- * and verifies tokens, always through the same library as identityd so that what it writes
+ * identityctl, the admin tool: migrates the database, manages users and their sign-in
+ * sessions, generates signing keys and verifies tokens, always through the same library as
+ * identityd so that what it writes
  * is exactly what the server reads. It assumes it runs as the account that owns the database
  * and key files, and it creates files readable by that account only.
  *
  * Exit status: 0 on success, 1 when the command was understood but failed (its reason on
  * stderr), 2 when the command line itself is malformed (unknown command or option, missing
  * argument). Passwords are read from stdin, never from argv where `ps` would show them, and
- * neither passwords, client hashes nor password records are ever printed.
+ * neither passwords, client hashes nor password records are ever printed; nor are session
+ * digests, which identify sessions by their id instead.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -35,18 +37,20 @@
 #define TOKEN_INPUT_MAX (16 * 1024)
 
 /* Options a command may take, as indexes into option_names and ctl_args_t.values; a
- * command lists those it allows and requires as bit sets (OPT_BIT). */
-enum { OPT_FIRST, OPT_LAST, OPT_ROLE, OPT_TENANT, OPT_ALG, OPT_OUT, OPT_COUNT };
+ * command lists those it allows and requires as bit sets (OPT_BIT). The options in
+ * OPT_FLAGS take no value: given, their entry in values is the option itself. */
+enum { OPT_FIRST, OPT_LAST, OPT_ROLE, OPT_TENANT, OPT_ALG, OPT_OUT, OPT_ALL, OPT_COUNT };
 #define OPT_BIT(opt) (1u << (opt))
-static const char *const option_names[OPT_COUNT] = {"--first",  "--last", "--role",
-                                                    "--tenant", "--alg",  "--out"};
+#define OPT_FLAGS OPT_BIT(OPT_ALL)
+static const char *const option_names[OPT_COUNT] = {"--first", "--last", "--role", "--tenant",
+                                                    "--alg",   "--out",  "--all"};
 
 /* The parsed command line. Every string is borrowed from argv. */
 typedef struct ctl_args {
     const char *config_path; /* -c / --config, or NULL */
     bool help;
     const char *values[OPT_COUNT]; /* option values by OPT_*, NULL when not given */
-    const char *positional[1];     /* EMAIL, for the commands that take it */
+    const char *positional[1];     /* EMAIL or ID, for the commands that take one */
     size_t n_positional;
 } ctl_args_t;
 
@@ -59,6 +63,7 @@ struct ctl_command {
     unsigned allowed;    /* OPT_BIT()s accepted */
     unsigned required;   /* OPT_BIT()s that must be given */
     size_t n_positional; /* exact number of operands (0 or 1) */
+    const char *operand; /* what the operand is, for "missing ..." (NULL without one) */
     bool needs_config;
     ctl_run_fn run;
     int variant; /* passed to run: the target status of enable/disable */
@@ -72,11 +77,16 @@ static void print_usage(FILE *out)
           "  migrate                     apply database migrations, create configured tenants\n"
           "  user add EMAIL --first F --last L [--role admin|user|guest] [--tenant N]\n"
           "                              add a user; the password is read from stdin\n"
-          "  user list [--tenant N]      list users\n"
+          "  user list [--tenant N]      list users (flag pwchange: must change the password)\n"
           "  user disable EMAIL [--tenant N]\n"
           "  user enable EMAIL [--tenant N]\n"
           "  user passwd EMAIL [--tenant N]\n"
           "                              set a new password, read from stdin\n"
+          "  session list EMAIL [--tenant N]\n"
+          "                              list the user's active, unexpired sessions\n"
+          "  session revoke ID           end one session\n"
+          "  session revoke --all EMAIL [--tenant N]\n"
+          "                              end every session of the user\n"
           "  key generate --alg ES256|RS256|EdDSA --out FILE\n"
           "                              write a new private key (PEM, mode 0600)\n"
           "  token verify                verify a token read from stdin, print its claims\n"
@@ -454,9 +464,16 @@ done:
 static int print_user_row(const idd_user_t *user, void *arg)
 {
     char name[sizeof(user->first_name) + sizeof(user->last_name) + 1];
+    const char *status = idd_user_status_name(user->status);
     snprintf(name, sizeof(name), "%s %s", user->first_name, user->last_name);
-    printf("%-36s  %6lld  %-32s  %-28s  %-5s  %s\n", user->id, (long long)user->tenant_id,
-           user->email, name, idd_role_name(user->role), idd_user_status_name(user->status));
+    printf("%-36s  %6lld  %-32s  %-28s  %-5s  ", user->id, (long long)user->tenant_id, user->email,
+           name, idd_role_name(user->role));
+    /* FLAGS is empty for most users: only pad STATUS when something follows it, so rows
+     * carry no trailing blanks. */
+    if (user->password_change_required)
+        printf("%-8s  pwchange\n", status);
+    else
+        printf("%s\n", status);
     (*(size_t *)arg)++;
     return 0;
 }
@@ -476,8 +493,8 @@ static int cmd_user_list(const ctl_args_t *args, const idd_config_t *cfg, int va
     rc = open_store(cfg, false, &store, NULL, NULL);
     if (rc != 0)
         goto done;
-    printf("%-36s  %6s  %-32s  %-28s  %-5s  %s\n", "ID", "TENANT", "EMAIL", "NAME", "ROLE",
-           "STATUS");
+    printf("%-36s  %6s  %-32s  %-28s  %-5s  %-8s  %s\n", "ID", "TENANT", "EMAIL", "NAME", "ROLE",
+           "STATUS", "FLAGS");
     rc = idd_store_user_list(store, tenant_id, print_user_row, &count);
     if (rc != 0)
         fprintf(stderr, "identityctl: listing users: %s\n", idd_strerror(rc));
@@ -549,6 +566,143 @@ done:
     idd_wipe(&user, sizeof(user));
     idd_store_free(store);
     return rc;
+}
+
+/* Copies text into out (size bytes) for display on a terminal, with every byte outside
+ * printable ASCII shown as '?'. The user agent comes from whoever signed in: printed raw, an
+ * escape sequence in it could rewrite or hide what the administrator sees. User agents are
+ * ASCII in practice, so little is lost. An empty text becomes "-" to keep the columns. */
+static void printable(const char *text, char *out, size_t size)
+{
+    size_t n = 0;
+    for (; text[n] != '\0' && n + 1 < size; n++) {
+        unsigned char c = (unsigned char)text[n];
+        out[n] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    out[n] = '\0';
+    if (n == 0)
+        snprintf(out, size, "-");
+}
+
+static int print_session_row(const idd_session_t *session, void *arg)
+{
+    char created[21], expires[21], last_seen[21];
+    char ip[IDD_IP_MAX + 1], agent[IDD_USER_AGENT_MAX + 1];
+
+    idd_format_iso8601(session->created, created);
+    idd_format_iso8601(session->expires, expires);
+    idd_format_iso8601(session->last_seen, last_seen);
+    printable(session->ip, ip, sizeof(ip));
+    printable(session->user_agent, agent, sizeof(agent));
+    printf("%-10lld  %-20s  %-20s  %-20s  %-15s  %s\n", (long long)session->id, created, expires,
+           last_seen, ip, agent);
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+static int cmd_session_list(const ctl_args_t *args, const idd_config_t *cfg, int variant)
+{
+    int rc = IDD_EINVAL;
+    idd_store_t *store = NULL;
+    idd_user_t user;
+    size_t count = 0;
+
+    memset(&user, 0, sizeof(user));
+    rc = lookup_user(args, cfg, &store, &user);
+    if (rc != 0)
+        goto done;
+    printf("%-10s  %-20s  %-20s  %-20s  %-15s  %s\n", "ID", "CREATED", "EXPIRES", "LAST SEEN", "IP",
+           "USER AGENT");
+    rc = idd_store_session_list_user(store, user.id, idd_now(), print_session_row, &count);
+    if (rc != 0)
+        fprintf(stderr, "identityctl: listing sessions of %s: %s\n", user.email, idd_strerror(rc));
+
+done:
+    idd_wipe(&user, sizeof(user));
+    idd_store_free(store);
+    return rc;
+}
+
+/* session revoke ID: ends one session, found by the id `session list` shows. */
+static int revoke_one(const ctl_args_t *args, const idd_config_t *cfg)
+{
+    const char *text = args->positional[0];
+    int rc = IDD_EINVAL;
+    idd_store_t *store = NULL;
+    idd_session_t session;
+    char *end = NULL;
+    long long id;
+
+    memset(&session, 0, sizeof(session));
+    errno = 0;
+    id = strtoll(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || id < 1) {
+        fprintf(stderr, "identityctl: a session id is a positive number, not \"%s\"\n", text);
+        goto done;
+    }
+    rc = open_store(cfg, false, &store, NULL, NULL);
+    if (rc != 0)
+        goto done;
+    /* Looked up first so that an already ended session is reported as such rather than as
+     * revoked now. */
+    rc = idd_store_session_by_id(store, (int64_t)id, &session);
+    if (rc == 0 && session.active)
+        rc = idd_store_session_end(store, (int64_t)id);
+    if (rc == IDD_ENOTFOUND) {
+        fprintf(stderr, "identityctl: no session %lld\n", id);
+        goto done;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "identityctl: revoking session %lld: %s\n", id, idd_strerror(rc));
+        goto done;
+    }
+    if (session.active)
+        printf("revoked session %lld\n", id);
+    else
+        printf("session %lld had already ended: nothing revoked\n", id);
+
+done:
+    idd_wipe(&session, sizeof(session));
+    idd_store_free(store);
+    return rc;
+}
+
+/* session revoke --all EMAIL: ends every active session of the user. */
+static int revoke_all(const ctl_args_t *args, const idd_config_t *cfg)
+{
+    int rc = IDD_EINVAL;
+    idd_store_t *store = NULL;
+    idd_user_t user;
+    int count = 0;
+
+    memset(&user, 0, sizeof(user));
+    rc = lookup_user(args, cfg, &store, &user);
+    if (rc != 0)
+        goto done;
+    rc = idd_store_session_end_user(store, user.id, 0, &count);
+    if (rc != 0) {
+        fprintf(stderr, "identityctl: revoking the sessions of %s: %s\n", user.email,
+                idd_strerror(rc));
+        goto done;
+    }
+    printf("revoked %d session%s of %s\n", count, count == 1 ? "" : "s", user.email);
+
+done:
+    idd_wipe(&user, sizeof(user));
+    idd_store_free(store);
+    return rc;
+}
+
+static int cmd_session_revoke(const ctl_args_t *args, const idd_config_t *cfg, int variant)
+{
+    if (args->values[OPT_ALL] != NULL)
+        return revoke_all(args, cfg);
+    /* Session ids are unique across tenants, so --tenant could only mislead here. */
+    if (args->values[OPT_TENANT] != NULL) {
+        fputs("identityctl: --tenant goes with --all EMAIL, not with a session id\n", stderr);
+        return IDD_EINVAL;
+    }
+    return revoke_one(args, cfg);
 }
 
 static int cmd_key_generate(const ctl_args_t *args, const idd_config_t *cfg, int variant)
@@ -637,17 +791,22 @@ done:
 }
 
 static const ctl_command_t commands[] = {
-    {"migrate", NULL, 0, 0, 0, true, cmd_migrate, 0},
+    {"migrate", NULL, 0, 0, 0, NULL, true, cmd_migrate, 0},
     {"user", "add",
      OPT_BIT(OPT_FIRST) | OPT_BIT(OPT_LAST) | OPT_BIT(OPT_ROLE) | OPT_BIT(OPT_TENANT),
-     OPT_BIT(OPT_FIRST) | OPT_BIT(OPT_LAST), 1, true, cmd_user_add, 0},
-    {"user", "list", OPT_BIT(OPT_TENANT), 0, 0, true, cmd_user_list, 0},
-    {"user", "disable", OPT_BIT(OPT_TENANT), 0, 1, true, cmd_user_status, IDD_USER_DISABLED},
-    {"user", "enable", OPT_BIT(OPT_TENANT), 0, 1, true, cmd_user_status, IDD_USER_ACTIVE},
-    {"user", "passwd", OPT_BIT(OPT_TENANT), 0, 1, true, cmd_user_passwd, 0},
+     OPT_BIT(OPT_FIRST) | OPT_BIT(OPT_LAST), 1, "EMAIL", true, cmd_user_add, 0},
+    {"user", "list", OPT_BIT(OPT_TENANT), 0, 0, NULL, true, cmd_user_list, 0},
+    {"user", "disable", OPT_BIT(OPT_TENANT), 0, 1, "EMAIL", true, cmd_user_status,
+     IDD_USER_DISABLED},
+    {"user", "enable", OPT_BIT(OPT_TENANT), 0, 1, "EMAIL", true, cmd_user_status, IDD_USER_ACTIVE},
+    {"user", "passwd", OPT_BIT(OPT_TENANT), 0, 1, "EMAIL", true, cmd_user_passwd, 0},
+    {"session", "list", OPT_BIT(OPT_TENANT), 0, 1, "EMAIL", true, cmd_session_list, 0},
+    /* The operand is a session id, or with --all an email address. */
+    {"session", "revoke", OPT_BIT(OPT_ALL) | OPT_BIT(OPT_TENANT), 0, 1, "ID (or --all EMAIL)", true,
+     cmd_session_revoke, 0},
     {"key", "generate", OPT_BIT(OPT_ALG) | OPT_BIT(OPT_OUT), OPT_BIT(OPT_ALG) | OPT_BIT(OPT_OUT), 0,
-     false, cmd_key_generate, 0},
-    {"token", "verify", 0, 0, 0, true, cmd_token_verify, 0},
+     NULL, false, cmd_key_generate, 0},
+    {"token", "verify", 0, 0, 0, NULL, true, cmd_token_verify, 0},
 };
 
 /* Parses argv[*i] when it is -c/--config/-h/--help (any position). Returns 1 when it was one
@@ -704,15 +863,20 @@ static int parse_rest(int argc, char **argv, int i, const ctl_command_t *cmd, ct
             return usage_error("unknown option %s", arg);
         if (args->values[k] != NULL)
             return usage_error("option %s given twice", option_names[k]);
+        if (OPT_FLAGS & OPT_BIT(k)) {
+            if (eq != NULL)
+                return usage_error("option %s takes no value", option_names[k]);
+            args->values[k] = arg;
+            continue;
+        }
         if (eq == NULL && i + 1 >= argc)
             return usage_error("option %s needs a value", arg);
         args->values[k] = eq != NULL ? eq + 1 : argv[++i];
     }
     if (args->help)
         return 0;
-    /* Every command with an operand takes an email address. */
     if (args->n_positional < cmd->n_positional)
-        return usage_error("%s", "missing EMAIL");
+        return usage_error("missing %s", cmd->operand);
     for (size_t k = 0; k < OPT_COUNT; k++) {
         if ((cmd->required & OPT_BIT(k)) && args->values[k] == NULL)
             return usage_error("missing option %s", option_names[k]);

@@ -1,6 +1,7 @@
 /*
- * The SQLite engine of the store (include/identityd/store.h) and the migrations that build
- * its schema.
+ * The SQLite engine of the store (include/identityd/store.h): the connection, the statement
+ * cache, the migrations that build the schema, tenants and users. The session operations
+ * live in sqlite_session.c; the two share sqlite_internal.h.
  *
  * A handle is one connection used by one thread at a time, so the connection is opened
  * without SQLite's own mutexes. Every process and thread shares the database file through
@@ -26,37 +27,21 @@
 #include <unistd.h>
 
 #include <openssl/rand.h>
-#include <sqlite3.h>
 
 #include "identityd/common.h"
 #include "identityd/ct.h"
 #include "identityd/log.h"
 #include "identityd/store.h"
 #include "store/migrations.h"
-
-/* Called by idd_store_open in store.c, which repeats this declaration: keep the two in step. */
-int idd_store_sqlite_open(const char *path, idd_store_t **out);
+#include "store/sqlite_internal.h"
 
 #define BUSY_TIMEOUT_MS 5000
 #define SALT_BYTES 32 /* hex-encoded into the 64 characters of IDD_SALT_MAX */
 
-enum stmt_id {
-    ST_TENANT_ENSURE,
-    ST_TENANT_GET,
-    ST_USER_BY_EMAIL,
-    ST_USER_BY_ID,
-    ST_USER_INSERT,
-    ST_USER_SET_STATUS,
-    ST_USER_SET_PASSWORD,
-    ST_USER_LIST_ALL,
-    ST_USER_LIST_TENANT,
-    ST_COUNT
-};
-
 /* The order read_user() expects. */
 #define USER_COLUMNS                                                                               \
     "id, tenant_id, email, first_name, last_name, role, status, password, auth_version, "          \
-    "created, updated"
+    "created, updated, password_change_required"
 
 static const char *const stmt_sql[ST_COUNT] = {
     /* The salt is only used when the row is new; an existing tenant keeps its salt, since
@@ -72,37 +57,27 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_USER_BY_EMAIL] = "SELECT " USER_COLUMNS " FROM users WHERE tenant_id = ?1 AND email = ?2",
     [ST_USER_BY_ID] = "SELECT " USER_COLUMNS " FROM users WHERE id = ?1",
     [ST_USER_INSERT] = "INSERT INTO users (" USER_COLUMNS ") "
-                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?9)",
+                       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?9, 0)",
     [ST_USER_SET_STATUS] = "UPDATE users SET status = ?2, auth_version = auth_version + 1, "
                            "updated = ?3 WHERE id = ?1",
+    /* A new password is the change that logoutallchangepassword asked for. */
     [ST_USER_SET_PASSWORD] = "UPDATE users SET password = ?2, auth_version = auth_version + 1, "
-                             "updated = ?3 WHERE id = ?1",
+                             "password_change_required = 0, updated = ?3 WHERE id = ?1",
+    [ST_USER_SET_PASSWORD_CHANGE] =
+        "UPDATE users SET password_change_required = ?2, updated = ?3 WHERE id = ?1",
     [ST_USER_LIST_ALL] = "SELECT " USER_COLUMNS " FROM users ORDER BY tenant_id, email",
     [ST_USER_LIST_TENANT] =
         "SELECT " USER_COLUMNS " FROM users WHERE tenant_id = ?1 ORDER BY tenant_id, email",
 };
 
-typedef struct sqlite_store {
-    idd_store_t base; /* first, so that an idd_store_t * is a sqlite_store_t * */
-    sqlite3 *db;
-    sqlite3_stmt *stmts[ST_COUNT]; /* prepared on first use, finalized by close */
-} sqlite_store_t;
-
-static sqlite_store_t *to_sqlite(idd_store_t *s)
-{
-    return (sqlite_store_t *)s;
-}
-
-/* Logs an engine failure with SQLite's message, which names tables, columns and constraints
- * but never the values bound to a statement, so no secret reaches the log. */
-static void log_sqlite(sqlite3 *db, const char *what)
+void idd_sqlite_log(sqlite3 *db, const char *what)
 {
     idd_log_error("store: %s: %s (%d)", what, sqlite3_errmsg(db), sqlite3_extended_errcode(db));
 }
 
-/* Turns a failed step into an IDD_E* code. Duplicates and a missing tenant are ordinary
- * outcomes the caller reports, so they are not logged as errors. */
-static int step_error(sqlite_store_t *ss, int src, const char *what)
+/* Duplicates and a missing parent row (tenant, user) are ordinary outcomes the caller
+ * reports, so they are not logged as errors. */
+int idd_sqlite_step_error(sqlite_store_t *ss, int src, const char *what)
 {
     switch (src) {
     case SQLITE_CONSTRAINT_UNIQUE:
@@ -114,24 +89,23 @@ static int step_error(sqlite_store_t *ss, int src, const char *what)
         return IDD_ENOTFOUND;
     case SQLITE_CONSTRAINT_CHECK:
     case SQLITE_CONSTRAINT_NOTNULL:
-        log_sqlite(ss->db, what);
+        idd_sqlite_log(ss->db, what);
         return IDD_EINVAL;
     default:
-        log_sqlite(ss->db, what);
+        idd_sqlite_log(ss->db, what);
         return IDD_ESTORE;
     }
 }
 
-/* Hands out the cached statement id, preparing it on first use. A statement that is still
- * mid-step means this handle was re-entered (a user_list visitor listing again): refuse
- * rather than reset the outer loop under its feet. */
-static int stmt_get(sqlite_store_t *ss, enum stmt_id id, sqlite3_stmt **out)
+/* A statement that is still mid-step means this handle was re-entered (a listing's visitor
+ * listing again): refuse rather than reset the outer loop under its feet. */
+int idd_sqlite_stmt_get(sqlite_store_t *ss, enum stmt_id id, const char *sql, sqlite3_stmt **out)
 {
     *out = NULL;
     if (ss->stmts[id] == NULL) {
-        if (sqlite3_prepare_v3(ss->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &ss->stmts[id],
-                               NULL) != SQLITE_OK) {
-            log_sqlite(ss->db, "prepare");
+        if (sqlite3_prepare_v3(ss->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ss->stmts[id], NULL) !=
+            SQLITE_OK) {
+            idd_sqlite_log(ss->db, "prepare");
             ss->stmts[id] = NULL;
             return IDD_ESTORE;
         }
@@ -143,9 +117,14 @@ static int stmt_get(sqlite_store_t *ss, enum stmt_id id, sqlite3_stmt **out)
     return 0;
 }
 
-/* Returns a statement to the cache: ends its read or write and drops its bindings, so no
- * pointer to the caller's strings (SQLITE_STATIC) outlives the call. NULL is a no-op. */
-static void stmt_put(sqlite3_stmt *stmt)
+/* The cached statement id of this file, prepared from stmt_sql. */
+static int stmt_get(sqlite_store_t *ss, enum stmt_id id, sqlite3_stmt **out)
+{
+    return idd_sqlite_stmt_get(ss, id, stmt_sql[id], out);
+}
+
+/* Reset as well as unbound: a statement left mid-step holds a read transaction open. */
+void idd_sqlite_stmt_put(sqlite3_stmt *stmt)
 {
     if (stmt == NULL)
         return;
@@ -153,9 +132,7 @@ static void stmt_put(sqlite3_stmt *stmt)
     sqlite3_clear_bindings(stmt);
 }
 
-/* The length of a NUL-terminated string held in a char[size] field, or IDD_ETOOBIG when the
- * field holds no terminator. */
-static int field_length(const char *field, size_t size, size_t *len)
+int idd_sqlite_field_length(const char *field, size_t size, size_t *len)
 {
     size_t n = strnlen(field, size);
     if (n == size)
@@ -166,14 +143,14 @@ static int field_length(const char *field, size_t size, size_t *len)
 
 /* Copies a TEXT column into a char[size] field. A value that does not fit means another
  * writer bypassed the schema's limits: refuse it rather than truncate. */
-static int column_copy(sqlite_store_t *ss, sqlite3_stmt *stmt, int col, char *dst, size_t size)
+int idd_sqlite_column_copy(sqlite_store_t *ss, sqlite3_stmt *stmt, int col, char *dst, size_t size)
 {
     const unsigned char *text = sqlite3_column_text(stmt, col);
     int n = sqlite3_column_bytes(stmt, col);
 
     if (text == NULL) {
         if (sqlite3_errcode(ss->db) == SQLITE_NOMEM)
-            log_sqlite(ss->db, "read column");
+            idd_sqlite_log(ss->db, "read column");
         else
             idd_log_error("store: column %s is NULL", sqlite3_column_name(stmt, col));
         return IDD_ESTORE;
@@ -209,7 +186,7 @@ static int read_user(sqlite_store_t *ss, sqlite3_stmt *stmt, idd_user_t *out)
 
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < IDD_ARRAY_LEN(texts); i++) {
-        int rc = column_copy(ss, stmt, texts[i].col, texts[i].dst, texts[i].size);
+        int rc = idd_sqlite_column_copy(ss, stmt, texts[i].col, texts[i].dst, texts[i].size);
         if (rc != 0)
             return rc;
     }
@@ -221,6 +198,7 @@ static int read_user(sqlite_store_t *ss, sqlite3_stmt *stmt, idd_user_t *out)
     out->auth_version = sqlite3_column_int64(stmt, 8);
     out->created = sqlite3_column_int64(stmt, 9);
     out->updated = sqlite3_column_int64(stmt, 10);
+    out->password_change_required = sqlite3_column_int(stmt, 11) != 0;
     return 0;
 }
 
@@ -282,7 +260,7 @@ static int guid_valid(const char *s, size_t len)
 static int exec_sql(sqlite_store_t *ss, const char *sql, const char *what)
 {
     if (sqlite3_exec(ss->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-        log_sqlite(ss->db, what);
+        idd_sqlite_log(ss->db, what);
         return IDD_ESTORE;
     }
     return 0;
@@ -297,11 +275,11 @@ static int pragma_query(sqlite_store_t *ss, const char *sql, int64_t *num, char 
     int rc = IDD_ESTORE;
 
     if (sqlite3_prepare_v2(ss->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
-        log_sqlite(ss->db, sql);
+        idd_sqlite_log(ss->db, sql);
         goto done;
     }
     if (sqlite3_step(stmt) != SQLITE_ROW) {
-        log_sqlite(ss->db, sql);
+        idd_sqlite_log(ss->db, sql);
         goto done;
     }
     if (num != NULL)
@@ -466,10 +444,10 @@ static int sqlite_tenant_ensure(idd_store_t *s, int64_t id, const char *name)
     sqlite3_bind_text(stmt, 3, salt, -1, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 4, idd_now());
     src = sqlite3_step(stmt);
-    rc = src == SQLITE_DONE ? 0 : step_error(ss, src, "tenant_ensure");
+    rc = src == SQLITE_DONE ? 0 : idd_sqlite_step_error(ss, src, "tenant_ensure");
 
 done:
-    stmt_put(stmt);
+    idd_sqlite_stmt_put(stmt);
     return rc;
 }
 
@@ -492,21 +470,21 @@ static int sqlite_tenant_get(idd_store_t *s, int64_t id, idd_tenant_t *out)
         goto done;
     }
     if (src != SQLITE_ROW) {
-        rc = step_error(ss, src, "tenant_get");
+        rc = idd_sqlite_step_error(ss, src, "tenant_get");
         goto done;
     }
     tenant.id = sqlite3_column_int64(stmt, 0);
     tenant.created = sqlite3_column_int64(stmt, 3);
-    rc = column_copy(ss, stmt, 1, tenant.name, sizeof tenant.name);
+    rc = idd_sqlite_column_copy(ss, stmt, 1, tenant.name, sizeof tenant.name);
     if (rc != 0)
         goto done;
-    rc = column_copy(ss, stmt, 2, tenant.password_salt, sizeof tenant.password_salt);
+    rc = idd_sqlite_column_copy(ss, stmt, 2, tenant.password_salt, sizeof tenant.password_salt);
     if (rc != 0)
         goto done;
     *out = tenant;
 
 done:
-    stmt_put(stmt);
+    idd_sqlite_stmt_put(stmt);
     if (rc != 0)
         memset(out, 0, sizeof *out);
     return rc;
@@ -524,7 +502,7 @@ static int user_lookup(sqlite_store_t *ss, sqlite3_stmt *stmt, const char *what,
     if (src == SQLITE_DONE) {
         rc = IDD_ENOTFOUND;
     } else if (src != SQLITE_ROW) {
-        rc = step_error(ss, src, what);
+        rc = idd_sqlite_step_error(ss, src, what);
     } else {
         rc = read_user(ss, stmt, &user);
         if (rc == 0)
@@ -552,7 +530,7 @@ static int sqlite_user_by_email(idd_store_t *s, int64_t tenant_id, const char *e
     rc = user_lookup(ss, stmt, "user_by_email", out);
 
 done:
-    stmt_put(stmt);
+    idd_sqlite_stmt_put(stmt);
     if (rc != 0)
         memset(out, 0, sizeof *out);
     return rc;
@@ -573,7 +551,7 @@ static int sqlite_user_by_id(idd_store_t *s, const char *id, idd_user_t *out)
     rc = user_lookup(ss, stmt, "user_by_id", out);
 
 done:
-    stmt_put(stmt);
+    idd_sqlite_stmt_put(stmt);
     if (rc != 0)
         memset(out, 0, sizeof *out);
     return rc;
@@ -598,7 +576,7 @@ static int user_validate(const idd_user_t *user)
     };
 
     for (size_t i = 0; i < IDD_ARRAY_LEN(texts); i++) {
-        int rc = field_length(texts[i].field, texts[i].size, texts[i].len);
+        int rc = idd_sqlite_field_length(texts[i].field, texts[i].size, texts[i].len);
         if (rc != 0)
             return rc;
     }
@@ -645,7 +623,7 @@ static int sqlite_user_insert(idd_store_t *s, idd_user_t *user)
     sqlite3_bind_int64(stmt, 9, now);
     src = sqlite3_step(stmt);
     if (src != SQLITE_DONE) {
-        rc = step_error(ss, src, "user_insert");
+        rc = idd_sqlite_step_error(ss, src, "user_insert");
         goto done;
     }
     memcpy(user->id, id, sizeof id);
@@ -655,13 +633,14 @@ static int sqlite_user_insert(idd_store_t *s, idd_user_t *user)
     rc = 0;
 
 done:
-    stmt_put(stmt);
+    idd_sqlite_stmt_put(stmt);
     return rc;
 }
 
-/* Runs one of the UPDATE statements keyed by user id that also bump auth_version. */
-static int user_update(sqlite_store_t *ss, enum stmt_id which, const char *id, const char *value,
-                       const char *what)
+/* Runs one UPDATE of a user keyed by id (?1): ?2 is the new value, text when text is not
+ * NULL and num otherwise, and ?3 the time. IDD_ENOTFOUND unless it matched the user. */
+static int user_update(sqlite_store_t *ss, enum stmt_id which, const char *id, const char *text,
+                       int64_t num, const char *what)
 {
     sqlite3_stmt *stmt = NULL;
     int rc = IDD_ENOTFOUND;
@@ -673,16 +652,51 @@ static int user_update(sqlite_store_t *ss, enum stmt_id which, const char *id, c
     if (rc != 0)
         goto done;
     sqlite3_bind_text(stmt, 1, id, IDD_GUID_LEN, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
+    if (text != NULL)
+        sqlite3_bind_text(stmt, 2, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(stmt, 2, num);
     sqlite3_bind_int64(stmt, 3, idd_now());
     src = sqlite3_step(stmt);
     if (src != SQLITE_DONE)
-        rc = step_error(ss, src, what);
+        rc = idd_sqlite_step_error(ss, src, what);
     else
         rc = sqlite3_changes(ss->db) == 1 ? 0 : IDD_ENOTFOUND;
 
 done:
-    stmt_put(stmt);
+    idd_sqlite_stmt_put(stmt);
+    return rc;
+}
+
+/* Runs a user update that bumps auth_version and ends every session of the user, in one
+ * write transaction: no reader ever sees the new password or the disabled status next to a
+ * session still marked active, and a crash cannot keep one change without the other. */
+static int user_update_ending_sessions(sqlite_store_t *ss, enum stmt_id which, const char *id,
+                                       const char *value, const char *what)
+{
+    int rc = IDD_ENOTFOUND;
+    int began = 0;
+
+    if (id == NULL || strlen(id) != IDD_GUID_LEN)
+        goto done;
+    /* IMMEDIATE takes the write lock up front, where busy_timeout still applies; a deferred
+     * transaction could fail half-way instead when another writer holds it. */
+    rc = exec_sql(ss, "BEGIN IMMEDIATE", what);
+    if (rc != 0)
+        goto done;
+    began = 1;
+    rc = user_update(ss, which, id, value, 0, what);
+    if (rc != 0)
+        goto done;
+    rc = idd_sqlite_session_end_user(&ss->base, id, 0, NULL);
+    if (rc != 0)
+        goto done;
+    rc = exec_sql(ss, "COMMIT", what);
+
+done:
+    /* Only a transaction begun here is rolled back. */
+    if (rc != 0 && began)
+        rollback(ss);
     return rc;
 }
 
@@ -691,7 +705,8 @@ static int sqlite_user_set_status(idd_store_t *s, const char *id, idd_user_statu
     const char *name = idd_user_status_name(status);
     if (name == NULL)
         return IDD_EINVAL;
-    return user_update(to_sqlite(s), ST_USER_SET_STATUS, id, name, "user_set_status");
+    return user_update_ending_sessions(to_sqlite(s), ST_USER_SET_STATUS, id, name,
+                                       "user_set_status");
 }
 
 static int sqlite_user_set_password(idd_store_t *s, const char *id, const char *record)
@@ -700,7 +715,16 @@ static int sqlite_user_set_password(idd_store_t *s, const char *id, const char *
         return IDD_EINVAL;
     if (strnlen(record, IDD_PASSWORD_RECORD_MAX + 1) > IDD_PASSWORD_RECORD_MAX)
         return IDD_ETOOBIG;
-    return user_update(to_sqlite(s), ST_USER_SET_PASSWORD, id, record, "user_set_password");
+    return user_update_ending_sessions(to_sqlite(s), ST_USER_SET_PASSWORD, id, record,
+                                       "user_set_password");
+}
+
+/* Leaves auth_version alone: requiring a new password does not by itself make the current
+ * sessions stale (logoutallchangepassword ends them separately). */
+static int sqlite_user_set_password_change(idd_store_t *s, const char *id, int required)
+{
+    return user_update(to_sqlite(s), ST_USER_SET_PASSWORD_CHANGE, id, NULL, required != 0,
+                       "user_set_password_change");
 }
 
 /* The visitor runs while the list statement is mid-step. It may look users up or update
@@ -730,7 +754,7 @@ static int sqlite_user_list(idd_store_t *s, int64_t tenant_id, idd_user_visit_fn
             break;
         }
         if (src != SQLITE_ROW) {
-            rc = step_error(ss, src, "user_list");
+            rc = idd_sqlite_step_error(ss, src, "user_list");
             break;
         }
         rc = read_user(ss, stmt, &user);
@@ -741,7 +765,7 @@ static int sqlite_user_list(idd_store_t *s, int64_t tenant_id, idd_user_visit_fn
     }
 
 done:
-    stmt_put(stmt);
+    idd_sqlite_stmt_put(stmt);
     idd_wipe(&user, sizeof user);
     return rc;
 }
@@ -753,7 +777,7 @@ static void sqlite_close(idd_store_t *s)
     for (size_t i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(ss->stmts[i]);
     if (ss->db != NULL && sqlite3_close(ss->db) != SQLITE_OK)
-        log_sqlite(ss->db, "close");
+        idd_sqlite_log(ss->db, "close");
     free(ss);
 }
 
@@ -770,6 +794,14 @@ static const idd_store_ops_t sqlite_ops = {
     .user_set_status = sqlite_user_set_status,
     .user_set_password = sqlite_user_set_password,
     .user_list = sqlite_user_list,
+    .user_set_password_change = sqlite_user_set_password_change,
+    .session_create = idd_sqlite_session_create,
+    .session_by_digest = idd_sqlite_session_by_digest,
+    .session_by_id = idd_sqlite_session_by_id,
+    .session_touch = idd_sqlite_session_touch,
+    .session_end = idd_sqlite_session_end,
+    .session_end_user = idd_sqlite_session_end_user,
+    .session_list_user = idd_sqlite_session_list_user,
 };
 
 /* Switches the file to WAL. Changing the journal mode needs an exclusive lock, and SQLite
@@ -791,7 +823,7 @@ static int set_wal(sqlite_store_t *ss, char *mode, size_t modelen)
         }
         sqlite3_finalize(stmt);
         if ((src & 0xff) != SQLITE_BUSY || waited_ms >= BUSY_TIMEOUT_MS) {
-            log_sqlite(ss->db, sql);
+            idd_sqlite_log(ss->db, sql);
             return IDD_ESTORE;
         }
         usleep(10000);

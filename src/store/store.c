@@ -10,10 +10,7 @@
 #include "identityd/common.h"
 #include "identityd/log.h"
 #include "store/migrations.h"
-
-/* Defined in sqlite.c; this file is its only caller. There is no private header for the
- * store engines, so the declaration lives here and in sqlite.c: keep the two in step. */
-int idd_store_sqlite_open(const char *path, idd_store_t **out);
+#include "store/sqlite_internal.h"
 
 static const char *const role_names[] = {
     [IDD_ROLE_USER] = "user",

@@ -1,7 +1,8 @@
 /*
  * Integration tests of identityctl: every case runs the real binary in a fresh environment
  * (harness.h) and checks what it printed, its exit status and, where it wrote something,
- * what the database or key file really holds. The database is read back with the library's
+ * what the database or key file really holds. Sessions are made directly through the
+ * library's store, as a sign-in would make them. The database is read back with the library's
  * own store and password functions, and password records are checked against client hashes
  * computed here from the pepper the harness writes, so a CLI that stored the wrong thing
  * cannot pass by agreeing with itself.
@@ -10,6 +11,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -73,6 +75,7 @@ typedef struct list_row {
     char name[300];
     char role[16];
     char status[16];
+    int pwchange; /* the FLAGS column says the password must be changed */
 } list_row_t;
 
 /* Finds the row of email in a `user list` output; returns 1 when found. */
@@ -90,6 +93,10 @@ static int find_row(const char *listing, const char *email, list_row_t *row)
         if (n < 5 || strcmp(words[2], email) != 0)
             continue;
         memset(row, 0, sizeof(*row));
+        if (strcmp(words[n - 1], "pwchange") == 0) {
+            row->pwchange = 1;
+            n--;
+        }
         snprintf(row->id, sizeof(row->id), "%s", words[0]);
         row->tenant = atoll(words[1]);
         snprintf(row->email, sizeof(row->email), "%s", words[2]);
@@ -687,6 +694,15 @@ START_TEST(test_usage_errors)
         {ctl_path, "key", "generate", "--alg", "ES256", NULL},
         {ctl_path, "token", NULL},
         {ctl_path, "-c", NULL},
+        {ctl_path, "session", NULL},
+        {ctl_path, "session", "kill", "1", NULL},
+        {ctl_path, "session", "list", NULL},
+        {ctl_path, "session", "revoke", NULL},
+        {ctl_path, "session", "revoke", "--all", NULL},
+        {ctl_path, "session", "revoke", "1", "2", NULL},
+        {ctl_path, "session", "revoke", "--all=a@b.c", NULL},
+        {ctl_path, "session", "revoke", "--all", "--all", "a@b.c", NULL},
+        {ctl_path, "session", "list", "a@b.c", "--all", NULL},
     };
     for (size_t i = 0; i < IDD_ARRAY_LEN(cases); i++) {
         char *out = NULL, *err = NULL;
@@ -705,6 +721,7 @@ START_TEST(test_usage_errors)
         ck_assert_int_eq(th_run(helps[i], NULL, &out, NULL), 0);
         ck_assert_ptr_nonnull(strstr(out, "usage: identityctl"));
         ck_assert_ptr_nonnull(strstr(out, "token verify"));
+        ck_assert_ptr_nonnull(strstr(out, "session revoke --all EMAIL"));
         free(out);
     }
     struct stat st;
@@ -855,6 +872,314 @@ START_TEST(test_token_verify_rejects)
 }
 END_TEST
 
+/* ---- sessions ---- */
+
+/* Creates a session of email in tenant directly through the library store, as a sign-in
+ * would, with a random digest; returns its id. */
+static int64_t add_session(const th_env_t *env, int64_t tenant, const char *email, int64_t created,
+                           int64_t expires, const char *ip, const char *agent)
+{
+    idd_store_t *store = open_db(env);
+    idd_user_t user;
+    idd_session_t session;
+
+    ck_assert_int_eq(idd_store_user_by_email(store, tenant, email, &user), 0);
+    memset(&session, 0, sizeof(session));
+    session.tenant_id = tenant;
+    memcpy(session.user_id, user.id, sizeof(session.user_id));
+    ck_assert_int_eq(RAND_bytes(session.digest, sizeof(session.digest)), 1);
+    session.created = created;
+    session.expires = expires;
+    session.last_seen = created;
+    snprintf(session.ip, sizeof(session.ip), "%s", ip);
+    snprintf(session.user_agent, sizeof(session.user_agent), "%s", agent);
+    session.auth_version = user.auth_version;
+    ck_assert_int_eq(idd_store_session_create(store, &session), 0);
+    idd_store_free(store);
+    return session.id;
+}
+
+static int session_active(const th_env_t *env, int64_t id)
+{
+    idd_store_t *store = open_db(env);
+    idd_session_t session;
+    ck_assert_int_eq(idd_store_session_by_id(store, id, &session), 0);
+    idd_store_free(store);
+    return session.active;
+}
+
+static void end_session(const th_env_t *env, int64_t id)
+{
+    idd_store_t *store = open_db(env);
+    ck_assert_int_eq(idd_store_session_end(store, id), 0);
+    idd_store_free(store);
+}
+
+/* A row of `session list`, split into its columns. */
+typedef struct session_row {
+    long long id;
+    char created[32];
+    char expires[32];
+    char last_seen[32];
+    char ip[64];
+    char agent[300];
+} session_row_t;
+
+/* Parses the data rows of a `session list` output into rows (at most cap); returns how
+ * many there were. The user agent is the rest of the line after the IP. */
+static int parse_sessions(const char *listing, session_row_t *rows, int cap)
+{
+    const char *line = strchr(listing, '\n'); /* skip the header */
+    int n = 0;
+
+    ck_assert_ptr_nonnull(line);
+    for (line++; *line != '\0'; n++) {
+        const char *eol = strchr(line, '\n');
+        ck_assert_ptr_nonnull(eol);
+        if (n < cap) {
+            session_row_t *r = &rows[n];
+            int used = 0;
+            memset(r, 0, sizeof(*r));
+            ck_assert_int_eq(sscanf(line, "%lld %31s %31s %31s %63s %n", &r->id, r->created,
+                                    r->expires, r->last_seen, r->ip, &used),
+                             5);
+            ck_assert_int_gt(used, 0);
+            snprintf(r->agent, sizeof(r->agent), "%.*s", (int)(eol - (line + used)), line + used);
+        }
+        line = eol + 1;
+    }
+    return n;
+}
+
+static char *must_list_sessions(const th_env_t *env, const char *email, const char *tenant)
+{
+    char *out = NULL, *err = NULL;
+    int rc = tenant != NULL
+                 ? ctl(env, NULL, &out, &err, "session", "list", email, "--tenant", tenant, NULL)
+                 : ctl(env, NULL, &out, &err, "session", "list", email, NULL);
+    ck_assert_msg(rc == 0, "session list %s failed (%d): %s", email, rc, err);
+    ck_assert_str_eq(err, "");
+    free(err);
+    return out;
+}
+
+START_TEST(test_session_list)
+{
+    th_env_t env;
+    th_env_init(&env, NULL, NULL);
+    ck_assert_int_eq(add_user(&env, "pw\n", NULL, NULL, "alice@example.com", NULL), 0);
+    ck_assert_int_eq(add_user(&env, "pw\n", NULL, NULL, "bob@example.com", NULL), 0);
+    ck_assert_int_eq(add_user(&env, "pw\n", NULL, NULL, "alice@example.com", "2"), 0);
+    ck_assert_int_eq(add_user(&env, "pw\n", NULL, NULL, "carol@example.com", NULL), 0);
+    int64_t now = idd_now();
+    int64_t oldest = add_session(&env, 1, "alice@example.com", now - 300, now + 3600, "192.0.2.10",
+                                 "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0");
+    int64_t newest = add_session(&env, 1, "alice@example.com", now - 60, now + 7200, "2001:db8::1",
+                                 "curl/8.5.0");
+    /* The user agent is whatever the client sent: here terminal escapes that would retitle
+     * the administrator's window and clear the screen if printed raw. */
+    int64_t hostile = add_session(&env, 1, "alice@example.com", now - 120, now + 3600, "",
+                                  "evil\x1b]0;pwned\x07\x1b[2J\x9b"
+                                  "1m");
+    int64_t ended =
+        add_session(&env, 1, "alice@example.com", now - 30, now + 3600, "192.0.2.11", "ended/1.0");
+    int64_t expired = add_session(&env, 1, "alice@example.com", now - 7200, now - 10, "192.0.2.12",
+                                  "expired/1.0");
+    int64_t bobs =
+        add_session(&env, 1, "bob@example.com", now - 10, now + 3600, "192.0.2.13", "bob/1.0");
+    int64_t other_tenant =
+        add_session(&env, 2, "alice@example.com", now - 10, now + 3600, "192.0.2.14", "t2/1.0");
+    end_session(&env, ended);
+
+    char *listing = must_list_sessions(&env, "Alice@Example.com", NULL);
+    ck_assert_msg(strncmp(listing, "ID ", 3) == 0, "no header: %s", listing);
+    ck_assert_ptr_nonnull(strstr(listing, "LAST SEEN"));
+    ck_assert_ptr_null(strchr(listing, '\x1b'));
+    ck_assert_ptr_null(strchr(listing, '\x07'));
+    ck_assert_ptr_null(strchr(listing, '\x9b'));
+    session_row_t rows[8];
+    ck_assert_int_eq(parse_sessions(listing, rows, 8), 3);
+    /* Newest first; the ended, expired, other users' and other tenants' sessions are not
+     * shown. */
+    ck_assert_int_eq(rows[0].id, newest);
+    ck_assert_int_eq(rows[1].id, hostile);
+    ck_assert_int_eq(rows[2].id, oldest);
+    char when[21];
+    idd_format_iso8601(now - 300, when);
+    ck_assert_str_eq(rows[2].created, when);
+    ck_assert_str_eq(rows[2].last_seen, when);
+    idd_format_iso8601(now + 3600, when);
+    ck_assert_str_eq(rows[2].expires, when);
+    ck_assert_str_eq(rows[2].ip, "192.0.2.10");
+    ck_assert_str_eq(rows[2].agent, "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0");
+    ck_assert_str_eq(rows[0].ip, "2001:db8::1");
+    ck_assert_str_eq(rows[0].agent, "curl/8.5.0");
+    ck_assert_str_eq(rows[1].ip, "-");
+    ck_assert_str_eq(rows[1].agent, "evil?]0;pwned??[2J?1m");
+    (void)expired;
+    (void)bobs;
+    free(listing);
+
+    listing = must_list_sessions(&env, "alice@example.com", "2");
+    ck_assert_int_eq(parse_sessions(listing, rows, 8), 1);
+    ck_assert_int_eq(rows[0].id, other_tenant);
+    free(listing);
+
+    /* A user without sessions gets the header alone. */
+    listing = must_list_sessions(&env, "carol@example.com", NULL);
+    ck_assert_int_eq(count_rows(listing), 0);
+    free(listing);
+
+    char *out = NULL, *err = NULL;
+    ck_assert_int_eq(ctl(&env, NULL, &out, &err, "session", "list", "ghost@example.com", NULL), 1);
+    ck_assert_msg(strstr(err, "ghost@example.com") != NULL, "stderr: %s", err);
+    ck_assert_str_eq(out, "");
+    free(out);
+    free(err);
+    ck_assert_int_eq(
+        ctl(&env, NULL, NULL, NULL, "session", "list", "carol@example.com", "--tenant", "2", NULL),
+        1);
+    th_env_dispose(&env);
+}
+END_TEST
+
+START_TEST(test_session_revoke)
+{
+    th_env_t env;
+    th_env_init(&env, NULL, NULL);
+    ck_assert_int_eq(add_user(&env, "pw\n", NULL, NULL, "alice@example.com", NULL), 0);
+    ck_assert_int_eq(add_user(&env, "pw\n", NULL, NULL, "bob@example.com", NULL), 0);
+    int64_t now = idd_now();
+    int64_t a[3];
+    for (int i = 0; i < 3; i++)
+        a[i] = add_session(&env, 1, "alice@example.com", now - 100 + i, now + 3600, "192.0.2.1",
+                           "test/1.0");
+    int64_t b = add_session(&env, 1, "bob@example.com", now, now + 3600, "192.0.2.2", "test/1.0");
+    char id[32], *out = NULL, *err = NULL, expect[96];
+
+    /* One session, by the id `session list` shows. */
+    snprintf(id, sizeof(id), "%lld", (long long)a[0]);
+    ck_assert_int_eq(ctl(&env, NULL, &out, &err, "session", "revoke", id, NULL), 0);
+    snprintf(expect, sizeof(expect), "revoked session %s\n", id);
+    ck_assert_str_eq(out, expect);
+    free(out);
+    free(err);
+    ck_assert_int_eq(session_active(&env, a[0]), 0);
+    ck_assert_int_eq(session_active(&env, a[1]), 1);
+    ck_assert_int_eq(session_active(&env, a[2]), 1);
+    ck_assert_int_eq(session_active(&env, b), 1);
+    char *listing = must_list_sessions(&env, "alice@example.com", NULL);
+    ck_assert_int_eq(count_rows(listing), 2);
+    free(listing);
+
+    /* Revoking it again changes nothing and says so. */
+    ck_assert_int_eq(ctl(&env, NULL, &out, &err, "session", "revoke", id, NULL), 0);
+    ck_assert_msg(strstr(out, "already ended") != NULL, "stdout: %s", out);
+    free(out);
+    free(err);
+
+    /* Unknown and malformed ids fail without touching anything. */
+    ck_assert_int_eq(ctl(&env, NULL, &out, &err, "session", "revoke", "999999", NULL), 1);
+    ck_assert_msg(strstr(err, "no session 999999") != NULL, "stderr: %s", err);
+    ck_assert_str_eq(out, "");
+    free(out);
+    free(err);
+    const char *bad_ids[] = {"abc", "0", "12x", "99999999999999999999999"};
+    for (size_t i = 0; i < IDD_ARRAY_LEN(bad_ids); i++) {
+        ck_assert_int_eq(ctl(&env, NULL, NULL, &err, "session", "revoke", bad_ids[i], NULL), 1);
+        ck_assert_msg(strstr(err, bad_ids[i]) != NULL, "%s: %s", bad_ids[i], err);
+        free(err);
+    }
+    /* --tenant belongs to --all EMAIL; with an id it is refused rather than ignored. */
+    snprintf(id, sizeof(id), "%lld", (long long)a[1]);
+    ck_assert_int_eq(ctl(&env, NULL, NULL, NULL, "session", "revoke", id, "--tenant", "1", NULL),
+                     1);
+    ck_assert_int_eq(session_active(&env, a[1]), 1);
+
+    /* Everything else of the user, and only of that user. */
+    ck_assert_int_eq(
+        ctl(&env, NULL, &out, &err, "session", "revoke", "--all", "ALICE@example.com", NULL), 0);
+    ck_assert_str_eq(out, "revoked 2 sessions of alice@example.com\n");
+    free(out);
+    free(err);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(session_active(&env, a[i]), 0);
+    ck_assert_int_eq(session_active(&env, b), 1);
+    listing = must_list_sessions(&env, "alice@example.com", NULL);
+    ck_assert_int_eq(count_rows(listing), 0);
+    free(listing);
+
+    ck_assert_int_eq(
+        ctl(&env, NULL, &out, &err, "session", "revoke", "alice@example.com", "--all", NULL), 0);
+    ck_assert_str_eq(out, "revoked 0 sessions of alice@example.com\n");
+    free(out);
+    free(err);
+    ck_assert_int_eq(ctl(&env, NULL, &out, &err, "session", "revoke", "--all", "bob@example.com",
+                         "--tenant", "1", NULL),
+                     0);
+    ck_assert_str_eq(out, "revoked 1 session of bob@example.com\n");
+    free(out);
+    free(err);
+    ck_assert_int_eq(session_active(&env, b), 0);
+
+    /* Unknown users, including a known address in a tenant where it does not exist. */
+    ck_assert_int_eq(
+        ctl(&env, NULL, &out, &err, "session", "revoke", "--all", "ghost@example.com", NULL), 1);
+    ck_assert_msg(strstr(err, "ghost@example.com") != NULL, "stderr: %s", err);
+    ck_assert_str_eq(out, "");
+    free(out);
+    free(err);
+    ck_assert_int_eq(ctl(&env, NULL, NULL, NULL, "session", "revoke", "--all", "bob@example.com",
+                         "--tenant", "2", NULL),
+                     1);
+    th_env_dispose(&env);
+}
+END_TEST
+
+START_TEST(test_user_list_pwchange)
+{
+    th_env_t env;
+    th_env_init(&env, NULL, NULL);
+    ck_assert_int_eq(add_user(&env, "old-pw\n", NULL, NULL, "alice@example.com", NULL), 0);
+    ck_assert_int_eq(add_user(&env, "pw\n", NULL, NULL, "bob@example.com", NULL), 0);
+    int64_t now = idd_now();
+    int64_t session =
+        add_session(&env, 1, "alice@example.com", now, now + 3600, "192.0.2.1", "test/1.0");
+    idd_user_t alice;
+    fetch_user(&env, 1, "alice@example.com", &alice);
+    idd_store_t *store = open_db(&env);
+    ck_assert_int_eq(idd_store_user_set_password_change(store, alice.id, 1), 0);
+    idd_store_free(store);
+
+    char *listing = must_list(&env, NULL);
+    list_row_t row;
+    ck_assert_ptr_nonnull(strstr(listing, "FLAGS"));
+    ck_assert(find_row(listing, "alice@example.com", &row));
+    ck_assert_str_eq(row.status, "active");
+    ck_assert_int_eq(row.pwchange, 1);
+    ck_assert(find_row(listing, "bob@example.com", &row));
+    ck_assert_str_eq(row.status, "active");
+    ck_assert_int_eq(row.pwchange, 0);
+    free(listing);
+
+    /* Setting the password meets the demand, and ends the sessions made with the old one. */
+    ck_assert_int_eq(ctl(&env, "new-pw\n", NULL, NULL, "user", "passwd", "alice@example.com", NULL),
+                     0);
+    listing = must_list(&env, NULL);
+    ck_assert(find_row(listing, "alice@example.com", &row));
+    ck_assert_int_eq(row.pwchange, 0);
+    ck_assert_ptr_null(strstr(listing, "pwchange"));
+    free(listing);
+    ck_assert_int_eq(session_active(&env, session), 0);
+
+    /* Disabling a user ends that user's sessions too. */
+    int64_t bobs = add_session(&env, 1, "bob@example.com", now, now + 3600, "192.0.2.2", "t/1");
+    ck_assert_int_eq(ctl(&env, NULL, NULL, NULL, "user", "disable", "bob@example.com", NULL), 0);
+    ck_assert_int_eq(session_active(&env, bobs), 0);
+    th_env_dispose(&env);
+}
+END_TEST
+
 static Suite *identityctl_suite(void)
 {
     Suite *s = suite_create("identityctl");
@@ -871,6 +1196,13 @@ static Suite *identityctl_suite(void)
     tcase_add_test(users, test_user_passwd);
     tcase_add_test(users, test_no_secret_in_output);
     suite_add_tcase(s, users);
+
+    TCase *sessions = tcase_create("sessions");
+    tcase_set_timeout(sessions, 120);
+    tcase_add_test(sessions, test_session_list);
+    tcase_add_test(sessions, test_session_revoke);
+    tcase_add_test(sessions, test_user_list_pwchange);
+    suite_add_tcase(s, sessions);
 
     TCase *cli = tcase_create("cli");
     tcase_set_timeout(cli, 120);

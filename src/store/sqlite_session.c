@@ -1,0 +1,337 @@
+/*
+ * The session operations of the SQLite engine: login events, created at sign-in, looked up by
+ * the keyed digest of their token, touched as they are used and ended by logout, revocation
+ * or a change to the user (see the transaction in sqlite.c's user updates).
+ *
+ * It assumes the handle, statement cache and helpers of sqlite_internal.h and the
+ * login_events table of migrations/0002_sessions.sql. An ended session keeps its row with
+ * active = 0, so every lookup returns it and the caller decides; only the listing filters to
+ * sessions that are active and unexpired.
+ *
+ * Lookups by digest compare in SQL, not in constant time. That is safe because the digest is
+ * keyed with a secret the attacker lacks: timing can at most tell how a guessed digest
+ * sorts against stored ones, and no token can be made to hit a chosen digest.
+ */
+#include <string.h>
+
+#include "identityd/common.h"
+#include "identityd/ct.h"
+#include "identityd/log.h"
+#include "identityd/store.h"
+#include "store/sqlite_internal.h"
+
+/* The order read_session() expects. */
+#define SESSION_COLUMNS                                                                            \
+    "id, tenant_id, user_id, token_digest, created, expires, last_seen, ip, user_agent, "          \
+    "active, browser_session, auth_version"
+
+static const char *const stmt_sql[ST_COUNT] = {
+    /* The row is built from the user's own row, so a session can only be created for a user
+     * that exists in the tenant it names, and tenant_id can never disagree with the user. */
+    [ST_SESSION_CREATE] =
+        "INSERT INTO login_events (tenant_id, user_id, token_digest, created, expires, "
+        "last_seen, ip, user_agent, active, browser_session, auth_version) "
+        "SELECT tenant_id, id, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?10 FROM users "
+        "WHERE id = ?2 AND tenant_id = ?1",
+    [ST_SESSION_BY_DIGEST] = "SELECT " SESSION_COLUMNS " FROM login_events WHERE token_digest = ?1",
+    [ST_SESSION_BY_ID] = "SELECT " SESSION_COLUMNS " FROM login_events WHERE id = ?1",
+    /* Coalesced touches from several threads may land out of order; last_seen only moves
+     * forward, so a late write of an older time cannot make a session look idle. */
+    [ST_SESSION_TOUCH] = "UPDATE login_events SET last_seen = max(last_seen, ?2) WHERE id = ?1",
+    [ST_SESSION_END] = "UPDATE login_events SET active = 0 WHERE id = ?1",
+    /* Ids start at 1, so except_id 0 excludes nothing. Only rows still active are written, so
+     * the change count is the number of sessions this call ended. */
+    [ST_SESSION_END_USER] = "UPDATE login_events SET active = 0 "
+                            "WHERE user_id = ?1 AND active = 1 AND id <> ?2",
+    [ST_SESSION_LIST_USER] = "SELECT " SESSION_COLUMNS " FROM login_events "
+                             "WHERE user_id = ?1 AND active = 1 AND expires > ?2 "
+                             "ORDER BY created DESC, id DESC",
+};
+
+/* The cached statement id of this file, prepared from stmt_sql. */
+static int stmt_get(sqlite_store_t *ss, enum stmt_id id, sqlite3_stmt **out)
+{
+    return idd_sqlite_stmt_get(ss, id, stmt_sql[id], out);
+}
+
+/* Whether user_id is shaped like a stored user id; anything else matches no user. */
+static int user_id_plausible(const char *user_id)
+{
+    return user_id != NULL && strnlen(user_id, IDD_GUID_LEN + 1) == IDD_GUID_LEN;
+}
+
+/* Reads the current row of a SESSION_COLUMNS statement into out. */
+static int read_session(sqlite_store_t *ss, sqlite3_stmt *stmt, idd_session_t *out)
+{
+    const void *digest;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    rc = idd_sqlite_column_copy(ss, stmt, 2, out->user_id, sizeof out->user_id);
+    if (rc == 0)
+        rc = idd_sqlite_column_copy(ss, stmt, 7, out->ip, sizeof out->ip);
+    if (rc == 0)
+        rc = idd_sqlite_column_copy(ss, stmt, 8, out->user_agent, sizeof out->user_agent);
+    if (rc != 0)
+        return rc;
+    digest = sqlite3_column_blob(stmt, 3);
+    if (digest == NULL || sqlite3_column_bytes(stmt, 3) != IDD_SESSION_DIGEST_LEN) {
+        idd_log_error("store: session %lld has a malformed token digest",
+                      (long long)sqlite3_column_int64(stmt, 0));
+        return IDD_ESTORE;
+    }
+    memcpy(out->digest, digest, IDD_SESSION_DIGEST_LEN);
+    out->id = sqlite3_column_int64(stmt, 0);
+    out->tenant_id = sqlite3_column_int64(stmt, 1);
+    out->created = sqlite3_column_int64(stmt, 4);
+    out->expires = sqlite3_column_int64(stmt, 5);
+    out->last_seen = sqlite3_column_int64(stmt, 6);
+    out->active = sqlite3_column_int(stmt, 9) != 0;
+    out->browser_session = sqlite3_column_int(stmt, 10) != 0;
+    out->auth_version = sqlite3_column_int64(stmt, 11);
+    return 0;
+}
+
+/* Runs a statement expected to yield at most one session and reads it into out. The copy
+ * goes through a local record so that a failure leaves out zeroed rather than half-written;
+ * the local copy of the digest is wiped. */
+static int session_lookup(sqlite_store_t *ss, sqlite3_stmt *stmt, const char *what,
+                          idd_session_t *out)
+{
+    idd_session_t session;
+    int rc;
+    int src = sqlite3_step(stmt);
+
+    if (src == SQLITE_DONE) {
+        rc = IDD_ENOTFOUND;
+    } else if (src != SQLITE_ROW) {
+        rc = idd_sqlite_step_error(ss, src, what);
+    } else {
+        rc = read_session(ss, stmt, &session);
+        if (rc == 0)
+            *out = session;
+        idd_wipe(&session, sizeof session);
+    }
+    return rc;
+}
+
+/* Checks a session about to be inserted: every string terminated inside its array
+ * (IDD_ETOOBIG otherwise: callers cut the IP and user agent to fit first), a positive tenant
+ * and auth_version (IDD_EINVAL), a user id of the stored shape (IDD_ENOTFOUND). */
+static int session_validate(const idd_session_t *session)
+{
+    size_t len = 0;
+    int rc = idd_sqlite_field_length(session->user_id, sizeof session->user_id, &len);
+
+    if (rc == 0)
+        rc = idd_sqlite_field_length(session->ip, sizeof session->ip, &len);
+    if (rc == 0)
+        rc = idd_sqlite_field_length(session->user_agent, sizeof session->user_agent, &len);
+    if (rc != 0)
+        return rc;
+    if (session->tenant_id <= 0 || session->auth_version < 1)
+        return IDD_EINVAL;
+    if (!user_id_plausible(session->user_id))
+        return IDD_ENOTFOUND;
+    return 0;
+}
+
+int idd_sqlite_session_create(idd_store_t *s, idd_session_t *session)
+{
+    sqlite_store_t *ss = to_sqlite(s);
+    sqlite3_stmt *stmt = NULL;
+    int rc = IDD_EINVAL;
+    int src;
+
+    if (session == NULL)
+        goto done;
+    rc = session_validate(session);
+    if (rc != 0)
+        goto done;
+    rc = stmt_get(ss, ST_SESSION_CREATE, &stmt);
+    if (rc != 0)
+        goto done;
+    sqlite3_bind_int64(stmt, 1, session->tenant_id);
+    sqlite3_bind_text(stmt, 2, session->user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(stmt, 3, session->digest, IDD_SESSION_DIGEST_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 4, session->created);
+    sqlite3_bind_int64(stmt, 5, session->expires);
+    sqlite3_bind_int64(stmt, 6, session->last_seen);
+    sqlite3_bind_text(stmt, 7, session->ip, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 8, session->user_agent, -1, SQLITE_STATIC);
+    sqlite3_bind_int(stmt, 9, session->browser_session != 0);
+    sqlite3_bind_int64(stmt, 10, session->auth_version);
+    src = sqlite3_step(stmt);
+    if (src != SQLITE_DONE) {
+        rc = idd_sqlite_step_error(ss, src, "session_create");
+        goto done;
+    }
+    /* The SELECT found no user with this id in this tenant. */
+    if (sqlite3_changes(ss->db) != 1) {
+        rc = IDD_ENOTFOUND;
+        goto done;
+    }
+    session->id = sqlite3_last_insert_rowid(ss->db);
+    session->active = 1;
+    rc = 0;
+
+done:
+    idd_sqlite_stmt_put(stmt);
+    return rc;
+}
+
+int idd_sqlite_session_by_digest(idd_store_t *s, const unsigned char digest[IDD_SESSION_DIGEST_LEN],
+                                 idd_session_t *out)
+{
+    sqlite_store_t *ss = to_sqlite(s);
+    sqlite3_stmt *stmt = NULL;
+    int rc = IDD_EINVAL;
+
+    if (digest == NULL)
+        goto done;
+    rc = stmt_get(ss, ST_SESSION_BY_DIGEST, &stmt);
+    if (rc != 0)
+        goto done;
+    sqlite3_bind_blob(stmt, 1, digest, IDD_SESSION_DIGEST_LEN, SQLITE_STATIC);
+    rc = session_lookup(ss, stmt, "session_by_digest", out);
+
+done:
+    idd_sqlite_stmt_put(stmt);
+    if (rc != 0)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+int idd_sqlite_session_by_id(idd_store_t *s, int64_t id, idd_session_t *out)
+{
+    sqlite_store_t *ss = to_sqlite(s);
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    rc = stmt_get(ss, ST_SESSION_BY_ID, &stmt);
+    if (rc != 0)
+        goto done;
+    sqlite3_bind_int64(stmt, 1, id);
+    rc = session_lookup(ss, stmt, "session_by_id", out);
+
+done:
+    idd_sqlite_stmt_put(stmt);
+    if (rc != 0)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+/* Runs the UPDATE which, keyed by session id (?1) with an optional ?2, and reports
+ * IDD_ENOTFOUND when it matched no row. A row whose values did not change still counts as
+ * matched, so ending an ended session is not an error. */
+static int session_update(sqlite_store_t *ss, enum stmt_id which, int64_t id, int64_t value,
+                          const char *what)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+    int src;
+
+    rc = stmt_get(ss, which, &stmt);
+    if (rc != 0)
+        goto done;
+    sqlite3_bind_int64(stmt, 1, id);
+    if (sqlite3_bind_parameter_count(stmt) >= 2)
+        sqlite3_bind_int64(stmt, 2, value);
+    src = sqlite3_step(stmt);
+    if (src != SQLITE_DONE)
+        rc = idd_sqlite_step_error(ss, src, what);
+    else
+        rc = sqlite3_changes(ss->db) == 1 ? 0 : IDD_ENOTFOUND;
+
+done:
+    idd_sqlite_stmt_put(stmt);
+    return rc;
+}
+
+int idd_sqlite_session_touch(idd_store_t *s, int64_t id, int64_t when)
+{
+    return session_update(to_sqlite(s), ST_SESSION_TOUCH, id, when, "session_touch");
+}
+
+int idd_sqlite_session_end(idd_store_t *s, int64_t id)
+{
+    return session_update(to_sqlite(s), ST_SESSION_END, id, 0, "session_end");
+}
+
+int idd_sqlite_session_end_user(idd_store_t *s, const char *user_id, int64_t except_id, int *count)
+{
+    sqlite_store_t *ss = to_sqlite(s);
+    sqlite3_stmt *stmt = NULL;
+    int ended = 0;
+    int rc = IDD_EINVAL;
+    int src;
+
+    if (user_id == NULL)
+        goto done;
+    /* An id no user can have has no sessions to end. */
+    rc = 0;
+    if (!user_id_plausible(user_id))
+        goto done;
+    rc = stmt_get(ss, ST_SESSION_END_USER, &stmt);
+    if (rc != 0)
+        goto done;
+    sqlite3_bind_text(stmt, 1, user_id, IDD_GUID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, except_id);
+    src = sqlite3_step(stmt);
+    if (src != SQLITE_DONE) {
+        rc = idd_sqlite_step_error(ss, src, "session_end_user");
+        goto done;
+    }
+    ended = sqlite3_changes(ss->db);
+
+done:
+    idd_sqlite_stmt_put(stmt);
+    if (count != NULL)
+        *count = rc == 0 ? ended : 0;
+    return rc;
+}
+
+/* The visitor runs while the list statement is mid-step. It may look sessions up or end
+ * them through the same handle (other statements), but not list again: that is refused with
+ * IDD_EBUSY. */
+int idd_sqlite_session_list_user(idd_store_t *s, const char *user_id, int64_t now,
+                                 idd_session_visit_fn visit, void *arg)
+{
+    sqlite_store_t *ss = to_sqlite(s);
+    sqlite3_stmt *stmt = NULL;
+    idd_session_t session;
+    int rc = IDD_EINVAL;
+
+    memset(&session, 0, sizeof session);
+    if (visit == NULL || user_id == NULL)
+        goto done;
+    rc = 0;
+    if (!user_id_plausible(user_id))
+        goto done;
+    rc = stmt_get(ss, ST_SESSION_LIST_USER, &stmt);
+    if (rc != 0)
+        goto done;
+    sqlite3_bind_text(stmt, 1, user_id, IDD_GUID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, now);
+    for (;;) {
+        int src = sqlite3_step(stmt);
+        if (src == SQLITE_DONE) {
+            rc = 0;
+            break;
+        }
+        if (src != SQLITE_ROW) {
+            rc = idd_sqlite_step_error(ss, src, "session_list_user");
+            break;
+        }
+        rc = read_session(ss, stmt, &session);
+        if (rc != 0)
+            break;
+        if (visit(&session, arg) != 0)
+            break;
+    }
+
+done:
+    idd_sqlite_stmt_put(stmt);
+    idd_wipe(&session, sizeof session);
+    return rc;
+}
