@@ -117,7 +117,7 @@ void idd_api_signin(idd_request_t *r)
         hash_lower[IDD_CLIENT_HASH_HEX_LEN] = '\0';
     }
     json_t *session = json_object_get(body, "session");
-    if (session != NULL && !json_is_null(session) && !json_is_boolean(session)) {
+    if (session != NULL && !json_is_boolean(session)) {
         problem = "session must be a boolean";
         goto done;
     }
