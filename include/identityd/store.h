@@ -73,7 +73,29 @@ typedef struct idd_session {
     int64_t auth_version;                  /* the user's auth_version when signed in */
 } idd_session_t;
 
+/* An API key. The key itself is shown once at creation and never stored: the store keeps
+ * a keyed digest of it (apikey.h) and its last four characters. */
+#define IDD_APIKEY_NAME_MAX 120        /* 30 characters of up to 4 UTF-8 bytes */
+#define IDD_APIKEY_PERMISSIONS_MAX 511 /* space-separated permission names */
+
+typedef struct idd_apikey {
+    char id[IDD_GUID_LEN + 1];           /* assigned by apikey_create when empty */
+    int64_t tenant_id;
+    char created_by[IDD_GUID_LEN + 1];   /* the user the key acts as */
+    char name[IDD_APIKEY_NAME_MAX + 1];
+    unsigned char digest[IDD_SESSION_DIGEST_LEN]; /* secret-derived */
+    char postfix[5];                     /* last 4 characters of the key */
+    char permissions[IDD_APIKEY_PERMISSIONS_MAX + 1]; /* "" (full access) or "files:read ..." */
+    int64_t created;
+    int64_t expires;                     /* Unix seconds; 0: never */
+    int64_t last_used;                   /* Unix seconds; 0: never */
+    int active;
+} idd_apikey_t;
+
 typedef struct idd_store idd_store_t;
+
+/* Called once per API key by apikey_list; return non-zero to stop early. */
+typedef int (*idd_apikey_visit_fn)(const idd_apikey_t *key, void *arg);
 
 /* Called once per session by the session listings; return non-zero to stop early. */
 typedef int (*idd_session_visit_fn)(const idd_session_t *session, void *arg);
@@ -129,6 +151,29 @@ typedef struct idd_store_ops {
     /* Visits the active, unexpired (expires > now) sessions of a user, newest first. */
     int (*session_list_user)(idd_store_t *s, const char *user_id, int64_t now,
                              idd_session_visit_fn visit, void *arg);
+
+    /* ---- API keys ---- */
+    /* Inserts key (an empty id gets a fresh GUID, written back; created is set to now if 0).
+     * The permissions column holds a JSON list, as DocSpace's does. IDD_EEXIST for a digest
+     * already present, IDD_ENOTFOUND when the creator is not a user of the key's tenant. */
+    int (*apikey_create)(idd_store_t *s, idd_apikey_t *key);
+    /* The key with this digest, active or not; IDD_ENOTFOUND when none. */
+    int (*apikey_by_digest)(idd_store_t *s, const unsigned char digest[IDD_SESSION_DIGEST_LEN],
+                            idd_apikey_t *out);
+    int (*apikey_by_id)(idd_store_t *s, const char *id, idd_apikey_t *out);
+    /* Visits the keys of a tenant, or only those created_by made when it is not NULL, newest
+     * first. */
+    int (*apikey_list)(idd_store_t *s, int64_t tenant_id, const char *created_by,
+                       idd_apikey_visit_fn visit, void *arg);
+    /* Changes what is given: name and permissions when not NULL, active when >= 0.
+     * IDD_ENOTFOUND for an unknown id. */
+    int (*apikey_update)(idd_store_t *s, const char *id, const char *name, const char *permissions,
+                         int active);
+    /* Deletes a key; IDD_ENOTFOUND for an unknown id. */
+    int (*apikey_delete)(idd_store_t *s, const char *id);
+    /* Records uses: last_used = max(last_used, when) for each of n ids, in one transaction. */
+    int (*apikey_touch)(idd_store_t *s, const char (*ids)[IDD_GUID_LEN + 1], const int64_t *when,
+                        size_t n);
 } idd_store_ops_t;
 
 /* Every engine's handle starts with this. */
@@ -164,6 +209,13 @@ static inline int idd_store_session_by_id(idd_store_t *s, int64_t id, idd_sessio
 static inline int idd_store_session_touch(idd_store_t *s, int64_t id, int64_t when) { return s->ops->session_touch(s, id, when); }
 static inline int idd_store_session_end(idd_store_t *s, int64_t id) { return s->ops->session_end(s, id); }
 static inline int idd_store_session_end_user(idd_store_t *s, const char *uid, int64_t except, int *n) { return s->ops->session_end_user(s, uid, except, n); }
+static inline int idd_store_apikey_create(idd_store_t *s, idd_apikey_t *k) { return s->ops->apikey_create(s, k); }
+static inline int idd_store_apikey_by_digest(idd_store_t *s, const unsigned char d[IDD_SESSION_DIGEST_LEN], idd_apikey_t *out) { return s->ops->apikey_by_digest(s, d, out); }
+static inline int idd_store_apikey_by_id(idd_store_t *s, const char *id, idd_apikey_t *out) { return s->ops->apikey_by_id(s, id, out); }
+static inline int idd_store_apikey_list(idd_store_t *s, int64_t t, const char *by, idd_apikey_visit_fn f, void *a) { return s->ops->apikey_list(s, t, by, f, a); }
+static inline int idd_store_apikey_update(idd_store_t *s, const char *id, const char *name, const char *perms, int active) { return s->ops->apikey_update(s, id, name, perms, active); }
+static inline int idd_store_apikey_delete(idd_store_t *s, const char *id) { return s->ops->apikey_delete(s, id); }
+static inline int idd_store_apikey_touch(idd_store_t *s, const char (*ids)[IDD_GUID_LEN + 1], const int64_t *when, size_t n) { return s->ops->apikey_touch(s, ids, when, n); }
 static inline int idd_store_session_list_user(idd_store_t *s, const char *uid, int64_t now, idd_session_visit_fn f, void *a) { return s->ops->session_list_user(s, uid, now, f, a); }
 
 #endif
