@@ -2,7 +2,8 @@
  * Checking a login and its secret: the part Basic auth and POST /api/2.0/authentication
  * share. Brute-force accounting wraps the whole check, so a blocked (login, client IP) pair
  * is refused before the password is even looked at, with the same answer whether or not
- * the account exists.
+ * the account exists; only a sign-in that succeeds (right secret, user allowed to sign in)
+ * clears the pair.
  *
  * The user row is read on the loop (a prepared point lookup). A plain password becomes
  * DocSpace's client hash through the KDF, which runs in the worker pool while the request
@@ -164,9 +165,17 @@ static void check_finish(idd_request_t *r, void *arg)
 {
     signin_check_t *c = arg;
     idd_app_t *app = r->app;
+    /* Guesses sent in parallel all pass the first check before any KDF finishes. Asking
+     * again before revealing a verdict means that once `attempts` of them have failed, the
+     * rest answer 403 whatever their password was: no more than `attempts` verdicts per
+     * block, while parallel requests with the right password are never held back. */
+    if (idd_bruteforce_check(app->bruteforce, c->login, r->client_ip, idd_monotonic_ms(), &r->retry_after) != 0) {
+        c->done(r, IDD_AUTH_BLOCKED, NULL);
+        return;
+    }
     if (c->verdict == 0 && c->user_found) {
-        idd_bruteforce_success(app->bruteforce, c->login, r->client_ip);
         if (may_sign_in(&c->user)) {
+            idd_bruteforce_success(app->bruteforce, c->login, r->client_ip);
             int ttl = app->cfg->basic_cache_ttl;
             if (c->remember && ttl > 0 && !key_is_zero(c->key)) {
                 cache_entry_t *e = cache_slot(r->thread->basic_cache, c->key);
@@ -180,6 +189,7 @@ static void check_finish(idd_request_t *r, void *arg)
         }
         idd_log_info("signin: user %s may not sign in (%s)", c->user.id,
                      c->user.status != IDD_USER_ACTIVE ? "disabled" : "password change required");
+        idd_bruteforce_fail(app->bruteforce, c->login, r->client_ip, idd_monotonic_ms());
         c->done(r, IDD_AUTH_DENY, NULL);
         return;
     }
@@ -200,8 +210,8 @@ void idd_auth_signin(idd_request_t *r, const idd_signin_t *in, idd_auth_done_fn 
         done(r, IDD_AUTH_DENY, NULL);
         return;
     }
-    if (idd_bruteforce_check(app->bruteforce, in->login, r->client_ip, idd_monotonic_ms(),
-                             &r->retry_after) != 0) {
+    int64_t now_ms = idd_monotonic_ms();
+    if (idd_bruteforce_check(app->bruteforce, in->login, r->client_ip, now_ms, &r->retry_after) != 0) {
         done(r, IDD_AUTH_BLOCKED, NULL);
         return;
     }

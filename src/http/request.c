@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "identityd/api.h"
+#include "identityd/common.h"
 #include "identityd/respond.h"
 
 #define HOST_MAX 261 /* 255 name + ":65535" */
@@ -171,28 +172,39 @@ static void address_text(const struct sockaddr_storage *ss, char *text, size_t t
 static void resolve_client(idd_request_t *r, int trusted)
 {
     const idd_config_t *cfg = r->app->cfg;
+    h2o_req_t *req = r->req;
     address_text(&r->peer, r->client_ip, sizeof(r->client_ip));
-    h2o_iovec_t xff;
-    if (!trusted || !find_header(r->req, "x-forwarded-for", &xff))
+    if (!trusted)
         return;
-    size_t end = xff.len;
-    while (end > 0) {
-        size_t start = end;
-        while (start > 0 && xff.base[start - 1] != ',')
-            start--;
-        h2o_iovec_t hop = h2o_iovec_init(xff.base + start, end - start);
-        while (hop.len > 0 && (hop.base[0] == ' ' || hop.base[0] == '\t'))
-            hop.base++, hop.len--;
-        while (hop.len > 0 && (hop.base[hop.len - 1] == ' ' || hop.base[hop.len - 1] == '\t'))
-            hop.len--;
-        struct sockaddr_storage ss;
-        char text[sizeof(r->client_ip)];
-        if (parse_hop(hop, &ss, text, sizeof(text)) != 0)
-            return;
-        memcpy(r->client_ip, text, sizeof(text));
-        if (!idd_cidr_match(cfg->trusted_proxies, cfg->n_trusted_proxies, (struct sockaddr *)&ss))
-            return;
-        end = start > 0 ? start - 1 : 0;
+    /* Several X-Forwarded-For fields are one list in field order (RFC 9110 §5.3), and
+     * proxies append: walk the fields from the last, each from its right end. */
+    ssize_t fields[16];
+    size_t n_fields = 0;
+    ssize_t i = -1;
+    while ((i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-forwarded-for"), i)) != -1 &&
+           n_fields < IDD_ARRAY_LEN(fields))
+        fields[n_fields++] = i;
+    while (n_fields > 0) {
+        h2o_iovec_t xff = req->headers.entries[fields[--n_fields]].value;
+        size_t end = xff.len;
+        while (end > 0) {
+            size_t start = end;
+            while (start > 0 && xff.base[start - 1] != ',')
+                start--;
+            h2o_iovec_t hop = h2o_iovec_init(xff.base + start, end - start);
+            while (hop.len > 0 && (hop.base[0] == ' ' || hop.base[0] == '\t'))
+                hop.base++, hop.len--;
+            while (hop.len > 0 && (hop.base[hop.len - 1] == ' ' || hop.base[hop.len - 1] == '\t'))
+                hop.len--;
+            struct sockaddr_storage ss;
+            char text[sizeof(r->client_ip)];
+            if (parse_hop(hop, &ss, text, sizeof(text)) != 0)
+                return;
+            memcpy(r->client_ip, text, sizeof(text));
+            if (!idd_cidr_match(cfg->trusted_proxies, cfg->n_trusted_proxies, (struct sockaddr *)&ss))
+                return;
+            end = start > 0 ? start - 1 : 0;
+        }
     }
 }
 

@@ -1,0 +1,530 @@
+/*
+ * Brute-force protection end to end: failed sign-ins (POST /api/2.0/authentication and
+ * Basic on the token endpoint) counted per (lowercased login, client IP), against a real
+ * identityd on a loopback port with a real SQLite file and users made by identityctl. The
+ * limits are made tiny in config (3 failures within 2 s block for 2 s) so that the suite
+ * observes a block starting and ending in a few seconds.
+ */
+#include <check.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "identityd/store.h"
+
+#define AUTH_PATH "/api/2.0/authentication"
+#define TOKEN_PATH "/api/2.0/security/oauth2/token"
+#define AUTH_FAILED "User authentication failed"
+#define TOO_MANY "Too many login attempts. Please try again later"
+
+#define ATTEMPTS 3
+#define WINDOW_S 2
+#define BLOCK_S 2
+#define LIMITS "bruteforce: { attempts: 3, window: 2, block: 2 }\n"
+
+static th_env_t env;
+static th_server_t srv;
+
+/* ---- plumbing --------------------------------------------------------------------------- */
+
+static void start(const char *extra_yaml)
+{
+    th_env_init(&env, extra_yaml, NULL);
+    ck_assert_int_eq(th_add_user(&env, "user@example.com", "user pass", "Bob", "User", "user"), 0);
+    ck_assert_int_eq(th_add_user(&env, "other@example.com", "other pass", "Olly", "Other", "user"), 0);
+    ck_assert_int_eq(th_add_user(&env, "off@example.com", "off pass", "Olga", "Off", "user"), 0);
+    th_server_start(&srv, &env);
+}
+
+static void setup(void)
+{
+    start(LIMITS);
+}
+
+static void setup_proxy(void)
+{
+    start(LIMITS "trusted_proxies: [127.0.0.1]\n");
+}
+
+/* A slower password KDF (still about 10 ms) widens the moment between the counter check
+ * and the recorded failure, so that a race there shows every run, not now and then. */
+static void setup_slow_kdf(void)
+{
+    th_password_iterations = 20000;
+    start(LIMITS);
+    th_password_iterations = 1000;
+}
+
+static void teardown(void)
+{
+    ck_assert_int_eq(th_server_stop(&srv), 0);
+    th_env_dispose(&env);
+}
+
+static char *url(const char *path)
+{
+    char *u = malloc(strlen(srv.base) + strlen(path) + 1);
+    sprintf(u, "%s%s", srv.base, path);
+    return u;
+}
+
+static json_t *parse(const char *text)
+{
+    json_error_t e;
+    json_t *j = json_loads(text, 0, &e);
+    ck_assert_msg(j != NULL, "not JSON (%s): %s", e.text, text);
+    return j;
+}
+
+static void assert_error(const th_response_t *r, long status, const char *message)
+{
+    ck_assert_msg(r->status == status, "status %ld, want %ld: %s", r->status, status, r->body);
+    json_t *j = parse(r->body);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "statusCode")), status);
+    json_t *msg = json_object_get(json_object_get(j, "error"), "message");
+    ck_assert(json_is_string(msg));
+    ck_assert_str_eq(json_string_value(msg), message);
+    json_decref(j);
+}
+
+/* POST /api/2.0/authentication with a JSON body and an optional extra header. */
+static void post_body(th_response_t *r, const char *body, const char *extra)
+{
+    const char *h[] = {"Content-Type: application/json", extra, NULL};
+    char *u = url(AUTH_PATH);
+    th_http(r, "POST", u, h, body, strlen(body), 0);
+    free(u);
+}
+
+static void post_login(th_response_t *r, const char *email, const char *password, const char *extra)
+{
+    char body[512];
+    snprintf(body, sizeof(body), "{\"userName\":\"%s\",\"password\":\"%s\"}", email, password);
+    post_body(r, body, extra);
+}
+
+/* The status of a sign-in; 401 answers are checked to be the plain failure. */
+static long attempt(const char *email, const char *password, const char *extra)
+{
+    th_response_t r;
+    post_login(&r, email, password, extra);
+    long status = r.status;
+    if (status == 401)
+        assert_error(&r, 401, AUTH_FAILED);
+    th_response_dispose(&r);
+    return status;
+}
+
+static void fail_n(int n, const char *email, const char *extra)
+{
+    for (int i = 0; i < n; i++) {
+        long status = attempt(email, "not the password", extra);
+        ck_assert_msg(status == 401, "failure %d of %s: %ld, want 401", i + 1, email, status);
+    }
+}
+
+static void basic(th_response_t *r, const char *email, const char *password)
+{
+    char *h = th_basic(email, password);
+    const char *hs[] = {h, NULL};
+    char *u = url(TOKEN_PATH);
+    th_http(r, "GET", u, hs, NULL, 0, 0);
+    free(u);
+    free(h);
+}
+
+/* A refusal for too many attempts: 403, the envelope, a Retry-After of whole seconds no
+ * longer than the block, and no cookie. */
+static void assert_blocked(const th_response_t *r)
+{
+    assert_error(r, 403, TOO_MANY);
+    char *ra = th_header(r, "retry-after");
+    ck_assert_msg(ra != NULL, "no Retry-After in:\n%s", r->headers);
+    ck_assert_msg(strlen(ra) > 0 && strspn(ra, "0123456789") == strlen(ra), "Retry-After: %s", ra);
+    long secs = atol(ra);
+    ck_assert_msg(secs >= 1 && secs <= BLOCK_S, "Retry-After: %ld, want 1..%d", secs, BLOCK_S);
+    free(ra);
+    ck_assert_ptr_null(th_header(r, "set-cookie"));
+}
+
+static void assert_login_blocked(const char *email, const char *password, const char *extra)
+{
+    th_response_t r;
+    post_login(&r, email, password, extra);
+    assert_blocked(&r);
+    th_response_dispose(&r);
+}
+
+static int count_one(const idd_session_t *session, void *arg)
+{
+    (void)session;
+    (*(size_t *)arg)++;
+    return 0;
+}
+
+/* How many live sessions the user has, read from the store. */
+static size_t count_sessions(const char *email)
+{
+    idd_store_t *s = NULL;
+    idd_user_t u;
+    ck_assert_int_eq(idd_store_open(env.db, &s), 0);
+    ck_assert_int_eq(idd_store_user_by_email(s, 1, email, &u), 0);
+    size_t n = 0;
+    ck_assert_int_eq(idd_store_session_list_user(s, u.id, (int64_t)time(NULL), count_one, &n), 0);
+    idd_store_free(s);
+    return n;
+}
+
+/* ---- the block -------------------------------------------------------------------------- */
+
+/* Online password guessing: an attacker tries password after password for one account.
+ * After `attempts` failures the pair is refused for `block` seconds whatever is sent, and a
+ * refusal looks the same for a right and a wrong password, so the block is not an oracle
+ * that still confirms a guess. Other accounts from the same address are not affected. */
+START_TEST(blocks_after_attempts)
+{
+    fail_n(ATTEMPTS, "user@example.com", NULL);
+
+    th_response_t right, wrong;
+    post_login(&right, "user@example.com", "user pass", NULL);
+    assert_blocked(&right);
+    post_login(&wrong, "user@example.com", "still not it", NULL);
+    assert_blocked(&wrong);
+    ck_assert_str_eq(right.body, wrong.body);
+    th_response_dispose(&right);
+    th_response_dispose(&wrong);
+
+    /* The client hash is the same credential: blocked too. */
+    idd_store_t *s = NULL;
+    idd_tenant_t t;
+    ck_assert_int_eq(idd_store_open(env.db, &s), 0);
+    ck_assert_int_eq(idd_store_tenant_get(s, 1, &t), 0);
+    idd_store_free(s);
+    unsigned char dk[32];
+    ck_assert(PKCS5_PBKDF2_HMAC("user pass", 9, (const unsigned char *)t.password_salt,
+                                (int)strlen(t.password_salt), 1000, EVP_sha256(), 32, dk) == 1);
+    char body[256];
+    int n = snprintf(body, sizeof(body), "{\"userName\":\"user@example.com\",\"passwordHash\":\"");
+    for (int i = 0; i < 32; i++)
+        n += snprintf(body + n, sizeof(body) - (size_t)n, "%02x", dk[i]);
+    snprintf(body + n, sizeof(body) - (size_t)n, "\"}");
+    th_response_t r;
+    post_body(&r, body, NULL);
+    assert_blocked(&r);
+    th_response_dispose(&r);
+
+    /* Basic on the token endpoint, right password: blocked as well. */
+    basic(&r, "user@example.com", "user pass");
+    assert_blocked(&r);
+    th_response_dispose(&r);
+
+    /* Another account from the same address signs in. */
+    ck_assert_int_eq(attempt("other@example.com", "other pass", NULL), 200);
+    ck_assert_int_eq(count_sessions("user@example.com"), 0);
+    ck_assert_int_eq(count_sessions("other@example.com"), 1);
+}
+END_TEST
+
+/* Account enumeration: if blocking answered differently for an address that has an account
+ * than for one that does not, an attacker would learn which accounts exist by failing three
+ * times for each. Both are counted and both are refused identically. */
+START_TEST(unknown_login_blocked_identically)
+{
+    th_response_t a, b;
+    post_login(&a, "user@example.com", "nope", NULL);
+    post_login(&b, "nobody@example.com", "nope", NULL);
+    assert_error(&a, 401, AUTH_FAILED);
+    assert_error(&b, 401, AUTH_FAILED);
+    ck_assert_str_eq(a.body, b.body);
+    th_response_dispose(&a);
+    th_response_dispose(&b);
+    fail_n(ATTEMPTS - 1, "user@example.com", NULL);
+    fail_n(ATTEMPTS - 1, "nobody@example.com", NULL);
+
+    post_login(&a, "user@example.com", "user pass", NULL);
+    post_login(&b, "nobody@example.com", "user pass", NULL);
+    assert_blocked(&a);
+    assert_blocked(&b);
+    ck_assert_int_eq(a.status, b.status);
+    ck_assert_str_eq(a.body, b.body);
+    char *ra = th_header(&a, "retry-after"), *rb = th_header(&b, "retry-after");
+    ck_assert_str_eq(ra, rb);
+    free(ra);
+    free(rb);
+    th_response_dispose(&a);
+    th_response_dispose(&b);
+}
+END_TEST
+
+/* The block ends: after it the right password works, and the count starts afresh. */
+START_TEST(block_expires)
+{
+    fail_n(ATTEMPTS, "user@example.com", NULL);
+    assert_login_blocked("user@example.com", "user pass", NULL);
+    sleep(BLOCK_S + 1);
+    ck_assert_int_eq(attempt("user@example.com", "nope", NULL), 401);
+    ck_assert_int_eq(attempt("user@example.com", "user pass", NULL), 200);
+}
+END_TEST
+
+/* A success clears the pair: a user who mistypes now and then is never locked out. With the
+ * clearing broken, 2 + 2 failures inside the window would reach the limit. */
+START_TEST(success_clears)
+{
+    fail_n(ATTEMPTS - 1, "user@example.com", NULL);
+    ck_assert_int_eq(attempt("user@example.com", "user pass", NULL), 200);
+    fail_n(ATTEMPTS - 1, "user@example.com", NULL);
+    ck_assert_int_eq(attempt("user@example.com", "user pass", NULL), 200);
+}
+END_TEST
+
+/* Failures older than the window do not count. */
+START_TEST(window_slides)
+{
+    fail_n(ATTEMPTS - 1, "user@example.com", NULL);
+    usleep((WINDOW_S * 1000 + 600) * 1000);
+    fail_n(ATTEMPTS - 1, "user@example.com", NULL);
+    ck_assert_int_eq(attempt("user@example.com", "user pass", NULL), 200);
+}
+END_TEST
+
+/* Logins match case-insensitively, so the counter must too: otherwise an attacker gets
+ * `attempts` guesses for every capitalisation of the address. */
+START_TEST(login_case_folded)
+{
+    fail_n(1, "User@Example.com", NULL);
+    fail_n(1, "user@example.com", NULL);
+    fail_n(1, "USER@EXAMPLE.COM", NULL);
+    assert_login_blocked("user@example.com", "user pass", NULL);
+    assert_login_blocked("uSeR@eXaMpLe.CoM", "user pass", NULL);
+}
+END_TEST
+
+/* Basic on the token endpoint checks the same password: if its failures were not counted,
+ * an attacker would simply guess there instead (DocSpace has no limit on Basic at all). */
+START_TEST(basic_counts_and_is_blocked)
+{
+    th_response_t r;
+    for (int i = 0; i < ATTEMPTS - 1; i++) {
+        basic(&r, "user@example.com", "wrong");
+        ck_assert_int_eq(r.status, 401);
+        th_response_dispose(&r);
+    }
+    fail_n(1, "user@example.com", NULL);
+    assert_login_blocked("user@example.com", "user pass", NULL);
+    basic(&r, "user@example.com", "user pass");
+    assert_blocked(&r);
+    th_response_dispose(&r);
+
+    /* Basic failures alone block Basic and sign-in. */
+    for (int i = 0; i < ATTEMPTS; i++) {
+        basic(&r, "other@example.com", "wrong");
+        ck_assert_int_eq(r.status, 401);
+        th_response_dispose(&r);
+    }
+    basic(&r, "other@example.com", "other pass");
+    assert_blocked(&r);
+    th_response_dispose(&r);
+    assert_login_blocked("other@example.com", "other pass", NULL);
+}
+END_TEST
+
+/* An account that may not sign in (disabled, or told to change its password by
+ * logoutallchangepassword) answers 401 to its right password like to a wrong one. If the
+ * right password still counted as a success and cleared the counter, the counter would be a
+ * password oracle: fail twice, guess, fail once more, and an answer of 401 instead of 403
+ * says the guess was right. A refused sign-in is a failure, whatever the password. */
+START_TEST(refused_account_is_no_oracle)
+{
+    const char *argv[] = {th_ctl(), "-c", env.config, "user", "disable", "off@example.com", NULL};
+    ck_assert_int_eq(th_run(argv, NULL, NULL, NULL), 0);
+    fail_n(ATTEMPTS - 1, "off@example.com", NULL);
+    ck_assert_int_eq(attempt("off@example.com", "off pass", NULL), 401);
+    assert_login_blocked("off@example.com", "nope", NULL);
+
+    idd_store_t *s = NULL;
+    idd_user_t u;
+    ck_assert_int_eq(idd_store_open(env.db, &s), 0);
+    ck_assert_int_eq(idd_store_user_by_email(s, 1, "other@example.com", &u), 0);
+    ck_assert_int_eq(idd_store_user_set_password_change(s, u.id, 1), 0);
+    idd_store_free(s);
+    fail_n(ATTEMPTS - 1, "other@example.com", NULL);
+    ck_assert_int_eq(attempt("other@example.com", "other pass", NULL), 401);
+    assert_login_blocked("other@example.com", "nope", NULL);
+}
+END_TEST
+
+/* Without trusted proxies X-Forwarded-For is just a header the client chose: an attacker
+ * who could make each guess a new pair by changing it would never be blocked. */
+START_TEST(forwarded_for_ignored_untrusted)
+{
+    fail_n(1, "user@example.com", "X-Forwarded-For: 198.51.100.1");
+    fail_n(1, "user@example.com", "X-Forwarded-For: 198.51.100.2");
+    fail_n(1, "user@example.com", NULL);
+    assert_login_blocked("user@example.com", "user pass", "X-Forwarded-For: 203.0.113.9");
+    assert_login_blocked("user@example.com", "user pass", NULL);
+}
+END_TEST
+
+static size_t discard(char *data, size_t size, size_t n, void *arg)
+{
+    (void)data;
+    (void)arg;
+    return size * n;
+}
+
+/* Parallel guessing: an attacker sends many guesses at once, so that all of them are checked
+ * against the counter before the first failure is recorded. The limit must hold for
+ * concurrent attempts too: at most `attempts` guesses are evaluated (answered 401), the rest
+ * are refused. */
+START_TEST(parallel_guesses_bounded)
+{
+    enum { N = 24 };
+    CURLM *multi = curl_multi_init();
+    CURL *easy[N];
+    char bodies[N][128];
+    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+    char *u = url(AUTH_PATH);
+    for (int i = 0; i < N; i++) {
+        snprintf(bodies[i], sizeof(bodies[i]), "{\"userName\":\"user@example.com\",\"password\":\"guess %d\"}", i);
+        easy[i] = curl_easy_init();
+        curl_easy_setopt(easy[i], CURLOPT_URL, u);
+        curl_easy_setopt(easy[i], CURLOPT_HTTPHEADER, headers);
+        curl_easy_setopt(easy[i], CURLOPT_POSTFIELDS, bodies[i]);
+        curl_easy_setopt(easy[i], CURLOPT_TIMEOUT, 30L);
+        curl_easy_setopt(easy[i], CURLOPT_WRITEFUNCTION, discard);
+        curl_multi_add_handle(multi, easy[i]);
+    }
+    int running = 1;
+    while (running) {
+        curl_multi_perform(multi, &running);
+        if (running)
+            curl_multi_poll(multi, NULL, 0, 1000, NULL);
+    }
+    int evaluated = 0, refused = 0;
+    for (int i = 0; i < N; i++) {
+        long status = 0;
+        curl_easy_getinfo(easy[i], CURLINFO_RESPONSE_CODE, &status);
+        if (status == 401)
+            evaluated++;
+        else if (status == 403)
+            refused++;
+        curl_multi_remove_handle(multi, easy[i]);
+        curl_easy_cleanup(easy[i]);
+    }
+    curl_multi_cleanup(multi);
+    curl_slist_free_all(headers);
+    free(u);
+    ck_assert_int_eq(evaluated + refused, N);
+    ck_assert_msg(evaluated <= ATTEMPTS, "%d of %d parallel guesses were evaluated (limit %d)",
+                  evaluated, N, ATTEMPTS);
+    assert_login_blocked("user@example.com", "user pass", NULL);
+}
+END_TEST
+
+/* ---- behind a trusted proxy ----------------------------------------------------------- */
+
+/* Behind a proxy every client arrives from the proxy's address: the pair must use the
+ * forwarded client address, or one attacker would lock everyone out of an account (and a
+ * block would hit every user behind the proxy). The blocked client stays blocked. */
+START_TEST(forwarded_for_trusted_pairs)
+{
+    fail_n(ATTEMPTS, "user@example.com", "X-Forwarded-For: 198.51.100.1");
+    assert_login_blocked("user@example.com", "user pass", "X-Forwarded-For: 198.51.100.1");
+    ck_assert_int_eq(attempt("user@example.com", "user pass", "X-Forwarded-For: 203.0.113.9"), 200);
+    ck_assert_int_eq(attempt("user@example.com", "user pass", NULL), 200);
+    assert_login_blocked("user@example.com", "user pass", "X-Forwarded-For: 198.51.100.1");
+}
+END_TEST
+
+/* A proxy appends the address it saw to whatever X-Forwarded-For the client sent. The client
+ * controls the entries to the left, so the client address is the rightmost one not added by
+ * a trusted proxy: an attacker who varies a made-up left entry must still be one pair. */
+START_TEST(forwarded_for_left_entries_spoofed)
+{
+    fail_n(1, "user@example.com", "X-Forwarded-For: 10.0.0.1, 198.51.100.1");
+    fail_n(1, "user@example.com", "X-Forwarded-For: 10.0.0.2, 198.51.100.1");
+    fail_n(1, "user@example.com", "X-Forwarded-For: 10.0.0.3, 198.51.100.1");
+    assert_login_blocked("user@example.com", "user pass", "X-Forwarded-For: 10.0.0.4, 198.51.100.1");
+    assert_login_blocked("user@example.com", "user pass", "X-Forwarded-For: 198.51.100.1");
+}
+END_TEST
+
+/* A proxy may add its own X-Forwarded-For line instead of extending the client's (HAProxy's
+ * `option forwardfor` does). Several lines of one header are one comma-separated list in
+ * order (RFC 9110 section 5.3), so the client's forged line is still the left part: reading
+ * only the first line would make the forged address the client. */
+START_TEST(forwarded_for_split_lines)
+{
+    static const char *const forged[] = {"X-Forwarded-For: 10.0.0.1", "X-Forwarded-For: 10.0.0.2",
+                                         "X-Forwarded-For: 10.0.0.3", "X-Forwarded-For: 10.0.0.4"};
+    char *u = url(AUTH_PATH);
+    for (int i = 0; i < ATTEMPTS + 1; i++) {
+        const char *h[] = {"Content-Type: application/json", forged[i], "X-Forwarded-For: 198.51.100.1", NULL};
+        const char *body = i < ATTEMPTS ? "{\"userName\":\"user@example.com\",\"password\":\"nope\"}"
+                                        : "{\"userName\":\"user@example.com\",\"password\":\"user pass\"}";
+        th_response_t r;
+        th_http(&r, "POST", u, h, body, strlen(body), 0);
+        if (i < ATTEMPTS)
+            ck_assert_int_eq(r.status, 401);
+        else
+            assert_blocked(&r);
+        th_response_dispose(&r);
+    }
+    free(u);
+    assert_login_blocked("user@example.com", "user pass", "X-Forwarded-For: 198.51.100.1");
+}
+END_TEST
+
+static Suite *bruteforce_suite(void)
+{
+    Suite *s = suite_create("bruteforce");
+    TCase *tc = tcase_create("bruteforce");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, blocks_after_attempts);
+    tcase_add_test(tc, unknown_login_blocked_identically);
+    tcase_add_test(tc, block_expires);
+    tcase_add_test(tc, success_clears);
+    tcase_add_test(tc, window_slides);
+    tcase_add_test(tc, login_case_folded);
+    tcase_add_test(tc, basic_counts_and_is_blocked);
+    tcase_add_test(tc, refused_account_is_no_oracle);
+    tcase_add_test(tc, forwarded_for_ignored_untrusted);
+    suite_add_tcase(s, tc);
+
+    TCase *parallel = tcase_create("parallel");
+    tcase_add_checked_fixture(parallel, setup_slow_kdf, teardown);
+    tcase_set_timeout(parallel, 60);
+    tcase_add_test(parallel, parallel_guesses_bounded);
+    suite_add_tcase(s, parallel);
+
+    TCase *proxy = tcase_create("proxy");
+    tcase_add_checked_fixture(proxy, setup_proxy, teardown);
+    tcase_set_timeout(proxy, 60);
+    tcase_add_test(proxy, forwarded_for_trusted_pairs);
+    tcase_add_test(proxy, forwarded_for_left_entries_spoofed);
+    tcase_add_test(proxy, forwarded_for_split_lines);
+    suite_add_tcase(s, proxy);
+    return s;
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    SRunner *sr = srunner_create(bruteforce_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    curl_global_cleanup();
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
