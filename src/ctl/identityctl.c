@@ -1,27 +1,30 @@
 /*
- * identityctl, the admin tool: migrates the database, manages users and their sign-in
- * sessions, generates signing keys and verifies tokens, always through the same library as
- * identityd so that what it writes
- * is exactly what the server reads. It assumes it runs as the account that owns the database
- * and key files, and it creates files readable by that account only.
+ * identityctl, the admin tool: migrates the database, manages users, their sign-in sessions
+ * and their API keys, generates signing keys and verifies tokens, always through the same
+ * library as identityd so that what it writes is exactly what the server reads. It assumes it
+ * runs as the account that owns the database and key files, and it creates files readable by
+ * that account only. This file holds main, the command line and the user, key and token
+ * commands; the session and API key commands live in ctl_sessions.c and ctl_keys.c, the
+ * helpers they share in ctl_common.c (see ctl.h).
  *
  * Exit status: 0 on success, 1 when the command was understood but failed (its reason on
  * stderr), 2 when the command line itself is malformed (unknown command or option, missing
  * argument). Passwords are read from stdin, never from argv where `ps` would show them, and
  * neither passwords, client hashes nor password records are ever printed; nor are session
- * digests, which identify sessions by their id instead.
+ * digests, which identify sessions by their id instead. An API key is printed once, when it
+ * is created; afterwards only its last four characters are.
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "ctl.h"
 #include "identityd/buf.h"
 #include "identityd/common.h"
 #include "identityd/config.h"
@@ -36,37 +39,38 @@
 #define PASSWORD_INPUT_MAX 1024
 #define TOKEN_INPUT_MAX (16 * 1024)
 
-/* Options a command may take, as indexes into option_names and ctl_args_t.values; a
- * command lists those it allows and requires as bit sets (OPT_BIT). The options in
- * OPT_FLAGS take no value: given, their entry in values is the option itself. */
-enum { OPT_FIRST, OPT_LAST, OPT_ROLE, OPT_TENANT, OPT_ALG, OPT_OUT, OPT_ALL, OPT_COUNT };
+/* The spellings of the options of ctl.h, by OPT_*; a command lists those it allows and
+ * requires as bit sets (OPT_BIT). The options in OPT_FLAGS take no value: given, their entry
+ * in values is the option itself. */
 #define OPT_BIT(opt) (1u << (opt))
 #define OPT_FLAGS OPT_BIT(OPT_ALL)
-static const char *const option_names[OPT_COUNT] = {"--first", "--last", "--role", "--tenant",
-                                                    "--alg",   "--out",  "--all"};
-
-/* The parsed command line. Every string is borrowed from argv. */
-typedef struct ctl_args {
-    const char *config_path; /* -c / --config, or NULL */
-    bool help;
-    const char *values[OPT_COUNT]; /* option values by OPT_*, NULL when not given */
-    const char *positional[1];     /* EMAIL or ID, for the commands that take one */
-    size_t n_positional;
-} ctl_args_t;
+static const char *const option_names[OPT_COUNT] = {
+    [OPT_FIRST] = "--first",
+    [OPT_LAST] = "--last",
+    [OPT_ROLE] = "--role",
+    [OPT_TENANT] = "--tenant",
+    [OPT_ALG] = "--alg",
+    [OPT_OUT] = "--out",
+    [OPT_ALL] = "--all",
+    [OPT_NAME] = "--name",
+    [OPT_PERMISSIONS] = "--permissions",
+    [OPT_EXPIRES_DAYS] = "--expires-days",
+};
 
 typedef struct ctl_command ctl_command_t;
-typedef int (*ctl_run_fn)(const ctl_args_t *args, const idd_config_t *cfg, int variant);
+typedef int (*ctl_run_fn)(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant);
 
 struct ctl_command {
-    const char *word;    /* "migrate", "user", "key", "token" */
+    const char *word;    /* "migrate", "user", "session", "apikey", "key", "token" */
     const char *sub;     /* second word, or NULL */
     unsigned allowed;    /* OPT_BIT()s accepted */
     unsigned required;   /* OPT_BIT()s that must be given */
-    size_t n_positional; /* exact number of operands (0 or 1) */
+    size_t n_positional; /* number of operands taken (0 or 1) */
     const char *operand; /* what the operand is, for "missing ..." (NULL without one) */
     bool needs_config;
     ctl_run_fn run;
-    int variant; /* passed to run: the target status of enable/disable */
+    int variant;           /* passed to run: the target status of enable/disable */
+    bool operand_optional; /* the operand may be left out */
 };
 
 static void print_usage(FILE *out)
@@ -87,6 +91,13 @@ static void print_usage(FILE *out)
           "  session revoke ID           end one session\n"
           "  session revoke --all EMAIL [--tenant N]\n"
           "                              end every session of the user\n"
+          "  apikey create EMAIL --name N [--permissions P,...] [--expires-days D] [--tenant N]\n"
+          "                              create an API key acting as the user and print it;\n"
+          "                              it is shown this once (name: 1 to 30 characters;\n"
+          "                              no permissions: full access; D: 1 to 365)\n"
+          "  apikey list [EMAIL] [--tenant N]\n"
+          "                              list the tenant's API keys, or one user's\n"
+          "  apikey revoke ID            deactivate an API key\n"
           "  key generate --alg ES256|RS256|EdDSA --out FILE\n"
           "                              write a new private key (PEM, mode 0600)\n"
           "  token verify                verify a token read from stdin, print its claims\n"
@@ -108,79 +119,17 @@ static int usage_error(const char *fmt, const char *what)
     return 2;
 }
 
-/* Returns true when s[0..len) is valid UTF-8, which jansson checks when it builds a string.
- * Names and emails end up in JWT claims, whose JSON must be valid UTF-8. */
-static bool utf8_valid(const char *s, size_t len)
-{
-    json_t *probe = json_stringn(s, len);
-    json_decref(probe);
-    return probe != NULL;
-}
-
-static bool has_control(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            return true;
-    }
-    return false;
-}
-
-/* Checks the shape of an address, not its deliverability: one '@' with something on both
- * sides, no whitespace or control characters, at most IDD_EMAIL_MAX bytes. */
-static int check_email(const char *email)
-{
-    size_t len = strlen(email);
-    const char *at = strchr(email, '@');
-    if (len == 0 || len > IDD_EMAIL_MAX || at == NULL || at == email || at[1] == '\0' ||
-        strchr(at + 1, '@') != NULL || strchr(email, ' ') != NULL || has_control(email) ||
-        !utf8_valid(email, len)) {
-        fprintf(stderr,
-                "identityctl: invalid email address (one '@', no spaces or control "
-                "characters, at most %d bytes)\n",
-                IDD_EMAIL_MAX);
-        return IDD_EINVAL;
-    }
-    return 0;
-}
-
 static int check_name(const char *what, const char *name)
 {
     size_t len = strlen(name);
-    if (len == 0 || len > IDD_NAME_MAX || has_control(name) || !utf8_valid(name, len)) {
+    if (len == 0 || len > IDD_NAME_MAX || idd_ctl_has_control(name) ||
+        !idd_ctl_utf8_valid(name, len)) {
         fprintf(stderr,
                 "identityctl: invalid %s name (1 to %d bytes of UTF-8, no control "
                 "characters)\n",
                 what, IDD_NAME_MAX);
         return IDD_EINVAL;
     }
-    return 0;
-}
-
-/* Resolves --tenant (or the first configured tenant) to a configured tenant id. */
-static int resolve_tenant(const ctl_args_t *args, const idd_config_t *cfg, int64_t *out)
-{
-    const char *text = args->values[OPT_TENANT];
-    if (text == NULL) {
-        if (cfg->n_tenants == 0) {
-            fprintf(stderr, "identityctl: %s configures no tenant\n", cfg->path);
-            return IDD_ECONFIG;
-        }
-        *out = cfg->tenants[0].id;
-        return 0;
-    }
-    char *end = NULL;
-    errno = 0;
-    long long id = strtoll(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || id < 1) {
-        fprintf(stderr, "identityctl: --tenant expects a tenant id, not \"%s\"\n", text);
-        return IDD_EINVAL;
-    }
-    if (idd_config_tenant_by_id(cfg, (int64_t)id) == NULL) {
-        fprintf(stderr, "identityctl: tenant %lld is not configured in %s\n", id, cfg->path);
-        return IDD_ENOTFOUND;
-    }
-    *out = (int64_t)id;
     return 0;
 }
 
@@ -262,81 +211,6 @@ done:
     return rc;
 }
 
-/* Opens the database. With prepare, migrates it (versions to from and to when not NULL) and
- * ensures every configured tenant, so a fresh file works; without, the database must already
- * exist at the current schema, because those commands should not create or change it. */
-static int open_store(const idd_config_t *cfg, bool prepare, idd_store_t **out, int *from, int *to)
-{
-    int rc = IDD_ESTORE;
-    idd_store_t *store = NULL;
-    const char *path = cfg->database;
-    int version = 0;
-
-    *out = NULL;
-    if (strncmp(path, "sqlite:", 7) == 0)
-        path += 7;
-    if (!prepare && access(path, F_OK) != 0) {
-        fprintf(stderr, "identityctl: database %s does not exist; run 'identityctl migrate'\n",
-                path);
-        rc = IDD_ENOTFOUND;
-        goto done;
-    }
-    /* The database holds password records: only its owner may read it. */
-    umask(077);
-    rc = idd_store_open(cfg->database, &store);
-    if (rc != 0) {
-        fprintf(stderr, "identityctl: cannot open database %s: %s\n", path, idd_strerror(rc));
-        goto done;
-    }
-    if (prepare) {
-        rc = idd_store_migrate(store, from, to);
-        for (size_t i = 0; rc == 0 && i < cfg->n_tenants; i++)
-            rc = idd_store_tenant_ensure(store, cfg->tenants[i].id, cfg->tenants[i].name);
-    } else {
-        rc = idd_store_schema_version(store, &version);
-        if (rc == 0 && version != idd_store_latest_version()) {
-            fprintf(stderr,
-                    "identityctl: database %s is at schema version %d, this identityctl "
-                    "expects %d; run 'identityctl migrate'\n",
-                    path, version, idd_store_latest_version());
-            rc = IDD_ESCHEMA;
-            goto done;
-        }
-    }
-    if (rc != 0) {
-        fprintf(stderr, "identityctl: database %s: %s\n", path, idd_strerror(rc));
-        goto done;
-    }
-    *out = store;
-    store = NULL;
-
-done:
-    idd_store_free(store);
-    return rc;
-}
-
-/* Opens the existing database and looks up EMAIL (the first operand) in the tenant of
- * --tenant or the default one. On success *store is open (the caller frees it). */
-static int lookup_user(const ctl_args_t *args, const idd_config_t *cfg, idd_store_t **store,
-                       idd_user_t *user)
-{
-    const char *email = args->positional[0];
-    int64_t tenant_id = 0;
-    int rc = check_email(email);
-    if (rc == 0)
-        rc = resolve_tenant(args, cfg, &tenant_id);
-    if (rc == 0)
-        rc = open_store(cfg, false, store, NULL, NULL);
-    if (rc != 0)
-        return rc;
-    rc = idd_store_user_by_email(*store, tenant_id, email, user);
-    if (rc == IDD_ENOTFOUND)
-        fprintf(stderr, "identityctl: no user %s in tenant %lld\n", email, (long long)tenant_id);
-    else if (rc != 0)
-        fprintf(stderr, "identityctl: looking up %s: %s\n", email, idd_strerror(rc));
-    return rc;
-}
-
 /* Turns a password into the stored record: the client hash with the tenant's salt and the
  * configured iterations, then the keyed record under the pepper. record needs
  * IDD_PASSWORD_RECORD_MAX + 1 bytes. */
@@ -374,18 +248,18 @@ done:
     return rc;
 }
 
-static int cmd_migrate(const ctl_args_t *args, const idd_config_t *cfg, int variant)
+static int cmd_migrate(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant)
 {
     idd_store_t *store = NULL;
     int from = 0, to = 0;
-    int rc = open_store(cfg, true, &store, &from, &to);
+    int rc = idd_ctl_open_store(cfg, true, &store, &from, &to);
     if (rc == 0)
         printf("schema version %d -> %d%s\n", from, to, from == to ? " (up to date)" : "");
     idd_store_free(store);
     return rc;
 }
 
-static int cmd_user_add(const ctl_args_t *args, const idd_config_t *cfg, int variant)
+static int cmd_user_add(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant)
 {
     int rc = IDD_EINVAL;
     idd_store_t *store = NULL;
@@ -401,13 +275,13 @@ static int cmd_user_add(const ctl_args_t *args, const idd_config_t *cfg, int var
     memset(&existing, 0, sizeof(existing));
     memset(password, 0, sizeof(password));
     /* Everything that can be checked without the password is checked before reading it. */
-    rc = check_email(email);
+    rc = idd_ctl_check_email(email);
     if (rc == 0)
         rc = check_name("first", first);
     if (rc == 0)
         rc = check_name("last", last);
     if (rc == 0)
-        rc = resolve_tenant(args, cfg, &user.tenant_id);
+        rc = idd_ctl_resolve_tenant(args, cfg, &user.tenant_id);
     if (rc != 0)
         goto done;
     user.role = IDD_ROLE_USER;
@@ -424,7 +298,7 @@ static int cmd_user_add(const ctl_args_t *args, const idd_config_t *cfg, int var
     rc = read_password(password, &password_len);
     if (rc != 0)
         goto done;
-    rc = open_store(cfg, true, &store, NULL, NULL);
+    rc = idd_ctl_open_store(cfg, true, &store, NULL, NULL);
     if (rc != 0)
         goto done;
     /* A duplicate is refused before the deliberately slow hash; the insert still decides. */
@@ -478,7 +352,7 @@ static int print_user_row(const idd_user_t *user, void *arg)
     return 0;
 }
 
-static int cmd_user_list(const ctl_args_t *args, const idd_config_t *cfg, int variant)
+static int cmd_user_list(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant)
 {
     int rc = IDD_EINVAL;
     idd_store_t *store = NULL;
@@ -486,11 +360,11 @@ static int cmd_user_list(const ctl_args_t *args, const idd_config_t *cfg, int va
     size_t count = 0;
 
     if (args->values[OPT_TENANT] != NULL) {
-        rc = resolve_tenant(args, cfg, &tenant_id);
+        rc = idd_ctl_resolve_tenant(args, cfg, &tenant_id);
         if (rc != 0)
             goto done;
     }
-    rc = open_store(cfg, false, &store, NULL, NULL);
+    rc = idd_ctl_open_store(cfg, false, &store, NULL, NULL);
     if (rc != 0)
         goto done;
     printf("%-36s  %6s  %-32s  %-28s  %-5s  %-8s  %s\n", "ID", "TENANT", "EMAIL", "NAME", "ROLE",
@@ -505,7 +379,7 @@ done:
 }
 
 /* user disable / user enable: variant is the idd_user_status_t to set. */
-static int cmd_user_status(const ctl_args_t *args, const idd_config_t *cfg, int variant)
+static int cmd_user_status(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant)
 {
     idd_user_status_t status = (idd_user_status_t)variant;
     int rc = IDD_EINVAL;
@@ -513,7 +387,7 @@ static int cmd_user_status(const ctl_args_t *args, const idd_config_t *cfg, int 
     idd_user_t user;
 
     memset(&user, 0, sizeof(user));
-    rc = lookup_user(args, cfg, &store, &user);
+    rc = idd_ctl_lookup_user(args, cfg, &store, &user);
     if (rc != 0)
         goto done;
     /* Changing the status bumps auth_version, which ends the user's sessions: do it only
@@ -534,7 +408,7 @@ done:
     return rc;
 }
 
-static int cmd_user_passwd(const ctl_args_t *args, const idd_config_t *cfg, int variant)
+static int cmd_user_passwd(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant)
 {
     int rc = IDD_EINVAL;
     idd_store_t *store = NULL;
@@ -546,7 +420,7 @@ static int cmd_user_passwd(const ctl_args_t *args, const idd_config_t *cfg, int 
     memset(&user, 0, sizeof(user));
     memset(password, 0, sizeof(password));
     memset(record, 0, sizeof(record));
-    rc = lookup_user(args, cfg, &store, &user);
+    rc = idd_ctl_lookup_user(args, cfg, &store, &user);
     if (rc == 0)
         rc = read_password(password, &password_len);
     if (rc == 0)
@@ -568,144 +442,7 @@ done:
     return rc;
 }
 
-/* Copies text into out (size bytes) for display on a terminal, with every byte outside
- * printable ASCII shown as '?'. The user agent comes from whoever signed in: printed raw, an
- * escape sequence in it could rewrite or hide what the administrator sees. User agents are
- * ASCII in practice, so little is lost. An empty text becomes "-" to keep the columns. */
-static void printable(const char *text, char *out, size_t size)
-{
-    size_t n = 0;
-    for (; text[n] != '\0' && n + 1 < size; n++) {
-        unsigned char c = (unsigned char)text[n];
-        out[n] = c >= 0x20 && c < 0x7f ? (char)c : '?';
-    }
-    out[n] = '\0';
-    if (n == 0)
-        snprintf(out, size, "-");
-}
-
-static int print_session_row(const idd_session_t *session, void *arg)
-{
-    char created[21], expires[21], last_seen[21];
-    char ip[IDD_IP_MAX + 1], agent[IDD_USER_AGENT_MAX + 1];
-
-    idd_format_iso8601(session->created, created);
-    idd_format_iso8601(session->expires, expires);
-    idd_format_iso8601(session->last_seen, last_seen);
-    printable(session->ip, ip, sizeof(ip));
-    printable(session->user_agent, agent, sizeof(agent));
-    printf("%-10lld  %-20s  %-20s  %-20s  %-15s  %s\n", (long long)session->id, created, expires,
-           last_seen, ip, agent);
-    (*(size_t *)arg)++;
-    return 0;
-}
-
-static int cmd_session_list(const ctl_args_t *args, const idd_config_t *cfg, int variant)
-{
-    int rc = IDD_EINVAL;
-    idd_store_t *store = NULL;
-    idd_user_t user;
-    size_t count = 0;
-
-    memset(&user, 0, sizeof(user));
-    rc = lookup_user(args, cfg, &store, &user);
-    if (rc != 0)
-        goto done;
-    printf("%-10s  %-20s  %-20s  %-20s  %-15s  %s\n", "ID", "CREATED", "EXPIRES", "LAST SEEN", "IP",
-           "USER AGENT");
-    rc = idd_store_session_list_user(store, user.id, idd_now(), print_session_row, &count);
-    if (rc != 0)
-        fprintf(stderr, "identityctl: listing sessions of %s: %s\n", user.email, idd_strerror(rc));
-
-done:
-    idd_wipe(&user, sizeof(user));
-    idd_store_free(store);
-    return rc;
-}
-
-/* session revoke ID: ends one session, found by the id `session list` shows. */
-static int revoke_one(const ctl_args_t *args, const idd_config_t *cfg)
-{
-    const char *text = args->positional[0];
-    int rc = IDD_EINVAL;
-    idd_store_t *store = NULL;
-    idd_session_t session;
-    char *end = NULL;
-    long long id;
-
-    memset(&session, 0, sizeof(session));
-    errno = 0;
-    id = strtoll(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || id < 1) {
-        fprintf(stderr, "identityctl: a session id is a positive number, not \"%s\"\n", text);
-        goto done;
-    }
-    rc = open_store(cfg, false, &store, NULL, NULL);
-    if (rc != 0)
-        goto done;
-    /* Looked up first so that an already ended session is reported as such rather than as
-     * revoked now. */
-    rc = idd_store_session_by_id(store, (int64_t)id, &session);
-    if (rc == 0 && session.active)
-        rc = idd_store_session_end(store, (int64_t)id);
-    if (rc == IDD_ENOTFOUND) {
-        fprintf(stderr, "identityctl: no session %lld\n", id);
-        goto done;
-    }
-    if (rc != 0) {
-        fprintf(stderr, "identityctl: revoking session %lld: %s\n", id, idd_strerror(rc));
-        goto done;
-    }
-    if (session.active)
-        printf("revoked session %lld\n", id);
-    else
-        printf("session %lld had already ended: nothing revoked\n", id);
-
-done:
-    idd_wipe(&session, sizeof(session));
-    idd_store_free(store);
-    return rc;
-}
-
-/* session revoke --all EMAIL: ends every active session of the user. */
-static int revoke_all(const ctl_args_t *args, const idd_config_t *cfg)
-{
-    int rc = IDD_EINVAL;
-    idd_store_t *store = NULL;
-    idd_user_t user;
-    int count = 0;
-
-    memset(&user, 0, sizeof(user));
-    rc = lookup_user(args, cfg, &store, &user);
-    if (rc != 0)
-        goto done;
-    rc = idd_store_session_end_user(store, user.id, 0, &count);
-    if (rc != 0) {
-        fprintf(stderr, "identityctl: revoking the sessions of %s: %s\n", user.email,
-                idd_strerror(rc));
-        goto done;
-    }
-    printf("revoked %d session%s of %s\n", count, count == 1 ? "" : "s", user.email);
-
-done:
-    idd_wipe(&user, sizeof(user));
-    idd_store_free(store);
-    return rc;
-}
-
-static int cmd_session_revoke(const ctl_args_t *args, const idd_config_t *cfg, int variant)
-{
-    if (args->values[OPT_ALL] != NULL)
-        return revoke_all(args, cfg);
-    /* Session ids are unique across tenants, so --tenant could only mislead here. */
-    if (args->values[OPT_TENANT] != NULL) {
-        fputs("identityctl: --tenant goes with --all EMAIL, not with a session id\n", stderr);
-        return IDD_EINVAL;
-    }
-    return revoke_one(args, cfg);
-}
-
-static int cmd_key_generate(const ctl_args_t *args, const idd_config_t *cfg, int variant)
+static int cmd_key_generate(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant)
 {
     int rc = IDD_EINVAL;
     const char *alg_name = args->values[OPT_ALG];
@@ -729,7 +466,7 @@ done:
     return rc;
 }
 
-static int cmd_token_verify(const ctl_args_t *args, const idd_config_t *cfg, int variant)
+static int cmd_token_verify(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant)
 {
     int rc = IDD_EINVAL;
     idd_keyring_t *keyring = NULL;
@@ -791,27 +528,33 @@ done:
 }
 
 static const ctl_command_t commands[] = {
-    {"migrate", NULL, 0, 0, 0, NULL, true, cmd_migrate, 0},
+    {"migrate", NULL, 0, 0, 0, NULL, true, cmd_migrate, 0, false},
     {"user", "add",
      OPT_BIT(OPT_FIRST) | OPT_BIT(OPT_LAST) | OPT_BIT(OPT_ROLE) | OPT_BIT(OPT_TENANT),
-     OPT_BIT(OPT_FIRST) | OPT_BIT(OPT_LAST), 1, "EMAIL", true, cmd_user_add, 0},
-    {"user", "list", OPT_BIT(OPT_TENANT), 0, 0, NULL, true, cmd_user_list, 0},
+     OPT_BIT(OPT_FIRST) | OPT_BIT(OPT_LAST), 1, "EMAIL", true, cmd_user_add, 0, false},
+    {"user", "list", OPT_BIT(OPT_TENANT), 0, 0, NULL, true, cmd_user_list, 0, false},
     {"user", "disable", OPT_BIT(OPT_TENANT), 0, 1, "EMAIL", true, cmd_user_status,
-     IDD_USER_DISABLED},
-    {"user", "enable", OPT_BIT(OPT_TENANT), 0, 1, "EMAIL", true, cmd_user_status, IDD_USER_ACTIVE},
-    {"user", "passwd", OPT_BIT(OPT_TENANT), 0, 1, "EMAIL", true, cmd_user_passwd, 0},
-    {"session", "list", OPT_BIT(OPT_TENANT), 0, 1, "EMAIL", true, cmd_session_list, 0},
+     IDD_USER_DISABLED, false},
+    {"user", "enable", OPT_BIT(OPT_TENANT), 0, 1, "EMAIL", true, cmd_user_status, IDD_USER_ACTIVE,
+     false},
+    {"user", "passwd", OPT_BIT(OPT_TENANT), 0, 1, "EMAIL", true, cmd_user_passwd, 0, false},
+    {"session", "list", OPT_BIT(OPT_TENANT), 0, 1, "EMAIL", true, idd_ctl_session_list, 0, false},
     /* The operand is a session id, or with --all an email address. */
     {"session", "revoke", OPT_BIT(OPT_ALL) | OPT_BIT(OPT_TENANT), 0, 1, "ID (or --all EMAIL)", true,
-     cmd_session_revoke, 0},
+     idd_ctl_session_revoke, 0, false},
+    {"apikey", "create",
+     OPT_BIT(OPT_NAME) | OPT_BIT(OPT_PERMISSIONS) | OPT_BIT(OPT_EXPIRES_DAYS) | OPT_BIT(OPT_TENANT),
+     OPT_BIT(OPT_NAME), 1, "EMAIL", true, idd_ctl_apikey_create, 0, false},
+    {"apikey", "list", OPT_BIT(OPT_TENANT), 0, 1, "EMAIL", true, idd_ctl_apikey_list, 0, true},
+    {"apikey", "revoke", 0, 0, 1, "ID", true, idd_ctl_apikey_revoke, 0, false},
     {"key", "generate", OPT_BIT(OPT_ALG) | OPT_BIT(OPT_OUT), OPT_BIT(OPT_ALG) | OPT_BIT(OPT_OUT), 0,
-     NULL, false, cmd_key_generate, 0},
-    {"token", "verify", 0, 0, 0, NULL, true, cmd_token_verify, 0},
+     NULL, false, cmd_key_generate, 0, false},
+    {"token", "verify", 0, 0, 0, NULL, true, cmd_token_verify, 0, false},
 };
 
 /* Parses argv[*i] when it is -c/--config/-h/--help (any position). Returns 1 when it was one
  * (advancing *i past a value), 0 when it is something else, 2 after a usage error. */
-static int parse_common_option(int argc, char **argv, int *i, ctl_args_t *args)
+static int parse_common_option(int argc, char **argv, int *i, idd_ctl_args_t *args)
 {
     const char *arg = argv[*i];
     if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
@@ -832,7 +575,7 @@ static int parse_common_option(int argc, char **argv, int *i, ctl_args_t *args)
 }
 
 /* Parses the operands and options after the command words. Returns 0 or 2. */
-static int parse_rest(int argc, char **argv, int i, const ctl_command_t *cmd, ctl_args_t *args)
+static int parse_rest(int argc, char **argv, int i, const ctl_command_t *cmd, idd_ctl_args_t *args)
 {
     bool operands_only = false;
     for (; i < argc; i++) {
@@ -875,7 +618,7 @@ static int parse_rest(int argc, char **argv, int i, const ctl_command_t *cmd, ct
     }
     if (args->help)
         return 0;
-    if (args->n_positional < cmd->n_positional)
+    if (args->n_positional < cmd->n_positional && !cmd->operand_optional)
         return usage_error("missing %s", cmd->operand);
     for (size_t k = 0; k < OPT_COUNT; k++) {
         if ((cmd->required & OPT_BIT(k)) && args->values[k] == NULL)
@@ -886,7 +629,7 @@ static int parse_rest(int argc, char **argv, int i, const ctl_command_t *cmd, ct
 
 int main(int argc, char **argv)
 {
-    ctl_args_t args;
+    idd_ctl_args_t args;
     const ctl_command_t *cmd = NULL;
     idd_config_t *cfg = NULL;
     char err[1024] = "";

@@ -1,7 +1,8 @@
 /*
  * The SQLite engine of the store (include/identityd/store.h): the connection, the statement
  * cache, the migrations that build the schema, tenants and users. The session operations
- * live in sqlite_session.c; the two share sqlite_internal.h.
+ * live in sqlite_session.c and the API key operations in sqlite_apikey.c; the files share
+ * sqlite_internal.h.
  *
  * A handle is one connection used by one thread at a time, so the connection is opened
  * without SQLite's own mutexes. Every process and thread shares the database file through
@@ -222,7 +223,7 @@ static int random_hex(char *out, size_t n)
 }
 
 /* Writes a random (version 4, RFC 4122 variant) GUID in lowercase with hyphens. */
-static int guid_new(char out[IDD_GUID_LEN + 1])
+int idd_sqlite_guid_new(char out[IDD_GUID_LEN + 1])
 {
     unsigned char b[16];
     if (RAND_bytes(b, sizeof b) != 1) {
@@ -240,7 +241,7 @@ static int guid_new(char out[IDD_GUID_LEN + 1])
 
 /* Whether s is a GUID as the store keeps them: 8-4-4-4-12 lowercase hex digits. Any version
  * is accepted, since users imported from DocSpace bring their own ids. */
-static int guid_valid(const char *s, size_t len)
+int idd_sqlite_guid_valid(const char *s, size_t len)
 {
     if (len != IDD_GUID_LEN)
         return 0;
@@ -257,7 +258,7 @@ static int guid_valid(const char *s, size_t len)
 }
 
 /* Runs one statement that returns nothing, outside the statement cache. */
-static int exec_sql(sqlite_store_t *ss, const char *sql, const char *what)
+int idd_sqlite_exec(sqlite_store_t *ss, const char *sql, const char *what)
 {
     if (sqlite3_exec(ss->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
         idd_sqlite_log(ss->db, what);
@@ -324,7 +325,7 @@ static int migrations_ordered(void)
     return 1;
 }
 
-static void rollback(sqlite_store_t *ss)
+void idd_sqlite_rollback(sqlite_store_t *ss)
 {
     if (!sqlite3_get_autocommit(ss->db))
         sqlite3_exec(ss->db, "ROLLBACK", NULL, NULL, NULL);
@@ -340,7 +341,7 @@ static int migrate_one(sqlite_store_t *ss, int latest, int *before, int *after)
     int rc;
 
     /* The write lock is taken before the version is read, so it cannot change underneath. */
-    rc = exec_sql(ss, "BEGIN IMMEDIATE", "begin migration");
+    rc = idd_sqlite_exec(ss, "BEGIN IMMEDIATE", "begin migration");
     if (rc != 0)
         goto done;
     rc = user_version(ss, before);
@@ -359,7 +360,7 @@ static int migrate_one(sqlite_store_t *ss, int latest, int *before, int *after)
             next = &idd_migrations[i];
     }
     if (next == NULL) {
-        rc = exec_sql(ss, "COMMIT", "commit");
+        rc = idd_sqlite_exec(ss, "COMMIT", "commit");
         goto done;
     }
     if (sqlite3_exec(ss->db, next->sql, NULL, NULL, NULL) != SQLITE_OK) {
@@ -375,10 +376,10 @@ static int migrate_one(sqlite_store_t *ss, int latest, int *before, int *after)
         goto done;
     }
     snprintf(sql, sizeof sql, "PRAGMA user_version = %d", next->number);
-    rc = exec_sql(ss, sql, "set user_version");
+    rc = idd_sqlite_exec(ss, sql, "set user_version");
     if (rc != 0)
         goto done;
-    rc = exec_sql(ss, "COMMIT", "commit migration");
+    rc = idd_sqlite_exec(ss, "COMMIT", "commit migration");
     if (rc != 0)
         goto done;
     idd_log_info("store: applied migration %s", next->name);
@@ -386,7 +387,7 @@ static int migrate_one(sqlite_store_t *ss, int latest, int *before, int *after)
 
 done:
     if (rc != 0)
-        rollback(ss);
+        idd_sqlite_rollback(ss);
     return rc;
 }
 
@@ -582,7 +583,7 @@ static int user_validate(const idd_user_t *user)
     }
     if (email_len == 0 || password_len == 0 || user->tenant_id <= 0)
         return IDD_EINVAL;
-    if (id_len != 0 && !guid_valid(user->id, id_len))
+    if (id_len != 0 && !idd_sqlite_guid_valid(user->id, id_len))
         return IDD_EINVAL;
     if (idd_role_name(user->role) == NULL || idd_user_status_name(user->status) == NULL)
         return IDD_EINVAL;
@@ -605,7 +606,7 @@ static int sqlite_user_insert(idd_store_t *s, idd_user_t *user)
     if (user->id[0] != '\0') {
         memcpy(id, user->id, sizeof id);
     } else {
-        rc = guid_new(id);
+        rc = idd_sqlite_guid_new(id);
         if (rc != 0)
             goto done;
     }
@@ -681,7 +682,7 @@ static int user_update_ending_sessions(sqlite_store_t *ss, enum stmt_id which, c
         goto done;
     /* IMMEDIATE takes the write lock up front, where busy_timeout still applies; a deferred
      * transaction could fail half-way instead when another writer holds it. */
-    rc = exec_sql(ss, "BEGIN IMMEDIATE", what);
+    rc = idd_sqlite_exec(ss, "BEGIN IMMEDIATE", what);
     if (rc != 0)
         goto done;
     began = 1;
@@ -691,12 +692,12 @@ static int user_update_ending_sessions(sqlite_store_t *ss, enum stmt_id which, c
     rc = idd_sqlite_session_end_user(&ss->base, id, 0, NULL);
     if (rc != 0)
         goto done;
-    rc = exec_sql(ss, "COMMIT", what);
+    rc = idd_sqlite_exec(ss, "COMMIT", what);
 
 done:
     /* Only a transaction begun here is rolled back. */
     if (rc != 0 && began)
-        rollback(ss);
+        idd_sqlite_rollback(ss);
     return rc;
 }
 
@@ -802,6 +803,13 @@ static const idd_store_ops_t sqlite_ops = {
     .session_end = idd_sqlite_session_end,
     .session_end_user = idd_sqlite_session_end_user,
     .session_list_user = idd_sqlite_session_list_user,
+    .apikey_create = idd_sqlite_apikey_create,
+    .apikey_by_digest = idd_sqlite_apikey_by_digest,
+    .apikey_by_id = idd_sqlite_apikey_by_id,
+    .apikey_list = idd_sqlite_apikey_list,
+    .apikey_update = idd_sqlite_apikey_update,
+    .apikey_delete = idd_sqlite_apikey_delete,
+    .apikey_touch = idd_sqlite_apikey_touch,
 };
 
 /* Switches the file to WAL. Changing the journal mode needs an exclusive lock, and SQLite
@@ -845,7 +853,7 @@ static int configure(sqlite_store_t *ss)
     sqlite3_busy_timeout(ss->db, BUSY_TIMEOUT_MS);
     sqlite3_db_config(ss->db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
     sqlite3_db_config(ss->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL);
-    rc = exec_sql(ss, "PRAGMA foreign_keys = ON", "enable foreign keys");
+    rc = idd_sqlite_exec(ss, "PRAGMA foreign_keys = ON", "enable foreign keys");
     if (rc != 0)
         return rc;
     rc = pragma_query(ss, "PRAGMA foreign_keys", &fk, NULL, 0);
@@ -862,7 +870,7 @@ static int configure(sqlite_store_t *ss)
      * between connections, but still works for one. */
     if (strcmp(mode, "wal") != 0)
         idd_log_warn("store: journal_mode is %s, not wal", mode);
-    return exec_sql(ss, "PRAGMA synchronous = NORMAL", "set synchronous");
+    return idd_sqlite_exec(ss, "PRAGMA synchronous = NORMAL", "set synchronous");
 }
 
 /* The database holds password records, so a new file is created readable by its owner only

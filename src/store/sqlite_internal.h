@@ -1,11 +1,11 @@
 /*
- * What the two files of the SQLite engine share: the handle, the statement cache and the
- * helpers that turn SQLite results into IDD_E* codes. sqlite.c holds the connection,
- * migrations, tenants and users; sqlite_session.c holds the login events. Private to
- * src/store/: nothing outside the engine includes this, callers see only store.h.
+ * What the files of the SQLite engine share: the handle, the statement cache and the helpers
+ * that turn SQLite results into IDD_E* codes. sqlite.c holds the connection, migrations,
+ * tenants and users; sqlite_session.c holds the login events; sqlite_apikey.c the API keys.
+ * Private to src/store/: nothing outside the engine includes this, callers see only store.h.
  *
  * The statement ids and the handle type carry no idd_ prefix because they have no linkage
- * and never leave these two files; the functions do, since the library links them.
+ * and never leave these files; the functions do, since the library links them.
  */
 #ifndef IDD_STORE_SQLITE_INTERNAL_H
 #define IDD_STORE_SQLITE_INTERNAL_H
@@ -39,6 +39,15 @@ enum stmt_id {
     ST_SESSION_END,
     ST_SESSION_END_USER,
     ST_SESSION_LIST_USER,
+    /* sqlite_apikey.c */
+    ST_APIKEY_CREATE,
+    ST_APIKEY_BY_DIGEST,
+    ST_APIKEY_BY_ID,
+    ST_APIKEY_LIST_TENANT,
+    ST_APIKEY_LIST_CREATOR,
+    ST_APIKEY_UPDATE,
+    ST_APIKEY_DELETE,
+    ST_APIKEY_TOUCH,
     ST_COUNT
 };
 
@@ -79,6 +88,19 @@ int idd_sqlite_field_length(const char *field, size_t size, size_t *len);
  * does not fit, which only a writer bypassing the schema's limits could have stored. */
 int idd_sqlite_column_copy(sqlite_store_t *ss, sqlite3_stmt *stmt, int col, char *dst, size_t size);
 
+/* Runs SQL that returns nothing (transaction control), outside the statement cache; logs and
+ * returns IDD_ESTORE when it fails. */
+int idd_sqlite_exec(sqlite_store_t *ss, const char *sql, const char *what);
+
+/* Rolls back the open transaction, if any. */
+void idd_sqlite_rollback(sqlite_store_t *ss);
+
+/* Writes a fresh random (version 4) GUID, lowercase with hyphens. Returns 0 or IDD_ECRYPTO. */
+int idd_sqlite_guid_new(char out[IDD_GUID_LEN + 1]);
+
+/* Whether s[0..len) is a GUID as the store keeps them: 8-4-4-4-12 lowercase hex digits. */
+int idd_sqlite_guid_valid(const char *s, size_t len);
+
 /* ---- sqlite_session.c: the session operations of idd_store_ops_t (see store.h) ---- */
 int idd_sqlite_session_create(idd_store_t *s, idd_session_t *session);
 int idd_sqlite_session_by_digest(idd_store_t *s, const unsigned char digest[IDD_SESSION_DIGEST_LEN],
@@ -90,6 +112,19 @@ int idd_sqlite_session_end(idd_store_t *s, int64_t id);
 int idd_sqlite_session_end_user(idd_store_t *s, const char *user_id, int64_t except_id, int *count);
 int idd_sqlite_session_list_user(idd_store_t *s, const char *user_id, int64_t now,
                                  idd_session_visit_fn visit, void *arg);
+
+/* ---- sqlite_apikey.c: the API key operations of idd_store_ops_t (see store.h) ---- */
+int idd_sqlite_apikey_create(idd_store_t *s, idd_apikey_t *key);
+int idd_sqlite_apikey_by_digest(idd_store_t *s, const unsigned char digest[IDD_SESSION_DIGEST_LEN],
+                                idd_apikey_t *out);
+int idd_sqlite_apikey_by_id(idd_store_t *s, const char *id, idd_apikey_t *out);
+int idd_sqlite_apikey_list(idd_store_t *s, int64_t tenant_id, const char *created_by,
+                           idd_apikey_visit_fn visit, void *arg);
+int idd_sqlite_apikey_update(idd_store_t *s, const char *id, const char *name,
+                             const char *permissions, int active);
+int idd_sqlite_apikey_delete(idd_store_t *s, const char *id);
+int idd_sqlite_apikey_touch(idd_store_t *s, const char (*ids)[IDD_GUID_LEN + 1],
+                            const int64_t *when, size_t n);
 
 /* Opens the SQLite engine on path; called by idd_store_open (store.c). */
 int idd_store_sqlite_open(const char *path, idd_store_t **out);

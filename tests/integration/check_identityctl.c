@@ -4,7 +4,8 @@
  * what the database or key file really holds. Sessions are made directly through the
  * library's store, as a sign-in would make them. The database is read back with the library's
  * own store and password functions, and password records are checked against client hashes
- * computed here from the pepper the harness writes, so a CLI that stored the wrong thing
+ * computed here from the pepper the harness writes, as API keys are looked up by a digest
+ * computed here from the printed key and that pepper, so a CLI that stored the wrong thing
  * cannot pass by agreeing with itself.
  */
 #include <check.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "identityd/apikey.h"
 #include "identityd/b64.h"
 #include "identityd/buf.h"
 #include "identityd/common.h"
@@ -703,6 +705,17 @@ START_TEST(test_usage_errors)
         {ctl_path, "session", "revoke", "--all=a@b.c", NULL},
         {ctl_path, "session", "revoke", "--all", "--all", "a@b.c", NULL},
         {ctl_path, "session", "list", "a@b.c", "--all", NULL},
+        {ctl_path, "apikey", NULL},
+        {ctl_path, "apikey", "delete", "x", NULL},
+        {ctl_path, "apikey", "create", NULL},
+        {ctl_path, "apikey", "create", "a@b.c", NULL},
+        {ctl_path, "apikey", "create", "a@b.c", "--name", NULL},
+        {ctl_path, "apikey", "create", "a@b.c", "--name", "n", "--all", NULL},
+        {ctl_path, "apikey", "create", "a@b.c", "b@c.d", "--name", "n", NULL},
+        {ctl_path, "apikey", "list", "a@b.c", "b@c.d", NULL},
+        {ctl_path, "apikey", "list", "--name", "n", NULL},
+        {ctl_path, "apikey", "revoke", NULL},
+        {ctl_path, "apikey", "revoke", "id", "--tenant", "1", NULL},
     };
     for (size_t i = 0; i < IDD_ARRAY_LEN(cases); i++) {
         char *out = NULL, *err = NULL;
@@ -722,6 +735,8 @@ START_TEST(test_usage_errors)
         ck_assert_ptr_nonnull(strstr(out, "usage: identityctl"));
         ck_assert_ptr_nonnull(strstr(out, "token verify"));
         ck_assert_ptr_nonnull(strstr(out, "session revoke --all EMAIL"));
+        ck_assert_ptr_nonnull(strstr(out, "apikey create EMAIL --name N"));
+        ck_assert_ptr_nonnull(strstr(out, "apikey revoke ID"));
         free(out);
     }
     struct stat st;
@@ -1180,6 +1195,567 @@ START_TEST(test_user_list_pwchange)
 }
 END_TEST
 
+/* ---- API keys ---- */
+
+/* Runs `apikey create EMAIL --name NAME` with the options that are not NULL. */
+static int create_key(const th_env_t *env, const char *email, const char *name,
+                      const char *permissions, const char *days, const char *tenant, char **out,
+                      char **err)
+{
+    const char *argv[20];
+    size_t n = 0;
+    argv[n++] = th_ctl();
+    argv[n++] = "-c";
+    argv[n++] = env->config;
+    argv[n++] = "apikey";
+    argv[n++] = "create";
+    argv[n++] = email;
+    argv[n++] = "--name";
+    argv[n++] = name;
+    if (permissions != NULL) {
+        argv[n++] = "--permissions";
+        argv[n++] = permissions;
+    }
+    if (days != NULL) {
+        argv[n++] = "--expires-days";
+        argv[n++] = days;
+    }
+    if (tenant != NULL) {
+        argv[n++] = "--tenant";
+        argv[n++] = tenant;
+    }
+    argv[n] = NULL;
+    char *o = NULL, *e = NULL;
+    int rc = th_run(argv, NULL, &o, &e);
+    if (out != NULL)
+        *out = o;
+    else
+        free(o);
+    if (err != NULL)
+        *err = e;
+    else
+        free(e);
+    return rc;
+}
+
+/* Creates a key that must succeed and returns it (malloc'd, without the newline), after
+ * checking that stdout held it alone. */
+static char *must_create_key(const th_env_t *env, const char *email, const char *name,
+                             const char *permissions, const char *days, const char *tenant)
+{
+    char *out = NULL, *err = NULL;
+    int rc = create_key(env, email, name, permissions, days, tenant, &out, &err);
+    ck_assert_msg(rc == 0, "apikey create %s: exit %d: %s", email, rc, err);
+    size_t len = strlen(out);
+    ck_assert_msg(len == IDD_APIKEY_LEN + 1 && out[IDD_APIKEY_LEN] == '\n',
+                  "stdout is not one key line: \"%s\"", out);
+    out[IDD_APIKEY_LEN] = '\0';
+    ck_assert_msg(idd_apikey_well_formed(out, IDD_APIKEY_LEN), "not a key: %s", out);
+    free(err);
+    return out;
+}
+
+/* The digest the store must hold for key: computed here from the pepper the harness wrote,
+ * not by asking identityctl. */
+static void test_key_digest(const char *pepper_text, const char *key,
+                            unsigned char out[IDD_SESSION_DIGEST_LEN])
+{
+    idd_pepper_t pepper;
+    memset(&pepper, 0, sizeof(pepper));
+    pepper.len = strlen(pepper_text);
+    memcpy(pepper.bytes, pepper_text, pepper.len);
+    ck_assert_int_eq(idd_apikey_digest(&pepper, key, strlen(key), out), 0);
+}
+
+/* The stored record of key, found by its digest; returns the store's answer. */
+static int stored_key(const th_env_t *env, const char *key, idd_apikey_t *record)
+{
+    unsigned char digest[IDD_SESSION_DIGEST_LEN];
+    test_key_digest(TEST_PEPPER, key, digest);
+    idd_store_t *store = open_db(env);
+    int rc = idd_store_apikey_by_digest(store, digest, record);
+    idd_store_free(store);
+    return rc;
+}
+
+static int count_key(const idd_apikey_t *key, void *arg)
+{
+    (*(int *)arg)++;
+    return 0;
+}
+
+/* Counts the API keys of a tenant in the database. */
+static int count_keys(const th_env_t *env, int64_t tenant)
+{
+    idd_store_t *store = open_db(env);
+    int count = 0;
+    ck_assert_int_eq(idd_store_apikey_list(store, tenant, NULL, count_key, &count), 0);
+    idd_store_free(store);
+    return count;
+}
+
+/* Whether the bytes of needle appear anywhere in the file at path (absent files hold
+ * nothing). */
+static int file_contains(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return 0;
+    size_t cap = 1 << 16, len = 0, n;
+    char *data = malloc(cap);
+    while ((n = fread(data + len, 1, cap - len, f)) > 0) {
+        len += n;
+        if (len == cap) {
+            cap *= 2;
+            data = realloc(data, cap);
+        }
+    }
+    fclose(f);
+    int found = memmem(data, len, needle, strlen(needle)) != NULL;
+    free(data);
+    return found;
+}
+
+START_TEST(test_apikey_create)
+{
+    th_env_t env;
+    th_env_init(&env, NULL, NULL);
+    ck_assert_int_eq(add_user(&env, "pw\n", NULL, NULL, "alice@example.com", NULL), 0);
+    ck_assert_int_eq(add_user(&env, "pw\n", NULL, NULL, "bob@example.com", "2"), 0);
+    idd_user_t alice, bob;
+    fetch_user(&env, 1, "alice@example.com", &alice);
+    fetch_user(&env, 2, "bob@example.com", &bob);
+
+    /* The key goes to stdout alone, so that a script can capture it; the note that it is
+     * shown once goes to stderr and names it only by its last four characters. */
+    char *out = NULL, *err = NULL;
+    int64_t before = idd_now();
+    int rc = create_key(&env, "Alice@Example.com", "CI pipeline",
+                        "files:read, accounts:write,files:read", "30", NULL, &out, &err);
+    int64_t after = idd_now();
+    ck_assert_msg(rc == 0, "apikey create: %s", err);
+    ck_assert_uint_eq(strlen(out), IDD_APIKEY_LEN + 1);
+    ck_assert_int_eq(out[IDD_APIKEY_LEN], '\n');
+    out[IDD_APIKEY_LEN] = '\0';
+    ck_assert_msg(idd_apikey_well_formed(out, IDD_APIKEY_LEN), "not a key: %s", out);
+    char masked[16];
+    snprintf(masked, sizeof(masked), "sk-***%s", out + IDD_APIKEY_LEN - 4);
+    ck_assert_msg(strstr(err, "once") != NULL, "no shown-once note: %s", err);
+    ck_assert_msg(strstr(err, masked) != NULL, "stderr does not name %s: %s", masked, err);
+    ck_assert_ptr_null(strstr(err, out + 3));
+
+    /* The store holds the digest under the configured pepper, and what the command line
+     * asked for: duplicates collapsed in the order given, 30 days from now. */
+    idd_apikey_t k;
+    ck_assert_int_eq(stored_key(&env, out, &k), 0);
+    ck_assert_int_eq(k.tenant_id, 1);
+    ck_assert_str_eq(k.created_by, alice.id);
+    ck_assert_str_eq(k.name, "CI pipeline");
+    ck_assert_str_eq(k.postfix, out + IDD_APIKEY_LEN - 4);
+    ck_assert_str_eq(k.permissions, "files:read accounts:write");
+    ck_assert_int_ge(k.created, before);
+    ck_assert_int_le(k.created, after);
+    ck_assert_int_eq(k.expires, k.created + 30 * 86400);
+    ck_assert_int_eq(k.last_used, 0);
+    ck_assert_int_eq(k.active, 1);
+    ck_assert_msg(strstr(err, k.id) != NULL, "stderr does not give the id: %s", err);
+
+    /* The digest is keyed: under another pepper the key finds nothing, so the store did not
+     * keep a plain hash anyone could compute. */
+    unsigned char digest[IDD_SESSION_DIGEST_LEN];
+    idd_apikey_t none;
+    test_key_digest("another-pepper-of-at-least-32-bytes!!", out, digest);
+    idd_store_t *store = open_db(&env);
+    ck_assert_int_eq(idd_store_apikey_by_digest(store, digest, &none), IDD_ENOTFOUND);
+    idd_store_free(store);
+
+    /* The key itself is nowhere in the database files. */
+    char path[TH_PATH + 8];
+    ck_assert(!file_contains(env.db, out));
+    ck_assert(!file_contains(env.db, out + 3));
+    snprintf(path, sizeof(path), "%s-wal", env.db);
+    ck_assert(!file_contains(path, out + 3));
+
+    /* Without options: full access that never expires; every key is new. */
+    char *plain = must_create_key(&env, "alice@example.com", "Ünïcødé ключ", NULL, NULL, NULL);
+    ck_assert_str_ne(plain, out);
+    ck_assert_int_eq(stored_key(&env, plain, &k), 0);
+    ck_assert_str_eq(k.name, "Ünïcødé ключ");
+    ck_assert_str_eq(k.permissions, "");
+    ck_assert_int_eq(k.expires, 0);
+    ck_assert_str_eq(k.created_by, alice.id);
+
+    /* --tenant finds the user there, and the key belongs to that tenant. */
+    char *bobs = must_create_key(&env, "bob@example.com", "b", "*", "1", "2");
+    ck_assert_int_eq(stored_key(&env, bobs, &k), 0);
+    ck_assert_int_eq(k.tenant_id, 2);
+    ck_assert_str_eq(k.created_by, bob.id);
+    ck_assert_str_eq(k.permissions, "*");
+    ck_assert_int_eq(k.expires, k.created + 86400);
+    ck_assert_int_eq(count_keys(&env, 1), 2);
+    ck_assert_int_eq(count_keys(&env, 2), 1);
+
+    /* The limits themselves are allowed: 30 characters of four bytes, 365 days. */
+    char *longest = must_create_key(&env, "alice@example.com", "🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑🔑",
+                                    NULL, "365", NULL);
+    ck_assert_int_eq(stored_key(&env, longest, &k), 0);
+    ck_assert_uint_eq(strlen(k.name), 120);
+    ck_assert_int_eq(k.expires, k.created + 365 * 86400);
+
+    free(longest);
+    free(bobs);
+    free(plain);
+    free(out);
+    free(err);
+    th_env_dispose(&env);
+}
+END_TEST
+
+START_TEST(test_apikey_create_refuses)
+{
+    th_env_t env;
+    th_env_init(&env, NULL, NULL);
+    ck_assert_int_eq(add_user(&env, "pw\n", NULL, NULL, "alice@example.com", NULL), 0);
+    ck_assert_int_eq(ctl(&env, "pw\n", NULL, NULL, "user", "add", "gus@example.com", "--first",
+                         "Gus", "--last", "Guest", "--role", "guest", NULL),
+                     0);
+    ck_assert_int_eq(add_user(&env, "pw\n", NULL, NULL, "dora@example.com", NULL), 0);
+    ck_assert_int_eq(ctl(&env, NULL, NULL, NULL, "user", "disable", "dora@example.com", NULL), 0);
+    static const struct {
+        const char *email, *name, *permissions, *days, *tenant;
+        const char *says; /* what stderr must mention */
+    } bad[] = {
+        {"alice@example.com", "", NULL, NULL, NULL, "name"},
+        {"alice@example.com", "   ", NULL, NULL, NULL, "name"},
+        {"alice@example.com", "1234567890123456789012345678901", NULL, NULL, NULL, "name"},
+        {"alice@example.com", "ééééééééééééééééééééééééééééééé", NULL, NULL, NULL, "name"},
+        {"alice@example.com", "tab\tname", NULL, NULL, NULL, "name"},
+        {"alice@example.com", "bell\x07", NULL, NULL, NULL, "name"},
+        {"alice@example.com", "del\x7f", NULL, NULL, NULL, "name"},
+        {"alice@example.com",
+         "csi\xc2\x9b"
+         "2J",
+         NULL, NULL, NULL, "name"},
+        {"alice@example.com", "bad\xff", NULL, NULL, NULL, "name"},
+        {"alice@example.com", "overlong\xc0\xaf", NULL, NULL, NULL, "name"},
+        {"alice@example.com", "k", "files:nope", NULL, NULL, "files:nope"},
+        {"alice@example.com", "k", "FILES:READ", NULL, NULL, "FILES:READ"},
+        {"alice@example.com", "k", "files", NULL, NULL, "files"},
+        {"alice@example.com", "k", "files:read,,rooms:read", NULL, NULL, "empty"},
+        {"alice@example.com", "k", "", NULL, NULL, "empty"},
+        {"alice@example.com", "k", "files:read,", NULL, NULL, "empty"},
+        {"alice@example.com", "k", NULL, "0", NULL, "expires-days"},
+        {"alice@example.com", "k", NULL, "366", NULL, "expires-days"},
+        {"alice@example.com", "k", NULL, "-1", NULL, "expires-days"},
+        {"alice@example.com", "k", NULL, "30x", NULL, "expires-days"},
+        {"alice@example.com", "k", NULL, "", NULL, "expires-days"},
+        {"alice@example.com", "k", NULL, "99999999999999999999", NULL, "expires-days"},
+        {"ghost@example.com", "k", NULL, NULL, NULL, "ghost@example.com"},
+        {"alice@example.com", "k", NULL, NULL, "2", "alice@example.com"},
+        {"alice@example.com", "k", NULL, NULL, "9", "9"},
+        {"not-an-address", "k", NULL, NULL, NULL, "email"},
+        /* DocSpace gives guests no keys; a disabled user's key would wake with the user. */
+        {"gus@example.com", "k", NULL, NULL, NULL, "guest"},
+        {"dora@example.com", "k", NULL, NULL, NULL, "disabled"},
+    };
+    for (size_t i = 0; i < IDD_ARRAY_LEN(bad); i++) {
+        char *out = NULL, *err = NULL;
+        int rc = create_key(&env, bad[i].email, bad[i].name, bad[i].permissions, bad[i].days,
+                            bad[i].tenant, &out, &err);
+        ck_assert_msg(rc == 1, "case %zu: exit %d, stdout %s", i, rc, out);
+        ck_assert_msg(strcmp(out, "") == 0, "case %zu printed: %s", i, out);
+        ck_assert_msg(strstr(err, bad[i].says) != NULL, "case %zu: no \"%s\" in: %s", i,
+                      bad[i].says, err);
+        free(out);
+        free(err);
+    }
+    ck_assert_int_eq(count_keys(&env, 1), 0);
+    ck_assert_int_eq(count_keys(&env, 2), 0);
+    th_env_dispose(&env);
+}
+END_TEST
+
+/* A row of `apikey list`, split into its columns. */
+typedef struct key_row {
+    char id[64];
+    char owner[300];
+    char name[300];
+    char key[32];
+    char permissions[300];
+    char created[32];
+    char expires[32];
+    char last_used[32];
+    char active[8];
+} key_row_t;
+
+/* Parses the data rows of an `apikey list` output into rows (at most cap); returns how
+ * many there were. The name is everything between the owner and the masked key, its words
+ * joined by one space. */
+static int parse_keys(const char *listing, key_row_t *rows, int cap)
+{
+    const char *line = strchr(listing, '\n');
+    int n = 0;
+
+    ck_assert_ptr_nonnull(line);
+    ck_assert_msg(strncmp(listing, "ID ", 3) == 0, "no header: %s", listing);
+    for (line++; *line != '\0'; n++) {
+        const char *eol = strchr(line, '\n');
+        ck_assert_ptr_nonnull(eol);
+        if (n < cap) {
+            char *copy = strndup(line, (size_t)(eol - line));
+            char *words[32];
+            size_t w = 0;
+            for (char *save = NULL, *t = strtok_r(copy, " ", &save); t != NULL && w < 32;
+                 t = strtok_r(NULL, " ", &save))
+                words[w++] = t;
+            ck_assert_uint_ge(w, 9);
+            key_row_t *r = &rows[n];
+            memset(r, 0, sizeof(*r));
+            snprintf(r->id, sizeof(r->id), "%s", words[0]);
+            snprintf(r->owner, sizeof(r->owner), "%s", words[1]);
+            for (size_t i = 2; i + 6 < w; i++) {
+                size_t used = strlen(r->name);
+                snprintf(r->name + used, sizeof(r->name) - used, "%s%s", i > 2 ? " " : "",
+                         words[i]);
+            }
+            snprintf(r->key, sizeof(r->key), "%s", words[w - 6]);
+            snprintf(r->permissions, sizeof(r->permissions), "%s", words[w - 5]);
+            snprintf(r->created, sizeof(r->created), "%s", words[w - 4]);
+            snprintf(r->expires, sizeof(r->expires), "%s", words[w - 3]);
+            snprintf(r->last_used, sizeof(r->last_used), "%s", words[w - 2]);
+            snprintf(r->active, sizeof(r->active), "%s", words[w - 1]);
+            free(copy);
+        }
+        line = eol + 1;
+    }
+    return n;
+}
+
+/* The row of id among rows, or NULL. */
+static const key_row_t *find_key(const key_row_t *rows, int n, const char *id)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(rows[i].id, id) == 0)
+            return &rows[i];
+    return NULL;
+}
+
+/* Runs `apikey list` with the arguments that are not NULL; it must succeed quietly. */
+static char *must_list_keys(const th_env_t *env, const char *email, const char *tenant)
+{
+    const char *argv[10];
+    size_t n = 0;
+    argv[n++] = th_ctl();
+    argv[n++] = "-c";
+    argv[n++] = env->config;
+    argv[n++] = "apikey";
+    argv[n++] = "list";
+    if (email != NULL)
+        argv[n++] = email;
+    if (tenant != NULL) {
+        argv[n++] = "--tenant";
+        argv[n++] = tenant;
+    }
+    argv[n] = NULL;
+    char *out = NULL, *err = NULL;
+    int rc = th_run(argv, NULL, &out, &err);
+    ck_assert_msg(rc == 0, "apikey list failed (%d): %s", rc, err);
+    ck_assert_str_eq(err, "");
+    free(err);
+    return out;
+}
+
+START_TEST(test_apikey_list)
+{
+    th_env_t env;
+    th_env_init(&env, NULL, NULL);
+    ck_assert_int_eq(add_user(&env, "pw\n", NULL, NULL, "alice@example.com", NULL), 0);
+    ck_assert_int_eq(add_user(&env, "pw\n", NULL, NULL, "bob@example.com", NULL), 0);
+    ck_assert_int_eq(add_user(&env, "pw\n", NULL, NULL, "carol@example.com", "2"), 0);
+    char *a1 = must_create_key(&env, "alice@example.com", "deploy bot", "files:read,accounts:write",
+                               "7", NULL);
+    char *a2 = must_create_key(&env, "alice@example.com", "full", NULL, NULL, NULL);
+    char *b1 = must_create_key(&env, "bob@example.com", "Bob's", "rooms:read", NULL, NULL);
+    char *c1 = must_create_key(&env, "carol@example.com", "carol", NULL, NULL, "2");
+    idd_apikey_t ka1, ka2, kb1, kc1;
+    ck_assert_int_eq(stored_key(&env, a1, &ka1), 0);
+    ck_assert_int_eq(stored_key(&env, a2, &ka2), 0);
+    ck_assert_int_eq(stored_key(&env, b1, &kb1), 0);
+    ck_assert_int_eq(stored_key(&env, c1, &kc1), 0);
+
+    /* A use recorded by the server shows in the listing. */
+    int64_t used = idd_now() - 60;
+    char ids[1][IDD_GUID_LEN + 1];
+    memcpy(ids[0], ka2.id, sizeof(ids[0]));
+    idd_store_t *store = open_db(&env);
+    ck_assert_int_eq(idd_store_apikey_touch(store, (const char(*)[IDD_GUID_LEN + 1]) ids, &used, 1),
+                     0);
+    idd_store_free(store);
+
+    /* The default tenant's keys, each with its owner and shown by its last four characters
+     * only: the full key is never printed again. */
+    char *listing = must_list_keys(&env, NULL, NULL);
+    const char *keys[] = {a1, a2, b1, c1};
+    for (size_t i = 0; i < IDD_ARRAY_LEN(keys); i++) {
+        ck_assert_msg(strstr(listing, keys[i] + 3) == NULL, "key %zu printed: %s", i, listing);
+        ck_assert_ptr_null(strstr(listing, keys[i] + 3 + 32));
+    }
+    ck_assert_ptr_nonnull(strstr(listing, "LAST USED"));
+    key_row_t rows[8];
+    ck_assert_int_eq(parse_keys(listing, rows, 8), 3);
+    const key_row_t *r = find_key(rows, 3, ka1.id);
+    ck_assert_ptr_nonnull(r);
+    char expect[64];
+    snprintf(expect, sizeof(expect), "sk-***%s", a1 + IDD_APIKEY_LEN - 4);
+    ck_assert_str_eq(r->key, expect);
+    ck_assert_str_eq(r->owner, "alice@example.com");
+    ck_assert_str_eq(r->name, "deploy bot");
+    ck_assert_str_eq(r->permissions, "files:read,accounts:write");
+    char when[21];
+    idd_format_iso8601(ka1.created, when);
+    ck_assert_str_eq(r->created, when);
+    idd_format_iso8601(ka1.expires, when);
+    ck_assert_str_eq(r->expires, when);
+    ck_assert_str_eq(r->last_used, "never");
+    ck_assert_str_eq(r->active, "yes");
+    r = find_key(rows, 3, ka2.id);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_str_eq(r->permissions, "*");
+    ck_assert_str_eq(r->expires, "never");
+    idd_format_iso8601(used, when);
+    ck_assert_str_eq(r->last_used, when);
+    r = find_key(rows, 3, kb1.id);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_str_eq(r->owner, "bob@example.com");
+    ck_assert_str_eq(r->name, "Bob's");
+    snprintf(expect, sizeof(expect), "sk-***%s", b1 + IDD_APIKEY_LEN - 4);
+    ck_assert_str_eq(r->key, expect);
+    ck_assert_ptr_null(find_key(rows, 3, kc1.id));
+    free(listing);
+
+    /* One user's keys, and another tenant's. */
+    listing = must_list_keys(&env, "ALICE@example.com", NULL);
+    ck_assert_int_eq(parse_keys(listing, rows, 8), 2);
+    ck_assert_ptr_nonnull(find_key(rows, 2, ka1.id));
+    ck_assert_ptr_nonnull(find_key(rows, 2, ka2.id));
+    free(listing);
+    listing = must_list_keys(&env, NULL, "2");
+    ck_assert_int_eq(parse_keys(listing, rows, 8), 1);
+    ck_assert_str_eq(rows[0].id, kc1.id);
+    ck_assert_str_eq(rows[0].owner, "carol@example.com");
+    free(listing);
+    listing = must_list_keys(&env, "carol@example.com", "2");
+    ck_assert_int_eq(parse_keys(listing, rows, 8), 1);
+    free(listing);
+
+    /* A name made through the API is whatever the client sent: here terminal escapes that
+     * would retitle the administrator's window and clear the screen if printed raw. */
+    store = open_db(&env);
+    ck_assert_int_eq(idd_store_apikey_update(store, kb1.id,
+                                             "evil\x1b]0;pwned\x07\x1b[2J\xc2\x9b"
+                                             "1m",
+                                             NULL, -1),
+                     0);
+    idd_store_free(store);
+    listing = must_list_keys(&env, "bob@example.com", NULL);
+    ck_assert_ptr_null(strchr(listing, '\x1b'));
+    ck_assert_ptr_null(strchr(listing, '\x07'));
+    ck_assert_ptr_null(strstr(listing, "\xc2\x9b"));
+    ck_assert_int_eq(parse_keys(listing, rows, 8), 1);
+    ck_assert_str_eq(rows[0].name, "evil?]0;pwned??[2J?1m");
+    free(listing);
+
+    /* Unknown users fail; a user without keys gets the header alone. */
+    char *out = NULL, *err = NULL;
+    ck_assert_int_eq(ctl(&env, NULL, &out, &err, "apikey", "list", "ghost@example.com", NULL), 1);
+    ck_assert_msg(strstr(err, "ghost@example.com") != NULL, "stderr: %s", err);
+    ck_assert_str_eq(out, "");
+    free(out);
+    free(err);
+    ck_assert_int_eq(add_user(&env, "pw\n", NULL, NULL, "dan@example.com", NULL), 0);
+    listing = must_list_keys(&env, "dan@example.com", NULL);
+    ck_assert_int_eq(count_rows(listing), 0);
+    free(listing);
+
+    free(a1);
+    free(a2);
+    free(b1);
+    free(c1);
+    th_env_dispose(&env);
+}
+END_TEST
+
+START_TEST(test_apikey_revoke)
+{
+    th_env_t env;
+    th_env_init(&env, NULL, NULL);
+    ck_assert_int_eq(add_user(&env, "pw\n", NULL, NULL, "alice@example.com", NULL), 0);
+    char *key = must_create_key(&env, "alice@example.com", "doomed", NULL, NULL, NULL);
+    char *other = must_create_key(&env, "alice@example.com", "spared", NULL, NULL, NULL);
+    idd_apikey_t k, o;
+    ck_assert_int_eq(stored_key(&env, key, &k), 0);
+    ck_assert_int_eq(stored_key(&env, other, &o), 0);
+    char *out = NULL, *err = NULL, expect[128];
+
+    /* Revoking keeps the row, inactive, so the key is recognised as revoked if it comes
+     * back; the other key is untouched. */
+    ck_assert_int_eq(ctl(&env, NULL, &out, &err, "apikey", "revoke", k.id, NULL), 0);
+    snprintf(expect, sizeof(expect), "revoked API key %s (sk-***%s)\n", k.id,
+             key + IDD_APIKEY_LEN - 4);
+    ck_assert_str_eq(out, expect);
+    free(out);
+    free(err);
+    idd_apikey_t now;
+    ck_assert_int_eq(stored_key(&env, key, &now), 0);
+    ck_assert_int_eq(now.active, 0);
+    ck_assert_str_eq(now.name, "doomed");
+    ck_assert_int_eq(stored_key(&env, other, &now), 0);
+    ck_assert_int_eq(now.active, 1);
+    char *listing = must_list_keys(&env, NULL, NULL);
+    key_row_t rows[4];
+    ck_assert_int_eq(parse_keys(listing, rows, 4), 2);
+    ck_assert_str_eq(find_key(rows, 2, k.id)->active, "no");
+    ck_assert_str_eq(find_key(rows, 2, o.id)->active, "yes");
+    free(listing);
+
+    /* Again: nothing changes, and it says so. */
+    ck_assert_int_eq(ctl(&env, NULL, &out, &err, "apikey", "revoke", k.id, NULL), 0);
+    ck_assert_msg(strstr(out, "already") != NULL, "stdout: %s", out);
+    free(out);
+    free(err);
+
+    /* The id is taken in either case, as people copy GUIDs from other tools. */
+    char upper[IDD_GUID_LEN + 1];
+    for (size_t i = 0; i <= IDD_GUID_LEN; i++)
+        upper[i] = (char)(o.id[i] >= 'a' && o.id[i] <= 'f' ? o.id[i] - 'a' + 'A' : o.id[i]);
+    ck_assert_int_eq(ctl(&env, NULL, NULL, NULL, "apikey", "revoke", upper, NULL), 0);
+    ck_assert_int_eq(stored_key(&env, other, &now), 0);
+    ck_assert_int_eq(now.active, 0);
+
+    /* Unknown and malformed ids fail and change nothing. */
+    ck_assert_int_eq(ctl(&env, NULL, &out, &err, "apikey", "revoke",
+                         "00000000-0000-4000-8000-000000000000", NULL),
+                     1);
+    ck_assert_msg(strstr(err, "no API key 00000000-0000-4000-8000-000000000000") != NULL,
+                  "stderr: %s", err);
+    ck_assert_str_eq(out, "");
+    free(out);
+    free(err);
+    const char *bad_ids[] = {"abc", "1", "00000000000040008000000000000000",
+                             "00000000-0000-4000-8000-00000000000g", k.id + 1};
+    for (size_t i = 0; i < IDD_ARRAY_LEN(bad_ids); i++) {
+        ck_assert_int_eq(ctl(&env, NULL, &out, &err, "apikey", "revoke", bad_ids[i], NULL), 1);
+        ck_assert_msg(strstr(err, bad_ids[i]) != NULL, "%s: %s", bad_ids[i], err);
+        ck_assert_str_eq(out, "");
+        free(out);
+        free(err);
+    }
+    free(key);
+    free(other);
+    th_env_dispose(&env);
+}
+END_TEST
+
 static Suite *identityctl_suite(void)
 {
     Suite *s = suite_create("identityctl");
@@ -1203,6 +1779,14 @@ static Suite *identityctl_suite(void)
     tcase_add_test(sessions, test_session_revoke);
     tcase_add_test(sessions, test_user_list_pwchange);
     suite_add_tcase(s, sessions);
+
+    TCase *apikeys = tcase_create("apikeys");
+    tcase_set_timeout(apikeys, 120);
+    tcase_add_test(apikeys, test_apikey_create);
+    tcase_add_test(apikeys, test_apikey_create_refuses);
+    tcase_add_test(apikeys, test_apikey_list);
+    tcase_add_test(apikeys, test_apikey_revoke);
+    suite_add_tcase(s, apikeys);
 
     TCase *cli = tcase_create("cli");
     tcase_set_timeout(cli, 120);

@@ -1,0 +1,99 @@
+/*
+ * What the files of identityctl share: the parsed command line, and the helpers its commands
+ * use to check operands, open the database and find a user. identityctl.c holds main, the
+ * parser, and the migrate, user, key and token commands; ctl_common.c the helpers;
+ * ctl_sessions.c and ctl_keys.c the session and API key commands.
+ *
+ * The build puts every src/ file except the two mains into the core library, so these files
+ * are library code: their functions carry the idd_ctl_ prefix, although only identityctl
+ * calls them. They print to stdout and stderr as the tool does, and follow its exit-status
+ * rule: a command returns 0 or a negative IDD_E* code after printing why (main turns that
+ * into status 1). The option constants carry no prefix because they have no linkage and are
+ * only used by these files. Include it as "ctl.h": identityctl.c, not being library code, is
+ * not compiled with src/ on its include path.
+ */
+#ifndef IDD_CTL_H
+#define IDD_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "identityd/config.h"
+#include "identityd/store.h"
+
+/* Options a command may take, as indexes into idd_ctl_args_t.values (identityctl.c keeps
+ * their spellings and which command takes which). */
+enum {
+    OPT_FIRST,
+    OPT_LAST,
+    OPT_ROLE,
+    OPT_TENANT,
+    OPT_ALG,
+    OPT_OUT,
+    OPT_ALL,
+    OPT_NAME,
+    OPT_PERMISSIONS,
+    OPT_EXPIRES_DAYS,
+    OPT_COUNT
+};
+
+/* The parsed command line. Every string is borrowed from argv. */
+typedef struct idd_ctl_args {
+    const char *config_path; /* -c / --config, or NULL */
+    bool help;
+    const char *values[OPT_COUNT]; /* option values by OPT_*, NULL when not given */
+    const char *positional[1];     /* EMAIL or ID, for the commands that take one */
+    size_t n_positional;
+} idd_ctl_args_t;
+
+/* ---- ctl_common.c ---- */
+
+/* True when s[0..len) is valid UTF-8, which jansson checks when it builds a string. Names
+ * and emails end up in JWT claims and JSON responses, whose text must be valid UTF-8. */
+bool idd_ctl_utf8_valid(const char *s, size_t len);
+
+/* True when s holds an ASCII control character (below 0x20, or DEL). */
+bool idd_ctl_has_control(const char *s);
+
+/* Checks the shape of an address (not its deliverability); prints why and returns
+ * IDD_EINVAL when it is wrong. */
+int idd_ctl_check_email(const char *email);
+
+/* Resolves --tenant (or the first configured tenant) to a configured tenant id; prints why
+ * and returns IDD_EINVAL, IDD_ENOTFOUND or IDD_ECONFIG when it cannot. */
+int idd_ctl_resolve_tenant(const idd_ctl_args_t *args, const idd_config_t *cfg, int64_t *out);
+
+/* Opens the configured database into *out (the caller frees it). With prepare, migrates it
+ * (versions to from and to when not NULL) and ensures every configured tenant, so a fresh
+ * file works; without, the file must already exist at the current schema. Prints why and
+ * returns an IDD_E* code on failure, with *out NULL. */
+int idd_ctl_open_store(const idd_config_t *cfg, bool prepare, idd_store_t **out, int *from,
+                       int *to);
+
+/* Opens the existing database and looks up EMAIL (the first operand) in the tenant of
+ * --tenant or the default one. On success *store is open (the caller frees it) and user
+ * filled (it holds the password record: the caller wipes it). On failure it prints why;
+ * *store may still be open and must be freed. */
+int idd_ctl_lookup_user(const idd_ctl_args_t *args, const idd_config_t *cfg, idd_store_t **store,
+                        idd_user_t *user);
+
+/* Copies text into out (size bytes) for display on a terminal, with every byte outside
+ * printable ASCII shown as '?', and an empty text as "-" to keep the columns. For values a
+ * client chose, such as a user agent, where an escape sequence printed raw could rewrite or
+ * hide what the administrator sees. */
+void idd_ctl_printable(const char *text, char *out, size_t size);
+
+/* ---- the commands: each takes the parsed arguments, the loaded configuration and the
+ * command table's variant, and returns 0 or an IDD_E* code after printing why ---- */
+
+/* ctl_sessions.c: session list EMAIL, session revoke ID | --all EMAIL. */
+int idd_ctl_session_list(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant);
+int idd_ctl_session_revoke(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant);
+
+/* ctl_keys.c: apikey create EMAIL, apikey list [EMAIL], apikey revoke ID. */
+int idd_ctl_apikey_create(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant);
+int idd_ctl_apikey_list(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant);
+int idd_ctl_apikey_revoke(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant);
+
+#endif

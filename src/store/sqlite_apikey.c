@@ -1,0 +1,529 @@
+/*
+ * The API key operations of the SQLite engine: keys are created for a user of a tenant,
+ * looked up by the keyed digest of the key (on every request that presents one) or by id (to
+ * manage them), listed, renamed, re-scoped, deactivated or deleted, and touched in batches
+ * as they are used.
+ *
+ * It assumes the handle, statement cache and helpers of sqlite_internal.h and the api_keys
+ * table of migrations/0003_api_keys.sql. A deactivated key keeps its row and every lookup
+ * returns it, as an ended session does: the caller decides what an inactive or expired key
+ * means.
+ *
+ * store.h carries a key's permissions as one space-separated string; the column holds a JSON
+ * array of strings, as DocSpace keeps it. jansson converts between the two here, json_dumps
+ * included: keys are written when they are managed, never on the token mint path. Zero for
+ * expires and last_used ("never") is NULL in the columns, and sqlite3_column_int64 reads a
+ * NULL back as 0.
+ *
+ * Lookups by digest compare in SQL, not in constant time, for the reason sqlite_session.c
+ * gives: the digest is keyed with a secret the attacker lacks, so no key can be made to hit
+ * a chosen digest.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "identityd/common.h"
+#include "identityd/ct.h"
+#include "identityd/log.h"
+#include "identityd/store.h"
+#include "store/sqlite_internal.h"
+
+#define POSTFIX_LEN 4
+
+/* The order read_apikey() expects. */
+#define APIKEY_COLUMNS                                                                             \
+    "id, tenant_id, create_by, name, key_digest, key_postfix, permissions, create_on, "            \
+    "expires_at, last_used, is_active"
+
+static const char *const stmt_sql[ST_COUNT] = {
+    /* The row is built from the creator's own row, so a key can only be made for a user of the
+     * tenant it names, checked by the statement that inserts it, and tenant_id can never
+     * disagree with the user. A new key is active and has not been used yet. */
+    [ST_APIKEY_CREATE] = "INSERT INTO api_keys (" APIKEY_COLUMNS ") "
+                         "SELECT ?1, tenant_id, id, ?4, ?5, ?6, ?7, ?8, ?9, NULL, 1 FROM users "
+                         "WHERE id = ?3 AND tenant_id = ?2",
+    [ST_APIKEY_BY_DIGEST] = "SELECT " APIKEY_COLUMNS " FROM api_keys WHERE key_digest = ?1",
+    [ST_APIKEY_BY_ID] = "SELECT " APIKEY_COLUMNS " FROM api_keys WHERE id = ?1",
+    /* The id breaks ties between keys created in the same second, so that a listing is the
+     * same every time. */
+    [ST_APIKEY_LIST_TENANT] = "SELECT " APIKEY_COLUMNS " FROM api_keys WHERE tenant_id = ?1 "
+                              "ORDER BY create_on DESC, id",
+    [ST_APIKEY_LIST_CREATOR] = "SELECT " APIKEY_COLUMNS " FROM api_keys "
+                               "WHERE tenant_id = ?1 AND create_by = ?2 "
+                               "ORDER BY create_on DESC, id",
+    /* A NULL parameter leaves its column as it is, so one statement serves every combination
+     * of changes. */
+    [ST_APIKEY_UPDATE] = "UPDATE api_keys SET name = coalesce(?2, name), "
+                         "permissions = coalesce(?3, permissions), "
+                         "is_active = coalesce(?4, is_active) WHERE id = ?1",
+    [ST_APIKEY_DELETE] = "DELETE FROM api_keys WHERE id = ?1",
+    /* Batches from several threads, or from a server and a restart, may land out of order;
+     * last_used only moves forward, so a late write of an older time cannot make a key look
+     * unused for longer than it has been. */
+    [ST_APIKEY_TOUCH] =
+        "UPDATE api_keys SET last_used = max(coalesce(last_used, 0), ?2) WHERE id = ?1",
+};
+
+/* The cached statement id of this file, prepared from stmt_sql. */
+static int stmt_get(sqlite_store_t *ss, enum stmt_id id, sqlite3_stmt **out)
+{
+    return idd_sqlite_stmt_get(ss, id, stmt_sql[id], out);
+}
+
+/* Whether id is shaped like a stored id (user or key); anything else matches no row. */
+static int id_plausible(const char *id)
+{
+    return id != NULL && strnlen(id, IDD_GUID_LEN + 1) == IDD_GUID_LEN;
+}
+
+/* Turns space-separated permission names into the compact JSON array the column holds,
+ * ["files:read","rooms:write"] or [] for none, malloc'd into *out (free() it). Runs of
+ * spaces count as one separator. IDD_ETOOBIG for a text longer than
+ * IDD_APIKEY_PERMISSIONS_MAX bytes, IDD_EINVAL for a name that is not valid UTF-8 (jansson
+ * refuses those, and a JSON document must not carry them). */
+static int permissions_to_json(const char *text, char **out)
+{
+    json_t *list = NULL;
+    int rc = IDD_ETOOBIG;
+
+    *out = NULL;
+    if (strnlen(text, IDD_APIKEY_PERMISSIONS_MAX + 1) > IDD_APIKEY_PERMISSIONS_MAX)
+        goto done;
+    rc = IDD_ESTORE;
+    list = json_array();
+    if (list == NULL)
+        goto done;
+    for (const char *p = text + strspn(text, " "); *p != '\0'; p += strspn(p, " ")) {
+        size_t len = strcspn(p, " ");
+        json_t *name = json_stringn(p, len);
+        if (name == NULL) {
+            rc = IDD_EINVAL;
+            goto done;
+        }
+        if (json_array_append_new(list, name) != 0)
+            goto done;
+        p += len;
+    }
+    *out = json_dumps(list, JSON_COMPACT);
+    if (*out == NULL) {
+        idd_log_error("store: cannot serialise API key permissions");
+        goto done;
+    }
+    rc = 0;
+
+done:
+    json_decref(list);
+    return rc;
+}
+
+/* Turns the permissions column (doc[0..len)) back into space-separated names in out (size
+ * bytes). The schema can only insist on a JSON array; every element must also be a
+ * non-empty string without spaces or NUL, which is all this store ever writes, and the
+ * whole must fit the field. Anything else came from a writer bypassing the store, and is
+ * reported as IDD_ESTORE rather than guessed at: permissions decide what a key may do. */
+static int permissions_from_json(const char *doc, size_t len, const char *key_id, char *out,
+                                 size_t size)
+{
+    json_t *list = doc != NULL ? json_loadb(doc, len, 0, NULL) : NULL;
+    size_t used = 0;
+    int rc = IDD_ESTORE;
+
+    out[0] = '\0';
+    if (!json_is_array(list))
+        goto done;
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        json_t *item = json_array_get(list, i);
+        const char *name = json_string_value(item);
+        size_t n = json_string_length(item);
+        if (name == NULL || n == 0 || memchr(name, ' ', n) != NULL || memchr(name, '\0', n) != NULL)
+            goto done;
+        if (used + (used > 0) + n >= size)
+            goto done;
+        if (used > 0)
+            out[used++] = ' ';
+        memcpy(out + used, name, n);
+        used += n;
+    }
+    out[used] = '\0';
+    rc = 0;
+
+done:
+    if (rc != 0) {
+        idd_log_error("store: API key %s has malformed permissions", key_id);
+        out[0] = '\0';
+    }
+    json_decref(list);
+    return rc;
+}
+
+/* Reads the current row of an APIKEY_COLUMNS statement into out. */
+static int read_apikey(sqlite_store_t *ss, sqlite3_stmt *stmt, idd_apikey_t *out)
+{
+    const struct {
+        int col;
+        char *dst;
+        size_t size;
+    } texts[] = {
+        {0, out->id, sizeof out->id},
+        {2, out->created_by, sizeof out->created_by},
+        {3, out->name, sizeof out->name},
+        {5, out->postfix, sizeof out->postfix},
+    };
+    const void *digest;
+    int rc;
+
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < IDD_ARRAY_LEN(texts); i++) {
+        rc = idd_sqlite_column_copy(ss, stmt, texts[i].col, texts[i].dst, texts[i].size);
+        if (rc != 0)
+            return rc;
+    }
+    digest = sqlite3_column_blob(stmt, 4);
+    if (digest == NULL || sqlite3_column_bytes(stmt, 4) != IDD_SESSION_DIGEST_LEN) {
+        idd_log_error("store: API key %s has a malformed key digest", out->id);
+        return IDD_ESTORE;
+    }
+    memcpy(out->digest, digest, IDD_SESSION_DIGEST_LEN);
+    rc = permissions_from_json((const char *)sqlite3_column_text(stmt, 6),
+                               (size_t)sqlite3_column_bytes(stmt, 6), out->id, out->permissions,
+                               sizeof out->permissions);
+    if (rc != 0)
+        return rc;
+    out->tenant_id = sqlite3_column_int64(stmt, 1);
+    out->created = sqlite3_column_int64(stmt, 7);
+    out->expires = sqlite3_column_int64(stmt, 8);
+    out->last_used = sqlite3_column_int64(stmt, 9);
+    out->active = sqlite3_column_int(stmt, 10) != 0;
+    return 0;
+}
+
+/* Runs a statement expected to yield at most one key and reads it into out. The copy goes
+ * through a local record so that a failure leaves out zeroed rather than half-written; the
+ * local copy of the digest is wiped. */
+static int apikey_lookup(sqlite_store_t *ss, sqlite3_stmt *stmt, const char *what,
+                         idd_apikey_t *out)
+{
+    idd_apikey_t key;
+    int rc;
+    int src = sqlite3_step(stmt);
+
+    if (src == SQLITE_DONE) {
+        rc = IDD_ENOTFOUND;
+    } else if (src != SQLITE_ROW) {
+        rc = idd_sqlite_step_error(ss, src, what);
+    } else {
+        rc = read_apikey(ss, stmt, &key);
+        if (rc == 0)
+            *out = key;
+        idd_wipe(&key, sizeof key);
+    }
+    return rc;
+}
+
+/* Checks a key about to be inserted: every string terminated inside its array (IDD_ETOOBIG
+ * otherwise); a positive tenant, a non-empty name, a postfix of four characters, times that
+ * are not negative and a given id that is a lowercase GUID (IDD_EINVAL otherwise); a creator
+ * id of the stored shape (IDD_ENOTFOUND, as for an unknown creator). */
+static int apikey_validate(const idd_apikey_t *key)
+{
+    size_t id_len = 0, creator_len = 0, name_len = 0, postfix_len = 0, permissions_len = 0;
+    const struct {
+        const char *field;
+        size_t size;
+        size_t *len;
+    } texts[] = {
+        {key->id, sizeof key->id, &id_len},
+        {key->created_by, sizeof key->created_by, &creator_len},
+        {key->name, sizeof key->name, &name_len},
+        {key->postfix, sizeof key->postfix, &postfix_len},
+        {key->permissions, sizeof key->permissions, &permissions_len},
+    };
+
+    for (size_t i = 0; i < IDD_ARRAY_LEN(texts); i++) {
+        int rc = idd_sqlite_field_length(texts[i].field, texts[i].size, texts[i].len);
+        if (rc != 0)
+            return rc;
+    }
+    if (key->tenant_id <= 0 || name_len == 0 || postfix_len != POSTFIX_LEN || key->created < 0 ||
+        key->expires < 0)
+        return IDD_EINVAL;
+    if (id_len != 0 && !idd_sqlite_guid_valid(key->id, id_len))
+        return IDD_EINVAL;
+    if (creator_len != IDD_GUID_LEN)
+        return IDD_ENOTFOUND;
+    return 0;
+}
+
+int idd_sqlite_apikey_create(idd_store_t *s, idd_apikey_t *key)
+{
+    sqlite_store_t *ss = to_sqlite(s);
+    sqlite3_stmt *stmt = NULL;
+    char id[IDD_GUID_LEN + 1];
+    char *permissions = NULL;
+    int64_t created;
+    int rc = IDD_EINVAL;
+    int src;
+
+    if (key == NULL)
+        goto done;
+    rc = apikey_validate(key);
+    if (rc != 0)
+        goto done;
+    rc = permissions_to_json(key->permissions, &permissions);
+    if (rc != 0)
+        goto done;
+    if (key->id[0] != '\0') {
+        memcpy(id, key->id, sizeof id);
+    } else {
+        rc = idd_sqlite_guid_new(id);
+        if (rc != 0)
+            goto done;
+    }
+    created = key->created != 0 ? key->created : idd_now();
+    rc = stmt_get(ss, ST_APIKEY_CREATE, &stmt);
+    if (rc != 0)
+        goto done;
+    sqlite3_bind_text(stmt, 1, id, IDD_GUID_LEN, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, key->tenant_id);
+    sqlite3_bind_text(stmt, 3, key->created_by, IDD_GUID_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 4, key->name, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(stmt, 5, key->digest, IDD_SESSION_DIGEST_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 6, key->postfix, POSTFIX_LEN, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 7, permissions, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 8, created);
+    if (key->expires != 0)
+        sqlite3_bind_int64(stmt, 9, key->expires);
+    else
+        sqlite3_bind_null(stmt, 9);
+    src = sqlite3_step(stmt);
+    if (src != SQLITE_DONE) {
+        rc = idd_sqlite_step_error(ss, src, "apikey_create");
+        goto done;
+    }
+    /* The SELECT found no user with this id in this tenant. */
+    if (sqlite3_changes(ss->db) != 1) {
+        rc = IDD_ENOTFOUND;
+        goto done;
+    }
+    memcpy(key->id, id, sizeof id);
+    key->created = created;
+    key->last_used = 0;
+    key->active = 1;
+    rc = 0;
+
+done:
+    /* Unbinds before the JSON text it points to is freed. */
+    idd_sqlite_stmt_put(stmt);
+    free(permissions);
+    return rc;
+}
+
+int idd_sqlite_apikey_by_digest(idd_store_t *s, const unsigned char digest[IDD_SESSION_DIGEST_LEN],
+                                idd_apikey_t *out)
+{
+    sqlite_store_t *ss = to_sqlite(s);
+    sqlite3_stmt *stmt = NULL;
+    int rc = IDD_EINVAL;
+
+    if (digest == NULL)
+        goto done;
+    rc = stmt_get(ss, ST_APIKEY_BY_DIGEST, &stmt);
+    if (rc != 0)
+        goto done;
+    sqlite3_bind_blob(stmt, 1, digest, IDD_SESSION_DIGEST_LEN, SQLITE_STATIC);
+    rc = apikey_lookup(ss, stmt, "apikey_by_digest", out);
+
+done:
+    idd_sqlite_stmt_put(stmt);
+    if (rc != 0)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+int idd_sqlite_apikey_by_id(idd_store_t *s, const char *id, idd_apikey_t *out)
+{
+    sqlite_store_t *ss = to_sqlite(s);
+    sqlite3_stmt *stmt = NULL;
+    int rc = IDD_ENOTFOUND;
+
+    if (!id_plausible(id))
+        goto done;
+    rc = stmt_get(ss, ST_APIKEY_BY_ID, &stmt);
+    if (rc != 0)
+        goto done;
+    sqlite3_bind_text(stmt, 1, id, IDD_GUID_LEN, SQLITE_STATIC);
+    rc = apikey_lookup(ss, stmt, "apikey_by_id", out);
+
+done:
+    idd_sqlite_stmt_put(stmt);
+    if (rc != 0)
+        memset(out, 0, sizeof *out);
+    return rc;
+}
+
+/* The visitor runs while the list statement is mid-step. It may look keys up, update or
+ * delete them through the same handle (other statements), but not list again: that is
+ * refused with IDD_EBUSY. */
+int idd_sqlite_apikey_list(idd_store_t *s, int64_t tenant_id, const char *created_by,
+                           idd_apikey_visit_fn visit, void *arg)
+{
+    sqlite_store_t *ss = to_sqlite(s);
+    sqlite3_stmt *stmt = NULL;
+    idd_apikey_t key;
+    int rc = IDD_EINVAL;
+
+    memset(&key, 0, sizeof key);
+    if (visit == NULL)
+        goto done;
+    /* A creator no user can be has made no keys. */
+    rc = 0;
+    if (created_by != NULL && !id_plausible(created_by))
+        goto done;
+    rc = stmt_get(ss, created_by != NULL ? ST_APIKEY_LIST_CREATOR : ST_APIKEY_LIST_TENANT, &stmt);
+    if (rc != 0)
+        goto done;
+    sqlite3_bind_int64(stmt, 1, tenant_id);
+    if (created_by != NULL)
+        sqlite3_bind_text(stmt, 2, created_by, IDD_GUID_LEN, SQLITE_STATIC);
+    for (;;) {
+        int src = sqlite3_step(stmt);
+        if (src == SQLITE_DONE) {
+            rc = 0;
+            break;
+        }
+        if (src != SQLITE_ROW) {
+            rc = idd_sqlite_step_error(ss, src, "apikey_list");
+            break;
+        }
+        rc = read_apikey(ss, stmt, &key);
+        if (rc != 0)
+            break;
+        if (visit(&key, arg) != 0)
+            break;
+    }
+
+done:
+    idd_sqlite_stmt_put(stmt);
+    idd_wipe(&key, sizeof key);
+    return rc;
+}
+
+int idd_sqlite_apikey_update(idd_store_t *s, const char *id, const char *name,
+                             const char *permissions, int active)
+{
+    sqlite_store_t *ss = to_sqlite(s);
+    sqlite3_stmt *stmt = NULL;
+    char *json = NULL;
+    int rc = IDD_ENOTFOUND;
+    int src;
+
+    if (!id_plausible(id))
+        goto done;
+    if (name != NULL) {
+        size_t len = strnlen(name, IDD_APIKEY_NAME_MAX + 1);
+        rc = len > IDD_APIKEY_NAME_MAX ? IDD_ETOOBIG : len == 0 ? IDD_EINVAL : 0;
+        if (rc != 0)
+            goto done;
+    }
+    if (permissions != NULL) {
+        rc = permissions_to_json(permissions, &json);
+        if (rc != 0)
+            goto done;
+    }
+    rc = stmt_get(ss, ST_APIKEY_UPDATE, &stmt);
+    if (rc != 0)
+        goto done;
+    sqlite3_bind_text(stmt, 1, id, IDD_GUID_LEN, SQLITE_STATIC);
+    if (name != NULL)
+        sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
+    if (json != NULL)
+        sqlite3_bind_text(stmt, 3, json, -1, SQLITE_STATIC);
+    if (active >= 0)
+        sqlite3_bind_int(stmt, 4, active != 0);
+    /* Parameters left unbound are NULL: those columns keep their values. */
+    src = sqlite3_step(stmt);
+    if (src != SQLITE_DONE)
+        rc = idd_sqlite_step_error(ss, src, "apikey_update");
+    else
+        rc = sqlite3_changes(ss->db) == 1 ? 0 : IDD_ENOTFOUND;
+
+done:
+    idd_sqlite_stmt_put(stmt);
+    free(json);
+    return rc;
+}
+
+int idd_sqlite_apikey_delete(idd_store_t *s, const char *id)
+{
+    sqlite_store_t *ss = to_sqlite(s);
+    sqlite3_stmt *stmt = NULL;
+    int rc = IDD_ENOTFOUND;
+    int src;
+
+    if (!id_plausible(id))
+        goto done;
+    rc = stmt_get(ss, ST_APIKEY_DELETE, &stmt);
+    if (rc != 0)
+        goto done;
+    sqlite3_bind_text(stmt, 1, id, IDD_GUID_LEN, SQLITE_STATIC);
+    src = sqlite3_step(stmt);
+    if (src != SQLITE_DONE)
+        rc = idd_sqlite_step_error(ss, src, "apikey_delete");
+    else
+        rc = sqlite3_changes(ss->db) == 1 ? 0 : IDD_ENOTFOUND;
+
+done:
+    idd_sqlite_stmt_put(stmt);
+    return rc;
+}
+
+/* One write transaction for the whole batch: one commit (one WAL sync) instead of one per key,
+ * which is the point of batching the uses, and a batch is recorded whole or not at all. Ids
+ * of keys deleted since they were used are skipped silently: their use no longer matters. */
+int idd_sqlite_apikey_touch(idd_store_t *s, const char (*ids)[IDD_GUID_LEN + 1],
+                            const int64_t *when, size_t n)
+{
+    sqlite_store_t *ss = to_sqlite(s);
+    sqlite3_stmt *stmt = NULL;
+    int began = 0;
+    int rc = 0;
+
+    if (n == 0)
+        goto done;
+    rc = IDD_EINVAL;
+    if (ids == NULL || when == NULL)
+        goto done;
+    rc = stmt_get(ss, ST_APIKEY_TOUCH, &stmt);
+    if (rc != 0)
+        goto done;
+    /* IMMEDIATE takes the write lock up front, where busy_timeout still applies; a deferred
+     * transaction could fail half-way instead when another writer holds it. */
+    rc = idd_sqlite_exec(ss, "BEGIN IMMEDIATE", "apikey_touch");
+    if (rc != 0)
+        goto done;
+    began = 1;
+    for (size_t i = 0; i < n; i++) {
+        int src;
+        /* An id of another shape names no key, and a time that is not positive is no use. */
+        if (!id_plausible(ids[i]) || when[i] <= 0)
+            continue;
+        sqlite3_bind_text(stmt, 1, ids[i], IDD_GUID_LEN, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 2, when[i]);
+        src = sqlite3_step(stmt);
+        if (src != SQLITE_DONE) {
+            rc = idd_sqlite_step_error(ss, src, "apikey_touch");
+            goto done;
+        }
+        sqlite3_reset(stmt);
+    }
+    rc = idd_sqlite_exec(ss, "COMMIT", "apikey_touch");
+
+done:
+    idd_sqlite_stmt_put(stmt);
+    /* Only a transaction begun here is rolled back. */
+    if (rc != 0 && began)
+        idd_sqlite_rollback(ss);
+    return rc;
+}
