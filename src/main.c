@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <malloc.h>
 
+#include "identityd/auth.h"
 #include "identityd/bruteforce.h"
 #include "identityd/common.h"
 #include "identityd/ct.h"
@@ -80,6 +81,15 @@ done:
     return rc;
 }
 
+/* The last API key uses, noted since thread 0's last flush, are written before exit. */
+static void flush_usage(idd_app_t *app)
+{
+    idd_store_t *store = NULL;
+    if (idd_store_open(app->cfg->database, &store) == 0)
+        idd_apikey_usage_flush(app->apikey_usage, store);
+    idd_store_free(store);
+}
+
 int main(int argc, char **argv)
 {
     const char *config_path = getenv("IDENTITYD_CONFIG") ? getenv("IDENTITYD_CONFIG") : DEFAULT_CONFIG;
@@ -136,15 +146,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: bruteforce: cannot set up the attempt table\n", app.cfg->path);
         goto done;
     }
+    app.apikey_usage = idd_apikey_usage_new();
     app.workers = idd_workers_new(app.cfg->workers);
     if (idd_server_run(&app) == 0)
         status = 0;
     idd_workers_free(app.workers);
     app.workers = NULL;
+    flush_usage(&app);
     idd_log_info("identityd stopped");
 
 done:
     idd_workers_free(app.workers);
+    idd_apikey_usage_free(app.apikey_usage);
     idd_bruteforce_free(app.bruteforce);
     free(app.tenants);
     idd_pepper_wipe(&app.pepper);

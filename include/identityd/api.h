@@ -39,6 +39,13 @@ void idd_api_connections_logout(idd_request_t *r);
 void idd_api_connections_logout_others(idd_request_t *r);
 void idd_api_connections_logout_user(idd_request_t *r);
 void idd_api_connections_logout_change_password(idd_request_t *r);
+/* /api/2.0/keys... (api/keys.c) */
+void idd_api_keys_create(idd_request_t *r);
+void idd_api_keys_list(idd_request_t *r);
+void idd_api_keys_permissions(idd_request_t *r);
+void idd_api_keys_self(idd_request_t *r);
+void idd_api_keys_update(idd_request_t *r);
+void idd_api_keys_delete(idd_request_t *r);
 /* GET /health (api/health.c) */
 void idd_api_health(idd_request_t *r);
 

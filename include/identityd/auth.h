@@ -52,12 +52,14 @@ idd_credential_t idd_auth_classify(const char *authorization, size_t authorizati
 /* Scope names used across the API. */
 #define IDD_SCOPE_ALL_WRITE "*:write"
 #define IDD_SCOPE_ALL_READ "*:read"
+#define IDD_SCOPE_ANY ""                /* authentication needed, no particular scope */
 
 /* Who a request runs as. */
 typedef struct idd_principal {
     idd_user_t user;           /* the password record is wiped before handlers see it */
     idd_cred_kind_t via;
     int64_t session_id;        /* the login event when via is IDD_CRED_SESSION, else 0 */
+    char apikey_id[IDD_GUID_LEN + 1]; /* the key when via is IDD_CRED_APIKEY, else "" */
     char scopes[256];          /* space-separated scopes, e.g. "*:write" */
 } idd_principal_t;
 
@@ -68,7 +70,8 @@ bool idd_scopes_allow(const char *scopes, const char *scope);
 /* Called on the request's loop with the authenticated principal (pool memory). */
 typedef void (*idd_auth_next_fn)(idd_request_t *r, idd_principal_t *principal);
 
-/* Authenticates r and, when the principal's scopes grant need_scope, calls next. Otherwise
+/* Authenticates r and, when the principal's scopes grant need_scope (IDD_SCOPE_ANY: any
+ * authenticated principal), calls next. Otherwise
  * answers itself: 401 (no or bad credential, with WWW-Authenticate, deleting the session
  * cookie when that was the credential), 403 (scope too narrow, or a brute-force block with
  * Retry-After) or 503. May complete after this returns (worker-pool work). */
@@ -108,6 +111,19 @@ typedef struct idd_signin {
  * towards the block, a success clears it. A user who is disabled or must change the
  * password is denied. The strings in `in` are copied before this returns. */
 void idd_auth_signin(idd_request_t *r, const idd_signin_t *in, idd_auth_done_fn done);
+
+/* API keys (auth/apikey.c): an active, unexpired key of this tenant whose creator is an
+ * active user; the principal is the creator with the key's scopes. A use is noted for the
+ * coalesced last_used write, never written on the request path. */
+void idd_auth_apikey(idd_request_t *r, h2o_iovec_t key, idd_auth_done_fn done);
+
+/* Pending last_used times of API keys, shared by the threads and written in batches. */
+typedef struct idd_apikey_usage idd_apikey_usage_t;
+idd_apikey_usage_t *idd_apikey_usage_new(void);
+void idd_apikey_usage_free(idd_apikey_usage_t *u);
+/* Writes what is pending (at most one row update per key) through store. Returns 0 or the
+ * store's error (then the uses are kept for the next flush). */
+int idd_apikey_usage_flush(idd_apikey_usage_t *u, idd_store_t *store);
 
 /* Session tokens (auth/session.c): 32 random bytes as 43 base64url characters. */
 #define IDD_SESSION_TOKEN_LEN 43

@@ -24,6 +24,7 @@
 struct idd_basic_cache;
 struct idd_principal;
 struct idd_bruteforce;
+struct idd_apikey_usage;
 
 /* Everything shared by the threads. Read-only once the threads run, except the counters. */
 typedef struct idd_app {
@@ -33,6 +34,7 @@ typedef struct idd_app {
     idd_tenant_t *tenants;           /* the store's row for each cfg->tenants[i] (salts) */
     idd_workers_t *workers;
     struct idd_bruteforce *bruteforce; /* failed sign-ins, shared by all threads */
+    struct idd_apikey_usage *apikey_usage; /* API key uses not yet written */
     h2o_globalconf_t h2o;
     atomic_bool stopping;
     atomic_ulong tokens_minted;      /* counters for /metrics */
@@ -52,6 +54,8 @@ typedef struct idd_thread {
     struct idd_basic_cache *basic_cache; /* verified Basic credentials, this thread only */
     h2o_multithread_receiver_t offload_receiver; /* results of worker jobs */
     h2o_multithread_receiver_t stop_receiver;
+    h2o_timeout_t flush_timeout;     /* thread 0: writes coalesced usage once a minute */
+    h2o_timeout_entry_t flush_entry;
     int offloads_in_flight;
     bool stop;
     pthread_t tid;

@@ -163,7 +163,8 @@ static void auth_done(idd_request_t *r, idd_auth_result_t result, idd_principal_
         idd_cookie_clear_session(req, r->https);
 
     if (result == IDD_AUTH_OK) {
-        if (!optional && !idd_scopes_allow(principal->scopes, r->auth_need_scope)) {
+        if (!optional && r->auth_need_scope[0] != '\0' &&
+            !idd_scopes_allow(principal->scopes, r->auth_need_scope)) {
             idd_respond_error(req, 403, "Access denied");
             return;
         }
@@ -217,8 +218,10 @@ static void authenticate(idd_request_t *r, const char *need_scope, idd_auth_next
         auth_done(r, IDD_AUTH_DECLINE, NULL);
         return;
     case IDD_CRED_APIKEY:
+        idd_auth_apikey(r, cred.value, auth_done);
+        return;
     case IDD_CRED_JWT:
-        /* API keys and external OAuth2/OpenID tokens are not accepted by this build. */
+        /* External OAuth2/OpenID tokens are not accepted by this build. */
         auth_done(r, IDD_AUTH_DENY, NULL);
         return;
     }

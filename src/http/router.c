@@ -25,6 +25,12 @@ static const idd_route_t routes[] = {
      idd_api_connections_logout_user},
     {"PUT", "/api/2.0/security/activeconnections/logoutallchangepassword", IDD_ROUTE_TENANT,
      idd_api_connections_logout_change_password},
+    {"POST", "/api/2.0/keys", IDD_ROUTE_TENANT, idd_api_keys_create},
+    {"GET", "/api/2.0/keys", IDD_ROUTE_TENANT, idd_api_keys_list},
+    {"GET", "/api/2.0/keys/permissions", IDD_ROUTE_TENANT, idd_api_keys_permissions},
+    {"GET", "/api/2.0/keys/@self", IDD_ROUTE_TENANT, idd_api_keys_self},
+    {"PUT", "/api/2.0/keys/{keyId}", IDD_ROUTE_TENANT, idd_api_keys_update},
+    {"DELETE", "/api/2.0/keys/{keyId}", IDD_ROUTE_TENANT, idd_api_keys_delete},
     {"GET", "/.well-known/jwks.json", IDD_ROUTE_PLAIN, idd_api_jwks},
     {"GET", "/health", IDD_ROUTE_PLAIN, idd_api_health},
 };

@@ -26,6 +26,7 @@
 #include "identityd/server.h"
 
 #define STOP_FLUSH_MS 500   /* then, time to write the last responses and close */
+#define USAGE_FLUSH_MS 60000 /* how often API key uses are written out */
 
 /* ---- offloading work to the pool and resuming on the loop ---- */
 
@@ -230,6 +231,14 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
+/* Thread 0, once a minute: the coalesced API key uses go to the database. */
+static void on_flush(h2o_timeout_entry_t *entry)
+{
+    idd_thread_t *t = H2O_STRUCT_FROM_MEMBER(idd_thread_t, flush_entry, entry);
+    idd_apikey_usage_flush(t->app->apikey_usage, t->store);
+    h2o_timeout_link(t->ctx.loop, &t->flush_timeout, &t->flush_entry);
+}
+
 static int thread_init(idd_app_t *app, idd_thread_t *t, int index)
 {
     t->app = app;
@@ -245,6 +254,11 @@ static int thread_init(idd_app_t *app, idd_thread_t *t, int index)
     if (t->signer == NULL)
         return IDD_ECRYPTO;
     t->basic_cache = idd_basic_cache_new(1024);
+    if (index == 0) {
+        h2o_timeout_init(t->ctx.loop, &t->flush_timeout, USAGE_FLUSH_MS);
+        t->flush_entry.cb = on_flush;
+        h2o_timeout_link(t->ctx.loop, &t->flush_timeout, &t->flush_entry);
+    }
     return 0;
 }
 
@@ -260,6 +274,11 @@ static void thread_dispose(idd_thread_t *t)
          * at exit: then the process's exit is the cleanup, not h2o_context_dispose. */
         if (context_is_idle(&t->ctx)) {
             h2o_evloop_t *loop = t->ctx.loop;
+            if (t->index == 0) {
+                if (h2o_timeout_is_linked(&t->flush_entry))
+                    h2o_timeout_unlink(&t->flush_entry);
+                h2o_timeout_dispose(loop, &t->flush_timeout);
+            }
             h2o_multithread_queue_t *queue = t->ctx.queue;
             h2o_context_dispose(&t->ctx);
             h2o_evloop_destroy(loop);

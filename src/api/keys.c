@@ -1,0 +1,455 @@
+/*
+ * /api/2.0/keys: API key management. A key is created for the caller, shown in full once,
+ * and can never be given more than the caller holds; listings show only its last four
+ * characters. Tenant admins manage every key of their tenant, others only their own; guests
+ * cannot create keys.
+ */
+#include <jansson.h>
+#include <string.h>
+
+#include "identityd/api.h"
+#include "identityd/apikey.h"
+#include "identityd/auth.h"
+#include "identityd/buf.h"
+#include "identityd/common.h"
+#include "identityd/ct.h"
+#include "identityd/log.h"
+#include "identityd/respond.h"
+
+#define SCOPE_MANAGE "accounts:write"
+#define NAME_MAX_CHARS 30
+#define EXPIRES_DAYS_MAX 365
+#define LIST_MAX 1000
+
+/* ---- writing keys ---- */
+
+static void write_date(idd_buf_t *b, const char *member, int64_t t)
+{
+    char text[21];
+    idd_format_iso8601(t, text);
+    idd_buf_printf(b, ",\"%s\":{\"utcTime\":\"%s\",\"timeZoneOffset\":\"00:00:00\"}", member, text);
+}
+
+/* One ApiKeyResponseDto. full_key is the whole key (creation only), else the key is masked.
+ * creator may be NULL when its row could not be read. */
+static void write_key(idd_buf_t *b, const idd_apikey_t *k, const idd_user_t *creator, const char *full_key)
+{
+    idd_buf_puts(b, "{\"id\":");
+    idd_buf_json_str(b, k->id, strlen(k->id));
+    idd_buf_puts(b, ",\"name\":");
+    idd_buf_json_str(b, k->name, strlen(k->name));
+    idd_buf_puts(b, ",\"key\":");
+    if (full_key != NULL) {
+        idd_buf_json_str(b, full_key, strlen(full_key));
+    } else {
+        char masked[16];
+        snprintf(masked, sizeof(masked), "sk-***%s", k->postfix);
+        idd_buf_json_str(b, masked, strlen(masked));
+    }
+    idd_buf_puts(b, ",\"keyPostfix\":");
+    idd_buf_json_str(b, k->postfix, strlen(k->postfix));
+    idd_buf_puts(b, ",\"permissions\":[");
+    const char *p = k->permissions;
+    bool first = true;
+    while (*p != '\0') {
+        while (*p == ' ')
+            p++;
+        size_t n = strcspn(p, " ");
+        if (n == 0)
+            break;
+        if (!first)
+            idd_buf_putc(b, ',');
+        idd_buf_json_str(b, p, n);
+        first = false;
+        p += n;
+    }
+    idd_buf_putc(b, ']');
+    if (k->last_used != 0)
+        write_date(b, "lastUsed", k->last_used);
+    write_date(b, "createOn", k->created);
+    if (creator != NULL) {
+        char name[2 * IDD_NAME_MAX + 2];
+        if (creator->first_name[0] != '\0' && creator->last_name[0] != '\0')
+            snprintf(name, sizeof(name), "%s %s", creator->first_name, creator->last_name);
+        else
+            snprintf(name, sizeof(name), "%s%s", creator->first_name, creator->last_name);
+        idd_buf_puts(b, ",\"createBy\":{\"id\":");
+        idd_buf_json_str(b, creator->id, strlen(creator->id));
+        idd_buf_puts(b, ",\"displayName\":");
+        idd_buf_json_str(b, name, strlen(name));
+        idd_buf_putc(b, '}');
+    }
+    if (k->expires != 0)
+        write_date(b, "expiresAt", k->expires);
+    idd_buf_puts(b, k->active ? ",\"isActive\":true}" : ",\"isActive\":false}");
+}
+
+static void store_failed(idd_request_t *r, const char *what, int rc)
+{
+    idd_log_error("keys: %s: %s", what, idd_strerror(rc));
+    idd_respond_error(r->req, 503, "Service unavailable");
+}
+
+/* ---- reading requests ---- */
+
+/* Parses the JSON object body; answers 400 and returns NULL otherwise. The caller owns it. */
+static json_t *read_body(idd_request_t *r)
+{
+    json_error_t error;
+    json_t *body = json_loadb(r->req->entity.base, r->req->entity.len, JSON_REJECT_DUPLICATES, &error);
+    if (body == NULL || !json_is_object(body)) {
+        json_decref(body);
+        idd_respond_error(r->req, 400, "The request body must be a JSON object");
+        return NULL;
+    }
+    return body;
+}
+
+/* A key name: a string of 1..30 characters without control characters. jansson has already
+ * refused invalid UTF-8, so characters are counted by their lead bytes. */
+static const char *check_name(json_t *v)
+{
+    if (!json_is_string(v))
+        return "name must be a string";
+    const char *s = json_string_value(v);
+    size_t len = json_string_length(v), chars = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            return "name must not contain control characters";
+        if ((c & 0xC0) != 0x80)
+            chars++;
+    }
+    if (chars == 0 || chars > NAME_MAX_CHARS)
+        return "name must be 1 to 30 characters";
+    return NULL;
+}
+
+/* Permissions: an array of known names, written space-separated (duplicates once) to out. */
+static const char *check_permissions(json_t *v, char *out, size_t outlen)
+{
+    idd_buf_t b;
+    const char *problem = NULL;
+    idd_buf_init(&b);
+    if (!json_is_array(v)) {
+        problem = "permissions must be an array of strings";
+        goto done;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(v, i, item) {
+        if (!json_is_string(item)) {
+            problem = "permissions must be an array of strings";
+            goto done;
+        }
+        const char *name = json_string_value(item);
+        size_t n = json_string_length(item);
+        if (!idd_apikey_permission_known(name, n)) {
+            problem = "Unknown permission (see GET /api/2.0/keys/permissions)";
+            goto done;
+        }
+        bool seen = false;
+        for (const char *q = b.data; q != NULL && *q != '\0' && !seen;) {
+            size_t m = strcspn(q, " ");
+            seen = m == n && memcmp(q, name, n) == 0;
+            q += m;
+            while (*q == ' ')
+                q++;
+        }
+        if (seen)
+            continue;
+        if (b.len > 0)
+            idd_buf_putc(&b, ' ');
+        idd_buf_append(&b, name, n);
+    }
+    snprintf(out, outlen, "%s", b.data ? b.data : "");
+done:
+    idd_buf_dispose(&b);
+    return problem;
+}
+
+/* A caller may hand out only what it holds: every permission of the new key (full access
+ * when there is none, or "*") must be within the caller's scopes. */
+static bool within_caller(const idd_principal_t *p, const char *permissions)
+{
+    char scopes[IDD_APIKEY_PERMISSIONS_MAX + 1];
+    idd_apikey_scopes(permissions, scopes, sizeof(scopes));
+    for (const char *q = scopes; *q != '\0';) {
+        size_t n = strcspn(q, " ");
+        char one[64];
+        if (n == 0 || n >= sizeof(one))
+            return false;
+        memcpy(one, q, n);
+        one[n] = '\0';
+        if (!idd_scopes_allow(p->scopes, one))
+            return false;
+        q += n;
+        while (*q == ' ')
+            q++;
+    }
+    return true;
+}
+
+/* ---- POST /api/2.0/keys ---- */
+
+static void create(idd_request_t *r, idd_principal_t *p)
+{
+    idd_apikey_t k;
+    char key[IDD_APIKEY_LEN + 1] = "";
+    const char *problem = NULL;
+    memset(&k, 0, sizeof(k));
+    json_t *body = read_body(r);
+    if (body == NULL)
+        return;
+    if (p->user.role == IDD_ROLE_GUEST) {
+        idd_respond_error(r->req, 403, "Access denied");
+        goto done;
+    }
+    json_t *name = json_object_get(body, "name");
+    json_t *permissions = json_object_get(body, "permissions");
+    json_t *days = json_object_get(body, "expiresInDays");
+    if (name == NULL) {
+        problem = "name is required";
+        goto done;
+    }
+    if ((problem = check_name(name)) != NULL)
+        goto done;
+    if (permissions != NULL && !json_is_null(permissions) &&
+        (problem = check_permissions(permissions, k.permissions, sizeof(k.permissions))) != NULL)
+        goto done;
+    if (days != NULL && !json_is_null(days) &&
+        (!json_is_integer(days) || json_integer_value(days) < 1 || json_integer_value(days) > EXPIRES_DAYS_MAX)) {
+        problem = "expiresInDays must be an integer from 1 to 365";
+        goto done;
+    }
+    if (!within_caller(p, k.permissions)) {
+        idd_respond_error(r->req, 403, "Access denied");
+        goto done;
+    }
+
+    int64_t now = idd_now();
+    snprintf(k.name, sizeof(k.name), "%s", json_string_value(name));
+    k.tenant_id = r->tenant->id;
+    memcpy(k.created_by, p->user.id, sizeof(k.created_by));
+    k.created = now;
+    k.expires = (days != NULL && json_is_integer(days)) ? now + json_integer_value(days) * 86400 : 0;
+    k.active = 1;
+    int rc = idd_apikey_generate(key);
+    if (rc == 0)
+        rc = idd_apikey_digest(&r->app->pepper, key, IDD_APIKEY_LEN, k.digest);
+    if (rc == 0) {
+        memcpy(k.postfix, key + IDD_APIKEY_LEN - 4, 5);
+        rc = idd_store_apikey_create(r->thread->store, &k);
+    }
+    if (rc != 0) {
+        store_failed(r, "create", rc);
+        goto done;
+    }
+    idd_log_info("apikey %s (...%s) created by user %s", k.id, k.postfix, p->user.id);
+    idd_buf_t b;
+    idd_buf_init(&b);
+    write_key(&b, &k, &p->user, key);
+    idd_respond_envelope(r, 200, b.data, b.len, 1);
+    idd_buf_dispose_secret(&b);
+
+done:
+    if (problem != NULL)
+        idd_respond_error(r->req, 400, problem);
+    idd_wipe(key, sizeof(key));
+    idd_wipe(k.digest, sizeof(k.digest));
+    json_decref(body);
+}
+
+void idd_api_keys_create(idd_request_t *r)
+{
+    idd_auth_require(r, SCOPE_MANAGE, create);
+}
+
+/* ---- GET /api/2.0/keys ---- */
+
+typedef struct listing {
+    idd_request_t *r;
+    idd_buf_t *out;
+    long count;
+    int rc;
+} listing_t;
+
+static int list_one(const idd_apikey_t *k, void *arg)
+{
+    listing_t *l = arg;
+    idd_user_t creator;
+    int rc = idd_store_user_by_id(l->r->thread->store, k->created_by, &creator);
+    if (rc == 0)
+        idd_wipe(creator.password, sizeof(creator.password));
+    if (l->count > 0)
+        idd_buf_putc(l->out, ',');
+    write_key(l->out, k, rc == 0 ? &creator : NULL, NULL);
+    return ++l->count >= LIST_MAX;
+}
+
+static void list(idd_request_t *r, idd_principal_t *p)
+{
+    idd_buf_t b;
+    idd_buf_init(&b);
+    idd_buf_putc(&b, '[');
+    listing_t l = {r, &b, 0, 0};
+    const char *only = p->user.role == IDD_ROLE_ADMIN ? NULL : p->user.id;
+    int rc = idd_store_apikey_list(r->thread->store, r->tenant->id, only, list_one, &l);
+    if (rc != 0) {
+        store_failed(r, "list", rc);
+    } else {
+        idd_buf_putc(&b, ']');
+        idd_respond_envelope(r, 200, b.data, b.len, l.count);
+    }
+    idd_buf_dispose(&b);
+}
+
+void idd_api_keys_list(idd_request_t *r)
+{
+    idd_auth_require(r, SCOPE_MANAGE, list);
+}
+
+/* ---- GET /api/2.0/keys/permissions and /api/2.0/keys/@self ---- */
+
+static void permissions(idd_request_t *r, idd_principal_t *p)
+{
+    idd_buf_t b;
+    idd_buf_init(&b);
+    idd_buf_putc(&b, '[');
+    for (size_t i = 0; i < idd_apikey_permissions_count; i++) {
+        if (i > 0)
+            idd_buf_putc(&b, ',');
+        idd_buf_json_str(&b, idd_apikey_permissions[i], strlen(idd_apikey_permissions[i]));
+    }
+    idd_buf_putc(&b, ']');
+    idd_respond_envelope(r, 200, b.data, b.len, (long)idd_apikey_permissions_count);
+    idd_buf_dispose(&b);
+}
+
+void idd_api_keys_permissions(idd_request_t *r)
+{
+    idd_auth_require(r, IDD_SCOPE_ANY, permissions);
+}
+
+static void self(idd_request_t *r, idd_principal_t *p)
+{
+    idd_apikey_t k;
+    if (p->apikey_id[0] == '\0') {
+        idd_respond_error(r->req, 404, "This request did not use an API key");
+        return;
+    }
+    int rc = idd_store_apikey_by_id(r->thread->store, p->apikey_id, &k);
+    if (rc != 0) {
+        store_failed(r, "self", rc);
+        return;
+    }
+    idd_buf_t b;
+    idd_buf_init(&b);
+    write_key(&b, &k, &p->user, NULL);
+    idd_respond_envelope(r, 200, b.data, b.len, 1);
+    idd_buf_dispose(&b);
+}
+
+void idd_api_keys_self(idd_request_t *r)
+{
+    idd_auth_require(r, IDD_SCOPE_ANY, self);
+}
+
+/* ---- PUT and DELETE /api/2.0/keys/{keyId} ---- */
+
+/* Finds the key of the path in this tenant and checks the caller may manage it. Returns 0,
+ * or answers 404/403/503 and returns -1. */
+static int find_managed(idd_request_t *r, const idd_principal_t *p, idd_apikey_t *k)
+{
+    char id[IDD_GUID_LEN + 1];
+    h2o_iovec_t v = r->params[0];
+    int rc = IDD_ENOTFOUND;
+    if (v.len == IDD_GUID_LEN) {
+        memcpy(id, v.base, v.len);
+        id[v.len] = '\0';
+        h2o_strtolower(id, v.len);
+        rc = idd_store_apikey_by_id(r->thread->store, id, k);
+    }
+    if (rc == IDD_ENOTFOUND || (rc == 0 && k->tenant_id != r->tenant->id)) {
+        idd_respond_error(r->req, 404, "API key not found");
+        return -1;
+    }
+    if (rc != 0) {
+        store_failed(r, "lookup", rc);
+        return -1;
+    }
+    if (strcmp(k->created_by, p->user.id) != 0 && p->user.role != IDD_ROLE_ADMIN) {
+        idd_respond_error(r->req, 403, "Access denied");
+        return -1;
+    }
+    return 0;
+}
+
+static void update(idd_request_t *r, idd_principal_t *p)
+{
+    idd_apikey_t k;
+    char perms[IDD_APIKEY_PERMISSIONS_MAX + 1];
+    const char *problem = NULL;
+    json_t *body = read_body(r);
+    if (body == NULL)
+        return;
+    json_t *name = json_object_get(body, "name");
+    json_t *permissions = json_object_get(body, "permissions");
+    json_t *active = json_object_get(body, "isActive");
+    if (name != NULL && json_is_null(name))
+        name = NULL;
+    if (permissions != NULL && json_is_null(permissions))
+        permissions = NULL;
+    if (active != NULL && json_is_null(active))
+        active = NULL;
+    if (name != NULL && (problem = check_name(name)) != NULL)
+        goto done;
+    if (permissions != NULL && (problem = check_permissions(permissions, perms, sizeof(perms))) != NULL)
+        goto done;
+    if (active != NULL && !json_is_boolean(active)) {
+        problem = "isActive must be a boolean";
+        goto done;
+    }
+    if (find_managed(r, p, &k) != 0)
+        goto done;
+    if (permissions != NULL && !within_caller(p, perms)) {
+        idd_respond_error(r->req, 403, "Access denied");
+        goto done;
+    }
+    int rc = idd_store_apikey_update(r->thread->store, k.id, name ? json_string_value(name) : NULL,
+                                     permissions ? perms : NULL, active ? json_is_true(active) : -1);
+    if (rc != 0) {
+        store_failed(r, "update", rc);
+        goto done;
+    }
+    idd_log_info("apikey %s updated by user %s", k.id, p->user.id);
+    idd_respond_bool(r, true);
+done:
+    if (problem != NULL)
+        idd_respond_error(r->req, 400, problem);
+    json_decref(body);
+}
+
+void idd_api_keys_update(idd_request_t *r)
+{
+    idd_auth_require(r, SCOPE_MANAGE, update);
+}
+
+static void delete(idd_request_t *r, idd_principal_t *p)
+{
+    idd_apikey_t k;
+    if (find_managed(r, p, &k) != 0)
+        return;
+    int rc = idd_store_apikey_delete(r->thread->store, k.id);
+    if (rc != 0) {
+        store_failed(r, "delete", rc);
+        return;
+    }
+    idd_log_info("apikey %s deleted by user %s", k.id, p->user.id);
+    idd_respond_bool(r, true);
+}
+
+void idd_api_keys_delete(idd_request_t *r)
+{
+    idd_auth_require(r, SCOPE_MANAGE, delete);
+}

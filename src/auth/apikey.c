@@ -1,0 +1,147 @@
+/*
+ * API keys as credentials. Checking a key is one HMAC and one indexed lookup (the key is
+ * 256 random bits: no KDF is needed or wanted), plus the creator's row. Nothing is written
+ * on the request path: the use is noted in a small shared table, and thread 0 writes the
+ * table out once a minute (and main() once more at shutdown), one row update per key.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "identityd/apikey.h"
+#include "identityd/auth.h"
+#include "identityd/common.h"
+#include "identityd/ct.h"
+#include "identityd/log.h"
+
+#define USAGE_MAX 4096 /* keys with an unwritten use; more are dropped until the next flush */
+
+typedef struct usage_entry {
+    char id[IDD_GUID_LEN + 1];
+    int64_t when;
+} usage_entry_t;
+
+struct idd_apikey_usage {
+    pthread_mutex_t lock;
+    usage_entry_t *entries;
+    size_t n;
+    bool warned_full;
+};
+
+idd_apikey_usage_t *idd_apikey_usage_new(void)
+{
+    idd_apikey_usage_t *u = idd_xcalloc(1, sizeof(*u));
+    pthread_mutex_init(&u->lock, NULL);
+    u->entries = idd_xcalloc(USAGE_MAX, sizeof(usage_entry_t));
+    return u;
+}
+
+void idd_apikey_usage_free(idd_apikey_usage_t *u)
+{
+    if (u == NULL)
+        return;
+    pthread_mutex_destroy(&u->lock);
+    free(u->entries);
+    free(u);
+}
+
+static void usage_note(idd_apikey_usage_t *u, const char *id, int64_t when)
+{
+    pthread_mutex_lock(&u->lock);
+    /* A linear scan: the table holds the keys used within one minute, and a use of a key
+     * already pending only moves its time. */
+    size_t i;
+    for (i = 0; i < u->n; i++)
+        if (strcmp(u->entries[i].id, id) == 0)
+            break;
+    if (i < u->n) {
+        if (when > u->entries[i].when)
+            u->entries[i].when = when;
+    } else if (u->n < USAGE_MAX) {
+        memcpy(u->entries[u->n].id, id, IDD_GUID_LEN + 1);
+        u->entries[u->n].when = when;
+        u->n++;
+    } else if (!u->warned_full) {
+        u->warned_full = true;
+        idd_log_warn("apikey: more than %d keys used within a minute; some last_used times are skipped",
+                     USAGE_MAX);
+    }
+    pthread_mutex_unlock(&u->lock);
+}
+
+int idd_apikey_usage_flush(idd_apikey_usage_t *u, idd_store_t *store)
+{
+    pthread_mutex_lock(&u->lock);
+    size_t n = u->n;
+    if (n == 0) {
+        pthread_mutex_unlock(&u->lock);
+        return 0;
+    }
+    usage_entry_t *batch = idd_xmalloc(n * sizeof(*batch));
+    memcpy(batch, u->entries, n * sizeof(*batch));
+    u->n = 0;
+    u->warned_full = false;
+    pthread_mutex_unlock(&u->lock);
+
+    char (*ids)[IDD_GUID_LEN + 1] = idd_xmalloc(n * sizeof(*ids));
+    int64_t *when = idd_xmalloc(n * sizeof(*when));
+    for (size_t i = 0; i < n; i++) {
+        memcpy(ids[i], batch[i].id, IDD_GUID_LEN + 1);
+        when[i] = batch[i].when;
+    }
+    int rc = idd_store_apikey_touch(store, (const char (*)[IDD_GUID_LEN + 1])ids, when, n);
+    if (rc != 0) {
+        idd_log_warn("apikey: could not record last use of %zu keys: %s", n, idd_strerror(rc));
+        for (size_t i = 0; i < n; i++)
+            usage_note(u, batch[i].id, batch[i].when);
+    }
+    free(ids);
+    free(when);
+    free(batch);
+    return rc;
+}
+
+void idd_auth_apikey(idd_request_t *r, h2o_iovec_t key, idd_auth_done_fn done)
+{
+    idd_store_t *store = r->thread->store;
+    unsigned char digest[IDD_SESSION_DIGEST_LEN];
+    idd_apikey_t k;
+    idd_principal_t *p = NULL;
+    idd_auth_result_t result = IDD_AUTH_DENY;
+
+    if (!idd_apikey_well_formed(key.base, key.len) ||
+        idd_apikey_digest(&r->app->pepper, key.base, key.len, digest) != 0)
+        goto done;
+    int rc = idd_store_apikey_by_digest(store, digest, &k);
+    if (rc != 0) {
+        if (rc != IDD_ENOTFOUND)
+            result = IDD_AUTH_ERROR;
+        goto done;
+    }
+    int64_t now = idd_now();
+    if (!k.active || (k.expires != 0 && k.expires <= now) || k.tenant_id != r->tenant->id ||
+        !idd_ct_equal(k.digest, digest, sizeof(digest)))
+        goto done;
+
+    p = h2o_mem_alloc_pool(&r->req->pool, sizeof(*p));
+    memset(p, 0, sizeof(*p));
+    rc = idd_store_user_by_id(store, k.created_by, &p->user);
+    if (rc != 0) {
+        if (rc != IDD_ENOTFOUND)
+            result = IDD_AUTH_ERROR;
+        goto done;
+    }
+    idd_wipe(p->user.password, sizeof(p->user.password));
+    if (p->user.status != IDD_USER_ACTIVE || p->user.tenant_id != k.tenant_id)
+        goto done;
+    p->via = IDD_CRED_APIKEY;
+    memcpy(p->apikey_id, k.id, sizeof(p->apikey_id));
+    idd_apikey_scopes(k.permissions, p->scopes, sizeof(p->scopes));
+    usage_note(r->app->apikey_usage, k.id, now);
+    result = IDD_AUTH_OK;
+
+done:
+    idd_wipe(digest, sizeof(digest));
+    done(r, result, result == IDD_AUTH_OK ? p : NULL);
+}
