@@ -7,6 +7,7 @@
 #ifndef IDENTITYD_CONFIG_H
 #define IDENTITYD_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -58,6 +59,29 @@ typedef struct idd_key_config {
     int line;
 } idd_key_config_t;
 
+/* The external OAuth2/OpenID authority whose access tokens are accepted (oidc: section). */
+typedef struct idd_oidc_config {
+    bool enabled;               /* the section is present */
+    char *authority;            /* issuer URL; discovery at {authority}/.well-known/openid-configuration */
+    unsigned algorithms;        /* IDD_JWA_* bits (jwks.h); default ES256 | RS256 */
+    char **audience;            /* accepted "aud" values; none: the request's tenant_url */
+    size_t n_audience;
+    int clock_skew;             /* seconds, 0..600, default 120 */
+    char *user_claim;           /* "sub" (the user's GUID, default) or "email" */
+    bool introspection_enabled; /* default true */
+    bool introspection_jwt;     /* also introspect JWTs after their signature checks; default true */
+    char *client_id;            /* introspection client */
+    char *client_secret_file;   /* resolved path; its content is the secret */
+    int cache_ttl;              /* positive introspection results, seconds, 0..3600, default 60 */
+    int negative_ttl;           /* negative results, 0..600, default 5 */
+    int jwks_min_refresh;       /* seconds between refetches for an unknown kid, 1..3600, default 30 */
+    int jwks_max_age;           /* longest a JWKS or discovery document is kept, 60..86400, default 3600 */
+    int connect_timeout;        /* seconds, 1..60, default 2 */
+    int total_timeout;          /* seconds, 1..120, default 5 */
+    bool allow_http;            /* plain http:// authority (loopback tests only); default false */
+    int line;                   /* where the section starts */
+} idd_oidc_config_t;
+
 typedef struct idd_config {
     char *path;                 /* the file loaded */
     char *dir;                  /* its folder: base of relative paths */
@@ -85,6 +109,7 @@ typedef struct idd_config {
     int bruteforce_window;      /* bruteforce.window: seconds the failures are counted over (60) */
     int bruteforce_block;       /* bruteforce.block: seconds a pair stays refused (60) */
     int bruteforce_slots;       /* bruteforce.slots: size of the shared counter table (65536) */
+    idd_oidc_config_t oidc;
 } idd_config_t;
 
 /* Loads and validates path. On success *out owns a new config (free with idd_config_free).
