@@ -412,7 +412,9 @@ static void update(idd_request_t *r, idd_principal_t *p)
     }
     if (find_managed(r, p, &k) != 0)
         goto done;
-    if (permissions != NULL && !within_caller(p, perms)) {
+    /* A narrower key must not revive, rename or reshape a wider one: the key as it is, and
+     * as it would become, must both be within the caller's scopes. */
+    if (!within_caller(p, k.permissions) || (permissions != NULL && !within_caller(p, perms))) {
         idd_respond_error(r->req, 403, "Access denied");
         goto done;
     }

@@ -212,6 +212,8 @@ void th_server_start(th_server_t *s, const th_env_t *env)
 {
     memset(s, 0, sizeof(*s));
     snprintf(s->log, sizeof(s->log), "%s/identityd.log", env->dir);
+    /* A restart in the same folder must not read the previous server's port. */
+    unlink(s->log);
     pid_t pid = fork();
     ck_assert(pid >= 0);
     if (pid == 0) {
