@@ -5,7 +5,10 @@
  * textual default, flags (SENSITIVE, REQUIRED) and an optional validator, in the manner of
  * Redis's config.c. A new section is a few new rows. Lists (listen, tenants, keys,
  * trusted_proxies) are rows of type T_LIST with a small dedicated parser; list items that are
- * maps (a tenant, a key) are again loaded through a table of their own. The first error
+ * maps (a tenant, a key) are again loaded through a table of their own. So is the oidc:
+ * section, whose rows would crowd the top-level table and whose rules across keys (the
+ * authority's scheme against allow_http, introspection credentials) apply only when the
+ * section is present; without it its fields still hold their defaults. The first error
  * stops the load and is reported as "FILE:LINE: message"; values marked SENSITIVE are never
  * echoed. Relative paths resolve against the realpath of the config file's folder, so the
  * default database, "identity.db", sits next to the config file.
@@ -18,6 +21,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +32,7 @@
 
 #include "identityd/common.h"
 #include "identityd/ct.h"
+#include "identityd/jwks.h"
 
 #define MAX_CONFIG_BYTES (1024 * 1024) /* a config larger than this is surely a mistake */
 #define MAX_ENTRIES 32                 /* rows per table (seen[] arrays are this long) */
@@ -229,7 +234,11 @@ static int set_value(loader_t *L, const entry_t *e, void *base, const char *v, i
                                          names[k]);
             return bad_value(L, line, e, name, v, why);
         }
-        *(int *)field = i;
+        /* Booleans are C bools (one byte), not ints: storing an int would spill over. */
+        if (e->type == T_BOOL)
+            *(bool *)field = i == 1;
+        else
+            *(int *)field = i;
         return 0;
     case T_STRING:
     case T_PATH:
@@ -326,13 +335,9 @@ static int walk_map(loader_t *L, const entry_t *tab, size_t n, void *base, int *
     return 0;
 }
 
-/* Applies defaults, loads node (a mapping, or null for "all defaults") and checks REQUIRED
- * rows. line is where a missing key is reported when its section is absent too. */
-static int load_table(loader_t *L, const entry_t *tab, size_t n, void *base, yaml_node_t *node,
-                      const char *shown, int line, int *seen)
+/* Sets every row that has a default to it. */
+static int apply_defaults(loader_t *L, const entry_t *tab, size_t n, void *base)
 {
-    int near[MAX_ENTRIES] = {0};
-    memset(seen, 0, sizeof(int) * n);
     for (size_t i = 0; i < n; i++) {
         if (tab[i].dflt != NULL && tab[i].type != T_LIST) {
             int rc = set_value(L, &tab[i], base, tab[i].dflt, 0, tab[i].name);
@@ -340,11 +345,24 @@ static int load_table(loader_t *L, const entry_t *tab, size_t n, void *base, yam
                 return rc;
         }
     }
+    return 0;
+}
+
+/* Applies defaults, loads node (a mapping, or null for "all defaults") and checks REQUIRED
+ * rows. line is where a missing key is reported when its section is absent too. */
+static int load_table(loader_t *L, const entry_t *tab, size_t n, void *base, yaml_node_t *node,
+                      const char *shown, int line, int *seen)
+{
+    int near[MAX_ENTRIES] = {0};
+    memset(seen, 0, sizeof(int) * n);
+    int rc = apply_defaults(L, tab, n, base);
+    if (rc != 0)
+        return rc;
     if (node != NULL && !is_null(node)) {
         if (node->type != YAML_MAPPING_NODE)
             return fail(L, line_of(node), "%.*s: expected a mapping, got %s",
                         (int)(strlen(shown) ? strlen(shown) - 1 : 0), shown, kind_of(node));
-        int rc = walk_map(L, tab, n, base, seen, near, node, "", shown);
+        rc = walk_map(L, tab, n, base, seen, near, node, "", shown);
         if (rc != 0)
             return rc;
     }
@@ -727,6 +745,205 @@ static int parse_keys(loader_t *L, yaml_node_t *node, void *base, const char *na
     return rc;
 }
 
+/* ---- oidc ------------------------------------------------------------------------------ */
+
+#define AUTHORITY_MAX 2048 /* discovery and JWKS URLs are built on it; URLs stay under 8 KiB */
+
+/* The line of the key called name in map, or 0 when map is not a mapping holding it. */
+static int key_line(loader_t *L, yaml_node_t *map, const char *name)
+{
+    if (map == NULL || map->type != YAML_MAPPING_NODE)
+        return 0;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = node_at(L, p->key);
+        if (k->type == YAML_SCALAR_NODE && strcmp(scalar_text(k), name) == 0)
+            return line_of(k);
+    }
+    return 0;
+}
+
+static const char *check_user_claim(const char *v)
+{
+    if (strcmp(v, "sub") == 0 || strcmp(v, "email") == 0)
+        return NULL;
+    return "is not one of sub, email";
+}
+
+/*
+ * What is wrong with an authority, or NULL. The scheme rule depends on allow_http, which may
+ * come later in the file than the authority, so this runs once the section is loaded. The
+ * authority is an issuer identifier (OpenID Connect Discovery §2): a URL without query or
+ * fragment, to which "/.well-known/openid-configuration" is appended.
+ */
+static const char *authority_problem(const char *a, bool allow_http)
+{
+    const char *host = NULL;
+    if (strncmp(a, "https://", 8) == 0)
+        host = a + 8;
+    else if (strncmp(a, "http://", 7) == 0 && allow_http)
+        host = a + 7;
+    else if (strncmp(a, "http://", 7) == 0)
+        return "is plain http://: use https:// (http:// is accepted only with "
+               "allow_http: true, for loopback tests)";
+    else
+        return "must start with https://";
+    if (strlen(a) > AUTHORITY_MAX)
+        return "is longer than 2048 characters";
+    if (*host == '\0' || *host == '/')
+        return "has no host";
+    for (const unsigned char *p = (const unsigned char *)a; *p; p++)
+        if (*p <= 0x20 || *p == 0x7f)
+            return "contains a space or a control character";
+    if (strpbrk(a, "?#") != NULL)
+        return "must not have a query or a fragment";
+    return NULL;
+}
+
+static int add_algorithm(loader_t *L, int line, const char *text, void *base, const char *name)
+{
+    idd_oidc_config_t *o = base;
+    unsigned bit = idd_jwa_parse(text);
+    if (bit != 0) {
+        o->algorithms |= bit;
+        return 0;
+    }
+    /* An HMAC "verified" with the authority's public key lets anyone who can read the JWKS
+     * sign tokens; "none" has no signature at all. Neither can ever be allowed here. */
+    if (strncmp(text, "HS", 2) == 0 || strcasecmp(text, "none") == 0)
+        return fail(L, line,
+                    "%s: '%.64s' is never accepted for external tokens (only RS256, ES256, "
+                    "PS256, EdDSA)",
+                    name, text);
+    return fail(L, line, "%s: '%.64s' is not one of RS256, ES256, PS256, EdDSA", name, text);
+}
+
+static int parse_algorithms(loader_t *L, yaml_node_t *node, void *base, const char *name)
+{
+    idd_oidc_config_t *o = base;
+    o->algorithms = 0; /* written in the file: the list replaces the default */
+    int rc = each_string(L, node, base, name, add_algorithm);
+    if (rc == 0 && o->algorithms == 0)
+        rc = fail(L, line_of(node), "%s: at least one algorithm is required", name);
+    return rc;
+}
+
+static int add_audience(loader_t *L, int line, const char *text, void *base, const char *name)
+{
+    idd_oidc_config_t *o = base;
+    if (*text == '\0')
+        return fail(L, line, "%s: an audience must not be empty", name);
+    *APPEND(o->audience, o->n_audience) = idd_xstrdup(text);
+    return 0;
+}
+
+static int parse_audience(loader_t *L, yaml_node_t *node, void *base, const char *name)
+{
+    return each_string(L, node, base, name, add_audience);
+}
+
+#define OIDC(f) offsetof(idd_oidc_config_t, f)
+#define OIDC_ALGORITHMS_DEFAULT (IDD_JWA_ES256 | IDD_JWA_RS256)
+enum {
+    O_AUTHORITY,
+    O_ALGORITHMS,
+    O_AUDIENCE,
+    O_CLOCK_SKEW,
+    O_USER_CLAIM,
+    O_INTROSPECTION_ENABLED,
+    O_INTROSPECTION_JWT,
+    O_CLIENT_ID,
+    O_CLIENT_SECRET_FILE,
+    O_CACHE_TTL,
+    O_NEGATIVE_TTL,
+    O_JWKS_MIN_REFRESH,
+    O_JWKS_MAX_AGE,
+    O_CONNECT,
+    O_TOTAL,
+    O_ALLOW_HTTP,
+};
+/* One row per key; clang-format would put one field per line. */
+/* clang-format off */
+static const entry_t oidc_entries[] = {
+    [O_AUTHORITY] = {.name = "authority", .type = T_STRING, .flags = F_REQUIRED,
+                     .offset = OIDC(authority)},
+    [O_ALGORITHMS] = {.name = "algorithms", .type = T_LIST, .list = parse_algorithms},
+    [O_AUDIENCE] = {.name = "audience", .type = T_LIST, .list = parse_audience},
+    [O_CLOCK_SKEW] = {.name = "clock_skew", .type = T_INT, .min = 0, .max = 600, .dflt = "120",
+                      .offset = OIDC(clock_skew)},
+    [O_USER_CLAIM] = {.name = "user_claim", .type = T_STRING, .dflt = "sub",
+                      .offset = OIDC(user_claim), .check = check_user_claim},
+    [O_INTROSPECTION_ENABLED] = {.name = "introspection.enabled", .type = T_BOOL, .dflt = "true",
+                                 .offset = OIDC(introspection_enabled)},
+    [O_INTROSPECTION_JWT] = {.name = "introspection.jwt", .type = T_BOOL, .dflt = "true",
+                             .offset = OIDC(introspection_jwt)},
+    /* A tab or newline in a client id is the same paste accident as in a machine key. */
+    [O_CLIENT_ID] = {.name = "introspection.client_id", .type = T_STRING,
+                     .offset = OIDC(client_id), .check = check_secret},
+    [O_CLIENT_SECRET_FILE] = {.name = "introspection.client_secret_file", .type = T_PATH,
+                              .offset = OIDC(client_secret_file)},
+    [O_CACHE_TTL] = {.name = "cache_ttl", .type = T_INT, .min = 0, .max = 3600, .dflt = "60",
+                     .offset = OIDC(cache_ttl)},
+    [O_NEGATIVE_TTL] = {.name = "negative_ttl", .type = T_INT, .min = 0, .max = 600, .dflt = "5",
+                        .offset = OIDC(negative_ttl)},
+    [O_JWKS_MIN_REFRESH] = {.name = "jwks.min_refresh", .type = T_INT, .min = 1, .max = 3600,
+                            .dflt = "30", .offset = OIDC(jwks_min_refresh)},
+    [O_JWKS_MAX_AGE] = {.name = "jwks.max_age", .type = T_INT, .min = 60, .max = 86400,
+                        .dflt = "3600", .offset = OIDC(jwks_max_age)},
+    [O_CONNECT] = {.name = "timeouts.connect", .type = T_INT, .min = 1, .max = 60, .dflt = "2",
+                   .offset = OIDC(connect_timeout)},
+    [O_TOTAL] = {.name = "timeouts.total", .type = T_INT, .min = 1, .max = 120, .dflt = "5",
+                 .offset = OIDC(total_timeout)},
+    [O_ALLOW_HTTP] = {.name = "allow_http", .type = T_BOOL, .dflt = "false",
+                      .offset = OIDC(allow_http)},
+};
+/* clang-format on */
+_Static_assert(IDD_ARRAY_LEN(oidc_entries) <= MAX_ENTRIES, "seen[] too short");
+
+/* The defaults of the whole section, for a file without one (enabled stays false). */
+static int oidc_defaults(loader_t *L, idd_oidc_config_t *o)
+{
+    o->algorithms = OIDC_ALGORITHMS_DEFAULT;
+    return apply_defaults(L, oidc_entries, IDD_ARRAY_LEN(oidc_entries), o);
+}
+
+/* The oidc: section, present in the file: its rows, then the rules across them. */
+static int parse_oidc(loader_t *L, yaml_node_t *node, void *base, const char *name)
+{
+    idd_oidc_config_t *o = &((idd_config_t *)base)->oidc;
+    int seen[MAX_ENTRIES];
+    o->enabled = true;
+    o->line = key_line(L, yaml_document_get_root_node(L->doc), name);
+    o->algorithms = OIDC_ALGORITHMS_DEFAULT;
+    int rc =
+        load_table(L, oidc_entries, IDD_ARRAY_LEN(oidc_entries), o, node, "oidc.", o->line, seen);
+    if (rc != 0)
+        return rc;
+
+    const char *problem = authority_problem(o->authority, o->allow_http);
+    if (problem != NULL)
+        return fail(L, seen[O_AUTHORITY], "oidc.authority: '%.80s' %s", o->authority, problem);
+    /* "https://idp.example/" and "https://idp.example" name the same authority; keeping one
+     * spelling lets callers append "/.well-known/..." without doubling the slash. */
+    size_t len = strlen(o->authority);
+    if (o->authority[len - 1] == '/')
+        o->authority[len - 1] = '\0';
+
+    if (o->introspection_enabled && (o->client_id == NULL || o->client_secret_file == NULL)) {
+        int line = key_line(L, node, "introspection");
+        return fail(L, line ? line : o->line,
+                    "missing required key 'oidc.introspection.%s' (introspection is enabled; "
+                    "set oidc.introspection.enabled: false to accept only JWTs)",
+                    o->client_id == NULL ? "client_id" : "client_secret_file");
+    }
+    if (o->connect_timeout > o->total_timeout)
+        return fail(L, seen[O_CONNECT] ? seen[O_CONNECT] : seen[O_TOTAL],
+                    "oidc.timeouts.connect (%d) must not exceed oidc.timeouts.total (%d): the "
+                    "total includes the connection",
+                    o->connect_timeout, o->total_timeout);
+    return 0;
+}
+
 /* ---- the top level --------------------------------------------------------------------- */
 
 #define CFG(f) offsetof(idd_config_t, f)
@@ -767,6 +984,8 @@ static const entry_t config_entries[] = {
     /* The table is rounded up to a power of two; 2^20 entries are 32 MiB. */
     {.name = "bruteforce.slots", .type = T_INT, .min = 64, .max = 1048576, .dflt = "65536",
      .offset = CFG(bruteforce_slots)},
+    /* A section with a table of its own (oidc_entries), loaded by its parser like a list. */
+    {.name = "oidc", .type = T_LIST, .list = parse_oidc},
 };
 /* clang-format on */
 _Static_assert(IDD_ARRAY_LEN(config_entries) <= MAX_ENTRIES, "seen[] too short");
@@ -775,6 +994,11 @@ _Static_assert(IDD_ARRAY_LEN(config_entries) <= MAX_ENTRIES, "seen[] too short")
 static int finish(loader_t *L)
 {
     idd_config_t *cfg = L->cfg;
+    if (!cfg->oidc.enabled) {
+        int rc = oidc_defaults(L, &cfg->oidc);
+        if (rc != 0)
+            return rc;
+    }
     if (cfg->n_listen == 0 && !L->listen_seen) {
         cfg->listen = idd_xcalloc(1, sizeof(*cfg->listen));
         parse_listen_text("127.0.0.1:8092", &cfg->listen[0]);
@@ -941,6 +1165,10 @@ void idd_config_free(idd_config_t *cfg)
     }
     for (size_t i = 0; i < cfg->n_keys; i++)
         free_table(key_entries, IDD_ARRAY_LEN(key_entries), &cfg->keys[i]);
+    free_table(oidc_entries, IDD_ARRAY_LEN(oidc_entries), &cfg->oidc);
+    for (size_t i = 0; i < cfg->oidc.n_audience; i++)
+        free(cfg->oidc.audience[i]);
+    free(cfg->oidc.audience);
     free(cfg->tenants);
     free(cfg->keys);
     free(cfg->listen);

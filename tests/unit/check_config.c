@@ -14,6 +14,7 @@
 
 #include "identityd/common.h"
 #include "identityd/config.h"
+#include "identityd/jwks.h"
 
 static char tmpdir[PATH_MAX];
 static char realdir[PATH_MAX];
@@ -81,6 +82,10 @@ static void load_bad(const char *text, char *err, size_t errlen)
 #define TENANT1 "tenants:\n  - id: 1\n    name: one\n    domains: [one.example]\n"
 #define KEY1 "keys:\n  - kid: k1\n    alg: ES256\n    file: k1.pem\n"
 #define MINIMAL PEPPER TENANT1 KEY1
+/* The smallest oidc: section that loads: introspection is on by default and needs a client. */
+#define OIDC_HEAD "oidc:\n  authority: https://idp.example\n"
+#define OIDC_CLIENT "  introspection:\n    client_id: identityd\n    client_secret_file: secret\n"
+#define OIDC_MINIMAL OIDC_HEAD OIDC_CLIENT
 
 START_TEST(full_config_is_loaded)
 {
@@ -219,6 +224,184 @@ START_TEST(explicit_threads_are_kept)
 }
 END_TEST
 
+/* The number of the line that follows text (which ends with a newline). */
+static int line_after(const char *text)
+{
+    int line = 1;
+    for (const char *p = text; *p; p++)
+        line += *p == '\n';
+    return line;
+}
+
+START_TEST(oidc_absent_is_disabled)
+{
+    idd_config_t *cfg = load_ok(MINIMAL);
+    const idd_oidc_config_t *o = &cfg->oidc;
+    ck_assert(!o->enabled);
+    ck_assert_ptr_null(o->authority);
+    ck_assert_ptr_null(o->client_id);
+    ck_assert_ptr_null(o->client_secret_file);
+    ck_assert_uint_eq(o->n_audience, 0);
+    ck_assert_int_eq(o->line, 0);
+    /* The numbers still hold their defaults, so no reader ever sees a zero timeout. */
+    ck_assert_uint_eq(o->algorithms, IDD_JWA_ES256 | IDD_JWA_RS256);
+    ck_assert_int_eq(o->connect_timeout, 2);
+    ck_assert_int_eq(o->total_timeout, 5);
+    ck_assert_int_eq(o->jwks_max_age, 3600);
+    ck_assert(!o->allow_http);
+    idd_config_free(cfg);
+}
+END_TEST
+
+START_TEST(oidc_defaults_are_applied)
+{
+    idd_config_t *cfg = load_ok(MINIMAL OIDC_MINIMAL);
+    const idd_oidc_config_t *o = &cfg->oidc;
+    char want[PATH_MAX + 64];
+    ck_assert(o->enabled);
+    ck_assert_int_eq(o->line, line_after(MINIMAL));
+    ck_assert_str_eq(o->authority, "https://idp.example");
+    ck_assert_uint_eq(o->algorithms, IDD_JWA_ES256 | IDD_JWA_RS256);
+    ck_assert_uint_eq(o->n_audience, 0);
+    ck_assert_ptr_null(o->audience);
+    ck_assert_int_eq(o->clock_skew, 120);
+    ck_assert_str_eq(o->user_claim, "sub");
+    ck_assert(o->introspection_enabled);
+    ck_assert(o->introspection_jwt);
+    ck_assert_str_eq(o->client_id, "identityd");
+    snprintf(want, sizeof(want), "%s/secret", realdir);
+    ck_assert_str_eq(o->client_secret_file, want);
+    ck_assert_int_eq(o->cache_ttl, 60);
+    ck_assert_int_eq(o->negative_ttl, 5);
+    ck_assert_int_eq(o->jwks_min_refresh, 30);
+    ck_assert_int_eq(o->jwks_max_age, 3600);
+    ck_assert_int_eq(o->connect_timeout, 2);
+    ck_assert_int_eq(o->total_timeout, 5);
+    ck_assert(!o->allow_http);
+    idd_config_free(cfg);
+}
+END_TEST
+
+START_TEST(oidc_full_section_is_loaded)
+{
+    idd_config_t *cfg =
+        load_ok(MINIMAL "oidc:\n"
+                        "  allow_http: true\n"
+                        "  user_claim: email\n"
+                        "  authority: http://127.0.0.1:9000/realms/dev/\n"
+                        "  algorithms: [PS256, EdDSA, RS256]\n"
+                        "  audience:\n    - docspace\n    - \"https://docs.example.com\"\n"
+                        "  clock_skew: 0\n"
+                        "  introspection:\n    enabled: false\n    jwt: false\n"
+                        "    client_id: \"id:x\"\n    client_secret_file: /etc/identityd/oidc\n"
+                        "  cache_ttl: 3600\n  negative_ttl: 0\n"
+                        "  jwks: {min_refresh: 3600, max_age: 86400}\n"
+                        "  timeouts:\n    connect: 60\n    total: 120\n");
+    const idd_oidc_config_t *o = &cfg->oidc;
+    ck_assert(o->enabled);
+    ck_assert(o->allow_http);
+    ck_assert_str_eq(o->user_claim, "email");
+    ck_assert_str_eq(o->authority, "http://127.0.0.1:9000/realms/dev");
+    ck_assert_uint_eq(o->algorithms, IDD_JWA_PS256 | IDD_JWA_EDDSA | IDD_JWA_RS256);
+    ck_assert_uint_eq(o->n_audience, 2);
+    ck_assert_str_eq(o->audience[0], "docspace");
+    ck_assert_str_eq(o->audience[1], "https://docs.example.com");
+    ck_assert_int_eq(o->clock_skew, 0);
+    ck_assert(!o->introspection_enabled);
+    ck_assert(!o->introspection_jwt);
+    ck_assert_str_eq(o->client_id, "id:x");
+    ck_assert_str_eq(o->client_secret_file, "/etc/identityd/oidc");
+    ck_assert_int_eq(o->cache_ttl, 3600);
+    ck_assert_int_eq(o->negative_ttl, 0);
+    ck_assert_int_eq(o->jwks_min_refresh, 3600);
+    ck_assert_int_eq(o->jwks_max_age, 86400);
+    ck_assert_int_eq(o->connect_timeout, 60);
+    ck_assert_int_eq(o->total_timeout, 120);
+    ck_assert_int_eq(o->line, line_after(MINIMAL));
+    idd_config_free(cfg);
+}
+END_TEST
+
+/* The section's booleans are neighbours in the struct: setting one must not touch another. */
+START_TEST(oidc_booleans_do_not_overlap)
+{
+    idd_config_t *cfg = load_ok(MINIMAL OIDC_MINIMAL "    jwt: false\n  allow_http: true\n");
+    ck_assert(cfg->oidc.enabled);
+    ck_assert(cfg->oidc.introspection_enabled);
+    ck_assert(!cfg->oidc.introspection_jwt);
+    ck_assert(cfg->oidc.allow_http);
+    idd_config_free(cfg);
+    cfg = load_ok(MINIMAL OIDC_HEAD "  introspection:\n    enabled: false\n    jwt: true\n");
+    ck_assert(cfg->oidc.enabled);
+    ck_assert(!cfg->oidc.introspection_enabled);
+    ck_assert(cfg->oidc.introspection_jwt);
+    ck_assert(!cfg->oidc.allow_http);
+    ck_assert_ptr_null(cfg->oidc.client_id);
+    idd_config_free(cfg);
+    /* Written in this order, an int-sized store of `enabled` would zero `jwt` after it. */
+    cfg = load_ok(MINIMAL OIDC_HEAD "  introspection:\n    jwt: true\n    enabled: false\n");
+    ck_assert(!cfg->oidc.introspection_enabled);
+    ck_assert(cfg->oidc.introspection_jwt);
+    idd_config_free(cfg);
+}
+END_TEST
+
+START_TEST(oidc_authority_trailing_slash_is_stripped)
+{
+    static const struct {
+        const char *written, *kept;
+    } cases[] = {
+        {"https://idp.example/", "https://idp.example"},
+        {"https://idp.example/realms/docspace/", "https://idp.example/realms/docspace"},
+        {"https://idp.example/realms/docspace", "https://idp.example/realms/docspace"},
+        {"https://idp.example:8443", "https://idp.example:8443"},
+        {"https://idp.example//", "https://idp.example/"}, /* one slash, not all of them */
+    };
+    for (size_t i = 0; i < IDD_ARRAY_LEN(cases); i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof(yaml), MINIMAL "oidc:\n  authority: \"%s\"\n" OIDC_CLIENT,
+                 cases[i].written);
+        idd_config_t *cfg = load_ok(yaml);
+        ck_assert_str_eq(cfg->oidc.authority, cases[i].kept);
+        idd_config_free(cfg);
+    }
+}
+END_TEST
+
+/* allow_http is read before the authority is judged, wherever it is written. */
+START_TEST(oidc_http_authority_needs_allow_http)
+{
+    idd_config_t *cfg = load_ok(MINIMAL "oidc:\n  authority: http://127.0.0.1:9000/\n" OIDC_CLIENT
+                                        "  allow_http: true\n");
+    ck_assert_str_eq(cfg->oidc.authority, "http://127.0.0.1:9000");
+    ck_assert(cfg->oidc.allow_http);
+    idd_config_free(cfg);
+    /* allow_http does not make https:// wrong. */
+    cfg = load_ok(MINIMAL OIDC_MINIMAL "  allow_http: true\n");
+    ck_assert_str_eq(cfg->oidc.authority, "https://idp.example");
+    idd_config_free(cfg);
+}
+END_TEST
+
+START_TEST(oidc_every_algorithm_name)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } algs[] = {{"RS256", IDD_JWA_RS256},
+                {"ES256", IDD_JWA_ES256},
+                {"PS256", IDD_JWA_PS256},
+                {"EdDSA", IDD_JWA_EDDSA}};
+    for (size_t i = 0; i < IDD_ARRAY_LEN(algs); i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof(yaml), MINIMAL OIDC_MINIMAL "  algorithms: [%s]\n", algs[i].name);
+        idd_config_t *cfg = load_ok(yaml);
+        ck_assert_uint_eq(cfg->oidc.algorithms, algs[i].bit);
+        idd_config_free(cfg);
+    }
+}
+END_TEST
+
 /* Each case: a whole file, the line "#<" marks (0: no line), and a part of the message. */
 static const struct bad_case {
     const char *what, *yaml, *message;
@@ -331,6 +514,113 @@ static const struct bad_case {
     {"YAML undefined alias", MINIMAL "workers: *nope #<\n", "YAML syntax error"},
     {"top level is a list", "- a #<\n- b\n", "top level must be a mapping"},
     {"two documents", MINIMAL "---\nworkers: 3 #<\n", "only one YAML document"},
+    /* oidc: every bound, every refusal, each naming its line. */
+    {"oidc.clock_skew above its maximum", MINIMAL OIDC_MINIMAL "  clock_skew: 601 #<\n",
+     "oidc.clock_skew: '601' is out of range (0..600)"},
+    {"oidc.clock_skew negative", MINIMAL OIDC_MINIMAL "  clock_skew: -1 #<\n",
+     "oidc.clock_skew: '-1' is out of range (0..600)"},
+    {"oidc.cache_ttl above its maximum", MINIMAL OIDC_MINIMAL "  cache_ttl: 3601 #<\n",
+     "oidc.cache_ttl: '3601' is out of range (0..3600)"},
+    {"oidc.cache_ttl negative", MINIMAL OIDC_MINIMAL "  cache_ttl: -1 #<\n",
+     "oidc.cache_ttl: '-1' is out of range (0..3600)"},
+    {"oidc.negative_ttl above its maximum", MINIMAL OIDC_MINIMAL "  negative_ttl: 601 #<\n",
+     "oidc.negative_ttl: '601' is out of range (0..600)"},
+    {"oidc.negative_ttl negative", MINIMAL OIDC_MINIMAL "  negative_ttl: -5 #<\n",
+     "oidc.negative_ttl: '-5' is out of range (0..600)"},
+    {"oidc.jwks.min_refresh zero", MINIMAL OIDC_MINIMAL "  jwks:\n    min_refresh: 0 #<\n",
+     "oidc.jwks.min_refresh: '0' is out of range (1..3600)"},
+    {"oidc.jwks.min_refresh above its maximum",
+     MINIMAL OIDC_MINIMAL "  jwks:\n    min_refresh: 3601 #<\n",
+     "oidc.jwks.min_refresh: '3601' is out of range (1..3600)"},
+    {"oidc.jwks.max_age below its minimum", MINIMAL OIDC_MINIMAL "  jwks: {max_age: 59} #<\n",
+     "oidc.jwks.max_age: '59' is out of range (60..86400)"},
+    {"oidc.jwks.max_age above its maximum", MINIMAL OIDC_MINIMAL "  jwks:\n    max_age: 86401 #<\n",
+     "oidc.jwks.max_age: '86401' is out of range (60..86400)"},
+    {"oidc.timeouts.connect zero", MINIMAL OIDC_MINIMAL "  timeouts:\n    connect: 0 #<\n",
+     "oidc.timeouts.connect: '0' is out of range (1..60)"},
+    {"oidc.timeouts.connect above its maximum",
+     MINIMAL OIDC_MINIMAL "  timeouts:\n    connect: 61 #<\n    total: 120\n",
+     "oidc.timeouts.connect: '61' is out of range (1..60)"},
+    {"oidc.timeouts.total zero", MINIMAL OIDC_MINIMAL "  timeouts:\n    total: 0 #<\n",
+     "oidc.timeouts.total: '0' is out of range (1..120)"},
+    {"oidc.timeouts.total above its maximum",
+     MINIMAL OIDC_MINIMAL "  timeouts:\n    total: 121 #<\n",
+     "oidc.timeouts.total: '121' is out of range (1..120)"},
+    {"oidc connect timeout longer than the total",
+     MINIMAL OIDC_MINIMAL "  timeouts:\n    connect: 10 #<\n    total: 5\n",
+     "oidc.timeouts.connect (10) must not exceed oidc.timeouts.total (5)"},
+    {"oidc HS256 algorithm", MINIMAL OIDC_MINIMAL "  algorithms:\n    - ES256\n    - HS256 #<\n",
+     "oidc.algorithms: 'HS256' is never accepted"},
+    {"oidc HS512 algorithm", MINIMAL OIDC_MINIMAL "  algorithms: [HS512] #<\n",
+     "oidc.algorithms: 'HS512' is never accepted"},
+    {"oidc none algorithm", MINIMAL OIDC_MINIMAL "  algorithms:\n    - none #<\n    - RS256\n",
+     "oidc.algorithms: 'none' is never accepted"},
+    {"oidc unknown algorithm", MINIMAL OIDC_MINIMAL "  algorithms: [RS256, ES384] #<\n",
+     "oidc.algorithms: 'ES384' is not one of RS256, ES256, PS256, EdDSA"},
+    {"oidc lowercase algorithm", MINIMAL OIDC_MINIMAL "  algorithms: [rs256] #<\n",
+     "'rs256' is not one of"},
+    {"oidc empty algorithm list", MINIMAL OIDC_MINIMAL "  algorithms: [] #<\n",
+     "oidc.algorithms: at least one algorithm is required"},
+    {"oidc algorithms not a list", MINIMAL OIDC_MINIMAL "  algorithms: RS256 #<\n",
+     "oidc.algorithms: expected a list"},
+    {"oidc empty audience", MINIMAL OIDC_MINIMAL "  audience: [docspace, \"\"] #<\n",
+     "oidc.audience: an audience must not be empty"},
+    {"oidc http authority without allow_http",
+     MINIMAL "oidc:\n  authority: http://127.0.0.1:9000 #<\n" OIDC_CLIENT,
+     "oidc.authority: 'http://127.0.0.1:9000' is plain http://"},
+    {"oidc http authority with allow_http false",
+     MINIMAL "oidc:\n  allow_http: false\n  authority: http://idp.example #<\n" OIDC_CLIENT,
+     "is plain http://"},
+    {"oidc ftp authority", MINIMAL "oidc:\n  authority: ftp://idp.example #<\n" OIDC_CLIENT,
+     "oidc.authority: 'ftp://idp.example' must start with https://"},
+    {"oidc authority without a scheme", MINIMAL "oidc:\n  authority: idp.example #<\n" OIDC_CLIENT,
+     "must start with https://"},
+    {"oidc authority without a host", MINIMAL "oidc:\n  authority: https:// #<\n" OIDC_CLIENT,
+     "has no host"},
+    {"oidc authority of a lone slash", MINIMAL "oidc:\n  authority: https:/// #<\n" OIDC_CLIENT,
+     "has no host"},
+    {"oidc authority with a query",
+     MINIMAL "oidc:\n  authority: https://idp.example/?tenant=1 #<\n" OIDC_CLIENT,
+     "must not have a query or a fragment"},
+    {"oidc authority with a space",
+     MINIMAL "oidc:\n  authority: \"https://idp.example /x\" #<\n" OIDC_CLIENT, "contains a space"},
+    {"oidc without an authority", MINIMAL "oidc: #<\n" OIDC_CLIENT,
+     "missing required key 'oidc.authority'"},
+    {"oidc section that is empty", MINIMAL "oidc: #<\n", "missing required key 'oidc.authority'"},
+    {"oidc section that is a list", MINIMAL "oidc: [https://idp.example] #<\n",
+     "oidc: expected a mapping"},
+    {"oidc introspection without client_id",
+     MINIMAL OIDC_HEAD "  introspection: #<\n    client_secret_file: secret\n",
+     "missing required key 'oidc.introspection.client_id'"},
+    {"oidc introspection without client_secret_file",
+     MINIMAL OIDC_HEAD "  introspection: #<\n    enabled: true\n    client_id: identityd\n",
+     "missing required key 'oidc.introspection.client_secret_file'"},
+    {"oidc introspection on by default without a client",
+     MINIMAL "oidc: #<\n"
+             "  authority: https://idp.example\n",
+     "missing required key 'oidc.introspection.client_id'"},
+    {"oidc introspection.enabled not a boolean",
+     MINIMAL OIDC_HEAD "  introspection:\n    enabled: yes #<\n    client_id: a\n"
+                       "    client_secret_file: s\n",
+     "oidc.introspection.enabled: 'yes' is not one of false, true"},
+    {"oidc introspection.jwt not a boolean",
+     MINIMAL OIDC_HEAD "  introspection:\n    client_id: a\n    client_secret_file: s\n"
+                       "    jwt: maybe #<\n",
+     "oidc.introspection.jwt: 'maybe' is not one of false, true"},
+    {"oidc allow_http not a boolean", MINIMAL OIDC_MINIMAL "  allow_http: 1 #<\n",
+     "oidc.allow_http: '1' is not one of false, true"},
+    {"oidc bad user_claim", MINIMAL OIDC_MINIMAL "  user_claim: name #<\n",
+     "oidc.user_claim: 'name' is not one of sub, email"},
+    {"oidc client_id with a newline",
+     MINIMAL OIDC_HEAD "  introspection:\n    client_id: \"a\\nb\" #<\n"
+                       "    client_secret_file: s\n",
+     "oidc.introspection.client_id"},
+    {"oidc unknown key", MINIMAL OIDC_MINIMAL "  issuer: https://idp.example #<\n",
+     "unknown key 'oidc.issuer'"},
+    {"oidc unknown nested key", MINIMAL OIDC_MINIMAL "  jwks:\n    refresh: 5 #<\n",
+     "unknown key 'oidc.jwks.refresh'"},
+    {"oidc client_secret inline", MINIMAL OIDC_MINIMAL "  client_secret: s3cret #<\n",
+     "unknown key 'oidc.client_secret'"},
 };
 
 START_TEST(errors_name_the_line)
@@ -579,6 +869,61 @@ START_TEST(example_loads)
     ck_assert_int_eq(cfg->bruteforce_window, 60);
     ck_assert_int_eq(cfg->bruteforce_block, 60);
     ck_assert_int_eq(cfg->bruteforce_slots, 65536);
+    ck_assert(!cfg->oidc.enabled); /* commented out: it needs a real authority */
+    idd_config_free(cfg);
+}
+END_TEST
+
+/* The example's oidc: section is commented out (it needs a real authority); uncommented, it
+ * must load and mean what its comments say. */
+START_TEST(example_oidc_section_loads_uncommented)
+{
+    const char *src = getenv("IDD_SOURCE_DIR");
+    ck_assert_msg(src != NULL, "IDD_SOURCE_DIR is not set (ctest sets it)");
+    char path[PATH_MAX], line[1024];
+    snprintf(path, sizeof(path), "%s/config/identityd.example.yaml", src);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t cap = 64 * 1024, len = 0;
+    char *yaml = calloc(1, cap);
+    len = (size_t)snprintf(yaml, cap, "%s", MINIMAL);
+    int in_section = 0, lines = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (!in_section) {
+            in_section = strcmp(line, "# oidc:\n") == 0;
+            if (!in_section)
+                continue;
+        } else if (line[0] != '#') {
+            break;
+        }
+        const char *text = strncmp(line, "# ", 2) == 0 ? line + 2 : line + 1;
+        ck_assert_uint_lt(len + strlen(text), cap);
+        len += (size_t)snprintf(yaml + len, cap - len, "%s", text);
+        lines++;
+    }
+    fclose(f);
+    ck_assert_msg(lines > 20, "no commented oidc: section found in the example");
+    idd_config_t *cfg = load_ok(yaml);
+    free(yaml);
+    const idd_oidc_config_t *o = &cfg->oidc;
+    ck_assert(o->enabled);
+    ck_assert_ptr_nonnull(o->authority);
+    ck_assert_int_eq(strncmp(o->authority, "https://", 8), 0);
+    /* The example writes out the defaults. */
+    ck_assert_uint_eq(o->algorithms, IDD_JWA_ES256 | IDD_JWA_RS256);
+    ck_assert_int_eq(o->clock_skew, 120);
+    ck_assert_str_eq(o->user_claim, "sub");
+    ck_assert(o->introspection_enabled);
+    ck_assert(o->introspection_jwt);
+    ck_assert_ptr_nonnull(o->client_id);
+    ck_assert_ptr_nonnull(o->client_secret_file);
+    ck_assert_int_eq(o->cache_ttl, 60);
+    ck_assert_int_eq(o->negative_ttl, 5);
+    ck_assert_int_eq(o->jwks_min_refresh, 30);
+    ck_assert_int_eq(o->jwks_max_age, 3600);
+    ck_assert_int_eq(o->connect_timeout, 2);
+    ck_assert_int_eq(o->total_timeout, 5);
+    ck_assert(!o->allow_http);
     idd_config_free(cfg);
 }
 END_TEST
@@ -596,6 +941,14 @@ static Suite *config_suite(void)
     tcase_add_test(tc, missing_file_is_an_io_error);
     tcase_add_test(tc, relative_config_path_resolves_against_its_folder);
     tcase_add_test(tc, tenant_lookup);
+    tcase_add_test(tc, oidc_absent_is_disabled);
+    tcase_add_test(tc, oidc_defaults_are_applied);
+    tcase_add_test(tc, oidc_full_section_is_loaded);
+    tcase_add_test(tc, oidc_booleans_do_not_overlap);
+    tcase_add_test(tc, oidc_authority_trailing_slash_is_stripped);
+    tcase_add_test(tc, oidc_http_authority_needs_allow_http);
+    tcase_add_test(tc, oidc_every_algorithm_name);
+    tcase_add_test(tc, example_oidc_section_loads_uncommented); /* writes into tmpdir */
     suite_add_tcase(s, tc);
 
     TCase *pure = tcase_create("pure");
