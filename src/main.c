@@ -15,6 +15,7 @@
 #include "identityd/bruteforce.h"
 #include "identityd/common.h"
 #include "identityd/ct.h"
+#include "identityd/httpclient.h"
 #include "identityd/config.h"
 #include "identityd/keyring.h"
 #include "identityd/log.h"
@@ -121,6 +122,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         goto done;
     }
+    if (idd_oidc_new(app.cfg, app.keyring, &app.oidc, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        goto done;
+    }
     if (idd_pepper_load(app.cfg->pepper_file, &app.pepper, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s: password.pepper_file: %s\n", app.cfg->path, err);
         goto done;
@@ -140,6 +145,7 @@ int main(int argc, char **argv)
                  app.cfg->threads, app.cfg->workers, idd_alg_name(active->alg), active->kid);
     idd_server_block_signals();
     json_set_alloc_funcs(json_alloc, json_release);
+    idd_http_global_init();
     app.bruteforce = idd_bruteforce_new((size_t)app.cfg->bruteforce_slots, app.cfg->bruteforce_attempts,
                                         app.cfg->bruteforce_window, app.cfg->bruteforce_block);
     if (app.bruteforce == NULL) {
@@ -158,6 +164,7 @@ int main(int argc, char **argv)
 done:
     idd_workers_free(app.workers);
     idd_apikey_usage_free(app.apikey_usage);
+    idd_oidc_free(app.oidc);
     idd_bruteforce_free(app.bruteforce);
     free(app.tenants);
     idd_pepper_wipe(&app.pepper);

@@ -117,6 +117,26 @@ void idd_auth_signin(idd_request_t *r, const idd_signin_t *in, idd_auth_done_fn 
  * coalesced last_used write, never written on the request path. */
 void idd_auth_apikey(idd_request_t *r, h2o_iovec_t key, idd_auth_done_fn done);
 
+/* External OAuth2/OpenID access tokens (auth/oidc.c). The authority's discovery document,
+ * JWKS and introspection results are cached process-wide; fetching happens on the worker
+ * pool, and the request resumes on its loop. */
+typedef struct idd_oidc idd_oidc_t;
+
+/* Sets up the oidc: section of cfg (reads the introspection client secret). Returns 0 with
+ * *out set (NULL when the section is absent), or IDD_ECONFIG/IDD_EIO with a message in err.
+ * Nothing is fetched here: the authority may be down when identityd starts. */
+int idd_oidc_new(const idd_config_t *cfg, const idd_keyring_t *keyring, idd_oidc_t **out,
+                 char *err, size_t errlen);
+void idd_oidc_free(idd_oidc_t *o);
+
+/* A Bearer JWT: verified against the authority's JWKS (RFC 8725 rules), then introspected
+ * when oidc.introspection.jwt is on. DENY without an oidc section. */
+void idd_auth_jwt(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done);
+
+/* An opaque bearer token: accepted only through introspection. DENY without an oidc
+ * section or with introspection off. */
+void idd_auth_introspect(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done);
+
 /* Pending last_used times of API keys, shared by the threads and written in batches. */
 typedef struct idd_apikey_usage idd_apikey_usage_t;
 idd_apikey_usage_t *idd_apikey_usage_new(void);
@@ -129,7 +149,9 @@ int idd_apikey_usage_flush(idd_apikey_usage_t *u, idd_store_t *store);
 #define IDD_SESSION_TOKEN_LEN 43
 
 /* Checks a session token against the store: an active, unexpired login event of this
- * tenant whose user is active and whose auth_version is unchanged. */
+ * tenant whose user is active and whose auth_version is unchanged. A token that is not a
+ * session of ours at all is DECLINEd (it may be an authority's opaque token); one of ours
+ * that no longer works is DENYed. */
 void idd_auth_session(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done);
 
 /* Starts a session for user: a fresh token (written to token_out, NUL-terminated) whose

@@ -25,6 +25,7 @@ struct idd_basic_cache;
 struct idd_principal;
 struct idd_bruteforce;
 struct idd_apikey_usage;
+struct idd_oidc;
 
 /* Everything shared by the threads. Read-only once the threads run, except the counters. */
 typedef struct idd_app {
@@ -35,6 +36,7 @@ typedef struct idd_app {
     idd_workers_t *workers;
     struct idd_bruteforce *bruteforce; /* failed sign-ins, shared by all threads */
     struct idd_apikey_usage *apikey_usage; /* API key uses not yet written */
+    struct idd_oidc *oidc;           /* the external authority; NULL without an oidc section */
     h2o_globalconf_t h2o;
     atomic_bool stopping;
     atomic_ulong tokens_minted;      /* counters for /metrics */
@@ -84,6 +86,7 @@ typedef struct idd_request {
     void (*auth_next)(struct idd_request *r, struct idd_principal *principal);
     int auth_kind;                   /* idd_cred_kind_t of the credential being checked */
     bool auth_from_cookie;           /* the credential was the asc_auth_key cookie */
+    h2o_iovec_t auth_token;          /* a session-or-opaque token being checked */
     int retry_after;                 /* seconds, when a brute-force block refused the request */
     void *handler_data;              /* the handler's own state across asynchronous steps */
 } idd_request_t;

@@ -184,6 +184,21 @@ static void auth_done(idd_request_t *r, idd_auth_result_t result, idd_principal_
     idd_auth_respond_failure(r, result, "Unauthorized");
 }
 
+/* A value that is not one of our sessions may be the authority's opaque token: DocSpace
+ * hands such values to its cookie handler, identityd then asks the authority. A cookie is
+ * never sent there: it can only be a session of ours. */
+static void session_done(idd_request_t *r, idd_auth_result_t result, idd_principal_t *principal)
+{
+    if (result == IDD_AUTH_DECLINE) {
+        if (!r->auth_from_cookie && r->app->oidc != NULL) {
+            idd_auth_introspect(r, r->auth_token, auth_done);
+            return;
+        }
+        result = IDD_AUTH_DENY;
+    }
+    auth_done(r, result, principal);
+}
+
 static void authenticate(idd_request_t *r, const char *need_scope, idd_auth_next_fn next)
 {
     h2o_req_t *req = r->req;
@@ -212,7 +227,8 @@ static void authenticate(idd_request_t *r, const char *need_scope, idd_auth_next
         idd_auth_basic(r, cred.value, auth_done);
         return;
     case IDD_CRED_SESSION:
-        idd_auth_session(r, cred.value, auth_done);
+        r->auth_token = cred.value;
+        idd_auth_session(r, cred.value, session_done);
         return;
     case IDD_CRED_NONE:
         auth_done(r, IDD_AUTH_DECLINE, NULL);
@@ -221,8 +237,7 @@ static void authenticate(idd_request_t *r, const char *need_scope, idd_auth_next
         idd_auth_apikey(r, cred.value, auth_done);
         return;
     case IDD_CRED_JWT:
-        /* External OAuth2/OpenID tokens are not accepted by this build. */
-        auth_done(r, IDD_AUTH_DENY, NULL);
+        idd_auth_jwt(r, cred.value, auth_done);
         return;
     }
 }

@@ -50,9 +50,11 @@ void idd_auth_session(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done
     unsigned char digest[IDD_SESSION_DIGEST_LEN];
     idd_session_t session;
     idd_principal_t *p = NULL;
-    idd_auth_result_t result = IDD_AUTH_DENY;
+    /* A token that is not one of ours (wrong shape, or no such session) is declined, so
+     * that the caller may still try it as an authority's opaque token; one of ours that no
+     * longer works is denied. */
+    idd_auth_result_t result = IDD_AUTH_DECLINE;
 
-    /* Anything that is not one of our tokens is refused without a database round trip. */
     if (!token_well_formed(token) || session_digest(&r->app->pepper, token.base, token.len, digest) != 0)
         goto done;
     int rc = idd_store_session_by_digest(store, digest, &session);
@@ -61,6 +63,7 @@ void idd_auth_session(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done
             result = IDD_AUTH_ERROR;
         goto done;
     }
+    result = IDD_AUTH_DENY;
     int64_t now = idd_now();
     if (!session.active || session.expires <= now || session.tenant_id != r->tenant->id ||
         !idd_ct_equal(session.digest, digest, sizeof(digest)))
