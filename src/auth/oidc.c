@@ -354,7 +354,8 @@ static int ensure_jwks(idd_oidc_t *o, bool force)
     bool stale = !have || !fresh(o->jwks_expires_ms);
     /* Every fetch, wanted or forced, waits jwks.min_refresh after the last attempt: an
      * unknown kid, or an authority that is down, cannot make identityd hammer it. */
-    bool may_fetch = now - o->jwks_attempt_ms >= (int64_t)o->cfg->jwks_min_refresh * 1000;
+    bool may_fetch = o->jwks_attempt_ms == 0 ||
+                     now - o->jwks_attempt_ms >= (int64_t)o->cfg->jwks_min_refresh * 1000;
     if (!((stale || force) && may_fetch)) {
         pthread_mutex_unlock(&o->lock);
         return have ? 0 : IDD_EIO;
@@ -626,6 +627,11 @@ static void jwt_verified(oidc_check_t *c, json_t *claims)
         size_t n = audiences_of(c, audiences, IDD_ARRAY_LEN(audiences));
         identity_t said;
         c->result = introspect(c->o, c->token, c->len, true, audiences, n, &said);
+        /* Some authorities (oidc-provider among them) do not store JWT access tokens and
+         * answer {"active": false} for every one: say what to change, once per token. */
+        if (c->result == IDD_AUTH_DENY)
+            idd_log_warn("oidc: introspection calls a JWT with a valid signature inactive; if the authority "
+                         "does not introspect JWT access tokens, set oidc.introspection.jwt: false");
     }
 }
 
