@@ -1,0 +1,775 @@
+/*
+ * External access tokens, attacked. identityd accepts JWTs from an OAuth2/OpenID authority
+ * (oidc: section); this suite stands up a fake authority (fake-authority.mjs: discovery,
+ * JWKS, an introspection endpoint that believes everything) and crafts tokens with jose
+ * (craft.mjs): two valid ones, which must get the caller a token of identityd's own, and one
+ * per attack of RFC 8725 and the classic JWT-library mistakes, each of which must end in 401
+ * with the error envelope and `WWW-Authenticate: Bearer error="invalid_token"`. The fake
+ * authority's introspection says "active" for any decodable token, and the attacks run twice,
+ * with and without introspection of JWTs, so every refusal here is identityd's own doing.
+ * It also checks that URLs named in token headers are never fetched, that identityd's own
+ * tokens are not credentials, that unknown kids cannot make it hammer the authority, and
+ * that an unreachable authority gives 503 within the configured timeout rather than a hang
+ * or a 200.
+ * Needs `npm ci` in tests/interop.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "identityd/b64.h"
+
+#define TOKEN_PATH "/api/2.0/security/oauth2/token"
+#define AUDIENCE "https://identity.test"
+/* oidc.timeouts.total in the config below; an unreachable authority must be given up on
+ * within this, plus a margin for scheduling and the request itself. */
+#define TOTAL_TIMEOUT 5
+#define TIMEOUT_MARGIN 3
+#define MIN_REFRESH 1
+
+static const char *env_or_abort(const char *name)
+{
+    const char *v = getenv(name);
+    if (v == NULL || *v == '\0')
+        ck_abort_msg("environment variable %s is not set (run the suite through ctest)", name);
+    return v;
+}
+
+static json_t *parse(const char *text)
+{
+    json_error_t e;
+    json_t *j = json_loads(text, 0, &e);
+    ck_assert_msg(j != NULL, "not JSON (%s): %s", e.text, text);
+    return j;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void script_path(char *out, size_t cap, const char *name)
+{
+    snprintf(out, cap, "%s/%s", env_or_abort("IDD_INTEROP_DIR"), name);
+}
+
+/* ---- the fake authority ---- */
+
+typedef struct authority {
+    pid_t pid;
+    int port;
+    char issuer[64];
+} authority_t;
+
+/* Starts fake-authority.mjs serving jwks_file (its stderr goes to log) and waits for the
+ * line it prints when it listens. */
+static void authority_start(authority_t *a, const char *jwks_file, const char *log)
+{
+    char script[TH_PATH];
+    script_path(script, sizeof(script), "fake-authority.mjs");
+    int out[2];
+    ck_assert_int_eq(pipe(out), 0);
+    pid_t pid = fork();
+    ck_assert(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(out[1], 1);
+        dup2(fd, 2);
+        close(out[0]);
+        execl(env_or_abort("IDD_NODE"), "node", script, jwks_file, (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    memset(a, 0, sizeof(*a));
+    a->pid = pid;
+    char line[256];
+    size_t len = 0;
+    double deadline = now_seconds() + 15;
+    while (memchr(line, '\n', len) == NULL && len < sizeof(line) - 1 && now_seconds() < deadline) {
+        struct pollfd p = {out[0], POLLIN, 0};
+        if (poll(&p, 1, 500) <= 0)
+            continue;
+        ssize_t n = read(out[0], line + len, sizeof(line) - 1 - len);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+    }
+    close(out[0]);
+    line[len] = '\0';
+    char *text = th_read_file(log);
+    ck_assert_msg(memchr(line, '\n', len) != NULL, "fake authority did not start: %s %s", line,
+                  text ? text : "");
+    free(text);
+    json_t *j = parse(line);
+    snprintf(a->issuer, sizeof(a->issuer), "%s", json_string_value(json_object_get(j, "issuer")));
+    a->port = (int)json_integer_value(json_object_get(j, "port"));
+    ck_assert(a->port > 0);
+    json_decref(j);
+}
+
+static void authority_stop(authority_t *a)
+{
+    if (a->pid <= 0)
+        return;
+    kill(a->pid, SIGTERM);
+    int status;
+    if (waitpid(a->pid, &status, 0) != a->pid) {
+        /* Not our child (a test process stops the authority its parent started): wait
+         * until its port refuses connections instead. */
+        for (int i = 0; i < 500; i++) {
+            int fd = socket(AF_INET, SOCK_STREAM, 0);
+            struct sockaddr_in addr;
+            memset(&addr, 0, sizeof(addr));
+            addr.sin_family = AF_INET;
+            addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            addr.sin_port = htons((uint16_t)a->port);
+            int rc = connect(fd, (struct sockaddr *)&addr, sizeof(addr));
+            close(fd);
+            if (rc != 0)
+                break;
+            usleep(10000);
+        }
+    }
+    a->pid = 0;
+}
+
+/* GET {issuer}/stats: requests served per path. */
+static json_t *authority_stats(const authority_t *a)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "%s/stats", a->issuer);
+    th_response_t r;
+    th_http(&r, "GET", url, NULL, NULL, 0, 0);
+    ck_assert_int_eq(r.status, 200);
+    json_t *j = parse(r.body);
+    th_response_dispose(&r);
+    return j;
+}
+
+static long long stat_count(const authority_t *a, const char *path)
+{
+    json_t *j = authority_stats(a);
+    long long n = json_integer_value(json_object_get(j, path));
+    json_decref(j);
+    return n;
+}
+
+/* ---- the identityd under test ---- */
+
+typedef struct world {
+    authority_t authority;
+    char craft_dir[64]; /* jwks.json, attacker-jwks.json, tokens.json, authority.log */
+    th_env_t env;
+    th_server_t srv;
+    char guid[64];       /* the user's id: the sub of the valid tokens */
+    json_t *tokens;      /* name -> compact token */
+    bool introspect_jwt; /* oidc.introspection.jwt */
+} world_t;
+
+static void make_craft_dir(world_t *w)
+{
+    snprintf(w->craft_dir, sizeof(w->craft_dir), "/tmp/identityd-test-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(w->craft_dir));
+}
+
+/* The user's id (GUID) from `identityctl user list`. */
+static void user_guid(const th_env_t *env, const char *email, char *out, size_t cap)
+{
+    const char *argv[] = {th_ctl(), "-c", env->config, "user", "list", NULL};
+    char *text = NULL, *err = NULL;
+    ck_assert_msg(th_run(argv, NULL, &text, &err) == 0, "identityctl user list: %s", err);
+    out[0] = '\0';
+    for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        char id[64], tenant[16], mail[256];
+        if (sscanf(line, "%63s %15s %255s", id, tenant, mail) == 3 && strcmp(mail, email) == 0)
+            snprintf(out, cap, "%s", id);
+    }
+    ck_assert_msg(strlen(out) == 36, "no user %s in: %s", email, text);
+    free(text);
+    free(err);
+}
+
+/* Writes the config with oidc.authority = authority (and introspection.jwt as w says),
+ * adds the user, writes the introspection client secret. */
+static void world_env(world_t *w, const char *authority)
+{
+    char oidc[2048];
+    snprintf(oidc, sizeof(oidc),
+             "oidc:\n"
+             "  authority: %s\n"
+             "  algorithms: [ES256, RS256]\n"
+             "  audience: [\"" AUDIENCE "\"]\n"
+             "  clock_skew: 120\n"
+             "  user_claim: sub\n"
+             "  introspection: { enabled: true, jwt: %s, client_id: identityd,"
+             " client_secret_file: introspection-secret }\n"
+             "  cache_ttl: 60\n"
+             "  negative_ttl: 5\n"
+             "  jwks: { min_refresh: %d, max_age: 3600 }\n"
+             "  timeouts: { connect: 2, total: %d }\n"
+             "  allow_http: true\n",
+             authority, w->introspect_jwt ? "true" : "false", MIN_REFRESH, TOTAL_TIMEOUT);
+    th_env_init(&w->env, oidc, NULL);
+    char path[TH_PATH + 32];
+    snprintf(path, sizeof(path), "%s/introspection-secret", w->env.dir);
+    th_write_file(path, "s3cret\n", 0600);
+    ck_assert_int_eq(
+        th_add_user(&w->env, "Admin@Example.com", "correct horse", "Ada", "Lovelace", "admin"), 0);
+    user_guid(&w->env, "Admin@Example.com", w->guid, sizeof(w->guid));
+}
+
+/* Runs craft.mjs for issuer and loads the tokens. */
+static void world_craft(world_t *w, const char *issuer)
+{
+    char script[TH_PATH];
+    script_path(script, sizeof(script), "craft.mjs");
+    const char *argv[] = {
+        env_or_abort("IDD_NODE"), script, w->craft_dir, issuer, AUDIENCE, w->guid, NULL};
+    char *err = NULL;
+    int rc = th_run(argv, NULL, NULL, &err);
+    ck_assert_msg(rc == 0, "craft.mjs failed: %s", err);
+    free(err);
+    char path[TH_PATH];
+    snprintf(path, sizeof(path), "%s/tokens.json", w->craft_dir);
+    json_error_t e;
+    w->tokens = json_load_file(path, 0, &e);
+    ck_assert_msg(w->tokens != NULL, "tokens.json: %s", e.text);
+}
+
+static const char *token(const world_t *w, const char *name)
+{
+    const char *t = json_string_value(json_object_get(w->tokens, name));
+    ck_assert_msg(t != NULL, "craft.mjs made no token %s", name);
+    return t;
+}
+
+static void world_dispose(world_t *w)
+{
+    if (w->srv.pid > 0)
+        th_server_stop(&w->srv);
+    authority_stop(&w->authority);
+    json_decref(w->tokens);
+    w->tokens = NULL;
+    if (w->env.dir[0] != '\0')
+        th_env_dispose(&w->env);
+    if (strncmp(w->craft_dir, "/tmp/identityd-test-", 20) == 0) {
+        char cmd[128];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", w->craft_dir);
+        int rc = system(cmd);
+        (void)rc;
+    }
+    bool introspect_jwt = w->introspect_jwt;
+    memset(w, 0, sizeof(*w));
+    w->introspect_jwt = introspect_jwt;
+}
+
+/* GET the token endpoint with `Authorization: Bearer t`. */
+static void bearer(const th_server_t *srv, const char *t, th_response_t *r)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "%s" TOKEN_PATH, srv->base);
+    char *h = malloc(strlen(t) + 32);
+    sprintf(h, "Authorization: Bearer %s", t);
+    const char *headers[] = {h, NULL};
+    th_http(r, "GET", url, headers, NULL, 0, 0);
+    free(h);
+}
+
+/* Asserts the error envelope {"error":{"message":…},"status":1,"statusCode":N}. */
+static void assert_error_envelope(const th_response_t *r, long status, const char *what)
+{
+    ck_assert_msg(r->status == status, "%s: expected %ld, got %ld: %s", what, status, r->status,
+                  r->body);
+    json_t *j = parse(r->body);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "statusCode")), status);
+    json_t *msg = json_object_get(json_object_get(j, "error"), "message");
+    ck_assert_msg(json_is_string(msg) && json_string_length(msg) > 0, "%s: no message", what);
+    ck_assert_ptr_null(json_object_get(j, "response"));
+    char *ct = th_header(r, "content-type");
+    ck_assert_ptr_nonnull(ct);
+    ck_assert(strncmp(ct, "application/json", 16) == 0);
+    free(ct);
+    json_decref(j);
+}
+
+/* 401, the envelope and the RFC 6750 challenge for a bad bearer token. */
+static void assert_refused(const th_response_t *r, const char *what)
+{
+    assert_error_envelope(r, 401, what);
+    char *wa = th_header(r, "www-authenticate");
+    ck_assert_msg(wa != NULL, "%s: no WWW-Authenticate", what);
+    ck_assert_msg(strncmp(wa, "Bearer", 6) == 0 && strstr(wa, "error=\"invalid_token\"") != NULL,
+                  "%s: WWW-Authenticate: %s", what, wa);
+    free(wa);
+}
+
+/* 200, and the token identityd minted is for the user the external token named. */
+static void assert_accepted(const world_t *w, const th_response_t *r, const char *what)
+{
+    ck_assert_msg(r->status == 200, "%s: expected 200, got %ld: %s", what, r->status, r->body);
+    json_t *j = parse(r->body);
+    const char *minted = json_string_value(json_object_get(j, "response"));
+    ck_assert_ptr_nonnull(minted);
+    const char *d1 = strchr(minted, '.');
+    const char *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+    ck_assert(d1 != NULL && d2 != NULL);
+    size_t len = (size_t)(d2 - d1 - 1);
+    char *payload = malloc(IDD_B64_DECODED_MAX(len) + 1);
+    size_t n = 0;
+    ck_assert_int_eq(idd_b64url_decode(payload, &n, d1 + 1, len), 0);
+    payload[n] = '\0';
+    json_t *claims = parse(payload);
+    ck_assert_str_eq(json_string_value(json_object_get(claims, "sub")), w->guid);
+    ck_assert_str_eq(json_string_value(json_object_get(claims, "user_id")), w->guid);
+    ck_assert_str_eq(json_string_value(json_object_get(claims, "user_email")), "Admin@Example.com");
+    ck_assert_str_eq(json_string_value(json_object_get(claims, "iss")), w->srv.base);
+    json_decref(claims);
+    free(payload);
+    json_decref(j);
+}
+
+/* ---- the main worlds: one authority, one identityd, shared by a test case ----
+ * Twice: with introspection of JWTs (oidc.introspection.jwt: true), and without it, where
+ * the JWT checks stand alone. The fake authority vouches for anything it can decode, but
+ * it echoes exp and aud, which identityd also checks in an introspection answer; the second
+ * world proves that each refusal also holds on the JWT checks alone. */
+
+static world_t W;
+
+static void world_setup(bool introspect_jwt)
+{
+    memset(&W, 0, sizeof(W));
+    W.introspect_jwt = introspect_jwt;
+    make_craft_dir(&W);
+    char jwks[TH_PATH], log[TH_PATH];
+    snprintf(jwks, sizeof(jwks), "%s/jwks.json", W.craft_dir);
+    snprintf(log, sizeof(log), "%s/authority.log", W.craft_dir);
+    authority_start(&W.authority, jwks, log);
+    world_env(&W, W.authority.issuer);
+    world_craft(&W, W.authority.issuer);
+    th_server_start(&W.srv, &W.env);
+}
+
+static void world_setup_introspect(void)
+{
+    world_setup(true);
+}
+static void world_setup_plain(void)
+{
+    world_setup(false);
+}
+static void world_teardown(void)
+{
+    world_dispose(&W);
+}
+
+/* Valid ES256 and RS256 access tokens of the authority, for a user identityd knows, get
+ * that user a token of identityd's own; so does an aud array that contains the configured
+ * audience. The signature checks really consulted the authority (its JWKS was fetched) and,
+ * when configured, so did introspection; a token already introspected is answered from the
+ * cache. Without introspection.jwt, JWTs are never sent to the introspection endpoint. */
+START_TEST(valid_tokens_accepted)
+{
+    static const char *const valid[] = {"valid_es256", "valid_rs256", "valid_aud_array"};
+    for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
+        th_response_t r;
+        bearer(&W.srv, token(&W, valid[i]), &r);
+        assert_accepted(&W, &r, valid[i]);
+        th_response_dispose(&r);
+    }
+    ck_assert(stat_count(&W.authority, "/.well-known/openid-configuration") >= 1);
+    ck_assert(stat_count(&W.authority, "/jwks") >= 1);
+    long long introspected = stat_count(&W.authority, "/introspect");
+    if (W.introspect_jwt)
+        ck_assert_msg(introspected >= 3, "introspection was not asked (%lld)", introspected);
+    else
+        ck_assert_msg(introspected == 0, "JWTs were introspected (%lld)", introspected);
+
+    /* oidc.cache_ttl: 60, so the same token again is not introspected again. */
+    th_response_t r;
+    bearer(&W.srv, token(&W, "valid_es256"), &r);
+    assert_accepted(&W, &r, "valid_es256 again");
+    th_response_dispose(&r);
+    ck_assert_int_eq(stat_count(&W.authority, "/introspect"), introspected);
+}
+END_TEST
+
+/* One crafted token per attack. Each must be refused by identityd's own checks. */
+typedef struct refusal {
+    const char *name;      /* key in tokens.json (craft.mjs) */
+    const char *attack;    /* the same explanation as the comment, for failure messages */
+    bool by_introspection; /* only introspection can refuse it (a good JWT otherwise) */
+} refusal_t;
+
+static const refusal_t refusals[] = {
+    /* alg "none" and an empty signature: a verifier that lets the token choose its
+     * algorithm would accept any claims anybody writes (RFC 8725 §2.1, §3.1). */
+    {"alg_none", "unsigned token (alg none)", false},
+    /* HS256 with the authority's RSA public key (its PEM) as the HMAC secret: the public
+     * key is public, so a verifier that runs HMAC when the header says HS256 and hands it
+     * "the key for this kid" accepts tokens anybody can mint (RFC 8725 §2.1, §3.1). */
+    {"hs256_with_public_key", "HMAC keyed with the public key PEM", false},
+    /* The same confusion with the JWK's JSON text as the secret. */
+    {"hs256_with_public_jwk", "HMAC keyed with the public JWK", false},
+    /* An RS256 signature under the EC key's kid: algorithm and key must agree; a verifier
+     * that picks the algorithm from the header and the key from the kid mixes them. */
+    {"alg_key_mismatch", "algorithm does not match the key's type", false},
+    /* PS256 is a sound algorithm and the key is the authority's, but identityd is
+     * configured for ES256 and RS256 only: the allow-list is the whole list. */
+    {"alg_not_allowed", "algorithm outside oidc.algorithms", false},
+    /* Signed with the authority's real key but under a kid its JWKS does not have: a
+     * verifier must not fall back to "try every key" or to some default key. */
+    {"unknown_kid", "kid not in the JWKS", false},
+    /* kid as a path: a verifier that loads key material from a file named by kid would
+     * read /etc/passwd (or any file) and use its bytes as the key. */
+    {"kid_traversal", "kid with ../ path traversal", false},
+    /* Expired ten minutes ago, well beyond the 120 s skew: a stolen old token must die. */
+    {"expired", "exp in the past", false},
+    /* nbf ten minutes ahead: a token issued for later use is not valid yet. */
+    {"future_nbf", "nbf in the future", false},
+    /* iat ten minutes ahead: minted by a broken clock or a forger; not usable yet. */
+    {"future_iat", "iat in the future", false},
+    /* Another issuer (signed with a key that happens to be in the JWKS): tokens of one
+     * issuer must never be accepted as another's (RFC 8725 §3.8). */
+    {"wrong_iss", "iss of another issuer", false},
+    /* The authority's issuer with a trailing slash: iss is compared exactly, not as a URL
+     * prefix, or "https://auth.example.evil" would pass for "https://auth.example". */
+    {"wrong_iss_slash", "iss differing by a trailing slash", false},
+    /* A genuine token of the authority minted for another service: substitution of a
+     * token meant for one relying party at another (RFC 8725 §2.8, §3.9). */
+    {"wrong_aud", "aud of another service", false},
+    /* No aud at all: the token does not say it is for identityd. */
+    {"missing_aud", "no aud", false},
+    /* No exp: a token that never expires would be a permanent credential. */
+    {"missing_exp", "no exp", false},
+    /* A real token with its signature segment emptied: "no signature" must not mean
+     * "nothing to check". */
+    {"stripped_signature", "signature segment emptied", false},
+    /* A real signature moved onto a payload with more scope: the signature covers the
+     * payload, so the swap must fail. */
+    {"swapped_payload", "payload changed under a valid signature", false},
+    /* crit names an extension identityd does not implement: RFC 7515 §4.1.11 says such a
+     * token must be rejected, since its meaning depends on the extension. */
+    {"unknown_crit", "crit with an unknown extension", false},
+    /* A JWE (five segments) encrypted to the authority's key: identityd takes signed
+     * tokens only; decrypting and trusting an encrypted token proves nothing about who
+     * made it (RFC 8725 §3.3, §2.7). */
+    {"jwe_shaped", "five-segment JWE", false},
+    /* A validly signed token padded past 8192 bytes: bounded work and memory per request;
+     * parsers are not fed arbitrarily large input. */
+    {"oversized", "over IDD_JWT_MAX bytes", false},
+    /* jku: "verify me with the keys at this URL", signed by the attacker's key: a verifier
+     * that follows it trusts whoever wrote the token (RFC 8725 §3.10). Also an SSRF lever. */
+    {"jku_header", "jku pointing at the attacker's JWKS", false},
+    /* x5u: the same through a certificate URL. */
+    {"x5u_header", "x5u pointing at the attacker", false},
+    /* jwk: the attacker's public key embedded in the header and the token signed by it: a
+     * verifier that uses the embedded key accepts self-signed tokens. */
+    {"embedded_jwk", "attacker's key embedded as jwk", false},
+    /* Signed by a key the authority never had, under the authority's kid. */
+    {"foreign_key", "signed by a foreign key", false},
+    /* Signed and valid, but the authority's introspection says active: false (revoked):
+     * with introspection.jwt on, a revoked token must stop working before its exp. */
+    {"introspection_inactive", "introspection says inactive", true},
+    /* Introspection answers "active": "true", a string: RFC 7662 requires a boolean, and a
+     * lax check ("is it truthy?") would accept "false" just the same. */
+    {"introspection_active_string", "introspection active is a string", true},
+    /* Everything checks out, but the sub is no user of identityd: an authority's user is
+     * not automatically one of ours. */
+    {"valid_unknown_sub", "sub of no known user", false},
+};
+#define N_REFUSALS ((int)(sizeof(refusals) / sizeof(refusals[0])))
+
+START_TEST(crafted_token_refused)
+{
+    const refusal_t *c = &refusals[_i];
+    char what[256];
+    snprintf(what, sizeof(what), "%s (%s)", c->name, c->attack);
+    th_response_t r;
+    if (c->by_introspection && !W.introspect_jwt) {
+        /* Without introspection of JWTs the token is simply good: this shows that the
+         * refusal in the other world came from introspection, as it should. */
+        bearer(&W.srv, token(&W, c->name), &r);
+        assert_accepted(&W, &r, what);
+        th_response_dispose(&r);
+        return;
+    }
+    bearer(&W.srv, token(&W, c->name), &r);
+    assert_refused(&r, what);
+    th_response_dispose(&r);
+    /* Refused again the same way (no negative-cache surprise, no state flipped). */
+    bearer(&W.srv, token(&W, c->name), &r);
+    assert_refused(&r, what);
+    th_response_dispose(&r);
+}
+END_TEST
+
+/* The URLs in jku and x5u headers were never fetched: identityd takes keys only from the
+ * authority's JWKS. Fetching them would both trust the attacker's keys and let anyone make
+ * identityd send requests to addresses of their choosing (SSRF). */
+START_TEST(header_urls_never_fetched)
+{
+    static const char *const sent[] = {"jku_header", "x5u_header", "embedded_jwk"};
+    for (size_t i = 0; i < sizeof(sent) / sizeof(sent[0]); i++) {
+        th_response_t r;
+        bearer(&W.srv, token(&W, sent[i]), &r);
+        assert_refused(&r, sent[i]);
+        th_response_dispose(&r);
+    }
+    json_t *stats = authority_stats(&W.authority);
+    ck_assert_msg(json_object_get(stats, "/attacker-jwks") == NULL, "jku was fetched");
+    ck_assert_msg(json_object_get(stats, "/attacker-x5u") == NULL, "x5u was fetched");
+    json_decref(stats);
+}
+END_TEST
+
+/* A token identityd minted itself is not a credential: it is a short-lived token for
+ * DocSpace's consumers, signed by identityd's key, not the authority's. Accepting it would
+ * let a token leaked from a consumer be swapped for fresh ones forever. */
+START_TEST(own_token_not_a_credential)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "%s" TOKEN_PATH, W.srv.base);
+    char *basic = th_basic("Admin@Example.com", "correct horse");
+    const char *headers[] = {basic, NULL};
+    th_response_t r;
+    th_http(&r, "GET", url, headers, NULL, 0, 0);
+    ck_assert_int_eq(r.status, 200);
+    json_t *j = parse(r.body);
+    char *own = strdup(json_string_value(json_object_get(j, "response")));
+    json_decref(j);
+    th_response_dispose(&r);
+    free(basic);
+
+    bearer(&W.srv, own, &r);
+    assert_refused(&r, "identityd's own token");
+    th_response_dispose(&r);
+    free(own);
+}
+END_TEST
+
+/* A flood of tokens with unknown kids must not turn into a flood of JWKS fetches: identityd
+ * refetches at most once per oidc.jwks.min_refresh seconds, or any client could make it
+ * hammer the authority (and itself) at will. */
+START_TEST(unknown_kid_refetch_is_bounded)
+{
+    long long before = stat_count(&W.authority, "/jwks");
+    double start = now_seconds();
+    for (int i = 0; i < 20; i++) {
+        th_response_t r;
+        bearer(&W.srv, token(&W, i % 2 ? "unknown_kid" : "kid_traversal"), &r);
+        assert_refused(&r, "unknown kid flood");
+        th_response_dispose(&r);
+    }
+    double elapsed = now_seconds() - start;
+    long long fetched = stat_count(&W.authority, "/jwks") - before;
+    long long allowed = 1 + (long long)(elapsed / MIN_REFRESH) + 1;
+    ck_assert_msg(fetched <= allowed, "%lld JWKS fetches for 20 requests in %.1f s", fetched,
+                  elapsed);
+}
+END_TEST
+
+/* The authority goes down. A token introspected a moment ago is still answered from the
+ * cache (oidc.cache_ttl); a valid token never seen before cannot be introspected, so it is
+ * 503, not 200 (accepting unchecked tokens) and not 401 (blaming the caller), and quickly:
+ * the request must not hang past the configured timeout. The server keeps serving. */
+START_TEST(authority_down_gives_503)
+{
+    ck_assert(W.introspect_jwt);
+    th_response_t r;
+    bearer(&W.srv, token(&W, "valid_rs256"), &r);
+    assert_accepted(&W, &r, "valid_rs256 before the outage");
+    th_response_dispose(&r);
+
+    authority_stop(&W.authority);
+
+    bearer(&W.srv, token(&W, "valid_rs256"), &r);
+    assert_accepted(&W, &r, "valid_rs256 from the introspection cache");
+    th_response_dispose(&r);
+
+    double start = now_seconds();
+    bearer(&W.srv, token(&W, "valid_spare"), &r);
+    double elapsed = now_seconds() - start;
+    assert_error_envelope(&r, 503, "never-seen token, authority down");
+    th_response_dispose(&r);
+    ck_assert_msg(elapsed < TOTAL_TIMEOUT + TIMEOUT_MARGIN, "took %.1f s", elapsed);
+
+    /* Basic does not depend on the authority. */
+    char url[128];
+    snprintf(url, sizeof(url), "%s" TOKEN_PATH, W.srv.base);
+    char *basic = th_basic("Admin@Example.com", "correct horse");
+    const char *headers[] = {basic, NULL};
+    th_http(&r, "GET", url, headers, NULL, 0, 0);
+    ck_assert_int_eq(r.status, 200);
+    th_response_dispose(&r);
+    free(basic);
+}
+END_TEST
+
+/* Without introspection of JWTs, the authority going down changes nothing for tokens
+ * signed with keys already fetched: the JWKS is kept (oidc.jwks.max_age), so a never-seen
+ * valid token still verifies, and a forged one is still refused. */
+START_TEST(authority_down_cached_jwks_still_verifies)
+{
+    ck_assert(!W.introspect_jwt);
+    th_response_t r;
+    bearer(&W.srv, token(&W, "valid_es256"), &r);
+    assert_accepted(&W, &r, "valid_es256 before the outage");
+    th_response_dispose(&r);
+
+    authority_stop(&W.authority);
+
+    bearer(&W.srv, token(&W, "valid_spare"), &r);
+    assert_accepted(&W, &r, "never-seen token, JWKS cached");
+    th_response_dispose(&r);
+    bearer(&W.srv, token(&W, "foreign_key"), &r);
+    assert_refused(&r, "forged token, authority down");
+    th_response_dispose(&r);
+}
+END_TEST
+
+/* ---- an authority that never was reachable ---- */
+
+/* Starts identityd for authority (an issuer URL) with a fresh cache and presents a valid
+ * token of that issuer; returns how long the answer took. The answer must be 503 with the
+ * envelope. */
+static double unreachable_authority_request(world_t *w, const char *authority)
+{
+    world_env(w, authority);
+    world_craft(w, authority);
+    th_server_start(&w->srv, &w->env);
+    th_response_t r;
+    double start = now_seconds();
+    bearer(&w->srv, token(w, "valid_es256"), &r);
+    double elapsed = now_seconds() - start;
+    assert_error_envelope(&r, 503, "authority unreachable");
+    th_response_dispose(&r);
+
+    /* And the server is still there for everything else. */
+    char url[128];
+    snprintf(url, sizeof(url), "%s" TOKEN_PATH, w->srv.base);
+    char *basic = th_basic("Admin@Example.com", "correct horse");
+    const char *headers[] = {basic, NULL};
+    th_http(&r, "GET", url, headers, NULL, 0, 0);
+    ck_assert_int_eq(r.status, 200);
+    th_response_dispose(&r);
+    free(basic);
+    return elapsed;
+}
+
+/* The authority's port is closed (it ran once, then stopped): connection refused on
+ * discovery. identityd has nothing cached, so it cannot check any token: 503. */
+START_TEST(authority_port_closed_gives_503)
+{
+    world_t w;
+    memset(&w, 0, sizeof(w));
+    w.introspect_jwt = true;
+    make_craft_dir(&w);
+    char jwks[TH_PATH], log[TH_PATH];
+    snprintf(jwks, sizeof(jwks), "%s/jwks.json", w.craft_dir);
+    snprintf(log, sizeof(log), "%s/authority.log", w.craft_dir);
+    authority_start(&w.authority, jwks, log);
+    char issuer[64];
+    snprintf(issuer, sizeof(issuer), "%s", w.authority.issuer);
+    authority_stop(&w.authority);
+
+    double elapsed = unreachable_authority_request(&w, issuer);
+    ck_assert_msg(elapsed < TOTAL_TIMEOUT + TIMEOUT_MARGIN, "took %.1f s", elapsed);
+    world_dispose(&w);
+}
+END_TEST
+
+/* The authority accepts connections but never answers (a hung server, or a black hole on
+ * the path): only the total timeout ends the wait. The request gets 503 once it expires,
+ * not a hang that ties up the client and the worker. */
+START_TEST(authority_silent_gives_503_within_timeout)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert(fd >= 0);
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof(addr));
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+    /* The kernel completes handshakes into the backlog; nobody ever reads. */
+    ck_assert_int_eq(listen(fd, 64), 0);
+    socklen_t alen = sizeof(addr);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&addr, &alen), 0);
+    char issuer[64];
+    snprintf(issuer, sizeof(issuer), "http://127.0.0.1:%d", ntohs(addr.sin_port));
+
+    world_t w;
+    memset(&w, 0, sizeof(w));
+    w.introspect_jwt = true;
+    make_craft_dir(&w);
+    double elapsed = unreachable_authority_request(&w, issuer);
+    ck_assert_msg(elapsed < TOTAL_TIMEOUT + TIMEOUT_MARGIN, "took %.1f s", elapsed);
+    world_dispose(&w);
+    close(fd);
+}
+END_TEST
+
+static Suite *oidc_suite(void)
+{
+    Suite *s = suite_create("oidc_refusals");
+
+    /* One authority and one identityd for these, started once in the parent process; each
+     * test runs in its own child. The outage test stops the authority, so it comes last. */
+    TCase *tc = tcase_create("refusals");
+    tcase_add_unchecked_fixture(tc, world_setup_introspect, world_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, valid_tokens_accepted);
+    tcase_add_loop_test(tc, crafted_token_refused, 0, N_REFUSALS);
+    tcase_add_test(tc, header_urls_never_fetched);
+    tcase_add_test(tc, own_token_not_a_credential);
+    tcase_add_test(tc, unknown_kid_refetch_is_bounded);
+    tcase_add_test(tc, authority_down_gives_503);
+    suite_add_tcase(s, tc);
+
+    /* The same attacks with oidc.introspection.jwt off: the JWT checks alone. */
+    TCase *plain = tcase_create("refusals_no_introspection");
+    tcase_add_unchecked_fixture(plain, world_setup_plain, world_teardown);
+    tcase_set_timeout(plain, 60);
+    tcase_add_test(plain, valid_tokens_accepted);
+    tcase_add_loop_test(plain, crafted_token_refused, 0, N_REFUSALS);
+    tcase_add_test(plain, header_urls_never_fetched);
+    tcase_add_test(plain, own_token_not_a_credential);
+    tcase_add_test(plain, authority_down_cached_jwks_still_verifies);
+    suite_add_tcase(s, plain);
+
+    TCase *down = tcase_create("unreachable");
+    tcase_set_timeout(down, 60);
+    tcase_add_test(down, authority_port_closed_gives_503);
+    tcase_add_test(down, authority_silent_gives_503_within_timeout);
+    suite_add_tcase(s, down);
+    return s;
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    SRunner *sr = srunner_create(oidc_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    curl_global_cleanup();
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
