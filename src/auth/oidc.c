@@ -10,6 +10,7 @@
  * introspection call. When the authority cannot be reached and nothing usable is cached,
  * the answer is 503, never a guess.
  */
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -397,6 +398,25 @@ static int ensure_jwks(idd_oidc_t *o, bool force)
 
 /* ---- introspection ---- */
 
+/* A verdict holds for a token as seen by particular audiences: the answer's aud is checked
+ * against them, so the key covers both, and a token vouched for at one tenant is looked at
+ * afresh at another. */
+static bool verdict_key(const char *token, size_t len, const char *const *audiences, size_t n_aud,
+                        unsigned char key[SHA256_DIGEST_LENGTH])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned int n = 0;
+    bool ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    for (size_t i = 0; ok && i < n_aud; i++)
+        ok = EVP_DigestUpdate(ctx, audiences[i], strlen(audiences[i])) && EVP_DigestUpdate(ctx, "\n", 1);
+    ok = ok && EVP_DigestUpdate(ctx, "", 1) && EVP_DigestUpdate(ctx, token, len) &&
+         EVP_DigestFinal_ex(ctx, key, &n);
+    EVP_MD_CTX_free(ctx);
+    if (!ok)
+        idd_log_error("oidc: cannot hash a token for the introspection cache");
+    return ok;
+}
+
 static cache_slot_t *slot_for(idd_oidc_t *o, const unsigned char key[SHA256_DIGEST_LENGTH])
 {
     uint64_t h;
@@ -458,7 +478,8 @@ static idd_auth_result_t introspect(idd_oidc_t *o, const char *token, size_t len
                                     const char *const *audiences, size_t n_aud, identity_t *who)
 {
     unsigned char key[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)token, len, key);
+    if (!verdict_key(token, len, audiences, n_aud, key))
+        return IDD_AUTH_ERROR;
     cache_slot_t *slot = slot_for(o, key);
     bool active = false;
     int64_t give_up = idd_monotonic_ms() + (int64_t)o->cfg->total_timeout * 1000 + WAIT_MARGIN_MS;
@@ -781,7 +802,7 @@ void idd_auth_jwt(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done)
         }
         json_decref(verified);
     }
-    idd_http_offload(r, c, check_work, check_finish, check_release);
+    idd_http_offload(r, IDD_POOL_OUTBOUND, c, check_work, check_finish, check_release);
 }
 
 void idd_auth_introspect(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done)
@@ -794,11 +815,15 @@ void idd_auth_introspect(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn d
     oidc_check_t *c = check_new(r, token, false, done);
     /* A cached verdict answers without the pool. */
     unsigned char key[SHA256_DIGEST_LENGTH];
-    SHA256((const unsigned char *)c->token, c->len, key);
+    const char *audiences[16];
+    size_t n = audiences_of(c, audiences, IDD_ARRAY_LEN(audiences));
     bool active = false;
-    pthread_mutex_lock(&o->lock);
-    int hit = cache_lookup_locked(o, key, &active, &c->who);
-    pthread_mutex_unlock(&o->lock);
+    int hit = 0;
+    if (verdict_key(c->token, c->len, audiences, n, key)) {
+        pthread_mutex_lock(&o->lock);
+        hit = cache_lookup_locked(o, key, &active, &c->who);
+        pthread_mutex_unlock(&o->lock);
+    }
     idd_wipe(key, sizeof(key));
     if (hit) {
         c->result = active ? IDD_AUTH_OK : IDD_AUTH_DENY;
@@ -806,5 +831,5 @@ void idd_auth_introspect(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn d
         check_release(c);
         return;
     }
-    idd_http_offload(r, c, check_work, check_finish, check_release);
+    idd_http_offload(r, IDD_POOL_OUTBOUND, c, check_work, check_finish, check_release);
 }

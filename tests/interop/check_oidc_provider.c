@@ -622,6 +622,28 @@ START_TEST(other_audience)
     json_decref(ir);
     assert_bearer_401(opaque, "opaque token for audience https://api.other.example");
     free(opaque);
+
+    /* A verdict is remembered per audience, not per token: an opaque token meant for
+     * http://localhost:PORT, accepted there, must still be refused when it is presented at
+     * http://127.0.0.1:PORT (the same tenant's other name, so another tenant_url), and the
+     * cached yes from the first host must not leak to the second. */
+    char localhost[96], host_header[96];
+    snprintf(localhost, sizeof(localhost), "http://localhost:%d", srv.port);
+    snprintf(host_header, sizeof(host_header), "Host: localhost:%d", srv.port);
+    mint_t lm = {.sub = ada.id, .scope = GOOD_SCOPE, .format = "opaque", .resource = localhost};
+    char *local = mint(&lm);
+    char url[128], auth[256];
+    snprintf(url, sizeof(url), "%s%s", srv.base, TOKEN_PATH);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", local);
+    const char *at_localhost[] = {auth, host_header, NULL};
+    for (int round = 0; round < 2; round++) {
+        th_response_t r;
+        th_http(&r, "GET", url, at_localhost, NULL, 0, 0);
+        ck_assert_int_eq(r.status, 200);
+        th_response_dispose(&r);
+        assert_bearer_401(local, "opaque token for localhost presented at 127.0.0.1");
+    }
+    free(local);
 }
 END_TEST
 
