@@ -25,6 +25,11 @@
 #include "identityd/workers.h"
 
 #define DEFAULT_CONFIG "config/identityd.yaml"
+/* Work a pool holds at most; beyond it requests get 503 at once rather than waiting behind
+ * minutes of queued work. Password checks are ~20-60 ms each; authority calls may take up
+ * to the configured timeout, so fewer of them may wait. */
+#define KDF_QUEUE_MAX 4096
+#define OUTBOUND_QUEUE_MAX 256
 
 static void usage(FILE *out)
 {
@@ -153,16 +158,19 @@ int main(int argc, char **argv)
         goto done;
     }
     app.apikey_usage = idd_apikey_usage_new();
-    app.workers = idd_workers_new(app.cfg->workers);
+    app.workers = idd_workers_new(app.cfg->workers, KDF_QUEUE_MAX);
+    app.outbound = idd_workers_new(app.cfg->workers, OUTBOUND_QUEUE_MAX);
     if (idd_server_run(&app) == 0)
         status = 0;
     idd_workers_free(app.workers);
-    app.workers = NULL;
+    idd_workers_free(app.outbound);
+    app.workers = app.outbound = NULL;
     flush_usage(&app);
     idd_log_info("identityd stopped");
 
 done:
     idd_workers_free(app.workers);
+    idd_workers_free(app.outbound);
     idd_apikey_usage_free(app.apikey_usage);
     idd_oidc_free(app.oidc);
     idd_bruteforce_free(app.bruteforce);

@@ -33,7 +33,8 @@ typedef struct idd_app {
     idd_keyring_t *keyring;
     idd_pepper_t pepper;             /* secret; wiped at exit */
     idd_tenant_t *tenants;           /* the store's row for each cfg->tenants[i] (salts) */
-    idd_workers_t *workers;
+    idd_workers_t *workers;          /* password KDF */
+    idd_workers_t *outbound;         /* calls to the OAuth2/OpenID authority */
     struct idd_bruteforce *bruteforce; /* failed sign-ins, shared by all threads */
     struct idd_apikey_usage *apikey_usage; /* API key uses not yet written */
     struct idd_oidc *oidc;           /* the external authority; NULL without an oidc section */
@@ -97,12 +98,16 @@ static inline idd_thread_t *idd_thread_of(h2o_req_t *req)
     return (idd_thread_t *)req->conn->ctx;
 }
 
-/* Runs work(arg) on the worker pool and then resume(r, arg) back on r's own event loop.
+/* The pools a request may hand work to. They are separate so that a flood of made-up
+ * bearer tokens, each needing a call to the authority, can never starve password checks. */
+typedef enum { IDD_POOL_KDF = 0, IDD_POOL_OUTBOUND } idd_pool_t;
+
+/* Runs work(arg) on the given worker pool and then resume(r, arg) back on r's own event loop.
  * release(arg) is always called last, on the loop, whether resume ran or the client had
  * gone away meanwhile (then resume is skipped). arg must be heap memory owned by the
- * caller's release, not pool memory. When the pool refuses the job (shutdown), the request
- * gets 503 and release runs at once. */
-void idd_http_offload(idd_request_t *r, void *arg, void (*work)(void *arg),
+ * caller's release, not pool memory. When the pool refuses the job (shutdown, or its queue
+ * is full), the request gets 503 and release runs at once. */
+void idd_http_offload(idd_request_t *r, idd_pool_t pool, void *arg, void (*work)(void *arg),
                       void (*resume)(idd_request_t *r, void *arg), void (*release)(void *arg));
 
 /* Blocks SIGINT and SIGTERM in the calling thread, and so in every thread it starts later,

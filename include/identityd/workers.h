@@ -17,11 +17,12 @@ struct idd_job {
 
 typedef struct idd_workers idd_workers_t;
 
-/* Starts n threads (n >= 1). Aborts when a thread cannot be created. */
-idd_workers_t *idd_workers_new(int n);
+/* Starts n threads (n >= 1). At most max_pending jobs may be queued or running at once
+ * (0: no limit); beyond that, submit refuses. Aborts when a thread cannot be created. */
+idd_workers_t *idd_workers_new(int n, int max_pending);
 
 /* Queues job. The job must stay valid until its done callback has returned.
- * Returns 0, or IDD_EBUSY once the pool is stopping. */
+ * Returns 0, or IDD_EBUSY once the pool is stopping or holds max_pending jobs. */
 int idd_workers_submit(idd_workers_t *w, idd_job_t *job);
 
 /* Refuses new jobs from now on and hands every queued job back unrun: each gets

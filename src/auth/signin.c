@@ -273,5 +273,5 @@ void idd_auth_signin(idd_request_t *r, const idd_signin_t *in, idd_auth_done_fn 
         check_release(c);
         return;
     }
-    idd_http_offload(r, c, check_secret, check_finish, check_release);
+    idd_http_offload(r, IDD_POOL_KDF, c, check_secret, check_finish, check_release);
 }

@@ -16,6 +16,7 @@ struct idd_workers {
     pthread_cond_t wake;
     idd_job_t *head, *tail;
     int pending;        /* queued plus running */
+    int max_pending;    /* 0: unlimited */
     bool stopping;
     int n_threads;
     pthread_t *threads;
@@ -48,9 +49,10 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-idd_workers_t *idd_workers_new(int n)
+idd_workers_t *idd_workers_new(int n, int max_pending)
 {
     idd_workers_t *w = idd_xcalloc(1, sizeof(*w));
+    w->max_pending = max_pending;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->wake, NULL);
     w->n_threads = n < 1 ? 1 : n;
@@ -67,7 +69,7 @@ idd_workers_t *idd_workers_new(int n)
 int idd_workers_submit(idd_workers_t *w, idd_job_t *job)
 {
     pthread_mutex_lock(&w->lock);
-    if (w->stopping) {
+    if (w->stopping || (w->max_pending > 0 && w->pending >= w->max_pending)) {
         pthread_mutex_unlock(&w->lock);
         return IDD_EBUSY;
     }

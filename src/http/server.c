@@ -90,7 +90,7 @@ static void on_offloads_back(h2o_multithread_receiver_t *receiver, h2o_linklist_
     }
 }
 
-void idd_http_offload(idd_request_t *r, void *arg, void (*work)(void *arg),
+void idd_http_offload(idd_request_t *r, idd_pool_t pool, void *arg, void (*work)(void *arg),
                       void (*resume)(idd_request_t *r, void *arg), void (*release)(void *arg))
 {
     offload_t *o = idd_xcalloc(1, sizeof(*o));
@@ -104,11 +104,13 @@ void idd_http_offload(idd_request_t *r, void *arg, void (*work)(void *arg),
     o->release = release;
     o->link = h2o_mem_alloc_shared(&r->req->pool, sizeof(*o->link), offload_link_dispose);
     o->link->offload = o;
-    if (idd_workers_submit(r->app->workers, &o->job) != 0) {
+    idd_workers_t *workers = pool == IDD_POOL_OUTBOUND ? r->app->outbound : r->app->workers;
+    if (idd_workers_submit(workers, &o->job) != 0) {
         o->link->offload = NULL;
         release(arg);
         free(o);
-        idd_respond_error(r->req, 503, "Service is shutting down");
+        idd_respond_error(r->req, 503, atomic_load(&r->app->stopping) ? "Service is shutting down"
+                                                                      : "Service busy, try again");
         return;
     }
     r->thread->offloads_in_flight++;
@@ -385,6 +387,7 @@ done:
     atomic_store(&app->stopping, true);
     /* Queued checks are answered 503 by their loops; running ones finish. */
     idd_workers_cancel(app->workers);
+    idd_workers_cancel(app->outbound);
     for (int i = 0; i < started; i++) {
         h2o_multithread_message_t *msg = idd_xcalloc(1, sizeof(*msg));
         h2o_multithread_send_message(&threads[i].stop_receiver, msg);

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "identityd/common.h"
@@ -41,7 +42,7 @@ START_TEST(all_jobs_run_once)
 {
     enum { N = 500 };
     counted_job_t *jobs = calloc(N, sizeof(*jobs));
-    idd_workers_t *w = idd_workers_new(3);
+    idd_workers_t *w = idd_workers_new(3, 0);
     atomic_store(&runs, 0);
     atomic_store(&dones, 0);
     for (int i = 0; i < N; i++) {
@@ -61,6 +62,54 @@ START_TEST(all_jobs_run_once)
 }
 END_TEST
 
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_open = PTHREAD_COND_INITIALIZER;
+static int gate_is_open;
+
+static void run_gated(idd_job_t *job)
+{
+    (void)job;
+    pthread_mutex_lock(&gate_lock);
+    while (!gate_is_open)
+        pthread_cond_wait(&gate_open, &gate_lock);
+    pthread_mutex_unlock(&gate_lock);
+    atomic_fetch_add(&runs, 1);
+}
+
+/* A bounded pool refuses work beyond its limit instead of queueing without end, and
+ * cancelling hands queued jobs back unrun (marked cancelled) while running ones finish. */
+START_TEST(bounded_queue_and_cancel)
+{
+    counted_job_t jobs[4];
+    memset(jobs, 0, sizeof(jobs));
+    atomic_store(&runs, 0);
+    atomic_store(&dones, 0);
+    gate_is_open = 0;
+    idd_workers_t *w = idd_workers_new(1, 3);
+    for (int i = 0; i < 4; i++) {
+        jobs[i].job.run = run_gated;
+        jobs[i].job.done = done;
+    }
+    ck_assert_int_eq(idd_workers_submit(w, &jobs[0].job), 0);
+    ck_assert_int_eq(idd_workers_submit(w, &jobs[1].job), 0);
+    ck_assert_int_eq(idd_workers_submit(w, &jobs[2].job), 0);
+    ck_assert_int_eq(idd_workers_submit(w, &jobs[3].job), IDD_EBUSY);
+    usleep(50000); /* the single thread has taken job 0 and waits at the gate */
+    idd_workers_cancel(w);
+    ck_assert_int_eq(jobs[1].job.cancelled, 1);
+    ck_assert_int_eq(jobs[2].job.cancelled, 1);
+    ck_assert_int_eq(idd_workers_submit(w, &jobs[3].job), IDD_EBUSY);
+    pthread_mutex_lock(&gate_lock);
+    gate_is_open = 1;
+    pthread_cond_broadcast(&gate_open);
+    pthread_mutex_unlock(&gate_lock);
+    idd_workers_free(w);
+    ck_assert_int_eq(atomic_load(&runs), 1);  /* only the job already running ran */
+    ck_assert_int_eq(atomic_load(&dones), 3); /* every accepted job was handed back */
+    ck_assert_int_eq(jobs[0].job.cancelled, 0);
+}
+END_TEST
+
 START_TEST(free_null_is_noop)
 {
     idd_workers_free(NULL);
@@ -72,6 +121,7 @@ static Suite *workers_suite(void)
     Suite *s = suite_create("workers");
     TCase *tc = tcase_create("pool");
     tcase_add_test(tc, all_jobs_run_once);
+    tcase_add_test(tc, bounded_queue_and_cancel);
     tcase_add_test(tc, free_null_is_noop);
     suite_add_tcase(s, tc);
     return s;
