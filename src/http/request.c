@@ -16,26 +16,29 @@
 
 #define HOST_MAX 261 /* 255 name + ":65535" */
 
-/* The first element of a comma-separated header value, trimmed. */
-static h2o_iovec_t first_element(h2o_iovec_t v)
+/* The last element of a comma-separated header value, trimmed. */
+static h2o_iovec_t last_element(h2o_iovec_t v)
 {
-    size_t start = 0, end = 0;
-    while (start < v.len && (v.base[start] == ' ' || v.base[start] == '\t'))
-        start++;
-    end = start;
-    while (end < v.len && v.base[end] != ',')
-        end++;
-    while (end > start && (v.base[end - 1] == ' ' || v.base[end - 1] == '\t'))
+    size_t end = v.len;
+    while (end > 0 && (v.base[end - 1] == ' ' || v.base[end - 1] == '\t'))
         end--;
+    size_t start = end;
+    while (start > 0 && v.base[start - 1] != ',')
+        start--;
+    while (start < end && (v.base[start] == ' ' || v.base[start] == '\t'))
+        start++;
     return h2o_iovec_init(v.base + start, end - start);
 }
 
-static int find_header(h2o_req_t *req, const char *lowercase_name, h2o_iovec_t *out)
+/* The last field of a header a proxy may have appended to. Returns 0 when absent. */
+static int find_last_header(h2o_req_t *req, const char *lowercase_name, h2o_iovec_t *out)
 {
-    ssize_t i = h2o_find_header_by_str(&req->headers, lowercase_name, strlen(lowercase_name), -1);
-    if (i == -1)
+    ssize_t i = -1, last = -1;
+    while ((i = h2o_find_header_by_str(&req->headers, lowercase_name, strlen(lowercase_name), i)) != -1)
+        last = i;
+    if (last == -1)
         return 0;
-    *out = req->headers.entries[i].value;
+    *out = req->headers.entries[last].value;
     return 1;
 }
 
@@ -177,12 +180,12 @@ static void resolve_client(idd_request_t *r, int trusted)
     if (!trusted)
         return;
     /* Several X-Forwarded-For fields are one list in field order (RFC 9110 §5.3), and
-     * proxies append: walk the fields from the last, each from its right end. */
-    ssize_t fields[16];
+     * proxies append: walk the fields from the last, each from its right end. Every field
+     * counts: stopping at some number would let a client push the proxy's own entry out. */
+    ssize_t *fields = h2o_mem_alloc_pool(&req->pool, (req->headers.size + 1) * sizeof(*fields));
     size_t n_fields = 0;
     ssize_t i = -1;
-    while ((i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-forwarded-for"), i)) != -1 &&
-           n_fields < IDD_ARRAY_LEN(fields))
+    while ((i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-forwarded-for"), i)) != -1)
         fields[n_fields++] = i;
     while (n_fields > 0) {
         h2o_iovec_t xff = req->headers.entries[fields[--n_fields]].value;
@@ -231,8 +234,9 @@ int idd_request_resolve_tenant(idd_request_t *r)
     }
     h2o_iovec_t authority = req->input.authority;
     h2o_iovec_t v;
-    if (trusted && find_header(req, "x-forwarded-proto", &v)) {
-        v = first_element(v);
+    /* Proxies append: the value nearest to us, the last one, is the trusted proxy's own. */
+    if (trusted && find_last_header(req, "x-forwarded-proto", &v)) {
+        v = last_element(v);
         if (h2o_lcstris(v.base, v.len, H2O_STRLIT("https")))
             r->scheme = h2o_iovec_init(H2O_STRLIT("https"));
         else if (h2o_lcstris(v.base, v.len, H2O_STRLIT("http")))
@@ -243,8 +247,8 @@ int idd_request_resolve_tenant(idd_request_t *r)
         }
     }
     r->https = h2o_memis(r->scheme.base, r->scheme.len, H2O_STRLIT("https"));
-    if (trusted && find_header(req, "x-forwarded-host", &v))
-        authority = first_element(v);
+    if (trusted && find_last_header(req, "x-forwarded-host", &v))
+        authority = last_element(v);
 
     h2o_iovec_t hostname;
     unsigned port = 0;

@@ -485,6 +485,37 @@ START_TEST(forwarded_for_split_lines)
 }
 END_TEST
 
+/* The same with many forged lines: a client that sends twenty X-Forwarded-For fields of its
+ * own, before the one the proxy appends, must not push the proxy's entry out of sight, or
+ * it could pick a fresh address for every guess and never be blocked. */
+START_TEST(forwarded_for_many_lines)
+{
+    enum { FORGED = 20 };
+    char lines[FORGED][48];
+    const char *h[FORGED + 3];
+    char *u = url(AUTH_PATH);
+    for (int i = 0; i < ATTEMPTS + 1; i++) {
+        size_t n = 0;
+        h[n++] = "Content-Type: application/json";
+        for (int j = 0; j < FORGED; j++) {
+            snprintf(lines[j], sizeof(lines[j]), "X-Forwarded-For: 10.%d.%d.1", i, j);
+            h[n++] = lines[j];
+        }
+        h[n++] = "X-Forwarded-For: 198.51.100.7";
+        h[n] = NULL;
+        const char *body = "{\"userName\":\"user@example.com\",\"password\":\"nope\"}";
+        th_response_t r;
+        th_http(&r, "POST", u, h, body, strlen(body), 0);
+        if (i < ATTEMPTS)
+            ck_assert_int_eq(r.status, 401);
+        else
+            assert_blocked(&r);
+        th_response_dispose(&r);
+    }
+    free(u);
+}
+END_TEST
+
 static Suite *bruteforce_suite(void)
 {
     Suite *s = suite_create("bruteforce");
@@ -514,6 +545,7 @@ static Suite *bruteforce_suite(void)
     tcase_add_test(proxy, forwarded_for_trusted_pairs);
     tcase_add_test(proxy, forwarded_for_left_entries_spoofed);
     tcase_add_test(proxy, forwarded_for_split_lines);
+    tcase_add_test(proxy, forwarded_for_many_lines);
     suite_add_tcase(s, proxy);
     return s;
 }
