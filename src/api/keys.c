@@ -442,6 +442,11 @@ static void delete(idd_request_t *r, idd_principal_t *p)
     idd_apikey_t k;
     if (find_managed(r, p, &k) != 0)
         return;
+    /* As for updates: a narrower key does not manage a wider one. */
+    if (!within_caller(p, k.permissions)) {
+        idd_respond_error(r->req, 403, "Access denied");
+        return;
+    }
     int rc = idd_store_apikey_delete(r->thread->store, k.id);
     if (rc != 0) {
         store_failed(r, "delete", rc);

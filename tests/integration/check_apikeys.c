@@ -1289,6 +1289,19 @@ START_TEST(update_scope_escalation)
     item = listed(user_basic, target.id);
     assert_strings(json_object_get(item, "permissions"), aw_perm, 1);
     json_decref(item);
+
+    /* Nor may it revive, rename or delete a key wider than itself: a narrow key that could
+     * switch a disabled full-access key back on would be a way to that key's power. */
+    made_key_t full;
+    create_key(user_basic, "{\"name\":\"full\"}", &full);
+    ck_assert_int_eq(status_of("PUT", key_path(full.id), user_basic, NULL, "{\"isActive\":false}"), 200);
+    ck_assert_int_eq(status_of("PUT", key_path(full.id), bearer(&aw), NULL, "{\"isActive\":true}"), 403);
+    ck_assert_int_eq(status_of("PUT", key_path(full.id), bearer(&aw), NULL, "{\"name\":\"mine\"}"), 403);
+    ck_assert_int_eq(status_of("DELETE", key_path(full.id), bearer(&aw), NULL, NULL), 403);
+    item = listed(user_basic, full.id);
+    ck_assert(json_is_false(json_object_get(item, "isActive")));
+    ck_assert_str_eq(json_string_value(json_object_get(item, "name")), "full");
+    json_decref(item);
 }
 END_TEST
 
