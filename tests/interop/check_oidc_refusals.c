@@ -587,6 +587,54 @@ START_TEST(unknown_kid_refetch_is_bounded)
 }
 END_TEST
 
+static size_t discard(char *data, size_t size, size_t n, void *arg)
+{
+    (void)data;
+    (void)arg;
+    return size * n;
+}
+
+/* Eight requests carrying one never-seen token arrive together while the authority takes
+ * its time to introspect it: all are answered, and the authority was asked once. Without
+ * the wait on one call, a burst of requests with a new token would become a burst of
+ * introspection calls (a cheap way to flood the authority through identityd). */
+START_TEST(concurrent_checks_share_one_introspection)
+{
+    enum { N = 8 };
+    long long before = stat_count(&W.authority, "/introspect");
+    char url[128], auth[8192 + 64]; /* a token identityd would look at is at most 8 KiB */
+    snprintf(url, sizeof(url), "%s/api/2.0/security/oauth2/token", W.srv.base);
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token(&W, "slow_introspection"));
+    struct curl_slist *headers = curl_slist_append(NULL, auth);
+    CURLM *multi = curl_multi_init();
+    CURL *easy[N];
+    for (int i = 0; i < N; i++) {
+        easy[i] = curl_easy_init();
+        curl_easy_setopt(easy[i], CURLOPT_URL, url);
+        curl_easy_setopt(easy[i], CURLOPT_HTTPHEADER, headers);
+        curl_easy_setopt(easy[i], CURLOPT_WRITEFUNCTION, discard);
+        curl_easy_setopt(easy[i], CURLOPT_TIMEOUT, 30L);
+        curl_multi_add_handle(multi, easy[i]);
+    }
+    int running = 1;
+    while (running) {
+        curl_multi_perform(multi, &running);
+        if (running)
+            curl_multi_poll(multi, NULL, 0, 1000, NULL);
+    }
+    for (int i = 0; i < N; i++) {
+        long status = 0;
+        curl_easy_getinfo(easy[i], CURLINFO_RESPONSE_CODE, &status);
+        ck_assert_int_eq(status, 200);
+        curl_multi_remove_handle(multi, easy[i]);
+        curl_easy_cleanup(easy[i]);
+    }
+    curl_multi_cleanup(multi);
+    curl_slist_free_all(headers);
+    ck_assert_int_eq(stat_count(&W.authority, "/introspect") - before, 1);
+}
+END_TEST
+
 /* The authority goes down. A token introspected a moment ago is still answered from the
  * cache (oidc.cache_ttl); a valid token never seen before cannot be introspected, so it is
  * 503, not 200 (accepting unchecked tokens) and not 401 (blaming the caller), and quickly:
@@ -741,6 +789,7 @@ static Suite *oidc_suite(void)
     tcase_add_test(tc, header_urls_never_fetched);
     tcase_add_test(tc, own_token_not_a_credential);
     tcase_add_test(tc, unknown_kid_refetch_is_bounded);
+    tcase_add_test(tc, concurrent_checks_share_one_introspection);
     tcase_add_test(tc, authority_down_gives_503);
     suite_add_tcase(s, tc);
 

@@ -181,6 +181,8 @@ tokens.foreign_key = await sign({ alg: 'ES256', typ: 'JWT', kid: 'ec-1' }, claim
 // (a string, not the boolean) for "active_string".
 tokens.introspection_inactive = await es(claims({ x_introspect: 'inactive' }));
 tokens.introspection_active_string = await es(claims({ x_introspect: 'active_string' }));
+// A valid token the authority is slow to introspect (see fake-authority.mjs).
+tokens.slow_introspection = await es(claims({ x_introspect: 'slow' }));
 
 if (tokens.oversized.length <= 8192) throw new Error('oversized token is not oversized');
 if (tokens.jwe_shaped.split('.').length !== 5) throw new Error('JWE is not five segments');
