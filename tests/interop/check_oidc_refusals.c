@@ -181,6 +181,7 @@ typedef struct world {
     char guid[64];       /* the user's id: the sub of the valid tokens */
     json_t *tokens;      /* name -> compact token */
     bool introspect_jwt; /* oidc.introspection.jwt */
+    bool by_email;       /* oidc.user_claim: email */
 } world_t;
 
 static void make_craft_dir(world_t *w)
@@ -217,7 +218,7 @@ static void world_env(world_t *w, const char *authority)
              "  algorithms: [ES256, RS256]\n"
              "  audience: [\"" AUDIENCE "\"]\n"
              "  clock_skew: 120\n"
-             "  user_claim: sub\n"
+             "  user_claim: %s\n"
              "  introspection: { enabled: true, jwt: %s, client_id: identityd,"
              " client_secret_file: introspection-secret }\n"
              "  cache_ttl: 60\n"
@@ -225,7 +226,8 @@ static void world_env(world_t *w, const char *authority)
              "  jwks: { min_refresh: %d, max_age: 3600 }\n"
              "  timeouts: { connect: 2, total: %d }\n"
              "  allow_http: true\n",
-             authority, w->introspect_jwt ? "true" : "false", MIN_REFRESH, TOTAL_TIMEOUT);
+             authority, w->by_email ? "email" : "sub", w->introspect_jwt ? "true" : "false",
+             MIN_REFRESH, TOTAL_TIMEOUT);
     th_env_init(&w->env, oidc, NULL);
     char path[TH_PATH + 32];
     snprintf(path, sizeof(path), "%s/introspection-secret", w->env.dir);
@@ -354,10 +356,11 @@ static void assert_accepted(const world_t *w, const th_response_t *r, const char
 
 static world_t W;
 
-static void world_setup(bool introspect_jwt)
+static void world_setup_as(bool introspect_jwt, bool by_email)
 {
     memset(&W, 0, sizeof(W));
     W.introspect_jwt = introspect_jwt;
+    W.by_email = by_email;
     make_craft_dir(&W);
     char jwks[TH_PATH], log[TH_PATH];
     snprintf(jwks, sizeof(jwks), "%s/jwks.json", W.craft_dir);
@@ -370,11 +373,15 @@ static void world_setup(bool introspect_jwt)
 
 static void world_setup_introspect(void)
 {
-    world_setup(true);
+    world_setup_as(true, false);
 }
 static void world_setup_plain(void)
 {
-    world_setup(false);
+    world_setup_as(false, false);
+}
+static void world_setup_email(void)
+{
+    world_setup_as(false, true);
 }
 static void world_teardown(void)
 {
@@ -775,6 +782,25 @@ START_TEST(authority_silent_gives_503_within_timeout)
 }
 END_TEST
 
+/* With user_claim: email, the user is the one whose address the token carries, but only
+ * when the authority says it verified that address: an authority that lets anyone claim any
+ * address (unverified sign-up) would otherwise hand out every account. email_verified must
+ * be the JSON true, not a string. The sub plays no part. */
+START_TEST(email_claim_needs_verification)
+{
+    th_response_t r;
+    bearer(&W.srv, token(&W, "email_verified"), &r);
+    ck_assert_msg(r.status == 200, "verified email: %ld %s", r.status, r.body);
+    th_response_dispose(&r);
+    static const char *const refused[] = {"email_unverified", "email_verified_as_string", "valid_es256"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        bearer(&W.srv, token(&W, refused[i]), &r);
+        assert_refused(&r, refused[i]);
+        th_response_dispose(&r);
+    }
+}
+END_TEST
+
 static Suite *oidc_suite(void)
 {
     Suite *s = suite_create("oidc_refusals");
@@ -803,6 +829,12 @@ static Suite *oidc_suite(void)
     tcase_add_test(plain, own_token_not_a_credential);
     tcase_add_test(plain, authority_down_cached_jwks_still_verifies);
     suite_add_tcase(s, plain);
+
+    TCase *email = tcase_create("user_claim_email");
+    tcase_add_unchecked_fixture(email, world_setup_email, world_teardown);
+    tcase_set_timeout(email, 60);
+    tcase_add_test(email, email_claim_needs_verification);
+    suite_add_tcase(s, email);
 
     TCase *down = tcase_create("unreachable");
     tcase_set_timeout(down, 60);

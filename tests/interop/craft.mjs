@@ -181,6 +181,11 @@ tokens.foreign_key = await sign({ alg: 'ES256', typ: 'JWT', kid: 'ec-1' }, claim
 // (a string, not the boolean) for "active_string".
 tokens.introspection_inactive = await es(claims({ x_introspect: 'inactive' }));
 tokens.introspection_active_string = await es(claims({ x_introspect: 'active_string' }));
+// For user_claim: email — the user's address, verified or not by the authority, under a
+// sub that names nobody identityd knows.
+tokens.email_verified = await es(claims({ sub: 'someone-else', email: 'admin@example.com', email_verified: true }));
+tokens.email_unverified = await es(claims({ sub: 'someone-else', email: 'admin@example.com', email_verified: false }));
+tokens.email_verified_as_string = await es(claims({ sub: 'someone-else', email: 'admin@example.com', email_verified: 'true' }));
 // A valid token the authority is slow to introspect (see fake-authority.mjs).
 tokens.slow_introspection = await es(claims({ x_introspect: 'slow' }));
 
