@@ -76,6 +76,7 @@ typedef struct authority {
     pid_t pid;
     int port;
     char issuer[64];
+    char max_age[16]; /* set before start: Cache-Control max-age on discovery and JWKS */
 } authority_t;
 
 /* Starts fake-authority.mjs serving jwks_file (its stderr goes to log) and waits for the
@@ -93,11 +94,16 @@ static void authority_start(authority_t *a, const char *jwks_file, const char *l
         dup2(out[1], 1);
         dup2(fd, 2);
         close(out[0]);
+        if (a->max_age[0] != '\0')
+            setenv("FAKE_MAX_AGE", a->max_age, 1);
         execl(env_or_abort("IDD_NODE"), "node", script, jwks_file, (char *)NULL);
         _exit(127);
     }
     close(out[1]);
+    char max_age[sizeof(a->max_age)];
+    memcpy(max_age, a->max_age, sizeof(max_age));
     memset(a, 0, sizeof(*a));
+    memcpy(a->max_age, max_age, sizeof(max_age));
     a->pid = pid;
     char line[256];
     size_t len = 0;
@@ -356,11 +362,13 @@ static void assert_accepted(const world_t *w, const th_response_t *r, const char
 
 static world_t W;
 
-static void world_setup_as(bool introspect_jwt, bool by_email)
+static void world_setup_as(bool introspect_jwt, bool by_email, const char *max_age)
 {
     memset(&W, 0, sizeof(W));
     W.introspect_jwt = introspect_jwt;
     W.by_email = by_email;
+    if (max_age != NULL)
+        snprintf(W.authority.max_age, sizeof(W.authority.max_age), "%s", max_age);
     make_craft_dir(&W);
     char jwks[TH_PATH], log[TH_PATH];
     snprintf(jwks, sizeof(jwks), "%s/jwks.json", W.craft_dir);
@@ -373,15 +381,19 @@ static void world_setup_as(bool introspect_jwt, bool by_email)
 
 static void world_setup_introspect(void)
 {
-    world_setup_as(true, false);
+    world_setup_as(true, false, NULL);
 }
 static void world_setup_plain(void)
 {
-    world_setup_as(false, false);
+    world_setup_as(false, false, NULL);
+}
+static void world_setup_short_max_age(void)
+{
+    world_setup_as(false, false, "1");
 }
 static void world_setup_email(void)
 {
-    world_setup_as(false, true);
+    world_setup_as(false, true, NULL);
 }
 static void world_teardown(void)
 {
@@ -801,6 +813,60 @@ START_TEST(email_claim_needs_verification)
 }
 END_TEST
 
+/* An authority that will not introspect JWTs answers 400 unsupported_token_type. With
+ * introspection.jwt on, that is a configuration error: the token is refused (a check that
+ * could not be made is not a yes) and the log says what to change. */
+START_TEST(introspection_unsupported_is_refused_and_logged)
+{
+    th_response_t r;
+    bearer(&W.srv, token(&W, "introspection_unsupported"), &r);
+    assert_refused(&r, "introspection_unsupported");
+    th_response_dispose(&r);
+    char *log = th_read_file(W.srv.log);
+    ck_assert_ptr_nonnull(log);
+    ck_assert_msg(strstr(log, "unsupported_token_type") != NULL, "no configuration error logged: %s", log);
+    free(log);
+}
+END_TEST
+
+/* Keys are kept as long as the authority's Cache-Control allows (bounded by jwks.max_age):
+ * with max-age=1, the discovery document and the JWKS are fetched again once a second has
+ * passed; without Cache-Control they are kept (the suite's other worlds fetch them once). */
+START_TEST(cache_control_max_age_respected)
+{
+    th_response_t r;
+    bearer(&W.srv, token(&W, "valid_es256"), &r);
+    assert_accepted(&W, &r, "first use");
+    th_response_dispose(&r);
+    long long jwks = stat_count(&W.authority, "/jwks");
+    long long discovery = stat_count(&W.authority, "/.well-known/openid-configuration");
+    bearer(&W.srv, token(&W, "valid_rs256"), &r);
+    assert_accepted(&W, &r, "within max-age");
+    th_response_dispose(&r);
+    ck_assert_int_eq(stat_count(&W.authority, "/jwks"), jwks);
+    usleep(2200 * 1000);
+    bearer(&W.srv, token(&W, "valid_es256"), &r);
+    assert_accepted(&W, &r, "after max-age");
+    th_response_dispose(&r);
+    ck_assert_int_eq(stat_count(&W.authority, "/jwks"), jwks + 1);
+    ck_assert_int_eq(stat_count(&W.authority, "/.well-known/openid-configuration"), discovery + 1);
+}
+END_TEST
+
+/* Without Cache-Control, keys fetched once serve many requests. */
+START_TEST(keys_fetched_once)
+{
+    long long jwks = stat_count(&W.authority, "/jwks");
+    for (int i = 0; i < 5; i++) {
+        th_response_t r;
+        bearer(&W.srv, token(&W, i % 2 ? "valid_rs256" : "valid_es256"), &r);
+        assert_accepted(&W, &r, "repeat");
+        th_response_dispose(&r);
+    }
+    ck_assert_int_le(stat_count(&W.authority, "/jwks") - jwks, jwks == 0 ? 1 : 0);
+}
+END_TEST
+
 static Suite *oidc_suite(void)
 {
     Suite *s = suite_create("oidc_refusals");
@@ -816,6 +882,7 @@ static Suite *oidc_suite(void)
     tcase_add_test(tc, own_token_not_a_credential);
     tcase_add_test(tc, unknown_kid_refetch_is_bounded);
     tcase_add_test(tc, concurrent_checks_share_one_introspection);
+    tcase_add_test(tc, introspection_unsupported_is_refused_and_logged);
     tcase_add_test(tc, authority_down_gives_503);
     suite_add_tcase(s, tc);
 
@@ -827,8 +894,15 @@ static Suite *oidc_suite(void)
     tcase_add_loop_test(plain, crafted_token_refused, 0, N_REFUSALS);
     tcase_add_test(plain, header_urls_never_fetched);
     tcase_add_test(plain, own_token_not_a_credential);
+    tcase_add_test(plain, keys_fetched_once);
     tcase_add_test(plain, authority_down_cached_jwks_still_verifies);
     suite_add_tcase(s, plain);
+
+    TCase *fresh_keys = tcase_create("cache_control");
+    tcase_add_unchecked_fixture(fresh_keys, world_setup_short_max_age, world_teardown);
+    tcase_set_timeout(fresh_keys, 60);
+    tcase_add_test(fresh_keys, cache_control_max_age_respected);
+    suite_add_tcase(s, fresh_keys);
 
     TCase *email = tcase_create("user_claim_email");
     tcase_add_unchecked_fixture(email, world_setup_email, world_teardown);

@@ -186,6 +186,8 @@ tokens.introspection_active_string = await es(claims({ x_introspect: 'active_str
 tokens.email_verified = await es(claims({ sub: 'someone-else', email: 'admin@example.com', email_verified: true }));
 tokens.email_unverified = await es(claims({ sub: 'someone-else', email: 'admin@example.com', email_verified: false }));
 tokens.email_verified_as_string = await es(claims({ sub: 'someone-else', email: 'admin@example.com', email_verified: 'true' }));
+// A valid token the authority refuses to introspect with 400 unsupported_token_type.
+tokens.introspection_unsupported = await es(claims({ x_introspect: 'unsupported' }));
 // A valid token the authority is slow to introspect (see fake-authority.mjs).
 tokens.slow_introspection = await es(claims({ x_introspect: 'slow' }));
 

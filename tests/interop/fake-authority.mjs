@@ -51,7 +51,12 @@ function send(res, status, body, headers = {}) {
   res.end(text);
 }
 
-function sendFile(res, file) {
+// FAKE_MAX_AGE=N in the environment: discovery and JWKS answers carry
+// Cache-Control: max-age=N (otherwise no Cache-Control at all).
+const maxAge = process.env.FAKE_MAX_AGE;
+const cacheHeaders = maxAge ? { 'cache-control': `public, max-age=${maxAge}` } : {};
+
+function sendFile(res, file, headers = {}) {
   let text;
   try {
     text = readFileSync(file, 'utf8');
@@ -59,7 +64,7 @@ function sendFile(res, file) {
     send(res, 404, { error: 'not_found' });
     return;
   }
-  send(res, 200, text);
+  send(res, 200, text, headers);
 }
 
 // RFC 6749 §2.3.1: client id and secret are form-urlencoded, then joined and base64'd.
@@ -118,9 +123,9 @@ function handle(req, res, body) {
       jwks_uri: `${issuer}/jwks`,
       introspection_endpoint: `${issuer}/introspect`,
       id_token_signing_alg_values_supported: ['ES256', 'RS256'],
-    });
+    }, cacheHeaders);
   } else if (req.method === 'GET' && path === '/jwks') {
-    sendFile(res, jwksFile);
+    sendFile(res, jwksFile, cacheHeaders);
   } else if (req.method === 'GET' && (path === '/attacker-jwks' || path === '/attacker-x5u')) {
     sendFile(res, attackerFile);
   } else if (req.method === 'POST' && path === '/introspect') {
@@ -130,6 +135,15 @@ function handle(req, res, body) {
     }
     const form = new URLSearchParams(body.toString('utf8'));
     const token = form.get('token');
+    // x_introspect "unsupported": answer as authorities that never introspect JWTs do.
+    let unsupported = false;
+    try {
+      unsupported = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')).x_introspect === 'unsupported';
+    } catch {}
+    if (unsupported) {
+      send(res, 400, { error: 'unsupported_token_type' });
+      return;
+    }
     // A token whose claims carry x_introspect "slow" is answered after 800 ms, so that
     // concurrent checks of it overlap one call.
     const slow = introspection(token).active && token.split('.').length === 3 &&
