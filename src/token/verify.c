@@ -6,6 +6,7 @@
  * first and its alg must equal the alg of the key its kid names before libjwt sees a key.
  * Not on the request path: the PEM export and re-parse per call are acceptable here.
  */
+#include "identityd/jwks.h"
 #include "identityd/verify.h"
 
 #include <stdarg.h>
@@ -38,26 +39,6 @@ static void say(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
-}
-
-/* Decodes one base64url segment and parses it as a JSON object. Returns NULL when the
- * segment is not strict base64url or not a JSON object without duplicate names. */
-static json_t *decode_json_segment(const char *seg, size_t len)
-{
-    json_t *obj = NULL;
-    size_t n = 0;
-    char *bytes = idd_xmalloc(IDD_B64_DECODED_MAX(len) + 1);
-
-    if (idd_b64url_decode(bytes, &n, seg, len) != 0)
-        goto done;
-    obj = json_loadb(bytes, n, JSON_REJECT_DUPLICATES, NULL);
-    if (obj != NULL && !json_is_object(obj)) {
-        json_decref(obj);
-        obj = NULL;
-    }
-done:
-    free(bytes);
-    return obj;
 }
 
 static jwt_alg_t libjwt_alg(idd_alg_t alg)
@@ -176,14 +157,10 @@ int idd_verify_token(const idd_keyring_t *kr, const char *token, int64_t now,
         say(err, errlen, "not a compact JWS (header.payload.signature)");
         goto done;
     }
-    header = decode_json_segment(token, (size_t)(dot1 - token));
-    if (header == NULL) {
-        say(err, errlen, "the header is not base64url of a JSON object");
-        goto done;
-    }
-    payload = decode_json_segment(dot1 + 1, (size_t)(dot2 - dot1 - 1));
-    if (payload == NULL) {
-        say(err, errlen, "the payload is not base64url of a JSON object");
+    /* The same strict decoding the external-token verifier uses: base64url without
+     * padding, JSON objects without duplicate names. */
+    if (idd_jwt_decode(token, token_len, &header, &payload) != IDD_JWT_OK) {
+        say(err, errlen, "the header or payload is not base64url of a JSON object");
         goto done;
     }
     alg = json_object_get(header, "alg");
