@@ -25,7 +25,7 @@
 #include "identityd/common.h"
 
 /* Tokens identityd mints are well under 2 KiB; this bounds what a pasted token may cost. */
-#define TOKEN_MAX 16384
+#define TOKEN_MAX IDD_JWT_MAX /* the strict decoder looks at no more */
 #define ED25519_SIG_LEN 64
 
 static void say(char *err, size_t errlen, const char *fmt, ...)
