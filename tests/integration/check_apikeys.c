@@ -10,7 +10,7 @@
  * server computes, so the server sees them exactly as it sees its own.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* memmem, timegm */
+#define _GNU_SOURCE /* timegm */
 #endif
 #include <check.h>
 #include <ctype.h>
@@ -27,7 +27,6 @@
 
 #include "harness.h"
 #include "identityd/apikey.h"
-#include "identityd/b64.h"
 #include "identityd/password.h"
 #include "identityd/store.h"
 
@@ -109,8 +108,7 @@ static void call_len(th_response_t *r, const char *method, const char *path, con
     if (body != NULL)
         h[n++] = "Content-Type: application/json";
     h[n] = NULL;
-    char *u = malloc(strlen(srv.base) + strlen(path) + 1);
-    sprintf(u, "%s%s", srv.base, path);
+    char *u = th_url(&srv, path);
     th_http(r, method, u, h, body, len, 0);
     free(u);
 }
@@ -121,44 +119,17 @@ static void call(th_response_t *r, const char *method, const char *path, const c
     call_len(r, method, path, auth, extra, body, body ? strlen(body) : 0);
 }
 
-static json_t *parse(const char *text)
-{
-    json_error_t e;
-    json_t *j = json_loads(text, 0, &e);
-    ck_assert_msg(j != NULL, "not JSON (%s): %s", e.text, text);
-    return j;
-}
-
-/* Asserts the error envelope {"error":{"message":…},"status":1,"statusCode":N}. */
-static void assert_error_envelope(const th_response_t *r, long status)
-{
-    ck_assert_msg(r->status == status, "expected %ld, got %ld: %s", status, r->status, r->body);
-    json_t *j = parse(r->body);
-    ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 1);
-    ck_assert_int_eq(json_integer_value(json_object_get(j, "statusCode")), status);
-    json_t *msg = json_object_get(json_object_get(j, "error"), "message");
-    ck_assert(json_is_string(msg) && json_string_length(msg) > 0);
-    char *ct = th_header(r, "content-type");
-    ck_assert_ptr_nonnull(ct);
-    ck_assert(strncmp(ct, "application/json", 16) == 0);
-    free(ct);
-    json_decref(j);
-}
-
 /* The envelope of a 403 for a scope that is too narrow: message "Access denied". */
 static void assert_access_denied(const th_response_t *r)
 {
-    assert_error_envelope(r, 403);
-    json_t *j = parse(r->body);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "message")),
-                     "Access denied");
-    json_decref(j);
+    th_assert_error_envelope(r, 403);
+    th_assert_error_message(r, "Access denied");
 }
 
 /* A refused key: 401, the envelope, and exactly the Bearer invalid_token challenge. */
 static void assert_401_key(const th_response_t *r)
 {
-    assert_error_envelope(r, 401);
+    th_assert_error_envelope(r, 401);
     char *wa = th_header(r, "www-authenticate");
     ck_assert_msg(wa != NULL, "no WWW-Authenticate on a refused key");
     ck_assert_str_eq(wa, INVALID_TOKEN);
@@ -169,7 +140,7 @@ static void assert_401_key(const th_response_t *r)
 static json_t *assert_ok(const th_response_t *r)
 {
     ck_assert_msg(r->status == 200, "expected 200, got %ld: %s", r->status, r->body);
-    json_t *j = parse(r->body);
+    json_t *j = th_json_parse(r->body);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 0);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "statusCode")), 200);
     ck_assert(json_is_integer(json_object_get(j, "count")));
@@ -338,7 +309,7 @@ static long create_status(const char *auth, const char *body)
     call(&r, "POST", KEYS_PATH, auth, NULL, body);
     long status = r.status;
     if (status != 200)
-        assert_error_envelope(&r, status);
+        th_assert_error_envelope(&r, status);
     th_response_dispose(&r);
     return status;
 }
@@ -358,23 +329,14 @@ static char *token_sub(const char *auth, const char *extra)
     th_response_t r;
     call(&r, "GET", TOKEN_PATH, auth, extra, NULL);
     ck_assert_msg(r.status == 200, "token with \"%s\": %ld %s", auth, r.status, r.body);
-    json_t *j = parse(r.body);
+    json_t *j = th_json_parse(r.body);
     const char *token = json_string_value(json_object_get(j, "response"));
     ck_assert_ptr_nonnull(token);
-    const char *d1 = strchr(token, '.');
-    const char *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
-    ck_assert(d1 != NULL && d2 != NULL);
-    size_t len = (size_t)(d2 - d1 - 1);
-    unsigned char *buf = malloc(IDD_B64_DECODED_MAX(len) + 1);
-    size_t n = 0;
-    ck_assert_int_eq(idd_b64url_decode(buf, &n, d1 + 1, len), 0);
-    buf[n] = '\0';
-    json_t *claims = parse((char *)buf);
+    json_t *claims = th_jwt_part(token, 1);
     const char *sub = json_string_value(json_object_get(claims, "sub"));
     ck_assert_ptr_nonnull(sub);
     char *out = strdup(sub);
     json_decref(claims);
-    free(buf);
     json_decref(j);
     th_response_dispose(&r);
     return out;
@@ -415,11 +377,9 @@ static idd_store_t *open_store(void)
 /* The id of a user, as the store has it. */
 static void user_id(int64_t tenant, const char *email, char out[IDD_GUID_LEN + 1])
 {
-    idd_store_t *s = open_store();
     idd_user_t u;
-    ck_assert_int_eq(idd_store_user_by_email(s, tenant, email, &u), 0);
+    th_user_row(&env, tenant, email, &u);
     snprintf(out, IDD_GUID_LEN + 1, "%s", u.id);
-    idd_store_free(s);
 }
 
 /* Writes a key straight into the store, digested under the server's pepper as the server
@@ -509,7 +469,7 @@ static long status_of(const char *method, const char *path, const char *auth, co
     call(&r, method, path, auth, extra, body);
     long status = r.status;
     if (status != 200)
-        assert_error_envelope(&r, status);
+        th_assert_error_envelope(&r, status);
     th_response_dispose(&r);
     return status;
 }
@@ -527,34 +487,6 @@ static char *session_token(const char *email, const char *password)
     json_decref(j);
     th_response_dispose(&r);
     return out;
-}
-
-/* Reads a whole file with its length; NULL when absent. */
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    *len = 0;
-    if (f == NULL)
-        return NULL;
-    size_t cap = 1 << 16;
-    char *data = malloc(cap);
-    size_t n;
-    while ((n = fread(data + *len, 1, cap - *len, f)) > 0) {
-        *len += n;
-        if (*len == cap)
-            data = realloc(data, cap *= 2);
-    }
-    fclose(f);
-    return data;
-}
-
-static bool file_contains(const char *path, const char *needle)
-{
-    size_t len;
-    char *data = slurp(path, &len);
-    bool found = data != NULL && memmem(data, len, needle, strlen(needle)) != NULL;
-    free(data);
-    return found;
 }
 
 /* ---- the vocabulary ----------------------------------------------------------------------- */
@@ -591,7 +523,7 @@ START_TEST(permissions_listed)
     th_response_dispose(&r);
 
     call(&r, "GET", PERMISSIONS_PATH, NULL, NULL, NULL);
-    assert_error_envelope(&r, 401);
+    th_assert_error_envelope(&r, 401);
     th_response_dispose(&r);
 }
 END_TEST
@@ -676,9 +608,9 @@ START_TEST(key_not_stored_or_logged)
     const char *hex = k.key + 3;
     char wal[TH_PATH + 8];
     snprintf(wal, sizeof(wal), "%s-wal", env.db);
-    ck_assert_msg(!file_contains(env.db, hex), "the database holds the key");
-    ck_assert_msg(!file_contains(wal, hex), "the WAL holds the key");
-    ck_assert_msg(!file_contains(srv.log, hex), "the log holds the key");
+    ck_assert_msg(!th_file_contains(env.db, hex, strlen(hex)), "the database holds the key");
+    ck_assert_msg(!th_file_contains(wal, hex, strlen(hex)), "the WAL holds the key");
+    ck_assert_msg(!th_file_contains(srv.log, hex, strlen(hex)), "the log holds the key");
     /* Listing never repeats it either. */
     call(&r, "GET", KEYS_PATH, user_basic, NULL, NULL);
     ck_assert_int_eq(r.status, 200);
@@ -869,7 +801,7 @@ START_TEST(create_bad_bodies)
     body[BODY_LIMIT] = '}'; /* BODY_LIMIT + 1 bytes */
     th_response_t r;
     call_len(&r, "POST", KEYS_PATH, user_basic, NULL, body, BODY_LIMIT + 1);
-    assert_error_envelope(&r, 413);
+    th_assert_error_envelope(&r, 413);
     th_response_dispose(&r);
     ck_assert_int_eq(count_keys(user_basic), 0);
 
@@ -1190,7 +1122,7 @@ START_TEST(create_scope_escalation)
         for (size_t j = 0; j < 2; j++) {
             th_response_t r;
             call(&r, "POST", KEYS_PATH, bearer(narrow[i]), NULL, narrow_asks[j]);
-            assert_error_envelope(&r, 403);
+            th_assert_error_envelope(&r, 403);
             th_response_dispose(&r);
         }
 
@@ -1217,7 +1149,7 @@ START_TEST(create_scope_escalation)
         ck_assert_msg(r.status == aw_cases[i].status, "%s with accounts:write: %ld %s", body,
                       r.status, r.body);
         if (r.status != 200)
-            assert_error_envelope(&r, r.status);
+            th_assert_error_envelope(&r, r.status);
         else
             n++;
         th_response_dispose(&r);
@@ -1245,7 +1177,7 @@ START_TEST(create_scope_escalation)
         ck_assert_msg(r.status == mix_cases[i].status, "%s with accounts:write *:read: %ld %s",
                       body, r.status, r.body);
         if (r.status != 200)
-            assert_error_envelope(&r, r.status);
+            th_assert_error_envelope(&r, r.status);
         else
             n++;
         th_response_dispose(&r);
@@ -1369,7 +1301,7 @@ START_TEST(guest_keys)
     /* The guest's full-access key does not get around the rule either. */
     th_response_t r;
     call(&r, "POST", KEYS_PATH, bearer(&g), NULL, "{\"name\":\"via key\"}");
-    assert_error_envelope(&r, 403);
+    th_assert_error_envelope(&r, 403);
     th_response_dispose(&r);
     /* The admin sees every key of the tenant: only the stored one exists. */
     json_t *list = list_keys(admin_basic, NULL);
@@ -1545,15 +1477,15 @@ START_TEST(self_endpoint)
 
     /* Basic and session: authenticated, but no key. */
     call(&r, "GET", SELF_PATH, user_basic, NULL, NULL);
-    assert_error_envelope(&r, 404);
+    th_assert_error_envelope(&r, 404);
     th_response_dispose(&r);
     char *token = session_token("user@example.com", "user pass");
     const char *session = fmt("Authorization: %s", token);
     call(&r, "GET", SELF_PATH, session, NULL, NULL);
-    assert_error_envelope(&r, 404);
+    th_assert_error_envelope(&r, 404);
     th_response_dispose(&r);
     call(&r, "GET", SELF_PATH, NULL, NULL, NULL);
-    assert_error_envelope(&r, 401);
+    th_assert_error_envelope(&r, 401);
     th_response_dispose(&r);
 
     /* A session has *:write: it can create keys. */
@@ -1721,11 +1653,5 @@ static Suite *apikeys_suite(void)
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    SRunner *sr = srunner_create(apikeys_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    curl_global_cleanup();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return th_run_suite(apikeys_suite());
 }

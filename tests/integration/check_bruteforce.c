@@ -69,38 +69,18 @@ static void teardown(void)
     th_env_dispose(&env);
 }
 
-static char *url(const char *path)
-{
-    char *u = malloc(strlen(srv.base) + strlen(path) + 1);
-    sprintf(u, "%s%s", srv.base, path);
-    return u;
-}
-
-static json_t *parse(const char *text)
-{
-    json_error_t e;
-    json_t *j = json_loads(text, 0, &e);
-    ck_assert_msg(j != NULL, "not JSON (%s): %s", e.text, text);
-    return j;
-}
-
+/* The error envelope with status and exactly this message. */
 static void assert_error(const th_response_t *r, long status, const char *message)
 {
-    ck_assert_msg(r->status == status, "status %ld, want %ld: %s", r->status, status, r->body);
-    json_t *j = parse(r->body);
-    ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 1);
-    ck_assert_int_eq(json_integer_value(json_object_get(j, "statusCode")), status);
-    json_t *msg = json_object_get(json_object_get(j, "error"), "message");
-    ck_assert(json_is_string(msg));
-    ck_assert_str_eq(json_string_value(msg), message);
-    json_decref(j);
+    th_assert_error_envelope(r, status);
+    th_assert_error_message(r, message);
 }
 
 /* POST /api/2.0/authentication with a JSON body and an optional extra header. */
 static void post_body(th_response_t *r, const char *body, const char *extra)
 {
     const char *h[] = {"Content-Type: application/json", extra, NULL};
-    char *u = url(AUTH_PATH);
+    char *u = th_url(&srv, AUTH_PATH);
     th_http(r, "POST", u, h, body, strlen(body), 0);
     free(u);
 }
@@ -135,10 +115,7 @@ static void fail_n(int n, const char *email, const char *extra)
 static void basic(th_response_t *r, const char *email, const char *password)
 {
     char *h = th_basic(email, password);
-    const char *hs[] = {h, NULL};
-    char *u = url(TOKEN_PATH);
-    th_http(r, "GET", u, hs, NULL, 0, 0);
-    free(u);
+    th_get(r, &srv, TOKEN_PATH, h);
     free(h);
 }
 
@@ -375,13 +352,6 @@ START_TEST(forwarded_for_ignored_untrusted)
 }
 END_TEST
 
-static size_t discard(char *data, size_t size, size_t n, void *arg)
-{
-    (void)data;
-    (void)arg;
-    return size * n;
-}
-
 /* Parallel guessing: an attacker sends many guesses at once, so that all of them are checked
  * against the counter before the first failure is recorded. The limit must hold for
  * concurrent attempts too: at most `attempts` guesses are evaluated (answered 401), the rest
@@ -393,33 +363,19 @@ START_TEST(parallel_guesses_bounded)
     CURL *easy[N];
     char bodies[N][128];
     struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
-    char *u = url(AUTH_PATH);
+    char *u = th_url(&srv, AUTH_PATH);
     for (int i = 0; i < N; i++) {
         snprintf(bodies[i], sizeof(bodies[i]), "{\"userName\":\"user@example.com\",\"password\":\"guess %d\"}", i);
-        easy[i] = curl_easy_init();
-        curl_easy_setopt(easy[i], CURLOPT_URL, u);
-        curl_easy_setopt(easy[i], CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(easy[i], CURLOPT_POSTFIELDS, bodies[i]);
-        curl_easy_setopt(easy[i], CURLOPT_TIMEOUT, 30L);
-        curl_easy_setopt(easy[i], CURLOPT_WRITEFUNCTION, discard);
-        curl_multi_add_handle(multi, easy[i]);
+        easy[i] = th_multi_add(multi, u, headers, bodies[i], 30);
     }
-    int running = 1;
-    while (running) {
-        curl_multi_perform(multi, &running);
-        if (running)
-            curl_multi_poll(multi, NULL, 0, 1000, NULL);
-    }
+    th_multi_run(multi);
     int evaluated = 0, refused = 0;
     for (int i = 0; i < N; i++) {
-        long status = 0;
-        curl_easy_getinfo(easy[i], CURLINFO_RESPONSE_CODE, &status);
+        long status = th_multi_finish(multi, easy[i]);
         if (status == 401)
             evaluated++;
         else if (status == 403)
             refused++;
-        curl_multi_remove_handle(multi, easy[i]);
-        curl_easy_cleanup(easy[i]);
     }
     curl_multi_cleanup(multi);
     curl_slist_free_all(headers);
@@ -467,7 +423,7 @@ START_TEST(forwarded_for_split_lines)
 {
     static const char *const forged[] = {"X-Forwarded-For: 10.0.0.1", "X-Forwarded-For: 10.0.0.2",
                                          "X-Forwarded-For: 10.0.0.3", "X-Forwarded-For: 10.0.0.4"};
-    char *u = url(AUTH_PATH);
+    char *u = th_url(&srv, AUTH_PATH);
     for (int i = 0; i < ATTEMPTS + 1; i++) {
         const char *h[] = {"Content-Type: application/json", forged[i], "X-Forwarded-For: 198.51.100.1", NULL};
         const char *body = i < ATTEMPTS ? "{\"userName\":\"user@example.com\",\"password\":\"nope\"}"
@@ -493,7 +449,7 @@ START_TEST(forwarded_for_many_lines)
     enum { FORGED = 20 };
     char lines[FORGED][48];
     const char *h[FORGED + 3];
-    char *u = url(AUTH_PATH);
+    char *u = th_url(&srv, AUTH_PATH);
     for (int i = 0; i < ATTEMPTS + 1; i++) {
         size_t n = 0;
         h[n++] = "Content-Type: application/json";
@@ -552,11 +508,5 @@ static Suite *bruteforce_suite(void)
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    SRunner *sr = srunner_create(bruteforce_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    curl_global_cleanup();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return th_run_suite(bruteforce_suite());
 }

@@ -8,8 +8,6 @@
 #include <check.h>
 #include <curl/curl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,18 +74,11 @@ static void teardown(void)
     th_env_dispose(&env);
 }
 
-static char *url(const char *path)
-{
-    char *u = malloc(strlen(srv.base) + strlen(path) + 1);
-    sprintf(u, "%s%s", srv.base, path);
-    return u;
-}
-
 /* One request on a new connection; headers may hold NULLs past the end (NULL-terminated). */
 static void req(th_response_t *r, const char *method, const char *path, const char *const headers[],
                 const char *body)
 {
-    char *u = url(path);
+    char *u = th_url(&srv, path);
     th_http(r, method, u, headers, body, body ? strlen(body) : 0, 0);
     free(u);
 }
@@ -104,25 +95,12 @@ static void call(th_response_t *r, const char *method, const char *path, const c
     req(r, method, path, h, NULL);
 }
 
-static json_t *parse(const char *text)
-{
-    json_error_t e;
-    json_t *j = json_loads(text, 0, &e);
-    ck_assert_msg(j != NULL, "not JSON (%s): %s", e.text, text);
-    return j;
-}
-
+/* The error envelope with status and, unless message is NULL, exactly that message. */
 static void assert_error(const th_response_t *r, long status, const char *message)
 {
-    ck_assert_msg(r->status == status, "status %ld, want %ld: %s", r->status, status, r->body);
-    json_t *j = parse(r->body);
-    ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 1);
-    ck_assert_int_eq(json_integer_value(json_object_get(j, "statusCode")), status);
-    json_t *msg = json_object_get(json_object_get(j, "error"), "message");
-    ck_assert(json_is_string(msg) && json_string_length(msg) > 0);
+    th_assert_error_envelope(r, status);
     if (message != NULL)
-        ck_assert_str_eq(json_string_value(msg), message);
-    json_decref(j);
+        th_assert_error_message(r, message);
 }
 
 /* Asserts the success envelope (count not checked) of a request made to base (NULL: the
@@ -131,17 +109,12 @@ static void assert_error(const th_response_t *r, long status, const char *messag
 static json_t *assert_ok_at(const th_response_t *r, const char *base, const char *path, const char *action)
 {
     ck_assert_msg(r->status == 200, "%s %s: status %ld: %s", action, path, r->status, r->body);
-    json_t *j = parse(r->body);
+    json_t *j = th_json_parse(r->body);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 0);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "statusCode")), 200);
     json_t *links = json_object_get(j, "links");
     ck_assert_int_eq(json_array_size(links), 1);
-    char *href = url(path);
-    if (base != NULL) {
-        free(href);
-        href = malloc(strlen(base) + strlen(path) + 1);
-        sprintf(href, "%s%s", base, path);
-    }
+    char *href = base != NULL ? th_strf("%s%s", base, path) : th_url(&srv, path);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(links, 0), "href")), href);
     free(href);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(links, 0), "action")), action);
@@ -161,14 +134,6 @@ static void assert_true_wrapper(const th_response_t *r, const char *path, const 
     ck_assert_int_eq(json_integer_value(json_object_get(j, "count")), 1);
     ck_assert_msg(json_is_true(json_object_get(j, "response")), "response is not true: %s", r->body);
     json_decref(j);
-}
-
-static char *hdr(const char *fmt, const char *value)
-{
-    size_t n = strlen(fmt) + strlen(value) + 1;
-    char *h = malloc(n);
-    snprintf(h, n, fmt, value);
-    return h;
 }
 
 static void post_login(th_response_t *r, const char *email, const char *password,
@@ -195,7 +160,7 @@ static char *login(const char *email, const char *password, const char *h1, cons
     json_t *j = assert_ok_at(&r, base, AUTH_PATH, "POST");
     const char *token = json_string_value(json_object_get(json_object_get(j, "response"), "token"));
     ck_assert_ptr_nonnull(token);
-    char *c = hdr("Cookie: asc_auth_key=%s", token);
+    char *c = th_strf("Cookie: asc_auth_key=%s", token);
     json_decref(j);
     th_response_dispose(&r);
     return c;
@@ -218,14 +183,6 @@ static bool works(const char *cred)
     return works_at(cred, NULL);
 }
 
-static void user_row(const char *email, int64_t tenant, idd_user_t *u)
-{
-    idd_store_t *s = NULL;
-    ck_assert_int_eq(idd_store_open(env.db, &s), 0);
-    ck_assert_int_eq(idd_store_user_by_email(s, tenant, email, u), 0);
-    idd_store_free(s);
-}
-
 static int max_id(const idd_session_t *session, void *arg)
 {
     int64_t *id = arg;
@@ -238,7 +195,7 @@ static int max_id(const idd_session_t *session, void *arg)
 static int64_t newest_session(const char *email, int64_t tenant)
 {
     idd_user_t u;
-    user_row(email, tenant, &u);
+    th_user_row(&env, tenant, email, &u);
     idd_store_t *s = NULL;
     int64_t id = 0;
     ck_assert_int_eq(idd_store_open(env.db, &s), 0);
@@ -246,17 +203,6 @@ static int64_t newest_session(const char *email, int64_t tenant)
     idd_store_free(s);
     ck_assert(id > 0);
     return id;
-}
-
-static void sql(const char *statement)
-{
-    sqlite3 *db = NULL;
-    ck_assert_int_eq(sqlite3_open_v2(env.db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    char *err = NULL;
-    int rc = sqlite3_exec(db, statement, NULL, NULL, &err);
-    ck_assert_msg(rc == SQLITE_OK, "%s: %s", statement, err ? err : "?");
-    sqlite3_close(db);
 }
 
 static char *path_id(const char *prefix, long long id)
@@ -298,16 +244,6 @@ static json_t *items_of(json_t *doc)
     return json_object_get(json_object_get(doc, "response"), "items");
 }
 
-static time_t parse_iso(const char *s)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    ck_assert_ptr_nonnull(s);
-    const char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    ck_assert_msg(end != NULL && *end == '\0' && strlen(s) == 20, "not YYYY-MM-DDTHH:MM:SSZ: %s", s);
-    return timegm(&tm);
-}
-
 /* Asserts the shape of one item and returns it for more checks. */
 static json_t *check_item(json_t *item, const char *user_id, const char *ip)
 {
@@ -319,7 +255,7 @@ static json_t *check_item(json_t *item, const char *user_id, const char *ip)
     ck_assert(json_is_string(json_object_get(item, "browser")));
     ck_assert(json_is_string(json_object_get(item, "platform")));
     json_t *date = json_object_get(item, "date");
-    time_t when = parse_iso(json_string_value(json_object_get(date, "utcTime")));
+    time_t when = th_parse_iso(json_string_value(json_object_get(date, "utcTime")));
     ck_assert_msg(llabs((long long)when - (long long)time(NULL)) <= 30, "date %lld", (long long)when);
     ck_assert_str_eq(json_string_value(json_object_get(date, "timeZoneOffset")), "00:00:00");
     return item;
@@ -341,7 +277,7 @@ static json_t *item_by_id(json_t *doc, int64_t id)
 START_TEST(list_own_sessions)
 {
     idd_user_t bob;
-    user_row("user@example.com", 1, &bob);
+    th_user_row(&env, 1, "user@example.com", &bob);
     char *c1 = login("user@example.com", "user pass", UA_CHROME_WIN, NULL);
     int64_t id1 = newest_session("user@example.com", 1);
     char *c2 = login("user@example.com", "user pass", UA_FIREFOX_LINUX, NULL);
@@ -408,7 +344,7 @@ START_TEST(list_excludes_ended)
     char stmt[128];
     snprintf(stmt, sizeof(stmt), "UPDATE login_events SET expires = %lld WHERE id = %lld",
              (long long)time(NULL) - 10, (long long)id1);
-    sql(stmt);
+    th_sql(&env, stmt);
     th_response_t r;
     call(&r, "POST", LOGOUT_PATH, c2, NULL);
     ck_assert_int_eq(r.status, 200);
@@ -429,7 +365,7 @@ START_TEST(client_ip_untrusted)
     int64_t id = newest_session("user@example.com", 1);
     json_t *doc = list(c);
     idd_user_t bob;
-    user_row("user@example.com", 1, &bob);
+    th_user_row(&env, 1, "user@example.com", &bob);
     check_item(item_by_id(doc, id), bob.id, "127.0.0.1");
     json_decref(doc);
     free(c);
@@ -443,7 +379,7 @@ START_TEST(client_ip_trusted)
     int64_t id = newest_session("user@example.com", 1);
     json_t *doc = list(c);
     idd_user_t bob;
-    user_row("user@example.com", 1, &bob);
+    th_user_row(&env, 1, "user@example.com", &bob);
     json_t *item = check_item(item_by_id(doc, id), bob.id, "203.0.113.7");
     ck_assert_str_eq(json_string_value(json_object_get(item, "platform")), "Windows");
     json_decref(doc);
@@ -586,9 +522,9 @@ END_TEST
 START_TEST(logout_all_of_user)
 {
     idd_user_t bob, carol, boss;
-    user_row("user@example.com", 1, &bob);
-    user_row("carol@example.com", 1, &carol);
-    user_row("boss@second.test", 2, &boss);
+    th_user_row(&env, 1, "user@example.com", &bob);
+    th_user_row(&env, 1, "carol@example.com", &carol);
+    th_user_row(&env, 2, "boss@second.test", &boss);
     char *ca = login("user@example.com", "user pass", NULL, NULL);
     char *cb = login("user@example.com", "user pass", NULL, NULL);
     char *ccarol = login("carol@example.com", "carol pass", NULL, NULL);
@@ -628,16 +564,6 @@ START_TEST(logout_all_of_user)
 }
 END_TEST
 
-static void pbkdf2_hex(const char *password, const char *salt, unsigned iterations, char out[65])
-{
-    unsigned char dk[32];
-    ck_assert(PKCS5_PBKDF2_HMAC(password, (int)strlen(password), (const unsigned char *)salt,
-                                (int)strlen(salt), (int)iterations, EVP_sha256(), 32, dk) == 1);
-    for (int i = 0; i < 32; i++)
-        sprintf(out + 2 * i, "%02x", dk[i]);
-}
-
-/* Every way of signing in with a password, as a status code. */
 static void assert_password_signin(const char *email, const char *password, long want)
 {
     th_response_t r;
@@ -655,7 +581,7 @@ static void assert_password_signin(const char *email, const char *password, long
     ck_assert_int_eq(idd_store_tenant_get(s, 1, &t), 0);
     idd_store_free(s);
     char hash[65], body[512];
-    pbkdf2_hex(password, t.password_salt, 1000, hash);
+    th_pbkdf2_hex(password, t.password_salt, 1000, hash);
     snprintf(body, sizeof(body), "{\"userName\":\"%s\",\"passwordHash\":\"%s\"}", email, hash);
     const char *h[] = {"Content-Type: application/json", NULL};
     req(&r, "POST", AUTH_PATH, h, body);
@@ -709,7 +635,7 @@ END_TEST
 START_TEST(requires_credentials)
 {
     idd_user_t bob;
-    user_row("user@example.com", 1, &bob);
+    th_user_row(&env, 1, "user@example.com", &bob);
     char *cbob = login("user@example.com", "user pass", NULL, NULL);
     int64_t id = newest_session("user@example.com", 1);
     char *plogout = path_id(AC_LOGOUT, id), *pall = path_str(AC_ALL, bob.id);
@@ -761,11 +687,5 @@ static Suite *connections_suite(void)
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    SRunner *sr = srunner_create(connections_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    curl_global_cleanup();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return th_run_suite(connections_suite());
 }

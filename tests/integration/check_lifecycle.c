@@ -34,27 +34,15 @@ static void teardown(void)
     th_env_dispose(&env);
 }
 
-static size_t discard(char *data, size_t size, size_t n, void *arg)
-{
-    (void)data;
-    (void)arg;
-    return size * n;
-}
-
 /* Starts a Basic token request on multi and returns its handle. */
 static CURL *start_basic(CURLM *multi, struct curl_slist **headers)
 {
     char *basic = th_basic("slow@example.com", "pw");
     *headers = curl_slist_append(NULL, basic);
     free(basic);
-    char url[128];
-    snprintf(url, sizeof(url), "%s%s", srv.base, TOKEN_PATH);
-    CURL *easy = curl_easy_init();
-    curl_easy_setopt(easy, CURLOPT_URL, url);
-    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, *headers);
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard);
-    curl_easy_setopt(easy, CURLOPT_TIMEOUT, 60L);
-    curl_multi_add_handle(multi, easy);
+    char *url = th_url(&srv, TOKEN_PATH);
+    CURL *easy = th_multi_add(multi, url, *headers, NULL, 60);
+    free(url);
     return easy;
 }
 
@@ -73,14 +61,10 @@ static void pump_until_sent(CURLM *multi, CURL *easy)
     usleep(100000); /* let the server read it and hand the KDF to a worker */
 }
 
+/* Runs multi to the end and returns easy's status; easy stays open (the caller frees it). */
 static long finish(CURLM *multi, CURL *easy)
 {
-    int running = 1;
-    while (running) {
-        curl_multi_perform(multi, &running);
-        if (running)
-            curl_multi_poll(multi, NULL, 0, 1000, NULL);
-    }
+    th_multi_run(multi);
     long status = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     return status;
@@ -95,9 +79,7 @@ START_TEST(kdf_does_not_block_loop)
     pump_until_sent(multi, slow);
 
     th_response_t r;
-    char url[128];
-    snprintf(url, sizeof(url), "%s/.well-known/jwks.json", srv.base);
-    th_http(&r, "GET", url, NULL, NULL, 0, 0);
+    th_get(&r, &srv, "/.well-known/jwks.json", NULL);
     ck_assert_int_eq(r.status, 200);
     th_response_dispose(&r);
 
@@ -148,20 +130,12 @@ START_TEST(sigterm_with_queued_checks)
         easy[i] = start_basic(multi, &headers[i]);
     pump_until_sent(multi, easy[N - 1]);
     ck_assert_int_eq(kill(srv.pid, SIGTERM), 0);
-    int running = 1;
-    while (running) {
-        curl_multi_perform(multi, &running);
-        if (running)
-            curl_multi_poll(multi, NULL, 0, 1000, NULL);
-    }
+    th_multi_run(multi);
     int ok = 0, unavailable = 0;
     for (int i = 0; i < N; i++) {
-        long status = 0;
-        curl_easy_getinfo(easy[i], CURLINFO_RESPONSE_CODE, &status);
+        long status = th_multi_finish(multi, easy[i]);
         ok += status == 200;
         unavailable += status == 503;
-        curl_multi_remove_handle(multi, easy[i]);
-        curl_easy_cleanup(easy[i]);
         curl_slist_free_all(headers[i]);
     }
     ck_assert_int_eq(ok + unavailable, N);
@@ -187,11 +161,5 @@ static Suite *lifecycle_suite(void)
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    SRunner *sr = srunner_create(lifecycle_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    curl_global_cleanup();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return th_run_suite(lifecycle_suite());
 }

@@ -9,7 +9,6 @@
 #include <check.h>
 #include <curl/curl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -78,26 +77,13 @@ static void teardown(void)
     th_env_dispose(&env);
 }
 
-static char *url(const char *path)
-{
-    char *u = malloc(strlen(srv.base) + strlen(path) + 1);
-    sprintf(u, "%s%s", srv.base, path);
-    return u;
-}
-
 /* One request; th_http opens a new connection every time. */
 static void req(th_response_t *r, const char *method, const char *path, const char *const headers[],
                 const char *body, size_t body_len, int flags)
 {
-    char *u = url(path);
+    char *u = th_url(&srv, path);
     th_http(r, method, u, headers, body, body_len, flags);
     free(u);
-}
-
-static void get1(th_response_t *r, const char *path, const char *header)
-{
-    const char *h[] = {header, NULL};
-    req(r, "GET", path, header ? h : NULL, NULL, 0, 0);
 }
 
 /* POSTs a JSON body with Content-Type: application/json plus up to 4 extra headers. */
@@ -119,14 +105,6 @@ static void post_str(th_response_t *r, const char *path, const char *body, const
     post_json(r, path, body, strlen(body), extra);
 }
 
-static json_t *parse(const char *text)
-{
-    json_error_t e;
-    json_t *j = json_loads(text, 0, &e);
-    ck_assert_msg(j != NULL, "not JSON (%s): %s", e.text, text);
-    return j;
-}
-
 static int count_headers(const th_response_t *r, const char *name)
 {
     int n = 0;
@@ -140,41 +118,26 @@ static int count_headers(const th_response_t *r, const char *name)
     return n;
 }
 
-static void assert_json_content_type(const th_response_t *r)
-{
-    char *ct = th_header(r, "content-type");
-    ck_assert_ptr_nonnull(ct);
-    ck_assert_msg(strncmp(ct, "application/json", 16) == 0, "content-type %s", ct);
-    free(ct);
-}
-
-/* Asserts {"error":{"message":…},"status":1,"statusCode":N}; message NULL: any non-empty. */
+/* The error envelope with status and, unless message is NULL, exactly that message. */
 static void assert_error(const th_response_t *r, long status, const char *message)
 {
-    ck_assert_msg(r->status == status, "status %ld, want %ld: %s", r->status, status, r->body);
-    json_t *j = parse(r->body);
-    ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 1);
-    ck_assert_int_eq(json_integer_value(json_object_get(j, "statusCode")), status);
-    json_t *msg = json_object_get(json_object_get(j, "error"), "message");
-    ck_assert(json_is_string(msg) && json_string_length(msg) > 0);
+    th_assert_error_envelope(r, status);
     if (message != NULL)
-        ck_assert_str_eq(json_string_value(msg), message);
-    assert_json_content_type(r);
-    json_decref(j);
+        th_assert_error_message(r, message);
 }
 
 /* Asserts the success envelope and returns the parsed document (caller decrefs). */
 static json_t *assert_ok(const th_response_t *r, const char *path, const char *action)
 {
     ck_assert_msg(r->status == 200, "status %ld: %s", r->status, r->body);
-    assert_json_content_type(r);
-    json_t *j = parse(r->body);
+    th_assert_json_content_type(r);
+    json_t *j = th_json_parse(r->body);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 0);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "statusCode")), 200);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "count")), 1);
     json_t *links = json_object_get(j, "links");
     ck_assert_int_eq(json_array_size(links), 1);
-    char *href = url(path);
+    char *href = th_url(&srv, path);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(links, 0), "href")), href);
     free(href);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(links, 0), "action")), action);
@@ -210,14 +173,6 @@ static char *login(const char *email, const char *password)
     return token;
 }
 
-static char *hdr(const char *fmt, const char *token)
-{
-    size_t n = strlen(fmt) + strlen(token) + 1;
-    char *h = malloc(n);
-    snprintf(h, n, fmt, token);
-    return h;
-}
-
 static bool is_b64url_token(const char *t)
 {
     if (strlen(t) != 43)
@@ -227,16 +182,6 @@ static bool is_b64url_token(const char *t)
               *c == '-' || *c == '_'))
             return false;
     return true;
-}
-
-static time_t parse_iso(const char *s)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof(tm));
-    ck_assert_ptr_nonnull(s);
-    const char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    ck_assert_msg(end != NULL && *end == '\0' && strlen(s) == 20, "not YYYY-MM-DDTHH:MM:SSZ: %s", s);
-    return timegm(&tm);
 }
 
 static time_t parse_imf(const char *s)
@@ -323,14 +268,6 @@ static void assert_cookie_deleted(const th_response_t *r)
 
 /* ---- the store, read directly --------------------------------------------------------- */
 
-static void user_row(const char *email, int64_t tenant, idd_user_t *u)
-{
-    idd_store_t *s = NULL;
-    ck_assert_int_eq(idd_store_open(env.db, &s), 0);
-    ck_assert_int_eq(idd_store_user_by_email(s, tenant, email, u), 0);
-    idd_store_free(s);
-}
-
 #define MAX_ROWS 16
 typedef struct session_rows {
     idd_session_t row[MAX_ROWS];
@@ -349,7 +286,7 @@ static int keep_row(const idd_session_t *session, void *arg)
 static size_t live_sessions(const char *email, int64_t tenant, session_rows_t *rows)
 {
     idd_user_t u;
-    user_row(email, tenant, &u);
+    th_user_row(&env, tenant, email, &u);
     memset(rows, 0, sizeof(*rows));
     idd_store_t *s = NULL;
     ck_assert_int_eq(idd_store_open(env.db, &s), 0);
@@ -384,17 +321,6 @@ static void session_row(int64_t id, idd_session_t *out)
     idd_store_free(s);
 }
 
-static void sql(const char *statement)
-{
-    sqlite3 *db = NULL;
-    ck_assert_int_eq(sqlite3_open_v2(env.db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    char *err = NULL;
-    int rc = sqlite3_exec(db, statement, NULL, NULL, &err);
-    ck_assert_msg(rc == SQLITE_OK, "%s: %s", statement, err ? err : "?");
-    sqlite3_close(db);
-}
-
 static void ctl_user(const char *verb, const char *email, const char *stdin_text)
 {
     const char *argv[] = {th_ctl(), "-c", env.config, "user", verb, email, NULL};
@@ -406,29 +332,13 @@ static void ctl_user(const char *verb, const char *email, const char *stdin_text
 
 /* ---- tokens from the token endpoint --------------------------------------------------- */
 
-static json_t *jwt_claims(const char *jwt)
-{
-    const char *d1 = strchr(jwt, '.');
-    ck_assert_ptr_nonnull(d1);
-    const char *d2 = strchr(d1 + 1, '.');
-    ck_assert_ptr_nonnull(d2);
-    size_t len = (size_t)(d2 - d1 - 1);
-    unsigned char *buf = malloc(IDD_B64_DECODED_MAX(len) + 1);
-    size_t n = 0;
-    ck_assert_int_eq(idd_b64url_decode(buf, &n, d1 + 1, len), 0);
-    buf[n] = '\0';
-    json_t *claims = parse((char *)buf);
-    free(buf);
-    return claims;
-}
-
 /* GET the token endpoint with one credential header; returns the claims (caller decrefs). */
 static json_t *token_claims(const char *header)
 {
     th_response_t r;
-    get1(&r, TOKEN_PATH, header);
+    th_get(&r, &srv, TOKEN_PATH, header);
     json_t *j = assert_ok(&r, TOKEN_PATH, "GET");
-    json_t *claims = jwt_claims(json_string_value(json_object_get(j, "response")));
+    json_t *claims = th_jwt_part(json_string_value(json_object_get(j, "response")), 1);
     json_decref(j);
     th_response_dispose(&r);
     return claims;
@@ -440,7 +350,7 @@ static json_t *token_claims(const char *header)
 static void assert_refused(const char *header)
 {
     th_response_t r;
-    get1(&r, TOKEN_PATH, header);
+    th_get(&r, &srv, TOKEN_PATH, header);
     assert_error(&r, 401, NULL);
     char *wa = th_header(&r, "www-authenticate");
     ck_assert_msg(wa != NULL, "no WWW-Authenticate for %.60s", header);
@@ -457,8 +367,8 @@ static void assert_refused(const char *header)
 /* Refused both as cookie and as raw Authorization header. */
 static void assert_token_refused(const char *token)
 {
-    char *c = hdr("Cookie: asc_auth_key=%s", token);
-    char *a = hdr("Authorization: %s", token);
+    char *c = th_strf("Cookie: asc_auth_key=%s", token);
+    char *a = th_strf("Authorization: %s", token);
     assert_refused(c);
     assert_refused(a);
     free(c);
@@ -469,7 +379,7 @@ static void assert_token_refused(const char *token)
 static bool is_authenticated(const char *header)
 {
     th_response_t r;
-    get1(&r, AUTH_PATH, header);
+    th_get(&r, &srv, AUTH_PATH, header);
     json_t *j = assert_ok(&r, AUTH_PATH, "GET");
     json_t *v = json_object_get(j, "response");
     ck_assert_msg(json_is_boolean(v), "response is not a boolean: %s", r.body);
@@ -494,7 +404,7 @@ START_TEST(login_with_password)
     ck_assert(json_is_object(resp));
     const char *token = json_string_value(json_object_get(resp, "token"));
     ck_assert_msg(token != NULL && is_b64url_token(token), "token %s", token ? token : "(none)");
-    time_t expires = parse_iso(json_string_value(json_object_get(resp, "expires")));
+    time_t expires = th_parse_iso(json_string_value(json_object_get(resp, "expires")));
     assert_near(expires, before + TTL, 5, "response.expires");
     ck_assert(json_is_false(json_object_get(resp, "sms")));
     ck_assert(json_is_false(json_object_get(resp, "tfa")));
@@ -511,7 +421,7 @@ START_TEST(login_with_password)
 
     /* One stored session, for this user, from this address, with the configured lifetime. */
     idd_user_t u;
-    user_row("user@example.com", 1, &u);
+    th_user_row(&env, 1, "user@example.com", &u);
     session_rows_t rows;
     ck_assert_int_eq(live_sessions("user@example.com", 1, &rows), 1);
     ck_assert_str_eq(rows.row[0].user_id, u.id);
@@ -522,7 +432,7 @@ START_TEST(login_with_password)
     assert_near(rows.row[0].expires, before + TTL, 5, "stored expires");
 
     /* The session is the same user as Basic says: every claim but the per-token ones. */
-    char *cookie = hdr("Cookie: asc_auth_key=%s", token);
+    char *cookie = th_strf("Cookie: asc_auth_key=%s", token);
     char *basic = th_basic("user@example.com", "user pass");
     json_t *by_session = token_claims(cookie);
     json_t *by_basic = token_claims(basic);
@@ -550,23 +460,14 @@ START_TEST(login_with_password)
 }
 END_TEST
 
-static void pbkdf2_hex(const char *password, const char *salt, unsigned iterations, char out[65])
-{
-    unsigned char dk[32];
-    ck_assert(PKCS5_PBKDF2_HMAC(password, (int)strlen(password), (const unsigned char *)salt,
-                                (int)strlen(salt), (int)iterations, EVP_sha256(), 32, dk) == 1);
-    for (int i = 0; i < 32; i++)
-        sprintf(out + 2 * i, "%02x", dk[i]);
-}
-
 /* Fetches the published hash parameters at host (NULL: the default), checks their shape,
  * and copies the salt out. */
 static void settings_salt(const char *host_header, char salt[65])
 {
     th_response_t r;
-    get1(&r, SETTINGS_PATH, host_header);
+    th_get(&r, &srv, SETTINGS_PATH, host_header);
     ck_assert_msg(r.status == 200, "settings: %ld %s", r.status, r.body);
-    json_t *j = parse(r.body);
+    json_t *j = th_json_parse(r.body);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 0);
     json_t *ph = json_object_get(json_object_get(j, "response"), "passwordHash");
     ck_assert_msg(json_is_object(ph), "no response.passwordHash: %s", r.body);
@@ -594,7 +495,7 @@ START_TEST(login_with_password_hash)
     idd_store_free(s);
     ck_assert_str_eq(salt, t1.password_salt);
 
-    pbkdf2_hex("user pass", salt, 1000, hash);
+    th_pbkdf2_hex("user pass", salt, 1000, hash);
     char body[512];
     snprintf(body, sizeof(body), "{\"userName\":\"user@example.com\",\"passwordHash\":\"%s\"}", hash);
     th_response_t r;
@@ -602,14 +503,14 @@ START_TEST(login_with_password_hash)
     json_t *j = assert_ok(&r, AUTH_PATH, "POST");
     const char *token = json_string_value(json_object_get(json_object_get(j, "response"), "token"));
     ck_assert(token != NULL && is_b64url_token(token));
-    char *auth = hdr("Authorization: %s", token);
+    char *auth = th_strf("Authorization: %s", token);
     ck_assert(is_authenticated(auth));
     free(auth);
     json_decref(j);
     th_response_dispose(&r);
 
     /* The hash of another password is refused like a wrong password. */
-    pbkdf2_hex("user pasS", salt, 1000, hash);
+    th_pbkdf2_hex("user pasS", salt, 1000, hash);
     snprintf(body, sizeof(body), "{\"userName\":\"user@example.com\",\"passwordHash\":\"%s\"}", hash);
     post_str(&r, AUTH_PATH, body, NULL);
     assert_error(&r, 401, AUTH_FAILED);
@@ -621,7 +522,7 @@ START_TEST(login_with_password_hash)
     settings_salt("Host: second.test", salt2);
     ck_assert_str_eq(salt2, t2.password_salt);
     ck_assert_str_ne(salt2, salt);
-    pbkdf2_hex("two pass", salt2, 1000, hash);
+    th_pbkdf2_hex("two pass", salt2, 1000, hash);
     snprintf(body, sizeof(body), "{\"userName\":\"two@second.test\",\"passwordHash\":\"%s\"}", hash);
     const char *host2[] = {"Host: second.test", NULL};
     post_str(&r, AUTH_PATH, body, host2);
@@ -772,13 +673,13 @@ START_TEST(session_transports)
 {
     char *token = login("user@example.com", "user pass");
     idd_user_t u;
-    user_row("user@example.com", 1, &u);
+    th_user_row(&env, 1, "user@example.com", &u);
     char *forms[6];
-    forms[0] = hdr("Cookie: asc_auth_key=%s", token);
-    forms[1] = hdr("Cookie: a=1; asc_auth_key=%s; b=2", token);
-    forms[2] = hdr("Cookie: asc_auth_key=\"%s\"", token);
-    forms[3] = hdr("Authorization: %s", token);
-    forms[4] = hdr("Authorization: Bearer %s", token);
+    forms[0] = th_strf("Cookie: asc_auth_key=%s", token);
+    forms[1] = th_strf("Cookie: a=1; asc_auth_key=%s; b=2", token);
+    forms[2] = th_strf("Cookie: asc_auth_key=\"%s\"", token);
+    forms[3] = th_strf("Authorization: %s", token);
+    forms[4] = th_strf("Authorization: Bearer %s", token);
     forms[5] = NULL;
     for (int i = 0; forms[i] != NULL; i++) {
         json_t *claims = token_claims(forms[i]);
@@ -794,7 +695,7 @@ START_TEST(session_transports)
     req(&r, "GET", TOKEN_PATH, h2, NULL, 0, TH_HTTP2);
     ck_assert_int_eq(r.http_version, CURL_HTTP_VERSION_2_0);
     json_t *j = assert_ok(&r, TOKEN_PATH, "GET");
-    json_t *claims = jwt_claims(json_string_value(json_object_get(j, "response")));
+    json_t *claims = th_jwt_part(json_string_value(json_object_get(j, "response")), 1);
     ck_assert_str_eq(json_string_value(json_object_get(claims, "sub")), u.id);
     json_decref(claims);
     json_decref(j);
@@ -802,7 +703,7 @@ START_TEST(session_transports)
 
     /* HTTP/2 lets a client send its cookies as several `cookie` fields (RFC 9113 8.2.3):
      * the session may be in any of them. */
-    char *crumb = hdr("Cookie: asc_auth_key=%s", token);
+    char *crumb = th_strf("Cookie: asc_auth_key=%s", token);
     const char *crumbs[] = {"Cookie: a=1", crumb, "Cookie: b=2", NULL};
     req(&r, "GET", TOKEN_PATH, crumbs, NULL, 0, TH_HTTP2);
     ck_assert_int_eq(r.http_version, CURL_HTTP_VERSION_2_0);
@@ -811,8 +712,8 @@ START_TEST(session_transports)
     free(crumb);
 
     /* A cookie whose name merely ends in asc_auth_key is not the session cookie. */
-    char *lookalike = hdr("Cookie: not_asc_auth_key=%s", token);
-    get1(&r, TOKEN_PATH, lookalike);
+    char *lookalike = th_strf("Cookie: not_asc_auth_key=%s", token);
+    th_get(&r, &srv, TOKEN_PATH, lookalike);
     ck_assert_int_eq(r.status, 401);
     th_response_dispose(&r);
     free(lookalike);
@@ -852,13 +753,13 @@ START_TEST(session_garbage_refused)
                                "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", huge};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_token_refused(bad[i]);
-        char *c = hdr("Cookie: asc_auth_key=%s", bad[i]);
+        char *c = th_strf("Cookie: asc_auth_key=%s", bad[i]);
         ck_assert(!is_authenticated(c));
         free(c);
     }
     free(huge);
     ck_assert(!is_authenticated("Authorization: garbage"));
-    char *good = hdr("Cookie: asc_auth_key=%s", token);
+    char *good = th_strf("Cookie: asc_auth_key=%s", token);
     ck_assert(is_authenticated(good));
     free(good);
     free(token);
@@ -874,9 +775,9 @@ START_TEST(session_expired)
     char stmt[128];
     snprintf(stmt, sizeof(stmt), "UPDATE login_events SET expires = %lld WHERE id = %lld",
              (long long)time(NULL) - 10, (long long)id);
-    sql(stmt);
+    th_sql(&env, stmt);
     assert_token_refused(token);
-    char *c = hdr("Cookie: asc_auth_key=%s", token);
+    char *c = th_strf("Cookie: asc_auth_key=%s", token);
     ck_assert(!is_authenticated(c));
     free(c);
     ck_assert_int_eq(count_live("user@example.com", 1), 0);
@@ -890,7 +791,7 @@ END_TEST
 START_TEST(session_user_disabled)
 {
     char *token = login("user@example.com", "user pass");
-    char *c = hdr("Cookie: asc_auth_key=%s", token), *a = hdr("Authorization: %s", token);
+    char *c = th_strf("Cookie: asc_auth_key=%s", token), *a = th_strf("Authorization: %s", token);
     for (int i = 0; i < 4; i++)
         ck_assert(is_authenticated(i % 2 ? c : a)); /* warm whatever the threads cache */
     ctl_user("disable", "user@example.com", NULL);
@@ -912,7 +813,7 @@ END_TEST
 START_TEST(session_password_changed)
 {
     char *token = login("user@example.com", "user pass");
-    char *c = hdr("Cookie: asc_auth_key=%s", token), *a = hdr("Authorization: %s", token);
+    char *c = th_strf("Cookie: asc_auth_key=%s", token), *a = th_strf("Authorization: %s", token);
     for (int i = 0; i < 4; i++)
         ck_assert(is_authenticated(i % 2 ? c : a));
     ctl_user("passwd", "user@example.com", "brand new pass\n");
@@ -935,7 +836,7 @@ END_TEST
 START_TEST(session_other_tenant)
 {
     char *token = login("user@example.com", "user pass");
-    char *c = hdr("Cookie: asc_auth_key=%s", token), *a = hdr("Authorization: %s", token);
+    char *c = th_strf("Cookie: asc_auth_key=%s", token), *a = th_strf("Authorization: %s", token);
     const char *const forms[] = {c, a};
     for (int i = 0; i < 2; i++) {
         const char *h[] = {forms[i], "Host: second.test", NULL};
@@ -948,7 +849,7 @@ START_TEST(session_other_tenant)
         th_response_dispose(&r);
         req(&r, "GET", AUTH_PATH, h, NULL, 0, 0);
         ck_assert_int_eq(r.status, 200);
-        json_t *j = parse(r.body);
+        json_t *j = th_json_parse(r.body);
         ck_assert(json_is_false(json_object_get(j, "response")));
         json_decref(j);
         th_response_dispose(&r);
@@ -963,8 +864,8 @@ END_TEST
 START_TEST(authentication_check)
 {
     char *token = login("user@example.com", "user pass");
-    char *c = hdr("Cookie: asc_auth_key=%s", token), *a = hdr("Authorization: %s", token);
-    char *bearer = hdr("Authorization: Bearer %s", token);
+    char *c = th_strf("Cookie: asc_auth_key=%s", token), *a = th_strf("Authorization: %s", token);
+    char *bearer = th_strf("Authorization: Bearer %s", token);
     char *basic = th_basic("user@example.com", "user pass");
     char *bad_basic = th_basic("user@example.com", "not it");
     ck_assert(!is_authenticated(NULL));
@@ -986,8 +887,8 @@ START_TEST(logout)
     char *ta = login("user@example.com", "user pass");
     int64_t ida = newest_session("user@example.com");
     char *tb = login("user@example.com", "user pass");
-    char *ca = hdr("Cookie: asc_auth_key=%s", ta);
-    char *cb = hdr("Cookie: asc_auth_key=%s", tb), *ab = hdr("Authorization: %s", tb);
+    char *ca = th_strf("Cookie: asc_auth_key=%s", ta);
+    char *cb = th_strf("Cookie: asc_auth_key=%s", tb), *ab = th_strf("Authorization: %s", tb);
     ck_assert(is_authenticated(ca));
 
     const char *h[] = {ca, NULL};
@@ -1032,14 +933,14 @@ START_TEST(browser_session_lifetime)
     post_login(&r, "user@example.com", "user pass", ",\"session\":true", NULL);
     json_t *j = assert_ok(&r, AUTH_PATH, "POST");
     json_t *resp = json_object_get(j, "response");
-    assert_near(parse_iso(json_string_value(json_object_get(resp, "expires"))), before + BROWSER_TTL,
+    assert_near(th_parse_iso(json_string_value(json_object_get(resp, "expires"))), before + BROWSER_TTL,
                 5, "response.expires (session: true)");
     set_cookie_t c;
     the_set_cookie(&r, &c);
     ck_assert_str_eq(c.value, json_string_value(json_object_get(resp, "token")));
     ck_assert(c.path_root && c.http_only && c.same_site_strict && !c.secure);
     ck_assert_msg(!c.has_expires && !c.has_max_age, "a browser session cookie must not persist");
-    char *auth = hdr("Authorization: %s", c.value);
+    char *auth = th_strf("Authorization: %s", c.value);
     ck_assert(is_authenticated(auth));
     free(auth);
     json_decref(j);
@@ -1053,7 +954,7 @@ START_TEST(browser_session_lifetime)
     post_login(&r, "user@example.com", "user pass", ",\"session\":false", NULL);
     j = assert_ok(&r, AUTH_PATH, "POST");
     resp = json_object_get(j, "response");
-    assert_near(parse_iso(json_string_value(json_object_get(resp, "expires"))), before + TTL, 5,
+    assert_near(th_parse_iso(json_string_value(json_object_get(resp, "expires"))), before + TTL, 5,
                 "response.expires (session: false)");
     the_set_cookie(&r, &c);
     ck_assert(c.has_expires);
@@ -1062,22 +963,6 @@ START_TEST(browser_session_lifetime)
     th_response_dispose(&r);
 }
 END_TEST
-
-static bool file_contains(const char *path, const void *needle, size_t len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return false;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *data = malloc((size_t)size + 1);
-    size_t n = fread(data, 1, (size_t)size, f);
-    fclose(f);
-    bool found = memmem(data, n, needle, len) != NULL;
-    free(data);
-    return found;
-}
 
 /* The database and the log never hold a session token: whoever reads a backup of the
  * database file or the log must not be able to ride a live session. */
@@ -1092,10 +977,10 @@ START_TEST(token_not_stored_or_logged)
     snprintf(wal, sizeof(wal), "%s-wal", env.db);
     const char *const files[] = {env.db, wal, srv.log};
     for (size_t i = 0; i < 3; i++) {
-        ck_assert_msg(!file_contains(files[i], token, strlen(token)), "token text in %s", files[i]);
-        ck_assert_msg(!file_contains(files[i], raw, raw_len), "token bytes in %s", files[i]);
+        ck_assert_msg(!th_file_contains(files[i], token, strlen(token)), "token text in %s", files[i]);
+        ck_assert_msg(!th_file_contains(files[i], raw, raw_len), "token bytes in %s", files[i]);
     }
-    ck_assert_msg(!file_contains(srv.log, "user pass", 9), "password in the log");
+    ck_assert_msg(!th_file_contains(srv.log, "user pass", 9), "password in the log");
     free(token);
 }
 END_TEST
@@ -1152,7 +1037,7 @@ START_TEST(default_lifetimes)
     th_response_t r;
     post_login(&r, "user@example.com", "user pass", NULL, NULL);
     json_t *j = assert_ok(&r, AUTH_PATH, "POST");
-    assert_near(parse_iso(json_string_value(json_object_get(json_object_get(j, "response"), "expires"))),
+    assert_near(th_parse_iso(json_string_value(json_object_get(json_object_get(j, "response"), "expires"))),
                 before + DEFAULT_TTL, 5, "default response.expires");
     set_cookie_t c;
     the_set_cookie(&r, &c);
@@ -1164,7 +1049,7 @@ START_TEST(default_lifetimes)
     before = time(NULL);
     post_login(&r, "user@example.com", "user pass", ",\"session\":true", NULL);
     j = assert_ok(&r, AUTH_PATH, "POST");
-    assert_near(parse_iso(json_string_value(json_object_get(json_object_get(j, "response"), "expires"))),
+    assert_near(th_parse_iso(json_string_value(json_object_get(json_object_get(j, "response"), "expires"))),
                 before + DEFAULT_BROWSER_TTL, 5, "default browser response.expires");
     the_set_cookie(&r, &c);
     ck_assert(!c.has_expires && !c.has_max_age);
@@ -1242,11 +1127,5 @@ static Suite *sessions_suite(void)
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    SRunner *sr = srunner_create(sessions_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    curl_global_cleanup();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return th_run_suite(sessions_suite());
 }

@@ -40,62 +40,11 @@ static void teardown(void)
     th_env_dispose(&env);
 }
 
-static char *url(const char *path)
-{
-    char *u = malloc(strlen(srv.base) + strlen(path) + 1);
-    sprintf(u, "%s%s", srv.base, path);
-    return u;
-}
-
-/* GET path with an optional extra header; the caller disposes r. */
-static void get(th_response_t *r, const char *path, const char *header)
-{
-    const char *headers[] = {header, NULL};
-    char *u = url(path);
-    th_http(r, "GET", u, header ? headers : NULL, NULL, 0, 0);
-    free(u);
-}
-
 static void get_basic(th_response_t *r, const char *path, const char *user, const char *password)
 {
     char *h = th_basic(user, password);
-    get(r, path, h);
+    th_get(r, &srv, path, h);
     free(h);
-}
-
-static json_t *parse(const char *text)
-{
-    json_error_t e;
-    json_t *j = json_loads(text, 0, &e);
-    ck_assert_msg(j != NULL, "not JSON (%s): %s", e.text, text);
-    return j;
-}
-
-/* Asserts the error envelope {"error":{"message":…},"status":1,"statusCode":N}. */
-static void assert_error_envelope(const th_response_t *r, long status)
-{
-    ck_assert_int_eq(r->status, status);
-    json_t *j = parse(r->body);
-    ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 1);
-    ck_assert_int_eq(json_integer_value(json_object_get(j, "statusCode")), status);
-    json_t *msg = json_object_get(json_object_get(j, "error"), "message");
-    ck_assert(json_is_string(msg) && json_string_length(msg) > 0);
-    char *ct = th_header(r, "content-type");
-    ck_assert_ptr_nonnull(ct);
-    ck_assert(strncmp(ct, "application/json", 16) == 0);
-    free(ct);
-    json_decref(j);
-}
-
-static json_t *b64url_json(const char *seg, size_t len)
-{
-    unsigned char *buf = malloc(IDD_B64_DECODED_MAX(len) + 1);
-    size_t n = 0;
-    ck_assert_int_eq(idd_b64url_decode(buf, &n, seg, len), 0);
-    buf[n] = '\0';
-    json_t *j = parse((char *)buf);
-    free(buf);
-    return j;
 }
 
 typedef struct jwt_parts {
@@ -112,8 +61,8 @@ static void split_jwt(const char *token, jwt_parts_t *p)
     const char *d2 = strchr(d1 + 1, '.');
     ck_assert_ptr_nonnull(d2);
     ck_assert_ptr_null(strchr(d2 + 1, '.'));
-    p->header = b64url_json(token, (size_t)(d1 - token));
-    p->claims = b64url_json(d1 + 1, (size_t)(d2 - d1 - 1));
+    p->header = th_b64url_json(token, (size_t)(d1 - token));
+    p->claims = th_b64url_json(d1 + 1, (size_t)(d2 - d1 - 1));
     ck_assert_int_eq(idd_b64url_decode(p->sig, &p->sig_len, d2 + 1, strlen(d2 + 1)), 0);
     ck_assert(d2 - token < (long)sizeof(p->signing_input));
     memcpy(p->signing_input, token, (size_t)(d2 - token));
@@ -178,14 +127,14 @@ START_TEST(token_basic_ok)
     free(cc);
     ck_assert_ptr_null(th_header(&r, "server"));
 
-    json_t *j = parse(r.body);
+    json_t *j = th_json_parse(r.body);
     ck_assert_int_eq(json_object_size(j), 5);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "count")), 1);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 0);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "statusCode")), 200);
     json_t *links = json_object_get(j, "links");
     ck_assert_int_eq(json_array_size(links), 1);
-    char *expected_href = url(TOKEN_PATH);
+    char *expected_href = th_url(&srv, TOKEN_PATH);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(links, 0), "href")), expected_href);
     free(expected_href);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(links, 0), "action")), "GET");
@@ -224,9 +173,9 @@ START_TEST(token_basic_ok)
 
     /* The signature verifies with the key the JWKS publishes under the token's kid. */
     th_response_t jr;
-    get(&jr, "/.well-known/jwks.json", NULL);
+    th_get(&jr, &srv, "/.well-known/jwks.json", NULL);
     ck_assert_int_eq(jr.status, 200);
-    json_t *jwks = parse(jr.body);
+    json_t *jwks = th_json_parse(jr.body);
     json_t *keys = json_object_get(jwks, "keys");
     ck_assert_int_eq(json_array_size(keys), 1);
     json_t *jwk = json_array_get(keys, 0);
@@ -256,7 +205,7 @@ START_TEST(token_roles_and_unique_jti)
     ck_assert_int_eq(a.status, 200);
     ck_assert_int_eq(b.status, 200);
     ck_assert_int_eq(g.status, 200);
-    json_t *ja = parse(a.body), *jb = parse(b.body), *jg = parse(g.body);
+    json_t *ja = th_json_parse(a.body), *jb = th_json_parse(b.body), *jg = th_json_parse(g.body);
     jwt_parts_t pa, pb, pg;
     split_jwt(json_string_value(json_object_get(ja, "response")), &pa);
     split_jwt(json_string_value(json_object_get(jb, "response")), &pb);
@@ -276,7 +225,7 @@ END_TEST
 
 static void assert_401_basic(const th_response_t *r)
 {
-    assert_error_envelope(r, 401);
+    th_assert_error_envelope(r, 401);
     char *wa = th_header(r, "www-authenticate");
     ck_assert_ptr_nonnull(wa);
     ck_assert_str_eq(wa, "Basic realm=\"identityd\"");
@@ -287,7 +236,7 @@ static void assert_401_basic(const th_response_t *r)
 START_TEST(token_basic_failures)
 {
     th_response_t r;
-    get(&r, TOKEN_PATH, NULL);
+    th_get(&r, &srv, TOKEN_PATH, NULL);
     assert_401_basic(&r);
     th_response_dispose(&r);
 
@@ -326,9 +275,9 @@ START_TEST(token_basic_malformed)
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         th_response_t r;
-        get(&r, TOKEN_PATH, bad[i]);
+        th_get(&r, &srv, TOKEN_PATH, bad[i]);
         ck_assert_msg(r.status == 401 || r.status == 400, "%s -> %ld", bad[i], r.status);
-        assert_error_envelope(&r, r.status);
+        th_assert_error_envelope(&r, r.status);
         th_response_dispose(&r);
     }
     /* Huge, but under the header limit: refused without decoding work. */
@@ -337,7 +286,7 @@ START_TEST(token_basic_malformed)
     memset(huge + strlen(huge), 'Q', 10000);
     huge[21 + 10000] = '\0';
     th_response_t r;
-    get(&r, TOKEN_PATH, huge);
+    th_get(&r, &srv, TOKEN_PATH, huge);
     ck_assert(r.status == 401 || r.status == 400);
     th_response_dispose(&r);
     free(huge);
@@ -360,8 +309,8 @@ START_TEST(token_other_schemes_401)
     };
     for (size_t i = 0; i < sizeof(creds) / sizeof(creds[0]); i++) {
         th_response_t r;
-        get(&r, TOKEN_PATH, creds[i]);
-        assert_error_envelope(&r, 401);
+        th_get(&r, &srv, TOKEN_PATH, creds[i]);
+        th_assert_error_envelope(&r, 401);
         char *wa = th_header(&r, "www-authenticate");
         ck_assert_ptr_nonnull(wa);
         ck_assert(strncmp(wa, "Bearer", 6) == 0);
@@ -377,41 +326,41 @@ START_TEST(token_tenants_and_origin)
     th_response_t r;
     char *basic = th_basic("admin@example.com", "correct horse");
     const char *second[] = {basic, "Host: second.test", NULL};
-    char *u = url(TOKEN_PATH);
+    char *u = th_url(&srv, TOKEN_PATH);
     th_http(&r, "GET", u, second, NULL, 0, 0);
     assert_401_basic(&r); /* the user belongs to tenant 1, not 2 */
     th_response_dispose(&r);
 
     const char *unknown[] = {basic, "Host: elsewhere.test", NULL};
     th_http(&r, "GET", u, unknown, NULL, 0, 0);
-    assert_error_envelope(&r, 404);
+    th_assert_error_envelope(&r, 404);
     th_response_dispose(&r);
 
     const char *injected[] = {basic, "Host: evil\".test", NULL};
     th_http(&r, "GET", u, injected, NULL, 0, 0);
-    assert_error_envelope(&r, 400);
+    th_assert_error_envelope(&r, 400);
     th_response_dispose(&r);
 
     /* Ports end up in signed claims: only 1..65535 in plain decimal, and the scheme's default
      * port is left out as DocSpace leaves it out. */
     const char *bad_port[] = {basic, "Host: localhost:99999", NULL};
     th_http(&r, "GET", u, bad_port, NULL, 0, 0);
-    assert_error_envelope(&r, 400);
+    th_assert_error_envelope(&r, 400);
     th_response_dispose(&r);
     const char *zero_port[] = {basic, "Host: localhost:00080", NULL};
     th_http(&r, "GET", u, zero_port, NULL, 0, 0);
-    assert_error_envelope(&r, 400);
+    th_assert_error_envelope(&r, 400);
     th_response_dispose(&r);
     /* No Host at all ("Host:" makes libcurl leave it out): h2o would substitute a name of
      * its own, so identityd refuses rather than guess the tenant. */
     const char *no_host[] = {basic, "Host:", NULL};
     th_http(&r, "GET", u, no_host, NULL, 0, 0);
-    assert_error_envelope(&r, 400);
+    th_assert_error_envelope(&r, 400);
     th_response_dispose(&r);
     const char *default_port[] = {basic, "Host: LocalHost:80", NULL};
     th_http(&r, "GET", u, default_port, NULL, 0, 0);
     ck_assert_int_eq(r.status, 200);
-    json_t *jd = parse(r.body);
+    json_t *jd = th_json_parse(r.body);
     jwt_parts_t pd;
     split_jwt(json_string_value(json_object_get(jd, "response")), &pd);
     ck_assert_str_eq(claim(pd.claims, "tenant_url"), "http://localhost");
@@ -419,10 +368,10 @@ START_TEST(token_tenants_and_origin)
     th_response_dispose(&r);
 
     const char *only[] = {basic, NULL};
-    char *with_origin = url(TOKEN_PATH "?origin=https%3A%2F%2Fdocs.example.com");
+    char *with_origin = th_url(&srv, TOKEN_PATH "?origin=https%3A%2F%2Fdocs.example.com");
     th_http(&r, "GET", with_origin, only, NULL, 0, 0);
     ck_assert_int_eq(r.status, 200);
-    json_t *j = parse(r.body);
+    json_t *j = th_json_parse(r.body);
     jwt_parts_t p;
     split_jwt(json_string_value(json_object_get(j, "response")), &p);
     ck_assert_str_eq(claim(p.claims, "tenant_url"), "https://docs.example.com");
@@ -432,9 +381,9 @@ START_TEST(token_tenants_and_origin)
     th_response_dispose(&r);
     free(with_origin);
 
-    char *bad_origin = url(TOKEN_PATH "?origin=https://attacker.example");
+    char *bad_origin = th_url(&srv, TOKEN_PATH "?origin=https://attacker.example");
     th_http(&r, "GET", bad_origin, only, NULL, 0, 0);
-    assert_error_envelope(&r, 400);
+    th_assert_error_envelope(&r, 400);
     th_response_dispose(&r);
     free(bad_origin);
 
@@ -442,7 +391,7 @@ START_TEST(token_tenants_and_origin)
     const char *forwarded[] = {basic, "X-Forwarded-Proto: https", "X-Forwarded-Host: docs.example.com", NULL};
     th_http(&r, "GET", u, forwarded, NULL, 0, 0);
     ck_assert_int_eq(r.status, 200);
-    j = parse(r.body);
+    j = th_json_parse(r.body);
     split_jwt(json_string_value(json_object_get(j, "response")), &p);
     char tenant_url[128];
     snprintf(tenant_url, sizeof(tenant_url), "http://127.0.0.1:%d", srv.port);
@@ -458,13 +407,13 @@ END_TEST
 START_TEST(http_routing_and_limits)
 {
     th_response_t r;
-    get(&r, "/api/2.0/nothing-here", NULL);
-    assert_error_envelope(&r, 404);
+    th_get(&r, &srv, "/api/2.0/nothing-here", NULL);
+    th_assert_error_envelope(&r, 404);
     th_response_dispose(&r);
 
-    char *u = url(TOKEN_PATH);
+    char *u = th_url(&srv, TOKEN_PATH);
     th_http(&r, "POST", u, NULL, "{}", 2, 0);
-    assert_error_envelope(&r, 405);
+    th_assert_error_envelope(&r, 405);
     char *allow = th_header(&r, "allow");
     ck_assert_str_eq(allow, "GET");
     free(allow);
@@ -474,7 +423,7 @@ START_TEST(http_routing_and_limits)
     char *body = malloc(big);
     memset(body, 'x', big);
     th_http(&r, "GET", u, NULL, body, big, 0);
-    assert_error_envelope(&r, 413);
+    th_assert_error_envelope(&r, 413);
     th_response_dispose(&r);
     free(body);
 
@@ -482,8 +431,8 @@ START_TEST(http_routing_and_limits)
     strcpy(header, "X-Filler: ");
     memset(header + 10, 'a', 17000);
     header[10 + 17000] = '\0';
-    get(&r, TOKEN_PATH, header);
-    assert_error_envelope(&r, 431);
+    th_get(&r, &srv, TOKEN_PATH, header);
+    th_assert_error_envelope(&r, 431);
     th_response_dispose(&r);
     free(header);
 
@@ -519,13 +468,6 @@ START_TEST(token_cache_follows_changes)
 }
 END_TEST
 
-static size_t discard(char *data, size_t size, size_t n, void *arg)
-{
-    (void)data;
-    (void)arg;
-    return size * n;
-}
-
 /* 100 Basic requests at once are all answered, correctly. */
 START_TEST(token_concurrent_basic)
 {
@@ -535,30 +477,14 @@ START_TEST(token_concurrent_basic)
     struct curl_slist *headers = NULL;
     char *basic = th_basic("admin@example.com", "correct horse");
     headers = curl_slist_append(headers, basic);
-    char *u = url(TOKEN_PATH);
-    for (int i = 0; i < N; i++) {
-        easy[i] = curl_easy_init();
-        curl_easy_setopt(easy[i], CURLOPT_URL, u);
-        curl_easy_setopt(easy[i], CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(easy[i], CURLOPT_TIMEOUT, 60L);
-        curl_easy_setopt(easy[i], CURLOPT_WRITEFUNCTION, discard);
-        curl_multi_add_handle(multi, easy[i]);
-    }
-    int running = 1;
-    while (running) {
-        curl_multi_perform(multi, &running);
-        if (running)
-            curl_multi_poll(multi, NULL, 0, 1000, NULL);
-    }
+    char *u = th_url(&srv, TOKEN_PATH);
+    for (int i = 0; i < N; i++)
+        easy[i] = th_multi_add(multi, u, headers, NULL, 60);
+    th_multi_run(multi);
     int ok = 0;
-    for (int i = 0; i < N; i++) {
-        long status = 0;
-        curl_easy_getinfo(easy[i], CURLINFO_RESPONSE_CODE, &status);
-        if (status == 200)
+    for (int i = 0; i < N; i++)
+        if (th_multi_finish(multi, easy[i]) == 200)
             ok++;
-        curl_multi_remove_handle(multi, easy[i]);
-        curl_easy_cleanup(easy[i]);
-    }
     ck_assert_int_eq(ok, N);
     curl_multi_cleanup(multi);
     curl_slist_free_all(headers);
@@ -616,11 +542,5 @@ static Suite *token_suite(void)
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    SRunner *sr = srunner_create(token_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    curl_global_cleanup();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return th_run_suite(token_suite());
 }

@@ -4,33 +4,90 @@
  */
 #include "harness.h"
 
-#include <check.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "identityd/b64.h"
 
-static const char *env_or_abort(const char *name)
+const char *th_getenv(const char *name)
 {
     const char *v = getenv(name);
     if (v == NULL || *v == '\0')
-        ck_abort_msg("environment variable %s is not set (run the suite through ctest)", name);
+        ck_abort_msg("environment variable %s is not set (run the suite through ctest; the "
+                     "interop suites also need node and `npm ci` in tests/interop)", name);
     return v;
 }
 
-const char *th_bin(void) { return env_or_abort("IDD_BIN"); }
-const char *th_ctl(void) { return env_or_abort("IDD_CTL"); }
+const char *th_bin(void) { return th_getenv("IDD_BIN"); }
+const char *th_ctl(void) { return th_getenv("IDD_CTL"); }
+
+int th_run_suite(Suite *suite)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    SRunner *sr = srunner_create(suite);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    curl_global_cleanup();
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+char *th_strf(const char *fmt, ...)
+{
+    char *s = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    ck_assert(n >= 0);
+    return s;
+}
+
+double th_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+json_t *th_json_parse(const char *text)
+{
+    json_error_t e;
+    json_t *j = json_loads(text, 0, &e);
+    ck_assert_msg(j != NULL, "not JSON (%s): %s", e.text, text);
+    return j;
+}
+
+time_t th_parse_iso(const char *s)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    ck_assert_ptr_nonnull(s);
+    const char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    ck_assert_msg(end != NULL && *end == '\0' && strlen(s) == 20, "not YYYY-MM-DDTHH:MM:SSZ: %s", s);
+    return timegm(&tm);
+}
+
+void th_pbkdf2_hex(const char *password, const char *salt, unsigned iterations, char out[65])
+{
+    unsigned char dk[32];
+    ck_assert(PKCS5_PBKDF2_HMAC(password, (int)strlen(password), (const unsigned char *)salt,
+                                (int)strlen(salt), (int)iterations, EVP_sha256(), 32, dk) == 1);
+    for (int i = 0; i < 32; i++)
+        sprintf(out + 2 * i, "%02x", dk[i]);
+}
 
 void th_write_file(const char *path, const char *text, mode_t mode)
 {
@@ -42,7 +99,8 @@ void th_write_file(const char *path, const char *text, mode_t mode)
     close(fd);
 }
 
-char *th_read_file(const char *path)
+/* A whole file (malloc'd, NUL-terminated) and its length in *lenp, or NULL. */
+static char *read_all(const char *path, size_t *lenp)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL)
@@ -59,7 +117,23 @@ char *th_read_file(const char *path)
     }
     fclose(f);
     data[len] = '\0';
+    *lenp = len;
     return data;
+}
+
+char *th_read_file(const char *path)
+{
+    size_t len;
+    return read_all(path, &len);
+}
+
+bool th_file_contains(const char *path, const void *needle, size_t len)
+{
+    size_t n = 0;
+    char *data = read_all(path, &n);
+    bool found = data != NULL && memmem(data, n, needle, len) != NULL;
+    free(data);
+    return found;
 }
 
 /* Drains fd into a malloc'd string. */
@@ -208,6 +282,42 @@ int th_add_user(const th_env_t *env, const char *email, const char *password, co
     return rc;
 }
 
+char *th_user_guid(const th_env_t *env, const char *email)
+{
+    const char *argv[] = {th_ctl(), "-c", env->config, "user", "list", NULL};
+    char *out = NULL, *err = NULL, *save = NULL, *guid = NULL;
+    ck_assert_msg(th_run(argv, NULL, &out, &err) == 0, "identityctl user list: %s", err);
+    for (char *line = strtok_r(out, "\n", &save); line != NULL && guid == NULL;
+         line = strtok_r(NULL, "\n", &save)) {
+        char id[64], tenant[16], mail[256];
+        if (sscanf(line, "%63s %15s %255s", id, tenant, mail) == 3 && strcmp(mail, email) == 0)
+            guid = strdup(id);
+    }
+    ck_assert_msg(guid != NULL && strlen(guid) == 36, "no user %s in: %s", email, out);
+    free(out);
+    free(err);
+    return guid;
+}
+
+void th_user_row(const th_env_t *env, int64_t tenant, const char *email, idd_user_t *u)
+{
+    idd_store_t *s = NULL;
+    ck_assert_int_eq(idd_store_open(env->db, &s), 0);
+    ck_assert_int_eq(idd_store_user_by_email(s, tenant, email, u), 0);
+    idd_store_free(s);
+}
+
+void th_sql(const th_env_t *env, const char *statement)
+{
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(env->db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char *err = NULL;
+    int rc = sqlite3_exec(db, statement, NULL, NULL, &err);
+    ck_assert_msg(rc == SQLITE_OK, "%s: %s", statement, err ? err : "?");
+    sqlite3_close(db);
+}
+
 void th_server_start(th_server_t *s, const th_env_t *env)
 {
     memset(s, 0, sizeof(*s));
@@ -262,16 +372,7 @@ int th_server_stop(th_server_t *s)
     return -1;
 }
 
-static size_t collect(char *data, size_t size, size_t n, void *arg)
-{
-    char **dst = arg;
-    size_t old = *dst ? strlen(*dst) : 0;
-    *dst = realloc(*dst, old + size * n + 1);
-    memcpy(*dst + old, data, size * n);
-    (*dst)[old + size * n] = '\0';
-    return size * n;
-}
-
+/* What libcurl hands over (body or header block), NUL-terminated as it grows. */
 typedef struct body_sink {
     char *data;
     size_t len;
@@ -296,14 +397,14 @@ void th_http(th_response_t *r, const char *method, const char *url, const char *
     struct curl_slist *list = NULL;
     for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
         list = curl_slist_append(list, headers[i]);
-    body_sink_t sink = {NULL, 0};
+    body_sink_t sink = {NULL, 0}, head = {NULL, 0};
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &r->headers);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect_body);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &head);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     if (strcmp(method, "HEAD") == 0)
@@ -320,8 +421,7 @@ void th_http(th_response_t *r, const char *method, const char *url, const char *
     curl_easy_getinfo(curl, CURLINFO_HTTP_VERSION, &r->http_version);
     r->body = sink.data ? sink.data : strdup("");
     r->body_len = sink.len;
-    if (r->headers == NULL)
-        r->headers = strdup("");
+    r->headers = head.data ? head.data : strdup("");
     curl_slist_free_all(list);
     curl_easy_cleanup(curl);
 }
@@ -350,14 +450,160 @@ char *th_header(const th_response_t *r, const char *name)
     return NULL;
 }
 
+char *th_url(const th_server_t *s, const char *path)
+{
+    return th_strf("%s%s", s->base, path);
+}
+
+void th_get(th_response_t *r, const th_server_t *s, const char *path, const char *header)
+{
+    const char *headers[] = {header, NULL};
+    char *u = th_url(s, path);
+    th_http(r, "GET", u, header ? headers : NULL, NULL, 0, 0);
+    free(u);
+}
+
 char *th_basic(const char *user, const char *password)
 {
     char plain[1024];
     int n = snprintf(plain, sizeof(plain), "%s:%s", user, password);
     char *enc = malloc(IDD_B64_LEN((size_t)n) + 1);
     idd_b64_encode(enc, plain, (size_t)n);
-    char *h = malloc(strlen(enc) + 32);
-    sprintf(h, "Authorization: Basic %s", enc);
+    char *h = th_strf("Authorization: Basic %s", enc);
     free(enc);
     return h;
+}
+
+char *th_bearer(const char *token)
+{
+    return th_strf("Authorization: Bearer %s", token);
+}
+
+void th_assert_json_content_type(const th_response_t *r)
+{
+    char *ct = th_header(r, "content-type");
+    ck_assert_ptr_nonnull(ct);
+    ck_assert_msg(strncmp(ct, "application/json", 16) == 0, "content-type %s", ct);
+    free(ct);
+}
+
+void th_assert_error_envelope(const th_response_t *r, long status)
+{
+    ck_assert_msg(r->status == status, "expected %ld, got %ld: %s", status, r->status, r->body);
+    json_t *j = th_json_parse(r->body);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 1);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "statusCode")), status);
+    json_t *msg = json_object_get(json_object_get(j, "error"), "message");
+    ck_assert_msg(json_is_string(msg) && json_string_length(msg) > 0, "no error.message: %s", r->body);
+    json_decref(j);
+    th_assert_json_content_type(r);
+}
+
+void th_assert_error_message(const th_response_t *r, const char *message)
+{
+    json_t *j = th_json_parse(r->body);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "message")),
+                     message);
+    json_decref(j);
+}
+
+unsigned char *th_b64url_decode(const char *seg, size_t len, size_t *n)
+{
+    unsigned char *buf = malloc(IDD_B64_DECODED_MAX(len) + 1);
+    size_t got = 0;
+    ck_assert_msg(idd_b64url_decode(buf, &got, seg, len) == 0, "not base64url: %.*s", (int)len, seg);
+    buf[got] = '\0';
+    if (n != NULL)
+        *n = got;
+    return buf;
+}
+
+json_t *th_b64url_json(const char *seg, size_t len)
+{
+    unsigned char *buf = th_b64url_decode(seg, len, NULL);
+    json_t *j = th_json_parse((char *)buf);
+    free(buf);
+    return j;
+}
+
+json_t *th_jwt_part(const char *token, int index)
+{
+    ck_assert(index == 0 || index == 1);
+    ck_assert_ptr_nonnull(token);
+    const char *d1 = strchr(token, '.');
+    const char *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+    ck_assert_msg(d1 != NULL && d2 != NULL, "not a compact JWS: %s", token);
+    return index == 0 ? th_b64url_json(token, (size_t)(d1 - token))
+                      : th_b64url_json(d1 + 1, (size_t)(d2 - d1 - 1));
+}
+
+size_t th_curl_discard(char *data, size_t size, size_t n, void *arg)
+{
+    (void)data;
+    (void)arg;
+    return size * n;
+}
+
+CURL *th_multi_add(CURLM *multi, const char *url, struct curl_slist *headers, const char *body,
+                   long timeout_s)
+{
+    CURL *easy = curl_easy_init();
+    ck_assert_ptr_nonnull(easy);
+    curl_easy_setopt(easy, CURLOPT_URL, url);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+    if (body != NULL)
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT, timeout_s);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, th_curl_discard);
+    curl_multi_add_handle(multi, easy);
+    return easy;
+}
+
+void th_multi_run(CURLM *multi)
+{
+    int running = 1;
+    while (running) {
+        curl_multi_perform(multi, &running);
+        if (running)
+            curl_multi_poll(multi, NULL, 0, 1000, NULL);
+    }
+}
+
+long th_multi_finish(CURLM *multi, CURL *easy)
+{
+    long status = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_multi_remove_handle(multi, easy);
+    curl_easy_cleanup(easy);
+    return status;
+}
+
+json_t *th_read_ready_json(int fd, int timeout_ms, const char *who, const char *log_path)
+{
+    char line[512];
+    size_t len = 0;
+    const char *why = NULL;
+    double deadline = th_now() + timeout_ms / 1000.0;
+    while (why == NULL && memchr(line, '\n', len) == NULL) {
+        double left = deadline - th_now();
+        struct pollfd p = {fd, POLLIN, 0};
+        if (left <= 0)
+            why = "did not say it was ready in time";
+        else if (len >= sizeof(line) - 1)
+            why = "printed too long a line";
+        else if (poll(&p, 1, (int)(left * 1000) + 1) > 0) {
+            ssize_t n = read(fd, line + len, sizeof(line) - 1 - len);
+            if (n <= 0)
+                why = "exited before it was ready";
+            else
+                len += (size_t)n;
+        }
+    }
+    line[len] = '\0';
+    if (why != NULL) {
+        char *log = log_path != NULL ? th_read_file(log_path) : NULL;
+        ck_abort_msg("%s %s (printed \"%s\"): %s", who, why, line,
+                     log != NULL ? log : "see its stderr above");
+    }
+    return th_json_parse(line);
 }

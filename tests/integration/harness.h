@@ -7,19 +7,51 @@
 #ifndef IDD_TEST_HARNESS_H
 #define IDD_TEST_HARNESS_H
 
+#include <check.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
+
+#include "identityd/store.h"
 
 #define TH_PATH 512
 
+/* ---- basics ------------------------------------------------------------------------------ */
+
+/* The value of environment variable name (IDD_NODE, IDD_INTEROP_DIR, ...); aborts the test
+ * when it is unset or empty, since the suite then does not run under ctest. */
+const char *th_getenv(const char *name);
 /* Path of identityd / identityctl under test (from the environment ctest sets). */
 const char *th_bin(void);
 const char *th_ctl(void);
+
+/* Runs one suite with libcurl initialised, as every integration and interop main() does;
+ * returns the process exit status (EXIT_SUCCESS when every test passed). */
+int th_run_suite(Suite *suite);
+
+/* printf into a malloc'd string (header lines, paths, bodies); aborts on failure. */
+char *th_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Seconds on CLOCK_MONOTONIC, for measuring how long something took. */
+double th_now(void);
+/* Parses text as JSON (the caller decrefs); fails the test, quoting text, when it is not. */
+json_t *th_json_parse(const char *text);
+/* Parses "YYYY-MM-DDTHH:MM:SSZ" (exactly that form, as the API writes times) to a time_t;
+ * fails the test on anything else. */
+time_t th_parse_iso(const char *s);
+/* Lowercase hex of PBKDF2-HMAC-SHA256(password, salt, iterations), 32 bytes: the client hash
+ * DocSpace's web client sends as passwordHash. */
+void th_pbkdf2_hex(const char *password, const char *salt, unsigned iterations, char out[65]);
 
 /* Writes text to path with mode; aborts on failure. */
 void th_write_file(const char *path, const char *text, mode_t mode);
 /* Reads a whole file (malloc'd, NUL-terminated) or returns NULL. */
 char *th_read_file(const char *path);
+/* Whether the file holds the len bytes at needle anywhere (false when it cannot be read). */
+bool th_file_contains(const char *path, const void *needle, size_t len);
 
 /* Runs argv[0] with argv, feeding stdin_text (may be NULL), capturing stdout/stderr into
  * malloc'd strings (out/err may be NULL). Returns the exit status, or -1 when killed. */
@@ -46,6 +78,14 @@ void th_env_dispose(th_env_t *env);
 /* Adds a user through identityctl (`user add`), password on stdin; returns the exit status. */
 int th_add_user(const th_env_t *env, const char *email, const char *password, const char *first,
                 const char *last, const char *role);
+/* The user's id (GUID, malloc'd) as `identityctl user list` shows it; fails the test when no
+ * row has this email. */
+char *th_user_guid(const th_env_t *env, const char *email);
+/* The user's row, read from the environment's database through the store library; fails the
+ * test when there is none. */
+void th_user_row(const th_env_t *env, int64_t tenant, const char *email, idd_user_t *u);
+/* Runs SQL on the environment's database with the sqlite3 API (never through the server). */
+void th_sql(const th_env_t *env, const char *statement);
 
 /* A running identityd. */
 typedef struct th_server {
@@ -77,7 +117,57 @@ void th_response_dispose(th_response_t *r);
 /* The value of header name (case-insensitive) in r->headers, malloc'd, or NULL. */
 char *th_header(const th_response_t *r, const char *name);
 
+/* base + path of a running server (malloc'd). */
+char *th_url(const th_server_t *s, const char *path);
+/* GET path on s with one extra header line (may be NULL); the caller disposes r. */
+void th_get(th_response_t *r, const th_server_t *s, const char *path, const char *header);
+
 /* "Authorization: Basic base64(user:password)" (malloc'd). */
 char *th_basic(const char *user, const char *password);
+/* "Authorization: Bearer token" (malloc'd). */
+char *th_bearer(const char *token);
+
+/* ---- what identityd answers ----------------------------------------------------------------- */
+
+/* Asserts a Content-Type of application/json (parameters such as charset allowed). */
+void th_assert_json_content_type(const th_response_t *r);
+/* Asserts the HTTP status and the error envelope {"error":{"message":"..."},"status":1,
+ * "statusCode":status}, with a non-empty message and a JSON Content-Type. What a suite checks
+ * beyond that (the message's text, no "response" member) it asserts itself, next to this. */
+void th_assert_error_envelope(const th_response_t *r, long status);
+/* Asserts that error.message of the (error envelope) body is exactly message. */
+void th_assert_error_message(const th_response_t *r, const char *message);
+
+/* ---- JWTs ----------------------------------------------------------------------------------- */
+
+/* Decodes len base64url characters at seg (malloc'd, NUL-terminated; *n receives the decoded
+ * length, n may be NULL); fails the test when they are not base64url. */
+unsigned char *th_b64url_decode(const char *seg, size_t len, size_t *n);
+/* Decodes len base64url characters at seg and parses them as JSON (the caller decrefs). */
+json_t *th_b64url_json(const char *seg, size_t len);
+/* The decoded header (index 0) or claims (index 1) of a compact JWS (the caller decrefs);
+ * fails the test when token has fewer than three parts. */
+json_t *th_jwt_part(const char *token, int index);
+
+/* ---- many requests at once (libcurl multi) --------------------------------------------------- */
+
+/* A libcurl write callback that drops the body. */
+size_t th_curl_discard(char *data, size_t size, size_t n, void *arg);
+/* Adds a request to multi: GET url, or POST body when body is not NULL; headers may be NULL
+ * and must outlive the request; the answer's body is dropped. Returns the easy handle. */
+CURL *th_multi_add(CURLM *multi, const char *url, struct curl_slist *headers, const char *body,
+                   long timeout_s);
+/* Performs every request of multi until none is running. */
+void th_multi_run(CURLM *multi);
+/* The HTTP status of a finished request (0: no answer); removes it from multi and frees it. */
+long th_multi_finish(CURLM *multi, CURL *easy);
+
+/* ---- helper processes ------------------------------------------------------------------------- */
+
+/* Reads a child's stdout (fd) until a whole line has arrived, and returns that line parsed as
+ * JSON: how the interop suites' node helpers say that they listen. Fails the test, naming who
+ * and quoting log_path (may be NULL), when the child closes its stdout first or no line came
+ * within timeout_ms. */
+json_t *th_read_ready_json(int fd, int timeout_ms, const char *who, const char *log_path);
 
 #endif

@@ -21,29 +21,13 @@
 #define TOKEN_PATH "/api/2.0/security/oauth2/token"
 #define JWKS_PATH "/.well-known/jwks.json"
 
-static const char *env_or_abort(const char *name)
-{
-    const char *v = getenv(name);
-    if (v == NULL || *v == '\0')
-        ck_abort_msg("environment variable %s is not set (run the suite through ctest)", name);
-    return v;
-}
-
-static json_t *parse(const char *text)
-{
-    json_error_t e;
-    json_t *j = json_loads(text, 0, &e);
-    ck_assert_msg(j != NULL, "not JSON (%s): %s", e.text, text);
-    return j;
-}
-
 /* Runs `node verify.mjs --token T` plus extra arguments (NULL-terminated). Returns node's
  * exit status; *out and *err receive its stdout and stderr (malloc'd). */
 static int run_verify(const char *token, const char *const extra[], char **out, char **err)
 {
     char script[TH_PATH];
-    snprintf(script, sizeof(script), "%s/verify.mjs", env_or_abort("IDD_INTEROP_DIR"));
-    const char *argv[24] = {env_or_abort("IDD_NODE"), script, "--token", token};
+    snprintf(script, sizeof(script), "%s/verify.mjs", th_getenv("IDD_INTEROP_DIR"));
+    const char *argv[24] = {th_getenv("IDD_NODE"), script, "--token", token};
     size_t n = 4;
     for (size_t i = 0; extra[i] != NULL; i++) {
         ck_assert(n < sizeof(argv) / sizeof(argv[0]) - 1);
@@ -53,37 +37,14 @@ static int run_verify(const char *token, const char *const extra[], char **out, 
     return th_run(argv, NULL, out, err);
 }
 
-/* The user's id (GUID) as `identityctl user list` shows it: the first column of the row
- * whose email column is email. malloc'd. */
-static char *user_guid(const th_env_t *env, const char *email)
-{
-    const char *argv[] = {th_ctl(), "-c", env->config, "user", "list", NULL};
-    char *out = NULL, *err = NULL;
-    ck_assert_msg(th_run(argv, NULL, &out, &err) == 0, "identityctl user list: %s", err);
-    char *guid = NULL;
-    for (char *line = strtok(out, "\n"); line != NULL && guid == NULL; line = strtok(NULL, "\n")) {
-        char id[64], tenant[16], mail[256];
-        if (sscanf(line, "%63s %15s %255s", id, tenant, mail) == 3 && strcmp(mail, email) == 0)
-            guid = strdup(id);
-    }
-    ck_assert_msg(guid != NULL, "no user %s in: %s", email, out);
-    ck_assert_int_eq(strlen(guid), 36);
-    free(out);
-    free(err);
-    return guid;
-}
-
 /* A token from identityd for email:password, with Basic. malloc'd. */
 static char *mint(const th_server_t *srv, const char *email, const char *password)
 {
-    char url[128];
-    snprintf(url, sizeof(url), "%s" TOKEN_PATH, srv->base);
     char *basic = th_basic(email, password);
-    const char *headers[] = {basic, NULL};
     th_response_t r;
-    th_http(&r, "GET", url, headers, NULL, 0, 0);
+    th_get(&r, srv, TOKEN_PATH, basic);
     ck_assert_msg(r.status == 200, "token for %s: %ld %s", email, r.status, r.body);
-    json_t *j = parse(r.body);
+    json_t *j = th_json_parse(r.body);
     const char *token = json_string_value(json_object_get(j, "response"));
     ck_assert_ptr_nonnull(token);
     char *copy = strdup(token);
@@ -95,12 +56,10 @@ static char *mint(const th_server_t *srv, const char *email, const char *passwor
 
 static json_t *fetch_jwks(const th_server_t *srv)
 {
-    char url[128];
-    snprintf(url, sizeof(url), "%s" JWKS_PATH, srv->base);
     th_response_t r;
-    th_http(&r, "GET", url, NULL, NULL, 0, 0);
+    th_get(&r, srv, JWKS_PATH, NULL);
     ck_assert_int_eq(r.status, 200);
-    json_t *j = parse(r.body);
+    json_t *j = th_json_parse(r.body);
     th_response_dispose(&r);
     return j;
 }
@@ -154,7 +113,7 @@ static void add_users(const th_env_t *env)
 static void assert_verified(const char *jose_out, const char *alg, const char *kid,
                             const th_server_t *srv, const expected_user_t *u, const char *guid)
 {
-    json_t *j = parse(jose_out);
+    json_t *j = th_json_parse(jose_out);
     json_t *h = json_object_get(j, "header"), *p = json_object_get(j, "payload");
     ck_assert(json_is_object(h) && json_is_object(p));
 
@@ -194,11 +153,8 @@ static char *tamper_payload(const char *token)
     const char *d1 = strchr(token, '.');
     const char *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
     ck_assert(d1 != NULL && d2 != NULL);
-    size_t plen = (size_t)(d2 - d1 - 1);
-    unsigned char *payload = malloc(IDD_B64_DECODED_MAX(plen) + 1);
     size_t n = 0;
-    ck_assert_int_eq(idd_b64url_decode(payload, &n, d1 + 1, plen), 0);
-    payload[n] = '\0';
+    unsigned char *payload = th_b64url_decode(d1 + 1, (size_t)(d2 - d1 - 1), &n);
     char *at = strstr((char *)payload, "\"user_name\":\"");
     ck_assert_ptr_nonnull(at);
     at += strlen("\"user_name\":\"");
@@ -252,7 +208,7 @@ START_TEST(jose_verifies_asymmetric)
     const char *const args[] = {"--jwks",     jwks_url, "--alg", alg,   "--issuer", srv.base,
                                 "--audience", srv.base, "--typ", "JWT", NULL};
     for (size_t i = 0; i < N_USERS; i++) {
-        char *guid = user_guid(&env, users[i].email);
+        char *guid = th_user_guid(&env, users[i].email);
         char *token = mint(&srv, users[i].email, users[i].password);
         char *out = NULL, *err = NULL;
         int rc = run_verify(token, args, &out, &err);
@@ -314,7 +270,7 @@ START_TEST(jose_verifies_hs256_docspace_key)
     json_decref(jwks);
 
     const expected_user_t *u = &users[0];
-    char *guid = user_guid(&env, u->email);
+    char *guid = th_user_guid(&env, u->email);
     char *token = mint(&srv, u->email, u->password);
     char *out = NULL, *err = NULL;
 
@@ -393,7 +349,7 @@ START_TEST(jose_verifies_with_published_key)
     ck_assert_int_eq(th_run(gen_ec, NULL, NULL, NULL), 0);
     add_users(&env);
     const expected_user_t *u = &users[1];
-    char *guid = user_guid(&env, u->email);
+    char *guid = th_user_guid(&env, u->email);
 
     th_server_t srv;
     th_server_start(&srv, &env);
@@ -440,7 +396,7 @@ START_TEST(jose_verifies_with_published_key)
     const char *const old_args[] = {"--jwks", jwks_url, "--alg", "RS256", NULL};
     rc = run_verify(old_token, old_args, &out, &err);
     ck_assert_msg(rc == 0, "a token of the published key no longer verifies: %s", err);
-    json_t *j = parse(out);
+    json_t *j = th_json_parse(out);
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "header"), "kid")),
                      "k-rsa");
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "payload"), "sub")),
@@ -471,11 +427,5 @@ static Suite *jose_suite(void)
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    SRunner *sr = srunner_create(jose_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    curl_global_cleanup();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return th_run_suite(jose_suite());
 }

@@ -13,7 +13,6 @@
 #include <check.h>
 #include <curl/curl.h>
 #include <jansson.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +23,6 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "identityd/b64.h"
 #include "identityd/store.h"
 
 #define TOKEN_PATH "/api/2.0/security/oauth2/token"
@@ -55,23 +53,6 @@ static int jwks_min_refresh = 1;
 static test_user_t ada = {"ada@example.com", ""};
 static test_user_t bob = {"bob@example.com", ""};
 
-static const char *env_or_abort(const char *name)
-{
-    const char *v = getenv(name);
-    if (v == NULL || *v == '\0')
-        ck_abort_msg("environment variable %s is not set (run the suite through ctest; node "
-                     "must be installed and `npm ci` run in tests/interop)", name);
-    return v;
-}
-
-static json_t *parse(const char *text)
-{
-    json_error_t e;
-    json_t *j = json_loads(text, 0, &e);
-    ck_assert_msg(j != NULL, "not JSON (%s): %s", e.text, text);
-    return j;
-}
-
 /* Prints the end of identityd's log (it says why a token was refused) before a failed
  * assertion ends the test: Check ends the test process and its children without teardown. */
 static void show_server_log(void)
@@ -98,8 +79,8 @@ static void show_server_log(void)
 static void provider_start(provider_t *p)
 {
     memset(p, 0, sizeof(*p));
-    const char *node = env_or_abort("IDD_NODE");
-    const char *dir = env_or_abort("IDD_INTEROP_DIR");
+    const char *node = th_getenv("IDD_NODE");
+    const char *dir = th_getenv("IDD_INTEROP_DIR");
     char script[TH_PATH];
     snprintf(script, sizeof(script), "%s/provider.mjs", dir);
     int out[2];
@@ -121,26 +102,7 @@ static void provider_start(provider_t *p)
     p->pid = pid;
     p->stdout_fd = out[0];
 
-    char line[512];
-    size_t len = 0;
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    while (memchr(line, '\n', len) == NULL) {
-        struct pollfd pfd = {out[0], POLLIN, 0};
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        int left_ms = 20000 - (int)((now.tv_sec - start.tv_sec) * 1000 +
-                                    (now.tv_nsec - start.tv_nsec) / 1000000);
-        ck_assert_msg(left_ms > 0, "provider.mjs did not report its port within 20 s");
-        if (poll(&pfd, 1, left_ms) <= 0)
-            continue;
-        ssize_t n = read(out[0], line + len, sizeof(line) - 1 - len);
-        ck_assert_msg(n > 0, "provider.mjs exited before it was ready (see its stderr above)");
-        len += (size_t)n;
-        ck_assert(len < sizeof(line) - 1);
-    }
-    line[len] = '\0';
-    json_t *j = parse(line);
+    json_t *j = th_read_ready_json(out[0], 20000, "provider.mjs", NULL);
     const char *issuer = json_string_value(json_object_get(j, "issuer"));
     p->port = (int)json_integer_value(json_object_get(j, "port"));
     ck_assert_ptr_nonnull(issuer);
@@ -169,13 +131,10 @@ static void provider_stop(provider_t *p)
 
 static void user_id_of(test_user_t *u)
 {
-    idd_store_t *store = NULL;
-    ck_assert_int_eq(idd_store_open(env.db, &store), 0);
     idd_user_t rec;
-    ck_assert_int_eq(idd_store_user_by_email(store, 1, u->email, &rec), 0);
+    th_user_row(&env, 1, u->email, &rec);
     ck_assert_int_eq(strlen(rec.id), IDD_GUID_LEN);
     memcpy(u->id, rec.id, sizeof(u->id));
-    idd_store_free(store);
 }
 
 static void setup(void)
@@ -234,7 +193,7 @@ static json_t *provider_test_call(const char *path, json_t *body)
     th_response_t r;
     th_http(&r, "POST", url, headers, text, strlen(text), 0);
     ck_assert_msg(r.status == 200, "%s -> %ld %s", path, r.status, r.body);
-    json_t *j = parse(r.body);
+    json_t *j = th_json_parse(r.body);
     th_response_dispose(&r);
     free(text);
     return j;
@@ -283,31 +242,9 @@ static char *mint_opaque(const test_user_t *u)
     return mint(&m);
 }
 
-static json_t *b64url_json(const char *seg, size_t len)
-{
-    unsigned char *buf = malloc(IDD_B64_DECODED_MAX(len) + 1);
-    size_t n = 0;
-    ck_assert_int_eq(idd_b64url_decode(buf, &n, seg, len), 0);
-    buf[n] = '\0';
-    json_t *j = parse((char *)buf);
-    free(buf);
-    return j;
-}
-
-/* The decoded header (part 0) or claims (part 1) of a compact JWS. */
-static json_t *jwt_part(const char *token, int part)
-{
-    const char *d1 = strchr(token, '.');
-    ck_assert_ptr_nonnull(d1);
-    const char *d2 = strchr(d1 + 1, '.');
-    ck_assert_ptr_nonnull(d2);
-    return part == 0 ? b64url_json(token, (size_t)(d1 - token))
-                     : b64url_json(d1 + 1, (size_t)(d2 - d1 - 1));
-}
-
 static char *jwt_kid(const char *token)
 {
-    json_t *h = jwt_part(token, 0);
+    json_t *h = th_jwt_part(token, 0);
     const char *kid = json_string_value(json_object_get(h, "kid"));
     ck_assert_ptr_nonnull(kid);
     char *copy = strdup(kid);
@@ -326,7 +263,7 @@ static json_t *introspect_at_provider(const char *token)
     th_response_t r;
     th_http(&r, "POST", url, headers, body, strlen(body), 0);
     ck_assert_msg(r.status == 200, "introspection -> %ld %s", r.status, r.body);
-    json_t *j = parse(r.body);
+    json_t *j = th_json_parse(r.body);
     th_response_dispose(&r);
     free(basic);
     return j;
@@ -334,40 +271,21 @@ static json_t *introspect_at_provider(const char *token)
 
 /* ---- talking to identityd ------------------------------------------------------------------- */
 
-static double now_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* GET the token endpoint with Authorization: Bearer token; the caller disposes r. */
 static void get_bearer(th_response_t *r, const char *token)
 {
-    char url[128];
-    snprintf(url, sizeof(url), "%s%s", srv.base, TOKEN_PATH);
-    size_t hlen = strlen(token) + 32;
-    char *auth = malloc(hlen);
-    snprintf(auth, hlen, "Authorization: Bearer %s", token);
-    const char *headers[] = {auth, NULL};
-    th_http(r, "GET", url, headers, NULL, 0, 0);
+    char *auth = th_bearer(token);
+    th_get(r, &srv, TOKEN_PATH, auth);
     free(auth);
 }
 
-/* Asserts the error envelope {"error":{"message":…},"status":1,"statusCode":N}. */
-static void assert_error_envelope(const th_response_t *r, long status)
+/* The error envelope (identityd's log shown on a wrong status) and no "response" member. */
+static void assert_error_only(const th_response_t *r, long status)
 {
     expect(r->status == status, "expected %ld, got %ld: %s", status, r->status, r->body);
-    json_t *j = parse(r->body);
-    ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 1);
-    ck_assert_int_eq(json_integer_value(json_object_get(j, "statusCode")), status);
-    json_t *msg = json_object_get(json_object_get(j, "error"), "message");
-    ck_assert(json_is_string(msg) && json_string_length(msg) > 0);
+    th_assert_error_envelope(r, status);
+    json_t *j = th_json_parse(r->body);
     ck_assert_ptr_null(json_object_get(j, "response"));
-    char *ct = th_header(r, "content-type");
-    ck_assert_ptr_nonnull(ct);
-    ck_assert(strncmp(ct, "application/json", 16) == 0);
-    free(ct);
     json_decref(j);
 }
 
@@ -377,7 +295,7 @@ static void assert_bearer_401(const char *token, const char *why)
     th_response_t r;
     get_bearer(&r, token);
     expect(r.status == 401, "%s: expected 401, got %ld: %s", why, r.status, r.body);
-    assert_error_envelope(&r, 401);
+    assert_error_only(&r, 401);
     char *wa = th_header(&r, "www-authenticate");
     ck_assert_msg(wa != NULL && strncmp(wa, "Bearer", 6) == 0, "%s: WWW-Authenticate %s", why,
                   wa ? wa : "(none)");
@@ -391,11 +309,11 @@ static void assert_bearer_ok(const char *token, const test_user_t *u, const char
     th_response_t r;
     get_bearer(&r, token);
     expect(r.status == 200, "%s: expected 200, got %ld: %s", why, r.status, r.body);
-    json_t *j = parse(r.body);
+    json_t *j = th_json_parse(r.body);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "statusCode")), 200);
     const char *minted = json_string_value(json_object_get(j, "response"));
     ck_assert_ptr_nonnull(minted);
-    json_t *h = jwt_part(minted, 0), *c = jwt_part(minted, 1);
+    json_t *h = th_jwt_part(minted, 0), *c = th_jwt_part(minted, 1);
     ck_assert_str_eq(json_string_value(json_object_get(h, "kid")), "test-es256");
     ck_assert_str_eq(json_string_value(json_object_get(c, "sub")), u->id);
     ck_assert_str_eq(json_string_value(json_object_get(c, "user_id")), u->id);
@@ -415,7 +333,7 @@ START_TEST(jwt_es256_and_rs256)
     char *es = mint_jwt(&ada, "ES256");
     char *rs = mint_jwt(&bob, "RS256");
 
-    json_t *h = jwt_part(es, 0), *c = jwt_part(es, 1);
+    json_t *h = th_jwt_part(es, 0), *c = th_jwt_part(es, 1);
     ck_assert_str_eq(json_string_value(json_object_get(h, "alg")), "ES256");
     ck_assert_str_eq(json_string_value(json_object_get(h, "typ")), "at+jwt");
     ck_assert_str_eq(json_string_value(json_object_get(c, "iss")), prov.issuer);
@@ -426,7 +344,7 @@ START_TEST(jwt_es256_and_rs256)
     ck_assert(json_is_string(json_object_get(c, "jti")));
     ck_assert(json_is_integer(json_object_get(c, "iat")) && json_is_integer(json_object_get(c, "exp")));
     json_decref(h), json_decref(c);
-    h = jwt_part(rs, 0);
+    h = th_jwt_part(rs, 0);
     ck_assert_str_eq(json_string_value(json_object_get(h, "alg")), "RS256");
     json_decref(h);
 
@@ -512,7 +430,7 @@ END_TEST
 START_TEST(opaque_revoked_after_cache_ttl)
 {
     char *t = mint_opaque(&ada);
-    double first = now_mono();
+    double first = th_now();
     assert_bearer_ok(t, &ada, "opaque token before revocation");
 
     /* Revoked through the provider's revocation endpoint (RFC 7009), as the token's client. */
@@ -527,9 +445,9 @@ START_TEST(opaque_revoked_after_cache_ttl)
     /* Within cache_ttl (2 s) identityd still answers from its cache, on every thread. */
     for (int i = 0; i < 3; i++)
         assert_bearer_ok(t, &ada, "revoked opaque token within cache_ttl");
-    ck_assert_msg(now_mono() - first < 2.0,
+    ck_assert_msg(th_now() - first < 2.0,
                   "the cached checks took %.2f s: longer than cache_ttl, the test proves nothing",
-                  now_mono() - first);
+                  th_now() - first);
 
     /* Once cache_ttl has passed, identityd asks again and learns of the revocation. */
     sleep(3);
@@ -599,7 +517,7 @@ START_TEST(other_audience)
             mint_t m = {.sub = ada.id, .scope = GOOD_SCOPE, .format = "jwt", .resource = aud,
                         .alg = rsa ? "RS256" : "ES256"};
             char *t = mint(&m);
-            json_t *c = jwt_part(t, 1);
+            json_t *c = th_jwt_part(t, 1);
             ck_assert_str_eq(json_string_value(json_object_get(c, "aud")), aud);
             json_decref(c);
             char why[160];
@@ -632,9 +550,7 @@ START_TEST(other_audience)
     snprintf(host_header, sizeof(host_header), "Host: localhost:%d", srv.port);
     mint_t lm = {.sub = ada.id, .scope = GOOD_SCOPE, .format = "opaque", .resource = localhost};
     char *local = mint(&lm);
-    char url[128], auth[256];
-    snprintf(url, sizeof(url), "%s%s", srv.base, TOKEN_PATH);
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", local);
+    char *url = th_url(&srv, TOKEN_PATH), *auth = th_bearer(local);
     const char *at_localhost[] = {auth, host_header, NULL};
     for (int round = 0; round < 2; round++) {
         th_response_t r;
@@ -643,7 +559,7 @@ START_TEST(other_audience)
         th_response_dispose(&r);
         assert_bearer_401(local, "opaque token for localhost presented at 127.0.0.1");
     }
-    free(local);
+    free(url), free(auth), free(local);
 }
 END_TEST
 
@@ -655,7 +571,7 @@ static void assert_not_ok(const char *token, const char *why)
     get_bearer(&r, token);
     expect(r.status == 401 || r.status == 403, "%s: expected 401 or 403, got %ld: %s", why,
            r.status, r.body);
-    assert_error_envelope(&r, r.status);
+    assert_error_only(&r, r.status);
     th_response_dispose(&r);
 }
 
@@ -682,10 +598,10 @@ START_TEST(unknown_subjects)
     th_response_t r;
     th_http(&r, "POST", url, headers, body, strlen(body), 0);
     ck_assert_msg(r.status == 200, "client_credentials -> %ld %s", r.status, r.body);
-    json_t *j = parse(r.body);
+    json_t *j = th_json_parse(r.body);
     const char *cc = json_string_value(json_object_get(j, "access_token"));
     ck_assert_ptr_nonnull(cc);
-    json_t *c = jwt_part(cc, 1);
+    json_t *c = th_jwt_part(cc, 1);
     ck_assert_str_eq(json_string_value(json_object_get(c, "sub")), "app");
     ck_assert_str_eq(json_string_value(json_object_get(c, "aud")), srv.base);
     json_decref(c);
@@ -711,11 +627,8 @@ static void assert_bearer_403(const char *token, const char *why)
     th_response_t r;
     get_bearer(&r, token);
     expect(r.status == 403, "%s: expected 403, got %ld: %s", why, r.status, r.body);
-    assert_error_envelope(&r, 403);
-    json_t *j = parse(r.body);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "message")),
-                     "Access denied");
-    json_decref(j);
+    assert_error_only(&r, 403);
+    th_assert_error_message(&r, "Access denied");
     th_response_dispose(&r);
 }
 
@@ -759,11 +672,11 @@ START_TEST(provider_down)
 
     /* Hung: the kernel still accepts connections, nobody answers. */
     ck_assert_int_eq(kill(prov.pid, SIGSTOP), 0);
-    double start = now_mono();
+    double start = th_now();
     th_response_t r;
     get_bearer(&r, unseen1);
-    double took = now_mono() - start;
-    assert_error_envelope(&r, 503);
+    double took = th_now() - start;
+    assert_error_only(&r, 503);
     th_response_dispose(&r);
     expect(took <= TOTAL_TIMEOUT + 3, "503 took %.1f s (timeouts.total is %d)", took, TOTAL_TIMEOUT);
 
@@ -771,17 +684,17 @@ START_TEST(provider_down)
 
     /* Gone: connections are refused. */
     provider_stop(&prov);
-    start = now_mono();
+    start = th_now();
     get_bearer(&r, unseen2);
-    took = now_mono() - start;
-    assert_error_envelope(&r, 503);
+    took = th_now() - start;
+    assert_error_only(&r, 503);
     th_response_dispose(&r);
     expect(took <= TOTAL_TIMEOUT + 3, "503 took %.1f s", took);
 
     /* An outage is no verdict on a token: the one refused for it is still 503, not 401. */
     sleep(2); /* past negative_ttl */
     get_bearer(&r, unseen1);
-    assert_error_envelope(&r, 503);
+    assert_error_only(&r, 503);
     th_response_dispose(&r);
 
     assert_bearer_ok(jwt, &ada, "JWT with cached keys while the provider is gone");
@@ -841,11 +754,5 @@ static Suite *oidc_suite(void)
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    SRunner *sr = srunner_create(oidc_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    curl_global_cleanup();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return th_run_suite(oidc_suite());
 }

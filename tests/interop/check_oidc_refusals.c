@@ -20,7 +20,6 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -32,7 +31,6 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "identityd/b64.h"
 
 #define TOKEN_PATH "/api/2.0/security/oauth2/token"
 #define AUDIENCE "https://identity.test"
@@ -42,32 +40,9 @@
 #define TIMEOUT_MARGIN 3
 #define MIN_REFRESH 1
 
-static const char *env_or_abort(const char *name)
-{
-    const char *v = getenv(name);
-    if (v == NULL || *v == '\0')
-        ck_abort_msg("environment variable %s is not set (run the suite through ctest)", name);
-    return v;
-}
-
-static json_t *parse(const char *text)
-{
-    json_error_t e;
-    json_t *j = json_loads(text, 0, &e);
-    ck_assert_msg(j != NULL, "not JSON (%s): %s", e.text, text);
-    return j;
-}
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void script_path(char *out, size_t cap, const char *name)
 {
-    snprintf(out, cap, "%s/%s", env_or_abort("IDD_INTEROP_DIR"), name);
+    snprintf(out, cap, "%s/%s", th_getenv("IDD_INTEROP_DIR"), name);
 }
 
 /* ---- the fake authority ---- */
@@ -96,7 +71,7 @@ static void authority_start(authority_t *a, const char *jwks_file, const char *l
         close(out[0]);
         if (a->max_age[0] != '\0')
             setenv("FAKE_MAX_AGE", a->max_age, 1);
-        execl(env_or_abort("IDD_NODE"), "node", script, jwks_file, (char *)NULL);
+        execl(th_getenv("IDD_NODE"), "node", script, jwks_file, (char *)NULL);
         _exit(127);
     }
     close(out[1]);
@@ -105,25 +80,8 @@ static void authority_start(authority_t *a, const char *jwks_file, const char *l
     memset(a, 0, sizeof(*a));
     memcpy(a->max_age, max_age, sizeof(max_age));
     a->pid = pid;
-    char line[256];
-    size_t len = 0;
-    double deadline = now_seconds() + 15;
-    while (memchr(line, '\n', len) == NULL && len < sizeof(line) - 1 && now_seconds() < deadline) {
-        struct pollfd p = {out[0], POLLIN, 0};
-        if (poll(&p, 1, 500) <= 0)
-            continue;
-        ssize_t n = read(out[0], line + len, sizeof(line) - 1 - len);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
+    json_t *j = th_read_ready_json(out[0], 15000, "fake-authority.mjs", log);
     close(out[0]);
-    line[len] = '\0';
-    char *text = th_read_file(log);
-    ck_assert_msg(memchr(line, '\n', len) != NULL, "fake authority did not start: %s %s", line,
-                  text ? text : "");
-    free(text);
-    json_t *j = parse(line);
     snprintf(a->issuer, sizeof(a->issuer), "%s", json_string_value(json_object_get(j, "issuer")));
     a->port = (int)json_integer_value(json_object_get(j, "port"));
     ck_assert(a->port > 0);
@@ -164,7 +122,7 @@ static json_t *authority_stats(const authority_t *a)
     th_response_t r;
     th_http(&r, "GET", url, NULL, NULL, 0, 0);
     ck_assert_int_eq(r.status, 200);
-    json_t *j = parse(r.body);
+    json_t *j = th_json_parse(r.body);
     th_response_dispose(&r);
     return j;
 }
@@ -196,23 +154,6 @@ static void make_craft_dir(world_t *w)
     ck_assert_ptr_nonnull(mkdtemp(w->craft_dir));
 }
 
-/* The user's id (GUID) from `identityctl user list`. */
-static void user_guid(const th_env_t *env, const char *email, char *out, size_t cap)
-{
-    const char *argv[] = {th_ctl(), "-c", env->config, "user", "list", NULL};
-    char *text = NULL, *err = NULL;
-    ck_assert_msg(th_run(argv, NULL, &text, &err) == 0, "identityctl user list: %s", err);
-    out[0] = '\0';
-    for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
-        char id[64], tenant[16], mail[256];
-        if (sscanf(line, "%63s %15s %255s", id, tenant, mail) == 3 && strcmp(mail, email) == 0)
-            snprintf(out, cap, "%s", id);
-    }
-    ck_assert_msg(strlen(out) == 36, "no user %s in: %s", email, text);
-    free(text);
-    free(err);
-}
-
 /* Writes the config with oidc.authority = authority (and introspection.jwt as w says),
  * adds the user, writes the introspection client secret. */
 static void world_env(world_t *w, const char *authority)
@@ -240,7 +181,9 @@ static void world_env(world_t *w, const char *authority)
     th_write_file(path, "s3cret\n", 0600);
     ck_assert_int_eq(
         th_add_user(&w->env, "Admin@Example.com", "correct horse", "Ada", "Lovelace", "admin"), 0);
-    user_guid(&w->env, "Admin@Example.com", w->guid, sizeof(w->guid));
+    char *guid = th_user_guid(&w->env, "Admin@Example.com");
+    snprintf(w->guid, sizeof(w->guid), "%s", guid);
+    free(guid);
 }
 
 /* Runs craft.mjs for issuer and loads the tokens. */
@@ -249,7 +192,7 @@ static void world_craft(world_t *w, const char *issuer)
     char script[TH_PATH];
     script_path(script, sizeof(script), "craft.mjs");
     const char *argv[] = {
-        env_or_abort("IDD_NODE"), script, w->craft_dir, issuer, AUDIENCE, w->guid, NULL};
+        th_getenv("IDD_NODE"), script, w->craft_dir, issuer, AUDIENCE, w->guid, NULL};
     char *err = NULL;
     int rc = th_run(argv, NULL, NULL, &err);
     ck_assert_msg(rc == 0, "craft.mjs failed: %s", err);
@@ -291,37 +234,26 @@ static void world_dispose(world_t *w)
 /* GET the token endpoint with `Authorization: Bearer t`. */
 static void bearer(const th_server_t *srv, const char *t, th_response_t *r)
 {
-    char url[128];
-    snprintf(url, sizeof(url), "%s" TOKEN_PATH, srv->base);
-    char *h = malloc(strlen(t) + 32);
-    sprintf(h, "Authorization: Bearer %s", t);
-    const char *headers[] = {h, NULL};
-    th_http(r, "GET", url, headers, NULL, 0, 0);
+    char *h = th_bearer(t);
+    th_get(r, srv, TOKEN_PATH, h);
     free(h);
 }
 
-/* Asserts the error envelope {"error":{"message":…},"status":1,"statusCode":N}. */
-static void assert_error_envelope(const th_response_t *r, long status, const char *what)
+/* The error envelope (the status named by what) and no "response" member. */
+static void assert_error_only(const th_response_t *r, long status, const char *what)
 {
     ck_assert_msg(r->status == status, "%s: expected %ld, got %ld: %s", what, status, r->status,
                   r->body);
-    json_t *j = parse(r->body);
-    ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 1);
-    ck_assert_int_eq(json_integer_value(json_object_get(j, "statusCode")), status);
-    json_t *msg = json_object_get(json_object_get(j, "error"), "message");
-    ck_assert_msg(json_is_string(msg) && json_string_length(msg) > 0, "%s: no message", what);
-    ck_assert_ptr_null(json_object_get(j, "response"));
-    char *ct = th_header(r, "content-type");
-    ck_assert_ptr_nonnull(ct);
-    ck_assert(strncmp(ct, "application/json", 16) == 0);
-    free(ct);
+    th_assert_error_envelope(r, status);
+    json_t *j = th_json_parse(r->body);
+    ck_assert_msg(json_object_get(j, "response") == NULL, "%s: a response member", what);
     json_decref(j);
 }
 
 /* 401, the envelope and the RFC 6750 challenge for a bad bearer token. */
 static void assert_refused(const th_response_t *r, const char *what)
 {
-    assert_error_envelope(r, 401, what);
+    assert_error_only(r, 401, what);
     char *wa = th_header(r, "www-authenticate");
     ck_assert_msg(wa != NULL, "%s: no WWW-Authenticate", what);
     ck_assert_msg(strncmp(wa, "Bearer", 6) == 0 && strstr(wa, "error=\"invalid_token\"") != NULL,
@@ -333,24 +265,15 @@ static void assert_refused(const th_response_t *r, const char *what)
 static void assert_accepted(const world_t *w, const th_response_t *r, const char *what)
 {
     ck_assert_msg(r->status == 200, "%s: expected 200, got %ld: %s", what, r->status, r->body);
-    json_t *j = parse(r->body);
+    json_t *j = th_json_parse(r->body);
     const char *minted = json_string_value(json_object_get(j, "response"));
     ck_assert_ptr_nonnull(minted);
-    const char *d1 = strchr(minted, '.');
-    const char *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
-    ck_assert(d1 != NULL && d2 != NULL);
-    size_t len = (size_t)(d2 - d1 - 1);
-    char *payload = malloc(IDD_B64_DECODED_MAX(len) + 1);
-    size_t n = 0;
-    ck_assert_int_eq(idd_b64url_decode(payload, &n, d1 + 1, len), 0);
-    payload[n] = '\0';
-    json_t *claims = parse(payload);
+    json_t *claims = th_jwt_part(minted, 1);
     ck_assert_str_eq(json_string_value(json_object_get(claims, "sub")), w->guid);
     ck_assert_str_eq(json_string_value(json_object_get(claims, "user_id")), w->guid);
     ck_assert_str_eq(json_string_value(json_object_get(claims, "user_email")), "Admin@Example.com");
     ck_assert_str_eq(json_string_value(json_object_get(claims, "iss")), w->srv.base);
     json_decref(claims);
-    free(payload);
     json_decref(j);
 }
 
@@ -565,14 +488,11 @@ END_TEST
  * let a token leaked from a consumer be swapped for fresh ones forever. */
 START_TEST(own_token_not_a_credential)
 {
-    char url[128];
-    snprintf(url, sizeof(url), "%s" TOKEN_PATH, W.srv.base);
     char *basic = th_basic("Admin@Example.com", "correct horse");
-    const char *headers[] = {basic, NULL};
     th_response_t r;
-    th_http(&r, "GET", url, headers, NULL, 0, 0);
+    th_get(&r, &W.srv, TOKEN_PATH, basic);
     ck_assert_int_eq(r.status, 200);
-    json_t *j = parse(r.body);
+    json_t *j = th_json_parse(r.body);
     char *own = strdup(json_string_value(json_object_get(j, "response")));
     json_decref(j);
     th_response_dispose(&r);
@@ -591,27 +511,20 @@ END_TEST
 START_TEST(unknown_kid_refetch_is_bounded)
 {
     long long before = stat_count(&W.authority, "/jwks");
-    double start = now_seconds();
+    double start = th_now();
     for (int i = 0; i < 20; i++) {
         th_response_t r;
         bearer(&W.srv, token(&W, i % 2 ? "unknown_kid" : "kid_traversal"), &r);
         assert_refused(&r, "unknown kid flood");
         th_response_dispose(&r);
     }
-    double elapsed = now_seconds() - start;
+    double elapsed = th_now() - start;
     long long fetched = stat_count(&W.authority, "/jwks") - before;
     long long allowed = 1 + (long long)(elapsed / MIN_REFRESH) + 1;
     ck_assert_msg(fetched <= allowed, "%lld JWKS fetches for 20 requests in %.1f s", fetched,
                   elapsed);
 }
 END_TEST
-
-static size_t discard(char *data, size_t size, size_t n, void *arg)
-{
-    (void)data;
-    (void)arg;
-    return size * n;
-}
 
 /* Eight requests carrying one never-seen token arrive together while the authority takes
  * its time to introspect it: all are answered, and the authority was asked once. Without
@@ -621,35 +534,18 @@ START_TEST(concurrent_checks_share_one_introspection)
 {
     enum { N = 8 };
     long long before = stat_count(&W.authority, "/introspect");
-    char url[128], auth[8192 + 64]; /* a token identityd would look at is at most 8 KiB */
-    snprintf(url, sizeof(url), "%s/api/2.0/security/oauth2/token", W.srv.base);
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token(&W, "slow_introspection"));
+    char *url = th_url(&W.srv, TOKEN_PATH), *auth = th_bearer(token(&W, "slow_introspection"));
     struct curl_slist *headers = curl_slist_append(NULL, auth);
     CURLM *multi = curl_multi_init();
     CURL *easy[N];
-    for (int i = 0; i < N; i++) {
-        easy[i] = curl_easy_init();
-        curl_easy_setopt(easy[i], CURLOPT_URL, url);
-        curl_easy_setopt(easy[i], CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(easy[i], CURLOPT_WRITEFUNCTION, discard);
-        curl_easy_setopt(easy[i], CURLOPT_TIMEOUT, 30L);
-        curl_multi_add_handle(multi, easy[i]);
-    }
-    int running = 1;
-    while (running) {
-        curl_multi_perform(multi, &running);
-        if (running)
-            curl_multi_poll(multi, NULL, 0, 1000, NULL);
-    }
-    for (int i = 0; i < N; i++) {
-        long status = 0;
-        curl_easy_getinfo(easy[i], CURLINFO_RESPONSE_CODE, &status);
-        ck_assert_int_eq(status, 200);
-        curl_multi_remove_handle(multi, easy[i]);
-        curl_easy_cleanup(easy[i]);
-    }
+    for (int i = 0; i < N; i++)
+        easy[i] = th_multi_add(multi, url, headers, NULL, 30);
+    th_multi_run(multi);
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(th_multi_finish(multi, easy[i]), 200);
     curl_multi_cleanup(multi);
     curl_slist_free_all(headers);
+    free(url), free(auth);
     ck_assert_int_eq(stat_count(&W.authority, "/introspect") - before, 1);
 }
 END_TEST
@@ -672,19 +568,16 @@ START_TEST(authority_down_gives_503)
     assert_accepted(&W, &r, "valid_rs256 from the introspection cache");
     th_response_dispose(&r);
 
-    double start = now_seconds();
+    double start = th_now();
     bearer(&W.srv, token(&W, "valid_spare"), &r);
-    double elapsed = now_seconds() - start;
-    assert_error_envelope(&r, 503, "never-seen token, authority down");
+    double elapsed = th_now() - start;
+    assert_error_only(&r, 503, "never-seen token, authority down");
     th_response_dispose(&r);
     ck_assert_msg(elapsed < TOTAL_TIMEOUT + TIMEOUT_MARGIN, "took %.1f s", elapsed);
 
     /* Basic does not depend on the authority. */
-    char url[128];
-    snprintf(url, sizeof(url), "%s" TOKEN_PATH, W.srv.base);
     char *basic = th_basic("Admin@Example.com", "correct horse");
-    const char *headers[] = {basic, NULL};
-    th_http(&r, "GET", url, headers, NULL, 0, 0);
+    th_get(&r, &W.srv, TOKEN_PATH, basic);
     ck_assert_int_eq(r.status, 200);
     th_response_dispose(&r);
     free(basic);
@@ -724,18 +617,15 @@ static double unreachable_authority_request(world_t *w, const char *authority)
     world_craft(w, authority);
     th_server_start(&w->srv, &w->env);
     th_response_t r;
-    double start = now_seconds();
+    double start = th_now();
     bearer(&w->srv, token(w, "valid_es256"), &r);
-    double elapsed = now_seconds() - start;
-    assert_error_envelope(&r, 503, "authority unreachable");
+    double elapsed = th_now() - start;
+    assert_error_only(&r, 503, "authority unreachable");
     th_response_dispose(&r);
 
     /* And the server is still there for everything else. */
-    char url[128];
-    snprintf(url, sizeof(url), "%s" TOKEN_PATH, w->srv.base);
     char *basic = th_basic("Admin@Example.com", "correct horse");
-    const char *headers[] = {basic, NULL};
-    th_http(&r, "GET", url, headers, NULL, 0, 0);
+    th_get(&r, &w->srv, TOKEN_PATH, basic);
     ck_assert_int_eq(r.status, 200);
     th_response_dispose(&r);
     free(basic);
@@ -920,11 +810,5 @@ static Suite *oidc_suite(void)
 
 int main(void)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    SRunner *sr = srunner_create(oidc_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    curl_global_cleanup();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return th_run_suite(oidc_suite());
 }
