@@ -46,8 +46,9 @@ void idd_api_keys_permissions(idd_request_t *r);
 void idd_api_keys_self(idd_request_t *r);
 void idd_api_keys_update(idd_request_t *r);
 void idd_api_keys_delete(idd_request_t *r);
-/* GET /health (api/health.c) */
+/* GET /health and GET /metrics (api/health.c) */
 void idd_api_health(idd_request_t *r);
+void idd_api_metrics(idd_request_t *r);
 
 /* The h2o handler that routes every request (http/router.c): registers itself on "/". */
 void idd_router_register(h2o_hostconf_t *hostconf);

@@ -40,8 +40,9 @@ typedef struct idd_app {
     struct idd_oidc *oidc;           /* the external authority; NULL without an oidc section */
     h2o_globalconf_t h2o;
     atomic_bool stopping;
-    atomic_ulong tokens_minted;      /* counters for /metrics */
-    atomic_ulong auth_failures;
+    atomic_ulong tokens_minted;      /* counters served by GET /metrics */
+    atomic_ulong auth_failures;      /* 401s for a missing or invalid credential */
+    atomic_ulong signins_blocked;    /* 403s from brute-force blocks */
 } idd_app_t;
 
 /* One event loop. h2o_context_t comes first so a handler finds its thread from req->conn->ctx. */

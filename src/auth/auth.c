@@ -140,6 +140,7 @@ void idd_auth_respond_failure(idd_request_t *r, idd_auth_result_t result, const 
         char seconds[16];
         snprintf(seconds, sizeof(seconds), "%d", r->retry_after > 0 ? r->retry_after : 1);
         idd_respond_header(req, "retry-after", seconds);
+        atomic_fetch_add(&r->app->signins_blocked, 1);
         idd_respond_error(req, 403, "Too many login attempts. Please try again later");
         return;
     }

@@ -33,6 +33,7 @@ static const idd_route_t routes[] = {
     {"DELETE", "/api/2.0/keys/{keyId}", IDD_ROUTE_TENANT, idd_api_keys_delete},
     {"GET", "/.well-known/jwks.json", IDD_ROUTE_PLAIN, idd_api_jwks},
     {"GET", "/health", IDD_ROUTE_PLAIN, idd_api_health},
+    {"GET", "/metrics", IDD_ROUTE_PLAIN, idd_api_metrics},
 };
 
 /* Matches path against pattern; "{x}" matches one non-empty segment, captured in params. */

@@ -520,6 +520,49 @@ START_TEST(config_test_mode)
 }
 END_TEST
 
+/* The value of one metric line ("name value") in a /metrics body, or -1. */
+static long metric_value(const char *body, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *line = body; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+        if (strncmp(line, name, n) == 0 && line[n] == ' ')
+            return atol(line + n + 1);
+    return -1;
+}
+
+/* /health answers 200 while the database does; /metrics counts what happened, so an
+ * operator can see tokens issued and credentials refused. */
+START_TEST(health_and_metrics)
+{
+    th_response_t r;
+    th_get(&r, &srv, "/health", NULL);
+    ck_assert_int_eq(r.status, 200);
+    th_response_dispose(&r);
+
+    for (int i = 0; i < 2; i++) {
+        get_basic(&r, TOKEN_PATH, "admin@example.com", "correct horse");
+        ck_assert_int_eq(r.status, 200);
+        th_response_dispose(&r);
+    }
+    get_basic(&r, TOKEN_PATH, "admin@example.com", "wrong horse");
+    ck_assert_int_eq(r.status, 401);
+    th_response_dispose(&r);
+
+    th_get(&r, &srv, "/metrics", NULL);
+    ck_assert_int_eq(r.status, 200);
+    char *ct = th_header(&r, "content-type");
+    ck_assert_ptr_nonnull(ct);
+    ck_assert(strncmp(ct, "text/plain", 10) == 0);
+    free(ct);
+    ck_assert_int_eq(metric_value(r.body, "identityd_tokens_minted_total"), 2);
+    ck_assert_int_eq(metric_value(r.body, "identityd_auth_failures_total"), 1);
+    ck_assert_int_eq(metric_value(r.body, "identityd_signins_blocked_total"), 0);
+    ck_assert_int_eq(metric_value(r.body, "identityd_worker_jobs{pool=\"kdf\"}"), 0);
+    ck_assert_ptr_nonnull(strstr(r.body, "# TYPE identityd_tokens_minted_total counter"));
+    th_response_dispose(&r);
+}
+END_TEST
+
 static Suite *token_suite(void)
 {
     Suite *s = suite_create("token");
@@ -536,6 +579,7 @@ static Suite *token_suite(void)
     tcase_add_test(tc, token_cache_follows_changes);
     tcase_add_test(tc, token_concurrent_basic);
     tcase_add_test(tc, config_test_mode);
+    tcase_add_test(tc, health_and_metrics);
     suite_add_tcase(s, tc);
     return s;
 }
