@@ -1,5 +1,5 @@
 /*
- * The user store: tenants and users (later sessions and API keys). This header is the whole
+ * The user store: tenants, users, sign-in sessions and API keys. This header is the whole
  * interface; callers never see SQL. An engine implements idd_store_ops_t and
  * idd_store_open() picks the engine from the location: a plain path (or "sqlite:PATH") is
  * SQLite, the embedded default (src/store/sqlite.c).

@@ -297,7 +297,9 @@ START_TEST(token_basic_malformed)
 }
 END_TEST
 
-/* Credential kinds without a module in this build answer 401 with a Bearer challenge. */
+/* The other credential kinds, when they are not valid, answer 401 with a Bearer challenge:
+ * an API key nobody issued, a JWT while no authority is configured (this environment has no
+ * oidc: section), a session token nobody holds, an unknown cookie. */
 START_TEST(token_other_schemes_401)
 {
     static const char *const creds[] = {
