@@ -72,8 +72,8 @@ typedef struct idd_oidc_config {
     bool introspection_jwt;     /* also introspect JWTs after their signature checks; default true */
     char *client_id;            /* introspection client */
     char *client_secret_file;   /* resolved path; its content is the secret */
-    int cache_ttl;              /* positive introspection results, seconds, 0..3600, default 60 */
-    int negative_ttl;           /* negative results, 0..600, default 5 */
+    int cache_ttl;              /* introspection.cache_ttl: positive results, seconds, 0..3600, default 60 */
+    int negative_ttl;           /* introspection.negative_ttl: negative results, 0..600, default 5 */
     int jwks_min_refresh;       /* seconds between refetches for an unknown kid, 1..3600, default 30 */
     int jwks_max_age;           /* longest a JWKS or discovery document is kept, 60..86400, default 3600 */
     int connect_timeout;        /* seconds, 1..60, default 2 */

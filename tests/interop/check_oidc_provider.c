@@ -149,9 +149,7 @@ static void setup(void)
              "  clock_skew: 120\n"
              "  user_claim: sub\n"
              "  introspection: { enabled: true, jwt: false, client_id: identityd,"
-             " client_secret_file: introspection-secret }\n"
-             "  cache_ttl: 2\n"
-             "  negative_ttl: 1\n"
+             " client_secret_file: introspection-secret, cache_ttl: 2, negative_ttl: 1 }\n"
              "  jwks: { min_refresh: %d, max_age: 3600 }\n"
              "  timeouts: { connect: 2, total: %d }\n"
              "  allow_http: true\n",

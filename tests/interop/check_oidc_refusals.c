@@ -167,9 +167,7 @@ static void world_env(world_t *w, const char *authority)
              "  clock_skew: 120\n"
              "  user_claim: %s\n"
              "  introspection: { enabled: true, jwt: %s, client_id: identityd,"
-             " client_secret_file: introspection-secret }\n"
-             "  cache_ttl: 60\n"
-             "  negative_ttl: 5\n"
+             " client_secret_file: introspection-secret, cache_ttl: 60, negative_ttl: 5 }\n"
              "  jwks: { min_refresh: %d, max_age: 3600 }\n"
              "  timeouts: { connect: 2, total: %d }\n"
              "  allow_http: true\n",
@@ -345,7 +343,7 @@ START_TEST(valid_tokens_accepted)
     else
         ck_assert_msg(introspected == 0, "JWTs were introspected (%lld)", introspected);
 
-    /* oidc.cache_ttl: 60, so the same token again is not introspected again. */
+    /* oidc.introspection.cache_ttl: 60, so the same token again is not introspected again. */
     th_response_t r;
     bearer(&W.srv, token(&W, "valid_es256"), &r);
     assert_accepted(&W, &r, "valid_es256 again");
@@ -551,7 +549,7 @@ START_TEST(concurrent_checks_share_one_introspection)
 END_TEST
 
 /* The authority goes down. A token introspected a moment ago is still answered from the
- * cache (oidc.cache_ttl); a valid token never seen before cannot be introspected, so it is
+ * cache (oidc.introspection.cache_ttl); a valid token never seen before cannot be introspected, so it is
  * 503, not 200 (accepting unchecked tokens) and not 401 (blaming the caller), and quickly:
  * the request must not hang past the configured timeout. The server keeps serving. */
 START_TEST(authority_down_gives_503)

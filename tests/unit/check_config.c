@@ -294,7 +294,7 @@ START_TEST(oidc_full_section_is_loaded)
                         "  clock_skew: 0\n"
                         "  introspection:\n    enabled: false\n    jwt: false\n"
                         "    client_id: \"id:x\"\n    client_secret_file: /etc/identityd/oidc\n"
-                        "  cache_ttl: 3600\n  negative_ttl: 0\n"
+                        "    cache_ttl: 3600\n    negative_ttl: 0\n"
                         "  jwks: {min_refresh: 3600, max_age: 86400}\n"
                         "  timeouts:\n    connect: 60\n    total: 120\n");
     const idd_oidc_config_t *o = &cfg->oidc;
@@ -519,14 +519,16 @@ static const struct bad_case {
      "oidc.clock_skew: '601' is out of range (0..600)"},
     {"oidc.clock_skew negative", MINIMAL OIDC_MINIMAL "  clock_skew: -1 #<\n",
      "oidc.clock_skew: '-1' is out of range (0..600)"},
-    {"oidc.cache_ttl above its maximum", MINIMAL OIDC_MINIMAL "  cache_ttl: 3601 #<\n",
-     "oidc.cache_ttl: '3601' is out of range (0..3600)"},
-    {"oidc.cache_ttl negative", MINIMAL OIDC_MINIMAL "  cache_ttl: -1 #<\n",
-     "oidc.cache_ttl: '-1' is out of range (0..3600)"},
-    {"oidc.negative_ttl above its maximum", MINIMAL OIDC_MINIMAL "  negative_ttl: 601 #<\n",
-     "oidc.negative_ttl: '601' is out of range (0..600)"},
-    {"oidc.negative_ttl negative", MINIMAL OIDC_MINIMAL "  negative_ttl: -5 #<\n",
-     "oidc.negative_ttl: '-5' is out of range (0..600)"},
+    {"oidc.introspection.cache_ttl above its maximum", MINIMAL OIDC_MINIMAL "    cache_ttl: 3601 #<\n",
+     "oidc.introspection.cache_ttl: '3601' is out of range (0..3600)"},
+    {"oidc.introspection.cache_ttl negative", MINIMAL OIDC_MINIMAL "    cache_ttl: -1 #<\n",
+     "oidc.introspection.cache_ttl: '-1' is out of range (0..3600)"},
+    {"oidc.introspection.negative_ttl above its maximum", MINIMAL OIDC_MINIMAL "    negative_ttl: 601 #<\n",
+     "oidc.introspection.negative_ttl: '601' is out of range (0..600)"},
+    {"oidc.introspection.negative_ttl negative", MINIMAL OIDC_MINIMAL "    negative_ttl: -5 #<\n",
+     "oidc.introspection.negative_ttl: '-5' is out of range (0..600)"},
+    {"cache_ttl belongs under introspection", MINIMAL OIDC_MINIMAL "  cache_ttl: 60 #<\n",
+     "unknown key 'oidc.cache_ttl'"},
     {"oidc.jwks.min_refresh zero", MINIMAL OIDC_MINIMAL "  jwks:\n    min_refresh: 0 #<\n",
      "oidc.jwks.min_refresh: '0' is out of range (1..3600)"},
     {"oidc.jwks.min_refresh above its maximum",
