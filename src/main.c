@@ -1,7 +1,8 @@
 /*
  * identityd: loads the configuration, keys, pepper and database, then serves until SIGINT or
- * SIGTERM. `-t` checks all of that and exits, so an operator can test a configuration
- * before a restart. Any problem at start is one line on stderr and exit status 1.
+ * SIGTERM. `-t` checks all of that without changing anything and exits, so an operator can
+ * test a configuration before a restart. Any problem at start is one line on stderr and
+ * exit status 1.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,39 @@ done:
     return rc;
 }
 
+/* -t looks at the database without changing it: a file that exists must open and carry a
+ * schema this program knows (older is fine: it would be migrated at start); a missing one
+ * would be created at start, so only its folder has to exist. */
+static int check_store(const idd_config_t *cfg, char *err, size_t errlen)
+{
+    idd_store_t *store = NULL;
+    int version = 0, rc = 0;
+    if (access(cfg->database, F_OK) != 0) {
+        char *dir = idd_xstrdup(cfg->database);
+        char *slash = strrchr(dir, '/');
+        if (slash != NULL)
+            *slash = '\0';
+        if (slash != NULL && access(dir, W_OK) != 0) {
+            snprintf(err, errlen, "%s: database folder %s is missing or not writable", cfg->path, dir);
+            rc = IDD_EIO;
+        }
+        free(dir);
+        return rc;
+    }
+    rc = idd_store_open(cfg->database, &store);
+    if (rc == 0)
+        rc = idd_store_schema_version(store, &version);
+    if (rc != 0)
+        snprintf(err, errlen, "%s: cannot read database %s", cfg->path, cfg->database);
+    else if (version > idd_store_latest_version()) {
+        snprintf(err, errlen, "%s: database %s has schema version %d; this identityd knows up to %d",
+                 cfg->path, cfg->database, version, idd_store_latest_version());
+        rc = IDD_ESCHEMA;
+    }
+    idd_store_free(store);
+    return rc;
+}
+
 /* The last API key uses, noted since thread 0's last flush, are written before exit. */
 static void flush_usage(idd_app_t *app)
 {
@@ -135,13 +169,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: password.pepper_file: %s\n", app.cfg->path, err);
         goto done;
     }
-    if (prepare_store(&app, err, sizeof(err)) != 0) {
-        fprintf(stderr, "%s\n", err);
-        goto done;
-    }
     if (test_only) {
+        if (check_store(app.cfg, err, sizeof(err)) != 0) {
+            fprintf(stderr, "%s\n", err);
+            goto done;
+        }
         printf("configuration OK\n");
         status = 0;
+        goto done;
+    }
+    if (prepare_store(&app, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
         goto done;
     }
 
