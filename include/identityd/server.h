@@ -43,6 +43,7 @@ typedef struct idd_app {
     atomic_ulong tokens_minted;      /* counters served by GET /metrics */
     atomic_ulong auth_failures;      /* 401s for a missing or invalid credential */
     atomic_ulong signins_blocked;    /* 403s from brute-force blocks */
+    atomic_ullong kdf_iterations;    /* PBKDF2 rounds run for password checks (decoys included) */
 } idd_app_t;
 
 /* One event loop. h2o_context_t comes first so a handler finds its thread from req->conn->ctx. */

@@ -37,6 +37,11 @@ void idd_api_metrics(idd_request_t *r)
            "Requests refused with 401 for a missing or invalid credential.", atomic_load(&app->auth_failures));
     metric(&b, "identityd_signins_blocked_total", "counter",
            "Sign-ins refused with 403 by the brute-force protection.", atomic_load(&app->signins_blocked));
+    idd_buf_printf(&b, "# HELP identityd_password_kdf_iterations_total PBKDF2 rounds run to check "
+                       "passwords, decoys for unknown users included.\n"
+                       "# TYPE identityd_password_kdf_iterations_total counter\n"
+                       "identityd_password_kdf_iterations_total %llu\n",
+                   (unsigned long long)atomic_load(&app->kdf_iterations));
     idd_buf_puts(&b, "# HELP identityd_worker_jobs Jobs queued or running in a worker pool.\n"
                      "# TYPE identityd_worker_jobs gauge\n");
     idd_buf_printf(&b, "identityd_worker_jobs{pool=\"kdf\"} %d\n", idd_workers_pending(app->workers));

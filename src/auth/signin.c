@@ -111,6 +111,7 @@ typedef struct signin_check {
     unsigned pad_iterations;           /* extra KDF rounds that equalise the cost (below) */
     char record[IDD_PASSWORD_RECORD_MAX + 1]; /* the user's record, or the decoy; secret */
     const idd_pepper_t *pepper;
+    idd_app_t *app;                    /* for the KDF work counter */
     /* output */
     int verdict;                       /* 0 match, IDD_EDENIED, other IDD_E* */
     /* context for the completion */
@@ -132,6 +133,7 @@ static void check_secret(void *arg)
             idd_password_client_hash(c->password, c->password_len, c->salt, c->pad_iterations, burn);
             idd_wipe(burn, sizeof(burn));
         }
+        atomic_fetch_add(&c->app->kdf_iterations, (unsigned long long)c->iterations + c->pad_iterations);
     }
     if (rc == 0)
         rc = idd_password_record_check(c->pepper, c->record, c->client_hash);
@@ -228,6 +230,7 @@ void idd_auth_signin(idd_request_t *r, const idd_signin_t *in, idd_auth_done_fn 
     c->remember = in->remember && !c->have_client_hash && app->cfg->basic_cache_ttl > 0;
     c->via = in->via;
     c->pepper = &app->pepper;
+    c->app = app;
     c->done = done;
     snprintf(c->salt, sizeof(c->salt), "%s", r->tenant_row->password_salt);
 

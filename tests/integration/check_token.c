@@ -581,6 +581,60 @@ START_TEST(health_and_metrics)
 }
 END_TEST
 
+static th_response_t scratch;
+
+static long kdf_iterations(void)
+{
+    th_response_t r;
+    th_get(&r, &srv, "/metrics", NULL);
+    long v = metric_value(r.body, "identityd_password_kdf_iterations_total");
+    th_response_dispose(&r);
+    return v;
+}
+
+/* A wrong password for a real account and any password for an account that does not exist
+ * must cost the same KDF work, or response time tells an attacker which emails exist. That
+ * includes an account whose record was made before password.iterations was raised: its
+ * check is padded up to the configured cost. The work is counted, not timed. */
+START_TEST(unknown_user_costs_the_same_kdf)
+{
+    long before = kdf_iterations();
+    get_basic(&scratch, TOKEN_PATH, "user@example.com", "wrong");
+    th_response_dispose(&scratch);
+    long known = kdf_iterations() - before;
+    before = kdf_iterations();
+    get_basic(&scratch, TOKEN_PATH, "nobody@example.com", "wrong");
+    th_response_dispose(&scratch);
+    long unknown = kdf_iterations() - before;
+    ck_assert_int_eq(known, 1000); /* the harness's password.iterations */
+    ck_assert_int_eq(unknown, known);
+
+    /* Raise password.iterations: the stored records stay at 1000 rounds. */
+    ck_assert_int_eq(th_server_stop(&srv), 0);
+    char *text = th_read_file(env.config);
+    char *it = strstr(text, "iterations: 1000,");
+    ck_assert_ptr_nonnull(it);
+    memcpy(it, "iterations: 5000,", strlen("iterations: 5000,"));
+    th_write_file(env.config, text, 0644);
+    free(text);
+    th_server_start(&srv, &env);
+    before = kdf_iterations();
+    get_basic(&scratch, TOKEN_PATH, "user@example.com", "wrong");
+    th_response_dispose(&scratch);
+    known = kdf_iterations() - before;
+    before = kdf_iterations();
+    get_basic(&scratch, TOKEN_PATH, "nobody@example.com", "wrong");
+    th_response_dispose(&scratch);
+    unknown = kdf_iterations() - before;
+    ck_assert_int_eq(unknown, 5000);
+    ck_assert_int_eq(known, unknown);
+    /* The right password still works (checked at the record's own 1000 rounds). */
+    get_basic(&scratch, TOKEN_PATH, "user@example.com", "user pass");
+    ck_assert_int_eq(scratch.status, 200);
+    th_response_dispose(&scratch);
+}
+END_TEST
+
 static Suite *token_suite(void)
 {
     Suite *s = suite_create("token");
@@ -598,6 +652,7 @@ static Suite *token_suite(void)
     tcase_add_test(tc, token_concurrent_basic);
     tcase_add_test(tc, config_test_mode);
     tcase_add_test(tc, health_and_metrics);
+    tcase_add_test(tc, unknown_user_costs_the_same_kdf);
     suite_add_tcase(s, tc);
     return s;
 }
