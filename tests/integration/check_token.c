@@ -25,13 +25,24 @@
 static th_env_t env;
 static th_server_t srv;
 
-static void setup(void)
+static void setup_with(const char *extra_yaml)
 {
-    th_env_init(&env, NULL, NULL);
+    th_env_init(&env, extra_yaml, NULL);
     ck_assert_int_eq(th_add_user(&env, "Admin@Example.com", "correct horse", "Ada", "Lovelace", "admin"), 0);
     ck_assert_int_eq(th_add_user(&env, "user@example.com", "user pass", "Bob", "User", "user"), 0);
     ck_assert_int_eq(th_add_user(&env, "guest@example.com", "guest pass", "Gus", "Guest", "guest"), 0);
     th_server_start(&srv, &env);
+}
+
+static void setup(void)
+{
+    setup_with(NULL);
+}
+
+/* The peer (loopback) is a trusted proxy. */
+static void setup_behind_proxy(void)
+{
+    setup_with("trusted_proxies: [127.0.0.1]\n");
 }
 
 static void teardown(void)
@@ -581,6 +592,49 @@ START_TEST(health_and_metrics)
 }
 END_TEST
 
+/* Behind a trusted proxy, the scheme and host the client used come from X-Forwarded-Proto
+ * and -Host (the last value: the one the nearest proxy set), and decide the tenant, iss,
+ * aud, tenant_url and the envelope's link. */
+START_TEST(forwarded_from_trusted_proxy)
+{
+    char *basic = th_basic("admin@example.com", "correct horse");
+    char *u = th_url(&srv, TOKEN_PATH "?x=1");
+    const char *forwarded[] = {basic, "X-Forwarded-Proto: https", "X-Forwarded-Host: evil.test",
+                               "X-Forwarded-Host: LocalHost", NULL};
+    th_response_t r;
+    th_http(&r, "GET", u, forwarded, NULL, 0, 0);
+    ck_assert_int_eq(r.status, 200);
+    json_t *j = th_json_parse(r.body);
+    json_t *link = json_array_get(json_object_get(j, "links"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(link, "href")),
+                     "https://localhost" TOKEN_PATH "?x=1");
+    json_t *claims = th_jwt_part(json_string_value(json_object_get(j, "response")), 1);
+    ck_assert_str_eq(claim(claims, "tenant_url"), "https://localhost");
+    ck_assert_str_eq(claim(claims, "iss"), "https://localhost");
+    ck_assert_str_eq(claim(claims, "aud"), "https://localhost");
+    json_decref(claims);
+    json_decref(j);
+    th_response_dispose(&r);
+
+    /* The forwarded host picks the tenant: tenant 2 has no such user; an unknown host has
+     * no tenant at all. */
+    const char *second[] = {basic, "X-Forwarded-Host: second.test", NULL};
+    th_http(&r, "GET", u, second, NULL, 0, 0);
+    th_assert_error_envelope(&r, 401);
+    th_response_dispose(&r);
+    const char *unknown[] = {basic, "X-Forwarded-Host: nowhere.test", NULL};
+    th_http(&r, "GET", u, unknown, NULL, 0, 0);
+    th_assert_error_envelope(&r, 404);
+    th_response_dispose(&r);
+    const char *bad_proto[] = {basic, "X-Forwarded-Proto: gopher", NULL};
+    th_http(&r, "GET", u, bad_proto, NULL, 0, 0);
+    th_assert_error_envelope(&r, 400);
+    th_response_dispose(&r);
+    free(u);
+    free(basic);
+}
+END_TEST
+
 static th_response_t scratch;
 
 static long kdf_iterations(void)
@@ -654,6 +708,12 @@ static Suite *token_suite(void)
     tcase_add_test(tc, health_and_metrics);
     tcase_add_test(tc, unknown_user_costs_the_same_kdf);
     suite_add_tcase(s, tc);
+
+    TCase *proxy = tcase_create("behind_proxy");
+    tcase_add_checked_fixture(proxy, setup_behind_proxy, teardown);
+    tcase_set_timeout(proxy, 120);
+    tcase_add_test(proxy, forwarded_from_trusted_proxy);
+    suite_add_tcase(s, proxy);
     return s;
 }
 
