@@ -105,6 +105,12 @@ static void post_str(th_response_t *r, const char *path, const char *body, const
     post_json(r, path, body, strlen(body), extra);
 }
 
+static int first_last_seen(const idd_session_t *session, void *arg)
+{
+    *(int64_t *)arg = session->last_seen;
+    return 1;
+}
+
 static int count_headers(const th_response_t *r, const char *name)
 {
     int n = 0;
@@ -966,6 +972,49 @@ END_TEST
 
 /* The database and the log never hold a session token: whoever reads a backup of the
  * database file or the log must not be able to ride a live session. */
+/* last_seen of a session, from the database. */
+static int64_t stored_last_seen(const char *email)
+{
+    idd_user_t u;
+    th_user_row(&env, 1, email, &u);
+    idd_store_t *store = NULL;
+    ck_assert_int_eq(idd_store_open(env.db, &store), 0);
+    int64_t last_seen = -1;
+    ck_assert_int_eq(idd_store_session_list_user(store, u.id, (int64_t)time(NULL), first_last_seen, &last_seen), 0);
+    idd_store_free(store);
+    return last_seen;
+}
+
+/* Using a session writes last_seen at most once a minute: a session seen 30 s ago is not
+ * written again, one last seen two minutes ago is. Otherwise every request would be a write. */
+START_TEST(last_seen_is_coalesced)
+{
+    char *token = login("user@example.com", "user pass");
+    char auth[128];
+    snprintf(auth, sizeof(auth), "Authorization: %s", token);
+    const char *h[] = {auth, NULL};
+    int64_t now = (int64_t)time(NULL);
+
+    char *sql = th_strf("UPDATE login_events SET last_seen = %lld", (long long)(now - 30));
+    th_sql(&env, sql);
+    free(sql);
+    th_response_t r;
+    req(&r, "GET", TOKEN_PATH, h, NULL, 0, 0);
+    ck_assert_int_eq(r.status, 200);
+    th_response_dispose(&r);
+    ck_assert_int_eq(stored_last_seen("user@example.com"), now - 30);
+
+    sql = th_strf("UPDATE login_events SET last_seen = %lld", (long long)(now - 120));
+    th_sql(&env, sql);
+    free(sql);
+    req(&r, "GET", TOKEN_PATH, h, NULL, 0, 0);
+    ck_assert_int_eq(r.status, 200);
+    th_response_dispose(&r);
+    ck_assert_int_ge(stored_last_seen("user@example.com"), now);
+    free(token);
+}
+END_TEST
+
 START_TEST(token_not_stored_or_logged)
 {
     char *token = login("user@example.com", "user pass");
@@ -1108,6 +1157,7 @@ static Suite *sessions_suite(void)
     tcase_add_test(tc, logout);
     tcase_add_test(tc, browser_session_lifetime);
     tcase_add_test(tc, token_not_stored_or_logged);
+    tcase_add_test(tc, last_seen_is_coalesced);
     tcase_add_test(tc, forwarded_proto_untrusted);
     suite_add_tcase(s, tc);
 
