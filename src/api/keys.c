@@ -313,6 +313,7 @@ void idd_api_keys_list(idd_request_t *r)
 
 static void permissions(idd_request_t *r, idd_principal_t *p)
 {
+    (void)p;
     idd_buf_t b;
     idd_buf_init(&b);
     idd_buf_putc(&b, '[');

@@ -220,6 +220,7 @@ static int hand_out(idd_store_t *store, const idd_apikey_t *key, char *secret)
 
 int idd_ctl_apikey_create(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant)
 {
+    (void)variant;
     int rc = IDD_EINVAL;
     idd_store_t *store = NULL;
     idd_user_t user;
@@ -374,6 +375,7 @@ static int print_key_row(const idd_apikey_t *key, void *arg)
 
 int idd_ctl_apikey_list(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant)
 {
+    (void)variant;
     int rc = IDD_EINVAL;
     idd_store_t *store = NULL;
     idd_user_t owner;
@@ -436,6 +438,7 @@ static int parse_key_id(const char *text, char id[IDD_GUID_LEN + 1])
  * if it is presented again. */
 int idd_ctl_apikey_revoke(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant)
 {
+    (void)variant;
     int rc = IDD_EINVAL;
     idd_store_t *store = NULL;
     idd_apikey_t key;

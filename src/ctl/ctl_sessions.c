@@ -30,6 +30,7 @@ static int print_session_row(const idd_session_t *session, void *arg)
 
 int idd_ctl_session_list(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant)
 {
+    (void)variant;
     int rc = IDD_EINVAL;
     idd_store_t *store = NULL;
     idd_user_t user;
@@ -123,6 +124,7 @@ done:
 
 int idd_ctl_session_revoke(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant)
 {
+    (void)variant;
     if (args->values[OPT_ALL] != NULL)
         return revoke_all(args, cfg);
     /* Session ids are unique across tenants, so --tenant could only mislead here. */

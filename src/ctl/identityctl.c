@@ -250,6 +250,7 @@ done:
 
 static int cmd_migrate(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant)
 {
+    (void)args; (void)variant;
     idd_store_t *store = NULL;
     int from = 0, to = 0;
     int rc = idd_ctl_open_store(cfg, true, &store, &from, &to);
@@ -261,6 +262,7 @@ static int cmd_migrate(const idd_ctl_args_t *args, const idd_config_t *cfg, int 
 
 static int cmd_user_add(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant)
 {
+    (void)variant;
     int rc = IDD_EINVAL;
     idd_store_t *store = NULL;
     idd_user_t user, existing;
@@ -354,6 +356,7 @@ static int print_user_row(const idd_user_t *user, void *arg)
 
 static int cmd_user_list(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant)
 {
+    (void)variant;
     int rc = IDD_EINVAL;
     idd_store_t *store = NULL;
     int64_t tenant_id = 0; /* every tenant */
@@ -410,6 +413,7 @@ done:
 
 static int cmd_user_passwd(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant)
 {
+    (void)variant;
     int rc = IDD_EINVAL;
     idd_store_t *store = NULL;
     idd_user_t user;
@@ -444,6 +448,7 @@ done:
 
 static int cmd_key_generate(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant)
 {
+    (void)cfg; (void)variant;
     int rc = IDD_EINVAL;
     const char *alg_name = args->values[OPT_ALG];
     const char *path = args->values[OPT_OUT];
@@ -468,6 +473,7 @@ done:
 
 static int cmd_token_verify(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant)
 {
+    (void)args; (void)variant;
     int rc = IDD_EINVAL;
     idd_keyring_t *keyring = NULL;
     idd_buf_t claims;

@@ -83,6 +83,7 @@ static int method_is(const h2o_req_t *req, const char *method)
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
+    (void)self;
     idd_thread_t *thread = idd_thread_of(req);
     const idd_config_t *cfg = thread->app->cfg;
 

@@ -72,6 +72,7 @@ static void offload_link_dispose(void *p)
 /* Loop side: every finished offload posted to this thread. */
 static void on_offloads_back(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
+    (void)receiver;
     while (!h2o_linklist_is_empty(messages)) {
         h2o_multithread_message_t *msg =
             H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);

@@ -1280,6 +1280,7 @@ static int stored_key(const th_env_t *env, const char *key, idd_apikey_t *record
 
 static int count_key(const idd_apikey_t *key, void *arg)
 {
+    (void)key;
     (*(int *)arg)++;
     return 0;
 }
