@@ -1,5 +1,5 @@
 /*
- * identityd against a real OpenID authority: oidc-provider 8 (tests/interop/provider.mjs) on a
+ * identityd against a real OpenID authority: oidc-provider 9 (tests/interop/provider.mjs) on a
  * loopback port issues the access tokens, identityd on another port accepts them at
  * GET /api/2.0/security/oauth2/token. JWT access tokens are verified against the provider's
  * JWKS (found through its discovery document); opaque ones go through the provider's RFC 7662
