@@ -10,7 +10,9 @@
  * It also checks that URLs named in token headers are never fetched, that identityd's own
  * tokens are not credentials, that unknown kids cannot make it hammer the authority, and
  * that an unreachable authority gives 503 within the configured timeout rather than a hang
- * or a 200.
+ * or a 200; that introspection answers are checked like claims (iss, exp, aud) and cached
+ * no longer than the token lives (positive) or negative_ttl (negative); and that the
+ * token's scope (or scp) decides what it may do.
  * Needs `npm ci` in tests/interop.
  */
 #include <arpa/inet.h>
@@ -146,6 +148,7 @@ typedef struct world {
     json_t *tokens;      /* name -> compact token */
     bool introspect_jwt; /* oidc.introspection.jwt */
     bool by_email;       /* oidc.user_claim: email */
+    int negative_ttl;    /* oidc.introspection.negative_ttl (0: 5) */
 } world_t;
 
 static void make_craft_dir(world_t *w)
@@ -167,12 +170,12 @@ static void world_env(world_t *w, const char *authority)
              "  clock_skew: 120\n"
              "  user_claim: %s\n"
              "  introspection: { enabled: true, jwt: %s, client_id: identityd,"
-             " client_secret_file: introspection-secret, cache_ttl: 60, negative_ttl: 5 }\n"
+             " client_secret_file: introspection-secret, cache_ttl: 60, negative_ttl: %d }\n"
              "  jwks: { min_refresh: %d, max_age: 3600 }\n"
              "  timeouts: { connect: 2, total: %d }\n"
              "  allow_http: true\n",
              authority, w->by_email ? "email" : "sub", w->introspect_jwt ? "true" : "false",
-             MIN_REFRESH, TOTAL_TIMEOUT);
+             w->negative_ttl > 0 ? w->negative_ttl : 5, MIN_REFRESH, TOTAL_TIMEOUT);
     th_env_init(&w->env, oidc, NULL);
     char path[TH_PATH + 32];
     snprintf(path, sizeof(path), "%s/introspection-secret", w->env.dir);
@@ -432,6 +435,15 @@ static const refusal_t refusals[] = {
     /* Introspection answers "active": "true", a string: RFC 7662 requires a boolean, and a
      * lax check ("is it truthy?") would accept "false" just the same. */
     {"introspection_active_string", "introspection active is a string", true},
+    /* The answer is active but names another issuer: an answer is checked like the claims
+     * of a JWT, or a misrouted or spoofed introspection endpoint could vouch for anything. */
+    {"introspection_wrong_iss", "introspection answer of another issuer", true},
+    /* The answer is active but says the token expired ten minutes ago (beyond the skew):
+     * the authority's exp wins over an "active" that contradicts it. */
+    {"introspection_expired", "introspection answer with exp in the past", true},
+    /* The answer is active but for another audience: the authority vouches for the token at
+     * some other service, not at identityd (token substitution through introspection). */
+    {"introspection_other_aud", "introspection answer for another audience", true},
     /* Everything checks out, but the sub is no user of identityd: an authority's user is
      * not automatically one of ours. */
     {"valid_unknown_sub", "sub of no known user", false},
@@ -755,6 +767,149 @@ START_TEST(keys_fetched_once)
 }
 END_TEST
 
+/* What the token may do comes from its scope claim, or from scp when there is no scope (as
+ * Azure AD and others send it, as a string or an array). The token endpoint needs *:read
+ * ("read", or "write", which includes it). If the scp cases fail, users of such authorities
+ * are locked out (403 on every request); if files:read or openid/profile got through, a
+ * token granted for one resource, or for sign-in only, would be swapped for a token good
+ * for everything. */
+START_TEST(scope_or_scp_decides)
+{
+    static const struct {
+        const char *name;
+        long status;
+    } cases[] = {
+        {"scp_string", 200},           /* no scope; scp "read" */
+        {"scp_array", 200},            /* no scope; scp ["write"] */
+        {"scope_read", 200},           /* scope "read" */
+        {"scope_resource_read", 403},  /* scope "files:read": bound to one resource */
+        {"scope_openid_profile", 403}, /* scope "openid profile": sign-in only */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        th_response_t r;
+        bearer(&W.srv, token(&W, cases[i].name), &r);
+        if (cases[i].status == 200) {
+            assert_accepted(&W, &r, cases[i].name);
+        } else {
+            assert_error_only(&r, cases[i].status, cases[i].name);
+            th_assert_error_message(&r, "Access denied");
+        }
+        th_response_dispose(&r);
+    }
+}
+END_TEST
+
+/* ---- the introspection cache's lifetimes: a world of its own ----
+ * oidc.introspection.cache_ttl: 60 and negative_ttl: NEGATIVE_TTL. The server is started
+ * before the tokens are crafted, so that short_lived (exp = craft time + 3 s) has nearly
+ * all its life left when the test first presents it. */
+#define NEGATIVE_TTL 2
+
+static void world_setup_ttl(void)
+{
+    memset(&W, 0, sizeof(W));
+    W.introspect_jwt = true;
+    W.negative_ttl = NEGATIVE_TTL;
+    make_craft_dir(&W);
+    char jwks[TH_PATH], log[TH_PATH];
+    snprintf(jwks, sizeof(jwks), "%s/jwks.json", W.craft_dir);
+    snprintf(log, sizeof(log), "%s/authority.log", W.craft_dir);
+    authority_start(&W.authority, jwks, log);
+    world_env(&W, W.authority.issuer);
+    th_server_start(&W.srv, &W.env);
+    world_craft(&W, W.authority.issuer);
+}
+
+/* Seconds since the epoch, with a fraction (token times are wall-clock times). */
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A positive verdict is kept for cache_ttl (60 s) at most, and never past the token's exp:
+ * a token valid for 3 s is introspected once, answered from the cache while it lives, and
+ * introspected afresh once its exp has passed; an answer for a token already past its exp
+ * is not cached at all. If this fails, a token revoked at (or expired by) the authority
+ * keeps working for up to a minute after its exp, on identityd's word alone. */
+START_TEST(positive_cache_ends_at_exp)
+{
+    ck_assert(W.introspect_jwt);
+    const char *t = token(&W, "short_lived");
+    json_t *claims = th_jwt_part(t, 1);
+    double exp = json_number_value(json_object_get(claims, "exp"));
+    json_decref(claims);
+    double left = exp - wall_now();
+    ck_assert_msg(left >= 1.5, "short_lived has only %.1f s left at its first use: set-up too slow",
+                  left);
+
+    long long before = stat_count(&W.authority, "/introspect");
+    th_response_t r;
+    bearer(&W.srv, t, &r);
+    assert_accepted(&W, &r, "short_lived, first use");
+    th_response_dispose(&r);
+    ck_assert_int_eq(stat_count(&W.authority, "/introspect"), before + 1);
+
+    bearer(&W.srv, t, &r);
+    assert_accepted(&W, &r, "short_lived, again at once");
+    th_response_dispose(&r);
+    ck_assert_msg(stat_count(&W.authority, "/introspect") == before + 1,
+                  "a live token's verdict was not cached");
+
+    /* Past exp (and past the whole second identityd rounds its clock to). */
+    double wait = exp + 1.2 - wall_now();
+    if (wait > 0)
+        usleep((useconds_t)(wait * 1e6));
+    /* Still within oidc.clock_skew (120 s) of exp, so the token itself passes; the point is
+     * that identityd asked the authority again instead of trusting a 60 s old verdict. */
+    bearer(&W.srv, t, &r);
+    assert_accepted(&W, &r, "short_lived, just past exp");
+    th_response_dispose(&r);
+    ck_assert_msg(stat_count(&W.authority, "/introspect") == before + 2,
+                  "the verdict outlived the token's exp (introspection calls: %lld, expected %lld)",
+                  stat_count(&W.authority, "/introspect"), before + 2);
+
+    bearer(&W.srv, t, &r);
+    assert_accepted(&W, &r, "short_lived, past exp, again");
+    th_response_dispose(&r);
+    ck_assert_msg(stat_count(&W.authority, "/introspect") == before + 3,
+                  "a verdict on a token past its exp was cached");
+}
+END_TEST
+
+/* A negative verdict is kept for negative_ttl: a token the authority calls inactive is
+ * refused without asking again right away, and asked about afresh once negative_ttl has
+ * passed. If the first half fails, anyone can make identityd call the authority once per
+ * request with a revoked token (an amplifier); if the second fails, a token the authority
+ * re-activates (or a transient "no") is refused long after it stopped being true. */
+START_TEST(negative_cache_lasts_negative_ttl)
+{
+    ck_assert(W.introspect_jwt);
+    const char *t = token(&W, "introspection_inactive");
+    long long before = stat_count(&W.authority, "/introspect");
+    th_response_t r;
+    bearer(&W.srv, t, &r);
+    assert_refused(&r, "inactive, first use");
+    th_response_dispose(&r);
+    ck_assert_int_eq(stat_count(&W.authority, "/introspect"), before + 1);
+
+    bearer(&W.srv, t, &r);
+    assert_refused(&r, "inactive, again at once");
+    th_response_dispose(&r);
+    ck_assert_msg(stat_count(&W.authority, "/introspect") == before + 1,
+                  "a negative verdict was not cached");
+
+    usleep((NEGATIVE_TTL * 1000 + 300) * 1000);
+    bearer(&W.srv, t, &r);
+    assert_refused(&r, "inactive, after negative_ttl");
+    th_response_dispose(&r);
+    ck_assert_msg(stat_count(&W.authority, "/introspect") == before + 2,
+                  "a negative verdict outlived negative_ttl (introspection calls: %lld, expected %lld)",
+                  stat_count(&W.authority, "/introspect"), before + 2);
+}
+END_TEST
+
 static Suite *oidc_suite(void)
 {
     Suite *s = suite_create("oidc_refusals");
@@ -771,6 +926,7 @@ static Suite *oidc_suite(void)
     tcase_add_test(tc, unknown_kid_refetch_is_bounded);
     tcase_add_test(tc, concurrent_checks_share_one_introspection);
     tcase_add_test(tc, introspection_unsupported_is_refused_and_logged);
+    tcase_add_test(tc, scope_or_scp_decides);
     tcase_add_test(tc, authority_down_gives_503);
     suite_add_tcase(s, tc);
 
@@ -783,8 +939,18 @@ static Suite *oidc_suite(void)
     tcase_add_test(plain, header_urls_never_fetched);
     tcase_add_test(plain, own_token_not_a_credential);
     tcase_add_test(plain, keys_fetched_once);
+    tcase_add_test(plain, scope_or_scp_decides);
     tcase_add_test(plain, authority_down_cached_jwks_still_verifies);
     suite_add_tcase(s, plain);
+
+    /* The introspection cache's lifetimes; positive_cache_ends_at_exp first, while its
+     * short-lived token is young. */
+    TCase *ttl = tcase_create("introspection_cache_ttl");
+    tcase_add_unchecked_fixture(ttl, world_setup_ttl, world_teardown);
+    tcase_set_timeout(ttl, 60);
+    tcase_add_test(ttl, positive_cache_ends_at_exp);
+    tcase_add_test(ttl, negative_cache_lasts_negative_ttl);
+    suite_add_tcase(s, ttl);
 
     TCase *fresh_keys = tcase_create("cache_control");
     tcase_add_unchecked_fixture(fresh_keys, world_setup_short_max_age, world_teardown);

@@ -186,6 +186,20 @@ tokens.introspection_active_string = await es(claims({ x_introspect: 'active_str
 tokens.email_verified = await es(claims({ sub: 'someone-else', email: 'admin@example.com', email_verified: true }));
 tokens.email_unverified = await es(claims({ sub: 'someone-else', email: 'admin@example.com', email_verified: false }));
 tokens.email_verified_as_string = await es(claims({ sub: 'someone-else', email: 'admin@example.com', email_verified: 'true' }));
+// Valid tokens whose introspection answer is spoiled (see fake-authority.mjs): its iss is
+// another issuer's, its exp ten minutes past, its aud another service's.
+tokens.introspection_wrong_iss = await es(claims({ x_introspect: 'wrong_iss' }));
+tokens.introspection_expired = await es(claims({ x_introspect: 'expired' }));
+tokens.introspection_other_aud = await es(claims({ x_introspect: 'other_aud' }));
+// Valid for three seconds only: an introspection verdict on it must not outlive its exp.
+tokens.short_lived = await es(claims({ exp: now + 3 }));
+// Scopes, for the token endpoint (which needs *:read): scp instead of scope, as a string and
+// as an array; a resource-bound read; OpenID scopes only; plain "read".
+tokens.scp_string = await es(claims({ scope: undefined, scp: 'read' }));
+tokens.scp_array = await es(claims({ scope: undefined, scp: ['write'] }));
+tokens.scope_resource_read = await es(claims({ scope: 'files:read' }));
+tokens.scope_openid_profile = await es(claims({ scope: 'openid profile' }));
+tokens.scope_read = await es(claims({ scope: 'read' }));
 // A valid token the authority refuses to introspect with 400 unsupported_token_type.
 tokens.introspection_unsupported = await es(claims({ x_introspect: 'unsupported' }));
 // A valid token the authority is slow to introspect (see fake-authority.mjs).

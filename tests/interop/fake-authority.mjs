@@ -18,10 +18,17 @@
 //   GET  /attacker-jwks, /attacker-x5u      the attacker's key (must never be fetched)
 //   GET  /stats                             {"/path": count, ...} (not counted itself)
 //
-// Introspection answers: {"active": true, sub, scope, exp, aud, client_id} from the payload
-// of a three-segment token, with iss always this authority's issuer; {"active": false} when
-// the token does not decode, or its claims carry x_introspect "inactive"; {"active": "true"}
-// (a string, which RFC 7662 does not allow) when they carry x_introspect "active_string".
+// Introspection answers: {"active": true, sub, scope, scp, exp, aud, client_id} from the
+// payload of a three-segment token, with iss always this authority's issuer; {"active": false}
+// when the token does not decode, or its claims carry x_introspect "inactive"; {"active":
+// "true"} (a string, which RFC 7662 does not allow) when they carry x_introspect
+// "active_string". Other x_introspect switches spoil one member of an otherwise active
+// answer, so that a refusal can only come from identityd's check of the answer itself:
+//   "wrong_iss"   iss "https://evil.example"
+//   "expired"     exp ten minutes ago (beyond any sensible clock skew)
+//   "other_aud"   aud "https://elsewhere.example"
+//   "unsupported" 400 {"error": "unsupported_token_type"} instead of an answer
+//   "slow"        the answer comes after 800 ms
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
@@ -101,12 +108,16 @@ function introspection(token) {
     client_id: 'some-client',
     token_type: 'Bearer',
   };
-  for (const name of ['sub', 'scope', 'exp', 'aud'])
+  for (const name of ['sub', 'scope', 'scp', 'exp', 'aud'])
     if (claims[name] !== undefined) answer[name] = claims[name];
   // Always this authority's own issuer, whatever the token says: the introspection answer
   // vouches for the token, so identityd's refusal of a wrong iss must come from its own
   // check of the JWT.
   answer.iss = issuer;
+  // Unless asked to spoil the answer (the token itself being good).
+  if (claims.x_introspect === 'wrong_iss') answer.iss = 'https://evil.example';
+  else if (claims.x_introspect === 'expired') answer.exp = Math.floor(Date.now() / 1000) - 600;
+  else if (claims.x_introspect === 'other_aud') answer.aud = 'https://elsewhere.example';
   return answer;
 }
 
