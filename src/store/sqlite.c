@@ -166,9 +166,36 @@ int idd_sqlite_column_copy(sqlite_store_t *ss, sqlite3_stmt *stmt, int col, char
     return 0;
 }
 
-/* Reads the current row of a USER_COLUMNS statement into out. */
-static int read_user(sqlite_store_t *ss, sqlite3_stmt *stmt, idd_user_t *out)
+int idd_sqlite_next(sqlite_store_t *ss, sqlite3_stmt *stmt, const char *what, idd_sqlite_read_fn read,
+                    void *record)
 {
+    int src = sqlite3_step(stmt);
+    if (src == SQLITE_DONE)
+        return 0;
+    if (src != SQLITE_ROW)
+        return idd_sqlite_step_error(ss, src, what);
+    int rc = read(ss, stmt, record);
+    return rc == 0 ? 1 : rc;
+}
+
+int idd_sqlite_lookup(sqlite_store_t *ss, sqlite3_stmt *stmt, const char *what, idd_sqlite_read_fn read,
+                      void *scratch, void *out, size_t size)
+{
+    int rc = idd_sqlite_next(ss, stmt, what, read, scratch);
+    if (rc == 1) {
+        memcpy(out, scratch, size);
+        rc = 0;
+    } else if (rc == 0) {
+        rc = IDD_ENOTFOUND;
+    }
+    idd_wipe(scratch, size);
+    return rc;
+}
+
+/* Reads the current row of a USER_COLUMNS statement into out. */
+static int read_user(sqlite_store_t *ss, sqlite3_stmt *stmt, void *record)
+{
+    idd_user_t *out = record;
     char role[16];
     char status[16];
     const struct {
@@ -491,33 +518,12 @@ done:
     return rc;
 }
 
-/* Runs a statement expected to yield at most one user and reads it into out. The copy goes
- * through a local record so that a failure leaves out zeroed rather than half-written; the
- * local copy of the password record is wiped. */
-static int user_lookup(sqlite_store_t *ss, sqlite3_stmt *stmt, const char *what, idd_user_t *out)
-{
-    idd_user_t user;
-    int rc;
-    int src = sqlite3_step(stmt);
-
-    if (src == SQLITE_DONE) {
-        rc = IDD_ENOTFOUND;
-    } else if (src != SQLITE_ROW) {
-        rc = idd_sqlite_step_error(ss, src, what);
-    } else {
-        rc = read_user(ss, stmt, &user);
-        if (rc == 0)
-            *out = user;
-        idd_wipe(&user, sizeof user);
-    }
-    return rc;
-}
-
 static int sqlite_user_by_email(idd_store_t *s, int64_t tenant_id, const char *email,
                                 idd_user_t *out)
 {
     sqlite_store_t *ss = to_sqlite(s);
     sqlite3_stmt *stmt = NULL;
+    idd_user_t scratch; /* wiped by idd_sqlite_lookup */
     int rc = IDD_ENOTFOUND;
 
     /* No stored address can be longer than the field, so a longer one matches nobody. */
@@ -528,7 +534,7 @@ static int sqlite_user_by_email(idd_store_t *s, int64_t tenant_id, const char *e
         goto done;
     sqlite3_bind_int64(stmt, 1, tenant_id);
     sqlite3_bind_text(stmt, 2, email, -1, SQLITE_STATIC);
-    rc = user_lookup(ss, stmt, "user_by_email", out);
+    rc = idd_sqlite_lookup(ss, stmt, "user_by_email", read_user, &scratch, out, sizeof *out);
 
 done:
     idd_sqlite_stmt_put(stmt);
@@ -541,6 +547,7 @@ static int sqlite_user_by_id(idd_store_t *s, const char *id, idd_user_t *out)
 {
     sqlite_store_t *ss = to_sqlite(s);
     sqlite3_stmt *stmt = NULL;
+    idd_user_t scratch; /* wiped by idd_sqlite_lookup */
     int rc = IDD_ENOTFOUND;
 
     if (id == NULL || strlen(id) != IDD_GUID_LEN)
@@ -549,7 +556,7 @@ static int sqlite_user_by_id(idd_store_t *s, const char *id, idd_user_t *out)
     if (rc != 0)
         goto done;
     sqlite3_bind_text(stmt, 1, id, IDD_GUID_LEN, SQLITE_STATIC);
-    rc = user_lookup(ss, stmt, "user_by_id", out);
+    rc = idd_sqlite_lookup(ss, stmt, "user_by_id", read_user, &scratch, out, sizeof *out);
 
 done:
     idd_sqlite_stmt_put(stmt);
@@ -749,21 +756,12 @@ static int sqlite_user_list(idd_store_t *s, int64_t tenant_id, idd_user_visit_fn
     if (tenant_id != 0)
         sqlite3_bind_int64(stmt, 1, tenant_id);
     for (;;) {
-        int src = sqlite3_step(stmt);
-        if (src == SQLITE_DONE) {
-            rc = 0;
-            break;
-        }
-        if (src != SQLITE_ROW) {
-            rc = idd_sqlite_step_error(ss, src, "user_list");
-            break;
-        }
-        rc = read_user(ss, stmt, &user);
-        if (rc != 0)
-            break;
-        if (visit(&user, arg) != 0)
+        rc = idd_sqlite_next(ss, stmt, "user_list", read_user, &user);
+        if (rc != 1 || visit(&user, arg) != 0)
             break;
     }
+    if (rc == 1)
+        rc = 0;
 
 done:
     idd_sqlite_stmt_put(stmt);

@@ -159,8 +159,9 @@ done:
 }
 
 /* Reads the current row of an APIKEY_COLUMNS statement into out. */
-static int read_apikey(sqlite_store_t *ss, sqlite3_stmt *stmt, idd_apikey_t *out)
+static int read_apikey(sqlite_store_t *ss, sqlite3_stmt *stmt, void *record)
 {
+    idd_apikey_t *out = record;
     const struct {
         int col;
         char *dst;
@@ -197,29 +198,6 @@ static int read_apikey(sqlite_store_t *ss, sqlite3_stmt *stmt, idd_apikey_t *out
     out->last_used = sqlite3_column_int64(stmt, 9);
     out->active = sqlite3_column_int(stmt, 10) != 0;
     return 0;
-}
-
-/* Runs a statement expected to yield at most one key and reads it into out. The copy goes
- * through a local record so that a failure leaves out zeroed rather than half-written; the
- * local copy of the digest is wiped. */
-static int apikey_lookup(sqlite_store_t *ss, sqlite3_stmt *stmt, const char *what,
-                         idd_apikey_t *out)
-{
-    idd_apikey_t key;
-    int rc;
-    int src = sqlite3_step(stmt);
-
-    if (src == SQLITE_DONE) {
-        rc = IDD_ENOTFOUND;
-    } else if (src != SQLITE_ROW) {
-        rc = idd_sqlite_step_error(ss, src, what);
-    } else {
-        rc = read_apikey(ss, stmt, &key);
-        if (rc == 0)
-            *out = key;
-        idd_wipe(&key, sizeof key);
-    }
-    return rc;
 }
 
 /* Checks a key about to be inserted: every string terminated inside its array (IDD_ETOOBIG
@@ -325,6 +303,7 @@ int idd_sqlite_apikey_by_digest(idd_store_t *s, const unsigned char digest[IDD_S
 {
     sqlite_store_t *ss = to_sqlite(s);
     sqlite3_stmt *stmt = NULL;
+    idd_apikey_t scratch; /* wiped by idd_sqlite_lookup */
     int rc = IDD_EINVAL;
 
     if (digest == NULL)
@@ -333,7 +312,7 @@ int idd_sqlite_apikey_by_digest(idd_store_t *s, const unsigned char digest[IDD_S
     if (rc != 0)
         goto done;
     sqlite3_bind_blob(stmt, 1, digest, IDD_SESSION_DIGEST_LEN, SQLITE_STATIC);
-    rc = apikey_lookup(ss, stmt, "apikey_by_digest", out);
+    rc = idd_sqlite_lookup(ss, stmt, "apikey_by_digest", read_apikey, &scratch, out, sizeof *out);
 
 done:
     idd_sqlite_stmt_put(stmt);
@@ -346,6 +325,7 @@ int idd_sqlite_apikey_by_id(idd_store_t *s, const char *id, idd_apikey_t *out)
 {
     sqlite_store_t *ss = to_sqlite(s);
     sqlite3_stmt *stmt = NULL;
+    idd_apikey_t scratch; /* wiped by idd_sqlite_lookup */
     int rc = IDD_ENOTFOUND;
 
     if (!id_plausible(id))
@@ -354,7 +334,7 @@ int idd_sqlite_apikey_by_id(idd_store_t *s, const char *id, idd_apikey_t *out)
     if (rc != 0)
         goto done;
     sqlite3_bind_text(stmt, 1, id, IDD_GUID_LEN, SQLITE_STATIC);
-    rc = apikey_lookup(ss, stmt, "apikey_by_id", out);
+    rc = idd_sqlite_lookup(ss, stmt, "apikey_by_id", read_apikey, &scratch, out, sizeof *out);
 
 done:
     idd_sqlite_stmt_put(stmt);
@@ -388,21 +368,12 @@ int idd_sqlite_apikey_list(idd_store_t *s, int64_t tenant_id, const char *create
     if (created_by != NULL)
         sqlite3_bind_text(stmt, 2, created_by, IDD_GUID_LEN, SQLITE_STATIC);
     for (;;) {
-        int src = sqlite3_step(stmt);
-        if (src == SQLITE_DONE) {
-            rc = 0;
-            break;
-        }
-        if (src != SQLITE_ROW) {
-            rc = idd_sqlite_step_error(ss, src, "apikey_list");
-            break;
-        }
-        rc = read_apikey(ss, stmt, &key);
-        if (rc != 0)
-            break;
-        if (visit(&key, arg) != 0)
+        rc = idd_sqlite_next(ss, stmt, "apikey_list", read_apikey, &key);
+        if (rc != 1 || visit(&key, arg) != 0)
             break;
     }
+    if (rc == 1)
+        rc = 0;
 
 done:
     idd_sqlite_stmt_put(stmt);

@@ -88,6 +88,20 @@ int idd_sqlite_field_length(const char *field, size_t size, size_t *len);
  * does not fit, which only a writer bypassing the schema's limits could have stored. */
 int idd_sqlite_column_copy(sqlite_store_t *ss, sqlite3_stmt *stmt, int col, char *dst, size_t size);
 
+/* Reads the current row of a statement into a record of the caller's type. */
+typedef int (*idd_sqlite_read_fn)(sqlite_store_t *ss, sqlite3_stmt *stmt, void *record);
+
+/* Steps stmt once: 1 when a row was read into record, 0 when there are no more rows, or a
+ * negative IDD_E* code (a failed step, or read's own error). */
+int idd_sqlite_next(sqlite_store_t *ss, sqlite3_stmt *stmt, const char *what, idd_sqlite_read_fn read,
+                    void *record);
+
+/* Runs a statement that yields at most one row and reads it into out (size bytes) through
+ * scratch, a record of the same type: a failure leaves out zeroed rather than half-written,
+ * and scratch, which may hold secrets, is wiped. IDD_ENOTFOUND when there is no row. */
+int idd_sqlite_lookup(sqlite_store_t *ss, sqlite3_stmt *stmt, const char *what, idd_sqlite_read_fn read,
+                      void *scratch, void *out, size_t size);
+
 /* Runs SQL that returns nothing (transaction control), outside the statement cache; logs and
  * returns IDD_ESTORE when it fails. */
 int idd_sqlite_exec(sqlite_store_t *ss, const char *sql, const char *what);

@@ -61,8 +61,9 @@ static int user_id_plausible(const char *user_id)
 }
 
 /* Reads the current row of a SESSION_COLUMNS statement into out. */
-static int read_session(sqlite_store_t *ss, sqlite3_stmt *stmt, idd_session_t *out)
+static int read_session(sqlite_store_t *ss, sqlite3_stmt *stmt, void *record)
 {
+    idd_session_t *out = record;
     const void *digest;
     int rc;
 
@@ -90,29 +91,6 @@ static int read_session(sqlite_store_t *ss, sqlite3_stmt *stmt, idd_session_t *o
     out->browser_session = sqlite3_column_int(stmt, 10) != 0;
     out->auth_version = sqlite3_column_int64(stmt, 11);
     return 0;
-}
-
-/* Runs a statement expected to yield at most one session and reads it into out. The copy
- * goes through a local record so that a failure leaves out zeroed rather than half-written;
- * the local copy of the digest is wiped. */
-static int session_lookup(sqlite_store_t *ss, sqlite3_stmt *stmt, const char *what,
-                          idd_session_t *out)
-{
-    idd_session_t session;
-    int rc;
-    int src = sqlite3_step(stmt);
-
-    if (src == SQLITE_DONE) {
-        rc = IDD_ENOTFOUND;
-    } else if (src != SQLITE_ROW) {
-        rc = idd_sqlite_step_error(ss, src, what);
-    } else {
-        rc = read_session(ss, stmt, &session);
-        if (rc == 0)
-            *out = session;
-        idd_wipe(&session, sizeof session);
-    }
-    return rc;
 }
 
 /* Checks a session about to be inserted: every string terminated inside its array
@@ -185,6 +163,7 @@ int idd_sqlite_session_by_digest(idd_store_t *s, const unsigned char digest[IDD_
 {
     sqlite_store_t *ss = to_sqlite(s);
     sqlite3_stmt *stmt = NULL;
+    idd_session_t scratch; /* wiped by idd_sqlite_lookup */
     int rc = IDD_EINVAL;
 
     if (digest == NULL)
@@ -193,7 +172,7 @@ int idd_sqlite_session_by_digest(idd_store_t *s, const unsigned char digest[IDD_
     if (rc != 0)
         goto done;
     sqlite3_bind_blob(stmt, 1, digest, IDD_SESSION_DIGEST_LEN, SQLITE_STATIC);
-    rc = session_lookup(ss, stmt, "session_by_digest", out);
+    rc = idd_sqlite_lookup(ss, stmt, "session_by_digest", read_session, &scratch, out, sizeof *out);
 
 done:
     idd_sqlite_stmt_put(stmt);
@@ -206,13 +185,14 @@ int idd_sqlite_session_by_id(idd_store_t *s, int64_t id, idd_session_t *out)
 {
     sqlite_store_t *ss = to_sqlite(s);
     sqlite3_stmt *stmt = NULL;
+    idd_session_t scratch; /* wiped by idd_sqlite_lookup */
     int rc;
 
     rc = stmt_get(ss, ST_SESSION_BY_ID, &stmt);
     if (rc != 0)
         goto done;
     sqlite3_bind_int64(stmt, 1, id);
-    rc = session_lookup(ss, stmt, "session_by_id", out);
+    rc = idd_sqlite_lookup(ss, stmt, "session_by_id", read_session, &scratch, out, sizeof *out);
 
 done:
     idd_sqlite_stmt_put(stmt);
@@ -314,21 +294,12 @@ int idd_sqlite_session_list_user(idd_store_t *s, const char *user_id, int64_t no
     sqlite3_bind_text(stmt, 1, user_id, IDD_GUID_LEN, SQLITE_STATIC);
     sqlite3_bind_int64(stmt, 2, now);
     for (;;) {
-        int src = sqlite3_step(stmt);
-        if (src == SQLITE_DONE) {
-            rc = 0;
-            break;
-        }
-        if (src != SQLITE_ROW) {
-            rc = idd_sqlite_step_error(ss, src, "session_list_user");
-            break;
-        }
-        rc = read_session(ss, stmt, &session);
-        if (rc != 0)
-            break;
-        if (visit(&session, arg) != 0)
+        rc = idd_sqlite_next(ss, stmt, "session_list_user", read_session, &session);
+        if (rc != 1 || visit(&session, arg) != 0)
             break;
     }
+    if (rc == 1)
+        rc = 0;
 
 done:
     idd_sqlite_stmt_put(stmt);
