@@ -100,6 +100,10 @@ typedef int (*idd_apikey_visit_fn)(const idd_apikey_t *key, void *arg);
 /* Called once per session by the session listings; return non-zero to stop early. */
 typedef int (*idd_session_visit_fn)(const idd_session_t *session, void *arg);
 
+/* Writes "First Last" into out (len bytes; 2 * IDD_NAME_MAX + 2 always suffice), without a
+ * stray space when one part is empty: DocSpace's displayName and user_name. */
+void idd_user_display_name(const idd_user_t *user, char *out, size_t len);
+
 /* Called once per user by user_list; return non-zero to stop early. */
 typedef int (*idd_user_visit_fn)(const idd_user_t *user, void *arg);
 

@@ -140,14 +140,6 @@ void idd_api_connections_logout(idd_request_t *r)
     idd_auth_require(r, SCOPE_WRITE, logout_one);
 }
 
-static void display_name(const idd_user_t *u, char *out, size_t len)
-{
-    if (u->first_name[0] != '\0' && u->last_name[0] != '\0')
-        snprintf(out, len, "%s %s", u->first_name, u->last_name);
-    else
-        snprintf(out, len, "%s%s", u->first_name, u->last_name);
-}
-
 static void logout_others(idd_request_t *r, idd_principal_t *p)
 {
     int ended = 0;
@@ -158,7 +150,7 @@ static void logout_others(idd_request_t *r, idd_principal_t *p)
     }
     idd_log_info("user %s ended %d other sessions", p->user.id, ended);
     char name[2 * IDD_NAME_MAX + 2];
-    display_name(&p->user, name, sizeof(name));
+    idd_user_display_name(&p->user, name, sizeof(name));
     idd_respond_string(r, name);
 }
 

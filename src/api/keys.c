@@ -69,10 +69,7 @@ static void write_key(idd_buf_t *b, const idd_apikey_t *k, const idd_user_t *cre
     write_date(b, "createOn", k->created);
     if (creator != NULL) {
         char name[2 * IDD_NAME_MAX + 2];
-        if (creator->first_name[0] != '\0' && creator->last_name[0] != '\0')
-            snprintf(name, sizeof(name), "%s %s", creator->first_name, creator->last_name);
-        else
-            snprintf(name, sizeof(name), "%s%s", creator->first_name, creator->last_name);
+        idd_user_display_name(creator, name, sizeof(name));
         idd_buf_puts(b, ",\"createBy\":{\"id\":");
         idd_buf_json_str(b, creator->id, strlen(creator->id));
         idd_buf_puts(b, ",\"displayName\":");

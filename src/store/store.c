@@ -5,6 +5,7 @@
  */
 #include "identityd/store.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "identityd/common.h"
@@ -123,4 +124,10 @@ int idd_store_latest_version(void)
             latest = idd_migrations[i].number;
     }
     return latest;
+}
+
+void idd_user_display_name(const idd_user_t *user, char *out, size_t len)
+{
+    const char *gap = user->first_name[0] != '\0' && user->last_name[0] != '\0' ? " " : "";
+    snprintf(out, len, "%s%s%s", user->first_name, gap, user->last_name);
 }
