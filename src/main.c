@@ -12,18 +12,18 @@
 #include <jansson.h>
 #include <malloc.h>
 
-#include "identityd/auth.h"
-#include "identityd/bruteforce.h"
-#include "identityd/common.h"
-#include "identityd/ct.h"
-#include "identityd/httpclient.h"
-#include "identityd/config.h"
-#include "identityd/keyring.h"
-#include "identityd/log.h"
-#include "identityd/password.h"
-#include "identityd/server.h"
-#include "identityd/store.h"
-#include "identityd/workers.h"
+#include "identityd/auth/auth.h"
+#include "identityd/core/bruteforce.h"
+#include "identityd/core/common.h"
+#include "identityd/core/ct.h"
+#include "identityd/core/httpclient.h"
+#include "identityd/config/config.h"
+#include "identityd/token/keyring.h"
+#include "identityd/core/log.h"
+#include "identityd/cred/password.h"
+#include "identityd/http/server.h"
+#include "identityd/store/store.h"
+#include "identityd/core/workers.h"
 
 #define DEFAULT_CONFIG "config/identityd.yaml"
 /* Work a pool holds at most; beyond it requests get 503 at once rather than waiting behind

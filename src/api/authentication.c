@@ -8,15 +8,15 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "identityd/api.h"
-#include "identityd/auth.h"
-#include "identityd/buf.h"
-#include "identityd/common.h"
-#include "identityd/cookie.h"
-#include "identityd/ct.h"
-#include "identityd/log.h"
-#include "identityd/password.h"
-#include "identityd/respond.h"
+#include "identityd/api/api.h"
+#include "identityd/auth/auth.h"
+#include "identityd/core/buf.h"
+#include "identityd/core/common.h"
+#include "identityd/http/cookie.h"
+#include "identityd/core/ct.h"
+#include "identityd/core/log.h"
+#include "identityd/cred/password.h"
+#include "identityd/http/respond.h"
 
 #define SIGNIN_FAILED "User authentication failed"
 

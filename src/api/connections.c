@@ -6,14 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "identityd/api.h"
-#include "identityd/auth.h"
-#include "identityd/buf.h"
-#include "identityd/common.h"
-#include "identityd/cookie.h"
-#include "identityd/log.h"
-#include "identityd/respond.h"
-#include "identityd/useragent.h"
+#include "identityd/api/api.h"
+#include "identityd/auth/auth.h"
+#include "identityd/core/buf.h"
+#include "identityd/core/common.h"
+#include "identityd/http/cookie.h"
+#include "identityd/core/log.h"
+#include "identityd/http/respond.h"
+#include "identityd/core/useragent.h"
 
 #define SCOPE_READ "accounts:read"
 #define SCOPE_WRITE "accounts:write"

@@ -6,9 +6,9 @@
  * GET /metrics: the process's counters in the Prometheus text format. Counts only, nothing
  * about any user or credential; still, expose the port to the monitoring network only.
  */
-#include "identityd/api.h"
-#include "identityd/buf.h"
-#include "identityd/respond.h"
+#include "identityd/api/api.h"
+#include "identityd/core/buf.h"
+#include "identityd/http/respond.h"
 
 void idd_api_health(idd_request_t *r)
 {

@@ -7,14 +7,14 @@
 #include <jansson.h>
 #include <string.h>
 
-#include "identityd/api.h"
-#include "identityd/apikey.h"
-#include "identityd/auth.h"
-#include "identityd/buf.h"
-#include "identityd/common.h"
-#include "identityd/ct.h"
-#include "identityd/log.h"
-#include "identityd/respond.h"
+#include "identityd/api/api.h"
+#include "identityd/cred/apikey.h"
+#include "identityd/auth/auth.h"
+#include "identityd/core/buf.h"
+#include "identityd/core/common.h"
+#include "identityd/core/ct.h"
+#include "identityd/core/log.h"
+#include "identityd/http/respond.h"
 
 #define SCOPE_MANAGE "accounts:write"
 #define NAME_MAX_CHARS 30

@@ -5,11 +5,11 @@
  */
 #include <string.h>
 
-#include "identityd/common.h"
-#include "identityd/api.h"
-#include "identityd/auth.h"
-#include "identityd/log.h"
-#include "identityd/respond.h"
+#include "identityd/core/common.h"
+#include "identityd/api/api.h"
+#include "identityd/auth/auth.h"
+#include "identityd/core/log.h"
+#include "identityd/http/respond.h"
 
 static void mint(idd_request_t *r, idd_principal_t *p)
 {

@@ -2,8 +2,8 @@
  * GET /.well-known/jwks.json: the public keys consumers verify identityd's tokens with.
  * The document is rendered once when the keys load; this handler only sends it.
  */
-#include "identityd/api.h"
-#include "identityd/respond.h"
+#include "identityd/api/api.h"
+#include "identityd/http/respond.h"
 
 void idd_api_jwks(idd_request_t *r)
 {

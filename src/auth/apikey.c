@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "identityd/apikey.h"
-#include "identityd/auth.h"
-#include "identityd/common.h"
-#include "identityd/ct.h"
-#include "identityd/log.h"
+#include "identityd/cred/apikey.h"
+#include "identityd/auth/auth.h"
+#include "identityd/core/common.h"
+#include "identityd/core/ct.h"
+#include "identityd/core/log.h"
 
 #define USAGE_MAX 4096 /* keys with an unwritten use; more are dropped until the next flush */
 

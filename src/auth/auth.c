@@ -2,15 +2,15 @@
  * Credential classification and dispatch (see the table in DESIGN.md), scope checks, and
  * the only place that turns a failed authentication into 401 or 403.
  */
-#include "identityd/auth.h"
+#include "identityd/auth/auth.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include "identityd/cookie.h"
-#include "identityd/log.h"
-#include "identityd/respond.h"
+#include "identityd/http/cookie.h"
+#include "identityd/core/log.h"
+#include "identityd/http/respond.h"
 
 static int is_b64url_char(char c)
 {

@@ -4,9 +4,9 @@
  */
 #include <string.h>
 
-#include "identityd/auth.h"
-#include "identityd/b64.h"
-#include "identityd/ct.h"
+#include "identityd/auth/auth.h"
+#include "identityd/core/b64.h"
+#include "identityd/core/ct.h"
 
 #define BASIC_ENCODED_MAX 4096
 

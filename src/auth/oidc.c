@@ -19,13 +19,13 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "identityd/auth.h"
-#include "identityd/buf.h"
-#include "identityd/common.h"
-#include "identityd/ct.h"
-#include "identityd/httpclient.h"
-#include "identityd/jwks.h"
-#include "identityd/log.h"
+#include "identityd/auth/auth.h"
+#include "identityd/core/buf.h"
+#include "identityd/core/common.h"
+#include "identityd/core/ct.h"
+#include "identityd/core/httpclient.h"
+#include "identityd/jose/jwks.h"
+#include "identityd/core/log.h"
 
 #define CACHE_SLOTS 4096        /* introspection results kept */
 #define SECRET_MAX 1024

@@ -11,11 +11,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "identityd/auth.h"
-#include "identityd/b64.h"
-#include "identityd/common.h"
-#include "identityd/ct.h"
-#include "identityd/log.h"
+#include "identityd/auth/auth.h"
+#include "identityd/core/b64.h"
+#include "identityd/core/common.h"
+#include "identityd/core/ct.h"
+#include "identityd/core/log.h"
 
 #define TOUCH_INTERVAL 60 /* seconds between last_seen writes for one session */
 

@@ -18,12 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "identityd/auth.h"
-#include "identityd/bruteforce.h"
-#include "identityd/common.h"
-#include "identityd/ct.h"
-#include "identityd/log.h"
-#include "identityd/password.h"
+#include "identityd/auth/auth.h"
+#include "identityd/core/bruteforce.h"
+#include "identityd/core/common.h"
+#include "identityd/core/ct.h"
+#include "identityd/core/log.h"
+#include "identityd/cred/password.h"
 
 #define PASSWORD_MAX 1024
 /* A record no client hash matches: the decoy an unknown user is checked against. */

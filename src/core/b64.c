@@ -4,11 +4,11 @@
  * a credential or a signature: a second spelling of the same bytes (padding in base64url,
  * non-zero trailing bits, whitespace) is refused instead of being guessed at.
  */
-#include "identityd/b64.h"
+#include "identityd/core/b64.h"
 
 #include <stdint.h>
 
-#include "identityd/common.h"
+#include "identityd/core/common.h"
 
 static const char std_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -20,7 +20,7 @@
  * Hashing happens outside the lock. The clock is the caller's (now_ms, monotonic), which
  * keeps this file free of time sources and lets the tests drive it.
  */
-#include "identityd/bruteforce.h"
+#include "identityd/core/bruteforce.h"
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -29,7 +29,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#include "identityd/common.h"
+#include "identityd/core/common.h"
 
 #define WAYS 8               /* entries per bucket: one bucket is 256 bytes */
 #define MIN_SLOTS 64         /* as the header promises */

@@ -1,14 +1,14 @@
 /*
  * Growable buffer and escaping JSON writer (see buf.h for why not json_dumps).
  */
-#include "identityd/buf.h"
+#include "identityd/core/buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "identityd/common.h"
-#include "identityd/ct.h"
+#include "identityd/core/common.h"
+#include "identityd/core/ct.h"
 
 void idd_buf_init(idd_buf_t *b)
 {

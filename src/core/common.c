@@ -1,7 +1,7 @@
 /*
  * Error texts, aborting allocators and clocks shared by every module.
  */
-#include "identityd/common.h"
+#include "identityd/core/common.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /*
  * Constant-time comparison and wiping, thin and auditable wrappers over OpenSSL's.
  */
-#include "identityd/ct.h"
+#include "identityd/core/ct.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -19,7 +19,7 @@
  * Proxies from the usual environment variables (https_proxy, no_proxy) are honoured, as
  * libcurl does by default, for deployments that reach the authority through one.
  */
-#include "identityd/httpclient.h"
+#include "identityd/core/httpclient.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -27,10 +27,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "identityd/b64.h"
-#include "identityd/common.h"
-#include "identityd/ct.h"
-#include "identityd/log.h"
+#include "identityd/core/b64.h"
+#include "identityd/core/common.h"
+#include "identityd/core/ct.h"
+#include "identityd/core/log.h"
 
 #define URL_MAX 8192 /* longer URLs are refused: ours are an authority plus a short path */
 #define CACHE_CONTROL_MAX_AGE 2147483647L /* RFC 9111 §1.2.2: larger delta-seconds saturate */

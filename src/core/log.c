@@ -3,7 +3,7 @@
  * with one write(2), which POSIX keeps whole for pipes up to PIPE_BUF, so concurrent threads
  * do not interleave within a line.
  */
-#include "identityd/log.h"
+#include "identityd/core/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "identityd/common.h"
+#include "identityd/core/common.h"
 
 static volatile idd_log_level_t current_level = IDD_LOG_INFO;
 static const char *const level_names[] = {"error", "warn", "info", "debug"};

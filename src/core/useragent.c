@@ -9,12 +9,12 @@
  * header may be anything a client cares to send. The output holds only fixed names and
  * digits, so hostile bytes in the input can never reach it.
  */
-#include "identityd/useragent.h"
+#include "identityd/core/useragent.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "identityd/common.h"
+#include "identityd/core/common.h"
 
 #define MAX_SCAN 2048 /* bytes of the header examined */
 #define MAX_DIGITS 6  /* of a version part; longer runs are cut ("123456789" -> "123456") */

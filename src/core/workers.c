@@ -2,14 +2,14 @@
  * The worker pool: a mutex-protected FIFO and a condition variable. Jobs are few and slow
  * (tens of milliseconds of KDF), so a single queue is the simple and sufficient shape.
  */
-#include "identityd/workers.h"
+#include "identityd/core/workers.h"
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "identityd/common.h"
+#include "identityd/core/common.h"
 
 struct idd_workers {
     pthread_mutex_t lock;

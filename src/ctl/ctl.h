@@ -19,8 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "identityd/config.h"
-#include "identityd/store.h"
+#include "identityd/config/config.h"
+#include "identityd/store/store.h"
 
 /* Options a command may take, as indexes into idd_ctl_args_t.values (identityctl.c keeps
  * their spellings and which command takes which). */

@@ -14,7 +14,7 @@
 #include <jansson.h>
 
 #include "ctl.h"
-#include "identityd/common.h"
+#include "identityd/core/common.h"
 
 /* Returns true when s[0..len) is valid UTF-8, which jansson checks when it builds a string.
  * Names and emails end up in JWT claims, whose JSON must be valid UTF-8. */

@@ -16,10 +16,10 @@
 #include <unistd.h>
 
 #include "ctl.h"
-#include "identityd/apikey.h"
-#include "identityd/common.h"
-#include "identityd/ct.h"
-#include "identityd/password.h"
+#include "identityd/cred/apikey.h"
+#include "identityd/core/common.h"
+#include "identityd/core/ct.h"
+#include "identityd/cred/password.h"
 
 #define NAME_CHARS_MAX 30 /* IDD_APIKEY_NAME_MAX bytes hold 30 characters of any size */
 #define EXPIRES_DAYS_MAX 365

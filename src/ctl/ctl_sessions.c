@@ -9,8 +9,8 @@
 #include <string.h>
 
 #include "ctl.h"
-#include "identityd/common.h"
-#include "identityd/ct.h"
+#include "identityd/core/common.h"
+#include "identityd/core/ct.h"
 
 static int print_session_row(const idd_session_t *session, void *arg)
 {

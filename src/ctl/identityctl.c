@@ -25,15 +25,15 @@
 #include <jansson.h>
 
 #include "ctl.h"
-#include "identityd/buf.h"
-#include "identityd/common.h"
-#include "identityd/config.h"
-#include "identityd/ct.h"
-#include "identityd/keyring.h"
-#include "identityd/log.h"
-#include "identityd/password.h"
-#include "identityd/store.h"
-#include "identityd/verify.h"
+#include "identityd/core/buf.h"
+#include "identityd/core/common.h"
+#include "identityd/config/config.h"
+#include "identityd/core/ct.h"
+#include "identityd/token/keyring.h"
+#include "identityd/core/log.h"
+#include "identityd/cred/password.h"
+#include "identityd/store/store.h"
+#include "identityd/token/verify.h"
 
 #define DEFAULT_CONFIG "config/identityd.yaml"
 #define PASSWORD_INPUT_MAX 1024

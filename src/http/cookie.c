@@ -2,12 +2,12 @@
  * Cookie lookup over "a=1; b=2" header values (RFC 6265 §5.4 order and syntax, leniently:
  * whitespace around pairs is skipped, a quoted value loses its quotes).
  */
-#include "identityd/cookie.h"
+#include "identityd/http/cookie.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "identityd/common.h"
+#include "identityd/core/common.h"
 
 int idd_cookie_find_in(const char *header, size_t len, const char *name, h2o_iovec_t *value)
 {

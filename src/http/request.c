@@ -10,9 +10,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "identityd/api.h"
-#include "identityd/common.h"
-#include "identityd/respond.h"
+#include "identityd/api/api.h"
+#include "identityd/core/common.h"
+#include "identityd/http/respond.h"
 
 #define HOST_MAX 261 /* 255 name + ":65535" */
 

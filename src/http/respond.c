@@ -2,11 +2,11 @@
  * Writing responses: the DocSpace envelopes, JSON bodies with an explicit Content-Length
  * (h2o_send_inline alone would answer chunked), and common headers.
  */
-#include "identityd/respond.h"
+#include "identityd/http/respond.h"
 
 #include <string.h>
 
-#include "identityd/buf.h"
+#include "identityd/core/buf.h"
 
 const char *idd_status_reason(int status)
 {

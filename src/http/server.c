@@ -18,12 +18,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "identityd/common.h"
-#include "identityd/api.h"
-#include "identityd/auth.h"
-#include "identityd/log.h"
-#include "identityd/respond.h"
-#include "identityd/server.h"
+#include "identityd/core/common.h"
+#include "identityd/api/api.h"
+#include "identityd/auth/auth.h"
+#include "identityd/core/log.h"
+#include "identityd/http/respond.h"
+#include "identityd/http/server.h"
 
 #define STOP_FLUSH_MS 500   /* then, time to write the last responses and close */
 #define USAGE_FLUSH_MS 60000 /* how often API key uses are written out */

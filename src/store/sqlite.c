@@ -29,10 +29,10 @@
 
 #include <openssl/rand.h>
 
-#include "identityd/common.h"
-#include "identityd/ct.h"
-#include "identityd/log.h"
-#include "identityd/store.h"
+#include "identityd/core/common.h"
+#include "identityd/core/ct.h"
+#include "identityd/core/log.h"
+#include "identityd/store/store.h"
 #include "store/migrations.h"
 #include "store/sqlite_internal.h"
 

@@ -15,7 +15,7 @@
 
 #include <sqlite3.h>
 
-#include "identityd/store.h"
+#include "identityd/store/store.h"
 
 /* Every cached statement of the engine. Each file prepares only its own ids, from its own
  * table of SQL; the handle keeps them in one array so that close finalizes them all. */

@@ -14,10 +14,10 @@
  */
 #include <string.h>
 
-#include "identityd/common.h"
-#include "identityd/ct.h"
-#include "identityd/log.h"
-#include "identityd/store.h"
+#include "identityd/core/common.h"
+#include "identityd/core/ct.h"
+#include "identityd/core/log.h"
+#include "identityd/store/store.h"
 #include "store/sqlite_internal.h"
 
 /* The order read_session() expects. */

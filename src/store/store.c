@@ -3,13 +3,13 @@
  * a handle through its engine, and the names of roles and user statuses as the schema and
  * the configuration spell them. Callers reach the engine only through idd_store_ops_t.
  */
-#include "identityd/store.h"
+#include "identityd/store/store.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#include "identityd/common.h"
-#include "identityd/log.h"
+#include "identityd/core/common.h"
+#include "identityd/core/log.h"
 #include "store/migrations.h"
 #include "store/sqlite_internal.h"
 

@@ -7,7 +7,7 @@
  * changes with the configuration. Error texts point at the key's line in the config file
  * and never contain key material.
  */
-#include "identityd/keyring.h"
+#include "identityd/token/keyring.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,11 +27,11 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 
-#include "identityd/b64.h"
-#include "identityd/buf.h"
-#include "identityd/common.h"
-#include "identityd/ct.h"
-#include "identityd/machinekey.h"
+#include "identityd/core/b64.h"
+#include "identityd/core/buf.h"
+#include "identityd/core/common.h"
+#include "identityd/core/ct.h"
+#include "identityd/token/machinekey.h"
 
 /* A machine key is a short string; anything near this size is not one. */
 #define MACHINE_KEY_FILE_MAX 65536

@@ -13,13 +13,13 @@
  * tests/unit/check_machinekey.c); with the System.Random bound the bytes diverge from the
  * 33rd on.
  */
-#include "identityd/machinekey.h"
+#include "identityd/token/machinekey.h"
 
 #include <stdint.h>
 #include <string.h>
 
-#include "identityd/common.h"
-#include "identityd/ct.h"
+#include "identityd/core/common.h"
+#include "identityd/core/ct.h"
 
 #define MBIG INT32_MAX
 #define MSEED 161803398

@@ -6,7 +6,7 @@
  * and base64url-encodes straight into the caller's buffer. A signer belongs to one thread;
  * the keyring it reads is shared and immutable.
  */
-#include "identityd/signer.h"
+#include "identityd/token/signer.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +20,10 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
-#include "identityd/b64.h"
-#include "identityd/common.h"
-#include "identityd/ct.h"
-#include "identityd/log.h"
+#include "identityd/core/b64.h"
+#include "identityd/core/common.h"
+#include "identityd/core/ct.h"
+#include "identityd/core/log.h"
 
 #define JTI_BYTES 16
 #define ES256_COORD 32

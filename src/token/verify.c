@@ -6,8 +6,8 @@
  * first and its alg must equal the alg of the key its kid names before libjwt sees a key.
  * Not on the request path: the PEM export and re-parse per call are acceptable here.
  */
-#include "identityd/jwks.h"
-#include "identityd/verify.h"
+#include "identityd/jose/jwks.h"
+#include "identityd/token/verify.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,8 +21,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "identityd/b64.h"
-#include "identityd/common.h"
+#include "identityd/core/b64.h"
+#include "identityd/core/common.h"
 
 /* Tokens identityd mints are well under 2 KiB; this bounds what a pasted token may cost. */
 #define TOKEN_MAX IDD_JWT_MAX /* the strict decoder looks at no more */

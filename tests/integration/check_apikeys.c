@@ -26,9 +26,9 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "identityd/apikey.h"
-#include "identityd/password.h"
-#include "identityd/store.h"
+#include "identityd/cred/apikey.h"
+#include "identityd/cred/password.h"
+#include "identityd/store/store.h"
 
 #define KEYS_PATH "/api/2.0/keys"
 #define PERMISSIONS_PATH "/api/2.0/keys/permissions"

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "identityd/store.h"
+#include "identityd/store/store.h"
 
 #define AUTH_PATH "/api/2.0/authentication"
 #define TOKEN_PATH "/api/2.0/security/oauth2/token"

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "identityd/store.h"
+#include "identityd/store/store.h"
 
 #define AUTH_PATH "/api/2.0/authentication"
 #define LOGOUT_PATH "/api/2.0/authentication/logout"

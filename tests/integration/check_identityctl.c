@@ -22,15 +22,15 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "identityd/apikey.h"
-#include "identityd/b64.h"
-#include "identityd/buf.h"
-#include "identityd/common.h"
-#include "identityd/config.h"
-#include "identityd/keyring.h"
-#include "identityd/password.h"
-#include "identityd/signer.h"
-#include "identityd/store.h"
+#include "identityd/cred/apikey.h"
+#include "identityd/core/b64.h"
+#include "identityd/core/buf.h"
+#include "identityd/core/common.h"
+#include "identityd/config/config.h"
+#include "identityd/token/keyring.h"
+#include "identityd/cred/password.h"
+#include "identityd/token/signer.h"
+#include "identityd/store/store.h"
 
 /* The pepper file th_env_init writes, without its trailing newline (harness.c). */
 #define TEST_PEPPER "0123456789abcdef0123456789abcdef-test-pepper"

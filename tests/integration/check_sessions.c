@@ -19,8 +19,8 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "identityd/b64.h"
-#include "identityd/store.h"
+#include "identityd/core/b64.h"
+#include "identityd/store/store.h"
 
 #define AUTH_PATH "/api/2.0/authentication"
 #define LOGOUT_PATH "/api/2.0/authentication/logout"

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "identityd/b64.h"
+#include "identityd/core/b64.h"
 
 #define TOKEN_PATH "/api/2.0/security/oauth2/token"
 

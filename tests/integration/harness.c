@@ -19,7 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "identityd/b64.h"
+#include "identityd/core/b64.h"
 
 const char *th_getenv(const char *name)
 {

@@ -16,7 +16,7 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "identityd/store.h"
+#include "identityd/store/store.h"
 
 #define TH_PATH 512
 

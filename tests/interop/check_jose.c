@@ -15,8 +15,8 @@
 #include <time.h>
 
 #include "harness.h"
-#include "identityd/b64.h"
-#include "identityd/machinekey.h"
+#include "identityd/core/b64.h"
+#include "identityd/token/machinekey.h"
 
 #define TOKEN_PATH "/api/2.0/security/oauth2/token"
 #define JWKS_PATH "/.well-known/jwks.json"

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "identityd/store.h"
+#include "identityd/store/store.h"
 
 #define TOKEN_PATH "/api/2.0/security/oauth2/token"
 #define GOOD_SCOPE "openid read write"

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "identityd/auth.h"
-#include "identityd/cookie.h"
+#include "identityd/auth/auth.h"
+#include "identityd/http/cookie.h"
 
 typedef struct classify_case {
     const char *authorization;

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "identityd/b64.h"
-#include "identityd/common.h"
+#include "identityd/core/b64.h"
+#include "identityd/core/common.h"
 
 struct vector {
     const char *plain;

@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "identityd/bruteforce.h"
-#include "identityd/common.h"
+#include "identityd/core/bruteforce.h"
+#include "identityd/core/common.h"
 
 #define T0 1000000 /* an arbitrary monotonic start, in ms */
 #define IP "203.0.113.7"

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "identityd/common.h"
-#include "identityd/config.h"
-#include "identityd/jwks.h"
+#include "identityd/core/common.h"
+#include "identityd/config/config.h"
+#include "identityd/jose/jwks.h"
 
 static char tmpdir[PATH_MAX];
 static char realdir[PATH_MAX];

@@ -24,8 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "identityd/common.h"
-#include "identityd/httpclient.h"
+#include "identityd/core/common.h"
+#include "identityd/core/httpclient.h"
 
 #define REQUEST_MAX (64 * 1024)
 

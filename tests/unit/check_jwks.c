@@ -20,9 +20,9 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
-#include "identityd/common.h"
-#include "identityd/jwks.h"
-#include "identityd/log.h"
+#include "identityd/core/common.h"
+#include "identityd/jose/jwks.h"
+#include "identityd/core/log.h"
 
 #define NOW INT64_C(1800000000)
 #define SKEW 120

@@ -19,12 +19,12 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "identityd/b64.h"
-#include "identityd/buf.h"
-#include "identityd/common.h"
-#include "identityd/config.h"
-#include "identityd/keyring.h"
-#include "identityd/machinekey.h"
+#include "identityd/core/b64.h"
+#include "identityd/core/buf.h"
+#include "identityd/core/common.h"
+#include "identityd/config/config.h"
+#include "identityd/token/keyring.h"
+#include "identityd/token/machinekey.h"
 
 static const char hs256_111_hex[] =
     "9cb6a0ebd3059d9ea1334390dcb00ed8aba8425cd5668222546ba47586baf2fa74cd021d3248e565f00e53cd38"

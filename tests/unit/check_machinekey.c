@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "identityd/common.h"
-#include "identityd/machinekey.h"
+#include "identityd/core/common.h"
+#include "identityd/token/machinekey.h"
 
 static const char vector_111[] =
     "9cb6a0ebd3059d9ea1334390dcb00ed8aba8425cd5668222546ba47586baf2fa74cd021d3248e565f00e53cd38"

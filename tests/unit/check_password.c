@@ -12,9 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "identityd/common.h"
-#include "identityd/password.h"
-#include "identityd/store.h"
+#include "identityd/core/common.h"
+#include "identityd/cred/password.h"
+#include "identityd/store/store.h"
 
 /* A 32-byte pepper and a client hash of 'pässwörd' (UTF-8) under a 64-hex tenant salt with
  * 1000 iterations, both fixed so that the record has a known answer:

@@ -20,12 +20,12 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "identityd/b64.h"
-#include "identityd/buf.h"
-#include "identityd/common.h"
-#include "identityd/config.h"
-#include "identityd/keyring.h"
-#include "identityd/signer.h"
+#include "identityd/core/b64.h"
+#include "identityd/core/buf.h"
+#include "identityd/core/common.h"
+#include "identityd/config/config.h"
+#include "identityd/token/keyring.h"
+#include "identityd/token/signer.h"
 
 /* DocSpace's HS256 key for machine key "111" (docspace-behavior.md §2). */
 static const char hs256_111_hex[] =

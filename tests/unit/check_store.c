@@ -19,9 +19,9 @@
 
 #include <sqlite3.h>
 
-#include "identityd/common.h"
-#include "identityd/log.h"
-#include "identityd/store.h"
+#include "identityd/core/common.h"
+#include "identityd/core/log.h"
+#include "identityd/store/store.h"
 
 #define DIR_TEMPLATE "/tmp/check_store.XXXXXX"
 #define RECORD_A "$idd1$1000$vkuqioKSr1iNsYTo58Dkl0UkX_-2yQcVzfW3FYhiIqM"

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "identityd/common.h"
-#include "identityd/useragent.h"
+#include "identityd/core/common.h"
+#include "identityd/core/useragent.h"
 
 /* Parses the first len bytes of text from a heap copy of exactly len bytes. */
 static idd_useragent_t parse_exact(const char *text, size_t len)

@@ -18,14 +18,14 @@
 #include <openssl/hmac.h>
 #include <openssl/pem.h>
 
-#include "identityd/b64.h"
-#include "identityd/buf.h"
-#include "identityd/common.h"
-#include "identityd/config.h"
-#include "identityd/keyring.h"
-#include "identityd/machinekey.h"
-#include "identityd/signer.h"
-#include "identityd/verify.h"
+#include "identityd/core/b64.h"
+#include "identityd/core/buf.h"
+#include "identityd/core/common.h"
+#include "identityd/config/config.h"
+#include "identityd/token/keyring.h"
+#include "identityd/token/machinekey.h"
+#include "identityd/token/signer.h"
+#include "identityd/token/verify.h"
 
 static const idd_alg_t all_algs[] = {IDD_ALG_HS256, IDD_ALG_ES256, IDD_ALG_RS256, IDD_ALG_EDDSA};
 static const char *const kids[] = {"hs-1", "es-1", "rs-1", "ed-1"}; /* by idd_alg_t */

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "identityd/common.h"
-#include "identityd/workers.h"
+#include "identityd/core/common.h"
+#include "identityd/core/workers.h"
 
 typedef struct counted_job {
     idd_job_t job;

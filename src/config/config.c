@@ -13,7 +13,7 @@
  * echoed. Relative paths resolve against the realpath of the config file's folder, so the
  * default database, "identity.db", sits next to the config file.
  */
-#include "identityd/config.h"
+#include "identityd/config/config.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -30,9 +30,9 @@
 #include <unistd.h>
 #include <yaml.h>
 
-#include "identityd/common.h"
-#include "identityd/ct.h"
-#include "identityd/jwks.h"
+#include "identityd/core/common.h"
+#include "identityd/core/ct.h"
+#include "identityd/jose/jwks.h"
 
 #define MAX_CONFIG_BYTES (1024 * 1024) /* a config larger than this is surely a mistake */
 #define MAX_ENTRIES 32                 /* rows per table (seen[] arrays are this long) */

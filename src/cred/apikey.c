@@ -1,15 +1,15 @@
 /*
  * API key values, digests and the permission vocabulary (see apikey.h).
  */
-#include "identityd/apikey.h"
+#include "identityd/cred/apikey.h"
 
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "identityd/common.h"
-#include "identityd/ct.h"
+#include "identityd/core/common.h"
+#include "identityd/core/ct.h"
 
 const char *const idd_apikey_permissions[] = {
     "*",

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "identityd/buf.h"
+#include "identityd/core/buf.h"
 
 #define IDD_HTTP_BODY_MAX (1024 * 1024)
 

@@ -6,9 +6,9 @@
  */
 #include <string.h>
 
-#include "identityd/common.h"
-#include "identityd/api.h"
-#include "identityd/respond.h"
+#include "identityd/core/common.h"
+#include "identityd/api/api.h"
+#include "identityd/http/respond.h"
 
 static const idd_route_t routes[] = {
     {"GET", "/api/2.0/security/oauth2/token", IDD_ROUTE_TENANT, idd_api_token},

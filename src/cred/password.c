@@ -11,7 +11,7 @@
  * trailing bytes) and compared in constant time; every intermediate holding a client hash,
  * derived key or MAC is wiped before returning.
  */
-#include "identityd/password.h"
+#include "identityd/cred/password.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,10 +25,10 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "identityd/b64.h"
-#include "identityd/common.h"
-#include "identityd/ct.h"
-#include "identityd/store.h"
+#include "identityd/core/b64.h"
+#include "identityd/core/common.h"
+#include "identityd/core/ct.h"
+#include "identityd/store/store.h"
 
 #define RECORD_PREFIX "$idd1$"
 #define RECORD_PREFIX_LEN (sizeof RECORD_PREFIX - 1)

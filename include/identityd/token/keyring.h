@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <openssl/evp.h>
 
-#include "identityd/config.h"
+#include "identityd/config/config.h"
 
 typedef struct idd_key {
     char *kid;

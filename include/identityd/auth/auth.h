@@ -15,8 +15,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "identityd/server.h"
-#include "identityd/store.h"
+#include "identityd/http/server.h"
+#include "identityd/store/store.h"
 
 typedef enum {
     IDD_AUTH_OK = 0,  /* principal established */

@@ -8,8 +8,8 @@
 
 #include <stdint.h>
 
-#include "identityd/buf.h"
-#include "identityd/keyring.h"
+#include "identityd/core/buf.h"
+#include "identityd/token/keyring.h"
 
 /* Verifies token against the key named by its kid (or, without a kid, the active key): the
  * header alg must equal the key's alg, the signature must verify, and exp must be later

@@ -7,7 +7,7 @@
  * signature, and only then are the claims read. Everything here is pure: the caller
  * supplies the time, the keys and the policy.
  */
-#include "identityd/jwks.h"
+#include "identityd/jose/jwks.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +19,8 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
-#include "identityd/b64.h"
-#include "identityd/common.h"
+#include "identityd/core/b64.h"
+#include "identityd/core/common.h"
 
 #define ES256_COORD 32
 #define ED25519_SIG 64

@@ -14,12 +14,12 @@
 
 #include <h2o.h>
 
-#include "identityd/config.h"
-#include "identityd/keyring.h"
-#include "identityd/password.h"
-#include "identityd/signer.h"
-#include "identityd/store.h"
-#include "identityd/workers.h"
+#include "identityd/config/config.h"
+#include "identityd/token/keyring.h"
+#include "identityd/cred/password.h"
+#include "identityd/token/signer.h"
+#include "identityd/store/store.h"
+#include "identityd/core/workers.h"
 
 struct idd_basic_cache;
 struct idd_principal;

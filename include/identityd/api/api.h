@@ -6,7 +6,7 @@
 #ifndef IDENTITYD_API_H
 #define IDENTITYD_API_H
 
-#include "identityd/server.h"
+#include "identityd/http/server.h"
 
 typedef void (*idd_api_handler_fn)(idd_request_t *r);
 

@@ -10,8 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "identityd/password.h"
-#include "identityd/store.h"
+#include "identityd/cred/password.h"
+#include "identityd/store/store.h"
 
 #define IDD_APIKEY_PREFIX "sk-"
 #define IDD_APIKEY_LEN 67 /* "sk-" + 64 hex */

@@ -7,7 +7,7 @@
  * key does not take the whole authority down. The algorithms a key may verify are fixed
  * here, from its "alg" or its type, and idd_jwt_verify never lets a token widen them.
  */
-#include "identityd/jwks.h"
+#include "identityd/jose/jwks.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +18,9 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
-#include "identityd/b64.h"
-#include "identityd/common.h"
-#include "identityd/log.h"
+#include "identityd/core/b64.h"
+#include "identityd/core/common.h"
+#include "identityd/core/log.h"
 
 #define JWKS_MAX (1024 * 1024)
 #define RSA_MIN_BITS 2048

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "identityd/server.h"
+#include "identityd/http/server.h"
 
 /* Sends body (already JSON) with status and Content-Type application/json. The body is
  * copied into the request's pool. */

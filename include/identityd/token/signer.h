@@ -10,8 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "identityd/buf.h"
-#include "identityd/keyring.h"
+#include "identityd/core/buf.h"
+#include "identityd/token/keyring.h"
 
 /* What goes into a token. All strings are borrowed for the duration of the call. Every claim
  * is written as a JSON string as DocSpace does, except exp and iat (numbers). */

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "identityd/log.h"
+#include "identityd/core/log.h"
 
 /* JWS algorithms identityd signs with. */
 typedef enum { IDD_ALG_HS256 = 0, IDD_ALG_ES256, IDD_ALG_RS256, IDD_ALG_EDDSA } idd_alg_t;
