@@ -189,7 +189,7 @@ static bool within_caller(const idd_principal_t *p, const char *permissions)
 
 /* ---- POST /api/2.0/keys ---- */
 
-static void create(idd_request_t *r, idd_principal_t *p)
+void idd_api_keys_create(idd_request_t *r, idd_principal_t *p)
 {
     idd_apikey_t k;
     char key[IDD_APIKEY_LEN + 1] = "";
@@ -246,7 +246,7 @@ static void create(idd_request_t *r, idd_principal_t *p)
     idd_buf_t b;
     idd_buf_init(&b);
     write_key(&b, &k, &p->user, key);
-    idd_respond_envelope(r, 200, b.data, b.len, 1);
+    idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 1);
     idd_buf_dispose_secret(&b);
 
 done:
@@ -257,10 +257,6 @@ done:
     json_decref(body);
 }
 
-void idd_api_keys_create(idd_request_t *r)
-{
-    idd_auth_require(r, SCOPE_MANAGE, create);
-}
 
 /* ---- GET /api/2.0/keys ---- */
 
@@ -284,7 +280,7 @@ static int list_one(const idd_apikey_t *k, void *arg)
     return ++l->count >= LIST_MAX;
 }
 
-static void list(idd_request_t *r, idd_principal_t *p)
+void idd_api_keys_list(idd_request_t *r, idd_principal_t *p)
 {
     idd_buf_t b;
     idd_buf_init(&b);
@@ -296,19 +292,15 @@ static void list(idd_request_t *r, idd_principal_t *p)
         store_failed(r, "list", rc);
     } else {
         idd_buf_putc(&b, ']');
-        idd_respond_envelope(r, 200, b.data, b.len, l.count);
+        idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, l.count);
     }
     idd_buf_dispose(&b);
 }
 
-void idd_api_keys_list(idd_request_t *r)
-{
-    idd_auth_require(r, SCOPE_MANAGE, list);
-}
 
 /* ---- GET /api/2.0/keys/permissions and /api/2.0/keys/@self ---- */
 
-static void permissions(idd_request_t *r, idd_principal_t *p)
+void idd_api_keys_permissions(idd_request_t *r, idd_principal_t *p)
 {
     (void)p;
     idd_buf_t b;
@@ -320,16 +312,12 @@ static void permissions(idd_request_t *r, idd_principal_t *p)
         idd_buf_json_str(&b, idd_apikey_permissions[i], strlen(idd_apikey_permissions[i]));
     }
     idd_buf_putc(&b, ']');
-    idd_respond_envelope(r, 200, b.data, b.len, (long)idd_apikey_permissions_count);
+    idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, (long)idd_apikey_permissions_count);
     idd_buf_dispose(&b);
 }
 
-void idd_api_keys_permissions(idd_request_t *r)
-{
-    idd_auth_require(r, IDD_SCOPE_ANY, permissions);
-}
 
-static void self(idd_request_t *r, idd_principal_t *p)
+void idd_api_keys_self(idd_request_t *r, idd_principal_t *p)
 {
     idd_apikey_t k;
     if (p->apikey_id[0] == '\0') {
@@ -344,14 +332,10 @@ static void self(idd_request_t *r, idd_principal_t *p)
     idd_buf_t b;
     idd_buf_init(&b);
     write_key(&b, &k, &p->user, NULL);
-    idd_respond_envelope(r, 200, b.data, b.len, 1);
+    idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 1);
     idd_buf_dispose(&b);
 }
 
-void idd_api_keys_self(idd_request_t *r)
-{
-    idd_auth_require(r, IDD_SCOPE_ANY, self);
-}
 
 /* ---- PUT and DELETE /api/2.0/keys/{keyId} ---- */
 
@@ -383,7 +367,7 @@ static int find_managed(idd_request_t *r, const idd_principal_t *p, idd_apikey_t
     return 0;
 }
 
-static void update(idd_request_t *r, idd_principal_t *p)
+void idd_api_keys_update(idd_request_t *r, idd_principal_t *p)
 {
     idd_apikey_t k;
     char perms[IDD_APIKEY_PERMISSIONS_MAX + 1];
@@ -423,19 +407,15 @@ static void update(idd_request_t *r, idd_principal_t *p)
         goto done;
     }
     idd_log_info("apikey %s updated by user %s", k.id, p->user.id);
-    idd_respond_bool(r, true);
+    idd_respond_bool(r->req, r->origin, true);
 done:
     if (problem != NULL)
         idd_respond_error(r->req, 400, problem);
     json_decref(body);
 }
 
-void idd_api_keys_update(idd_request_t *r)
-{
-    idd_auth_require(r, SCOPE_MANAGE, update);
-}
 
-static void delete(idd_request_t *r, idd_principal_t *p)
+void idd_api_keys_delete(idd_request_t *r, idd_principal_t *p)
 {
     idd_apikey_t k;
     if (find_managed(r, p, &k) != 0)
@@ -451,10 +431,6 @@ static void delete(idd_request_t *r, idd_principal_t *p)
         return;
     }
     idd_log_info("apikey %s deleted by user %s", k.id, p->user.id);
-    idd_respond_bool(r, true);
+    idd_respond_bool(r->req, r->origin, true);
 }
 
-void idd_api_keys_delete(idd_request_t *r)
-{
-    idd_auth_require(r, SCOPE_MANAGE, delete);
-}

@@ -702,9 +702,10 @@ static void check_release(void *arg)
     free(arg);
 }
 
-/* Back on the loop: the authority's answer becomes one of our users. */
-static void check_finish(idd_request_t *r, void *arg)
+/* Back on the loop (owner is the request): the authority's answer becomes one of our users. */
+static void check_finish(void *owner, void *arg)
 {
+    idd_request_t *r = owner;
     oidc_check_t *c = arg;
     if (c->result != IDD_AUTH_OK) {
         c->done(r, c->result, NULL);
@@ -802,7 +803,7 @@ void idd_auth_jwt(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done)
         }
         json_decref(verified);
     }
-    idd_http_offload(r, IDD_POOL_OUTBOUND, c, check_work, check_finish, check_release);
+    idd_http_offload(r->req, r->app->outbound, r, c, check_work, check_finish, check_release);
 }
 
 void idd_auth_introspect(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done)
@@ -831,5 +832,5 @@ void idd_auth_introspect(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn d
         check_release(c);
         return;
     }
-    idd_http_offload(r, IDD_POOL_OUTBOUND, c, check_work, check_finish, check_release);
+    idd_http_offload(r->req, r->app->outbound, r, c, check_work, check_finish, check_release);
 }
