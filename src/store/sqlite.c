@@ -781,7 +781,6 @@ static void sqlite_close(idd_store_t *s)
 }
 
 static const idd_store_ops_t sqlite_ops = {
-    .name = "sqlite",
     .close = sqlite_close,
     .migrate = sqlite_migrate,
     .schema_version = sqlite_schema_version,

@@ -282,11 +282,19 @@ START_TEST(test_open_locations)
     snprintf(location, sizeof location, "sqlite:%s", db_path);
     ck_assert_int_eq(idd_store_open(location, &s), 0);
     ck_assert_ptr_nonnull(s);
-    ck_assert_str_eq(s->ops->name, "sqlite");
     ck_assert_int_eq(idd_store_migrate(s, NULL, NULL), 0);
     idd_store_free(s);
-    /* The sqlite: prefix opened the plain path, not a file named "sqlite:...". */
+    /* The sqlite: prefix opened the plain path, not a file named "sqlite:...", and the
+     * engine behind it wrote an SQLite database there. */
     ck_assert_int_eq(access(db_path, F_OK), 0);
+    {
+        char magic[16] = {0};
+        FILE *f = fopen(db_path, "rb");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(fread(magic, 1, sizeof magic, f), sizeof magic);
+        fclose(f);
+        ck_assert_mem_eq(magic, "SQLite format 3", sizeof magic);
+    }
 
     s = (idd_store_t *)&s;
     ck_assert_int_eq(idd_store_open("postgres://user:secret@db/identity", &s), IDD_EINVAL);

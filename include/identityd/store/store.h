@@ -110,7 +110,6 @@ typedef int (*idd_user_visit_fn)(const idd_user_t *user, void *arg);
  * IDD_ENOTFOUND for a missing row, IDD_EEXIST for a duplicate, IDD_ESTORE for an engine
  * failure (logged by the engine, without secrets). */
 typedef struct idd_store_ops {
-    const char *name;
     void (*close)(idd_store_t *s);
     /* Applies pending migrations; *from and *to (may be NULL) receive the schema versions. */
     int (*migrate)(idd_store_t *s, int *from, int *to);
