@@ -32,7 +32,7 @@
 
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
-#include "identityd/jose/jwks.h"
+#include "identityd/core/jwa.h"
 
 #define MAX_CONFIG_BYTES (1024 * 1024) /* a config larger than this is surely a mistake */
 #define MAX_ENTRIES 32                 /* rows per table (seen[] arrays are this long) */
@@ -67,7 +67,7 @@ typedef struct entry {
     const char *name;
     ctype_t type;
     unsigned flags;
-    long long min, max;       /* integer types */
+    long long min, max;       /* integer types; T_ENUM: max > 0 accepts only names[0..max] */
     const char *dflt;         /* textual default, parsed like a value from the file */
     size_t offset;            /* of the field in the table's struct */
     const char *const *names; /* T_ENUM: NULL-terminated, index = stored value */
@@ -79,7 +79,6 @@ _Static_assert(sizeof(idd_alg_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(idd_key_state_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(idd_log_level_t) == sizeof(int), "enums are stored as int");
 
-static const char *const alg_names[] = {"HS256", "ES256", "RS256", "EdDSA", NULL};
 static const char *const state_names[] = {"active", "published", NULL};
 static const char *const log_level_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const bool_names[] = {"false", "true", NULL}; /* T_BOOL is this enum */
@@ -176,9 +175,10 @@ static int parse_integer(const char *v, long long *out)
     return 0;
 }
 
-static int enum_index(const char *const *names, const char *v)
+/* The index of v among names (the first count, or all of them when count is 0), or -1. */
+static int enum_index(const char *const *names, size_t count, const char *v)
 {
-    for (int i = 0; names[i] != NULL; i++)
+    for (int i = 0; names[i] != NULL && (count == 0 || (size_t)i < count); i++)
         if (strcmp(names[i], v) == 0)
             return i;
     return -1;
@@ -201,6 +201,7 @@ static int set_value(loader_t *L, const entry_t *e, void *base, const char *v, i
     const char *const *names, *problem = NULL;
     char why[160];
     long long n = 0;
+    size_t count = 0;
     int i = 0;
 
     switch (e->type) {
@@ -226,10 +227,12 @@ static int set_value(loader_t *L, const entry_t *e, void *base, const char *v, i
     case T_BOOL:
     case T_ENUM:
         names = e->type == T_BOOL ? bool_names : e->names;
-        i = enum_index(names, v);
+        count = e->max > 0 ? (size_t)e->max + 1 : 0;
+        i = enum_index(names, count, v);
         if (i < 0) {
             size_t used = (size_t)snprintf(why, sizeof(why), "is not one of");
-            for (size_t k = 0; names[k] != NULL && used < sizeof(why); k++)
+            for (size_t k = 0; names[k] != NULL && (count == 0 || k < count) && used < sizeof(why);
+                 k++)
                 used += (size_t)snprintf(why + used, sizeof(why) - used, "%s %s", k ? "," : "",
                                          names[k]);
             return bad_value(L, line, e, name, v, why);
@@ -673,8 +676,9 @@ enum { K_KID, K_ALG, K_FILE, K_MACHINE_KEY, K_MACHINE_KEY_FILE, K_STATE };
 static const entry_t key_entries[] = {
     [K_KID] = {.name = "kid", .type = T_STRING, .flags = F_REQUIRED, .offset = KEY(kid),
                .check = check_kid},
+    /* Only the algorithms identityd signs with: the first names of the table. */
     [K_ALG] = {.name = "alg", .type = T_ENUM, .flags = F_REQUIRED, .offset = KEY(alg),
-               .names = alg_names},
+               .names = idd_alg_names, .max = IDD_ALG_SIGNING_LAST},
     [K_FILE] = {.name = "file", .type = T_PATH, .offset = KEY(file)},
     [K_MACHINE_KEY] = {.name = "machine_key", .type = T_STRING, .flags = F_SENSITIVE,
                        .offset = KEY(machine_key), .check = check_secret},
@@ -1179,22 +1183,6 @@ void idd_config_free(idd_config_t *cfg)
 }
 
 /* ---- lookups --------------------------------------------------------------------------- */
-
-int idd_alg_parse(const char *name, idd_alg_t *out)
-{
-    int i = name ? enum_index(alg_names, name) : -1;
-    if (i < 0)
-        return IDD_EINVAL;
-    *out = (idd_alg_t)i;
-    return 0;
-}
-
-const char *idd_alg_name(idd_alg_t alg)
-{
-    if ((unsigned)alg >= IDD_ARRAY_LEN(alg_names) - 1)
-        return "unknown";
-    return alg_names[alg];
-}
 
 const idd_tenant_config_t *idd_config_tenant_by_host(const idd_config_t *cfg, const char *host,
                                                      size_t len)

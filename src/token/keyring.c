@@ -31,6 +31,7 @@
 #include "identityd/core/buf.h"
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
+#include "identityd/core/jwa.h"
 #include "identityd/token/machinekey.h"
 
 /* A machine key is a short string; anything near this size is not one. */
@@ -251,10 +252,10 @@ static const char *pkey_mismatch(EVP_PKEY *pkey, idd_alg_t alg, char *why, size_
             return why;
         }
         return NULL;
-    case IDD_ALG_HS256:
+    default:
         break;
     }
-    snprintf(why, whylen, "not an asymmetric algorithm");
+    snprintf(why, whylen, "not an asymmetric algorithm identityd signs with");
     return why;
 }
 
@@ -375,7 +376,7 @@ int idd_key_jwk(const idd_key_t *key, idd_buf_t *b)
         idd_buf_putc(b, '"');
         break;
     }
-    case IDD_ALG_HS256:
+    default:
         goto done;
     }
     idd_buf_putc(b, '}');
@@ -581,7 +582,7 @@ static EVP_PKEY *generate(idd_alg_t alg)
         return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)RSA_GENERATE_BITS);
     case IDD_ALG_EDDSA:
         return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-    case IDD_ALG_HS256:
+    default:
         break;
     }
     return NULL;

@@ -12,19 +12,12 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "identityd/core/jwa.h"
 #include "identityd/core/log.h"
-
-/* JWS algorithms identityd signs with. */
-typedef enum { IDD_ALG_HS256 = 0, IDD_ALG_ES256, IDD_ALG_RS256, IDD_ALG_EDDSA } idd_alg_t;
 
 /* What a configured key is used for: `active` signs (exactly one), `published` is only
  * offered in the JWKS (a key being introduced or retired). */
 typedef enum { IDD_KEY_ACTIVE = 0, IDD_KEY_PUBLISHED } idd_key_state_t;
-
-/* "ES256" ... "EdDSA" -> idd_alg_t (exact, case-sensitive as in JOSE). Returns 0 or IDD_EINVAL. */
-int idd_alg_parse(const char *name, idd_alg_t *out);
-/* The JOSE name of an algorithm ("HS256", "ES256", "RS256", "EdDSA"). */
-const char *idd_alg_name(idd_alg_t alg);
 
 typedef struct idd_listen {
     char host[64];  /* numeric address as written, without brackets ("127.0.0.1", "::1") */
@@ -51,7 +44,7 @@ typedef struct idd_tenant_config {
 
 typedef struct idd_key_config {
     char *kid;
-    idd_alg_t alg;
+    idd_alg_t alg;           /* one of IDD_JWA_SIGNING */
     char *file;              /* PEM private key (ES256, RS256, EdDSA); resolved path */
     char *machine_key;       /* HS256: DocSpace's core:machinekey, inline (secret) */
     char *machine_key_file;  /* HS256: the same, read from a file (resolved path) */
@@ -63,7 +56,7 @@ typedef struct idd_key_config {
 typedef struct idd_oidc_config {
     bool enabled;               /* the section is present */
     char *authority;            /* issuer URL; discovery at {authority}/.well-known/openid-configuration */
-    unsigned algorithms;        /* IDD_JWA_* bits (jwks.h); default ES256 | RS256 */
+    unsigned algorithms;        /* IDD_JWA_* bits (core/jwa.h); default ES256 | RS256 */
     char **audience;            /* accepted "aud" values; none: the request's tenant_url */
     size_t n_audience;
     int clock_skew;             /* seconds, 0..600, default 120 */
