@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "identityd/core/cidr.h"
 #include "identityd/core/jwa.h"
 #include "identityd/core/log.h"
 
@@ -24,13 +25,6 @@ typedef struct idd_listen {
     uint16_t port;  /* 0 asks the kernel for an ephemeral port */
     int line;
 } idd_listen_t;
-
-/* An address or network from `trusted_proxies` ("10.0.0.1", "10.0.0.0/8", "::1"). */
-typedef struct idd_cidr {
-    int family;          /* AF_INET or AF_INET6 */
-    uint8_t addr[16];    /* network byte order; 4 bytes used for AF_INET */
-    unsigned prefix;     /* 0..32 or 0..128 */
-} idd_cidr_t;
 
 typedef struct idd_tenant_config {
     int64_t id;          /* >= 1 */
@@ -89,7 +83,7 @@ typedef struct idd_config {
     int basic_cache_ttl;        /* seconds a verified Basic credential is remembered; 0 off; <= 60 */
     idd_tenant_config_t *tenants;
     size_t n_tenants;
-    idd_cidr_t *trusted_proxies;
+    idd_cidr_t *trusted_proxies; /* addresses or networks (core/cidr.h) */
     size_t n_trusted_proxies;
     idd_key_config_t *keys;
     size_t n_keys;
@@ -119,12 +113,5 @@ const idd_tenant_config_t *idd_config_tenant_by_host(const idd_config_t *cfg, co
 
 /* The tenant with this id, or NULL. */
 const idd_tenant_config_t *idd_config_tenant_by_id(const idd_config_t *cfg, int64_t id);
-
-/* Returns 1 when addr (AF_INET or AF_INET6; IPv4-mapped IPv6 is matched as IPv4) falls in
- * one of the n networks, else 0. */
-int idd_cidr_match(const idd_cidr_t *nets, size_t n, const struct sockaddr *addr);
-
-/* Parses "a.b.c.d[/n]" or an IPv6 address with optional "/n". Returns 0 or IDD_EINVAL. */
-int idd_cidr_parse(const char *text, idd_cidr_t *out);
 
 #endif
