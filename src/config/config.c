@@ -80,7 +80,6 @@ _Static_assert(sizeof(idd_key_state_t) == sizeof(int), "enums are stored as int"
 _Static_assert(sizeof(idd_log_level_t) == sizeof(int), "enums are stored as int");
 
 static const char *const state_names[] = {"active", "published", NULL};
-static const char *const log_level_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const bool_names[] = {"false", "true", NULL}; /* T_BOOL is this enum */
 
 static int fail(loader_t *L, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -970,7 +969,7 @@ static const entry_t config_entries[] = {
     {.name = "trusted_proxies", .type = T_LIST, .list = parse_proxies},
     {.name = "keys", .type = T_LIST, .list = parse_keys},
     {.name = "log_level", .type = T_ENUM, .dflt = "info", .offset = CFG(log_level),
-     .names = log_level_names},
+     .names = idd_log_level_names},
     {.name = "limits.max_header_bytes", .type = T_SIZE, .min = 1024, .max = 1048576,
      .dflt = "16384", .offset = CFG(max_header_bytes)},
     {.name = "limits.max_body_bytes", .type = T_SIZE, .min = 1024, .max = 1048576,
