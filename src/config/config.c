@@ -73,6 +73,7 @@ typedef struct entry {
     const char *const *names; /* T_ENUM: NULL-terminated, index = stored value */
     list_fn list;             /* T_LIST */
     check_fn check;           /* T_STRING / T_PATH */
+    size_t line_offset;       /* nonzero: an int field of the struct that receives the key's line */
 } entry_t;
 
 _Static_assert(sizeof(idd_alg_t) == sizeof(int), "enums are stored as int");
@@ -309,6 +310,8 @@ static int walk_map(loader_t *L, const entry_t *tab, size_t n, void *base, int *
         const entry_t *e = find_entry(tab, n, full, &i, &section);
         if (e != NULL) {
             seen[i] = line_of(k);
+            if (e->line_offset != 0)
+                *(int *)((char *)base + e->line_offset) = line_of(k);
             if (e->type == T_LIST) {
                 rc = e->list(L, v, base, name);
             } else {
@@ -678,11 +681,13 @@ static const entry_t key_entries[] = {
     /* Only the algorithms identityd signs with: the first names of the table. */
     [K_ALG] = {.name = "alg", .type = T_ENUM, .flags = F_REQUIRED, .offset = KEY(alg),
                .names = idd_alg_names, .max = IDD_ALG_SIGNING_LAST},
-    [K_FILE] = {.name = "file", .type = T_PATH, .offset = KEY(file)},
+    [K_FILE] = {.name = "file", .type = T_PATH, .offset = KEY(file),
+                .line_offset = KEY(file_line)},
     [K_MACHINE_KEY] = {.name = "machine_key", .type = T_STRING, .flags = F_SENSITIVE,
                        .offset = KEY(machine_key), .check = check_secret},
     [K_MACHINE_KEY_FILE] = {.name = "machine_key_file", .type = T_PATH,
-                            .offset = KEY(machine_key_file)},
+                            .offset = KEY(machine_key_file),
+                            .line_offset = KEY(machine_key_file_line)},
     [K_STATE] = {.name = "state", .type = T_ENUM, .dflt = "active", .offset = KEY(state),
                  .names = state_names},
 };
@@ -884,7 +889,8 @@ static const entry_t oidc_entries[] = {
     [O_CLIENT_ID] = {.name = "introspection.client_id", .type = T_STRING,
                      .offset = OIDC(client_id), .check = check_secret},
     [O_CLIENT_SECRET_FILE] = {.name = "introspection.client_secret_file", .type = T_PATH,
-                              .offset = OIDC(client_secret_file)},
+                              .offset = OIDC(client_secret_file),
+                              .line_offset = OIDC(client_secret_file_line)},
     [O_CACHE_TTL] = {.name = "introspection.cache_ttl", .type = T_INT, .min = 0, .max = 3600, .dflt = "60",
                      .offset = OIDC(cache_ttl)},
     [O_NEGATIVE_TTL] = {.name = "introspection.negative_ttl", .type = T_INT, .min = 0, .max = 600, .dflt = "5",
@@ -962,7 +968,7 @@ static const entry_t config_entries[] = {
     {.name = "password.iterations", .type = T_UINT, .min = 1000, .max = 10000000,
      .dflt = "100000", .offset = CFG(password_iterations)},
     {.name = "password.pepper_file", .type = T_PATH, .flags = F_REQUIRED,
-     .offset = CFG(pepper_file)},
+     .offset = CFG(pepper_file), .line_offset = CFG(pepper_file_line)},
     {.name = "basic_cache.ttl", .type = T_INT, .min = 0, .max = 60, .dflt = "60",
      .offset = CFG(basic_cache_ttl)},
     {.name = "tenants", .type = T_LIST, .list = parse_tenants},

@@ -2,7 +2,9 @@
  * identityd's configuration: a YAML file turned into one typed, validated struct. Every key
  * has a type, bounds and a default in one table (src/core/config.c); an unknown key, a value
  * of the wrong type or out of bounds stops the load with "FILE:LINE: what is wrong".
- * Relative paths are resolved against the folder of the config file itself.
+ * Relative paths are resolved against the folder of the config file itself. Keys that name a
+ * secret file also keep the line they were written on, so that whoever reads the file can
+ * report its problems as "FILE:LINE: ..." too.
  */
 #ifndef IDENTITYD_CONFIG_H
 #define IDENTITYD_CONFIG_H
@@ -43,7 +45,9 @@ typedef struct idd_key_config {
     char *machine_key;       /* HS256: DocSpace's core:machinekey, inline (secret) */
     char *machine_key_file;  /* HS256: the same, read from a file (resolved path) */
     idd_key_state_t state;
-    int line;
+    int line;                /* where the list item starts */
+    int file_line;           /* of the `file:` key, 0 when absent */
+    int machine_key_file_line; /* of the `machine_key_file:` key, 0 when absent */
 } idd_key_config_t;
 
 /* The external OAuth2/OpenID authority whose access tokens are accepted (oidc: section). */
@@ -59,6 +63,7 @@ typedef struct idd_oidc_config {
     bool introspection_jwt;     /* also introspect JWTs after their signature checks; default true */
     char *client_id;            /* introspection client */
     char *client_secret_file;   /* resolved path; its content is the secret */
+    int client_secret_file_line; /* of the `client_secret_file:` key, 0 when absent */
     int cache_ttl;              /* introspection.cache_ttl: positive results, seconds, 0..3600, default 60 */
     int negative_ttl;           /* introspection.negative_ttl: negative results, 0..600, default 5 */
     int jwks_min_refresh;       /* seconds between refetches for an unknown kid, 1..3600, default 30 */
@@ -80,6 +85,7 @@ typedef struct idd_config {
     int token_ttl;              /* seconds, token.ttl */
     unsigned password_iterations; /* PBKDF2 iterations of the client hash */
     char *pepper_file;          /* resolved path */
+    int pepper_file_line;       /* of the `pepper_file:` key */
     int basic_cache_ttl;        /* seconds a verified Basic credential is remembered; 0 off; <= 60 */
     idd_tenant_config_t *tenants;
     size_t n_tenants;
