@@ -1,5 +1,6 @@
 /*
- * Unit tests of src/core/config.c: YAML files written into a fresh mkdtemp folder and loaded.
+ * Unit tests of src/config/ (the table engine and identityd's tables): YAML files written
+ * into a fresh mkdtemp folder and loaded.
  * Error cases mark the line they expect the error on with "#<" so the expected line number
  * is computed from the text, not counted by hand.
  */

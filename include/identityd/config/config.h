@@ -1,10 +1,14 @@
 /*
  * identityd's configuration: a YAML file turned into one typed, validated struct. Every key
- * has a type, bounds and a default in one table (src/core/config.c); an unknown key, a value
- * of the wrong type or out of bounds stops the load with "FILE:LINE: what is wrong".
- * Relative paths are resolved against the folder of the config file itself. Keys that name a
- * secret file also keep the line they were written on, so that whoever reads the file can
- * report its problems as "FILE:LINE: ..." too.
+ * has a type, bounds and a default in a row of a table, walked by one engine
+ * (src/config/table.c): the top level and each tenant (src/config/config.c), each key
+ * (src/config/keys.c) and the oidc: section (src/config/oidc.c) have a table of their own,
+ * and lists of strings (listen, trusted_proxies, domains, origins, oidc.algorithms,
+ * oidc.audience) have a small parser per item. An unknown key, a value of the wrong type or
+ * out of bounds stops the load with "FILE:LINE: what is wrong". Relative paths are resolved
+ * against the folder of the config file itself. Keys that name a secret file also keep the
+ * line they were written on, so that whoever reads the file can report its problems as
+ * "FILE:LINE: ..." too.
  */
 #ifndef IDENTITYD_CONFIG_H
 #define IDENTITYD_CONFIG_H
