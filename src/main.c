@@ -229,7 +229,8 @@ int main(int argc, char **argv)
         goto done;
     }
     if (idd_pepper_load(app.cfg->pepper_file, &app.pepper, err, sizeof(err)) != 0) {
-        fprintf(stderr, "%s: password.pepper_file: %s\n", app.cfg->path, err);
+        fprintf(stderr, "%s:%d: password.pepper_file: %s\n", app.cfg->path,
+                app.cfg->pepper_file_line, err);
         goto done;
     }
     if (test_only) {

@@ -14,11 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
 #include "identityd/core/log.h"
+#include "identityd/core/secretfile.h"
 
 #define SECRET_MAX 1024
 
@@ -26,35 +26,20 @@
 
 static int read_secret(const char *path, char **out, char *err, size_t errlen)
 {
-    struct stat st;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        snprintf(err, errlen, "cannot read %s", path);
-        return IDD_EIO;
-    }
-    int rc = IDD_ECONFIG;
-    char buf[SECRET_MAX + 2];
-    size_t n = 0;
-    if (fstat(fileno(f), &st) != 0 || (st.st_mode & 077) != 0) {
-        snprintf(err, errlen, "%s must not be readable by group or others (chmod 600)", path);
-        goto done;
-    }
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    if (n > SECRET_MAX) {
-        snprintf(err, errlen, "%s is larger than %d bytes", path, SECRET_MAX);
-        goto done;
-    }
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-        n--;
-    if (n == 0 || memchr(buf, '\0', n) != NULL) {
+    char *text = NULL;
+    size_t len = 0;
+    int rc = idd_secretfile_read(path, SECRET_MAX, &text, &len, err, errlen);
+    if (rc != 0)
+        return rc == IDD_EIO ? IDD_EIO : IDD_ECONFIG;
+    size_t n = idd_secretfile_trim(text, len);
+    if (n == 0 || memchr(text, '\0', n) != NULL) {
         snprintf(err, errlen, "%s holds no usable secret", path);
-        goto done;
+        rc = IDD_ECONFIG;
+    } else {
+        *out = idd_xstrndup(text, n);
     }
-    *out = idd_xstrndup(buf, n);
-    rc = 0;
-done:
-    idd_wipe(buf, sizeof(buf));
-    fclose(f);
+    idd_wipe(text, len);
+    free(text);
     return rc;
 }
 
@@ -74,7 +59,8 @@ int idd_oidc_new(const idd_config_t *cfg, const idd_keyring_t *keyring, idd_oidc
         char why[256];
         int rc = read_secret(cfg->oidc.client_secret_file, &o->client_secret, why, sizeof(why));
         if (rc != 0) {
-            snprintf(err, errlen, "%s:%d: oidc.introspection.client_secret_file: %s", cfg->path, cfg->oidc.line, why);
+            snprintf(err, errlen, "%s:%d: oidc.introspection.client_secret_file: %s", cfg->path,
+                     cfg->oidc.client_secret_file_line, why);
             free(o);
             return rc;
         }

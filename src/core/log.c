@@ -14,22 +14,11 @@
 #include "identityd/core/common.h"
 
 static volatile idd_log_level_t current_level = IDD_LOG_INFO;
-static const char *const level_names[] = {"error", "warn", "info", "debug"};
+const char *const idd_log_level_names[] = {"error", "warn", "info", "debug", NULL};
 
 void idd_log_set_level(idd_log_level_t level)
 {
     current_level = level;
-}
-
-int idd_log_level_parse(const char *name, idd_log_level_t *out)
-{
-    for (size_t i = 0; i < IDD_ARRAY_LEN(level_names); i++) {
-        if (strcmp(name, level_names[i]) == 0) {
-            *out = (idd_log_level_t)i;
-            return 0;
-        }
-    }
-    return IDD_EINVAL;
 }
 
 void idd_log(idd_log_level_t level, const char *fmt, ...)
@@ -41,7 +30,7 @@ void idd_log(idd_log_level_t level, const char *fmt, ...)
     struct tm tm;
     gmtime_r(&now, &tm);
     size_t n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ ", &tm);
-    n += (size_t)snprintf(line + n, sizeof(line) - n, "%s ", level_names[level]);
+    n += (size_t)snprintf(line + n, sizeof(line) - n, "%s ", idd_log_level_names[level]);
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);

@@ -13,14 +13,11 @@
  */
 #include "identityd/cred/password.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -28,6 +25,7 @@
 #include "identityd/core/b64.h"
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
+#include "identityd/core/secretfile.h"
 
 #define RECORD_PREFIX "$idd1$"
 #define RECORD_PREFIX_LEN (sizeof RECORD_PREFIX - 1)
@@ -220,104 +218,35 @@ static void set_error(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Reads up to cap bytes from fd into buf; *len receives the count. A file that still has
- * bytes after cap is reported with *more. */
-static int read_bounded(int fd, unsigned char *buf, size_t cap, size_t *len, int *more)
-{
-    unsigned char extra;
-    ssize_t n;
-
-    *len = 0;
-    *more = 0;
-    while (*len < cap) {
-        n = read(fd, buf + *len, cap - *len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return IDD_EIO;
-        if (n == 0)
-            return 0;
-        *len += (size_t)n;
-    }
-    do {
-        n = read(fd, &extra, 1);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return IDD_EIO;
-    *more = n > 0;
-    idd_wipe(&extra, sizeof extra);
-    return 0;
-}
-
 int idd_pepper_load(const char *path, idd_pepper_t *out, char *err, size_t errlen)
 {
-    struct stat st;
-    size_t len = 0;
-    int more = 0;
-    int fd = -1;
-    int rc = IDD_EINVAL;
+    char *text = NULL;
+    size_t read_len = 0;
 
     memset(out, 0, sizeof *out);
     set_error(err, errlen, "%s", "");
     if (path == NULL || path[0] == '\0') {
         set_error(err, errlen, "no pepper file given");
-        goto done;
+        return IDD_EINVAL;
     }
-    /* Symbolic links are followed on purpose: secret mounts (Kubernetes, systemd
-     * credentials) present the file through one. The checks below apply to its target. */
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0) {
-        rc = IDD_EIO;
-        set_error(err, errlen, "cannot open pepper file %s: %s", path, strerror(errno));
-        goto done;
-    }
-    /* fstat on the open descriptor, so that the file checked is the file read. */
-    if (fstat(fd, &st) != 0) {
-        rc = IDD_EIO;
-        set_error(err, errlen, "cannot stat pepper file %s: %s", path, strerror(errno));
-        goto done;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        set_error(err, errlen, "pepper file %s is not a regular file", path);
-        goto done;
-    }
-    if ((st.st_mode & 077) != 0) {
-        set_error(err, errlen,
-                  "pepper file %s is accessible by group or others (mode %04o); "
-                  "restrict it with chmod 600",
-                  path, (unsigned)(st.st_mode & 07777));
-        goto done;
-    }
-    if (read_bounded(fd, out->bytes, sizeof out->bytes, &len, &more) != 0) {
-        rc = IDD_EIO;
-        set_error(err, errlen, "cannot read pepper file %s: %s", path, strerror(errno));
-        goto done;
-    }
-    if (more) {
-        set_error(err, errlen, "pepper file %s is larger than %d bytes", path, IDD_PEPPER_MAX);
-        goto done;
-    }
-    /* Editors and `echo` add a final newline that is not meant to be part of the secret. */
-    while (len > 0 && (out->bytes[len - 1] == ' ' || out->bytes[len - 1] == '\t' ||
-                       out->bytes[len - 1] == '\n' || out->bytes[len - 1] == '\r' ||
-                       out->bytes[len - 1] == '\v' || out->bytes[len - 1] == '\f'))
-        len--;
-    idd_wipe(out->bytes + len, sizeof out->bytes - len);
+    /* Mode, file type and size rules are those of every secret file. */
+    int rc = idd_secretfile_read(path, IDD_PEPPER_MAX, &text, &read_len, err, errlen);
+    if (rc != 0)
+        return rc;
+    /* Leading whitespace is part of the secret; a final newline is not. */
+    size_t len = idd_secretfile_trim(text, read_len);
     if (len < IDD_PEPPER_MIN) {
         set_error(err, errlen,
                   "pepper file %s holds %zu bytes without trailing whitespace; "
                   "at least %d are needed",
                   path, len, IDD_PEPPER_MIN);
-        goto done;
+        rc = IDD_EINVAL;
+    } else {
+        memcpy(out->bytes, text, len);
+        out->len = len;
     }
-    out->len = len;
-    rc = 0;
-
-done:
-    if (fd >= 0)
-        close(fd);
-    if (rc != 0)
-        idd_pepper_wipe(out);
+    idd_wipe(text, read_len);
+    free(text);
     return rc;
 }
 

@@ -456,7 +456,7 @@ static int cmd_key_generate(const idd_ctl_args_t *args, const idd_config_t *cfg,
     char err[512] = "";
 
     /* HS256 keys are DocSpace machine keys, configured rather than generated. */
-    if (idd_alg_parse(alg_name, &alg) != 0 || alg == IDD_ALG_HS256) {
+    if (idd_alg_parse(alg_name, IDD_JWA_SIGNING & ~IDD_JWA_HS256, &alg) != 0) {
         fprintf(stderr, "identityctl: --alg must be ES256, RS256 or EdDSA, not \"%s\"\n", alg_name);
         goto done;
     }

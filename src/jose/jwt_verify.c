@@ -38,22 +38,6 @@ typedef struct {
     size_t sig_len;
 } segments_t;
 
-unsigned idd_jwa_parse(const char *name)
-{
-    /* Exact and case-sensitive, as JWA names are: "rs256" is not an algorithm. */
-    if (name == NULL)
-        return 0;
-    if (strcmp(name, "RS256") == 0)
-        return IDD_JWA_RS256;
-    if (strcmp(name, "ES256") == 0)
-        return IDD_JWA_ES256;
-    if (strcmp(name, "PS256") == 0)
-        return IDD_JWA_PS256;
-    if (strcmp(name, "EdDSA") == 0)
-        return IDD_JWA_EDDSA;
-    return 0;
-}
-
 const char *idd_jwt_status_name(idd_jwt_status_t st)
 {
     switch (st) {

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,10 +32,14 @@
 #include "identityd/core/buf.h"
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
+#include "identityd/core/jwa.h"
+#include "identityd/core/secretfile.h"
 #include "identityd/token/machinekey.h"
 
 /* A machine key is a short string; anything near this size is not one. */
 #define MACHINE_KEY_FILE_MAX 65536
+/* A PEM private key of 16384-bit RSA is about 13 KB; anything this large is not a key. */
+#define PEM_FILE_MAX 65536
 #define RSA_MIN_BITS 2048
 #define RSA_GENERATE_BITS 3072
 
@@ -64,6 +69,12 @@ static void report(char *err, size_t errlen, const idd_config_t *cfg, int line, 
     va_start(ap, fmt);
     vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
     va_end(ap);
+}
+
+/* The line of the key that names a file, or the line of its list item when unknown. */
+static int line_or(int key_line, int item_line)
+{
+    return key_line > 0 ? key_line : item_line;
 }
 
 /* The first OpenSSL error's reason, for messages; clears the queue so that later calls do
@@ -98,60 +109,24 @@ static void key_dispose(idd_key_t *key)
     memset(key, 0, sizeof(*key));
 }
 
-/* Reads a machine key file whole and trims trailing whitespace (editors add a newline that
- * is not part of the key). On success *out is a NUL-terminated secret the caller wipes. */
+/* Reads a machine key file (the rules of every secret file) and trims trailing whitespace
+ * (editors add a newline that is not part of the key). On success *out is a NUL-terminated
+ * secret of *outlen bytes and *wipe_len the bytes the caller wipes before freeing it. */
 static int read_machine_key_file(const idd_config_t *cfg, const idd_key_config_t *kc,
-                                 char **out, size_t *outlen, char *err, size_t errlen)
+                                 char **out, size_t *outlen, size_t *wipe_len, char *err,
+                                 size_t errlen)
 {
-    int rc = IDD_EIO;
-    int fd = -1;
-    char *text = NULL;
-    size_t len = 0;
-
-    *out = NULL;
-    *outlen = 0;
-    fd = open(kc->machine_key_file, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        report(err, errlen, cfg, kc->line, "key '%s': cannot open machine_key_file %s: %s",
-               kc->kid, kc->machine_key_file, strerror(errno));
-        goto done;
+    char why[PATH_MAX + 128];
+    int rc = idd_secretfile_read(kc->machine_key_file, MACHINE_KEY_FILE_MAX, out, wipe_len, why,
+                                 sizeof(why));
+    if (rc != 0) {
+        report(err, errlen, cfg, line_or(kc->machine_key_file_line, kc->line),
+               "key '%s': machine_key_file: %s", kc->kid, why);
+        return rc == IDD_EIO ? IDD_EIO : IDD_ECONFIG;
     }
-    text = idd_xmalloc(MACHINE_KEY_FILE_MAX + 1);
-    for (;;) {
-        ssize_t got = read(fd, text + len, MACHINE_KEY_FILE_MAX + 1 - len);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0) {
-            report(err, errlen, cfg, kc->line, "key '%s': cannot read machine_key_file %s: %s",
-                   kc->kid, kc->machine_key_file, strerror(errno));
-            goto done;
-        }
-        if (got == 0)
-            break;
-        len += (size_t)got;
-        if (len > MACHINE_KEY_FILE_MAX) {
-            rc = IDD_ECONFIG;
-            report(err, errlen, cfg, kc->line,
-                   "key '%s': machine_key_file %s is larger than %d bytes", kc->kid,
-                   kc->machine_key_file, MACHINE_KEY_FILE_MAX);
-            goto done;
-        }
-    }
-    while (len > 0 && strchr(" \t\r\n\v\f", text[len - 1]) != NULL)
-        len--;
-    text[len] = '\0';
-    *out = text;
-    *outlen = len;
-    text = NULL;
-    rc = 0;
-done:
-    if (text != NULL) {
-        idd_wipe(text, MACHINE_KEY_FILE_MAX + 1);
-        free(text);
-    }
-    if (fd >= 0)
-        close(fd);
-    return rc;
+    *outlen = idd_secretfile_trim(*out, *wipe_len);
+    (*out)[*outlen] = '\0';
+    return 0;
 }
 
 static int load_hs256(const idd_config_t *cfg, const idd_key_config_t *kc, idd_key_t *key,
@@ -159,7 +134,7 @@ static int load_hs256(const idd_config_t *cfg, const idd_key_config_t *kc, idd_k
 {
     int rc = IDD_ECONFIG;
     char *from_file = NULL;
-    size_t from_file_len = 0;
+    size_t from_file_len = 0, from_file_read = 0;
     const char *machine_key = NULL;
     size_t len = 0;
 
@@ -178,7 +153,8 @@ static int load_hs256(const idd_config_t *cfg, const idd_key_config_t *kc, idd_k
         machine_key = kc->machine_key;
         len = strlen(machine_key);
     } else {
-        rc = read_machine_key_file(cfg, kc, &from_file, &from_file_len, err, errlen);
+        rc = read_machine_key_file(cfg, kc, &from_file, &from_file_len, &from_file_read, err,
+                                   errlen);
         if (rc != 0)
             goto done;
         rc = IDD_ECONFIG;
@@ -199,7 +175,7 @@ static int load_hs256(const idd_config_t *cfg, const idd_key_config_t *kc, idd_k
     rc = 0;
 done:
     if (from_file != NULL) {
-        idd_wipe(from_file, from_file_len);
+        idd_wipe(from_file, from_file_read);
         free(from_file);
     }
     return rc;
@@ -251,10 +227,10 @@ static const char *pkey_mismatch(EVP_PKEY *pkey, idd_alg_t alg, char *why, size_
             return why;
         }
         return NULL;
-    case IDD_ALG_HS256:
+    default:
         break;
     }
-    snprintf(why, whylen, "not an asymmetric algorithm");
+    snprintf(why, whylen, "not an asymmetric algorithm identityd signs with");
     return why;
 }
 
@@ -264,20 +240,26 @@ static int load_pem(const idd_config_t *cfg, const idd_key_config_t *kc, idd_key
     int rc = IDD_ECONFIG;
     BIO *bio = NULL;
     EVP_PKEY *pkey = NULL;
-    char why[160];
+    char *text = NULL;
+    size_t text_len = 0;
+    char why[PATH_MAX + 128];
 
     if (kc->file == NULL || kc->machine_key != NULL || kc->machine_key_file != NULL) {
         report(err, errlen, cfg, kc->line, "key '%s': %s takes a PEM file and no machine key",
                kc->kid, idd_alg_name(kc->alg));
         goto done;
     }
-    bio = BIO_new_file(kc->file, "r");
+    rc = idd_secretfile_read(kc->file, PEM_FILE_MAX, &text, &text_len, why, sizeof(why));
+    if (rc != 0) {
+        report(err, errlen, cfg, line_or(kc->file_line, kc->line), "key '%s': file: %s", kc->kid,
+               why);
+        rc = rc == IDD_EIO ? IDD_EIO : IDD_ECONFIG;
+        goto done;
+    }
+    rc = IDD_ECONFIG;
+    bio = BIO_new_mem_buf(text, (int)text_len);
     if (bio == NULL) {
-        int e = errno;
-        ERR_clear_error();
-        rc = IDD_EIO;
-        report(err, errlen, cfg, kc->line, "key '%s': cannot open %s: %s", kc->kid, kc->file,
-               strerror(e));
+        report(err, errlen, cfg, kc->line, "key '%s': %s", kc->kid, openssl_reason());
         goto done;
     }
     pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
@@ -297,6 +279,10 @@ static int load_pem(const idd_config_t *cfg, const idd_key_config_t *kc, idd_key
 done:
     EVP_PKEY_free(pkey);
     BIO_free(bio);
+    if (text != NULL) {
+        idd_wipe(text, text_len);
+        free(text);
+    }
     return rc;
 }
 
@@ -375,7 +361,7 @@ int idd_key_jwk(const idd_key_t *key, idd_buf_t *b)
         idd_buf_putc(b, '"');
         break;
     }
-    case IDD_ALG_HS256:
+    default:
         goto done;
     }
     idd_buf_putc(b, '}');
@@ -581,7 +567,7 @@ static EVP_PKEY *generate(idd_alg_t alg)
         return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)RSA_GENERATE_BITS);
     case IDD_ALG_EDDSA:
         return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-    case IDD_ALG_HS256:
+    default:
         break;
     }
     return NULL;

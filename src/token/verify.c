@@ -50,7 +50,7 @@ static jwt_alg_t libjwt_alg(idd_alg_t alg)
         return JWT_ALG_RS256;
     case IDD_ALG_ES256:
         return JWT_ALG_ES256;
-    case IDD_ALG_EDDSA:
+    default:
         break;
     }
     return JWT_ALG_INVAL;

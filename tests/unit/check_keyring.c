@@ -119,6 +119,8 @@ static void write_pem(EVP_PKEY *pkey, const char *path, const EVP_CIPHER *cipher
                                                    cipher ? 4 : 0, NULL, NULL),
                          1);
     fclose(f);
+    /* Key files are secret files: only their owner may read them. */
+    ck_assert_int_eq(chmod(path, 0600), 0);
 }
 
 static void write_text(const char *path, const char *text)
@@ -127,6 +129,7 @@ static void write_text(const char *path, const char *text)
     ck_assert_ptr_nonnull(f);
     fputs(text, f);
     fclose(f);
+    ck_assert_int_eq(chmod(path, 0600), 0);
 }
 
 static void make_files(void)
@@ -523,6 +526,49 @@ START_TEST(test_hs256_refusals)
 }
 END_TEST
 
+/* Key files are secrets: a copy readable by another account on the host lets it sign tokens.
+ * Both kinds (PEM and machine key) are refused when group or others may read them, and the
+ * error points at the line of the key that names the file. */
+START_TEST(test_shared_key_files_refused)
+{
+    static const mode_t modes[] = {0640, 0604, 0644, 0660};
+    for (size_t i = 0; i < IDD_ARRAY_LEN(modes); i++) {
+        ck_assert_int_eq(chmod(es_pem, modes[i]), 0);
+        idd_config_t *cfg = cfg_new();
+        idd_key_config_t *k = cfg_add(cfg, "ec-1", IDD_ALG_ES256, es_pem, IDD_KEY_ACTIVE, 5);
+        k->file_line = 8;
+        load_refused(cfg, IDD_ECONFIG, 8, "group or others");
+        cfg_free(cfg);
+
+        ck_assert_int_eq(chmod(mk_file, modes[i]), 0);
+        cfg = cfg_new();
+        k = cfg_add_hs(cfg, "hs", NULL, mk_file, IDD_KEY_ACTIVE, 3);
+        k->machine_key_file_line = 4;
+        load_refused(cfg, IDD_ECONFIG, 4, "chmod 600");
+        cfg_free(cfg);
+    }
+    ck_assert_int_eq(chmod(es_pem, 0400), 0);
+    ck_assert_int_eq(chmod(mk_file, 0400), 0);
+    idd_config_t *cfg = cfg_new();
+    cfg_add(cfg, "ec-1", IDD_ALG_ES256, es_pem, IDD_KEY_ACTIVE, 5);
+    cfg_add_hs(cfg, "hs", NULL, mk_file, IDD_KEY_PUBLISHED, 9);
+    idd_keyring_free(load_ok(cfg));
+    cfg_free(cfg);
+    ck_assert_int_eq(chmod(es_pem, 0600), 0);
+    ck_assert_int_eq(chmod(mk_file, 0600), 0);
+
+    /* A link to a good key file is refused too: the path must name the file itself. */
+    char link_path[600];
+    snprintf(link_path, sizeof(link_path), "%s.link", es_pem);
+    ck_assert_int_eq(symlink(es_pem, link_path), 0);
+    cfg = cfg_new();
+    cfg_add(cfg, "ec-1", IDD_ALG_ES256, link_path, IDD_KEY_ACTIVE, 5);
+    load_refused(cfg, IDD_ECONFIG, 5, "symbolic link");
+    cfg_free(cfg);
+    unlink(link_path);
+}
+END_TEST
+
 /* Two active keys would make the signing key depend on load order. */
 START_TEST(test_two_active_refused)
 {
@@ -708,6 +754,7 @@ static Suite *keyring_suite(void)
     tcase_add_test(tc, test_lookup);
     tcase_add_test(tc, test_hs256_machine_key);
     tcase_add_test(tc, test_hs256_refusals);
+    tcase_add_test(tc, test_shared_key_files_refused);
     tcase_add_test(tc, test_two_active_refused);
     tcase_add_test(tc, test_no_active_refused);
     tcase_add_test(tc, test_duplicate_kid_refused);

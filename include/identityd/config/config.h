@@ -1,8 +1,14 @@
 /*
  * identityd's configuration: a YAML file turned into one typed, validated struct. Every key
- * has a type, bounds and a default in one table (src/core/config.c); an unknown key, a value
- * of the wrong type or out of bounds stops the load with "FILE:LINE: what is wrong".
- * Relative paths are resolved against the folder of the config file itself.
+ * has a type, bounds and a default in a row of a table, walked by one engine
+ * (src/config/table.c): the top level and each tenant (src/config/config.c), each key
+ * (src/config/keys.c) and the oidc: section (src/config/oidc.c) have a table of their own,
+ * and lists of strings (listen, trusted_proxies, domains, origins, oidc.algorithms,
+ * oidc.audience) have a small parser per item. An unknown key, a value of the wrong type or
+ * out of bounds stops the load with "FILE:LINE: what is wrong". Relative paths are resolved
+ * against the folder of the config file itself. Keys that name a secret file also keep the
+ * line they were written on, so that whoever reads the file can report its problems as
+ * "FILE:LINE: ..." too.
  */
 #ifndef IDENTITYD_CONFIG_H
 #define IDENTITYD_CONFIG_H
@@ -12,32 +18,19 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "identityd/core/cidr.h"
+#include "identityd/core/jwa.h"
 #include "identityd/core/log.h"
-
-/* JWS algorithms identityd signs with. */
-typedef enum { IDD_ALG_HS256 = 0, IDD_ALG_ES256, IDD_ALG_RS256, IDD_ALG_EDDSA } idd_alg_t;
 
 /* What a configured key is used for: `active` signs (exactly one), `published` is only
  * offered in the JWKS (a key being introduced or retired). */
 typedef enum { IDD_KEY_ACTIVE = 0, IDD_KEY_PUBLISHED } idd_key_state_t;
-
-/* "ES256" ... "EdDSA" -> idd_alg_t (exact, case-sensitive as in JOSE). Returns 0 or IDD_EINVAL. */
-int idd_alg_parse(const char *name, idd_alg_t *out);
-/* The JOSE name of an algorithm ("HS256", "ES256", "RS256", "EdDSA"). */
-const char *idd_alg_name(idd_alg_t alg);
 
 typedef struct idd_listen {
     char host[64];  /* numeric address as written, without brackets ("127.0.0.1", "::1") */
     uint16_t port;  /* 0 asks the kernel for an ephemeral port */
     int line;
 } idd_listen_t;
-
-/* An address or network from `trusted_proxies` ("10.0.0.1", "10.0.0.0/8", "::1"). */
-typedef struct idd_cidr {
-    int family;          /* AF_INET or AF_INET6 */
-    uint8_t addr[16];    /* network byte order; 4 bytes used for AF_INET */
-    unsigned prefix;     /* 0..32 or 0..128 */
-} idd_cidr_t;
 
 typedef struct idd_tenant_config {
     int64_t id;          /* >= 1 */
@@ -51,19 +44,21 @@ typedef struct idd_tenant_config {
 
 typedef struct idd_key_config {
     char *kid;
-    idd_alg_t alg;
+    idd_alg_t alg;           /* one of IDD_JWA_SIGNING */
     char *file;              /* PEM private key (ES256, RS256, EdDSA); resolved path */
     char *machine_key;       /* HS256: DocSpace's core:machinekey, inline (secret) */
     char *machine_key_file;  /* HS256: the same, read from a file (resolved path) */
     idd_key_state_t state;
-    int line;
+    int line;                /* where the list item starts */
+    int file_line;           /* of the `file:` key, 0 when absent */
+    int machine_key_file_line; /* of the `machine_key_file:` key, 0 when absent */
 } idd_key_config_t;
 
 /* The external OAuth2/OpenID authority whose access tokens are accepted (oidc: section). */
 typedef struct idd_oidc_config {
     bool enabled;               /* the section is present */
     char *authority;            /* issuer URL; discovery at {authority}/.well-known/openid-configuration */
-    unsigned algorithms;        /* IDD_JWA_* bits (jwks.h); default ES256 | RS256 */
+    unsigned algorithms;        /* IDD_JWA_* bits (core/jwa.h); default ES256 | RS256 */
     char **audience;            /* accepted "aud" values; none: the request's tenant_url */
     size_t n_audience;
     int clock_skew;             /* seconds, 0..600, default 120 */
@@ -72,6 +67,7 @@ typedef struct idd_oidc_config {
     bool introspection_jwt;     /* also introspect JWTs after their signature checks; default true */
     char *client_id;            /* introspection client */
     char *client_secret_file;   /* resolved path; its content is the secret */
+    int client_secret_file_line; /* of the `client_secret_file:` key, 0 when absent */
     int cache_ttl;              /* introspection.cache_ttl: positive results, seconds, 0..3600, default 60 */
     int negative_ttl;           /* introspection.negative_ttl: negative results, 0..600, default 5 */
     int jwks_min_refresh;       /* seconds between refetches for an unknown kid, 1..3600, default 30 */
@@ -93,10 +89,11 @@ typedef struct idd_config {
     int token_ttl;              /* seconds, token.ttl */
     unsigned password_iterations; /* PBKDF2 iterations of the client hash */
     char *pepper_file;          /* resolved path */
+    int pepper_file_line;       /* of the `pepper_file:` key */
     int basic_cache_ttl;        /* seconds a verified Basic credential is remembered; 0 off; <= 60 */
     idd_tenant_config_t *tenants;
     size_t n_tenants;
-    idd_cidr_t *trusted_proxies;
+    idd_cidr_t *trusted_proxies; /* addresses or networks (core/cidr.h) */
     size_t n_trusted_proxies;
     idd_key_config_t *keys;
     size_t n_keys;
@@ -126,12 +123,5 @@ const idd_tenant_config_t *idd_config_tenant_by_host(const idd_config_t *cfg, co
 
 /* The tenant with this id, or NULL. */
 const idd_tenant_config_t *idd_config_tenant_by_id(const idd_config_t *cfg, int64_t id);
-
-/* Returns 1 when addr (AF_INET or AF_INET6; IPv4-mapped IPv6 is matched as IPv4) falls in
- * one of the n networks, else 0. */
-int idd_cidr_match(const idd_cidr_t *nets, size_t n, const struct sockaddr *addr);
-
-/* Parses "a.b.c.d[/n]" or an IPv6 address with optional "/n". Returns 0 or IDD_EINVAL. */
-int idd_cidr_parse(const char *text, idd_cidr_t *out);
 
 #endif

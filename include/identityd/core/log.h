@@ -11,8 +11,9 @@ typedef enum { IDD_LOG_ERROR = 0, IDD_LOG_WARN, IDD_LOG_INFO, IDD_LOG_DEBUG } id
 /* Messages above this level are dropped (default IDD_LOG_INFO). */
 void idd_log_set_level(idd_log_level_t level);
 
-/* Parses "error", "warn", "info", "debug"; returns 0 or IDD_EINVAL. */
-int idd_log_level_parse(const char *name, idd_log_level_t *out);
+/* The names of the levels ("error", "warn", "info", "debug") indexed by idd_log_level_t,
+ * NULL-terminated: what a log line shows and what the configuration's log_level accepts. */
+extern const char *const idd_log_level_names[];
 
 void idd_log(idd_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -14,18 +14,9 @@
 #include <stdint.h>
 #include <openssl/evp.h>
 
+#include "identityd/core/jwa.h"
+
 #define IDD_JWT_MAX 8192 /* bytes of a compact JWT we are willing to look at */
-
-/* External algorithms understood; the allow-list is a bit set of these. */
-typedef enum {
-    IDD_JWA_RS256 = 1 << 0,
-    IDD_JWA_ES256 = 1 << 1,
-    IDD_JWA_PS256 = 1 << 2,
-    IDD_JWA_EDDSA = 1 << 3,
-} idd_jwa_t;
-
-/* "RS256" | "ES256" | "PS256" | "EdDSA" -> bit; 0 for anything else (HS*, none, ...). */
-unsigned idd_jwa_parse(const char *name);
 
 /* One public key of a JWKS. */
 typedef struct idd_jwk {
@@ -51,7 +42,7 @@ const idd_jwk_t *idd_jwks_find(const idd_jwks_t *set, const char *kid);
 
 /* What a verified token must satisfy. */
 typedef struct idd_jwt_policy {
-    unsigned algs;             /* allow-list (IDD_JWA_* bits) */
+    unsigned algs;             /* allow-list (IDD_JWA_* bits of core/jwa.h) */
     const char *issuer;        /* required "iss" value, exactly */
     const char *const *audiences; /* "aud" (string or array) must contain one of these */
     size_t n_audiences;

@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "identityd/config/config.h"
+#include "identityd/core/jwa.h"
 
 typedef struct idd_key {
     char *kid;

@@ -1,0 +1,31 @@
+/*
+ * What the files of src/config/ share beyond the table engine (table.h): the state of one
+ * load of identityd's configuration, and the sections that live in files of their own
+ * (keys.c, oidc.c), loaded from the top-level table of config.c like lists.
+ */
+#ifndef IDENTITYD_CONFIG_SECTIONS_H
+#define IDENTITYD_CONFIG_SECTIONS_H
+
+#include "identityd/config/config.h"
+#include "table.h"
+
+/* loader_t.app of a configuration load. */
+typedef struct config_state {
+    idd_config_t *cfg;
+    int keys_line;   /* line of the `keys:` value, for "no active key" */
+    int listen_seen; /* `listen:` was written, even if empty */
+} config_state_t;
+
+#define CONFIG_STATE(L) ((config_state_t *)(L)->app)
+
+/* keys: the list of signing keys, each a table, and the rules across them. */
+int config_keys_parse(loader_t *L, yaml_node_t *node, void *base, const char *name);
+void config_keys_free(idd_config_t *cfg);
+
+/* oidc: the section's table and its rules across keys. */
+int config_oidc_parse(loader_t *L, yaml_node_t *node, void *base, const char *name);
+/* The defaults of the whole section, for a file without one (enabled stays false). */
+int config_oidc_defaults(loader_t *L, idd_oidc_config_t *o);
+void config_oidc_free(idd_oidc_config_t *o);
+
+#endif
