@@ -3,13 +3,13 @@
  */
 #include "identityd/cred/apikey.h"
 
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
+#include "identityd/cred/digest.h"
 
 const char *const idd_apikey_permissions[] = {
     "*",
@@ -55,15 +55,9 @@ bool idd_apikey_well_formed(const char *key, size_t len)
 int idd_apikey_digest(const idd_pepper_t *pepper, const char *key, size_t len,
                       unsigned char out[IDD_SESSION_DIGEST_LEN])
 {
-    unsigned char msg[7 + IDD_APIKEY_LEN];
     if (len > IDD_APIKEY_LEN)
         return IDD_EINVAL;
-    memcpy(msg, "apikey:", 7);
-    memcpy(msg + 7, key, len);
-    unsigned int outlen = 0;
-    const unsigned char *ok = HMAC(EVP_sha256(), pepper->bytes, (int)pepper->len, msg, 7 + len, out, &outlen);
-    idd_wipe(msg, sizeof(msg));
-    return ok != NULL && outlen == IDD_SESSION_DIGEST_LEN ? 0 : IDD_ECRYPTO;
+    return idd_keyed_digest(pepper, IDD_DIGEST_LABEL_APIKEY, key, len, out);
 }
 
 bool idd_apikey_permission_known(const char *name, size_t len)
