@@ -12,6 +12,8 @@
 #include <jansson.h>
 #include <malloc.h>
 
+#include "identityd/api/api.h"
+#include "identityd/app/app.h"
 #include "identityd/auth/auth.h"
 #include "identityd/core/bruteforce.h"
 #include "identityd/core/common.h"
@@ -121,6 +123,67 @@ static int check_store(const idd_config_t *cfg, char *err, size_t errlen)
     return rc;
 }
 
+/* ---- what the HTTP layer calls back ---- */
+
+static void setup_routes(void *p, h2o_hostconf_t *hostconf)
+{
+    idd_router_register(hostconf, p, idd_routes, idd_routes_count);
+}
+
+static int thread_init(void *p, idd_http_thread_t *http)
+{
+    idd_thread_t *t = idd_app_thread_new(p, http);
+    if (t == NULL)
+        return IDD_ESTORE;
+    int rc = idd_auth_thread_init(t);
+    if (rc != 0) {
+        idd_app_thread_free(t);
+        return rc;
+    }
+    http->data = t;
+    return 0;
+}
+
+static void thread_dispose(void *p, idd_http_thread_t *http)
+{
+    (void)p;
+    idd_thread_t *t = http->data;
+    idd_auth_thread_dispose(t);
+    idd_app_thread_free(t);
+    http->data = NULL;
+}
+
+/* Queued password checks and authority calls are handed back unrun: their loops answer 503. */
+static void stopping(void *p)
+{
+    idd_app_t *app = p;
+    idd_workers_cancel(app->workers);
+    idd_workers_cancel(app->outbound);
+}
+
+/* Serves until a stop signal. Returns 0 or an IDD_E* code. */
+static int serve(idd_app_t *app)
+{
+    const idd_config_t *cfg = app->cfg;
+    idd_http_listen_t *listen = idd_xcalloc(cfg->n_listen, sizeof(*listen));
+    char (*origins)[512] = idd_xcalloc(cfg->n_listen, sizeof(*origins));
+    for (size_t i = 0; i < cfg->n_listen; i++) {
+        snprintf(origins[i], sizeof(origins[i]), "%s:%d", cfg->path, cfg->listen[i].line);
+        listen[i] = (idd_http_listen_t){cfg->listen[i].host, cfg->listen[i].port, origins[i]};
+    }
+    idd_http_server_t server = {
+        .listen = listen,
+        .n_listen = cfg->n_listen,
+        .threads = cfg->threads,
+        .max_body_bytes = cfg->max_body_bytes,
+        .hooks = {app, setup_routes, thread_init, thread_dispose, stopping},
+    };
+    int rc = idd_http_run(&server);
+    free(origins);
+    free(listen);
+    return rc;
+}
+
 /* The last API key uses, noted since thread 0's last flush, are written before exit. */
 static void flush_usage(idd_app_t *app)
 {
@@ -186,7 +249,7 @@ int main(int argc, char **argv)
     const idd_key_t *active = idd_keyring_active(app.keyring);
     idd_log_info("identityd starting: %d threads, %d workers, signing with %s key %s",
                  app.cfg->threads, app.cfg->workers, idd_alg_name(active->alg), active->kid);
-    idd_server_block_signals();
+    idd_http_block_signals();
     json_set_alloc_funcs(json_alloc, json_release);
     idd_http_global_init();
     app.bruteforce = idd_bruteforce_new((size_t)app.cfg->bruteforce_slots, app.cfg->bruteforce_attempts,
@@ -198,7 +261,7 @@ int main(int argc, char **argv)
     app.apikey_usage = idd_apikey_usage_new();
     app.workers = idd_workers_new(app.cfg->workers, KDF_QUEUE_MAX);
     app.outbound = idd_workers_new(app.cfg->workers, OUTBOUND_QUEUE_MAX);
-    if (idd_server_run(&app) == 0)
+    if (serve(&app) == 0)
         status = 0;
     idd_workers_free(app.workers);
     idd_workers_free(app.outbound);

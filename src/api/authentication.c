@@ -64,13 +64,14 @@ static void signed_in(idd_request_t *r, idd_auth_result_t result, idd_principal_
     idd_buf_puts(&b, expires_text);
     idd_buf_puts(&b, "\",\"sms\":false,\"tfa\":false}");
     idd_cookie_set_session(r->req, token, sr->browser ? 0 : expires, r->https);
-    idd_respond_envelope(r, 200, b.data, b.len, 1);
+    idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 1);
     idd_buf_dispose_secret(&b);
     idd_wipe(token, sizeof(token));
 }
 
-void idd_api_signin(idd_request_t *r)
+void idd_api_signin(idd_request_t *r, idd_principal_t *p)
 {
+    (void)p;
     h2o_req_t *req = r->req;
     json_error_t error;
     const char *user_name = NULL, *password = NULL, *client_hash = NULL;
@@ -142,17 +143,13 @@ done:
     json_decref(body); /* jansson's allocator wipes what it frees (main.c) */
 }
 
-static void answer_is_signed_in(idd_request_t *r, idd_principal_t *p)
+void idd_api_is_signed_in(idd_request_t *r, idd_principal_t *p)
 {
-    idd_respond_bool(r, p != NULL);
+    idd_respond_bool(r->req, r->origin, p != NULL);
 }
 
-void idd_api_is_signed_in(idd_request_t *r)
-{
-    idd_auth_optional(r, answer_is_signed_in);
-}
 
-static void sign_out(idd_request_t *r, idd_principal_t *p)
+void idd_api_sign_out(idd_request_t *r, idd_principal_t *p)
 {
     if (p != NULL && p->via == IDD_CRED_SESSION) {
         int rc = idd_store_session_end(r->thread->store, p->session_id);
@@ -166,16 +163,13 @@ static void sign_out(idd_request_t *r, idd_principal_t *p)
     /* An invalid cookie was already deleted by authentication. */
     if (!(r->auth_from_cookie && p == NULL))
         idd_cookie_clear_session(r->req, r->https);
-    idd_respond_string(r, "");
+    idd_respond_string(r->req, r->origin, "");
 }
 
-void idd_api_sign_out(idd_request_t *r)
-{
-    idd_auth_optional(r, sign_out);
-}
 
-void idd_api_settings(idd_request_t *r)
+void idd_api_settings(idd_request_t *r, idd_principal_t *p)
 {
+    (void)p;
     idd_buf_t b;
     idd_buf_init(&b);
     idd_buf_puts(&b, "{\"passwordHash\":{\"size\":256,\"iterations\":");
@@ -183,6 +177,6 @@ void idd_api_settings(idd_request_t *r)
     idd_buf_puts(&b, ",\"salt\":");
     idd_buf_json_str(&b, r->tenant_row->password_salt, strlen(r->tenant_row->password_salt));
     idd_buf_puts(&b, "}}");
-    idd_respond_envelope(r, 200, b.data, b.len, 1);
+    idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 1);
     idd_buf_dispose(&b);
 }

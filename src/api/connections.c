@@ -59,7 +59,7 @@ static void store_failed(idd_request_t *r, const char *what, int rc)
     idd_respond_error(r->req, 503, "Service unavailable");
 }
 
-static void list(idd_request_t *r, idd_principal_t *p)
+void idd_api_connections_list(idd_request_t *r, idd_principal_t *p)
 {
     idd_buf_t items, b;
     idd_buf_init(&items);
@@ -76,16 +76,12 @@ static void list(idd_request_t *r, idd_principal_t *p)
     if (items.len > 0)
         idd_buf_append(&b, items.data, items.len);
     idd_buf_puts(&b, "]}");
-    idd_respond_envelope(r, 200, b.data, b.len, l.count);
+    idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, l.count);
 done:
     idd_buf_dispose(&items);
     idd_buf_dispose(&b);
 }
 
-void idd_api_connections_list(idd_request_t *r)
-{
-    idd_auth_require(r, SCOPE_READ, list);
-}
 
 /* Parses the {loginEventId} segment: 1..18 decimal digits. */
 static int parse_id(h2o_iovec_t v, int64_t *out)
@@ -102,7 +98,7 @@ static int parse_id(h2o_iovec_t v, int64_t *out)
     return 0;
 }
 
-static void logout_one(idd_request_t *r, idd_principal_t *p)
+void idd_api_connections_logout(idd_request_t *r, idd_principal_t *p)
 {
     int64_t id = 0;
     idd_session_t s;
@@ -132,15 +128,11 @@ static void logout_one(idd_request_t *r, idd_principal_t *p)
     idd_log_info("session %lld ended by user %s", (long long)id, p->user.id);
     if (id == p->session_id && r->auth_from_cookie)
         idd_cookie_clear_session(r->req, r->https);
-    idd_respond_bool(r, true);
+    idd_respond_bool(r->req, r->origin, true);
 }
 
-void idd_api_connections_logout(idd_request_t *r)
-{
-    idd_auth_require(r, SCOPE_WRITE, logout_one);
-}
 
-static void logout_others(idd_request_t *r, idd_principal_t *p)
+void idd_api_connections_logout_others(idd_request_t *r, idd_principal_t *p)
 {
     int ended = 0;
     int rc = idd_store_session_end_user(r->thread->store, p->user.id, p->session_id, &ended);
@@ -151,15 +143,11 @@ static void logout_others(idd_request_t *r, idd_principal_t *p)
     idd_log_info("user %s ended %d other sessions", p->user.id, ended);
     char name[2 * IDD_NAME_MAX + 2];
     idd_user_display_name(&p->user, name, sizeof(name));
-    idd_respond_string(r, name);
+    idd_respond_string(r->req, r->origin, name);
 }
 
-void idd_api_connections_logout_others(idd_request_t *r)
-{
-    idd_auth_require(r, SCOPE_WRITE, logout_others);
-}
 
-static void logout_user(idd_request_t *r, idd_principal_t *p)
+void idd_api_connections_logout_user(idd_request_t *r, idd_principal_t *p)
 {
     if (p->user.role != IDD_ROLE_ADMIN) {
         idd_respond_error(r->req, 403, "Access denied");
@@ -192,15 +180,11 @@ static void logout_user(idd_request_t *r, idd_principal_t *p)
     idd_log_info("admin %s ended %d sessions of user %s", p->user.id, ended, target.id);
     if (strcmp(target.id, p->user.id) == 0 && r->auth_from_cookie)
         idd_cookie_clear_session(r->req, r->https);
-    idd_respond_bool(r, true);
+    idd_respond_bool(r->req, r->origin, true);
 }
 
-void idd_api_connections_logout_user(idd_request_t *r)
-{
-    idd_auth_require(r, SCOPE_WRITE, logout_user);
-}
 
-static void logout_change_password(idd_request_t *r, idd_principal_t *p)
+void idd_api_connections_logout_change_password(idd_request_t *r, idd_principal_t *p)
 {
     idd_store_t *store = r->thread->store;
     int ended = 0;
@@ -214,10 +198,6 @@ static void logout_change_password(idd_request_t *r, idd_principal_t *p)
     idd_log_info("user %s ended %d sessions; password change required", p->user.id, ended);
     if (r->auth_from_cookie)
         idd_cookie_clear_session(r->req, r->https);
-    idd_respond_string(r, "All sessions ended. A new password must be set before the next sign-in.");
+    idd_respond_string(r->req, r->origin, "All sessions ended. A new password must be set before the next sign-in.");
 }
 
-void idd_api_connections_logout_change_password(idd_request_t *r)
-{
-    idd_auth_require(r, SCOPE_WRITE, logout_change_password);
-}

@@ -10,8 +10,9 @@
 #include "identityd/core/buf.h"
 #include "identityd/http/respond.h"
 
-void idd_api_health(idd_request_t *r)
+void idd_api_health(idd_request_t *r, idd_principal_t *p)
 {
+    (void)p;
     int version = 0;
     if (idd_store_schema_version(r->thread->store, &version) != 0) {
         idd_respond_error(r->req, 503, "Database unavailable");
@@ -26,8 +27,9 @@ static void metric(idd_buf_t *b, const char *name, const char *type, const char 
     idd_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %lu\n", name, help, name, type, name, value);
 }
 
-void idd_api_metrics(idd_request_t *r)
+void idd_api_metrics(idd_request_t *r, idd_principal_t *p)
 {
+    (void)p;
     idd_app_t *app = r->app;
     idd_buf_t b;
     idd_buf_init(&b);

@@ -164,7 +164,7 @@ static bool within_caller(const idd_principal_t *p, const char *permissions)
 
 /* ---- POST /api/2.0/keys ---- */
 
-static void create(idd_request_t *r, idd_principal_t *p)
+void idd_api_keys_create(idd_request_t *r, idd_principal_t *p)
 {
     idd_apikey_t k;
     char key[IDD_APIKEY_LEN + 1] = "";
@@ -218,7 +218,7 @@ static void create(idd_request_t *r, idd_principal_t *p)
     idd_buf_t b;
     idd_buf_init(&b);
     write_key(&b, &k, &p->user, key);
-    idd_respond_envelope(r, 200, b.data, b.len, 1);
+    idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 1);
     idd_buf_dispose_secret(&b);
 
 done:
@@ -229,10 +229,6 @@ done:
     json_decref(body);
 }
 
-void idd_api_keys_create(idd_request_t *r)
-{
-    idd_auth_require(r, SCOPE_MANAGE, create);
-}
 
 /* ---- GET /api/2.0/keys ---- */
 
@@ -256,7 +252,7 @@ static int list_one(const idd_apikey_t *k, void *arg)
     return ++l->count >= LIST_MAX;
 }
 
-static void list(idd_request_t *r, idd_principal_t *p)
+void idd_api_keys_list(idd_request_t *r, idd_principal_t *p)
 {
     idd_buf_t b;
     idd_buf_init(&b);
@@ -268,19 +264,15 @@ static void list(idd_request_t *r, idd_principal_t *p)
         store_failed(r, "list", rc);
     } else {
         idd_buf_putc(&b, ']');
-        idd_respond_envelope(r, 200, b.data, b.len, l.count);
+        idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, l.count);
     }
     idd_buf_dispose(&b);
 }
 
-void idd_api_keys_list(idd_request_t *r)
-{
-    idd_auth_require(r, SCOPE_MANAGE, list);
-}
 
 /* ---- GET /api/2.0/keys/permissions and /api/2.0/keys/@self ---- */
 
-static void permissions(idd_request_t *r, idd_principal_t *p)
+void idd_api_keys_permissions(idd_request_t *r, idd_principal_t *p)
 {
     (void)p;
     idd_buf_t b;
@@ -292,16 +284,12 @@ static void permissions(idd_request_t *r, idd_principal_t *p)
         idd_buf_json_str(&b, idd_apikey_permissions[i], strlen(idd_apikey_permissions[i]));
     }
     idd_buf_putc(&b, ']');
-    idd_respond_envelope(r, 200, b.data, b.len, (long)idd_apikey_permissions_count);
+    idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, (long)idd_apikey_permissions_count);
     idd_buf_dispose(&b);
 }
 
-void idd_api_keys_permissions(idd_request_t *r)
-{
-    idd_auth_require(r, IDD_SCOPE_ANY, permissions);
-}
 
-static void self(idd_request_t *r, idd_principal_t *p)
+void idd_api_keys_self(idd_request_t *r, idd_principal_t *p)
 {
     idd_apikey_t k;
     if (p->apikey_id[0] == '\0') {
@@ -316,14 +304,10 @@ static void self(idd_request_t *r, idd_principal_t *p)
     idd_buf_t b;
     idd_buf_init(&b);
     write_key(&b, &k, &p->user, NULL);
-    idd_respond_envelope(r, 200, b.data, b.len, 1);
+    idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 1);
     idd_buf_dispose(&b);
 }
 
-void idd_api_keys_self(idd_request_t *r)
-{
-    idd_auth_require(r, IDD_SCOPE_ANY, self);
-}
 
 /* ---- PUT and DELETE /api/2.0/keys/{keyId} ---- */
 
@@ -355,7 +339,7 @@ static int find_managed(idd_request_t *r, const idd_principal_t *p, idd_apikey_t
     return 0;
 }
 
-static void update(idd_request_t *r, idd_principal_t *p)
+void idd_api_keys_update(idd_request_t *r, idd_principal_t *p)
 {
     idd_apikey_t k;
     char perms[IDD_APIKEY_PERMISSIONS_MAX + 1];
@@ -395,19 +379,15 @@ static void update(idd_request_t *r, idd_principal_t *p)
         goto done;
     }
     idd_log_info("apikey %s updated by user %s", k.id, p->user.id);
-    idd_respond_bool(r, true);
+    idd_respond_bool(r->req, r->origin, true);
 done:
     if (problem != NULL)
         idd_respond_error(r->req, 400, problem);
     json_decref(body);
 }
 
-void idd_api_keys_update(idd_request_t *r)
-{
-    idd_auth_require(r, SCOPE_MANAGE, update);
-}
 
-static void delete(idd_request_t *r, idd_principal_t *p)
+void idd_api_keys_delete(idd_request_t *r, idd_principal_t *p)
 {
     idd_apikey_t k;
     if (find_managed(r, p, &k) != 0)
@@ -423,10 +403,6 @@ static void delete(idd_request_t *r, idd_principal_t *p)
         return;
     }
     idd_log_info("apikey %s deleted by user %s", k.id, p->user.id);
-    idd_respond_bool(r, true);
+    idd_respond_bool(r->req, r->origin, true);
 }
 
-void idd_api_keys_delete(idd_request_t *r)
-{
-    idd_auth_require(r, SCOPE_MANAGE, delete);
-}

@@ -1,43 +1,18 @@
 /*
- * The one h2o handler identityd registers: it enforces the header and body limits, finds
- * the route by exact path and method (h2o's own path registration matches prefixes, which
- * is not what an API wants), builds the request context and calls the API handler.
+ * The one h2o handler identityd registers. For each request, in this order: the header and
+ * body limits; the route, by exact path and method (h2o's own path registration matches
+ * prefixes, which is not what an API wants); the request context and, when the route
+ * addresses one, the tenant; authentication as the route's policy says; the handler.
  * Unknown paths get 404 and known paths with another method 405, both in the error envelope.
  */
+#include "identityd/api/api.h"
+
 #include <string.h>
 
 #include "identityd/core/common.h"
-#include "identityd/api/api.h"
 #include "identityd/http/respond.h"
 
-static const idd_route_t routes[] = {
-    {"GET", "/api/2.0/security/oauth2/token", IDD_ROUTE_TENANT, idd_api_token},
-    {"POST", "/api/2.0/authentication", IDD_ROUTE_TENANT, idd_api_signin},
-    {"GET", "/api/2.0/authentication", IDD_ROUTE_TENANT, idd_api_is_signed_in},
-    {"POST", "/api/2.0/authentication/logout", IDD_ROUTE_TENANT, idd_api_sign_out},
-    {"GET", "/api/2.0/settings", IDD_ROUTE_TENANT, idd_api_settings},
-    {"GET", "/api/2.0/security/activeconnections", IDD_ROUTE_TENANT, idd_api_connections_list},
-    {"PUT", "/api/2.0/security/activeconnections/logout/{loginEventId}", IDD_ROUTE_TENANT,
-     idd_api_connections_logout},
-    {"PUT", "/api/2.0/security/activeconnections/logoutallexceptthis", IDD_ROUTE_TENANT,
-     idd_api_connections_logout_others},
-    {"PUT", "/api/2.0/security/activeconnections/logoutall/{userId}", IDD_ROUTE_TENANT,
-     idd_api_connections_logout_user},
-    {"PUT", "/api/2.0/security/activeconnections/logoutallchangepassword", IDD_ROUTE_TENANT,
-     idd_api_connections_logout_change_password},
-    {"POST", "/api/2.0/keys", IDD_ROUTE_TENANT, idd_api_keys_create},
-    {"GET", "/api/2.0/keys", IDD_ROUTE_TENANT, idd_api_keys_list},
-    {"GET", "/api/2.0/keys/permissions", IDD_ROUTE_TENANT, idd_api_keys_permissions},
-    {"GET", "/api/2.0/keys/@self", IDD_ROUTE_TENANT, idd_api_keys_self},
-    {"PUT", "/api/2.0/keys/{keyId}", IDD_ROUTE_TENANT, idd_api_keys_update},
-    {"DELETE", "/api/2.0/keys/{keyId}", IDD_ROUTE_TENANT, idd_api_keys_delete},
-    {"GET", "/.well-known/jwks.json", IDD_ROUTE_PLAIN, idd_api_jwks},
-    {"GET", "/health", IDD_ROUTE_PLAIN, idd_api_health},
-    {"GET", "/metrics", IDD_ROUTE_PLAIN, idd_api_metrics},
-};
-
-/* Matches path against pattern; "{x}" matches one non-empty segment, captured in params. */
-static int path_matches(const char *pattern, h2o_iovec_t path, h2o_iovec_t *params, size_t *n_params)
+int idd_route_match(const char *pattern, h2o_iovec_t path, h2o_iovec_t *params, size_t *n_params)
 {
     size_t i = 0, n = 0;
     const char *p = pattern;
@@ -83,9 +58,8 @@ static int method_is(const h2o_req_t *req, const char *method)
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
-    (void)self;
-    idd_thread_t *thread = idd_thread_of(req);
-    const idd_config_t *cfg = thread->app->cfg;
+    idd_router_t *router = (idd_router_t *)self;
+    const idd_config_t *cfg = router->app->cfg;
 
     if (header_bytes(req) > cfg->max_header_bytes) {
         idd_respond_error(req, 431, "Request header fields too large");
@@ -100,19 +74,20 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     h2o_iovec_t params[IDD_ROUTE_MAX_PARAMS];
     size_t n_params = 0;
     char allow[64] = "";
-    for (size_t i = 0; i < IDD_ARRAY_LEN(routes); i++) {
+    for (size_t i = 0; i < router->n_routes; i++) {
+        const idd_route_t *candidate = &router->routes[i];
         size_t n = 0;
-        if (!path_matches(routes[i].path, req->path_normalized, params, &n))
+        if (!idd_route_match(candidate->path, req->path_normalized, params, &n))
             continue;
-        if (method_is(req, routes[i].method)) {
-            route = &routes[i];
+        if (method_is(req, candidate->method)) {
+            route = candidate;
             n_params = n;
             break;
         }
-        if (strlen(allow) + strlen(routes[i].method) + 3 < sizeof(allow)) {
+        if (strlen(allow) + strlen(candidate->method) + 3 < sizeof(allow)) {
             if (allow[0] != '\0')
                 strcat(allow, ", ");
-            strcat(allow, routes[i].method);
+            strcat(allow, candidate->method);
         }
     }
     if (route == NULL) {
@@ -128,25 +103,30 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     idd_request_t *r = h2o_mem_alloc_pool(&req->pool, sizeof(*r));
     memset(r, 0, sizeof(*r));
     r->req = req;
-    r->thread = thread;
-    r->app = thread->app;
+    r->thread = idd_thread_of(req);
+    r->app = router->app;
     memcpy(r->params, params, sizeof(params));
     r->n_params = n_params;
-    if (route->kind == IDD_ROUTE_TENANT) {
-        if (idd_request_resolve_tenant(r) != 0)
+    if (route->tenant == IDD_TENANT_REQUIRED) {
+        if (idd_request_resolve(r) != 0)
             return 0;
         if (r->tenant == NULL) {
             idd_respond_error(req, 404, "Unknown portal");
             return 0;
         }
     }
-    route->handler(r);
+    idd_auth_run(r, route->auth, route->scope, route->handler);
     return 0;
 }
 
-void idd_router_register(h2o_hostconf_t *hostconf)
+idd_router_t *idd_router_register(h2o_hostconf_t *hostconf, idd_app_t *app, const idd_route_t *routes,
+                                  size_t n_routes)
 {
     h2o_pathconf_t *pathconf = h2o_config_register_path(hostconf, "/", 0);
-    h2o_handler_t *handler = h2o_create_handler(pathconf, sizeof(*handler));
-    handler->on_req = on_req;
+    idd_router_t *router = (idd_router_t *)h2o_create_handler(pathconf, sizeof(*router));
+    router->super.on_req = on_req;
+    router->app = app;
+    router->routes = routes;
+    router->n_routes = n_routes;
+    return router;
 }

@@ -5,8 +5,9 @@
 #include "identityd/api/api.h"
 #include "identityd/http/respond.h"
 
-void idd_api_jwks(idd_request_t *r)
+void idd_api_jwks(idd_request_t *r, idd_principal_t *p)
 {
+    (void)p;
     size_t len = 0;
     const char *jwks = idd_keyring_jwks(r->app->keyring, &len);
     /* Public material that changes only with the configuration: let consumers cache it

@@ -5,9 +5,11 @@
 #include "identityd/auth/auth.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "identityd/core/common.h"
 #include "identityd/http/cookie.h"
 #include "identityd/core/log.h"
 #include "identityd/http/respond.h"
@@ -159,6 +161,7 @@ static void auth_done(idd_request_t *r, idd_auth_result_t result, idd_principal_
 {
     h2o_req_t *req = r->req;
     bool optional = r->auth_need_scope == NULL;
+    idd_auth_next_fn next = r->auth_next;
     /* A session cookie that does not work is deleted, so the browser stops sending it. */
     if (result == IDD_AUTH_DENY && r->auth_from_cookie)
         idd_cookie_clear_session(req, r->https);
@@ -169,11 +172,11 @@ static void auth_done(idd_request_t *r, idd_auth_result_t result, idd_principal_
             idd_respond_error(req, 403, "Access denied");
             return;
         }
-        r->auth_next(r, principal);
+        next(r, principal);
         return;
     }
     if (optional && result != IDD_AUTH_ERROR) {
-        r->auth_next(r, NULL);
+        next(r, NULL);
         return;
     }
     if (result == IDD_AUTH_DENY || result == IDD_AUTH_DECLINE) {
@@ -200,8 +203,12 @@ static void session_done(idd_request_t *r, idd_auth_result_t result, idd_princip
     auth_done(r, result, principal);
 }
 
-static void authenticate(idd_request_t *r, const char *need_scope, idd_auth_next_fn next)
+void idd_auth_run(idd_request_t *r, idd_auth_policy_t policy, const char *need_scope, idd_auth_next_fn next)
 {
+    if (policy == IDD_AUTH_NONE) {
+        next(r, NULL);
+        return;
+    }
     h2o_req_t *req = r->req;
     const char *authz = NULL, *apikey = NULL;
     size_t authz_len = 0, apikey_len = 0;
@@ -219,7 +226,7 @@ static void authenticate(idd_request_t *r, const char *need_scope, idd_auth_next
     idd_cookie_find(req, IDD_SESSION_COOKIE, &cookie);
 
     idd_credential_t cred = idd_auth_classify(authz, authz_len, apikey, apikey_len, cookie.base, cookie.len);
-    r->auth_need_scope = need_scope;
+    r->auth_need_scope = policy == IDD_AUTH_REQUIRED ? need_scope : NULL;
     r->auth_next = next;
     r->auth_kind = cred.kind;
     r->auth_from_cookie = cred.from_cookie;
@@ -243,12 +250,45 @@ static void authenticate(idd_request_t *r, const char *need_scope, idd_auth_next
     }
 }
 
-void idd_auth_require(idd_request_t *r, const char *need_scope, idd_auth_next_fn next)
+/* ---- per-thread state ---- */
+
+#define USAGE_FLUSH_MS 60000 /* how often API key uses are written out */
+#define BASIC_CACHE_SLOTS 1024
+
+/* Thread 0, once a minute: the coalesced API key uses go to the database. */
+static void on_flush(h2o_timeout_entry_t *entry)
 {
-    authenticate(r, need_scope, next);
+    idd_auth_thread_t *a = H2O_STRUCT_FROM_MEMBER(idd_auth_thread_t, flush_entry, entry);
+    idd_thread_t *t = a->thread;
+    idd_apikey_usage_flush(t->app->apikey_usage, t->store);
+    h2o_timeout_link(t->http->ctx.loop, &a->flush_timeout, &a->flush_entry);
 }
 
-void idd_auth_optional(idd_request_t *r, idd_auth_next_fn next)
+int idd_auth_thread_init(idd_thread_t *t)
 {
-    authenticate(r, NULL, next);
+    idd_auth_thread_t *a = idd_xcalloc(1, sizeof(*a));
+    a->thread = t;
+    a->basic_cache = idd_basic_cache_new(BASIC_CACHE_SLOTS);
+    if (t->index == 0) {
+        h2o_timeout_init(t->http->ctx.loop, &a->flush_timeout, USAGE_FLUSH_MS);
+        a->flush_entry.cb = on_flush;
+        h2o_timeout_link(t->http->ctx.loop, &a->flush_timeout, &a->flush_entry);
+    }
+    t->auth = a;
+    return 0;
+}
+
+void idd_auth_thread_dispose(idd_thread_t *t)
+{
+    idd_auth_thread_t *a = t->auth;
+    if (a == NULL)
+        return;
+    if (t->index == 0) {
+        if (h2o_timeout_is_linked(&a->flush_entry))
+            h2o_timeout_unlink(&a->flush_entry);
+        h2o_timeout_dispose(t->http->ctx.loop, &a->flush_timeout);
+    }
+    idd_basic_cache_free(a->basic_cache);
+    free(a);
+    t->auth = NULL;
 }

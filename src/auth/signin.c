@@ -161,9 +161,10 @@ static bool may_sign_in(const idd_user_t *user)
     return user->status == IDD_USER_ACTIVE && !user->password_change_required;
 }
 
-/* Back on the loop with the verdict. */
-static void check_finish(idd_request_t *r, void *arg)
+/* Back on the loop (owner is the request) with the verdict. */
+static void check_finish(void *owner, void *arg)
 {
+    idd_request_t *r = owner;
     signin_check_t *c = arg;
     idd_app_t *app = r->app;
     /* Guesses sent in parallel all pass the first check before any KDF finishes. Asking
@@ -179,7 +180,7 @@ static void check_finish(idd_request_t *r, void *arg)
             idd_bruteforce_success(app->bruteforce, c->login, r->client_ip);
             int ttl = app->cfg->basic_cache_ttl;
             if (c->remember && ttl > 0 && !key_is_zero(c->key)) {
-                cache_entry_t *e = cache_slot(r->thread->basic_cache, c->key);
+                cache_entry_t *e = cache_slot(r->thread->auth->basic_cache, c->key);
                 memcpy(e->key, c->key, 32);
                 memcpy(e->user_id, c->user.id, sizeof(e->user_id));
                 e->auth_version = c->user.auth_version;
@@ -244,7 +245,7 @@ void idd_auth_signin(idd_request_t *r, const idd_signin_t *in, idd_auth_done_fn 
 
     if (c->remember) {
         cache_key(&app->pepper, r->tenant->id, c->login, c->password, c->password_len, c->key);
-        cache_entry_t *e = cache_slot(r->thread->basic_cache, c->key);
+        cache_entry_t *e = cache_slot(r->thread->auth->basic_cache, c->key);
         if (c->user_found && may_sign_in(&c->user) && e->expires_ms > idd_monotonic_ms() &&
             idd_ct_equal(e->key, c->key, 32) && strcmp(e->user_id, c->user.id) == 0 &&
             e->auth_version == c->user.auth_version) {
@@ -275,5 +276,5 @@ void idd_auth_signin(idd_request_t *r, const idd_signin_t *in, idd_auth_done_fn 
         check_release(c);
         return;
     }
-    idd_http_offload(r, IDD_POOL_KDF, c, check_secret, check_finish, check_release);
+    idd_http_offload(r->req, r->app->workers, r, c, check_secret, check_finish, check_release);
 }

@@ -28,7 +28,6 @@
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
 #include "identityd/cred/digest.h"
-#include "identityd/store/store.h"
 
 #define RECORD_PREFIX "$idd1$"
 #define RECORD_PREFIX_LEN (sizeof RECORD_PREFIX - 1)

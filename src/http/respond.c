@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "identityd/core/buf.h"
+#include "identityd/http/server.h"
 
 const char *idd_status_reason(int status)
 {
@@ -44,7 +45,7 @@ void idd_respond_json(h2o_req_t *req, int status, const char *body, size_t len)
     req->res.status = status;
     req->res.reason = idd_status_reason(status);
     /* While stopping, an HTTP/1 connection ends with its response instead of idling. */
-    if (atomic_load(&idd_thread_of(req)->app->stopping))
+    if (idd_http_stopping())
         req->http1_is_persistent = 0;
     req->res.content_length = len;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
@@ -55,10 +56,9 @@ void idd_respond_json(h2o_req_t *req, int status, const char *body, size_t len)
     h2o_send_inline(req, body, len);
 }
 
-void idd_respond_envelope(idd_request_t *r, int status, const char *response_json, size_t len,
-                          long count)
+void idd_respond_envelope(h2o_req_t *req, h2o_iovec_t origin, int status, const char *response_json,
+                          size_t len, long count)
 {
-    h2o_req_t *req = r->req;
     idd_buf_t b;
     idd_buf_init(&b);
     idd_buf_reserve(&b, len + 256 + req->path.len);
@@ -70,9 +70,7 @@ void idd_respond_envelope(idd_request_t *r, int status, const char *response_jso
     /* The full URL the client asked for, as the client addressed us. */
     idd_buf_t url;
     idd_buf_init(&url);
-    idd_buf_append(&url, r->scheme.base, r->scheme.len);
-    idd_buf_puts(&url, "://");
-    idd_buf_append(&url, r->host.base, r->host.len);
+    idd_buf_append(&url, origin.base, origin.len);
     idd_buf_append(&url, req->path.base, req->path.len);
     idd_buf_json_str(&b, url.data, url.len);
     idd_buf_dispose(&url);
@@ -85,20 +83,20 @@ void idd_respond_envelope(idd_request_t *r, int status, const char *response_jso
     idd_buf_dispose(&b);
 }
 
-void idd_respond_bool(idd_request_t *r, bool value)
+void idd_respond_bool(h2o_req_t *req, h2o_iovec_t origin, bool value)
 {
     if (value)
-        idd_respond_envelope(r, 200, "true", 4, 1);
+        idd_respond_envelope(req, origin, 200, "true", 4, 1);
     else
-        idd_respond_envelope(r, 200, "false", 5, 1);
+        idd_respond_envelope(req, origin, 200, "false", 5, 1);
 }
 
-void idd_respond_string(idd_request_t *r, const char *value)
+void idd_respond_string(h2o_req_t *req, h2o_iovec_t origin, const char *value)
 {
     idd_buf_t b;
     idd_buf_init(&b);
     idd_buf_json_str(&b, value, strlen(value));
-    idd_respond_envelope(r, 200, b.data, b.len, 1);
+    idd_respond_envelope(req, origin, 200, b.data, b.len, 1);
     idd_buf_dispose(&b);
 }
 

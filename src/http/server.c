@@ -1,8 +1,8 @@
 /*
- * The event loops. Every thread has its own h2o context, evloop, database connection,
- * signer and SO_REUSEPORT listening sockets, so threads share nothing on the request path.
- * All sockets are bound by the main thread before any loop starts: a bad address fails the
- * start, and with port 0 every thread binds the port the kernel gave the first one.
+ * The event loops. Every thread has its own h2o context, evloop and SO_REUSEPORT listening
+ * sockets; what else a thread owns is the application's (hooks.thread_init). All sockets
+ * are bound by the main thread before any loop starts: a bad address fails the start, and
+ * with port 0 every thread binds the port the kernel gave the first one.
  *
  * Signals are blocked in every thread and taken by sigwait() in the main thread, which then
  * posts a stop message to each loop: the loop closes its listeners, stops keep-alive, waits
@@ -12,21 +12,42 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "identityd/core/common.h"
-#include "identityd/api/api.h"
-#include "identityd/auth/auth.h"
-#include "identityd/core/log.h"
-#include "identityd/http/respond.h"
 #include "identityd/http/server.h"
 
-#define STOP_FLUSH_MS 500   /* then, time to write the last responses and close */
-#define USAGE_FLUSH_MS 60000 /* how often API key uses are written out */
+#include "identityd/core/common.h"
+#include "identityd/core/log.h"
+#include "identityd/http/respond.h"
+
+#define STOP_FLUSH_MS 500 /* then, time to write the last responses and close */
+
+/* One thread's loop and what the server keeps for it. */
+typedef struct loop {
+    idd_http_thread_t t; /* first: req->conn->ctx points at t.ctx */
+    h2o_accept_ctx_t accept_ctx;
+    h2o_socket_t **listeners; /* this thread's SO_REUSEPORT sockets */
+    size_t n_listeners;
+    h2o_multithread_receiver_t offload_receiver; /* finished worker jobs */
+    h2o_multithread_receiver_t stop_receiver;
+    int offloads_in_flight;
+    bool stop;
+    bool data_made; /* hooks.thread_init succeeded */
+    pthread_t tid;
+} loop_t;
+
+static atomic_bool stopping;
+
+bool idd_http_stopping(void)
+{
+    return atomic_load(&stopping);
+}
 
 /* ---- offloading work to the pool and resuming on the loop ---- */
 
@@ -39,14 +60,15 @@ typedef struct offload_link {
 } offload_link_t;
 
 struct offload {
-    idd_job_t job;                  /* runs on a worker */
-    h2o_multithread_message_t msg;  /* brings it back to the loop */
-    idd_thread_t *thread;
-    idd_request_t *r;               /* NULL once the request is gone */
+    idd_job_t job;                 /* runs on a worker */
+    h2o_multithread_message_t msg; /* brings it back to the loop */
+    loop_t *loop;
+    h2o_req_t *req; /* NULL once the request is gone */
     offload_link_t *link;
+    void *owner;
     void *arg;
     void (*work)(void *arg);
-    void (*resume)(idd_request_t *r, void *arg);
+    void (*resume)(void *owner, void *arg);
     void (*release)(void *arg);
 };
 
@@ -59,14 +81,14 @@ static void offload_run(idd_job_t *job)
 static void offload_done(idd_job_t *job)
 {
     offload_t *o = (offload_t *)job;
-    h2o_multithread_send_message(&o->thread->offload_receiver, &o->msg);
+    h2o_multithread_send_message(&o->loop->offload_receiver, &o->msg);
 }
 
 static void offload_link_dispose(void *p)
 {
     offload_link_t *link = p;
     if (link->offload != NULL)
-        link->offload->r = NULL;
+        link->offload->req = NULL;
 }
 
 /* Loop side: every finished offload posted to this thread. */
@@ -78,48 +100,48 @@ static void on_offloads_back(h2o_multithread_receiver_t *receiver, h2o_linklist_
             H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
         h2o_linklist_unlink(&msg->link);
         offload_t *o = H2O_STRUCT_FROM_MEMBER(offload_t, msg, msg);
-        o->thread->offloads_in_flight--;
-        if (o->r != NULL) {
+        o->loop->offloads_in_flight--;
+        if (o->req != NULL) {
             o->link->offload = NULL;
             if (o->job.cancelled)
-                idd_respond_error(o->r->req, 503, "Service is shutting down");
+                idd_respond_error(o->req, 503, "Service is shutting down");
             else
-                o->resume(o->r, o->arg);
+                o->resume(o->owner, o->arg);
         }
         o->release(o->arg);
         free(o);
     }
 }
 
-void idd_http_offload(idd_request_t *r, idd_pool_t pool, void *arg, void (*work)(void *arg),
-                      void (*resume)(idd_request_t *r, void *arg), void (*release)(void *arg))
+void idd_http_offload(h2o_req_t *req, idd_workers_t *pool, void *owner, void *arg,
+                      void (*work)(void *arg), void (*resume)(void *owner, void *arg),
+                      void (*release)(void *arg))
 {
     offload_t *o = idd_xcalloc(1, sizeof(*o));
     o->job.run = offload_run;
     o->job.done = offload_done;
-    o->thread = r->thread;
-    o->r = r;
+    o->loop = (loop_t *)idd_http_thread_of(req);
+    o->req = req;
+    o->owner = owner;
     o->arg = arg;
     o->work = work;
     o->resume = resume;
     o->release = release;
-    o->link = h2o_mem_alloc_shared(&r->req->pool, sizeof(*o->link), offload_link_dispose);
+    o->link = h2o_mem_alloc_shared(&req->pool, sizeof(*o->link), offload_link_dispose);
     o->link->offload = o;
-    idd_workers_t *workers = pool == IDD_POOL_OUTBOUND ? r->app->outbound : r->app->workers;
-    if (idd_workers_submit(workers, &o->job) != 0) {
+    if (idd_workers_submit(pool, &o->job) != 0) {
         o->link->offload = NULL;
         release(arg);
         free(o);
-        idd_respond_error(r->req, 503, atomic_load(&r->app->stopping) ? "Service is shutting down"
-                                                                      : "Service busy, try again");
+        idd_respond_error(req, 503, idd_http_stopping() ? "Service is shutting down" : "Service busy, try again");
         return;
     }
-    r->thread->offloads_in_flight++;
+    o->loop->offloads_in_flight++;
 }
 
 /* ---- listeners ---- */
 
-static int bind_one(const idd_listen_t *l, uint16_t port, struct sockaddr_storage *bound)
+static int bind_one(const idd_http_listen_t *l, unsigned port, struct sockaddr_storage *bound)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
@@ -128,11 +150,11 @@ static int bind_one(const idd_listen_t *l, uint16_t port, struct sockaddr_storag
     struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
     if (inet_pton(AF_INET, l->host, &in4->sin_addr) == 1) {
         in4->sin_family = AF_INET;
-        in4->sin_port = htons(port);
+        in4->sin_port = htons((uint16_t)port);
         sslen = sizeof(*in4);
     } else if (inet_pton(AF_INET6, l->host, &in6->sin6_addr) == 1) {
         in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons(port);
+        in6->sin6_port = htons((uint16_t)port);
         sslen = sizeof(*in6);
     } else {
         errno = EINVAL;
@@ -157,7 +179,7 @@ static int bind_one(const idd_listen_t *l, uint16_t port, struct sockaddr_storag
     return fd;
 }
 
-static uint16_t port_of(const struct sockaddr_storage *ss)
+static unsigned port_of(const struct sockaddr_storage *ss)
 {
     if (ss->ss_family == AF_INET)
         return ntohs(((const struct sockaddr_in *)ss)->sin_port);
@@ -168,13 +190,13 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 {
     if (err != NULL)
         return;
-    idd_thread_t *t = listener->data;
+    loop_t *l = listener->data;
     /* h2o_evloop_socket_accept takes one connection per call: drain the backlog. */
     for (int i = 0; i < 64; i++) {
         h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
         if (sock == NULL)
             break;
-        h2o_accept(&t->accept_ctx, sock);
+        h2o_accept(&l->accept_ctx, sock);
     }
 }
 
@@ -182,14 +204,14 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 
 static void on_stop(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
-    idd_thread_t *t = H2O_STRUCT_FROM_MEMBER(idd_thread_t, stop_receiver, receiver);
+    loop_t *l = H2O_STRUCT_FROM_MEMBER(loop_t, stop_receiver, receiver);
     while (!h2o_linklist_is_empty(messages)) {
         h2o_multithread_message_t *msg =
             H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
         h2o_linklist_unlink(&msg->link);
         free(msg);
     }
-    t->stop = true;
+    l->stop = true;
 }
 
 /* True when no connection, request or timer is left on the context: h2o asserts this
@@ -210,88 +232,66 @@ static int context_is_idle(h2o_context_t *ctx)
 
 static void *thread_main(void *arg)
 {
-    idd_thread_t *t = arg;
-    while (!t->stop)
-        h2o_evloop_run(t->ctx.loop, INT32_MAX);
+    loop_t *l = arg;
+    h2o_evloop_t *evloop = l->t.ctx.loop;
+    while (!l->stop)
+        h2o_evloop_run(evloop, INT32_MAX);
 
     /* Stop accepting and ask h2o to end keep-alive; keep serving what is in flight
      * (offloaded checks included, whose responses now close their connections); then idle
      * keep-alive clients get only a short flush before the loop ends. */
-    for (size_t i = 0; i < t->n_listeners; i++) {
-        h2o_socket_read_stop(t->listeners[i]);
-        h2o_socket_close(t->listeners[i]);
+    for (size_t i = 0; i < l->n_listeners; i++) {
+        h2o_socket_read_stop(l->listeners[i]);
+        h2o_socket_close(l->listeners[i]);
     }
-    t->n_listeners = 0;
-    h2o_context_request_shutdown(&t->ctx);
-    /* Queued work was cancelled before this message came (idd_workers_cancel) and what runs
-     * is one KDF per worker at most: wait for all of it, since a job still out when the loop
+    l->n_listeners = 0;
+    h2o_context_request_shutdown(&l->t.ctx);
+    /* Queued work was cancelled before this message came (hooks.stopping) and what runs is
+     * one job per worker at most: wait for all of it, since a job still out when the loop
      * goes away would call back into freed memory. */
-    while (t->offloads_in_flight > 0)
-        h2o_evloop_run(t->ctx.loop, 20);
+    while (l->offloads_in_flight > 0)
+        h2o_evloop_run(evloop, 20);
     int64_t flush_until = idd_monotonic_ms() + STOP_FLUSH_MS;
-    while (!context_is_idle(&t->ctx) && idd_monotonic_ms() < flush_until)
-        h2o_evloop_run(t->ctx.loop, 20);
+    while (!context_is_idle(&l->t.ctx) && idd_monotonic_ms() < flush_until)
+        h2o_evloop_run(evloop, 20);
     return NULL;
 }
 
-/* Thread 0, once a minute: the coalesced API key uses go to the database. */
-static void on_flush(h2o_timeout_entry_t *entry)
+static int loop_init(const idd_http_server_t *server, h2o_globalconf_t *conf, loop_t *l, int index)
 {
-    idd_thread_t *t = H2O_STRUCT_FROM_MEMBER(idd_thread_t, flush_entry, entry);
-    idd_apikey_usage_flush(t->app->apikey_usage, t->store);
-    h2o_timeout_link(t->ctx.loop, &t->flush_timeout, &t->flush_entry);
+    l->t.index = index;
+    h2o_context_init(&l->t.ctx, h2o_evloop_create(), conf);
+    l->accept_ctx.ctx = &l->t.ctx;
+    l->accept_ctx.hosts = conf->hosts;
+    h2o_multithread_register_receiver(l->t.ctx.queue, &l->offload_receiver, on_offloads_back);
+    h2o_multithread_register_receiver(l->t.ctx.queue, &l->stop_receiver, on_stop);
+    l->listeners = idd_xcalloc(server->n_listen, sizeof(h2o_socket_t *));
+    int rc = server->hooks.thread_init(server->hooks.app, &l->t);
+    l->data_made = rc == 0;
+    return rc;
 }
 
-static int thread_init(idd_app_t *app, idd_thread_t *t, int index)
+static void loop_dispose(const idd_http_server_t *server, loop_t *l)
 {
-    t->app = app;
-    t->index = index;
-    h2o_context_init(&t->ctx, h2o_evloop_create(), &app->h2o);
-    t->accept_ctx.ctx = &t->ctx;
-    t->accept_ctx.hosts = app->h2o.hosts;
-    h2o_multithread_register_receiver(t->ctx.queue, &t->offload_receiver, on_offloads_back);
-    h2o_multithread_register_receiver(t->ctx.queue, &t->stop_receiver, on_stop);
-    if (idd_store_open(app->cfg->database, &t->store) != 0)
-        return IDD_ESTORE;
-    t->signer = idd_signer_new(app->keyring);
-    if (t->signer == NULL)
-        return IDD_ECRYPTO;
-    t->basic_cache = idd_basic_cache_new(1024);
-    if (index == 0) {
-        h2o_timeout_init(t->ctx.loop, &t->flush_timeout, USAGE_FLUSH_MS);
-        t->flush_entry.cb = on_flush;
-        h2o_timeout_link(t->ctx.loop, &t->flush_timeout, &t->flush_entry);
+    for (size_t i = 0; i < l->n_listeners; i++)
+        h2o_socket_close(l->listeners[i]);
+    free(l->listeners);
+    if (l->t.ctx.loop == NULL)
+        return;
+    if (l->data_made)
+        server->hooks.thread_dispose(server->hooks.app, &l->t);
+    h2o_multithread_unregister_receiver(l->t.ctx.queue, &l->offload_receiver);
+    h2o_multithread_unregister_receiver(l->t.ctx.queue, &l->stop_receiver);
+    /* A client idling on a keep-alive connection past the grace period still holds one
+     * at exit: then the process's exit is the cleanup, not h2o_context_dispose. */
+    if (context_is_idle(&l->t.ctx)) {
+        h2o_evloop_t *evloop = l->t.ctx.loop;
+        h2o_multithread_queue_t *queue = l->t.ctx.queue;
+        h2o_context_dispose(&l->t.ctx);
+        h2o_evloop_destroy(evloop);
+        /* h2o 2.2.5's evloop flavour closes the queue's pipe but never frees the queue. */
+        free(queue);
     }
-    return 0;
-}
-
-static void thread_dispose(idd_thread_t *t)
-{
-    for (size_t i = 0; i < t->n_listeners; i++)
-        h2o_socket_close(t->listeners[i]);
-    free(t->listeners);
-    if (t->ctx.loop != NULL) {
-        h2o_multithread_unregister_receiver(t->ctx.queue, &t->offload_receiver);
-        h2o_multithread_unregister_receiver(t->ctx.queue, &t->stop_receiver);
-        /* A client idling on a keep-alive connection past the grace period still holds one
-         * at exit: then the process's exit is the cleanup, not h2o_context_dispose. */
-        if (context_is_idle(&t->ctx)) {
-            h2o_evloop_t *loop = t->ctx.loop;
-            if (t->index == 0) {
-                if (h2o_timeout_is_linked(&t->flush_entry))
-                    h2o_timeout_unlink(&t->flush_entry);
-                h2o_timeout_dispose(loop, &t->flush_timeout);
-            }
-            h2o_multithread_queue_t *queue = t->ctx.queue;
-            h2o_context_dispose(&t->ctx);
-            h2o_evloop_destroy(loop);
-            /* h2o 2.2.5's evloop flavour closes the queue's pipe but never frees the queue. */
-            free(queue);
-        }
-    }
-    idd_basic_cache_free(t->basic_cache);
-    idd_signer_free(t->signer);
-    idd_store_free(t->store);
 }
 
 static void format_address(const struct sockaddr_storage *ss, char *out, size_t len)
@@ -306,7 +306,7 @@ static void format_address(const struct sockaddr_storage *ss, char *out, size_t 
     }
 }
 
-void idd_server_block_signals(void)
+void idd_http_block_signals(void)
 {
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -316,23 +316,51 @@ void idd_server_block_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
-int idd_server_run(idd_app_t *app)
+/* Binds every listener once per thread; with port 0, every thread takes the port the
+ * kernel gave the first. Returns 0 or -1 (logged). */
+static int bind_all(const idd_http_server_t *server, loop_t *loops)
 {
-    const idd_config_t *cfg = app->cfg;
+    for (size_t i = 0; i < server->n_listen; i++) {
+        const idd_http_listen_t *l = &server->listen[i];
+        unsigned port = l->port;
+        for (int t = 0; t < server->threads; t++) {
+            struct sockaddr_storage bound;
+            int fd = bind_one(l, port, &bound);
+            if (fd < 0) {
+                idd_log_error("%s: cannot listen on %s port %u: %s", l->origin, l->host, port,
+                              strerror(errno));
+                return -1;
+            }
+            port = port_of(&bound);
+            h2o_socket_t *sock = h2o_evloop_socket_create(loops[t].t.ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+            sock->data = &loops[t];
+            loops[t].listeners[loops[t].n_listeners++] = sock;
+            if (t == 0) {
+                char addr[INET6_ADDRSTRLEN + 16];
+                format_address(&bound, addr, sizeof(addr));
+                idd_log_info("listening on http://%s (%d threads)", addr, server->threads);
+            }
+        }
+    }
+    return 0;
+}
+
+int idd_http_run(const idd_http_server_t *server)
+{
     int rc = IDD_EIO;
-    int nthreads = cfg->threads;
-    idd_thread_t *threads = idd_xcalloc((size_t)nthreads, sizeof(*threads));
+    int nthreads = server->threads;
+    loop_t *loops = idd_xcalloc((size_t)nthreads, sizeof(*loops));
     int started = 0;
+    h2o_globalconf_t conf;
 
-    h2o_config_init(&app->h2o);
-    app->h2o.server_name = h2o_iovec_init(H2O_STRLIT(""));
-    /* h2o's own limit only bounds buffering; the router answers 413 in the envelope. */
-    app->h2o.max_request_entity_size = cfg->max_body_bytes < 1048576 ? 1048576 : cfg->max_body_bytes * 2;
-    h2o_hostconf_t *hostconf =
-        h2o_config_register_host(&app->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
-    idd_router_register(hostconf);
+    h2o_config_init(&conf);
+    conf.server_name = h2o_iovec_init(H2O_STRLIT(""));
+    /* h2o's own limit only bounds buffering; the application answers 413 in the envelope. */
+    conf.max_request_entity_size = server->max_body_bytes < 1048576 ? 1048576 : server->max_body_bytes * 2;
+    h2o_hostconf_t *hostconf = h2o_config_register_host(&conf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    server->hooks.setup(server->hooks.app, hostconf);
 
-    /* SIGINT and SIGTERM must already be blocked in every thread (idd_server_block_signals
+    /* SIGINT and SIGTERM must already be blocked in every thread (idd_http_block_signals
      * before any thread starts); the main thread takes them with sigwait below. */
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -340,39 +368,19 @@ int idd_server_run(idd_app_t *app)
     sigaddset(&sigs, SIGTERM);
 
     for (int i = 0; i < nthreads; i++) {
-        int trc = thread_init(app, &threads[i], i);
+        int trc = loop_init(server, &conf, &loops[i], i);
         if (trc != 0) {
             idd_log_error("thread %d: cannot start: %s", i, idd_strerror(trc));
             rc = trc;
             goto done;
         }
-        threads[i].listeners = idd_xcalloc(cfg->n_listen, sizeof(h2o_socket_t *));
     }
-    for (size_t l = 0; l < cfg->n_listen; l++) {
-        uint16_t port = cfg->listen[l].port;
-        for (int i = 0; i < nthreads; i++) {
-            struct sockaddr_storage bound;
-            int fd = bind_one(&cfg->listen[l], port, &bound);
-            if (fd < 0) {
-                idd_log_error("%s:%d: cannot listen on %s port %u: %s", cfg->path,
-                              cfg->listen[l].line, cfg->listen[l].host, port, strerror(errno));
-                goto done;
-            }
-            port = port_of(&bound);
-            h2o_socket_t *sock = h2o_evloop_socket_create(threads[i].ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
-            sock->data = &threads[i];
-            threads[i].listeners[threads[i].n_listeners++] = sock;
-            if (i == 0) {
-                char addr[INET6_ADDRSTRLEN + 16];
-                format_address(&bound, addr, sizeof(addr));
-                idd_log_info("listening on http://%s (%d threads)", addr, nthreads);
-            }
-        }
-    }
+    if (bind_all(server, loops) != 0)
+        goto done;
     for (int i = 0; i < nthreads; i++) {
-        for (size_t l = 0; l < threads[i].n_listeners; l++)
-            h2o_socket_read_start(threads[i].listeners[l], on_accept);
-        if (pthread_create(&threads[i].tid, NULL, thread_main, &threads[i]) != 0) {
+        for (size_t l = 0; l < loops[i].n_listeners; l++)
+            h2o_socket_read_start(loops[i].listeners[l], on_accept);
+        if (pthread_create(&loops[i].tid, NULL, thread_main, &loops[i]) != 0) {
             idd_log_error("cannot start thread %d", i);
             goto done;
         }
@@ -385,19 +393,18 @@ int idd_server_run(idd_app_t *app)
     rc = 0;
 
 done:
-    atomic_store(&app->stopping, true);
-    /* Queued checks are answered 503 by their loops; running ones finish. */
-    idd_workers_cancel(app->workers);
-    idd_workers_cancel(app->outbound);
+    atomic_store(&stopping, true);
+    /* Queued work is answered 503 by its loop; running work finishes. */
+    server->hooks.stopping(server->hooks.app);
     for (int i = 0; i < started; i++) {
         h2o_multithread_message_t *msg = idd_xcalloc(1, sizeof(*msg));
-        h2o_multithread_send_message(&threads[i].stop_receiver, msg);
+        h2o_multithread_send_message(&loops[i].stop_receiver, msg);
     }
     for (int i = 0; i < started; i++)
-        pthread_join(threads[i].tid, NULL);
+        pthread_join(loops[i].tid, NULL);
     for (int i = 0; i < nthreads; i++)
-        thread_dispose(&threads[i]);
-    free(threads);
-    h2o_config_dispose(&app->h2o);
+        loop_dispose(server, &loops[i]);
+    free(loops);
+    h2o_config_dispose(&conf);
     return rc;
 }

@@ -4,7 +4,7 @@
  * manage them), listed, renamed, re-scoped, deactivated or deleted, and touched in batches
  * as they are used.
  *
- * It assumes the handle, statement cache and helpers of sqlite_internal.h and the api_keys
+ * It assumes the handle, statements and helpers of sqlite_stmt.h and the api_keys
  * table of migrations/0003_api_keys.sql. A deactivated key keeps its row and every lookup
  * returns it, as an ended session does: the caller decides what an inactive or expired key
  * means.
@@ -28,49 +28,10 @@
 #include "identityd/core/ct.h"
 #include "identityd/core/log.h"
 #include "identityd/store/store.h"
-#include "store/sqlite_internal.h"
+#include "store/sqlite_ops.h"
+#include "store/sqlite_stmt.h"
 
 #define POSTFIX_LEN 4
-
-/* The order read_apikey() expects. */
-#define APIKEY_COLUMNS                                                                             \
-    "id, tenant_id, create_by, name, key_digest, key_postfix, permissions, create_on, "            \
-    "expires_at, last_used, is_active"
-
-static const char *const stmt_sql[ST_COUNT] = {
-    /* The row is built from the creator's own row, so a key can only be made for a user of the
-     * tenant it names, checked by the statement that inserts it, and tenant_id can never
-     * disagree with the user. A new key is active and has not been used yet. */
-    [ST_APIKEY_CREATE] = "INSERT INTO api_keys (" APIKEY_COLUMNS ") "
-                         "SELECT ?1, tenant_id, id, ?4, ?5, ?6, ?7, ?8, ?9, NULL, 1 FROM users "
-                         "WHERE id = ?3 AND tenant_id = ?2",
-    [ST_APIKEY_BY_DIGEST] = "SELECT " APIKEY_COLUMNS " FROM api_keys WHERE key_digest = ?1",
-    [ST_APIKEY_BY_ID] = "SELECT " APIKEY_COLUMNS " FROM api_keys WHERE id = ?1",
-    /* The id breaks ties between keys created in the same second, so that a listing is the
-     * same every time. */
-    [ST_APIKEY_LIST_TENANT] = "SELECT " APIKEY_COLUMNS " FROM api_keys WHERE tenant_id = ?1 "
-                              "ORDER BY create_on DESC, id",
-    [ST_APIKEY_LIST_CREATOR] = "SELECT " APIKEY_COLUMNS " FROM api_keys "
-                               "WHERE tenant_id = ?1 AND create_by = ?2 "
-                               "ORDER BY create_on DESC, id",
-    /* A NULL parameter leaves its column as it is, so one statement serves every combination
-     * of changes. */
-    [ST_APIKEY_UPDATE] = "UPDATE api_keys SET name = coalesce(?2, name), "
-                         "permissions = coalesce(?3, permissions), "
-                         "is_active = coalesce(?4, is_active) WHERE id = ?1",
-    [ST_APIKEY_DELETE] = "DELETE FROM api_keys WHERE id = ?1",
-    /* Batches from several threads, or from a server and a restart, may land out of order;
-     * last_used only moves forward, so a late write of an older time cannot make a key look
-     * unused for longer than it has been. */
-    [ST_APIKEY_TOUCH] =
-        "UPDATE api_keys SET last_used = max(coalesce(last_used, 0), ?2) WHERE id = ?1",
-};
-
-/* The cached statement id of this file, prepared from stmt_sql. */
-static int stmt_get(sqlite_store_t *ss, enum stmt_id id, sqlite3_stmt **out)
-{
-    return idd_sqlite_stmt_get(ss, id, stmt_sql[id], out);
-}
 
 /* Whether id is shaped like a stored id (user or key); anything else matches no row. */
 static int id_plausible(const char *id)
@@ -260,7 +221,7 @@ int idd_sqlite_apikey_create(idd_store_t *s, idd_apikey_t *key)
             goto done;
     }
     created = key->created != 0 ? key->created : idd_now();
-    rc = stmt_get(ss, ST_APIKEY_CREATE, &stmt);
+    rc = idd_sqlite_stmt_get(ss, ST_APIKEY_CREATE, &stmt);
     if (rc != 0)
         goto done;
     sqlite3_bind_text(stmt, 1, id, IDD_GUID_LEN, SQLITE_STATIC);
@@ -301,46 +262,24 @@ done:
 int idd_sqlite_apikey_by_digest(idd_store_t *s, const unsigned char digest[IDD_SESSION_DIGEST_LEN],
                                 idd_apikey_t *out)
 {
-    sqlite_store_t *ss = to_sqlite(s);
-    sqlite3_stmt *stmt = NULL;
-    idd_apikey_t scratch; /* wiped by idd_sqlite_lookup */
-    int rc = IDD_EINVAL;
-
-    if (digest == NULL)
-        goto done;
-    rc = stmt_get(ss, ST_APIKEY_BY_DIGEST, &stmt);
-    if (rc != 0)
-        goto done;
-    sqlite3_bind_blob(stmt, 1, digest, IDD_SESSION_DIGEST_LEN, SQLITE_STATIC);
-    rc = idd_sqlite_lookup(ss, stmt, "apikey_by_digest", read_apikey, &scratch, out, sizeof *out);
-
-done:
-    idd_sqlite_stmt_put(stmt);
-    if (rc != 0)
+    if (digest == NULL) {
         memset(out, 0, sizeof *out);
-    return rc;
+        return IDD_EINVAL;
+    }
+    const sqlite_param_t params[] = {SQL_BLOB(digest, IDD_SESSION_DIGEST_LEN)};
+    return idd_sqlite_lookup(to_sqlite(s), ST_APIKEY_BY_DIGEST, params, IDD_ARRAY_LEN(params),
+                             read_apikey, out, sizeof *out);
 }
 
 int idd_sqlite_apikey_by_id(idd_store_t *s, const char *id, idd_apikey_t *out)
 {
-    sqlite_store_t *ss = to_sqlite(s);
-    sqlite3_stmt *stmt = NULL;
-    idd_apikey_t scratch; /* wiped by idd_sqlite_lookup */
-    int rc = IDD_ENOTFOUND;
-
-    if (!id_plausible(id))
-        goto done;
-    rc = stmt_get(ss, ST_APIKEY_BY_ID, &stmt);
-    if (rc != 0)
-        goto done;
-    sqlite3_bind_text(stmt, 1, id, IDD_GUID_LEN, SQLITE_STATIC);
-    rc = idd_sqlite_lookup(ss, stmt, "apikey_by_id", read_apikey, &scratch, out, sizeof *out);
-
-done:
-    idd_sqlite_stmt_put(stmt);
-    if (rc != 0)
+    if (!id_plausible(id)) {
         memset(out, 0, sizeof *out);
-    return rc;
+        return IDD_ENOTFOUND;
+    }
+    const sqlite_param_t params[] = {SQL_TEXT(id, IDD_GUID_LEN)};
+    return idd_sqlite_lookup(to_sqlite(s), ST_APIKEY_BY_ID, params, IDD_ARRAY_LEN(params),
+                             read_apikey, out, sizeof *out);
 }
 
 /* The visitor runs while the list statement is mid-step. It may look keys up, update or
@@ -361,7 +300,8 @@ int idd_sqlite_apikey_list(idd_store_t *s, int64_t tenant_id, const char *create
     rc = 0;
     if (created_by != NULL && !id_plausible(created_by))
         goto done;
-    rc = stmt_get(ss, created_by != NULL ? ST_APIKEY_LIST_CREATOR : ST_APIKEY_LIST_TENANT, &stmt);
+    rc = idd_sqlite_stmt_get(
+        ss, created_by != NULL ? ST_APIKEY_LIST_CREATOR : ST_APIKEY_LIST_TENANT, &stmt);
     if (rc != 0)
         goto done;
     sqlite3_bind_int64(stmt, 1, tenant_id);
@@ -403,7 +343,7 @@ int idd_sqlite_apikey_update(idd_store_t *s, const char *id, const char *name,
         if (rc != 0)
             goto done;
     }
-    rc = stmt_get(ss, ST_APIKEY_UPDATE, &stmt);
+    rc = idd_sqlite_stmt_get(ss, ST_APIKEY_UPDATE, &stmt);
     if (rc != 0)
         goto done;
     sqlite3_bind_text(stmt, 1, id, IDD_GUID_LEN, SQLITE_STATIC);
@@ -435,7 +375,7 @@ int idd_sqlite_apikey_delete(idd_store_t *s, const char *id)
 
     if (!id_plausible(id))
         goto done;
-    rc = stmt_get(ss, ST_APIKEY_DELETE, &stmt);
+    rc = idd_sqlite_stmt_get(ss, ST_APIKEY_DELETE, &stmt);
     if (rc != 0)
         goto done;
     sqlite3_bind_text(stmt, 1, id, IDD_GUID_LEN, SQLITE_STATIC);
@@ -466,7 +406,7 @@ int idd_sqlite_apikey_touch(idd_store_t *s, const char (*ids)[IDD_GUID_LEN + 1],
     rc = IDD_EINVAL;
     if (ids == NULL || when == NULL)
         goto done;
-    rc = stmt_get(ss, ST_APIKEY_TOUCH, &stmt);
+    rc = idd_sqlite_stmt_get(ss, ST_APIKEY_TOUCH, &stmt);
     if (rc != 0)
         goto done;
     /* IMMEDIATE takes the write lock up front, where busy_timeout still applies; a deferred

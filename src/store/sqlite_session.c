@@ -1,9 +1,9 @@
 /*
  * The session operations of the SQLite engine: login events, created at sign-in, looked up by
  * the keyed digest of their token, touched as they are used and ended by logout, revocation
- * or a change to the user (see the transaction in sqlite.c's user updates).
+ * or a change to the user (see the transaction in sqlite_user.c's user updates).
  *
- * It assumes the handle, statement cache and helpers of sqlite_internal.h and the
+ * It assumes the handle, statements and helpers of sqlite_stmt.h and the
  * login_events table of migrations/0002_sessions.sql. An ended session keeps its row with
  * active = 0, so every lookup returns it and the caller decides; only the listing filters to
  * sessions that are active and unexpired.
@@ -18,41 +18,8 @@
 #include "identityd/core/ct.h"
 #include "identityd/core/log.h"
 #include "identityd/store/store.h"
-#include "store/sqlite_internal.h"
-
-/* The order read_session() expects. */
-#define SESSION_COLUMNS                                                                            \
-    "id, tenant_id, user_id, token_digest, created, expires, last_seen, ip, user_agent, "          \
-    "active, browser_session, auth_version"
-
-static const char *const stmt_sql[ST_COUNT] = {
-    /* The row is built from the user's own row, so a session can only be created for a user
-     * that exists in the tenant it names, and tenant_id can never disagree with the user. */
-    [ST_SESSION_CREATE] =
-        "INSERT INTO login_events (tenant_id, user_id, token_digest, created, expires, "
-        "last_seen, ip, user_agent, active, browser_session, auth_version) "
-        "SELECT tenant_id, id, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?10 FROM users "
-        "WHERE id = ?2 AND tenant_id = ?1",
-    [ST_SESSION_BY_DIGEST] = "SELECT " SESSION_COLUMNS " FROM login_events WHERE token_digest = ?1",
-    [ST_SESSION_BY_ID] = "SELECT " SESSION_COLUMNS " FROM login_events WHERE id = ?1",
-    /* Coalesced touches from several threads may land out of order; last_seen only moves
-     * forward, so a late write of an older time cannot make a session look idle. */
-    [ST_SESSION_TOUCH] = "UPDATE login_events SET last_seen = max(last_seen, ?2) WHERE id = ?1",
-    [ST_SESSION_END] = "UPDATE login_events SET active = 0 WHERE id = ?1",
-    /* Ids start at 1, so except_id 0 excludes nothing. Only rows still active are written, so
-     * the change count is the number of sessions this call ended. */
-    [ST_SESSION_END_USER] = "UPDATE login_events SET active = 0 "
-                            "WHERE user_id = ?1 AND active = 1 AND id <> ?2",
-    [ST_SESSION_LIST_USER] = "SELECT " SESSION_COLUMNS " FROM login_events "
-                             "WHERE user_id = ?1 AND active = 1 AND expires > ?2 "
-                             "ORDER BY created DESC, id DESC",
-};
-
-/* The cached statement id of this file, prepared from stmt_sql. */
-static int stmt_get(sqlite_store_t *ss, enum stmt_id id, sqlite3_stmt **out)
-{
-    return idd_sqlite_stmt_get(ss, id, stmt_sql[id], out);
-}
+#include "store/sqlite_ops.h"
+#include "store/sqlite_stmt.h"
 
 /* Whether user_id is shaped like a stored user id; anything else matches no user. */
 static int user_id_plausible(const char *user_id)
@@ -126,7 +93,7 @@ int idd_sqlite_session_create(idd_store_t *s, idd_session_t *session)
     rc = session_validate(session);
     if (rc != 0)
         goto done;
-    rc = stmt_get(ss, ST_SESSION_CREATE, &stmt);
+    rc = idd_sqlite_stmt_get(ss, ST_SESSION_CREATE, &stmt);
     if (rc != 0)
         goto done;
     sqlite3_bind_int64(stmt, 1, session->tenant_id);
@@ -161,44 +128,20 @@ done:
 int idd_sqlite_session_by_digest(idd_store_t *s, const unsigned char digest[IDD_SESSION_DIGEST_LEN],
                                  idd_session_t *out)
 {
-    sqlite_store_t *ss = to_sqlite(s);
-    sqlite3_stmt *stmt = NULL;
-    idd_session_t scratch; /* wiped by idd_sqlite_lookup */
-    int rc = IDD_EINVAL;
-
-    if (digest == NULL)
-        goto done;
-    rc = stmt_get(ss, ST_SESSION_BY_DIGEST, &stmt);
-    if (rc != 0)
-        goto done;
-    sqlite3_bind_blob(stmt, 1, digest, IDD_SESSION_DIGEST_LEN, SQLITE_STATIC);
-    rc = idd_sqlite_lookup(ss, stmt, "session_by_digest", read_session, &scratch, out, sizeof *out);
-
-done:
-    idd_sqlite_stmt_put(stmt);
-    if (rc != 0)
+    if (digest == NULL) {
         memset(out, 0, sizeof *out);
-    return rc;
+        return IDD_EINVAL;
+    }
+    const sqlite_param_t params[] = {SQL_BLOB(digest, IDD_SESSION_DIGEST_LEN)};
+    return idd_sqlite_lookup(to_sqlite(s), ST_SESSION_BY_DIGEST, params, IDD_ARRAY_LEN(params),
+                             read_session, out, sizeof *out);
 }
 
 int idd_sqlite_session_by_id(idd_store_t *s, int64_t id, idd_session_t *out)
 {
-    sqlite_store_t *ss = to_sqlite(s);
-    sqlite3_stmt *stmt = NULL;
-    idd_session_t scratch; /* wiped by idd_sqlite_lookup */
-    int rc;
-
-    rc = stmt_get(ss, ST_SESSION_BY_ID, &stmt);
-    if (rc != 0)
-        goto done;
-    sqlite3_bind_int64(stmt, 1, id);
-    rc = idd_sqlite_lookup(ss, stmt, "session_by_id", read_session, &scratch, out, sizeof *out);
-
-done:
-    idd_sqlite_stmt_put(stmt);
-    if (rc != 0)
-        memset(out, 0, sizeof *out);
-    return rc;
+    const sqlite_param_t params[] = {SQL_INT64(id)};
+    return idd_sqlite_lookup(to_sqlite(s), ST_SESSION_BY_ID, params, IDD_ARRAY_LEN(params),
+                             read_session, out, sizeof *out);
 }
 
 /* Runs the UPDATE which, keyed by session id (?1) with an optional ?2, and reports
@@ -211,7 +154,7 @@ static int session_update(sqlite_store_t *ss, enum stmt_id which, int64_t id, in
     int rc;
     int src;
 
-    rc = stmt_get(ss, which, &stmt);
+    rc = idd_sqlite_stmt_get(ss, which, &stmt);
     if (rc != 0)
         goto done;
     sqlite3_bind_int64(stmt, 1, id);
@@ -252,7 +195,7 @@ int idd_sqlite_session_end_user(idd_store_t *s, const char *user_id, int64_t exc
     rc = 0;
     if (!user_id_plausible(user_id))
         goto done;
-    rc = stmt_get(ss, ST_SESSION_END_USER, &stmt);
+    rc = idd_sqlite_stmt_get(ss, ST_SESSION_END_USER, &stmt);
     if (rc != 0)
         goto done;
     sqlite3_bind_text(stmt, 1, user_id, IDD_GUID_LEN, SQLITE_STATIC);
@@ -288,7 +231,7 @@ int idd_sqlite_session_list_user(idd_store_t *s, const char *user_id, int64_t no
     rc = 0;
     if (!user_id_plausible(user_id))
         goto done;
-    rc = stmt_get(ss, ST_SESSION_LIST_USER, &stmt);
+    rc = idd_sqlite_stmt_get(ss, ST_SESSION_LIST_USER, &stmt);
     if (rc != 0)
         goto done;
     sqlite3_bind_text(stmt, 1, user_id, IDD_GUID_LEN, SQLITE_STATIC);

@@ -11,6 +11,7 @@
 
 #include "identityd/core/common.h"
 #include "identityd/cred/apikey.h"
+#include "identityd/store/store.h" /* the field a key's permissions are kept in */
 
 #define MSG_UTF8 "name must be UTF-8 text"
 #define MSG_CONTROL "name must not contain control characters"

@@ -14,13 +14,7 @@
 #include "identityd/core/common.h"
 #include "identityd/token/machinekey.h"
 
-static const char vector_111[] =
-    "9cb6a0ebd3059d9ea1334390dcb00ed8aba8425cd5668222546ba47586baf2fa74cd021d3248e565f00e53cd38"
-    "f1069478ebb3df84b535347d9768602717e641491b0eaef1a562c3dc6cc613b4ea626410fd9b061376be98cda0"
-    "9be0843ed82711841ce358a3d288f00217ef217f9334034f297cdf2ed35d75e05009823e9e949e0230cd7e0c6d"
-    "2a1216105ecf764d0c66dd35145c48e3b1bf6e7752c906b16383501f4fc5b5f6e2ff69c91d748dfe9343a3a509"
-    "8a38561f7e0e10951b610c65adda7e57fe47b0e65215f27ec53c316fe30e2561a7d94bfa00d1b7a461c69d5d63"
-    "709a0fa795fcf2beb67445d75942dda1b10c3caabed48f84562c900b858c77";
+#include "vectors.h"
 
 static const char vector_test[] =
     "fa64b12fd28c8f7140abf3a442adc9fec26c6e334fbca2df32249af54e19261af04337104a88496110c655f231"
@@ -46,10 +40,10 @@ START_TEST(test_vector_111)
     unsigned char key[IDD_MACHINEKEY_HMAC_LEN];
     char text[2 * IDD_MACHINEKEY_HMAC_LEN + 1];
 
-    ck_assert_uint_eq(strlen(vector_111), sizeof(text) - 1);
+    ck_assert_uint_eq(strlen(VECTOR_MACHINE_KEY_111_HEX), sizeof(text) - 1);
     derive("111", 3, key);
     hex(key, sizeof(key), text);
-    ck_assert_str_eq(text, vector_111);
+    ck_assert_str_eq(text, VECTOR_MACHINE_KEY_111_HEX);
 }
 END_TEST
 
@@ -95,7 +89,7 @@ START_TEST(test_length_is_explicit)
 
     derive("111\0garbage", 3, a);
     hex(a, sizeof(a), text);
-    ck_assert_str_eq(text, vector_111);
+    ck_assert_str_eq(text, VECTOR_MACHINE_KEY_111_HEX);
     derive("111\0garbage", 11, b);
     ck_assert_int_ne(memcmp(a, b, sizeof(a)), 0);
 }

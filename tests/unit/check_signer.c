@@ -27,14 +27,7 @@
 #include "identityd/token/keyring.h"
 #include "identityd/token/signer.h"
 
-/* DocSpace's HS256 key for machine key "111" (docspace-behavior.md §2). */
-static const char hs256_111_hex[] =
-    "9cb6a0ebd3059d9ea1334390dcb00ed8aba8425cd5668222546ba47586baf2fa74cd021d3248e565f00e53cd38"
-    "f1069478ebb3df84b535347d9768602717e641491b0eaef1a562c3dc6cc613b4ea626410fd9b061376be98cda0"
-    "9be0843ed82711841ce358a3d288f00217ef217f9334034f297cdf2ed35d75e05009823e9e949e0230cd7e0c6d"
-    "2a1216105ecf764d0c66dd35145c48e3b1bf6e7752c906b16383501f4fc5b5f6e2ff69c91d748dfe9343a3a509"
-    "8a38561f7e0e10951b610c65adda7e57fe47b0e65215f27ec53c316fe30e2561a7d94bfa00d1b7a461c69d5d63"
-    "709a0fa795fcf2beb67445d75942dda1b10c3caabed48f84562c900b858c77";
+#include "vectors.h"
 
 static const idd_alg_t all_algs[] = {IDD_ALG_HS256, IDD_ALG_ES256, IDD_ALG_RS256, IDD_ALG_EDDSA};
 
@@ -196,7 +189,7 @@ static void hs256_secret(unsigned char out[256])
 {
     for (size_t i = 0; i < 256; i++) {
         unsigned v;
-        ck_assert_int_eq(sscanf(hs256_111_hex + 2 * i, "%2x", &v), 1);
+        ck_assert_int_eq(sscanf(VECTOR_MACHINE_KEY_111_HEX + 2 * i, "%2x", &v), 1);
         out[i] = (unsigned char)v;
     }
 }

@@ -1,60 +1,80 @@
 /*
- * The API handlers, one file per resource under src/api/, and the route table that maps an
- * exact method and path onto them (src/http/router.c). A handler owns the response from the
- * moment it is called: it answers, or arranges to answer later, exactly once.
+ * The API: one route table (api/routes.c) says, for every route, its method and path, whether
+ * it addresses a tenant, what authentication it needs, and its handler; the router
+ * (api/router.c) does the rest in that order: limits, route, tenant, authentication, handler.
+ * A handler owns the response from the moment it is called: it answers, or arranges to
+ * answer later, exactly once. Handlers live one file per resource under src/api/.
  */
-#ifndef IDENTITYD_API_H
-#define IDENTITYD_API_H
+#ifndef IDENTITYD_API_API_H
+#define IDENTITYD_API_API_H
 
-#include "identityd/http/server.h"
+#include <h2o.h>
 
-typedef void (*idd_api_handler_fn)(idd_request_t *r);
+#include "identityd/app/app.h"
+#include "identityd/auth/auth.h"
 
-/* How much of the request context a route needs before its handler runs. */
+/* Whether a route addresses a tenant. */
 typedef enum {
-    IDD_ROUTE_PLAIN = 0, /* nothing: health, JWKS */
-    IDD_ROUTE_TENANT,    /* the tenant resolved from the host (404 when none) */
-} idd_route_kind_t;
+    IDD_TENANT_NONE = 0, /* no: health, metrics, JWKS (no Host needed) */
+    IDD_TENANT_REQUIRED, /* the tenant comes from the host; 404 when none matches */
+} idd_tenant_rule_t;
 
 typedef struct idd_route {
-    const char *method;  /* "GET", "POST", ... */
-    const char *path;    /* exact; "{name}" matches one non-empty segment */
-    idd_route_kind_t kind;
-    idd_api_handler_fn handler;
+    const char *method;       /* "GET", "POST", ...; a GET route serves HEAD too */
+    const char *path;         /* exact; "{name}" matches one non-empty segment */
+    idd_tenant_rule_t tenant; /* IDD_TENANT_REQUIRED whenever auth is not NONE */
+    idd_auth_policy_t auth;
+    const char *scope;        /* REQUIRED: what the principal's scopes must grant (IDD_SCOPE_ANY) */
+    idd_auth_next_fn handler; /* gets the principal, or NULL (NONE; OPTIONAL without one) */
 } idd_route_t;
 
+/* The route table, in match order. */
+extern const idd_route_t idd_routes[];
+extern const size_t idd_routes_count;
+
+/* The h2o handler that routes every request. */
+typedef struct idd_router {
+    h2o_handler_t super; /* first: h2o calls on_req with this */
+    idd_app_t *app;
+    const idd_route_t *routes;
+    size_t n_routes;
+} idd_router_t;
+
+/* Registers the router for every path of hostconf. */
+idd_router_t *idd_router_register(h2o_hostconf_t *hostconf, idd_app_t *app, const idd_route_t *routes,
+                                  size_t n_routes);
+
+/* Matches path against pattern ("{x}" is one non-empty segment), capturing at most
+ * IDD_ROUTE_MAX_PARAMS segments into params. Returns 1 on a match. */
+int idd_route_match(const char *pattern, h2o_iovec_t path, h2o_iovec_t *params, size_t *n_params);
+
+/* ---- handlers ---- */
+
 /* GET /api/2.0/security/oauth2/token (api/token.c) */
-void idd_api_token(idd_request_t *r);
+void idd_api_token(idd_request_t *r, idd_principal_t *p);
 /* GET /.well-known/jwks.json (api/wellknown.c) */
-void idd_api_jwks(idd_request_t *r);
+void idd_api_jwks(idd_request_t *r, idd_principal_t *p);
 /* POST, GET /api/2.0/authentication; POST /api/2.0/authentication/logout;
  * GET /api/2.0/settings (api/authentication.c) */
-void idd_api_signin(idd_request_t *r);
-void idd_api_is_signed_in(idd_request_t *r);
-void idd_api_sign_out(idd_request_t *r);
-void idd_api_settings(idd_request_t *r);
+void idd_api_signin(idd_request_t *r, idd_principal_t *p);
+void idd_api_is_signed_in(idd_request_t *r, idd_principal_t *p);
+void idd_api_sign_out(idd_request_t *r, idd_principal_t *p);
+void idd_api_settings(idd_request_t *r, idd_principal_t *p);
 /* /api/2.0/security/activeconnections... (api/connections.c) */
-void idd_api_connections_list(idd_request_t *r);
-void idd_api_connections_logout(idd_request_t *r);
-void idd_api_connections_logout_others(idd_request_t *r);
-void idd_api_connections_logout_user(idd_request_t *r);
-void idd_api_connections_logout_change_password(idd_request_t *r);
+void idd_api_connections_list(idd_request_t *r, idd_principal_t *p);
+void idd_api_connections_logout(idd_request_t *r, idd_principal_t *p);
+void idd_api_connections_logout_others(idd_request_t *r, idd_principal_t *p);
+void idd_api_connections_logout_user(idd_request_t *r, idd_principal_t *p);
+void idd_api_connections_logout_change_password(idd_request_t *r, idd_principal_t *p);
 /* /api/2.0/keys... (api/keys.c) */
-void idd_api_keys_create(idd_request_t *r);
-void idd_api_keys_list(idd_request_t *r);
-void idd_api_keys_permissions(idd_request_t *r);
-void idd_api_keys_self(idd_request_t *r);
-void idd_api_keys_update(idd_request_t *r);
-void idd_api_keys_delete(idd_request_t *r);
+void idd_api_keys_create(idd_request_t *r, idd_principal_t *p);
+void idd_api_keys_list(idd_request_t *r, idd_principal_t *p);
+void idd_api_keys_permissions(idd_request_t *r, idd_principal_t *p);
+void idd_api_keys_self(idd_request_t *r, idd_principal_t *p);
+void idd_api_keys_update(idd_request_t *r, idd_principal_t *p);
+void idd_api_keys_delete(idd_request_t *r, idd_principal_t *p);
 /* GET /health and GET /metrics (api/health.c) */
-void idd_api_health(idd_request_t *r);
-void idd_api_metrics(idd_request_t *r);
-
-/* The h2o handler that routes every request (http/router.c): registers itself on "/". */
-void idd_router_register(h2o_hostconf_t *hostconf);
-
-/* Resolves r's tenant, scheme, host and tenant_url from the request (Host or :authority,
- * X-Forwarded-* from trusted proxies, ?origin=). Returns 0, or sends 400/404 and returns -1. */
-int idd_request_resolve_tenant(idd_request_t *r);
+void idd_api_health(idd_request_t *r, idd_principal_t *p);
+void idd_api_metrics(idd_request_t *r, idd_principal_t *p);
 
 #endif

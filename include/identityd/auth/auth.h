@@ -6,8 +6,10 @@
  * Schemes answer IDD_AUTH_OK (a principal), IDD_AUTH_DENY (a credential was presented and
  * is not valid), IDD_AUTH_DECLINE (nothing for this scheme: try the next or anonymous) or
  * IDD_AUTH_ERROR (the check itself failed).
- * A scheme may finish later (after worker-pool work); it always reports through the
- * completion it was given, exactly once, on the request's own loop.
+ * A scheme may finish later (after worker-pool work); it reports through the completion it
+ * was given, on the request's own loop, at most once: when the worker pool refuses the work
+ * (queue full, shutdown) or cancels it at shutdown, the request has been answered 503 and the
+ * completion never runs; nor does it when the client has gone meanwhile.
  */
 #ifndef IDENTITYD_AUTH_H
 #define IDENTITYD_AUTH_H
@@ -15,7 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "identityd/http/server.h"
+#include "identityd/app/app.h"
 #include "identityd/store/store.h"
 
 typedef enum {
@@ -67,20 +69,26 @@ typedef struct idd_principal {
  * "*:…" covers every resource). */
 bool idd_scopes_allow(const char *scopes, const char *scope);
 
-/* Called on the request's loop with the authenticated principal (pool memory). */
+/* What a route asks of authentication (the route table in api/routes.c). */
+typedef enum {
+    IDD_AUTH_NONE = 0, /* not consulted: the handler gets no principal */
+    IDD_AUTH_OPTIONAL, /* the principal when the request carries a valid credential, else NULL */
+    IDD_AUTH_REQUIRED, /* a principal whose scopes grant the route's scope, else 401/403 */
+} idd_auth_policy_t;
+
+/* A route's handler, or what runs after authentication: called on the request's loop with
+ * the principal (pool memory), or NULL as the policy allows. */
 typedef void (*idd_auth_next_fn)(idd_request_t *r, idd_principal_t *principal);
 
-/* Authenticates r and, when the principal's scopes grant need_scope (IDD_SCOPE_ANY: any
- * authenticated principal), calls next. Otherwise
- * answers itself: 401 (no or bad credential, with WWW-Authenticate, deleting the session
- * cookie when that was the credential), 403 (scope too narrow, or a brute-force block with
- * Retry-After) or 503. May complete after this returns (worker-pool work). */
-void idd_auth_require(idd_request_t *r, const char *need_scope, idd_auth_next_fn next);
-
-/* Like idd_auth_require, for endpoints that also serve anonymous callers: next receives the
- * principal, or NULL when the request carries no valid credential (an invalid session cookie
- * is deleted in the response). Only a failed check (503) is answered here. */
-void idd_auth_optional(idd_request_t *r, idd_auth_next_fn next);
+/* Authenticates r as policy asks and then calls next. REQUIRED: next runs only when the
+ * principal's scopes grant need_scope (IDD_SCOPE_ANY: any authenticated principal);
+ * otherwise this answers itself: 401 (no or bad credential, with WWW-Authenticate, deleting
+ * the session cookie when that was the credential), 403 (scope too narrow, or a brute-force
+ * block with Retry-After) or 503. OPTIONAL: next gets NULL when the request carries no valid
+ * credential (an invalid session cookie is deleted in the response); only a failed check
+ * (503) is answered here. NONE: next(r, NULL) at once. May complete after this returns
+ * (worker-pool work). The router is its only caller. */
+void idd_auth_run(idd_request_t *r, idd_auth_policy_t policy, const char *need_scope, idd_auth_next_fn next);
 
 /* Answers the failure of a sign-in attempt made with idd_auth_signin by an API handler:
  * 401 with message (DENY), 403 with Retry-After (BLOCKED) or 503 (ERROR). */
@@ -161,7 +169,21 @@ void idd_auth_session(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done
 int idd_session_start(idd_request_t *r, const idd_user_t *user, bool browser,
                       char token_out[IDD_SESSION_TOKEN_LEN + 1], int64_t *expires);
 
-/* Per-thread cache of verified Basic credentials (keyed digest → user id and auth_version). */
+/* Authentication's own state in each event loop: the cache of verified Basic credentials
+ * (keyed digest -> user id and auth_version) and, on thread 0, the timer that writes the
+ * coalesced API key uses once a minute. */
+typedef struct idd_auth_thread {
+    struct idd_basic_cache *basic_cache;
+    idd_thread_t *thread;
+    h2o_timeout_t flush_timeout; /* thread 0 only */
+    h2o_timeout_entry_t flush_entry;
+} idd_auth_thread_t;
+
+/* Made on the main thread before t's loop runs, freed after it stopped (while the loop
+ * still exists). Returns 0 or an IDD_E* code. */
+int idd_auth_thread_init(idd_thread_t *t);
+void idd_auth_thread_dispose(idd_thread_t *t);
+
 struct idd_basic_cache *idd_basic_cache_new(size_t slots);
 void idd_basic_cache_free(struct idd_basic_cache *cache);
 

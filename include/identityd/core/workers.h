@@ -1,6 +1,7 @@
 /*
- * A fixed pool of worker threads for the slow parts of a request: the password KDF now,
- * outbound HTTP later. Event loops never run these themselves. A job is a caller-owned
+ * A fixed pool of worker threads for the slow parts of a request: the password KDF, and (in
+ * a pool of its own) calls to the OAuth2/OpenID authority. Event loops never run these
+ * themselves. A job is a caller-owned
  * struct with two callbacks, both run on the worker thread: `run` does the work and `done`
  * hands the result back (the HTTP layer posts it to the request's own event loop).
  */

@@ -17,7 +17,6 @@
 #include <stdint.h>
 
 #include "identityd/cred/password.h"
-#include "identityd/store/store.h"
 
 #define IDD_APIKEY_PREFIX "sk-"
 #define IDD_APIKEY_LEN 67 /* "sk-" + 64 hex */

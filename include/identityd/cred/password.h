@@ -19,6 +19,13 @@
 #define IDD_CLIENT_HASH_HEX_LEN 64
 #define IDD_PEPPER_MIN 32
 #define IDD_PEPPER_MAX 1024
+#define IDD_PASSWORD_RECORD_MAX 160 /* the longest record, NUL excluded */
+#define IDD_SALT_MAX 64             /* a tenant's salt string for the client hash */
+
+/* The length of a keyed digest made under the pepper (HMAC-SHA256): the store finds a
+ * session by the digest of its token and an API key by the digest of the key, never by the
+ * secret itself. */
+#define IDD_SESSION_DIGEST_LEN 32
 
 typedef struct idd_pepper {
     unsigned char bytes[IDD_PEPPER_MAX];

@@ -10,20 +10,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "identityd/http/server.h"
+#include <h2o.h>
 
 /* Sends body (already JSON) with status and Content-Type application/json. The body is
  * copied into the request's pool. */
 void idd_respond_json(h2o_req_t *req, int status, const char *body, size_t len);
 
 /* Sends the success envelope around response_json (a JSON value, written as is) with
- * count. links[0] is the full request URL and method. */
-void idd_respond_envelope(idd_request_t *r, int status, const char *response_json, size_t len,
-                          long count);
+ * count. links[0] is the request's full URL (origin, "scheme://host" as the client
+ * addressed us, and the path) and its method. */
+void idd_respond_envelope(h2o_req_t *req, h2o_iovec_t origin, int status, const char *response_json,
+                          size_t len, long count);
 
 /* The envelope around a boolean (BooleanWrapper) or a string (StringWrapper). */
-void idd_respond_bool(idd_request_t *r, bool value);
-void idd_respond_string(idd_request_t *r, const char *value);
+void idd_respond_bool(h2o_req_t *req, h2o_iovec_t origin, bool value);
+void idd_respond_string(h2o_req_t *req, h2o_iovec_t origin, const char *value);
 
 /* Sends the error envelope with message (plain text; escaped here). */
 void idd_respond_error(h2o_req_t *req, int status, const char *message);

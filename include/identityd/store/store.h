@@ -14,11 +14,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "identityd/cred/password.h"
+
 #define IDD_GUID_LEN 36        /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" */
 #define IDD_EMAIL_MAX 254      /* RFC 5321 path limit */
 #define IDD_NAME_MAX 128       /* first or last name, bytes of UTF-8 */
-#define IDD_PASSWORD_RECORD_MAX 160
-#define IDD_SALT_MAX 64
 
 typedef enum { IDD_ROLE_USER = 0, IDD_ROLE_ADMIN, IDD_ROLE_GUEST } idd_role_t;
 typedef enum { IDD_USER_ACTIVE = 0, IDD_USER_DISABLED } idd_user_status_t;
@@ -53,8 +53,7 @@ typedef struct idd_user {
 } idd_user_t;
 
 /* A login event: one sign-in session. The token itself is never stored, only a keyed
- * digest of it (auth/session.c makes both). */
-#define IDD_SESSION_DIGEST_LEN 32
+ * digest of it (auth/session.c makes both; IDD_SESSION_DIGEST_LEN is in password.h). */
 #define IDD_IP_MAX 45           /* INET6_ADDRSTRLEN - 1 */
 #define IDD_USER_AGENT_MAX 255  /* longer user agents are cut at a UTF-8 boundary */
 
@@ -111,7 +110,6 @@ typedef int (*idd_user_visit_fn)(const idd_user_t *user, void *arg);
  * IDD_ENOTFOUND for a missing row, IDD_EEXIST for a duplicate, IDD_ESTORE for an engine
  * failure (logged by the engine, without secrets). */
 typedef struct idd_store_ops {
-    const char *name;
     void (*close)(idd_store_t *s);
     /* Applies pending migrations; *from and *to (may be NULL) receive the schema versions. */
     int (*migrate)(idd_store_t *s, int *from, int *to);

@@ -10,7 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "identityd/api/api.h"
+#include "identityd/app/app.h"
+
 #include "identityd/core/common.h"
 #include "identityd/http/respond.h"
 
@@ -211,7 +212,7 @@ static void resolve_client(idd_request_t *r, int trusted)
     }
 }
 
-int idd_request_resolve_tenant(idd_request_t *r)
+int idd_request_resolve(idd_request_t *r)
 {
     h2o_req_t *req = r->req;
     const idd_config_t *cfg = r->app->cfg;
@@ -263,6 +264,12 @@ int idd_request_resolve_tenant(idd_request_t *r)
     /* Lowercase copies: host names are case-insensitive and end up in signed claims. */
     r->host = h2o_strdup(&req->pool, authority.base, authority.len);
     h2o_strtolower(r->host.base, r->host.len);
+    r->origin.len = r->scheme.len + 3 + r->host.len;
+    r->origin.base = h2o_mem_alloc_pool(&req->pool, r->origin.len + 1);
+    memcpy(r->origin.base, r->scheme.base, r->scheme.len);
+    memcpy(r->origin.base + r->scheme.len, "://", 3);
+    memcpy(r->origin.base + r->scheme.len + 3, r->host.base, r->host.len);
+    r->origin.base[r->origin.len] = '\0';
     r->tenant = idd_config_tenant_by_host(cfg, hostname.base, hostname.len);
     if (r->tenant == NULL)
         return 0;
@@ -285,11 +292,6 @@ int idd_request_resolve_tenant(idd_request_t *r)
         idd_respond_error(req, 400, "Invalid origin");
         return -1;
     }
-    r->tenant_url.len = r->scheme.len + 3 + r->host.len;
-    r->tenant_url.base = h2o_mem_alloc_pool(&req->pool, r->tenant_url.len + 1);
-    memcpy(r->tenant_url.base, r->scheme.base, r->scheme.len);
-    memcpy(r->tenant_url.base + r->scheme.len, "://", 3);
-    memcpy(r->tenant_url.base + r->scheme.len + 3, r->host.base, r->host.len);
-    r->tenant_url.base[r->tenant_url.len] = '\0';
+    r->tenant_url = r->origin;
     return 0;
 }

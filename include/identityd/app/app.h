@@ -1,0 +1,103 @@
+/*
+ * The running service: what every thread shares (idd_app_t), what each event loop owns
+ * besides its h2o context (idd_thread_t), and the context of one request in flight
+ * (idd_request_t), which the router fills before authentication and the handler run.
+ */
+#ifndef IDENTITYD_APP_APP_H
+#define IDENTITYD_APP_APP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include <h2o.h>
+
+#include "identityd/config/config.h"
+#include "identityd/core/workers.h"
+#include "identityd/cred/password.h"
+#include "identityd/http/server.h"
+#include "identityd/store/store.h"
+#include "identityd/token/keyring.h"
+#include "identityd/token/signer.h"
+
+struct idd_bruteforce;
+struct idd_apikey_usage;
+struct idd_oidc;
+struct idd_auth_thread;
+struct idd_principal;
+
+/* Shared by every thread. Read-only once the loops run, except the counters and the tables
+ * that lock themselves (brute-force, API key uses, the authority's caches, worker queues). */
+typedef struct idd_app {
+    idd_config_t *cfg;
+    idd_keyring_t *keyring;
+    idd_pepper_t pepper;                   /* secret; wiped at exit */
+    idd_tenant_t *tenants;                 /* the store's row for each cfg->tenants[i] (salts) */
+    idd_workers_t *workers;                /* password KDF */
+    idd_workers_t *outbound;               /* calls to the OAuth2/OpenID authority */
+    struct idd_bruteforce *bruteforce;     /* failed sign-ins */
+    struct idd_apikey_usage *apikey_usage; /* API key uses not yet written */
+    struct idd_oidc *oidc;                 /* the external authority; NULL without an oidc section */
+    atomic_ulong tokens_minted;            /* counters served by GET /metrics */
+    atomic_ulong auth_failures;            /* 401s for a missing or invalid credential */
+    atomic_ulong signins_blocked;          /* 403s from brute-force blocks */
+    atomic_ullong kdf_iterations;          /* PBKDF2 rounds run for password checks (decoys included) */
+} idd_app_t;
+
+/* What one event loop owns: its own database connection and signing contexts, so the token
+ * path takes no lock for either. */
+typedef struct idd_thread {
+    idd_http_thread_t *http;
+    idd_app_t *app;
+    int index;
+    idd_store_t *store;
+    idd_signer_t *signer;
+    struct idd_auth_thread *auth; /* authentication's own per-thread state (auth.h) */
+} idd_thread_t;
+
+/* The thread a request runs on. */
+static inline idd_thread_t *idd_thread_of(h2o_req_t *req)
+{
+    return (idd_thread_t *)idd_http_thread_of(req)->data;
+}
+
+/* Makes a loop's state: opens its database connection and signer. Returns NULL when either
+ * fails (logged). */
+idd_thread_t *idd_app_thread_new(idd_app_t *app, idd_http_thread_t *http);
+void idd_app_thread_free(idd_thread_t *t);
+
+/* What a route captured from the path: "{name}" segments, in order. */
+#define IDD_ROUTE_MAX_PARAMS 2
+
+/* A request in flight, allocated from req->pool. */
+typedef struct idd_request {
+    h2o_req_t *req;
+    idd_thread_t *thread;
+    idd_app_t *app;
+    const idd_tenant_config_t *tenant; /* resolved from the host; NULL on routes without one */
+    const idd_tenant_t *tenant_row;
+    h2o_iovec_t scheme;     /* "http" or "https" as the client saw it */
+    h2o_iovec_t host;       /* authority as the client saw it ("host[:port]"), lowercase */
+    h2o_iovec_t origin;     /* scheme://host */
+    h2o_iovec_t tenant_url; /* origin, or the accepted ?origin= */
+    struct sockaddr_storage peer; /* socket peer */
+    char client_ip[46];           /* the client: the peer, or from X-Forwarded-For (trusted) */
+    bool https;                   /* the client's connection was TLS (directly or at a proxy) */
+    h2o_iovec_t params[IDD_ROUTE_MAX_PARAMS];
+    size_t n_params;
+    /* Authentication in progress (auth/auth.c). */
+    const char *auth_need_scope; /* NULL: authentication is optional */
+    void (*auth_next)(struct idd_request *r, struct idd_principal *p); /* the handler after it */
+    int auth_kind;               /* idd_cred_kind_t of the credential being checked */
+    bool auth_from_cookie;       /* the credential was the asc_auth_key cookie */
+    h2o_iovec_t auth_token;      /* a session-or-opaque token being checked */
+    int retry_after;             /* seconds, when a brute-force block refused the request */
+    void *handler_data;          /* the handler's own state across asynchronous steps */
+} idd_request_t;
+
+/* Resolves r's client address, scheme, host, origin and, when the host names one, tenant
+ * and tenant_url (Host or :authority, X-Forwarded-* from trusted proxies, ?origin=).
+ * Returns 0 (r->tenant NULL for an unknown host), or sends 400 and returns -1. */
+int idd_request_resolve(idd_request_t *r);
+
+#endif

@@ -1,0 +1,40 @@
+/*
+ * Each event loop's own state: a database connection and a signer, made on the main thread
+ * before the loop starts and freed after it stops.
+ */
+#include "identityd/app/app.h"
+
+#include <stdlib.h>
+
+#include "identityd/core/common.h"
+#include "identityd/core/log.h"
+
+idd_thread_t *idd_app_thread_new(idd_app_t *app, idd_http_thread_t *http)
+{
+    idd_thread_t *t = idd_xcalloc(1, sizeof(*t));
+    t->http = http;
+    t->app = app;
+    t->index = http->index;
+    int rc = idd_store_open(app->cfg->database, &t->store);
+    if (rc != 0) {
+        idd_log_error("thread %d: cannot open database %s: %s", t->index, app->cfg->database, idd_strerror(rc));
+        idd_app_thread_free(t);
+        return NULL;
+    }
+    t->signer = idd_signer_new(app->keyring);
+    if (t->signer == NULL) {
+        idd_log_error("thread %d: cannot set up the signer", t->index);
+        idd_app_thread_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void idd_app_thread_free(idd_thread_t *t)
+{
+    if (t == NULL)
+        return;
+    idd_signer_free(t->signer);
+    idd_store_free(t->store);
+    free(t);
+}

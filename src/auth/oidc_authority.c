@@ -1,0 +1,283 @@
+/*
+ * The OAuth2/OpenID authority as identityd knows it: its set-up (the introspection client
+ * secret), and what is learnt from it and kept process-wide behind one mutex: the discovery
+ * document and the JWKS, the latter as a reference-counted snapshot so that a loop can
+ * verify with it while a worker replaces it. Fetches run on worker threads only; while the
+ * authority is down, attempts are spaced by jwks.min_refresh and the last good documents
+ * are kept.
+ */
+#include "auth/oidc_internal.h"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "identityd/core/common.h"
+#include "identityd/core/ct.h"
+#include "identityd/core/log.h"
+
+#define SECRET_MAX 1024
+
+/* ---- set-up ---- */
+
+static int read_secret(const char *path, char **out, char *err, size_t errlen)
+{
+    struct stat st;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot read %s", path);
+        return IDD_EIO;
+    }
+    int rc = IDD_ECONFIG;
+    char buf[SECRET_MAX + 2];
+    size_t n = 0;
+    if (fstat(fileno(f), &st) != 0 || (st.st_mode & 077) != 0) {
+        snprintf(err, errlen, "%s must not be readable by group or others (chmod 600)", path);
+        goto done;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    if (n > SECRET_MAX) {
+        snprintf(err, errlen, "%s is larger than %d bytes", path, SECRET_MAX);
+        goto done;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+        n--;
+    if (n == 0 || memchr(buf, '\0', n) != NULL) {
+        snprintf(err, errlen, "%s holds no usable secret", path);
+        goto done;
+    }
+    *out = idd_xstrndup(buf, n);
+    rc = 0;
+done:
+    idd_wipe(buf, sizeof(buf));
+    fclose(f);
+    return rc;
+}
+
+int idd_oidc_new(const idd_config_t *cfg, const idd_keyring_t *keyring, idd_oidc_t **out, char *err,
+                 size_t errlen)
+{
+    *out = NULL;
+    if (!cfg->oidc.enabled)
+        return 0;
+    idd_oidc_t *o = idd_xcalloc(1, sizeof(*o));
+    o->cfg = &cfg->oidc;
+    o->keyring = keyring;
+    o->http.connect_timeout = cfg->oidc.connect_timeout;
+    o->http.total_timeout = cfg->oidc.total_timeout;
+    o->http.allow_http = cfg->oidc.allow_http;
+    if (cfg->oidc.introspection_enabled) {
+        char why[256];
+        int rc = read_secret(cfg->oidc.client_secret_file, &o->client_secret, why, sizeof(why));
+        if (rc != 0) {
+            snprintf(err, errlen, "%s:%d: oidc.introspection.client_secret_file: %s", cfg->path, cfg->oidc.line, why);
+            free(o);
+            return rc;
+        }
+    }
+    pthread_mutex_init(&o->lock, NULL);
+    pthread_cond_init(&o->changed, NULL);
+    o->cache = idd_xcalloc(CACHE_SLOTS, sizeof(cache_slot_t));
+    *out = o;
+    return 0;
+}
+
+void idd_oidc_snapshot_release_locked(jwks_snapshot_t *s)
+{
+    if (s != NULL && --s->refs == 0) {
+        idd_jwks_dispose(&s->set);
+        free(s);
+    }
+}
+
+void idd_oidc_free(idd_oidc_t *o)
+{
+    if (o == NULL)
+        return;
+    idd_oidc_snapshot_release_locked(o->jwks);
+    idd_wipe_free_str(o->client_secret);
+    free(o->issuer);
+    free(o->jwks_uri);
+    free(o->introspection_endpoint);
+    idd_wipe(o->cache, CACHE_SLOTS * sizeof(cache_slot_t));
+    free(o->cache);
+    pthread_cond_destroy(&o->changed);
+    pthread_mutex_destroy(&o->lock);
+    free(o);
+}
+
+/* ---- fetching (worker threads only) ---- */
+
+bool idd_oidc_fresh(int64_t expires_ms)
+{
+    return expires_ms > idd_monotonic_ms();
+}
+
+/* How long a document may be kept: its Cache-Control max-age, within jwks.max_age. */
+static int64_t keep_until(const idd_oidc_t *o, long max_age)
+{
+    long seconds = o->cfg->jwks_max_age;
+    if (max_age >= 0 && max_age < seconds)
+        seconds = max_age;
+    return idd_monotonic_ms() + (int64_t)seconds * 1000;
+}
+
+static char *json_string_copy(json_t *obj, const char *name)
+{
+    json_t *v = json_object_get(obj, name);
+    return json_is_string(v) ? idd_xstrdup(json_string_value(v)) : NULL;
+}
+
+/* Makes sure the discovery document is known. Returns 0, or IDD_EIO (unreachable, nothing
+ * cached) / IDD_ECONFIG (the document contradicts the configuration). Called unlocked. */
+int idd_oidc_ensure_discovery(idd_oidc_t *o)
+{
+    pthread_mutex_lock(&o->lock);
+    while (o->discovery_fetching)
+        pthread_cond_wait(&o->changed, &o->lock);
+    int64_t now = idd_monotonic_ms();
+    if (o->issuer != NULL && idd_oidc_fresh(o->discovery_expires_ms)) {
+        pthread_mutex_unlock(&o->lock);
+        return 0;
+    }
+    /* After a failed attempt, wait jwks.min_refresh before the next: while the authority is
+     * down, requests get their 503 at once instead of each waiting for a timeout. */
+    if (now - o->discovery_attempt_ms < (int64_t)o->cfg->jwks_min_refresh * 1000 && o->discovery_attempt_ms != 0) {
+        int rc = o->issuer != NULL ? 0 : IDD_EIO;
+        pthread_mutex_unlock(&o->lock);
+        return rc;
+    }
+    o->discovery_attempt_ms = now;
+    o->discovery_fetching = true;
+    pthread_mutex_unlock(&o->lock);
+
+    char url[1024], err[256] = "";
+    idd_http_response_t resp;
+    json_t *doc = NULL;
+    int rc = IDD_EIO;
+    snprintf(url, sizeof(url), "%s/.well-known/openid-configuration", o->cfg->authority);
+    if (idd_http_get(url, &o->http, &resp, err, sizeof(err)) != 0 || resp.status != 200) {
+        idd_log_error("oidc: discovery %s failed: %s (status %ld)", url, err, resp.status);
+        goto done;
+    }
+    doc = json_loadb(resp.body.data, resp.body.len, 0, NULL);
+    char *issuer = json_string_copy(doc, "issuer");
+    char *jwks_uri = json_string_copy(doc, "jwks_uri");
+    char *introspection = json_string_copy(doc, "introspection_endpoint");
+    /* OpenID Connect Discovery §4.3: the issuer must be the authority it was asked of (the
+     * configured authority has lost any trailing slash; the issuer keeps its own, and it is
+     * the issuer's exact text that tokens must carry). */
+    size_t issuer_len = issuer ? strlen(issuer) : 0;
+    if (issuer_len > 0 && issuer[issuer_len - 1] == '/')
+        issuer_len--;
+    if (issuer == NULL || jwks_uri == NULL || issuer_len != strlen(o->cfg->authority) ||
+        strncmp(issuer, o->cfg->authority, issuer_len) != 0) {
+        idd_log_error("oidc: discovery at %s names issuer %s, expected %s (or lacks jwks_uri)", url,
+                      issuer ? issuer : "(none)", o->cfg->authority);
+        free(issuer);
+        free(jwks_uri);
+        free(introspection);
+        rc = IDD_ECONFIG;
+        goto done;
+    }
+    pthread_mutex_lock(&o->lock);
+    free(o->issuer);
+    free(o->jwks_uri);
+    free(o->introspection_endpoint);
+    o->issuer = issuer;
+    o->jwks_uri = jwks_uri;
+    o->introspection_endpoint = introspection;
+    o->discovery_expires_ms = keep_until(o, resp.max_age);
+    pthread_mutex_unlock(&o->lock);
+    rc = 0;
+
+done:
+    json_decref(doc);
+    idd_http_response_dispose(&resp);
+    pthread_mutex_lock(&o->lock);
+    o->discovery_fetching = false;
+    /* A failed refresh keeps the last good document. */
+    if (rc == IDD_EIO && o->issuer != NULL)
+        rc = 0;
+    pthread_cond_broadcast(&o->changed);
+    pthread_mutex_unlock(&o->lock);
+    return rc;
+}
+
+jwks_snapshot_t *idd_oidc_snapshot_get(idd_oidc_t *o, bool need_fresh)
+{
+    pthread_mutex_lock(&o->lock);
+    jwks_snapshot_t *s = o->jwks;
+    if (s != NULL && need_fresh && !idd_oidc_fresh(o->jwks_expires_ms))
+        s = NULL;
+    if (s != NULL)
+        s->refs++;
+    pthread_mutex_unlock(&o->lock);
+    return s;
+}
+
+void idd_oidc_snapshot_release(idd_oidc_t *o, jwks_snapshot_t *s)
+{
+    pthread_mutex_lock(&o->lock);
+    idd_oidc_snapshot_release_locked(s);
+    pthread_mutex_unlock(&o->lock);
+}
+
+/* Fetches the JWKS when it is missing or stale, or when force is set (an unknown kid) and
+ * jwks.min_refresh has passed since the last attempt. A failed fetch keeps the last good
+ * set. Returns 0, or IDD_EIO when no key set is available at all. */
+int idd_oidc_ensure_jwks(idd_oidc_t *o, bool force)
+{
+    pthread_mutex_lock(&o->lock);
+    while (o->jwks_fetching)
+        pthread_cond_wait(&o->changed, &o->lock);
+    int64_t now = idd_monotonic_ms();
+    bool have = o->jwks != NULL;
+    bool stale = !have || !idd_oidc_fresh(o->jwks_expires_ms);
+    /* Every fetch, wanted or forced, waits jwks.min_refresh after the last attempt: an
+     * unknown kid, or an authority that is down, cannot make identityd hammer it. */
+    bool may_fetch = o->jwks_attempt_ms == 0 ||
+                     now - o->jwks_attempt_ms >= (int64_t)o->cfg->jwks_min_refresh * 1000;
+    if (!((stale || force) && may_fetch)) {
+        pthread_mutex_unlock(&o->lock);
+        return have ? 0 : IDD_EIO;
+    }
+    o->jwks_fetching = true;
+    o->jwks_attempt_ms = now;
+    char *uri = idd_xstrdup(o->jwks_uri);
+    pthread_mutex_unlock(&o->lock);
+
+    char err[256] = "";
+    idd_http_response_t resp;
+    jwks_snapshot_t *s = idd_xcalloc(1, sizeof(*s));
+    bool ok = false;
+    if (idd_http_get(uri, &o->http, &resp, err, sizeof(err)) != 0 || resp.status != 200)
+        idd_log_error("oidc: JWKS %s failed: %s (status %ld)", uri, err, resp.status);
+    else if (idd_jwks_parse(resp.body.data, resp.body.len, &s->set) != 0)
+        idd_log_error("oidc: JWKS %s is not a key set", uri);
+    else
+        ok = true;
+
+    pthread_mutex_lock(&o->lock);
+    if (ok) {
+        s->refs = 1;
+        idd_oidc_snapshot_release_locked(o->jwks);
+        o->jwks = s;
+        o->jwks_expires_ms = keep_until(o, resp.max_age);
+        idd_log_info("oidc: loaded %zu keys from %s", s->set.n, uri);
+    } else {
+        free(s);
+    }
+    o->jwks_fetching = false;
+    int rc = o->jwks != NULL ? 0 : IDD_EIO;
+    pthread_cond_broadcast(&o->changed);
+    pthread_mutex_unlock(&o->lock);
+    idd_http_response_dispose(&resp);
+    free(uri);
+    return rc;
+}
+
