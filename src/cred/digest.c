@@ -13,7 +13,7 @@
 #include "identityd/core/common.h"
 
 int idd_keyed_digest(const idd_pepper_t *pepper, const char *label, const void *data, size_t len,
-                     unsigned char out[IDD_KEYED_DIGEST_LEN])
+                     unsigned char out[IDD_SESSION_DIGEST_LEN])
 {
     char sha256[] = "SHA256";
     OSSL_PARAM params[] = {
@@ -25,7 +25,7 @@ int idd_keyed_digest(const idd_pepper_t *pepper, const char *label, const void *
     size_t outlen = 0;
     int rc = IDD_ECRYPTO;
 
-    memset(out, 0, IDD_KEYED_DIGEST_LEN);
+    memset(out, 0, IDD_SESSION_DIGEST_LEN);
     if (pepper == NULL || pepper->len == 0 || pepper->len > sizeof(pepper->bytes) ||
         (data == NULL && len > 0))
         return IDD_EINVAL;
@@ -38,13 +38,14 @@ int idd_keyed_digest(const idd_pepper_t *pepper, const char *label, const void *
         goto done;
     if (len > 0 && !EVP_MAC_update(ctx, data, len))
         goto done;
-    if (!EVP_MAC_final(ctx, out, &outlen, IDD_KEYED_DIGEST_LEN) || outlen != IDD_KEYED_DIGEST_LEN)
+    if (!EVP_MAC_final(ctx, out, &outlen, IDD_SESSION_DIGEST_LEN) ||
+        outlen != IDD_SESSION_DIGEST_LEN)
         goto done;
     rc = 0;
 
 done:
     if (rc != 0)
-        memset(out, 0, IDD_KEYED_DIGEST_LEN);
+        memset(out, 0, IDD_SESSION_DIGEST_LEN);
     /* Freeing the context cleanses the keyed state it holds. */
     EVP_MAC_CTX_free(ctx);
     EVP_MAC_free(mac);

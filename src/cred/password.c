@@ -32,7 +32,7 @@
 #define RECORD_PREFIX "$idd1$"
 #define RECORD_PREFIX_LEN (sizeof RECORD_PREFIX - 1)
 #define CLIENT_HASH_BYTES 32 /* 256 bits, DocSpace's passwordHash size */
-#define MAC_BYTES IDD_KEYED_DIGEST_LEN
+#define MAC_BYTES IDD_SESSION_DIGEST_LEN
 #define MAC_B64_LEN IDD_B64URL_LEN(MAC_BYTES)
 
 /* PKCS5_PBKDF2_HMAC takes int lengths and counts. */

@@ -46,24 +46,24 @@ static idd_pepper_t test_pepper(const char *text)
     return p;
 }
 
-static void to_hex(const unsigned char d[IDD_KEYED_DIGEST_LEN],
-                   char out[2 * IDD_KEYED_DIGEST_LEN + 1])
+static void to_hex(const unsigned char d[IDD_SESSION_DIGEST_LEN],
+                   char out[2 * IDD_SESSION_DIGEST_LEN + 1])
 {
-    for (size_t i = 0; i < IDD_KEYED_DIGEST_LEN; i++)
+    for (size_t i = 0; i < IDD_SESSION_DIGEST_LEN; i++)
         snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
-static void assert_digest(const unsigned char d[IDD_KEYED_DIGEST_LEN], const char *want_hex)
+static void assert_digest(const unsigned char d[IDD_SESSION_DIGEST_LEN], const char *want_hex)
 {
-    char hex[2 * IDD_KEYED_DIGEST_LEN + 1];
+    char hex[2 * IDD_SESSION_DIGEST_LEN + 1];
     to_hex(d, hex);
     ck_assert_str_eq(hex, want_hex);
 }
 
-static int all_zero(const unsigned char d[IDD_KEYED_DIGEST_LEN])
+static int all_zero(const unsigned char d[IDD_SESSION_DIGEST_LEN])
 {
     unsigned char acc = 0;
-    for (size_t i = 0; i < IDD_KEYED_DIGEST_LEN; i++)
+    for (size_t i = 0; i < IDD_SESSION_DIGEST_LEN; i++)
         acc |= d[i];
     return acc == 0;
 }
@@ -71,7 +71,7 @@ static int all_zero(const unsigned char d[IDD_KEYED_DIGEST_LEN])
 START_TEST(test_session_known_answer)
 {
     idd_pepper_t pepper = test_pepper(PEPPER_TEXT);
-    unsigned char d[IDD_KEYED_DIGEST_LEN];
+    unsigned char d[IDD_SESSION_DIGEST_LEN];
     ck_assert_int_eq(idd_keyed_digest(&pepper, IDD_DIGEST_LABEL_SESSION, SESSION_TOKEN,
                                       strlen(SESSION_TOKEN), d),
                      0);
@@ -82,7 +82,7 @@ END_TEST
 START_TEST(test_apikey_known_answer)
 {
     idd_pepper_t pepper = test_pepper(PEPPER_TEXT);
-    unsigned char d[IDD_KEYED_DIGEST_LEN];
+    unsigned char d[IDD_SESSION_DIGEST_LEN];
     /* As the server and identityctl compute it... */
     ck_assert_int_eq(idd_apikey_digest(&pepper, APIKEY, IDD_APIKEY_LEN, d), 0);
     assert_digest(d, APIKEY_DIGEST);
@@ -98,7 +98,7 @@ END_TEST
 START_TEST(test_password_mac_known_answer)
 {
     idd_pepper_t pepper = test_pepper(PEPPER_TEXT);
-    unsigned char d[IDD_KEYED_DIGEST_LEN];
+    unsigned char d[IDD_SESSION_DIGEST_LEN];
     ck_assert_int_eq(idd_keyed_digest(&pepper, NULL, CLIENT_HASH, strlen(CLIENT_HASH), d), 0);
     assert_digest(d, CLIENT_HASH_MAC);
     ck_assert_int_eq(idd_keyed_digest(&pepper, "", CLIENT_HASH, strlen(CLIENT_HASH), d), 0);
@@ -110,7 +110,7 @@ END_TEST
 START_TEST(test_label_is_a_prefix)
 {
     idd_pepper_t pepper = test_pepper(PEPPER_TEXT);
-    unsigned char a[IDD_KEYED_DIGEST_LEN], b[IDD_KEYED_DIGEST_LEN];
+    unsigned char a[IDD_SESSION_DIGEST_LEN], b[IDD_SESSION_DIGEST_LEN];
     const char *whole = IDD_DIGEST_LABEL_SESSION SESSION_TOKEN;
     ck_assert_int_eq(idd_keyed_digest(&pepper, NULL, whole, strlen(whole), a), 0);
     assert_digest(a, SESSION_DIGEST);
@@ -132,7 +132,7 @@ START_TEST(test_bad_arguments)
 {
     idd_pepper_t pepper = test_pepper(PEPPER_TEXT);
     idd_pepper_t empty = test_pepper("");
-    unsigned char d[IDD_KEYED_DIGEST_LEN];
+    unsigned char d[IDD_SESSION_DIGEST_LEN];
 
     memset(d, 0xaa, sizeof(d));
     ck_assert_int_eq(idd_keyed_digest(&empty, "x", "y", 1, d), IDD_EINVAL);
@@ -144,7 +144,7 @@ START_TEST(test_bad_arguments)
     ck_assert_int_eq(idd_keyed_digest(&pepper, "x", NULL, 1, d), IDD_EINVAL);
     ck_assert(all_zero(d));
     /* No data at all is fine: the digest of the label alone. */
-    unsigned char alone[IDD_KEYED_DIGEST_LEN];
+    unsigned char alone[IDD_SESSION_DIGEST_LEN];
     ck_assert_int_eq(idd_keyed_digest(&pepper, IDD_DIGEST_LABEL_SESSION, NULL, 0, d), 0);
     ck_assert_int_eq(idd_keyed_digest(&pepper, NULL, IDD_DIGEST_LABEL_SESSION,
                                       strlen(IDD_DIGEST_LABEL_SESSION), alone),

@@ -6,7 +6,8 @@
  *
  * These bytes are what existing databases hold: changing the construction or a label makes
  * every stored session and API key unusable. tests/unit/check_digest.c pins one digest of each
- * kind to a value computed outside identityd.
+ * kind to a value computed outside identityd. The digest is IDD_SESSION_DIGEST_LEN bytes
+ * (password.h), whatever the kind.
  */
 #ifndef IDENTITYD_DIGEST_H
 #define IDENTITYD_DIGEST_H
@@ -14,8 +15,6 @@
 #include <stddef.h>
 
 #include "identityd/cred/password.h"
-
-#define IDD_KEYED_DIGEST_LEN 32 /* SHA-256 */
 
 /* The labels in use. A password record's MAC has none (see password.h). */
 #define IDD_DIGEST_LABEL_SESSION "session:"
@@ -26,6 +25,6 @@
  * empty pepper or missing data; IDD_ECRYPTO when OpenSSL fails. On failure out is all zeros,
  * which no caller stores or accepts. */
 int idd_keyed_digest(const idd_pepper_t *pepper, const char *label, const void *data, size_t len,
-                     unsigned char out[IDD_KEYED_DIGEST_LEN]);
+                     unsigned char out[IDD_SESSION_DIGEST_LEN]);
 
 #endif
