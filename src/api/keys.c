@@ -17,8 +17,6 @@
 #include "identityd/http/respond.h"
 
 #define SCOPE_MANAGE "accounts:write"
-#define NAME_MAX_CHARS 30
-#define EXPIRES_DAYS_MAX 365
 #define LIST_MAX 1000
 
 /* ---- writing keys ---- */
@@ -102,67 +100,44 @@ static json_t *read_body(idd_request_t *r)
     return body;
 }
 
-/* A key name: a string of 1..30 characters without control characters. jansson has already
- * refused invalid UTF-8, so characters are counted by their lead bytes. */
+/* The rules are cred's (idd_apikey_check_name and the others), which identityctl applies
+ * too; what is left here is turning JSON into the C values they take. */
+
+/* A key name: a JSON string, then the name rule. jansson has already refused invalid UTF-8,
+ * and a NUL inside the string counts, through its length, as the control character it is. */
 static const char *check_name(json_t *v)
 {
     if (!json_is_string(v))
         return "name must be a string";
-    const char *s = json_string_value(v);
-    size_t len = json_string_length(v), chars = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f)
-            return "name must not contain control characters";
-        if ((c & 0xC0) != 0x80)
-            chars++;
-    }
-    if (chars == 0 || chars > NAME_MAX_CHARS)
-        return "name must be 1 to 30 characters";
-    return NULL;
+    return idd_apikey_check_name(json_string_value(v), json_string_length(v));
 }
 
-/* Permissions: an array of known names, written space-separated (duplicates once) to out. */
+/* Permissions: an array of strings, each added to out by the permission rule (known names
+ * only, duplicates once, space-separated). */
 static const char *check_permissions(json_t *v, char *out, size_t outlen)
 {
-    idd_buf_t b;
-    const char *problem = NULL;
-    idd_buf_init(&b);
-    if (!json_is_array(v)) {
-        problem = "permissions must be an array of strings";
-        goto done;
-    }
+    out[0] = '\0';
+    if (!json_is_array(v))
+        return "permissions must be an array of strings";
     size_t i;
     json_t *item;
     json_array_foreach(v, i, item) {
-        if (!json_is_string(item)) {
-            problem = "permissions must be an array of strings";
-            goto done;
-        }
-        const char *name = json_string_value(item);
-        size_t n = json_string_length(item);
-        if (!idd_apikey_permission_known(name, n)) {
-            problem = "Unknown permission (see GET /api/2.0/keys/permissions)";
-            goto done;
-        }
-        bool seen = false;
-        for (const char *q = b.data; q != NULL && *q != '\0' && !seen;) {
-            size_t m = strcspn(q, " ");
-            seen = m == n && memcmp(q, name, n) == 0;
-            q += m;
-            while (*q == ' ')
-                q++;
-        }
-        if (seen)
-            continue;
-        if (b.len > 0)
-            idd_buf_putc(&b, ' ');
-        idd_buf_append(&b, name, n);
+        if (!json_is_string(item))
+            return "permissions must be an array of strings";
+        const char *problem = idd_apikey_permissions_add(out, outlen, json_string_value(item),
+                                                         json_string_length(item));
+        if (problem != NULL)
+            return problem;
     }
-    snprintf(out, outlen, "%s", b.data ? b.data : "");
-done:
-    idd_buf_dispose(&b);
-    return problem;
+    return NULL;
+}
+
+/* expiresInDays: an integer, then the expiry rule. */
+static const char *check_days(json_t *v)
+{
+    if (!json_is_integer(v))
+        return "expiresInDays must be an integer";
+    return idd_apikey_check_expiry_days(json_integer_value(v));
 }
 
 /* A caller may hand out only what it holds: every permission of the new key (full access
@@ -214,11 +189,8 @@ void idd_api_keys_create(idd_request_t *r, idd_principal_t *p)
     if (permissions != NULL && !json_is_null(permissions) &&
         (problem = check_permissions(permissions, k.permissions, sizeof(k.permissions))) != NULL)
         goto done;
-    if (days != NULL && !json_is_null(days) &&
-        (!json_is_integer(days) || json_integer_value(days) < 1 || json_integer_value(days) > EXPIRES_DAYS_MAX)) {
-        problem = "expiresInDays must be an integer from 1 to 365";
+    if (days != NULL && !json_is_null(days) && (problem = check_days(days)) != NULL)
         goto done;
-    }
     if (!within_caller(p, k.permissions)) {
         idd_respond_error(r->req, 403, "Access denied");
         goto done;

@@ -6,7 +6,6 @@
  * too, and a disabled user or a changed password (auth_version moved on) ends the session
  * even if nothing marked it inactive.
  */
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,20 +15,9 @@
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
 #include "identityd/core/log.h"
+#include "identityd/cred/digest.h"
 
 #define TOUCH_INTERVAL 60 /* seconds between last_seen writes for one session */
-
-static int session_digest(const idd_pepper_t *pepper, const char *token, size_t len,
-                          unsigned char out[IDD_SESSION_DIGEST_LEN])
-{
-    unsigned char msg[8 + IDD_SESSION_TOKEN_LEN];
-    memcpy(msg, "session:", 8);
-    memcpy(msg + 8, token, len);
-    unsigned int outlen = 0;
-    const unsigned char *ok = HMAC(EVP_sha256(), pepper->bytes, (int)pepper->len, msg, 8 + len, out, &outlen);
-    idd_wipe(msg, sizeof(msg));
-    return ok != NULL && outlen == IDD_SESSION_DIGEST_LEN ? 0 : IDD_ECRYPTO;
-}
 
 static bool token_well_formed(h2o_iovec_t t)
 {
@@ -55,7 +43,8 @@ void idd_auth_session(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done
      * longer works is denied. */
     idd_auth_result_t result = IDD_AUTH_DECLINE;
 
-    if (!token_well_formed(token) || session_digest(&r->app->pepper, token.base, token.len, digest) != 0)
+    if (!token_well_formed(token) ||
+        idd_keyed_digest(&r->app->pepper, IDD_DIGEST_LABEL_SESSION, token.base, token.len, digest) != 0)
         goto done;
     int rc = idd_store_session_by_digest(store, digest, &session);
     if (rc != 0) {
@@ -118,7 +107,8 @@ int idd_session_start(idd_request_t *r, const idd_user_t *user, bool browser,
     if (RAND_bytes(raw, sizeof(raw)) != 1)
         goto done;
     idd_b64url_encode(token_out, raw, sizeof(raw));
-    rc = session_digest(&r->app->pepper, token_out, IDD_SESSION_TOKEN_LEN, s.digest);
+    rc = idd_keyed_digest(&r->app->pepper, IDD_DIGEST_LABEL_SESSION, token_out, IDD_SESSION_TOKEN_LEN,
+                          s.digest);
     if (rc != 0)
         goto done;
     int64_t now = idd_now();

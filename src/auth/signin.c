@@ -13,7 +13,6 @@
  * to the user's auth_version: a password or status change, from any process, makes the
  * entry useless at once.
  */
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +22,7 @@
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
 #include "identityd/core/log.h"
+#include "identityd/cred/digest.h"
 #include "identityd/cred/password.h"
 
 #define PASSWORD_MAX 1024
@@ -81,9 +81,8 @@ static void cache_key(const idd_pepper_t *pepper, int64_t tenant_id, const char 
     msg[n++] = 0;
     memcpy(msg + n, password, password_len);
     n += password_len;
-    unsigned int len = 0;
-    if (HMAC(EVP_sha256(), pepper->bytes, (int)pepper->len, msg, n, out, &len) == NULL || len != 32)
-        memset(out, 0, 32); /* never stored, so never matched: see key_is_zero */
+    /* On failure the key is all zeros: never stored, so never matched (see key_is_zero). */
+    (void)idd_keyed_digest(pepper, NULL, msg, n, out);
     idd_wipe(msg, n);
 }
 

@@ -12,13 +12,6 @@ int idd_ct_equal(const void *a, const void *b, size_t n)
     return CRYPTO_memcmp(a, b, n) == 0;
 }
 
-int idd_ct_streq(const char *a, size_t alen, const char *b, size_t blen)
-{
-    if (alen != blen)
-        return 0;
-    return CRYPTO_memcmp(a, b, alen) == 0;
-}
-
 void idd_wipe(void *p, size_t n)
 {
     if (p != NULL && n > 0)

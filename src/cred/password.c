@@ -20,20 +20,20 @@
 #include <string.h>
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "identityd/core/b64.h"
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
 #include "identityd/core/secretfile.h"
+#include "identityd/cred/digest.h"
 
 #define RECORD_PREFIX "$idd1$"
 #define RECORD_PREFIX_LEN (sizeof RECORD_PREFIX - 1)
 #define CLIENT_HASH_BYTES 32 /* 256 bits, DocSpace's passwordHash size */
-#define MAC_BYTES 32         /* HMAC-SHA256 */
+#define MAC_BYTES IDD_SESSION_DIGEST_LEN
 #define MAC_B64_LEN IDD_B64URL_LEN(MAC_BYTES)
 
-/* PKCS5_PBKDF2_HMAC and HMAC take int lengths and counts. */
+/* PKCS5_PBKDF2_HMAC takes int lengths and counts. */
 static int iterations_valid(unsigned iterations)
 {
     return iterations >= 1 && iterations <= INT_MAX;
@@ -56,17 +56,12 @@ static int client_hash_valid(const char *s)
     return 1;
 }
 
-/* HMAC-SHA256(pepper, client_hash) into mac. The caller has validated both. */
+/* HMAC-SHA256(pepper, client_hash), without a label: records were made that way before the
+ * labels existed. The caller has validated both. */
 static int record_mac(const idd_pepper_t *pepper, const char *client_hash,
                       unsigned char mac[MAC_BYTES])
 {
-    unsigned int maclen = 0;
-
-    if (HMAC(EVP_sha256(), pepper->bytes, (int)pepper->len, (const unsigned char *)client_hash,
-             IDD_CLIENT_HASH_HEX_LEN, mac, &maclen) == NULL ||
-        maclen != MAC_BYTES)
-        return IDD_ECRYPTO;
-    return 0;
+    return idd_keyed_digest(pepper, NULL, client_hash, IDD_CLIENT_HASH_HEX_LEN, mac);
 }
 
 /* Splits a record into its iterations and MAC. Only the canonical spelling is accepted:

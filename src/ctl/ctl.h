@@ -4,13 +4,13 @@
  * parser, and the migrate, user, key and token commands; ctl_common.c the helpers;
  * ctl_sessions.c and ctl_keys.c the session and API key commands.
  *
- * The build puts every src/ file except the two mains into the core library, so these files
- * are library code: their functions carry the idd_ctl_ prefix, although only identityctl
- * calls them. They print to stdout and stderr as the tool does, and follow its exit-status
- * rule: a command returns 0 or a negative IDD_E* code after printing why (main turns that
- * into status 1). The option constants carry no prefix because they have no linkage and are
- * only used by these files. Include it as "ctl.h": identityctl.c, not being library code, is
- * not compiled with src/ on its include path.
+ * These files are built into identityctl alone, never into the server's library: identityd
+ * cannot call them, and a test that needs a rule of theirs finds it in the layer it belongs
+ * to (cred, store, ...). Their functions carry the idd_ctl_ prefix all the same. They print
+ * to stdout and stderr as the tool does, and follow its exit-status rule: a command returns 0
+ * or a negative IDD_E* code after printing why (main turns that into status 1). The option
+ * constants carry no prefix because they have no linkage and are only used by these files.
+ * Include it as "ctl.h", from the same folder.
  */
 #ifndef IDD_CTL_H
 #define IDD_CTL_H

@@ -1,8 +1,9 @@
 /*
  * identityctl's API key commands (see ctl.h): create a key that acts as a user, list keys,
- * revoke one. The rules are DocSpace's for POST /api/2.0/keys: a name of 1 to 30
- * characters, permissions from the known list (none means full access), an expiry of 1 to
- * 365 days or none, and no keys for guests.
+ * revoke one. The rules for the name, the permissions and the expiry are the ones POST
+ * /api/2.0/keys applies, taken from cred (apikey.h) and reported in the same words: a name of
+ * 1 to 30 characters, not blank, without control characters; permissions from the known list
+ * (none means full access); an expiry of 1 to 365 days or none. Guests get no keys.
  *
  * A key is a bearer credential. It is printed once, when it is made, and written straight
  * to the file descriptor rather than through stdio so that no copy stays behind in a FILE
@@ -19,100 +20,22 @@
 #include "identityd/cred/apikey.h"
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
+#include "identityd/core/utf8.h"
 #include "identityd/cred/password.h"
 
-#define NAME_CHARS_MAX 30 /* IDD_APIKEY_NAME_MAX bytes hold 30 characters of any size */
-#define EXPIRES_DAYS_MAX 365
 #define SECONDS_PER_DAY 86400
 #define POSTFIX_LEN 4
 #define MASKED_PREFIX "sk-***"
 #define NAME_COLUMN 30 /* characters, the longest name */
 
-/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms, no
- * surrogates, nothing above U+10FFFF), or 0 when p does not start one. *c1 is set when the
- * sequence is a C1 control character (U+0080 to U+009F), which terminals obey like the
- * ASCII ones. */
-static size_t utf8_sequence(const unsigned char *p, bool *c1)
-{
-    unsigned char lead = p[0];
-    unsigned char lo = 0x80, hi = 0xbf;
-    size_t len;
-
-    *c1 = false;
-    if (lead < 0x80)
-        return 1;
-    if (lead >= 0xc2 && lead <= 0xdf)
-        len = 2;
-    else if (lead >= 0xe0 && lead <= 0xef)
-        len = 3;
-    else if (lead >= 0xf0 && lead <= 0xf4)
-        len = 4;
-    else
-        return 0;
-    /* The second byte carries the limits that rule out overlong forms, surrogates and code
-     * points past U+10FFFF. */
-    if (lead == 0xe0)
-        lo = 0xa0;
-    else if (lead == 0xed)
-        hi = 0x9f;
-    else if (lead == 0xf0)
-        lo = 0x90;
-    else if (lead == 0xf4)
-        hi = 0x8f;
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++) {
-        if (p[i] < 0x80 || p[i] > 0xbf)
-            return 0;
-    }
-    *c1 = lead == 0xc2 && p[1] <= 0x9f;
-    return len;
-}
-
-/* Whether b is an ASCII control character (C0 or DEL). */
-static bool ascii_control(unsigned char b)
-{
-    return b < 0x20 || b == 0x7f;
-}
-
-/* Checks a key name: 1 to 30 characters of UTF-8, not all blank, without control
- * characters (ASCII or C1), which would garble every listing that shows it. */
+/* Checks --name by the name rule. */
 static int check_key_name(const char *name)
 {
-    const unsigned char *p = (const unsigned char *)name;
-    size_t chars = 0;
-    bool blank = true;
-
-    while (*p != '\0') {
-        bool c1 = false;
-        size_t n = utf8_sequence(p, &c1);
-        if (n == 0 || c1 || ascii_control(*p))
-            goto bad;
-        blank = blank && *p == ' ';
-        chars++;
-        p += n;
-    }
-    if (chars >= 1 && chars <= NAME_CHARS_MAX && !blank)
+    const char *problem = idd_apikey_check_name(name, strlen(name));
+    if (problem == NULL)
         return 0;
-bad:
-    fprintf(stderr,
-            "identityctl: invalid key name (1 to %d characters of UTF-8, not blank, no "
-            "control characters)\n",
-            NAME_CHARS_MAX);
+    fprintf(stderr, "identityctl: %s\n", problem);
     return IDD_EINVAL;
-}
-
-/* Whether the space-separated list holds name[0..len) as one of its items. */
-static bool listed(const char *list, const char *name, size_t len)
-{
-    for (const char *p = list; *p != '\0';) {
-        size_t n = strcspn(p, " ");
-        if (n == len && memcmp(p, name, len) == 0)
-            return true;
-        p += n;
-        p += strspn(p, " ");
-    }
-    return false;
 }
 
 static void print_known_permissions(void)
@@ -124,14 +47,12 @@ static void print_known_permissions(void)
 }
 
 /* Turns --permissions P,... (text; NULL when not given) into the space-separated list the
- * store takes, in out (size bytes): each item trimmed of spaces and known to
- * idd_apikey_permission_known, a repeated one kept once, in the order first given. An empty
- * item is refused rather than skipped: "files:read,,rooms:read" is more likely a mistake
- * than a list of two. No permissions at all means full access, as in DocSpace. */
+ * store takes, in out (size bytes): each item trimmed of spaces, then added by the permission
+ * rule (known names only, a repeated one kept once, in the order first given). An empty item
+ * is refused rather than skipped: "files:read,,rooms:read" is more likely a mistake than a
+ * list of two. No permissions at all means full access, as in DocSpace. */
 static int parse_permissions(const char *text, char *out, size_t size)
 {
-    size_t used = 0;
-
     out[0] = '\0';
     if (text == NULL)
         return 0;
@@ -145,22 +66,11 @@ static int parse_permissions(const char *text, char *out, size_t size)
             fputs("identityctl: --permissions has an empty item (give P1,P2,...)\n", stderr);
             return IDD_EINVAL;
         }
-        if (!idd_apikey_permission_known(item, len)) {
-            fprintf(stderr, "identityctl: unknown permission \"%.*s\"\n", (int)len, item);
+        const char *problem = idd_apikey_permissions_add(out, size, item, len);
+        if (problem != NULL) {
+            fprintf(stderr, "identityctl: %s \"%.*s\"\n", problem, (int)len, item);
             print_known_permissions();
             return IDD_EINVAL;
-        }
-        if (!listed(out, item, len)) {
-            /* The known list is short, so this only fails if the field shrinks below it. */
-            if (used + (used > 0) + len >= size) {
-                fputs("identityctl: too many permissions\n", stderr);
-                return IDD_ETOOBIG;
-            }
-            if (used > 0)
-                out[used++] = ' ';
-            memcpy(out + used, item, len);
-            used += len;
-            out[used] = '\0';
         }
         if (p[n] == '\0')
             return 0;
@@ -168,7 +78,8 @@ static int parse_permissions(const char *text, char *out, size_t size)
     }
 }
 
-/* Parses --expires-days: a whole number of days from 1 to 365. */
+/* Parses --expires-days: a whole number of days, then the expiry rule. A number too large
+ * for strtoll arrives clamped, and the rule refuses it like any other out of range. */
 static int parse_days(const char *text, int64_t *days)
 {
     char *end = NULL;
@@ -176,9 +87,14 @@ static int parse_days(const char *text, int64_t *days)
 
     errno = 0;
     n = strtoll(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || n < 1 || n > EXPIRES_DAYS_MAX) {
-        fprintf(stderr, "identityctl: --expires-days expects 1 to %d days, not \"%s\"\n",
-                EXPIRES_DAYS_MAX, text);
+    if ((errno != 0 && errno != ERANGE) || end == text || *end != '\0') {
+        fprintf(stderr, "identityctl: --expires-days expects a whole number of days, not \"%s\"\n",
+                text);
+        return IDD_EINVAL;
+    }
+    const char *problem = idd_apikey_check_expiry_days((int64_t)n);
+    if (problem != NULL) {
+        fprintf(stderr, "identityctl: %s\n", problem);
         return IDD_EINVAL;
     }
     *days = (int64_t)n;
@@ -306,22 +222,21 @@ done:
  * rewrite or hide what the administrator sees. Returns the number of characters written. */
 static size_t displayable(const char *text, char *out, size_t size)
 {
-    const unsigned char *p = (const unsigned char *)text;
-    size_t used = 0, chars = 0;
+    size_t len = strlen(text), used = 0, chars = 0;
 
-    while (*p != '\0') {
-        bool c1 = false;
-        size_t n = utf8_sequence(p, &c1);
-        bool keep = n > 0 && !c1 && !ascii_control(*p);
+    for (size_t i = 0; i < len;) {
+        uint32_t cp = 0;
+        size_t n = idd_utf8_decode(text + i, len - i, &cp);
+        bool keep = n > 0 && !idd_utf8_is_control(cp);
         size_t width = keep ? n : 1;
         if (used + width >= size)
             break;
         if (keep)
-            memcpy(out + used, p, n);
+            memcpy(out + used, text + i, n);
         else
             out[used] = '?';
         used += width;
-        p += n > 0 ? n : 1;
+        i += n > 0 ? n : 1;
         chars++;
     }
     out[used] = '\0';

@@ -673,6 +673,61 @@ START_TEST(create_name_validation)
 }
 END_TEST
 
+/* The name rule is cred's, applied alike by the API and by `identityctl apikey create`: blank
+ * names and control characters of every kind (C0, DEL, C1) are refused by both, on creation
+ * and on update, with the same message. */
+START_TEST(name_rule_same_as_identityctl)
+{
+    static const struct {
+        const char *json; /* the name as a JSON string's contents */
+        const char *raw;  /* the same name as bytes, for the command line */
+        const char *message;
+    } cases[] = {
+        {"   ", "   ", "name must not be blank"},
+        {"\\u00a0\\u3000", "\xc2\xa0\xe3\x80\x80", "name must not be blank"},
+        {"\\u200b", "\xe2\x80\x8b", "name must not be blank"},
+        {"csi\\u009b2J",
+         "csi\xc2\x9b"
+         "2J",
+         "name must not contain control characters"},
+        {"next\\u0085line", "next\xc2\x85line", "name must not contain control characters"},
+        {"pad\\u0080", "pad\xc2\x80", "name must not contain control characters"},
+        {"del\\u007f", "del\x7f", "name must not contain control characters"},
+        {"tab\\there", "tab\there", "name must not contain control characters"},
+        {"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+         "name must be 1 to 30 characters"},
+    };
+    made_key_t k;
+    create_key(user_basic, "{\"name\":\"kept\"}", &k);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *body = fmt("{\"name\":\"%s\"}", cases[i].json);
+        th_response_t r;
+        call(&r, "POST", KEYS_PATH, user_basic, NULL, body);
+        th_assert_error_envelope(&r, 400);
+        th_assert_error_message(&r, cases[i].message);
+        th_response_dispose(&r);
+        call(&r, "PUT", key_path(k.id), user_basic, NULL, body);
+        th_assert_error_envelope(&r, 400);
+        th_assert_error_message(&r, cases[i].message);
+        th_response_dispose(&r);
+
+        const char *argv[] = {th_ctl(),           "-c",     env.config,   "apikey", "create",
+                              "user@example.com", "--name", cases[i].raw, NULL};
+        char *out = NULL, *err = NULL;
+        int rc = th_run(argv, NULL, &out, &err);
+        ck_assert_msg(rc == 1, "case %zu: identityctl exit %d", i, rc);
+        ck_assert_str_eq(out, "");
+        ck_assert_str_eq(err, fmt("identityctl: %s\n", cases[i].message));
+        free(out), free(err);
+    }
+    /* Nothing was made, and the existing key kept its name. */
+    ck_assert_int_eq(count_keys(user_basic), 1);
+    json_t *item = listed(user_basic, k.id);
+    ck_assert_str_eq(json_string_value(json_object_get(item, "name")), "kept");
+    json_decref(item);
+}
+END_TEST
+
 /* permissions: an array of known names, or null/absent. */
 START_TEST(create_permissions_validation)
 {
@@ -1641,6 +1696,7 @@ static Suite *apikeys_suite(void)
     tcase_add_test(tc, create_answer);
     tcase_add_test(tc, key_not_stored_or_logged);
     tcase_add_test(tc, create_name_validation);
+    tcase_add_test(tc, name_rule_same_as_identityctl);
     tcase_add_test(tc, create_permissions_validation);
     tcase_add_test(tc, create_expiry_validation);
     tcase_add_test(tc, create_bad_bodies);

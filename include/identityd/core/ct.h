@@ -12,10 +12,6 @@
  * where they differ (CRYPTO_memcmp). */
 int idd_ct_equal(const void *a, const void *b, size_t n);
 
-/* Returns 1 when the two strings of the given lengths are equal. The lengths themselves are
- * not secret; the contents are compared in constant time when the lengths match. */
-int idd_ct_streq(const char *a, size_t alen, const char *b, size_t blen);
-
 /* Overwrites n bytes at p with zeros in a way the compiler may not elide (OPENSSL_cleanse).
  * p may be NULL when n is 0. */
 void idd_wipe(void *p, size_t n);
