@@ -67,15 +67,11 @@ int idd_secretfile_read(const char *path, size_t max, char **out, size_t *len, c
         set_error(err, errlen, "no file given");
         return IDD_EINVAL;
     }
-    /* O_NOFOLLOW: a link could be pointed elsewhere by whoever may write its folder, after
-     * the operator checked the target. O_NONBLOCK: opening a FIFO must not hang the start;
-     * it is refused below as not a regular file. */
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    /* Links are followed (secret mounts are links); every check below is made on what was
+     * opened. O_NONBLOCK: opening a FIFO must not hang the start; it is refused below as not
+     * a regular file. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
-        if (errno == ELOOP) {
-            set_error(err, errlen, "%s is a symbolic link; name the file itself", path);
-            return IDD_EINVAL;
-        }
         set_error(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return IDD_EIO;
     }
