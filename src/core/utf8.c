@@ -55,3 +55,15 @@ bool idd_utf8_is_control(uint32_t cp)
 {
     return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
 }
+
+bool idd_utf8_is_plain_text(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        size_t n = idd_utf8_decode(s + i, len - i, &cp);
+        if (n == 0 || idd_utf8_is_control(cp))
+            return false;
+        i += n;
+    }
+    return true;
+}

@@ -49,13 +49,6 @@ typedef struct idd_ctl_args {
 
 /* ---- ctl_common.c ---- */
 
-/* True when s[0..len) is valid UTF-8, which jansson checks when it builds a string. Names
- * and emails end up in JWT claims and JSON responses, whose text must be valid UTF-8. */
-bool idd_ctl_utf8_valid(const char *s, size_t len);
-
-/* True when s holds an ASCII control character (below 0x20, or DEL). */
-bool idd_ctl_has_control(const char *s);
-
 /* Checks the shape of an address (not its deliverability); prints why and returns
  * IDD_EINVAL when it is wrong. */
 int idd_ctl_check_email(const char *email);

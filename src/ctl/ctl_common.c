@@ -11,29 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <jansson.h>
 
 #include "ctl.h"
 #include "identityd/core/common.h"
+#include "identityd/core/utf8.h"
 
 /* Returns true when s[0..len) is valid UTF-8, which jansson checks when it builds a string.
  * Names and emails end up in JWT claims, whose JSON must be valid UTF-8. */
-bool idd_ctl_utf8_valid(const char *s, size_t len)
-{
-    json_t *probe = json_stringn(s, len);
-    json_decref(probe);
-    return probe != NULL;
-}
-
-bool idd_ctl_has_control(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            return true;
-    }
-    return false;
-}
-
 /* Checks the shape of an address, not its deliverability: one '@' with something on both
  * sides, no whitespace or control characters, at most IDD_EMAIL_MAX bytes. */
 int idd_ctl_check_email(const char *email)
@@ -41,8 +25,7 @@ int idd_ctl_check_email(const char *email)
     size_t len = strlen(email);
     const char *at = strchr(email, '@');
     if (len == 0 || len > IDD_EMAIL_MAX || at == NULL || at == email || at[1] == '\0' ||
-        strchr(at + 1, '@') != NULL || strchr(email, ' ') != NULL || idd_ctl_has_control(email) ||
-        !idd_ctl_utf8_valid(email, len)) {
+        strchr(at + 1, '@') != NULL || strchr(email, ' ') != NULL || !idd_utf8_is_plain_text(email, len)) {
         fprintf(stderr,
                 "identityctl: invalid email address (one '@', no spaces or control "
                 "characters, at most %d bytes)\n",

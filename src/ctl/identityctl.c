@@ -27,6 +27,7 @@
 #include "ctl.h"
 #include "identityd/core/buf.h"
 #include "identityd/core/common.h"
+#include "identityd/core/utf8.h"
 #include "identityd/config/config.h"
 #include "identityd/core/ct.h"
 #include "identityd/token/keyring.h"
@@ -122,8 +123,7 @@ static int usage_error(const char *fmt, const char *what)
 static int check_name(const char *what, const char *name)
 {
     size_t len = strlen(name);
-    if (len == 0 || len > IDD_NAME_MAX || idd_ctl_has_control(name) ||
-        !idd_ctl_utf8_valid(name, len)) {
+    if (len == 0 || len > IDD_NAME_MAX || !idd_utf8_is_plain_text(name, len)) {
         fprintf(stderr,
                 "identityctl: invalid %s name (1 to %d bytes of UTF-8, no control "
                 "characters)\n",

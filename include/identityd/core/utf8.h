@@ -20,4 +20,8 @@ size_t idd_utf8_decode(const char *s, size_t len, uint32_t *cp);
  * U+009F). Terminals obey all three kinds, so none belongs in text that is shown to people. */
 bool idd_utf8_is_control(uint32_t cp);
 
+/* Whether s[0..len) is well-formed UTF-8 without any control character: what a name or an
+ * address an administrator types may hold. */
+bool idd_utf8_is_plain_text(const char *s, size_t len);
+
 #endif
