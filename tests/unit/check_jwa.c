@@ -64,6 +64,20 @@ START_TEST(signing_algorithms_come_first)
 }
 END_TEST
 
+START_TEST(external_names_parse_to_bits)
+{
+    ck_assert_uint_eq(idd_jwa_parse("RS256"), IDD_JWA_RS256);
+    ck_assert_uint_eq(idd_jwa_parse("ES256"), IDD_JWA_ES256);
+    ck_assert_uint_eq(idd_jwa_parse("PS256"), IDD_JWA_PS256);
+    ck_assert_uint_eq(idd_jwa_parse("EdDSA"), IDD_JWA_EDDSA);
+    const char *const refused[] = {"none",  "None",   "HS256", "HS384", "HS512", "rs256",
+                                   "EDDSA", "RS256 ", "ES384", "",      "RS2560"};
+    for (size_t i = 0; i < IDD_ARRAY_LEN(refused); i++)
+        ck_assert_msg(idd_jwa_parse(refused[i]) == 0, "%s parsed", refused[i]);
+    ck_assert_uint_eq(idd_jwa_parse(NULL), 0);
+}
+END_TEST
+
 static Suite *jwa_suite(void)
 {
     Suite *s = suite_create("jwa");
@@ -72,6 +86,7 @@ static Suite *jwa_suite(void)
     tcase_add_test(tc, names_are_exact);
     tcase_add_test(tc, sets_limit_what_parses);
     tcase_add_test(tc, signing_algorithms_come_first);
+    tcase_add_test(tc, external_names_parse_to_bits);
     suite_add_tcase(s, tc);
     return s;
 }
