@@ -20,16 +20,10 @@ static const char *const bool_names[] = {"false", "true", NULL}; /* T_BOOL is th
 
 int tbl_fail(loader_t *L, int line, const char *fmt, ...)
 {
-    if (L->err == NULL || L->errlen == 0)
-        return IDD_ECONFIG;
-    int n = line > 0 ? snprintf(L->err, L->errlen, "%s:%d: ", L->path, line)
-                     : snprintf(L->err, L->errlen, "%s: ", L->path);
-    if (n >= 0 && (size_t)n < L->errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(L->err + n, L->errlen - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    idd_verrorf_at(L->err, L->errlen, L->path, line, fmt, ap);
+    va_end(ap);
     return IDD_ECONFIG;
 }
 

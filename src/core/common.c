@@ -3,6 +3,7 @@
  */
 #include "identityd/core/common.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,4 +95,23 @@ void idd_format_http_date(int64_t t, char out[30])
     struct tm tm;
     gmtime_r(&tt, &tm);
     strftime(out, 30, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+void idd_errorf(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err == NULL || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+void idd_verrorf_at(char *err, size_t errlen, const char *path, int line, const char *fmt, va_list ap)
+{
+    if (err == NULL || errlen == 0)
+        return;
+    int n = line > 0 ? snprintf(err, errlen, "%s:%d: ", path, line) : snprintf(err, errlen, "%s: ", path);
+    if (n >= 0 && (size_t)n < errlen)
+        vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
 }

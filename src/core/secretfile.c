@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,19 +13,6 @@
 
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
-
-static void set_error(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_error(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Reads until end of file or cap bytes; *more is 1 when the file goes on past cap. */
 static int read_up_to(int fd, char *buf, size_t cap, size_t *len, int *more)
@@ -62,9 +48,9 @@ int idd_secretfile_read(const char *path, size_t max, char **out, size_t *len, c
 
     *out = NULL;
     *len = 0;
-    set_error(err, errlen, "%s", "");
+    idd_errorf(err, errlen, "%s", "");
     if (path == NULL || path[0] == '\0') {
-        set_error(err, errlen, "no file given");
+        idd_errorf(err, errlen, "no file given");
         return IDD_EINVAL;
     }
     /* Links are followed (secret mounts are links); every check below is made on what was
@@ -72,41 +58,41 @@ int idd_secretfile_read(const char *path, size_t max, char **out, size_t *len, c
      * a regular file. */
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
-        set_error(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        idd_errorf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return IDD_EIO;
     }
     if (fstat(fd, &st) != 0) {
         rc = IDD_EIO;
-        set_error(err, errlen, "cannot stat %s: %s", path, strerror(errno));
+        idd_errorf(err, errlen, "cannot stat %s: %s", path, strerror(errno));
         goto done;
     }
     if (!S_ISREG(st.st_mode)) {
-        set_error(err, errlen, "%s is not a regular file", path);
+        idd_errorf(err, errlen, "%s is not a regular file", path);
         goto done;
     }
     if ((st.st_mode & 077) != 0) {
-        set_error(err, errlen,
+        idd_errorf(err, errlen,
                   "%s is accessible by group or others (mode %04o); restrict it with chmod 600",
                   path, (unsigned)(st.st_mode & 07777));
         goto done;
     }
     if (st.st_size < 0 || (unsigned long long)st.st_size > max) {
-        set_error(err, errlen, "%s is larger than %zu bytes", path, max);
+        idd_errorf(err, errlen, "%s is larger than %zu bytes", path, max);
         goto done;
     }
     /* The size may change between fstat and read: the read is bounded by max all the same. */
     buf = idd_xmalloc(max + 1);
     if (read_up_to(fd, buf, max, &n, &more) != 0) {
         rc = IDD_EIO;
-        set_error(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        idd_errorf(err, errlen, "cannot read %s: %s", path, strerror(errno));
         goto done;
     }
     if (more) {
-        set_error(err, errlen, "%s is larger than %zu bytes", path, max);
+        idd_errorf(err, errlen, "%s is larger than %zu bytes", path, max);
         goto done;
     }
     if (n == 0) {
-        set_error(err, errlen, "%s is empty", path);
+        idd_errorf(err, errlen, "%s is empty", path);
         goto done;
     }
     buf[n] = '\0';

@@ -14,7 +14,6 @@
 #include "identityd/cred/password.h"
 
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,29 +198,15 @@ int idd_password_record_iterations(const char *record, unsigned *out)
     return record_parse(record, out, NULL);
 }
 
-static void set_error(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_error(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 int idd_pepper_load(const char *path, idd_pepper_t *out, char *err, size_t errlen)
 {
     char *text = NULL;
     size_t read_len = 0;
 
     memset(out, 0, sizeof *out);
-    set_error(err, errlen, "%s", "");
+    idd_errorf(err, errlen, "%s", "");
     if (path == NULL || path[0] == '\0') {
-        set_error(err, errlen, "no pepper file given");
+        idd_errorf(err, errlen, "no pepper file given");
         return IDD_EINVAL;
     }
     /* Mode, file type and size rules are those of every secret file. */
@@ -231,7 +216,7 @@ int idd_pepper_load(const char *path, idd_pepper_t *out, char *err, size_t errle
     /* Leading whitespace is part of the secret; a final newline is not. */
     size_t len = idd_secretfile_trim(text, read_len);
     if (len < IDD_PEPPER_MIN) {
-        set_error(err, errlen,
+        idd_errorf(err, errlen,
                   "pepper file %s holds %zu bytes without trailing whitespace; "
                   "at least %d are needed",
                   path, len, IDD_PEPPER_MIN);

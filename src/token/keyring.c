@@ -58,16 +58,10 @@ static void report(char *err, size_t errlen, const idd_config_t *cfg, int line, 
 static void report(char *err, size_t errlen, const idd_config_t *cfg, int line, const char *fmt,
                    ...)
 {
-    if (err == NULL || errlen == 0)
-        return;
     const char *path = cfg != NULL && cfg->path != NULL ? cfg->path : "(config)";
-    int n = line > 0 ? snprintf(err, errlen, "%s:%d: ", path, line)
-                     : snprintf(err, errlen, "%s: ", path);
-    if (n < 0 || (size_t)n >= errlen)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+    idd_verrorf_at(err, errlen, path, line, fmt, ap);
     va_end(ap);
 }
 

@@ -9,7 +9,6 @@
 #include "identityd/jose/jwks.h"
 #include "identityd/token/verify.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,19 +26,6 @@
 /* Tokens identityd mints are well under 2 KiB; this bounds what a pasted token may cost. */
 #define TOKEN_MAX IDD_JWT_MAX /* the strict decoder looks at no more */
 #define ED25519_SIG_LEN 64
-
-static void say(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void say(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static jwt_alg_t libjwt_alg(idd_alg_t alg)
 {
@@ -141,12 +127,12 @@ int idd_verify_token(const idd_keyring_t *kr, const char *token, int64_t now,
     if (err != NULL && errlen > 0)
         err[0] = '\0';
     if (kr == NULL || token == NULL) {
-        say(err, errlen, "no token or no keys");
+        idd_errorf(err, errlen, "no token or no keys");
         goto done;
     }
     token_len = strnlen(token, TOKEN_MAX + 1);
     if (token_len > TOKEN_MAX) {
-        say(err, errlen, "token longer than %d bytes", TOKEN_MAX);
+        idd_errorf(err, errlen, "token longer than %d bytes", TOKEN_MAX);
         goto done;
     }
     dot1 = memchr(token, '.', token_len);
@@ -154,32 +140,32 @@ int idd_verify_token(const idd_keyring_t *kr, const char *token, int64_t now,
     if (dot1 == NULL || dot2 == NULL || dot1 == token || dot2 == dot1 + 1 ||
         dot2 + 1 == token + token_len ||
         memchr(dot2 + 1, '.', token_len - (size_t)(dot2 + 1 - token)) != NULL) {
-        say(err, errlen, "not a compact JWS (header.payload.signature)");
+        idd_errorf(err, errlen, "not a compact JWS (header.payload.signature)");
         goto done;
     }
     /* The same strict decoding the external-token verifier uses: base64url without
      * padding, JSON objects without duplicate names. */
     if (idd_jwt_decode(token, token_len, &header, &payload) != IDD_JWT_OK) {
-        say(err, errlen, "the header or payload is not base64url of a JSON object");
+        idd_errorf(err, errlen, "the header or payload is not base64url of a JSON object");
         goto done;
     }
     alg = json_object_get(header, "alg");
     kid = json_object_get(header, "kid");
     if (!json_is_string(alg) || (kid != NULL && !json_is_string(kid))) {
-        say(err, errlen, "the header needs a string alg (and a string kid, if any)");
+        idd_errorf(err, errlen, "the header needs a string alg (and a string kid, if any)");
         goto done;
     }
 
     rc = IDD_EDENIED;
     key = kid != NULL ? idd_keyring_find(kr, json_string_value(kid)) : idd_keyring_active(kr);
     if (key == NULL) {
-        say(err, errlen, "unknown kid '%s'", json_string_value(kid));
+        idd_errorf(err, errlen, "unknown kid '%s'", json_string_value(kid));
         goto done;
     }
     /* The key decides the algorithm, never the token: otherwise an RS256 public key could
      * be used as an HMAC secret by whoever can read the JWKS. */
     if (strcmp(json_string_value(alg), idd_alg_name(key->alg)) != 0) {
-        say(err, errlen, "alg %s does not match key %s (%s)", json_string_value(alg), key->kid,
+        idd_errorf(err, errlen, "alg %s does not match key %s (%s)", json_string_value(alg), key->kid,
             idd_alg_name(key->alg));
         goto done;
     }
@@ -189,7 +175,7 @@ int idd_verify_token(const idd_keyring_t *kr, const char *token, int64_t now,
     else
         rc = verify_libjwt(key, token, &claims_json);
     if (rc != 0) {
-        say(err, errlen, "the signature does not verify with key %s", key->kid);
+        idd_errorf(err, errlen, "the signature does not verify with key %s", key->kid);
         rc = IDD_EDENIED;
         goto done;
     }
@@ -197,14 +183,14 @@ int idd_verify_token(const idd_keyring_t *kr, const char *token, int64_t now,
     rc = IDD_EDENIED;
     exp = json_object_get(payload, "exp");
     if (!json_is_number(exp)) {
-        say(err, errlen, "the token has no numeric exp");
+        idd_errorf(err, errlen, "the token has no numeric exp");
         goto done;
     }
     /* Integers are compared exactly; a fractional NumericDate (legal, never minted here)
      * as a double. */
     if (json_is_integer(exp) ? json_integer_value(exp) <= now
                              : json_real_value(exp) <= (double)now) {
-        say(err, errlen, "the token expired (exp %.0f, now %lld)", json_number_value(exp),
+        idd_errorf(err, errlen, "the token expired (exp %.0f, now %lld)", json_number_value(exp),
             (long long)now);
         goto done;
     }
@@ -214,7 +200,7 @@ int idd_verify_token(const idd_keyring_t *kr, const char *token, int64_t now,
             claims_json = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
         if (claims_json == NULL) {
             rc = IDD_EINVAL;
-            say(err, errlen, "cannot render the claims");
+            idd_errorf(err, errlen, "cannot render the claims");
             goto done;
         }
         idd_buf_puts(claims_out, claims_json);

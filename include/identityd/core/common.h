@@ -7,6 +7,7 @@
 #ifndef IDENTITYD_COMMON_H
 #define IDENTITYD_COMMON_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,14 @@ void *idd_xcalloc(size_t count, size_t size);
 void *idd_xrealloc(void *ptr, size_t size);
 char *idd_xstrdup(const char *s);
 char *idd_xstrndup(const char *s, size_t len);
+
+/* Writes a formatted message into err (errlen bytes, always terminated); nothing when err is
+ * NULL or errlen 0. The one way functions here report what went wrong to their caller. */
+void idd_errorf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The same, prefixed with where the problem is: "PATH:LINE: ", or "PATH: " when line <= 0. */
+void idd_verrorf_at(char *err, size_t errlen, const char *path, int line, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
 
 /* Seconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t idd_now(void);
