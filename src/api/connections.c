@@ -155,14 +155,9 @@ void idd_api_connections_logout_user(idd_request_t *r, idd_principal_t *p)
     }
     char user_id[IDD_GUID_LEN + 1];
     idd_user_t target;
-    h2o_iovec_t v = r->params[0];
     int rc = IDD_ENOTFOUND;
-    if (v.len == IDD_GUID_LEN) {
-        memcpy(user_id, v.base, v.len);
-        user_id[v.len] = '\0';
-        h2o_strtolower(user_id, v.len);
+    if (idd_request_guid_param(r, 0, user_id))
         rc = idd_store_user_by_id(r->thread->store, user_id, &target);
-    }
     if (rc == IDD_ENOTFOUND || (rc == 0 && target.tenant_id != r->tenant->id)) {
         idd_respond_error(r->req, 404, "User not found");
         return;

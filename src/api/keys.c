@@ -316,14 +316,9 @@ void idd_api_keys_self(idd_request_t *r, idd_principal_t *p)
 static int find_managed(idd_request_t *r, const idd_principal_t *p, idd_apikey_t *k)
 {
     char id[IDD_GUID_LEN + 1];
-    h2o_iovec_t v = r->params[0];
     int rc = IDD_ENOTFOUND;
-    if (v.len == IDD_GUID_LEN) {
-        memcpy(id, v.base, v.len);
-        id[v.len] = '\0';
-        h2o_strtolower(id, v.len);
+    if (idd_request_guid_param(r, 0, id))
         rc = idd_store_apikey_by_id(r->thread->store, id, k);
-    }
     if (rc == IDD_ENOTFOUND || (rc == 0 && k->tenant_id != r->tenant->id)) {
         idd_respond_error(r->req, 404, "API key not found");
         return -1;

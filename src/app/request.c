@@ -295,3 +295,13 @@ int idd_request_resolve(idd_request_t *r)
     r->tenant_url = r->origin;
     return 0;
 }
+
+bool idd_request_guid_param(const idd_request_t *r, size_t i, char out[IDD_GUID_LEN + 1])
+{
+    if (i >= r->n_params || r->params[i].len != IDD_GUID_LEN)
+        return false;
+    memcpy(out, r->params[i].base, IDD_GUID_LEN);
+    out[IDD_GUID_LEN] = '\0';
+    h2o_strtolower(out, IDD_GUID_LEN);
+    return true;
+}

@@ -100,4 +100,8 @@ typedef struct idd_request {
  * Returns 0 (r->tenant NULL for an unknown host), or sends 400 and returns -1. */
 int idd_request_resolve(idd_request_t *r);
 
+/* Copies path parameter i into out, lowercased, when it has the length of a GUID; returns
+ * false otherwise (the caller answers 404: no row has such an id). */
+bool idd_request_guid_param(const idd_request_t *r, size_t i, char out[IDD_GUID_LEN + 1]);
+
 #endif
