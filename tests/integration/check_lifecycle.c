@@ -29,9 +29,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-    if (srv.pid > 0)
-        th_server_stop(&srv);
+    int rc = srv.pid > 0 ? th_server_stop(&srv) : 0;
     th_env_dispose(&env);
+    ck_assert_int_eq(rc, 0);
 }
 
 /* Starts a Basic token request on multi and returns its handle. */
