@@ -735,19 +735,41 @@ END_TEST
 
 /* Keys are kept as long as the authority's Cache-Control allows (bounded by jwks.max_age):
  * with max-age=1, the discovery document and the JWKS are fetched again once a second has
- * passed; without Cache-Control they are kept (the suite's other worlds fetch them once). */
+ * passed; without Cache-Control they are kept (the suite's other worlds fetch them once).
+ * A use that fetched the keys and a second use that ended within max-age of the first's
+ * start show that they are kept; on a machine too busy for that, the pair is tried again
+ * once the keys are stale. */
 START_TEST(cache_control_max_age_respected)
 {
     th_response_t r;
-    bearer(&W.srv, token(&W, "valid_es256"), &r);
-    assert_accepted(&W, &r, "first use");
-    th_response_dispose(&r);
+    bool kept = false;
+    for (int attempt = 0; attempt < 4 && !kept; attempt++) {
+        if (attempt > 0)
+            usleep(1200 * 1000); /* the keys are stale: the next use fetches them */
+        long long jwks = stat_count(&W.authority, "/jwks");
+        double start = th_now();
+        bearer(&W.srv, token(&W, "valid_es256"), &r);
+        assert_accepted(&W, &r, "a use that fetches the keys");
+        th_response_dispose(&r);
+        long long fetched = stat_count(&W.authority, "/jwks");
+        bearer(&W.srv, token(&W, "valid_rs256"), &r);
+        double ended = th_now();
+        assert_accepted(&W, &r, "within max-age");
+        th_response_dispose(&r);
+        if (fetched == jwks + 1 && ended - start < 1.0) {
+            ck_assert_int_eq(stat_count(&W.authority, "/jwks"), fetched);
+            kept = true;
+        } else {
+            fprintf(stderr,
+                    "cache_control_max_age_respected: inconclusive (fetched %lld, second "
+                    "use ended %.2f s after the first began); again\n",
+                    fetched - jwks, ended - start);
+        }
+    }
+    ck_assert_msg(kept, "no pair of uses within max-age in 4 attempts");
+
     long long jwks = stat_count(&W.authority, "/jwks");
     long long discovery = stat_count(&W.authority, "/.well-known/openid-configuration");
-    bearer(&W.srv, token(&W, "valid_rs256"), &r);
-    assert_accepted(&W, &r, "within max-age");
-    th_response_dispose(&r);
-    ck_assert_int_eq(stat_count(&W.authority, "/jwks"), jwks);
     usleep(2200 * 1000);
     bearer(&W.srv, token(&W, "valid_es256"), &r);
     assert_accepted(&W, &r, "after max-age");
