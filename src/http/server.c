@@ -353,6 +353,12 @@ int idd_http_run(const idd_http_server_t *server)
     int started = 0;
     h2o_globalconf_t conf;
 
+    /* Each loop's context and sockets are made here, on the main thread, so their input
+     * buffers take this thread's (thread-local) socket buffer prototype, whose free list h2o
+     * does not lock: with recycling on, the loops would push and pop that one list at once.
+     * With no room to recycle, those buffers are plain malloc and free. */
+    h2o_socket_buffer_prototype.allocator.max = 0;
+
     h2o_config_init(&conf);
     conf.server_name = h2o_iovec_init(H2O_STRLIT(""));
     /* h2o's own limit only bounds buffering; the application answers 413 in the envelope. */

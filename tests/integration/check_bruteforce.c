@@ -26,18 +26,26 @@
 #define TOO_MANY "Too many login attempts. Please try again later"
 
 #define ATTEMPTS 3
-#define WINDOW_S 2
-#define BLOCK_S 2
-#define LIMITS "bruteforce: { attempts: 3, window: 2, block: 2 }\n"
+/* Counting windows and blocks, in seconds. Tests that need failures to add up and a block to
+ * hold get long ones, which no busy machine's slowness can outlast; only the tests that wait
+ * for a window or a block to end get a short one (and a long one for the other). */
+#define LONG_S 60
+#define SHORT_WINDOW_S 2
+#define SHORT_BLOCK_S 3
 
 static th_env_t env;
 static th_server_t srv;
+static int block_s; /* the running server's bruteforce.block: Retry-After is at most this */
 
 /* ---- plumbing --------------------------------------------------------------------------- */
 
-static void start(const char *extra_yaml)
+static void start(int window, int block, const char *more_yaml)
 {
-    th_env_init(&env, extra_yaml, NULL);
+    char yaml[256];
+    snprintf(yaml, sizeof(yaml), "bruteforce: { attempts: %d, window: %d, block: %d }\n%s",
+             ATTEMPTS, window, block, more_yaml);
+    block_s = block;
+    th_env_init(&env, yaml, NULL);
     ck_assert_int_eq(th_add_user(&env, "user@example.com", "user pass", "Bob", "User", "user"), 0);
     ck_assert_int_eq(th_add_user(&env, "other@example.com", "other pass", "Olly", "Other", "user"), 0);
     ck_assert_int_eq(th_add_user(&env, "off@example.com", "off pass", "Olga", "Off", "user"), 0);
@@ -46,12 +54,22 @@ static void start(const char *extra_yaml)
 
 static void setup(void)
 {
-    start(LIMITS);
+    start(LONG_S, LONG_S, "");
 }
 
 static void setup_proxy(void)
 {
-    start(LIMITS "trusted_proxies: [127.0.0.1]\n");
+    start(LONG_S, LONG_S, "trusted_proxies: [127.0.0.1]\n");
+}
+
+static void setup_short_block(void)
+{
+    start(LONG_S, SHORT_BLOCK_S, "");
+}
+
+static void setup_short_window(void)
+{
+    start(SHORT_WINDOW_S, LONG_S, "");
 }
 
 /* A slower password KDF (still about 10 ms) widens the moment between the counter check
@@ -59,7 +77,7 @@ static void setup_proxy(void)
 static void setup_slow_kdf(void)
 {
     th_password_iterations = 20000;
-    start(LIMITS);
+    start(LONG_S, LONG_S, "");
     th_password_iterations = 1000;
 }
 
@@ -128,7 +146,7 @@ static void assert_blocked(const th_response_t *r)
     ck_assert_msg(ra != NULL, "no Retry-After in:\n%s", r->headers);
     ck_assert_msg(strlen(ra) > 0 && strspn(ra, "0123456789") == strlen(ra), "Retry-After: %s", ra);
     long secs = atol(ra);
-    ck_assert_msg(secs >= 1 && secs <= BLOCK_S, "Retry-After: %ld, want 1..%d", secs, BLOCK_S);
+    ck_assert_msg(secs >= 1 && secs <= block_s, "Retry-After: %ld, want 1..%d", secs, block_s);
     free(ra);
     ck_assert_ptr_null(th_header(r, "set-cookie"));
 }
@@ -242,12 +260,13 @@ START_TEST(unknown_login_blocked_identically)
 }
 END_TEST
 
-/* The block ends: after it the right password works, and the count starts afresh. */
+/* The block ends: after it the right password works, and the count starts afresh. (The
+ * block is SHORT_BLOCK_S, from the last failure: the check right after it falls inside.) */
 START_TEST(block_expires)
 {
     fail_n(ATTEMPTS, "user@example.com", NULL);
     assert_login_blocked("user@example.com", "user pass", NULL);
-    sleep(BLOCK_S + 1);
+    sleep(SHORT_BLOCK_S + 1);
     ck_assert_int_eq(attempt("user@example.com", "nope", NULL), 401);
     ck_assert_int_eq(attempt("user@example.com", "user pass", NULL), 200);
 }
@@ -264,11 +283,11 @@ START_TEST(success_clears)
 }
 END_TEST
 
-/* Failures older than the window do not count. */
+/* Failures older than the window (SHORT_WINDOW_S) do not count. */
 START_TEST(window_slides)
 {
     fail_n(ATTEMPTS - 1, "user@example.com", NULL);
-    usleep((WINDOW_S * 1000 + 600) * 1000);
+    usleep((SHORT_WINDOW_S * 1000 + 600) * 1000);
     fail_n(ATTEMPTS - 1, "user@example.com", NULL);
     ck_assert_int_eq(attempt("user@example.com", "user pass", NULL), 200);
 }
@@ -480,14 +499,24 @@ static Suite *bruteforce_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, blocks_after_attempts);
     tcase_add_test(tc, unknown_login_blocked_identically);
-    tcase_add_test(tc, block_expires);
     tcase_add_test(tc, success_clears);
-    tcase_add_test(tc, window_slides);
     tcase_add_test(tc, login_case_folded);
     tcase_add_test(tc, basic_counts_and_is_blocked);
     tcase_add_test(tc, refused_account_is_no_oracle);
     tcase_add_test(tc, forwarded_for_ignored_untrusted);
     suite_add_tcase(s, tc);
+
+    TCase *short_block = tcase_create("short_block");
+    tcase_add_checked_fixture(short_block, setup_short_block, teardown);
+    tcase_set_timeout(short_block, 60);
+    tcase_add_test(short_block, block_expires);
+    suite_add_tcase(s, short_block);
+
+    TCase *short_window = tcase_create("short_window");
+    tcase_add_checked_fixture(short_window, setup_short_window, teardown);
+    tcase_set_timeout(short_window, 60);
+    tcase_add_test(short_window, window_slides);
+    suite_add_tcase(s, short_window);
 
     TCase *parallel = tcase_create("parallel");
     tcase_add_checked_fixture(parallel, setup_slow_kdf, teardown);

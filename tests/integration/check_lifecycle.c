@@ -29,9 +29,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-    if (srv.pid > 0)
-        th_server_stop(&srv);
+    int rc = srv.pid > 0 ? th_server_stop(&srv) : 0;
     th_env_dispose(&env);
+    ck_assert_int_eq(rc, 0);
 }
 
 /* Starts a Basic token request on multi and returns its handle. */
@@ -46,10 +46,26 @@ static CURL *start_basic(CURLM *multi, struct curl_slist **headers)
     return easy;
 }
 
-/* Drives multi until the request has been sent (the server is then hashing). */
-static void pump_until_sent(CURLM *multi, CURL *easy)
+/* KDF jobs queued or running in the server, from /metrics (identityd_worker_jobs). */
+static int kdf_jobs(void)
 {
-    for (int i = 0; i < 200; i++) {
+    th_response_t r;
+    th_get(&r, &srv, "/metrics", NULL);
+    ck_assert_int_eq(r.status, 200);
+    const char *line = strstr(r.body, "identityd_worker_jobs{pool=\"kdf\"} ");
+    ck_assert_msg(line != NULL, "no kdf worker gauge in /metrics: %s", r.body);
+    int n = atoi(line + strlen("identityd_worker_jobs{pool=\"kdf\"} "));
+    th_response_dispose(&r);
+    return n;
+}
+
+/* Drives multi until easy's request has been sent, then waits until the server holds `jobs`
+ * password checks (queued or hashing), so that what follows finds them in flight however
+ * slowly a busy machine hands them over (a fixed pause was too short under load). Gives up
+ * waiting after 20 s: the test's own assertions then say what went wrong. */
+static void pump_until_sent(CURLM *multi, CURL *easy, int jobs)
+{
+    for (int i = 0; i < 2000; i++) {
         int running = 0;
         curl_multi_perform(multi, &running);
         curl_off_t sent = 0;
@@ -58,7 +74,15 @@ static void pump_until_sent(CURLM *multi, CURL *easy)
             break;
         curl_multi_poll(multi, NULL, 0, 10, NULL);
     }
-    usleep(100000); /* let the server read it and hand the KDF to a worker */
+    /* Also stops once the count falls: a check has finished, and waiting longer cannot help. */
+    double give_up = th_now() + 20;
+    int most = 0;
+    for (int n = kdf_jobs(); n < jobs && n >= most && th_now() < give_up; n = kdf_jobs()) {
+        most = n;
+        int running = 0;
+        curl_multi_perform(multi, &running);
+        usleep(10000);
+    }
 }
 
 /* Runs multi to the end and returns easy's status; easy stays open (the caller frees it). */
@@ -76,7 +100,7 @@ START_TEST(kdf_does_not_block_loop)
     CURLM *multi = curl_multi_init();
     struct curl_slist *headers = NULL;
     CURL *slow = start_basic(multi, &headers);
-    pump_until_sent(multi, slow);
+    pump_until_sent(multi, slow, 1);
 
     th_response_t r;
     th_get(&r, &srv, "/.well-known/jwks.json", NULL);
@@ -102,7 +126,7 @@ START_TEST(sigterm_finishes_in_flight)
     CURLM *multi = curl_multi_init();
     struct curl_slist *headers = NULL;
     CURL *slow = start_basic(multi, &headers);
-    pump_until_sent(multi, slow);
+    pump_until_sent(multi, slow, 1);
     ck_assert_int_eq(kill(srv.pid, SIGTERM), 0);
     ck_assert_int_eq(finish(multi, slow), 200);
     ck_assert_int_eq(th_server_stop(&srv), 0);
@@ -128,7 +152,9 @@ START_TEST(sigterm_with_queued_checks)
     CURL *easy[N];
     for (int i = 0; i < N; i++)
         easy[i] = start_basic(multi, &headers[i]);
-    pump_until_sent(multi, easy[N - 1]);
+    /* Every check read and handed to the pool (two workers: two hash, the rest wait), so
+     * that each client has a request in flight when the signal comes. */
+    pump_until_sent(multi, easy[N - 1], N);
     ck_assert_int_eq(kill(srv.pid, SIGTERM), 0);
     th_multi_run(multi);
     int ok = 0, unavailable = 0;

@@ -33,6 +33,12 @@ const char *th_getenv(const char *name)
 const char *th_bin(void) { return th_getenv("IDD_BIN"); }
 const char *th_ctl(void) { return th_getenv("IDD_CTL"); }
 
+/* Servers that th_server_stop found dead, hung or reporting a sanitizer error, in this
+ * process. Check runs each test in a child, whose callers assert on th_server_stop; servers
+ * of unchecked fixtures are stopped in the runner itself, where nothing may fail a test, so
+ * th_run_suite fails the whole suite for them instead. */
+static int server_failures;
+
 int th_run_suite(Suite *suite)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -41,7 +47,10 @@ int th_run_suite(Suite *suite)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     curl_global_cleanup();
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    if (server_failures > 0)
+        fprintf(stderr, "%d identityd process(es) stopped by a fixture exited badly (see above)\n",
+                server_failures);
+    return failed == 0 && server_failures == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 char *th_strf(const char *fmt, ...)
@@ -318,6 +327,60 @@ void th_sql(const th_env_t *env, const char *statement)
     sqlite3_close(db);
 }
 
+/* What a sanitizer prints first when it reports (TSan, ASan and LSan, UBSan). */
+static const char *const sanitizer_marks[] = {"WARNING: ThreadSanitizer", "ERROR: AddressSanitizer",
+                                              "ERROR: LeakSanitizer", "runtime error:"};
+
+/* Servers started and not yet stopped (by this process or, for a test, by the runner that
+ * forked it), by pid and log, so that a request that fails can say whether a server died
+ * reporting. Copies, not pointers: a test's th_server_t may live on its stack. */
+#define MAX_LIVE 8
+static struct {
+    pid_t pid;
+    char log[TH_PATH];
+} live[MAX_LIVE];
+
+static void live_set(const th_server_t *s, bool on)
+{
+    for (int i = 0; i < MAX_LIVE; i++) {
+        if (on ? live[i].pid == 0 : live[i].pid == s->pid) {
+            live[i].pid = on ? s->pid : 0;
+            if (on)
+                memcpy(live[i].log, s->log, sizeof(live[i].log));
+            return;
+        }
+    }
+}
+
+/* The start of the first sanitizer report in log, or NULL. */
+static const char *find_report(const char *log)
+{
+    const char *report = NULL;
+    for (size_t i = 0; log != NULL && i < sizeof(sanitizer_marks) / sizeof(sanitizer_marks[0]);
+         i++) {
+        const char *p = strstr(log, sanitizer_marks[i]);
+        if (p != NULL && (report == NULL || p < report))
+            report = p;
+    }
+    return report;
+}
+
+/* Prints the sanitizer report of every live server that has one (a request to it failed:
+ * with halt_on_error the report is why). */
+static void print_live_reports(void)
+{
+    for (int i = 0; i < MAX_LIVE; i++) {
+        char *log = live[i].pid != 0 ? th_read_file(live[i].log) : NULL;
+        const char *report = find_report(log);
+        if (report != NULL)
+            fprintf(stderr,
+                    "identityd (pid %d) reported a sanitizer error; its log from the "
+                    "report on:\n%s\n",
+                    (int)live[i].pid, report);
+        free(log);
+    }
+}
+
 void th_server_start(th_server_t *s, const th_env_t *env)
 {
     memset(s, 0, sizeof(*s));
@@ -350,7 +413,32 @@ void th_server_start(th_server_t *s, const th_env_t *env)
             usleep(10000);
     }
     ck_assert_msg(s->port > 0, "identityd did not report its port");
+    live_set(s, true);
     snprintf(s->base, sizeof(s->base), "http://127.0.0.1:%d", s->port);
+}
+
+/* After identityd stopped with rc: a sanitizer report in its log, or any exit but a clean 0,
+ * is a failure. The log goes to stderr (the test's output under ctest) before the caller's
+ * folder, and so the log, is removed. Returns rc, or 1 when rc was 0 but a report was found
+ * (a sanitizer that was told not to change the exit status). */
+static int server_verdict(const th_server_t *s, int rc)
+{
+    char *log = th_read_file(s->log);
+    const char *report = find_report(log);
+    if (report != NULL || rc != 0) {
+        const char *from = report;
+        if (from == NULL && log != NULL)
+            from = strlen(log) > 8192 ? log + strlen(log) - 8192 : log;
+        fprintf(stderr,
+                "identityd (pid %d) stopped with status %d (-1: a signal)%s; its log%s:\n%s\n",
+                (int)s->pid, rc, report != NULL ? " and a sanitizer report" : "",
+                report != NULL ? " from the report on" : "", from != NULL ? from : "(unreadable)");
+        server_failures++;
+        if (rc == 0)
+            rc = 1;
+    }
+    free(log);
+    return rc;
 }
 
 int th_server_stop(th_server_t *s)
@@ -358,18 +446,25 @@ int th_server_stop(th_server_t *s)
     if (s->pid <= 0)
         return -1;
     kill(s->pid, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 1000; i++) {
+    int status = 0, rc = -1;
+    bool reaped = false;
+    /* Sanitizer builds stop slower than plain ones: allow 30 s before SIGKILL. */
+    for (int i = 0; i < 3000 && !reaped; i++) {
         if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
-            s->pid = 0;
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+            reaped = true;
+            rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        } else {
+            usleep(10000);
         }
-        usleep(10000);
     }
-    kill(s->pid, SIGKILL);
-    waitpid(s->pid, &status, 0);
+    if (!reaped) {
+        kill(s->pid, SIGKILL);
+        waitpid(s->pid, &status, 0);
+    }
+    rc = server_verdict(s, rc);
+    live_set(s, false);
     s->pid = 0;
-    return -1;
+    return rc;
 }
 
 /* What libcurl hands over (body or header block), NUL-terminated as it grows. */
@@ -416,6 +511,8 @@ void th_http(th_response_t *r, const char *method, const char *url, const char *
     if (flags & TH_HTTP2)
         curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
     CURLcode rc = curl_easy_perform(curl);
+    if (rc != CURLE_OK)
+        print_live_reports();
     ck_assert_msg(rc == CURLE_OK, "%s %s: %s", method, url, curl_easy_strerror(rc));
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
     curl_easy_getinfo(curl, CURLINFO_HTTP_VERSION, &r->http_version);

@@ -30,7 +30,8 @@ const char *th_bin(void);
 const char *th_ctl(void);
 
 /* Runs one suite with libcurl initialised, as every integration and interop main() does;
- * returns the process exit status (EXIT_SUCCESS when every test passed). */
+ * returns the process exit status (EXIT_SUCCESS when every test passed and no identityd
+ * stopped by this process, i.e. by an unchecked fixture, exited badly: see th_server_stop). */
 int th_run_suite(Suite *suite);
 
 /* printf into a malloc'd string (header lines, paths, bodies); aborts on failure. */
@@ -97,7 +98,11 @@ typedef struct th_server {
 
 /* Starts identityd -c config and waits until it logs the port it listens on. */
 void th_server_start(th_server_t *s, const th_env_t *env);
-/* SIGTERM, then waits; returns identityd's exit status (-1 when it had to be killed). */
+/* SIGTERM, then waits; returns identityd's exit status (-1 when it died from a signal or had
+ * to be killed). Anything but a clean 0, or a sanitizer report in its log even with exit 0
+ * (then 1 is returned), also prints the log to stderr and is counted: callers in a test or
+ * checked fixture assert on the result; for unchecked fixtures (run in the runner process,
+ * where no assertion may fail) th_run_suite fails the whole suite instead. */
 int th_server_stop(th_server_t *s);
 
 typedef struct th_response {

@@ -28,6 +28,7 @@
 #define TOKEN_PATH "/api/2.0/security/oauth2/token"
 #define GOOD_SCOPE "openid read write"
 #define TOTAL_TIMEOUT 5 /* oidc.timeouts.total below */
+#define CACHE_TTL 2     /* oidc.introspection.cache_ttl below */
 
 /* ---- the provider process ------------------------------------------------------------------ */
 
@@ -149,11 +150,11 @@ static void setup(void)
              "  clock_skew: 120\n"
              "  user_claim: sub\n"
              "  introspection: { enabled: true, jwt: false, client_id: identityd,"
-             " client_secret_file: introspection-secret, cache_ttl: 2, negative_ttl: 1 }\n"
+             " client_secret_file: introspection-secret, cache_ttl: %d, negative_ttl: 1 }\n"
              "  jwks: { min_refresh: %d, max_age: 3600 }\n"
              "  timeouts: { connect: 2, total: %d }\n"
              "  allow_http: true\n",
-             prov.issuer, jwks_min_refresh, TOTAL_TIMEOUT);
+             prov.issuer, CACHE_TTL, jwks_min_refresh, TOTAL_TIMEOUT);
     th_env_init(&env, yaml, NULL);
     char path[TH_PATH + 32];
     snprintf(path, sizeof(path), "%s/introspection-secret", env.dir);
@@ -425,30 +426,61 @@ END_TEST
 
 /* ---- (c) revocation and the introspection cache ------------------------------------------- */
 
+/* How long a token revoked at the provider keeps working: within cache_ttl of its last
+ * introspection it is answered from the cache (every thread shares it); after, identityd asks
+ * again and learns of the revocation.
+ * Only checks that end within CACHE_TTL of the start of the first one prove the cache: the
+ * verdict was stored after that start, so it still held for them. A later check may find it
+ * expired and get 401, rightly; a machine too slow to revoke and check again within CACHE_TTL
+ * proves nothing either way, and the test starts over with a new token (a few times). */
 START_TEST(opaque_revoked_after_cache_ttl)
 {
-    char *t = mint_opaque(&ada);
-    double first = th_now();
-    assert_bearer_ok(t, &ada, "opaque token before revocation");
+    bool proved = false;
+    char *t = NULL;
+    for (int attempt = 0; attempt < 4 && !proved; attempt++) {
+        free(t);
+        t = mint_opaque(&ada);
+        double first = th_now();
+        assert_bearer_ok(t, &ada, "opaque token before revocation");
 
-    /* Revoked through the provider's revocation endpoint (RFC 7009), as the token's client. */
-    json_t *body = json_pack("{s:s}", "token", t);
-    json_t *j = provider_test_call("/test/revoke", body);
-    ck_assert(json_is_true(json_object_get(j, "found")));
-    json_decref(j), json_decref(body);
-    json_t *ir = introspect_at_provider(t);
-    ck_assert(json_is_false(json_object_get(ir, "active")));
-    json_decref(ir);
+        /* Revoked through the provider's revocation endpoint (RFC 7009), as the token's
+         * client. */
+        json_t *body = json_pack("{s:s}", "token", t);
+        json_t *j = provider_test_call("/test/revoke", body);
+        ck_assert(json_is_true(json_object_get(j, "found")));
+        json_decref(j), json_decref(body);
+        json_t *ir = introspect_at_provider(t);
+        ck_assert(json_is_false(json_object_get(ir, "active")));
+        json_decref(ir);
 
-    /* Within cache_ttl (2 s) identityd still answers from its cache, on every thread. */
-    for (int i = 0; i < 3; i++)
-        assert_bearer_ok(t, &ada, "revoked opaque token within cache_ttl");
-    ck_assert_msg(th_now() - first < 2.0,
-                  "the cached checks took %.2f s: longer than cache_ttl, the test proves nothing",
-                  th_now() - first);
+        int cached = 0;
+        for (int i = 0; i < 3; i++) {
+            th_response_t r;
+            get_bearer(&r, t);
+            double ended = th_now() - first;
+            long status = r.status;
+            th_response_dispose(&r);
+            if (ended >= CACHE_TTL) {
+                expect(status == 200 || status == 401, "revoked opaque token around cache_ttl: %ld",
+                       status);
+                break;
+            }
+            expect(status == 200,
+                   "revoked opaque token %.2f s after its first check, within "
+                   "cache_ttl: expected 200 from the cache, got %ld",
+                   ended, status);
+            cached++;
+        }
+        proved = cached > 0;
+        if (!proved)
+            fprintf(stderr, "opaque_revoked_after_cache_ttl: no check ended within cache_ttl "
+                            "(machine busy); again with a new token\n");
+    }
+    expect(proved, "no check of the revoked token ended within cache_ttl (%d s) in 4 attempts",
+           CACHE_TTL);
 
     /* Once cache_ttl has passed, identityd asks again and learns of the revocation. */
-    sleep(3);
+    sleep(CACHE_TTL + 1);
     for (int i = 0; i < 3; i++)
         assert_bearer_401(t, "revoked opaque token after cache_ttl");
     free(t);

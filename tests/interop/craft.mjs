@@ -180,6 +180,10 @@ tokens.foreign_key = await sign({ alg: 'ES256', typ: 'JWT', kid: 'ec-1' }, claim
 // claims carry x_introspect "inactive" (revoked at the authority), and {"active": "true"}
 // (a string, not the boolean) for "active_string".
 tokens.introspection_inactive = await es(claims({ x_introspect: 'inactive' }));
+// The same again (another jti), for a machine too busy to use the first twice within
+// negative_ttl.
+tokens.introspection_inactive_2 = await es(claims({ x_introspect: 'inactive' }));
+tokens.introspection_inactive_3 = await es(claims({ x_introspect: 'inactive' }));
 tokens.introspection_active_string = await es(claims({ x_introspect: 'active_string' }));
 // For user_claim: email — the user's address, verified or not by the authority, under a
 // sub that names nobody identityd knows.
@@ -192,7 +196,10 @@ tokens.introspection_wrong_iss = await es(claims({ x_introspect: 'wrong_iss' }))
 tokens.introspection_expired = await es(claims({ x_introspect: 'expired' }));
 tokens.introspection_other_aud = await es(claims({ x_introspect: 'other_aud' }));
 // Valid for three seconds only: an introspection verdict on it must not outlive its exp.
+// The longer-lived ones are for a machine too busy to use the first twice within its life.
 tokens.short_lived = await es(claims({ exp: now + 3 }));
+tokens.short_lived_10 = await es(claims({ exp: now + 10 }));
+tokens.short_lived_30 = await es(claims({ exp: now + 30 }));
 // Scopes, for the token endpoint (which needs *:read): scp instead of scope, as a string and
 // as an array; a resource-bound read; OpenID scopes only; plain "read".
 tokens.scp_string = await es(claims({ scope: undefined, scp: 'read' }));

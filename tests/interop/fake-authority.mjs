@@ -47,21 +47,26 @@ const BODY_MAX = 64 * 1024;
 const counts = {};
 let issuer = '';
 
+// Answers carry Cache-Control: no-store unless headers say otherwise; a header given as
+// null is left out.
 function send(res, status, body, headers = {}) {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  res.writeHead(status, {
+  const all = {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(text),
     'cache-control': 'no-store',
     ...headers,
-  });
+  };
+  res.writeHead(status, Object.fromEntries(Object.entries(all).filter(([, v]) => v !== null)));
   res.end(text);
 }
 
 // FAKE_MAX_AGE=N in the environment: discovery and JWKS answers carry
 // Cache-Control: max-age=N (otherwise no Cache-Control at all).
 const maxAge = process.env.FAKE_MAX_AGE;
-const cacheHeaders = maxAge ? { 'cache-control': `public, max-age=${maxAge}` } : {};
+// (no-store would make identityd treat the keys as stale at once, and refetch them once
+// per jwks.min_refresh: then how often it fetches would depend on how fast the tests run.)
+const cacheHeaders = maxAge ? { 'cache-control': `public, max-age=${maxAge}` } : { 'cache-control': null };
 
 function sendFile(res, file, headers = {}) {
   let text;

@@ -64,12 +64,16 @@ END_TEST
 
 static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t gate_open = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t gate_reached = PTHREAD_COND_INITIALIZER;
 static int gate_is_open;
+static int at_gate; /* jobs waiting at the gate */
 
 static void run_gated(idd_job_t *job)
 {
     (void)job;
     pthread_mutex_lock(&gate_lock);
+    at_gate++;
+    pthread_cond_broadcast(&gate_reached);
     while (!gate_is_open)
         pthread_cond_wait(&gate_open, &gate_lock);
     pthread_mutex_unlock(&gate_lock);
@@ -85,6 +89,7 @@ START_TEST(bounded_queue_and_cancel)
     atomic_store(&runs, 0);
     atomic_store(&dones, 0);
     gate_is_open = 0;
+    at_gate = 0;
     idd_workers_t *w = idd_workers_new(1, 3);
     for (int i = 0; i < 4; i++) {
         jobs[i].job.run = run_gated;
@@ -94,7 +99,12 @@ START_TEST(bounded_queue_and_cancel)
     ck_assert_int_eq(idd_workers_submit(w, &jobs[1].job), 0);
     ck_assert_int_eq(idd_workers_submit(w, &jobs[2].job), 0);
     ck_assert_int_eq(idd_workers_submit(w, &jobs[3].job), IDD_EBUSY);
-    usleep(50000); /* the single thread has taken job 0 and waits at the gate */
+    /* Until the single thread has taken job 0 and waits at the gate (a fixed pause could
+     * end first on a busy machine, and then job 0 would be cancelled too). */
+    pthread_mutex_lock(&gate_lock);
+    while (at_gate == 0)
+        pthread_cond_wait(&gate_reached, &gate_lock);
+    pthread_mutex_unlock(&gate_lock);
     idd_workers_cancel(w);
     ck_assert_int_eq(jobs[1].job.cancelled, 1);
     ck_assert_int_eq(jobs[2].job.cancelled, 1);
