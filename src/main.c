@@ -103,7 +103,8 @@ static int check_store(const idd_config_t *cfg, char *err, size_t errlen)
         if (slash != NULL)
             *slash = '\0';
         if (slash != NULL && access(dir, W_OK) != 0) {
-            snprintf(err, errlen, "%s: database folder %s is missing or not writable", cfg->path, dir);
+            snprintf(err, errlen, "%s: database folder %s is missing or not writable", cfg->path,
+                     dir);
             rc = IDD_EIO;
         }
         free(dir);
@@ -115,8 +116,9 @@ static int check_store(const idd_config_t *cfg, char *err, size_t errlen)
     if (rc != 0)
         snprintf(err, errlen, "%s: cannot read database %s", cfg->path, cfg->database);
     else if (version > idd_store_latest_version()) {
-        snprintf(err, errlen, "%s: database %s has schema version %d; this identityd knows up to %d",
-                 cfg->path, cfg->database, version, idd_store_latest_version());
+        snprintf(err, errlen,
+                 "%s: database %s has schema version %d; this identityd knows up to %d", cfg->path,
+                 cfg->database, version, idd_store_latest_version());
         rc = IDD_ESCHEMA;
     }
     idd_store_free(store);
@@ -166,7 +168,7 @@ static int serve(idd_app_t *app)
 {
     const idd_config_t *cfg = app->cfg;
     idd_http_listen_t *listen = idd_xcalloc(cfg->n_listen, sizeof(*listen));
-    char (*origins)[512] = idd_xcalloc(cfg->n_listen, sizeof(*origins));
+    char(*origins)[512] = idd_xcalloc(cfg->n_listen, sizeof(*origins));
     for (size_t i = 0; i < cfg->n_listen; i++) {
         snprintf(origins[i], sizeof(origins[i]), "%s:%d", cfg->path, cfg->listen[i].line);
         listen[i] = (idd_http_listen_t){cfg->listen[i].host, cfg->listen[i].port, origins[i]};
@@ -195,14 +197,23 @@ static void flush_usage(idd_app_t *app)
 
 int main(int argc, char **argv)
 {
-    const char *config_path = getenv("IDENTITYD_CONFIG") ? getenv("IDENTITYD_CONFIG") : DEFAULT_CONFIG;
+    const char *config_path =
+        getenv("IDENTITYD_CONFIG") ? getenv("IDENTITYD_CONFIG") : DEFAULT_CONFIG;
     int test_only = 0, opt;
     while ((opt = getopt(argc, argv, "c:th")) != -1) {
         switch (opt) {
-        case 'c': config_path = optarg; break;
-        case 't': test_only = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 'c':
+            config_path = optarg;
+            break;
+        case 't':
+            test_only = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
         }
     }
     if (optind != argc) {
@@ -253,8 +264,9 @@ int main(int argc, char **argv)
     idd_http_block_signals();
     json_set_alloc_funcs(json_alloc, json_release);
     idd_http_global_init();
-    app.bruteforce = idd_bruteforce_new((size_t)app.cfg->bruteforce_slots, app.cfg->bruteforce_attempts,
-                                        app.cfg->bruteforce_window, app.cfg->bruteforce_block);
+    app.bruteforce =
+        idd_bruteforce_new((size_t)app.cfg->bruteforce_slots, app.cfg->bruteforce_attempts,
+                           app.cfg->bruteforce_window, app.cfg->bruteforce_block);
     if (app.bruteforce == NULL) {
         fprintf(stderr, "%s: bruteforce: cannot set up the attempt table\n", app.cfg->path);
         goto done;

@@ -50,7 +50,8 @@ static void signed_in(idd_request_t *r, idd_auth_result_t result, idd_principal_
     int64_t expires = 0;
     int rc = idd_session_start(r, &p->user, sr->browser, token, &expires);
     if (rc != 0) {
-        idd_log_error("signin: cannot start a session for user %s: %s", p->user.id, idd_strerror(rc));
+        idd_log_error("signin: cannot start a session for user %s: %s", p->user.id,
+                      idd_strerror(rc));
         idd_respond_error(r->req, 503, "Service unavailable");
         return;
     }
@@ -85,7 +86,8 @@ void idd_api_signin(idd_request_t *r, idd_principal_t *p)
         problem = "The request body must be a JSON object";
         goto done;
     }
-    if (optional_string(body, "userName", &user_name) != 0 || user_name == NULL || *user_name == '\0') {
+    if (optional_string(body, "userName", &user_name) != 0 || user_name == NULL ||
+        *user_name == '\0') {
         problem = "userName is required";
         goto done;
     }
@@ -108,7 +110,8 @@ void idd_api_signin(idd_request_t *r, idd_principal_t *p)
         for (size_t i = 0; i < n && i < IDD_CLIENT_HASH_HEX_LEN; i++) {
             char c = client_hash[i];
             hash_lower[i] = (c >= 'A' && c <= 'F') ? (char)(c + 32) : c;
-            if (!((hash_lower[i] >= '0' && hash_lower[i] <= '9') || (hash_lower[i] >= 'a' && hash_lower[i] <= 'f')))
+            if (!((hash_lower[i] >= '0' && hash_lower[i] <= '9') ||
+                  (hash_lower[i] >= 'a' && hash_lower[i] <= 'f')))
                 n = 0;
         }
         if (n != IDD_CLIENT_HASH_HEX_LEN) {
@@ -148,7 +151,6 @@ void idd_api_is_signed_in(idd_request_t *r, idd_principal_t *p)
     idd_respond_bool(r->req, r->origin, p != NULL);
 }
 
-
 void idd_api_sign_out(idd_request_t *r, idd_principal_t *p)
 {
     if (p != NULL && p->via == IDD_CRED_SESSION) {
@@ -165,7 +167,6 @@ void idd_api_sign_out(idd_request_t *r, idd_principal_t *p)
         idd_cookie_clear_session(r->req, r->https);
     idd_respond_string(r->req, r->origin, "");
 }
-
 
 void idd_api_settings(idd_request_t *r, idd_principal_t *p)
 {

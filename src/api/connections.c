@@ -82,7 +82,6 @@ done:
     idd_buf_dispose(&b);
 }
 
-
 /* Parses the {loginEventId} segment: 1..18 decimal digits. */
 static int parse_id(h2o_iovec_t v, int64_t *out)
 {
@@ -131,7 +130,6 @@ void idd_api_connections_logout(idd_request_t *r, idd_principal_t *p)
     idd_respond_bool(r->req, r->origin, true);
 }
 
-
 void idd_api_connections_logout_others(idd_request_t *r, idd_principal_t *p)
 {
     int ended = 0;
@@ -145,7 +143,6 @@ void idd_api_connections_logout_others(idd_request_t *r, idd_principal_t *p)
     idd_user_display_name(&p->user, name, sizeof(name));
     idd_respond_string(r->req, r->origin, name);
 }
-
 
 void idd_api_connections_logout_user(idd_request_t *r, idd_principal_t *p)
 {
@@ -178,7 +175,6 @@ void idd_api_connections_logout_user(idd_request_t *r, idd_principal_t *p)
     idd_respond_bool(r->req, r->origin, true);
 }
 
-
 void idd_api_connections_logout_change_password(idd_request_t *r, idd_principal_t *p)
 {
     idd_store_t *store = r->thread->store;
@@ -193,6 +189,6 @@ void idd_api_connections_logout_change_password(idd_request_t *r, idd_principal_
     idd_log_info("user %s ended %d sessions; password change required", p->user.id, ended);
     if (r->auth_from_cookie)
         idd_cookie_clear_session(r->req, r->https);
-    idd_respond_string(r->req, r->origin, "All sessions ended. A new password must be set before the next sign-in.");
+    idd_respond_string(r->req, r->origin,
+                       "All sessions ended. A new password must be set before the next sign-in.");
 }
-

@@ -22,7 +22,8 @@ void idd_api_health(idd_request_t *r, idd_principal_t *p)
     idd_respond_json(r->req, 200, ok, sizeof(ok) - 1);
 }
 
-static void metric(idd_buf_t *b, const char *name, const char *type, const char *help, unsigned long value)
+static void metric(idd_buf_t *b, const char *name, const char *type, const char *help,
+                   unsigned long value)
 {
     idd_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %lu\n", name, help, name, type, name, value);
 }
@@ -36,25 +37,31 @@ void idd_api_metrics(idd_request_t *r, idd_principal_t *p)
     metric(&b, "identityd_tokens_minted_total", "counter", "Login-to-identity tokens issued.",
            atomic_load(&app->tokens_minted));
     metric(&b, "identityd_auth_failures_total", "counter",
-           "Requests refused with 401 for a missing or invalid credential.", atomic_load(&app->auth_failures));
+           "Requests refused with 401 for a missing or invalid credential.",
+           atomic_load(&app->auth_failures));
     metric(&b, "identityd_signins_blocked_total", "counter",
-           "Sign-ins refused with 403 by the brute-force protection.", atomic_load(&app->signins_blocked));
-    idd_buf_printf(&b, "# HELP identityd_password_kdf_iterations_total PBKDF2 rounds run to check "
-                       "passwords, decoys for unknown users included.\n"
-                       "# TYPE identityd_password_kdf_iterations_total counter\n"
-                       "identityd_password_kdf_iterations_total %llu\n",
+           "Sign-ins refused with 403 by the brute-force protection.",
+           atomic_load(&app->signins_blocked));
+    idd_buf_printf(&b,
+                   "# HELP identityd_password_kdf_iterations_total PBKDF2 rounds run to check "
+                   "passwords, decoys for unknown users included.\n"
+                   "# TYPE identityd_password_kdf_iterations_total counter\n"
+                   "identityd_password_kdf_iterations_total %llu\n",
                    (unsigned long long)atomic_load(&app->kdf_iterations));
     idd_buf_puts(&b, "# HELP identityd_worker_jobs Jobs queued or running in a worker pool.\n"
                      "# TYPE identityd_worker_jobs gauge\n");
-    idd_buf_printf(&b, "identityd_worker_jobs{pool=\"kdf\"} %d\n", idd_workers_pending(app->workers));
-    idd_buf_printf(&b, "identityd_worker_jobs{pool=\"outbound\"} %d\n", idd_workers_pending(app->outbound));
+    idd_buf_printf(&b, "identityd_worker_jobs{pool=\"kdf\"} %d\n",
+                   idd_workers_pending(app->workers));
+    idd_buf_printf(&b, "identityd_worker_jobs{pool=\"outbound\"} %d\n",
+                   idd_workers_pending(app->outbound));
     h2o_req_t *req = r->req;
     req->res.status = 200;
     req->res.reason = "OK";
     req->res.content_length = b.len;
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("text/plain; version=0.0.4; charset=utf-8"));
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   H2O_STRLIT("no-store"));
     h2o_send_inline(req, b.data, b.len);
     idd_buf_dispose(&b);
 }

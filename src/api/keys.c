@@ -30,7 +30,8 @@ static void write_date(idd_buf_t *b, const char *member, int64_t t)
 
 /* One ApiKeyResponseDto. full_key is the whole key (creation only), else the key is masked.
  * creator may be NULL when its row could not be read. */
-static void write_key(idd_buf_t *b, const idd_apikey_t *k, const idd_user_t *creator, const char *full_key)
+static void write_key(idd_buf_t *b, const idd_apikey_t *k, const idd_user_t *creator,
+                      const char *full_key)
 {
     idd_buf_puts(b, "{\"id\":");
     idd_buf_json_str(b, k->id, strlen(k->id));
@@ -91,7 +92,8 @@ static void store_failed(idd_request_t *r, const char *what, int rc)
 static json_t *read_body(idd_request_t *r)
 {
     json_error_t error;
-    json_t *body = json_loadb(r->req->entity.base, r->req->entity.len, JSON_REJECT_DUPLICATES, &error);
+    json_t *body =
+        json_loadb(r->req->entity.base, r->req->entity.len, JSON_REJECT_DUPLICATES, &error);
     if (body == NULL || !json_is_object(body)) {
         json_decref(body);
         idd_respond_error(r->req, 400, "The request body must be a JSON object");
@@ -121,7 +123,8 @@ static const char *check_permissions(json_t *v, char *out, size_t outlen)
         return "permissions must be an array of strings";
     size_t i;
     json_t *item;
-    json_array_foreach(v, i, item) {
+    json_array_foreach(v, i, item)
+    {
         if (!json_is_string(item))
             return "permissions must be an array of strings";
         const char *problem = idd_apikey_permissions_add(out, outlen, json_string_value(item),
@@ -201,7 +204,8 @@ void idd_api_keys_create(idd_request_t *r, idd_principal_t *p)
     k.tenant_id = r->tenant->id;
     memcpy(k.created_by, p->user.id, sizeof(k.created_by));
     k.created = now;
-    k.expires = (days != NULL && json_is_integer(days)) ? now + json_integer_value(days) * 86400 : 0;
+    k.expires =
+        (days != NULL && json_is_integer(days)) ? now + json_integer_value(days) * 86400 : 0;
     k.active = 1;
     int rc = idd_apikey_generate(key);
     if (rc == 0)
@@ -228,7 +232,6 @@ done:
     idd_wipe(k.digest, sizeof(k.digest));
     json_decref(body);
 }
-
 
 /* ---- GET /api/2.0/keys ---- */
 
@@ -269,7 +272,6 @@ void idd_api_keys_list(idd_request_t *r, idd_principal_t *p)
     idd_buf_dispose(&b);
 }
 
-
 /* ---- GET /api/2.0/keys/permissions and /api/2.0/keys/@self ---- */
 
 void idd_api_keys_permissions(idd_request_t *r, idd_principal_t *p)
@@ -287,7 +289,6 @@ void idd_api_keys_permissions(idd_request_t *r, idd_principal_t *p)
     idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, (long)idd_apikey_permissions_count);
     idd_buf_dispose(&b);
 }
-
 
 void idd_api_keys_self(idd_request_t *r, idd_principal_t *p)
 {
@@ -307,7 +308,6 @@ void idd_api_keys_self(idd_request_t *r, idd_principal_t *p)
     idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 1);
     idd_buf_dispose(&b);
 }
-
 
 /* ---- PUT and DELETE /api/2.0/keys/{keyId} ---- */
 
@@ -353,7 +353,8 @@ void idd_api_keys_update(idd_request_t *r, idd_principal_t *p)
         active = NULL;
     if (name != NULL && (problem = check_name(name)) != NULL)
         goto done;
-    if (permissions != NULL && (problem = check_permissions(permissions, perms, sizeof(perms))) != NULL)
+    if (permissions != NULL &&
+        (problem = check_permissions(permissions, perms, sizeof(perms))) != NULL)
         goto done;
     if (active != NULL && !json_is_boolean(active)) {
         problem = "isActive must be a boolean";
@@ -367,8 +368,9 @@ void idd_api_keys_update(idd_request_t *r, idd_principal_t *p)
         idd_respond_error(r->req, 403, "Access denied");
         goto done;
     }
-    int rc = idd_store_apikey_update(r->thread->store, k.id, name ? json_string_value(name) : NULL,
-                                     permissions ? perms : NULL, active ? json_is_true(active) : -1);
+    int rc =
+        idd_store_apikey_update(r->thread->store, k.id, name ? json_string_value(name) : NULL,
+                                permissions ? perms : NULL, active ? json_is_true(active) : -1);
     if (rc != 0) {
         store_failed(r, "update", rc);
         goto done;
@@ -380,7 +382,6 @@ done:
         idd_respond_error(r->req, 400, problem);
     json_decref(body);
 }
-
 
 void idd_api_keys_delete(idd_request_t *r, idd_principal_t *p)
 {
@@ -400,4 +401,3 @@ void idd_api_keys_delete(idd_request_t *r, idd_principal_t *p)
     idd_log_info("apikey %s deleted by user %s", k.id, p->user.id);
     idd_respond_bool(r->req, r->origin, true);
 }
-

@@ -119,8 +119,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
-idd_router_t *idd_router_register(h2o_hostconf_t *hostconf, idd_app_t *app, const idd_route_t *routes,
-                                  size_t n_routes)
+idd_router_t *idd_router_register(h2o_hostconf_t *hostconf, idd_app_t *app,
+                                  const idd_route_t *routes, size_t n_routes)
 {
     h2o_pathconf_t *pathconf = h2o_config_register_path(hostconf, "/", 0);
     idd_router_t *router = (idd_router_t *)h2o_create_handler(pathconf, sizeof(*router));

@@ -11,26 +11,26 @@
 
 /* clang-format off */
 const idd_route_t idd_routes[] = {
-    /* method  path                                                       tenant               auth               scope               handler */
-    {"GET",    "/api/2.0/security/oauth2/token",                           IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, IDD_SCOPE_ALL_READ, idd_api_token},
-    {"POST",   "/api/2.0/authentication",                                  IDD_TENANT_REQUIRED, IDD_AUTH_NONE,     NULL,               idd_api_signin},
-    {"GET",    "/api/2.0/authentication",                                  IDD_TENANT_REQUIRED, IDD_AUTH_OPTIONAL, NULL,               idd_api_is_signed_in},
-    {"POST",   "/api/2.0/authentication/logout",                           IDD_TENANT_REQUIRED, IDD_AUTH_OPTIONAL, NULL,               idd_api_sign_out},
-    {"GET",    "/api/2.0/settings",                                        IDD_TENANT_REQUIRED, IDD_AUTH_NONE,     NULL,               idd_api_settings},
-    {"GET",    "/api/2.0/security/activeconnections",                      IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_READ,      idd_api_connections_list},
-    {"PUT",    "/api/2.0/security/activeconnections/logout/{loginEventId}", IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,    idd_api_connections_logout},
-    {"PUT",    "/api/2.0/security/activeconnections/logoutallexceptthis",  IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_connections_logout_others},
-    {"PUT",    "/api/2.0/security/activeconnections/logoutall/{userId}",   IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_connections_logout_user},
-    {"PUT",    "/api/2.0/security/activeconnections/logoutallchangepassword", IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,  idd_api_connections_logout_change_password},
-    {"POST",   "/api/2.0/keys",                                            IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_keys_create},
-    {"GET",    "/api/2.0/keys",                                            IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_keys_list},
-    {"GET",    "/api/2.0/keys/permissions",                                IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, IDD_SCOPE_ANY,      idd_api_keys_permissions},
-    {"GET",    "/api/2.0/keys/@self",                                      IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, IDD_SCOPE_ANY,      idd_api_keys_self},
-    {"PUT",    "/api/2.0/keys/{keyId}",                                    IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_keys_update},
-    {"DELETE", "/api/2.0/keys/{keyId}",                                    IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_keys_delete},
-    {"GET",    "/.well-known/jwks.json",                                   IDD_TENANT_NONE,     IDD_AUTH_NONE,     NULL,               idd_api_jwks},
-    {"GET",    "/health",                                                  IDD_TENANT_NONE,     IDD_AUTH_NONE,     NULL,               idd_api_health},
-    {"GET",    "/metrics",                                                 IDD_TENANT_NONE,     IDD_AUTH_NONE,     NULL,               idd_api_metrics},
+    /* method  path                                                           tenant               auth               scope               handler */
+    {"GET",    "/api/2.0/security/oauth2/token",                              IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, IDD_SCOPE_ALL_READ, idd_api_token},
+    {"POST",   "/api/2.0/authentication",                                     IDD_TENANT_REQUIRED, IDD_AUTH_NONE,     NULL,               idd_api_signin},
+    {"GET",    "/api/2.0/authentication",                                     IDD_TENANT_REQUIRED, IDD_AUTH_OPTIONAL, NULL,               idd_api_is_signed_in},
+    {"POST",   "/api/2.0/authentication/logout",                              IDD_TENANT_REQUIRED, IDD_AUTH_OPTIONAL, NULL,               idd_api_sign_out},
+    {"GET",    "/api/2.0/settings",                                           IDD_TENANT_REQUIRED, IDD_AUTH_NONE,     NULL,               idd_api_settings},
+    {"GET",    "/api/2.0/security/activeconnections",                         IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_READ,      idd_api_connections_list},
+    {"PUT",    "/api/2.0/security/activeconnections/logout/{loginEventId}",   IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_connections_logout},
+    {"PUT",    "/api/2.0/security/activeconnections/logoutallexceptthis",     IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_connections_logout_others},
+    {"PUT",    "/api/2.0/security/activeconnections/logoutall/{userId}",      IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_connections_logout_user},
+    {"PUT",    "/api/2.0/security/activeconnections/logoutallchangepassword", IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_connections_logout_change_password},
+    {"POST",   "/api/2.0/keys",                                               IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_keys_create},
+    {"GET",    "/api/2.0/keys",                                               IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_keys_list},
+    {"GET",    "/api/2.0/keys/permissions",                                   IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, IDD_SCOPE_ANY,      idd_api_keys_permissions},
+    {"GET",    "/api/2.0/keys/@self",                                         IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, IDD_SCOPE_ANY,      idd_api_keys_self},
+    {"PUT",    "/api/2.0/keys/{keyId}",                                       IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_keys_update},
+    {"DELETE", "/api/2.0/keys/{keyId}",                                       IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_keys_delete},
+    {"GET",    "/.well-known/jwks.json",                                      IDD_TENANT_NONE,     IDD_AUTH_NONE,     NULL,               idd_api_jwks},
+    {"GET",    "/health",                                                     IDD_TENANT_NONE,     IDD_AUTH_NONE,     NULL,               idd_api_health},
+    {"GET",    "/metrics",                                                    IDD_TENANT_NONE,     IDD_AUTH_NONE,     NULL,               idd_api_metrics},
 };
 /* clang-format on */
 

@@ -46,4 +46,3 @@ void idd_api_token(idd_request_t *r, idd_principal_t *p)
     idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 1);
     idd_buf_dispose(&b);
 }
-

@@ -17,7 +17,8 @@ idd_thread_t *idd_app_thread_new(idd_app_t *app, idd_http_thread_t *http)
     t->index = http->index;
     int rc = idd_store_open(app->cfg->database, &t->store);
     if (rc != 0) {
-        idd_log_error("thread %d: cannot open database %s: %s", t->index, app->cfg->database, idd_strerror(rc));
+        idd_log_error("thread %d: cannot open database %s: %s", t->index, app->cfg->database,
+                      idd_strerror(rc));
         idd_app_thread_free(t);
         return NULL;
     }

@@ -35,7 +35,8 @@ static h2o_iovec_t last_element(h2o_iovec_t v)
 static int find_last_header(h2o_req_t *req, const char *lowercase_name, h2o_iovec_t *out)
 {
     ssize_t i = -1, last = -1;
-    while ((i = h2o_find_header_by_str(&req->headers, lowercase_name, strlen(lowercase_name), i)) != -1)
+    while ((i = h2o_find_header_by_str(&req->headers, lowercase_name, strlen(lowercase_name), i)) !=
+           -1)
         last = i;
     if (last == -1)
         return 0;
@@ -205,7 +206,8 @@ static void resolve_client(idd_request_t *r, int trusted)
             if (parse_hop(hop, &ss, text, sizeof(text)) != 0)
                 return;
             memcpy(r->client_ip, text, sizeof(text));
-            if (!idd_cidr_match(cfg->trusted_proxies, cfg->n_trusted_proxies, (struct sockaddr *)&ss))
+            if (!idd_cidr_match(cfg->trusted_proxies, cfg->n_trusted_proxies,
+                                (struct sockaddr *)&ss))
                 return;
             end = start > 0 ? start - 1 : 0;
         }
@@ -218,9 +220,9 @@ int idd_request_resolve(idd_request_t *r)
     const idd_config_t *cfg = r->app->cfg;
 
     socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&r->peer);
-    int trusted = len > 0 && cfg->n_trusted_proxies > 0 &&
-                  idd_cidr_match(cfg->trusted_proxies, cfg->n_trusted_proxies,
-                                 (struct sockaddr *)&r->peer);
+    int trusted =
+        len > 0 && cfg->n_trusted_proxies > 0 &&
+        idd_cidr_match(cfg->trusted_proxies, cfg->n_trusted_proxies, (struct sockaddr *)&r->peer);
 
     resolve_client(r, trusted);
     /* identityd listens in cleartext only; h2o's req->scheme would echo an HTTP/2 client's
@@ -229,7 +231,8 @@ int idd_request_resolve(idd_request_t *r)
     /* Without a Host (or :authority) h2o substitutes its own host configuration's name;
      * the tenant and the claims need the client's, so such a request is malformed here. */
     if (req->input.authority.len == 0 ||
-        (req->hostconf != NULL && req->input.authority.base == req->hostconf->authority.hostport.base)) {
+        (req->hostconf != NULL &&
+         req->input.authority.base == req->hostconf->authority.hostport.base)) {
         idd_respond_error(req, 400, "A Host header is required");
         return -1;
     }

@@ -64,8 +64,9 @@ static void usage_note(idd_apikey_usage_t *u, const char *id, int64_t when)
         u->n++;
     } else if (!u->warned_full) {
         u->warned_full = true;
-        idd_log_warn("apikey: more than %d keys used within a minute; some last_used times are skipped",
-                     USAGE_MAX);
+        idd_log_warn(
+            "apikey: more than %d keys used within a minute; some last_used times are skipped",
+            USAGE_MAX);
     }
     pthread_mutex_unlock(&u->lock);
 }
@@ -84,13 +85,13 @@ int idd_apikey_usage_flush(idd_apikey_usage_t *u, idd_store_t *store)
     u->warned_full = false;
     pthread_mutex_unlock(&u->lock);
 
-    char (*ids)[IDD_GUID_LEN + 1] = idd_xmalloc(n * sizeof(*ids));
+    char(*ids)[IDD_GUID_LEN + 1] = idd_xmalloc(n * sizeof(*ids));
     int64_t *when = idd_xmalloc(n * sizeof(*when));
     for (size_t i = 0; i < n; i++) {
         memcpy(ids[i], batch[i].id, IDD_GUID_LEN + 1);
         when[i] = batch[i].when;
     }
-    int rc = idd_store_apikey_touch(store, (const char (*)[IDD_GUID_LEN + 1])ids, when, n);
+    int rc = idd_store_apikey_touch(store, (const char(*)[IDD_GUID_LEN + 1]) ids, when, n);
     if (rc != 0) {
         idd_log_warn("apikey: could not record last use of %zu keys: %s", n, idd_strerror(rc));
         for (size_t i = 0; i < n; i++)

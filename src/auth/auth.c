@@ -16,8 +16,8 @@
 
 static int is_b64url_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 /* Three base64url segments separated by dots; header and payload non-empty. */
@@ -203,7 +203,8 @@ static void session_done(idd_request_t *r, idd_auth_result_t result, idd_princip
     auth_done(r, result, principal);
 }
 
-void idd_auth_run(idd_request_t *r, idd_auth_policy_t policy, const char *need_scope, idd_auth_next_fn next)
+void idd_auth_run(idd_request_t *r, idd_auth_policy_t policy, const char *need_scope,
+                  idd_auth_next_fn next)
 {
     if (policy == IDD_AUTH_NONE) {
         next(r, NULL);
@@ -225,7 +226,8 @@ void idd_auth_run(idd_request_t *r, idd_auth_policy_t policy, const char *need_s
     h2o_iovec_t cookie = {NULL, 0};
     idd_cookie_find(req, IDD_SESSION_COOKIE, &cookie);
 
-    idd_credential_t cred = idd_auth_classify(authz, authz_len, apikey, apikey_len, cookie.base, cookie.len);
+    idd_credential_t cred =
+        idd_auth_classify(authz, authz_len, apikey, apikey_len, cookie.base, cookie.len);
     r->auth_need_scope = policy == IDD_AUTH_REQUIRED ? need_scope : NULL;
     r->auth_next = next;
     r->auth_kind = cred.kind;

@@ -62,7 +62,8 @@ static void map_scopes(json_t *claims, char *out, size_t outlen)
     } else if (json_is_array(scope)) {
         size_t i;
         json_t *v;
-        json_array_foreach(scope, i, v) {
+        json_array_foreach(scope, i, v)
+        {
             if (json_is_string(v))
                 add_scope(out, outlen, json_string_value(v), json_string_length(v));
         }
@@ -86,7 +87,7 @@ void idd_oidc_identity_from(json_t *claims, identity_t *who)
 
 typedef struct oidc_check {
     idd_oidc_t *o;
-    char token[IDD_JWT_MAX + 1];       /* secret */
+    char token[IDD_JWT_MAX + 1]; /* secret */
     size_t len;
     bool is_jwt;
     char tenant_url[300];
@@ -144,8 +145,9 @@ static void jwt_verified(oidc_check_t *c, json_t *claims)
         /* Some authorities (oidc-provider among them) do not store JWT access tokens and
          * answer {"active": false} for every one: say what to change, once per token. */
         if (c->result == IDD_AUTH_DENY)
-            idd_log_warn("oidc: introspection calls a JWT with a valid signature inactive; if the authority "
-                         "does not introspect JWT access tokens, set oidc.introspection.jwt: false");
+            idd_log_warn(
+                "oidc: introspection calls a JWT with a valid signature inactive; if the authority "
+                "does not introspect JWT access tokens, set oidc.introspection.jwt: false");
     }
 }
 
@@ -224,7 +226,8 @@ static void check_finish(void *owner, void *arg)
     }
     idd_wipe(p->user.password, sizeof(p->user.password));
     if (rc != 0 || p->user.tenant_id != r->tenant->id || p->user.status != IDD_USER_ACTIVE) {
-        idd_log_info("oidc: token subject is no active user of tenant %lld", (long long)r->tenant->id);
+        idd_log_info("oidc: token subject is no active user of tenant %lld",
+                     (long long)r->tenant->id);
         c->done(r, IDD_AUTH_DENY, NULL);
         return;
     }
@@ -233,14 +236,16 @@ static void check_finish(void *owner, void *arg)
     c->done(r, IDD_AUTH_OK, p);
 }
 
-static oidc_check_t *check_new(idd_request_t *r, h2o_iovec_t token, bool is_jwt, idd_auth_done_fn done)
+static oidc_check_t *check_new(idd_request_t *r, h2o_iovec_t token, bool is_jwt,
+                               idd_auth_done_fn done)
 {
     oidc_check_t *c = idd_xcalloc(1, sizeof(*c));
     c->o = r->app->oidc;
     memcpy(c->token, token.base, token.len);
     c->len = token.len;
     c->is_jwt = is_jwt;
-    snprintf(c->tenant_url, sizeof(c->tenant_url), "%.*s", (int)r->tenant_url.len, r->tenant_url.base);
+    snprintf(c->tenant_url, sizeof(c->tenant_url), "%.*s", (int)r->tenant_url.len,
+             r->tenant_url.base);
     c->now = idd_now();
     c->done = done;
     return c;
@@ -258,7 +263,8 @@ void idd_auth_jwt(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done)
 {
     idd_oidc_t *o = r->app->oidc;
     json_t *header = NULL, *claims = NULL;
-    if (token.len > IDD_JWT_MAX || idd_jwt_decode(token.base, token.len, &header, &claims) != IDD_JWT_OK ||
+    if (token.len > IDD_JWT_MAX ||
+        idd_jwt_decode(token.base, token.len, &header, &claims) != IDD_JWT_OK ||
         minted_here(r->app->keyring, header) || o == NULL) {
         json_decref(header);
         json_decref(claims);

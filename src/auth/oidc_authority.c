@@ -132,7 +132,8 @@ int idd_oidc_ensure_discovery(idd_oidc_t *o)
     }
     /* After a failed attempt, wait jwks.min_refresh before the next: while the authority is
      * down, requests get their 503 at once instead of each waiting for a timeout. */
-    if (now - o->discovery_attempt_ms < (int64_t)o->cfg->jwks_min_refresh * 1000 && o->discovery_attempt_ms != 0) {
+    if (now - o->discovery_attempt_ms < (int64_t)o->cfg->jwks_min_refresh * 1000 &&
+        o->discovery_attempt_ms != 0) {
         int rc = o->issuer != NULL ? 0 : IDD_EIO;
         pthread_mutex_unlock(&o->lock);
         return rc;
@@ -266,4 +267,3 @@ int idd_oidc_ensure_jwks(idd_oidc_t *o, bool force)
     free(uri);
     return rc;
 }
-

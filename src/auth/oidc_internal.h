@@ -24,11 +24,11 @@ typedef struct identity {
     char sub[129];
     char email[IDD_EMAIL_MAX + 1];
     bool email_verified;
-    char scopes[256];           /* mapped onto identityd's scopes */
+    char scopes[256]; /* mapped onto identityd's scopes */
 } identity_t;
 
 typedef struct jwks_snapshot {
-    int refs;                   /* under idd_oidc.lock */
+    int refs; /* under idd_oidc.lock */
     idd_jwks_t set;
 } jwks_snapshot_t;
 
@@ -45,10 +45,10 @@ typedef struct cache_slot {
 struct idd_oidc {
     const idd_oidc_config_t *cfg;
     const idd_keyring_t *keyring;
-    char *client_secret;        /* secret: wiped at free */
+    char *client_secret; /* secret: wiped at free */
     idd_http_options_t http;
     pthread_mutex_t lock;
-    pthread_cond_t changed;     /* a pending fetch or introspection finished */
+    pthread_cond_t changed; /* a pending fetch or introspection finished */
     /* discovery */
     char *issuer, *jwks_uri, *introspection_endpoint;
     int64_t discovery_expires_ms;
@@ -57,7 +57,7 @@ struct idd_oidc {
     /* keys */
     jwks_snapshot_t *jwks;
     int64_t jwks_expires_ms;
-    int64_t jwks_attempt_ms;    /* last fetch attempt, for jwks.min_refresh */
+    int64_t jwks_attempt_ms; /* last fetch attempt, for jwks.min_refresh */
     bool jwks_fetching;
     /* introspection results */
     cache_slot_t *cache;
@@ -92,8 +92,8 @@ bool idd_oidc_verdict_key(const char *token, size_t len, const char *const *audi
                           unsigned char key[SHA256_DIGEST_LENGTH]);
 
 /* A cached verdict for key: returns 1 with *active and *who set, or 0. Holding the lock. */
-int idd_oidc_verdict_lookup_locked(idd_oidc_t *o, const unsigned char key[SHA256_DIGEST_LENGTH], bool *active,
-                                   identity_t *who);
+int idd_oidc_verdict_lookup_locked(idd_oidc_t *o, const unsigned char key[SHA256_DIGEST_LENGTH],
+                                   bool *active, identity_t *who);
 
 /* Asks the authority whether token is active (or answers from the cache; concurrent callers
  * for one token wait for one call). OK with *who filled, DENY, or ERROR when the authority

@@ -18,7 +18,8 @@
 #include "identityd/core/ct.h"
 #include "identityd/core/log.h"
 
-#define WAIT_MARGIN_MS 1000 /* beyond the HTTP timeout, how long a waiter waits for another's call */
+#define WAIT_MARGIN_MS                                                                             \
+    1000 /* beyond the HTTP timeout, how long a waiter waits for another's call */
 
 /* ---- introspection ---- */
 
@@ -26,13 +27,14 @@
  * against them, so the key covers both, and a token vouched for at one tenant is looked at
  * afresh at another. */
 bool idd_oidc_verdict_key(const char *token, size_t len, const char *const *audiences, size_t n_aud,
-                        unsigned char key[SHA256_DIGEST_LENGTH])
+                          unsigned char key[SHA256_DIGEST_LENGTH])
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned int n = 0;
     bool ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
     for (size_t i = 0; ok && i < n_aud; i++)
-        ok = EVP_DigestUpdate(ctx, audiences[i], strlen(audiences[i])) && EVP_DigestUpdate(ctx, "\n", 1);
+        ok = EVP_DigestUpdate(ctx, audiences[i], strlen(audiences[i])) &&
+             EVP_DigestUpdate(ctx, "\n", 1);
     ok = ok && EVP_DigestUpdate(ctx, "", 1) && EVP_DigestUpdate(ctx, token, len) &&
          EVP_DigestFinal_ex(ctx, key, &n);
     EVP_MD_CTX_free(ctx);
@@ -49,11 +51,12 @@ static cache_slot_t *slot_for(idd_oidc_t *o, const unsigned char key[SHA256_DIGE
 }
 
 /* A cached verdict for key, under the lock: 1 when found (copied to *active and *who), else 0. */
-int idd_oidc_verdict_lookup_locked(idd_oidc_t *o, const unsigned char key[SHA256_DIGEST_LENGTH], bool *active,
-                               identity_t *who)
+int idd_oidc_verdict_lookup_locked(idd_oidc_t *o, const unsigned char key[SHA256_DIGEST_LENGTH],
+                                   bool *active, identity_t *who)
 {
     cache_slot_t *slot = slot_for(o, key);
-    if (slot->state != SLOT_DONE || !idd_oidc_fresh(slot->expires_ms) || !idd_ct_equal(slot->key, key, SHA256_DIGEST_LENGTH))
+    if (slot->state != SLOT_DONE || !idd_oidc_fresh(slot->expires_ms) ||
+        !idd_ct_equal(slot->key, key, SHA256_DIGEST_LENGTH))
         return 0;
     *active = slot->active;
     if (who != NULL)
@@ -84,7 +87,8 @@ static bool introspection_claims_ok(const idd_oidc_t *o, json_t *resp, const cha
             } else if (json_is_array(aud)) {
                 size_t j;
                 json_t *v;
-                json_array_foreach(aud, j, v) {
+                json_array_foreach(aud, j, v)
+                {
                     if (json_is_string(v) && strcmp(json_string_value(v), audiences[i]) == 0)
                         found = true;
                 }
@@ -99,7 +103,7 @@ static bool introspection_claims_ok(const idd_oidc_t *o, json_t *resp, const cha
 /* Asks the authority about token (RFC 7662), through the cache. Returns IDD_AUTH_OK
  * (active; *who filled), IDD_AUTH_DENY or IDD_AUTH_ERROR. Worker threads only. */
 idd_auth_result_t idd_oidc_introspect(idd_oidc_t *o, const char *token, size_t len, bool is_jwt,
-                                    const char *const *audiences, size_t n_aud, identity_t *who)
+                                      const char *const *audiences, size_t n_aud, identity_t *who)
 {
     unsigned char key[SHA256_DIGEST_LENGTH];
     if (!idd_oidc_verdict_key(token, len, audiences, n_aud, key))
@@ -153,14 +157,15 @@ idd_auth_result_t idd_oidc_introspect(idd_oidc_t *o, const char *token, size_t l
     idd_buf_puts(&form, "token=");
     idd_http_form_encode(&form, token, len);
     idd_buf_puts(&form, "&token_type_hint=access_token");
-    if (idd_http_post_form(endpoint, &o->http, o->cfg->client_id, o->client_secret, form.data, form.len, &resp,
-                           err, sizeof(err)) != 0) {
+    if (idd_http_post_form(endpoint, &o->http, o->cfg->client_id, o->client_secret, form.data,
+                           form.len, &resp, err, sizeof(err)) != 0) {
         idd_log_error("oidc: introspection failed: %s", err);
         goto done;
     }
     resp_json = json_loadb(resp.body.data, resp.body.len, 0, NULL);
     if (resp.status == 400 && is_jwt && json_is_string(json_object_get(resp_json, "error")) &&
-        strcmp(json_string_value(json_object_get(resp_json, "error")), "unsupported_token_type") == 0) {
+        strcmp(json_string_value(json_object_get(resp_json, "error")), "unsupported_token_type") ==
+            0) {
         /* The authority will not introspect structured tokens: with introspection.jwt on,
          * no JWT can pass. Say so plainly; refuse the token. */
         idd_log_error("oidc: configuration error: the authority refuses to introspect JWTs "
@@ -212,4 +217,3 @@ done:
     idd_wipe(key, sizeof(key));
     return result;
 }
-

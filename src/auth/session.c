@@ -25,8 +25,8 @@ static bool token_well_formed(h2o_iovec_t t)
         return false;
     for (size_t i = 0; i < t.len; i++) {
         char c = t.base[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-              c == '_'))
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
             return false;
     }
     return true;
@@ -43,8 +43,8 @@ void idd_auth_session(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done
      * longer works is denied. */
     idd_auth_result_t result = IDD_AUTH_DECLINE;
 
-    if (!token_well_formed(token) ||
-        idd_keyed_digest(&r->app->pepper, IDD_DIGEST_LABEL_SESSION, token.base, token.len, digest) != 0)
+    if (!token_well_formed(token) || idd_keyed_digest(&r->app->pepper, IDD_DIGEST_LABEL_SESSION,
+                                                      token.base, token.len, digest) != 0)
         goto done;
     int rc = idd_store_session_by_digest(store, digest, &session);
     if (rc != 0) {
@@ -72,7 +72,8 @@ void idd_auth_session(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done
         goto done;
 
     /* last_seen is written at most once a minute per session, not on every request. */
-    if (now - session.last_seen >= TOUCH_INTERVAL && idd_store_session_touch(store, session.id, now) != 0)
+    if (now - session.last_seen >= TOUCH_INTERVAL &&
+        idd_store_session_touch(store, session.id, now) != 0)
         idd_log_warn("session %lld: could not record last use", (long long)session.id);
     p->via = IDD_CRED_SESSION;
     p->session_id = session.id;
@@ -107,8 +108,8 @@ int idd_session_start(idd_request_t *r, const idd_user_t *user, bool browser,
     if (RAND_bytes(raw, sizeof(raw)) != 1)
         goto done;
     idd_b64url_encode(token_out, raw, sizeof(raw));
-    rc = idd_keyed_digest(&r->app->pepper, IDD_DIGEST_LABEL_SESSION, token_out, IDD_SESSION_TOKEN_LEN,
-                          s.digest);
+    rc = idd_keyed_digest(&r->app->pepper, IDD_DIGEST_LABEL_SESSION, token_out,
+                          IDD_SESSION_TOKEN_LEN, s.digest);
     if (rc != 0)
         goto done;
     int64_t now = idd_now();

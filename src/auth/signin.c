@@ -99,20 +99,20 @@ static int key_is_zero(const unsigned char key[32])
 typedef struct signin_check {
     /* inputs, copied so the worker never touches request memory */
     char login[IDD_EMAIL_MAX + 1];
-    char password[PASSWORD_MAX + 1];   /* secret */
+    char password[PASSWORD_MAX + 1]; /* secret */
     size_t password_len;
     char client_hash[IDD_CLIENT_HASH_HEX_LEN + 1]; /* secret: given, or computed by the KDF */
     bool have_client_hash;
     bool remember;
     idd_cred_kind_t via;
     char salt[IDD_SALT_MAX + 1];
-    unsigned iterations;               /* the record's */
-    unsigned pad_iterations;           /* extra KDF rounds that equalise the cost (below) */
+    unsigned iterations;                      /* the record's */
+    unsigned pad_iterations;                  /* extra KDF rounds that equalise the cost (below) */
     char record[IDD_PASSWORD_RECORD_MAX + 1]; /* the user's record, or the decoy; secret */
     const idd_pepper_t *pepper;
-    idd_app_t *app;                    /* for the KDF work counter */
+    idd_app_t *app; /* for the KDF work counter */
     /* output */
-    int verdict;                       /* 0 match, IDD_EDENIED, other IDD_E* */
+    int verdict; /* 0 match, IDD_EDENIED, other IDD_E* */
     /* context for the completion */
     bool user_found;
     idd_user_t user;
@@ -126,13 +126,16 @@ static void check_secret(void *arg)
     signin_check_t *c = arg;
     int rc = 0;
     if (!c->have_client_hash) {
-        rc = idd_password_client_hash(c->password, c->password_len, c->salt, c->iterations, c->client_hash);
+        rc = idd_password_client_hash(c->password, c->password_len, c->salt, c->iterations,
+                                      c->client_hash);
         if (c->pad_iterations > 0) {
             char burn[IDD_CLIENT_HASH_HEX_LEN + 1];
-            idd_password_client_hash(c->password, c->password_len, c->salt, c->pad_iterations, burn);
+            idd_password_client_hash(c->password, c->password_len, c->salt, c->pad_iterations,
+                                     burn);
             idd_wipe(burn, sizeof(burn));
         }
-        atomic_fetch_add(&c->app->kdf_iterations, (unsigned long long)c->iterations + c->pad_iterations);
+        atomic_fetch_add(&c->app->kdf_iterations,
+                         (unsigned long long)c->iterations + c->pad_iterations);
     }
     if (rc == 0)
         rc = idd_password_record_check(c->pepper, c->record, c->client_hash);
@@ -145,7 +148,8 @@ static void check_release(void *arg)
     free(arg);
 }
 
-static void grant(idd_request_t *r, const idd_user_t *user, idd_cred_kind_t via, idd_auth_done_fn done)
+static void grant(idd_request_t *r, const idd_user_t *user, idd_cred_kind_t via,
+                  idd_auth_done_fn done)
 {
     idd_principal_t *p = h2o_mem_alloc_pool(&r->req->pool, sizeof(*p));
     memset(p, 0, sizeof(*p));
@@ -171,7 +175,8 @@ static void check_finish(void *owner, void *arg)
      * again before revealing a verdict means that once `attempts` of them have failed, the
      * rest answer 403 whatever their password was: no more than `attempts` verdicts per
      * block, while parallel requests with the right password are never held back. */
-    if (idd_bruteforce_check(app->bruteforce, c->login, r->client_ip, idd_monotonic_ms(), &r->retry_after) != 0) {
+    if (idd_bruteforce_check(app->bruteforce, c->login, r->client_ip, idd_monotonic_ms(),
+                             &r->retry_after) != 0) {
         c->done(r, IDD_AUTH_BLOCKED, NULL);
         return;
     }
@@ -213,7 +218,8 @@ void idd_auth_signin(idd_request_t *r, const idd_signin_t *in, idd_auth_done_fn 
         return;
     }
     int64_t now_ms = idd_monotonic_ms();
-    if (idd_bruteforce_check(app->bruteforce, in->login, r->client_ip, now_ms, &r->retry_after) != 0) {
+    if (idd_bruteforce_check(app->bruteforce, in->login, r->client_ip, now_ms, &r->retry_after) !=
+        0) {
         done(r, IDD_AUTH_BLOCKED, NULL);
         return;
     }

@@ -40,8 +40,7 @@ static int sextet(unsigned char c, int url)
 }
 
 /* Writes the encoding of len bytes with the given alphabet; pads with '=' when asked. */
-static size_t encode(char *out, const unsigned char *in, size_t len, const char *alphabet,
-                     int pad)
+static size_t encode(char *out, const unsigned char *in, size_t len, const char *alphabet, int pad)
 {
     char *p = out;
     size_t i = 0;

@@ -12,8 +12,8 @@
 const char *idd_strerror(int code)
 {
     switch (code) {
-#define IDD_ERROR_CASE(name, value, text) \
-    case value:                           \
+#define IDD_ERROR_CASE(name, value, text)                                                          \
+    case value:                                                                                    \
         return text;
         IDD_ERRORS(IDD_ERROR_CASE)
 #undef IDD_ERROR_CASE
@@ -107,11 +107,13 @@ void idd_errorf(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-void idd_verrorf_at(char *err, size_t errlen, const char *path, int line, const char *fmt, va_list ap)
+void idd_verrorf_at(char *err, size_t errlen, const char *path, int line, const char *fmt,
+                    va_list ap)
 {
     if (err == NULL || errlen == 0)
         return;
-    int n = line > 0 ? snprintf(err, errlen, "%s:%d: ", path, line) : snprintf(err, errlen, "%s: ", path);
+    int n = line > 0 ? snprintf(err, errlen, "%s:%d: ", path, line)
+                     : snprintf(err, errlen, "%s: ", path);
     if (n >= 0 && (size_t)n < errlen)
         vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
 }

@@ -72,8 +72,8 @@ int idd_secretfile_read(const char *path, size_t max, char **out, size_t *len, c
     }
     if ((st.st_mode & 077) != 0) {
         idd_errorf(err, errlen,
-                  "%s is accessible by group or others (mode %04o); restrict it with chmod 600",
-                  path, (unsigned)(st.st_mode & 07777));
+                   "%s is accessible by group or others (mode %04o); restrict it with chmod 600",
+                   path, (unsigned)(st.st_mode & 07777));
         goto done;
     }
     if (st.st_size < 0 || (unsigned long long)st.st_size > max) {

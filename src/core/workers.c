@@ -15,8 +15,8 @@ struct idd_workers {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     idd_job_t *head, *tail;
-    int pending;        /* queued plus running */
-    int max_pending;    /* 0: unlimited */
+    int pending;     /* queued plus running */
+    int max_pending; /* 0: unlimited */
     bool stopping;
     int n_threads;
     pthread_t *threads;

@@ -217,9 +217,9 @@ int idd_pepper_load(const char *path, idd_pepper_t *out, char *err, size_t errle
     size_t len = idd_secretfile_trim(text, read_len);
     if (len < IDD_PEPPER_MIN) {
         idd_errorf(err, errlen,
-                  "pepper file %s holds %zu bytes without trailing whitespace; "
-                  "at least %d are needed",
-                  path, len, IDD_PEPPER_MIN);
+                   "pepper file %s holds %zu bytes without trailing whitespace; "
+                   "at least %d are needed",
+                   path, len, IDD_PEPPER_MIN);
         rc = IDD_EINVAL;
     } else {
         memcpy(out->bytes, text, len);

@@ -11,7 +11,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 #include "ctl.h"
 #include "identityd/core/common.h"
 #include "identityd/core/utf8.h"
@@ -25,7 +24,8 @@ int idd_ctl_check_email(const char *email)
     size_t len = strlen(email);
     const char *at = strchr(email, '@');
     if (len == 0 || len > IDD_EMAIL_MAX || at == NULL || at == email || at[1] == '\0' ||
-        strchr(at + 1, '@') != NULL || strchr(email, ' ') != NULL || !idd_utf8_is_plain_text(email, len)) {
+        strchr(at + 1, '@') != NULL || strchr(email, ' ') != NULL ||
+        !idd_utf8_is_plain_text(email, len)) {
         fprintf(stderr,
                 "identityctl: invalid email address (one '@', no spaces or control "
                 "characters, at most %d bytes)\n",

@@ -250,7 +250,8 @@ done:
 
 static int cmd_migrate(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant)
 {
-    (void)args; (void)variant;
+    (void)args;
+    (void)variant;
     idd_store_t *store = NULL;
     int from = 0, to = 0;
     int rc = idd_ctl_open_store(cfg, true, &store, &from, &to);
@@ -448,7 +449,8 @@ done:
 
 static int cmd_key_generate(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant)
 {
-    (void)cfg; (void)variant;
+    (void)cfg;
+    (void)variant;
     int rc = IDD_EINVAL;
     const char *alg_name = args->values[OPT_ALG];
     const char *path = args->values[OPT_OUT];
@@ -473,7 +475,8 @@ done:
 
 static int cmd_token_verify(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant)
 {
-    (void)args; (void)variant;
+    (void)args;
+    (void)variant;
     int rc = IDD_EINVAL;
     idd_keyring_t *keyring = NULL;
     idd_buf_t claims;

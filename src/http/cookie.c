@@ -69,7 +69,8 @@ void idd_cookie_set_session(h2o_req_t *req, const char *token, int64_t expires, 
     if (expires != 0)
         idd_format_http_date(expires, date);
     int n = snprintf(line, sizeof(line), "%s=%s; Path=/; HttpOnly; SameSite=Strict%s%s%s",
-                     IDD_SESSION_COOKIE, token, secure ? "; Secure" : "", expires ? "; Expires=" : "", date);
+                     IDD_SESSION_COOKIE, token, secure ? "; Secure" : "",
+                     expires ? "; Expires=" : "", date);
     if (n > 0 && (size_t)n < sizeof(line))
         add_set_cookie(req, line, (size_t)n);
 }
@@ -78,7 +79,8 @@ void idd_cookie_clear_session(h2o_req_t *req, bool secure)
 {
     char line[160];
     int n = snprintf(line, sizeof(line),
-                     "%s=; Path=/; HttpOnly; SameSite=Strict%s; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+                     "%s=; Path=/; HttpOnly; SameSite=Strict%s; Max-Age=0; Expires=Thu, 01 Jan "
+                     "1970 00:00:00 GMT",
                      IDD_SESSION_COOKIE, secure ? "; Secure" : "");
     add_set_cookie(req, line, (size_t)n);
 }

@@ -133,7 +133,8 @@ void idd_http_offload(h2o_req_t *req, idd_workers_t *pool, void *owner, void *ar
         o->link->offload = NULL;
         release(arg);
         free(o);
-        idd_respond_error(req, 503, idd_http_stopping() ? "Service is shutting down" : "Service busy, try again");
+        idd_respond_error(
+            req, 503, idd_http_stopping() ? "Service is shutting down" : "Service busy, try again");
         return;
     }
     o->loop->offloads_in_flight++;
@@ -167,7 +168,8 @@ static int bind_one(const idd_http_listen_t *l, unsigned port, struct sockaddr_s
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0 ||
-        (ss.ss_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0) ||
+        (ss.ss_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) != 0) ||
         bind(fd, (struct sockaddr *)&ss, sslen) != 0 || listen(fd, SOMAXCONN) != 0) {
         int saved = errno;
         close(fd);
@@ -219,9 +221,10 @@ static void on_stop(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messag
  * no connection; it is unlinked here once nothing else is pending. */
 static int context_is_idle(h2o_context_t *ctx)
 {
-    h2o_timeout_t *timeouts[] = {&ctx->zero_timeout, &ctx->hundred_ms_timeout, &ctx->handshake_timeout,
-                                 &ctx->http1.req_timeout, &ctx->http2.idle_timeout,
-                                 &ctx->http2.graceful_shutdown_timeout, &ctx->proxy.io_timeout};
+    h2o_timeout_t *timeouts[] = {&ctx->zero_timeout,       &ctx->hundred_ms_timeout,
+                                 &ctx->handshake_timeout,  &ctx->http1.req_timeout,
+                                 &ctx->http2.idle_timeout, &ctx->http2.graceful_shutdown_timeout,
+                                 &ctx->proxy.io_timeout};
     for (size_t i = 0; i < IDD_ARRAY_LEN(timeouts); i++)
         if (!h2o_linklist_is_empty(&timeouts[i]->_entries))
             return 0;
@@ -332,7 +335,8 @@ static int bind_all(const idd_http_server_t *server, loop_t *loops)
                 return -1;
             }
             port = port_of(&bound);
-            h2o_socket_t *sock = h2o_evloop_socket_create(loops[t].t.ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+            h2o_socket_t *sock =
+                h2o_evloop_socket_create(loops[t].t.ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
             sock->data = &loops[t];
             loops[t].listeners[loops[t].n_listeners++] = sock;
             if (t == 0) {
@@ -362,8 +366,10 @@ int idd_http_run(const idd_http_server_t *server)
     h2o_config_init(&conf);
     conf.server_name = h2o_iovec_init(H2O_STRLIT(""));
     /* h2o's own limit only bounds buffering; the application answers 413 in the envelope. */
-    conf.max_request_entity_size = server->max_body_bytes < 1048576 ? 1048576 : server->max_body_bytes * 2;
-    h2o_hostconf_t *hostconf = h2o_config_register_host(&conf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    conf.max_request_entity_size =
+        server->max_body_bytes < 1048576 ? 1048576 : server->max_body_bytes * 2;
+    h2o_hostconf_t *hostconf =
+        h2o_config_register_host(&conf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     server->hooks.setup(server->hooks.app, hostconf);
 
     /* SIGINT and SIGTERM must already be blocked in every thread (idd_http_block_signals

@@ -46,8 +46,8 @@
 struct idd_keyring {
     idd_key_t *keys; /* config order */
     size_t n_keys;
-    size_t active;   /* index of the one active key */
-    char *jwks;      /* {"keys":[...]}, NUL-terminated */
+    size_t active; /* index of the one active key */
+    char *jwks;    /* {"keys":[...]}, NUL-terminated */
     size_t jwks_len;
 };
 
@@ -106,9 +106,8 @@ static void key_dispose(idd_key_t *key)
 /* Reads a machine key file (the rules of every secret file) and trims trailing whitespace
  * (editors add a newline that is not part of the key). On success *out is a NUL-terminated
  * secret of *outlen bytes and *wipe_len the bytes the caller wipes before freeing it. */
-static int read_machine_key_file(const idd_config_t *cfg, const idd_key_config_t *kc,
-                                 char **out, size_t *outlen, size_t *wipe_len, char *err,
-                                 size_t errlen)
+static int read_machine_key_file(const idd_config_t *cfg, const idd_key_config_t *kc, char **out,
+                                 size_t *outlen, size_t *wipe_len, char *err, size_t errlen)
 {
     char why[PATH_MAX + 128];
     int rc = idd_secretfile_read(kc->machine_key_file, MACHINE_KEY_FILE_MAX, out, wipe_len, why,
@@ -139,8 +138,7 @@ static int load_hs256(const idd_config_t *cfg, const idd_key_config_t *kc, idd_k
     }
     if ((kc->machine_key != NULL) == (kc->machine_key_file != NULL)) {
         report(err, errlen, cfg, kc->line,
-               "key '%s': HS256 needs exactly one of machine_key and machine_key_file",
-               kc->kid);
+               "key '%s': HS256 needs exactly one of machine_key and machine_key_file", kc->kid);
         goto done;
     }
     if (kc->machine_key != NULL) {
@@ -189,8 +187,8 @@ static const char *pkey_mismatch(EVP_PKEY *pkey, idd_alg_t alg, char *why, size_
             snprintf(why, whylen, "ES256 needs a P-256 EC key, the file holds %s", type);
             return why;
         }
-        if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group,
-                                            sizeof(group), NULL)) {
+        if (!EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+                                            NULL)) {
             ERR_clear_error();
             snprintf(why, whylen, "ES256 needs a named P-256 curve");
             return why;
@@ -228,8 +226,8 @@ static const char *pkey_mismatch(EVP_PKEY *pkey, idd_alg_t alg, char *why, size_
     return why;
 }
 
-static int load_pem(const idd_config_t *cfg, const idd_key_config_t *kc, idd_key_t *key,
-                    char *err, size_t errlen)
+static int load_pem(const idd_config_t *cfg, const idd_key_config_t *kc, idd_key_t *key, char *err,
+                    size_t errlen)
 {
     int rc = IDD_ECONFIG;
     BIO *bio = NULL;
@@ -258,9 +256,8 @@ static int load_pem(const idd_config_t *cfg, const idd_key_config_t *kc, idd_key
     }
     pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
     if (pkey == NULL) {
-        report(err, errlen, cfg, kc->line,
-               "key '%s': %s holds no unencrypted PEM private key (%s)", kc->kid, kc->file,
-               openssl_reason());
+        report(err, errlen, cfg, kc->line, "key '%s': %s holds no unencrypted PEM private key (%s)",
+               kc->kid, kc->file, openssl_reason());
         goto done;
     }
     if (pkey_mismatch(pkey, kc->alg, why, sizeof(why)) != NULL) {
@@ -432,8 +429,8 @@ int idd_keyring_load(const idd_config_t *cfg, idd_keyring_t **out, char *err, si
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp(cfg->keys[j].kid, kc->kid) == 0) {
-                report(err, errlen, cfg, kc->line, "kid '%s' is already used at line %d",
-                       kc->kid, cfg->keys[j].line);
+                report(err, errlen, cfg, kc->line, "kid '%s' is already used at line %d", kc->kid,
+                       cfg->keys[j].line);
                 goto done;
             }
         }

@@ -29,16 +29,16 @@
 #define ES256_COORD 32
 
 struct idd_signer {
-    const idd_key_t *key;   /* the keyring's active key; borrowed */
-    char *header_b64;       /* base64url of {"alg":…,"typ":"JWT","kid":…} */
+    const idd_key_t *key; /* the keyring's active key; borrowed */
+    char *header_b64;     /* base64url of {"alg":…,"typ":"JWT","kid":…} */
     size_t header_b64_len;
-    size_t sig_max;         /* bytes of the longest signature this key makes */
-    EVP_MAC *mac;           /* HS256 only */
-    EVP_MAC_CTX *hmac;      /* HS256: keyed once, re-initialised per token */
-    EVP_MD_CTX *sign_tmpl;  /* ES256/RS256: EVP_DigestSignInit done once, copied per token */
-    EVP_MD_CTX *sign_ctx;   /* the per-token working context (EdDSA: re-initialised) */
-    unsigned char *sig;     /* scratch of sig_max bytes */
-    idd_buf_t claims;       /* scratch for the payload JSON */
+    size_t sig_max;        /* bytes of the longest signature this key makes */
+    EVP_MAC *mac;          /* HS256 only */
+    EVP_MAC_CTX *hmac;     /* HS256: keyed once, re-initialised per token */
+    EVP_MD_CTX *sign_tmpl; /* ES256/RS256: EVP_DigestSignInit done once, copied per token */
+    EVP_MD_CTX *sign_ctx;  /* the per-token working context (EdDSA: re-initialised) */
+    unsigned char *sig;    /* scratch of sig_max bytes */
+    idd_buf_t claims;      /* scratch for the payload JSON */
 };
 
 static const char *openssl_reason(void)
@@ -94,8 +94,7 @@ static int setup_digest_sign(idd_signer_t *s)
         return IDD_ECRYPTO;
     if (EVP_DigestSignInit(s->sign_tmpl, &pctx, EVP_sha256(), NULL, s->key->pkey) != 1)
         return IDD_ECRYPTO;
-    if (s->key->alg == IDD_ALG_RS256 &&
-        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
+    if (s->key->alg == IDD_ALG_RS256 && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
         return IDD_ECRYPTO;
     return 0;
 }

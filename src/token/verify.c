@@ -93,14 +93,12 @@ static int verify_eddsa(const idd_key_t *key, const char *signing_input, size_t 
     size_t sig_len = 0;
 
     if (sig_b64_len != IDD_B64URL_LEN(ED25519_SIG_LEN) ||
-        idd_b64url_decode(sig, &sig_len, sig_b64, sig_b64_len) != 0 ||
-        sig_len != ED25519_SIG_LEN)
+        idd_b64url_decode(sig, &sig_len, sig_b64, sig_b64_len) != 0 || sig_len != ED25519_SIG_LEN)
         goto done;
     ctx = EVP_MD_CTX_new();
     if (ctx == NULL || EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key->pkey) != 1)
         goto done;
-    if (EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)signing_input,
-                         signing_len) != 1)
+    if (EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)signing_input, signing_len) != 1)
         goto done;
     rc = 0;
 done:
@@ -109,8 +107,8 @@ done:
     return rc;
 }
 
-int idd_verify_token(const idd_keyring_t *kr, const char *token, int64_t now,
-                     idd_buf_t *claims_out, char *err, size_t errlen)
+int idd_verify_token(const idd_keyring_t *kr, const char *token, int64_t now, idd_buf_t *claims_out,
+                     char *err, size_t errlen)
 {
     int rc = IDD_EINVAL;
     json_t *header = NULL;
@@ -165,8 +163,8 @@ int idd_verify_token(const idd_keyring_t *kr, const char *token, int64_t now,
     /* The key decides the algorithm, never the token: otherwise an RS256 public key could
      * be used as an HMAC secret by whoever can read the JWKS. */
     if (strcmp(json_string_value(alg), idd_alg_name(key->alg)) != 0) {
-        idd_errorf(err, errlen, "alg %s does not match key %s (%s)", json_string_value(alg), key->kid,
-            idd_alg_name(key->alg));
+        idd_errorf(err, errlen, "alg %s does not match key %s (%s)", json_string_value(alg),
+                   key->kid, idd_alg_name(key->alg));
         goto done;
     }
     if (key->alg == IDD_ALG_EDDSA)
@@ -191,7 +189,7 @@ int idd_verify_token(const idd_keyring_t *kr, const char *token, int64_t now,
     if (json_is_integer(exp) ? json_integer_value(exp) <= now
                              : json_real_value(exp) <= (double)now) {
         idd_errorf(err, errlen, "the token expired (exp %.0f, now %lld)", json_number_value(exp),
-            (long long)now);
+                   (long long)now);
         goto done;
     }
 

@@ -1281,9 +1281,12 @@ START_TEST(update_scope_escalation)
      * switch a disabled full-access key back on would be a way to that key's power. */
     made_key_t full;
     create_key(user_basic, "{\"name\":\"full\"}", &full);
-    ck_assert_int_eq(status_of("PUT", key_path(full.id), user_basic, NULL, "{\"isActive\":false}"), 200);
-    ck_assert_int_eq(status_of("PUT", key_path(full.id), bearer(&aw), NULL, "{\"isActive\":true}"), 403);
-    ck_assert_int_eq(status_of("PUT", key_path(full.id), bearer(&aw), NULL, "{\"name\":\"mine\"}"), 403);
+    ck_assert_int_eq(status_of("PUT", key_path(full.id), user_basic, NULL, "{\"isActive\":false}"),
+                     200);
+    ck_assert_int_eq(status_of("PUT", key_path(full.id), bearer(&aw), NULL, "{\"isActive\":true}"),
+                     403);
+    ck_assert_int_eq(status_of("PUT", key_path(full.id), bearer(&aw), NULL, "{\"name\":\"mine\"}"),
+                     403);
     ck_assert_int_eq(status_of("DELETE", key_path(full.id), bearer(&aw), NULL, NULL), 403);
     item = listed(user_basic, full.id);
     ck_assert(json_is_false(json_object_get(item, "isActive")));

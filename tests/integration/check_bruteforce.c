@@ -47,7 +47,8 @@ static void start(int window, int block, const char *more_yaml)
     block_s = block;
     th_env_init(&env, yaml, NULL);
     ck_assert_int_eq(th_add_user(&env, "user@example.com", "user pass", "Bob", "User", "user"), 0);
-    ck_assert_int_eq(th_add_user(&env, "other@example.com", "other pass", "Olly", "Other", "user"), 0);
+    ck_assert_int_eq(th_add_user(&env, "other@example.com", "other pass", "Olly", "Other", "user"),
+                     0);
     ck_assert_int_eq(th_add_user(&env, "off@example.com", "off pass", "Olga", "Off", "user"), 0);
     th_server_start(&srv, &env);
 }
@@ -384,7 +385,8 @@ START_TEST(parallel_guesses_bounded)
     struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
     char *u = th_url(&srv, AUTH_PATH);
     for (int i = 0; i < N; i++) {
-        snprintf(bodies[i], sizeof(bodies[i]), "{\"userName\":\"user@example.com\",\"password\":\"guess %d\"}", i);
+        snprintf(bodies[i], sizeof(bodies[i]),
+                 "{\"userName\":\"user@example.com\",\"password\":\"guess %d\"}", i);
         easy[i] = th_multi_add(multi, u, headers, bodies[i], 30);
     }
     th_multi_run(multi);
@@ -429,7 +431,8 @@ START_TEST(forwarded_for_left_entries_spoofed)
     fail_n(1, "user@example.com", "X-Forwarded-For: 10.0.0.1, 198.51.100.1");
     fail_n(1, "user@example.com", "X-Forwarded-For: 10.0.0.2, 198.51.100.1");
     fail_n(1, "user@example.com", "X-Forwarded-For: 10.0.0.3, 198.51.100.1");
-    assert_login_blocked("user@example.com", "user pass", "X-Forwarded-For: 10.0.0.4, 198.51.100.1");
+    assert_login_blocked("user@example.com", "user pass",
+                         "X-Forwarded-For: 10.0.0.4, 198.51.100.1");
     assert_login_blocked("user@example.com", "user pass", "X-Forwarded-For: 198.51.100.1");
 }
 END_TEST
@@ -444,9 +447,11 @@ START_TEST(forwarded_for_split_lines)
                                          "X-Forwarded-For: 10.0.0.3", "X-Forwarded-For: 10.0.0.4"};
     char *u = th_url(&srv, AUTH_PATH);
     for (int i = 0; i < ATTEMPTS + 1; i++) {
-        const char *h[] = {"Content-Type: application/json", forged[i], "X-Forwarded-For: 198.51.100.1", NULL};
-        const char *body = i < ATTEMPTS ? "{\"userName\":\"user@example.com\",\"password\":\"nope\"}"
-                                        : "{\"userName\":\"user@example.com\",\"password\":\"user pass\"}";
+        const char *h[] = {"Content-Type: application/json", forged[i],
+                           "X-Forwarded-For: 198.51.100.1", NULL};
+        const char *body = i < ATTEMPTS
+                               ? "{\"userName\":\"user@example.com\",\"password\":\"nope\"}"
+                               : "{\"userName\":\"user@example.com\",\"password\":\"user pass\"}";
         th_response_t r;
         th_http(&r, "POST", u, h, body, strlen(body), 0);
         if (i < ATTEMPTS)

@@ -30,13 +30,13 @@
 #define AC_CHANGE AC_PATH "/logoutallchangepassword"
 #define AUTH_FAILED "User authentication failed"
 
-#define UA_CHROME_WIN                                                                      \
-    "User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like " \
+#define UA_CHROME_WIN                                                                              \
+    "User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "       \
     "Gecko) Chrome/120.0.0.0 Safari/537.36"
-#define UA_FIREFOX_LINUX \
+#define UA_FIREFOX_LINUX                                                                           \
     "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"
-#define UA_IPHONE                                                                              \
-    "User-Agent: Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 " \
+#define UA_IPHONE                                                                                  \
+    "User-Agent: Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 "     \
     "(KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1"
 
 static th_env_t env;
@@ -47,12 +47,15 @@ static th_server_t srv;
 static void start(const char *extra_yaml)
 {
     th_env_init(&env, extra_yaml, NULL);
-    ck_assert_int_eq(th_add_user(&env, "Admin@Example.com", "correct horse", "Ada", "Lovelace", "admin"), 0);
+    ck_assert_int_eq(
+        th_add_user(&env, "Admin@Example.com", "correct horse", "Ada", "Lovelace", "admin"), 0);
     ck_assert_int_eq(th_add_user(&env, "user@example.com", "user pass", "Bob", "User", "user"), 0);
-    ck_assert_int_eq(th_add_user(&env, "carol@example.com", "carol pass", "Carol", "Other", "user"), 0);
+    ck_assert_int_eq(th_add_user(&env, "carol@example.com", "carol pass", "Carol", "Other", "user"),
+                     0);
     /* An admin of tenant 2 (th_add_user has no --tenant). */
-    const char *argv[] = {th_ctl(), "-c", env.config, "user", "add", "boss@second.test", "--first", "Tom",
-                          "--last", "Boss", "--role", "admin", "--tenant", "2", NULL};
+    const char *argv[] = {th_ctl(),           "-c",      env.config, "user",   "add",
+                          "boss@second.test", "--first", "Tom",      "--last", "Boss",
+                          "--role",           "admin",   "--tenant", "2",      NULL};
     ck_assert_int_eq(th_run(argv, "boss pass\n", NULL, NULL), 0);
     th_server_start(&srv, &env);
 }
@@ -84,7 +87,8 @@ static void req(th_response_t *r, const char *method, const char *path, const ch
 }
 
 /* method path with up to two headers (either may be NULL). */
-static void call(th_response_t *r, const char *method, const char *path, const char *h1, const char *h2)
+static void call(th_response_t *r, const char *method, const char *path, const char *h1,
+                 const char *h2)
 {
     const char *h[3] = {NULL, NULL, NULL};
     size_t n = 0;
@@ -106,7 +110,8 @@ static void assert_error(const th_response_t *r, long status, const char *messag
 /* Asserts the success envelope (count not checked) of a request made to base (NULL: the
  * server's own address; "http://second.test" when the request carried that Host) and
  * returns the document. */
-static json_t *assert_ok_at(const th_response_t *r, const char *base, const char *path, const char *action)
+static json_t *assert_ok_at(const th_response_t *r, const char *base, const char *path,
+                            const char *action)
 {
     ck_assert_msg(r->status == 200, "%s %s: status %ld: %s", action, path, r->status, r->body);
     json_t *j = th_json_parse(r->body);
@@ -117,7 +122,8 @@ static json_t *assert_ok_at(const th_response_t *r, const char *base, const char
     char *href = base != NULL ? th_strf("%s%s", base, path) : th_url(&srv, path);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(links, 0), "href")), href);
     free(href);
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(links, 0), "action")), action);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(links, 0), "action")),
+                     action);
     ck_assert_ptr_nonnull(json_object_get(j, "response"));
     return j;
 }
@@ -132,12 +138,13 @@ static void assert_true_wrapper(const th_response_t *r, const char *path, const 
 {
     json_t *j = assert_ok(r, path, action);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "count")), 1);
-    ck_assert_msg(json_is_true(json_object_get(j, "response")), "response is not true: %s", r->body);
+    ck_assert_msg(json_is_true(json_object_get(j, "response")), "response is not true: %s",
+                  r->body);
     json_decref(j);
 }
 
-static void post_login(th_response_t *r, const char *email, const char *password,
-                       const char *h1, const char *h2)
+static void post_login(th_response_t *r, const char *email, const char *password, const char *h1,
+                       const char *h2)
 {
     char body[512];
     snprintf(body, sizeof(body), "{\"userName\":\"%s\",\"password\":\"%s\"}", email, password);
@@ -256,7 +263,8 @@ static json_t *check_item(json_t *item, const char *user_id, const char *ip)
     ck_assert(json_is_string(json_object_get(item, "platform")));
     json_t *date = json_object_get(item, "date");
     time_t when = th_parse_iso(json_string_value(json_object_get(date, "utcTime")));
-    ck_assert_msg(llabs((long long)when - (long long)time(NULL)) <= 30, "date %lld", (long long)when);
+    ck_assert_msg(llabs((long long)when - (long long)time(NULL)) <= 30, "date %lld",
+                  (long long)when);
     ck_assert_str_eq(json_string_value(json_object_get(date, "timeZoneOffset")), "00:00:00");
     return item;
 }
@@ -305,7 +313,8 @@ START_TEST(list_own_sessions)
                   "browser %s", json_string_value(json_object_get(chrome, "browser")));
     ck_assert(json_is_false(json_object_get(chrome, "mobile")));
     json_t *firefox = item_by_id(doc, id2);
-    ck_assert_msg(strncmp(json_string_value(json_object_get(firefox, "browser")), "Firefox", 7) == 0,
+    ck_assert_msg(strncmp(json_string_value(json_object_get(firefox, "browser")), "Firefox", 7) ==
+                      0,
                   "browser %s", json_string_value(json_object_get(firefox, "browser")));
     ck_assert(json_is_true(json_object_get(item_by_id(doc, id3), "mobile")));
     json_decref(doc);
@@ -462,7 +471,8 @@ START_TEST(logout_other_users_session)
     const char *host2 = "Host: second.test";
     char *cboss = login("boss@second.test", "boss pass", host2, NULL);
     call(&r, "PUT", p, cboss, host2);
-    ck_assert_msg(r.status == 403 || r.status == 404, "cross-tenant logout -> %ld %s", r.status, r.body);
+    ck_assert_msg(r.status == 403 || r.status == 404, "cross-tenant logout -> %ld %s", r.status,
+                  r.body);
     th_response_dispose(&r);
     ck_assert(works(ccarol));
 
@@ -471,7 +481,8 @@ START_TEST(logout_other_users_session)
     char *admin = th_basic("admin@example.com", "correct horse");
     char *pboss = path_id(AC_LOGOUT, idboss);
     call(&r, "PUT", pboss, admin, NULL);
-    ck_assert_msg(r.status == 403 || r.status == 404, "cross-tenant logout -> %ld %s", r.status, r.body);
+    ck_assert_msg(r.status == 403 || r.status == 404, "cross-tenant logout -> %ld %s", r.status,
+                  r.body);
     th_response_dispose(&r);
     ck_assert(works_at(cboss, host2));
 
@@ -548,7 +559,8 @@ START_TEST(logout_all_of_user)
     th_response_dispose(&r);
 
     call(&r, "PUT", pboss, cadmin, NULL);
-    ck_assert_msg(r.status == 403 || r.status == 404, "cross-tenant logoutall -> %ld %s", r.status, r.body);
+    ck_assert_msg(r.status == 403 || r.status == 404, "cross-tenant logoutall -> %ld %s", r.status,
+                  r.body);
     th_response_dispose(&r);
     ck_assert(works_at(cboss, host2));
 
@@ -560,7 +572,8 @@ START_TEST(logout_all_of_user)
         ck_assert(!works(cb));
     }
     ck_assert(works(cadmin) && works(ccarol));
-    free(ca), free(cb), free(ccarol), free(cadmin), free(cboss), free(pbob), free(pcarol), free(pboss);
+    free(ca), free(cb), free(ccarol), free(cadmin), free(cboss), free(pbob), free(pcarol),
+        free(pboss);
 }
 END_TEST
 
@@ -640,10 +653,12 @@ START_TEST(requires_credentials)
     int64_t id = newest_session("user@example.com", 1);
     char *plogout = path_id(AC_LOGOUT, id), *pall = path_str(AC_ALL, bob.id);
     char *bad_basic = th_basic("admin@example.com", "wrong");
-    const char *const creds[] = {NULL, "Cookie: asc_auth_key=garbage", "Authorization: garbage", bad_basic};
+    const char *const creds[] = {NULL, "Cookie: asc_auth_key=garbage", "Authorization: garbage",
+                                 bad_basic};
     const struct {
         const char *method, *path;
-    } eps[] = {{"GET", AC_PATH}, {"PUT", plogout}, {"PUT", AC_EXCEPT}, {"PUT", pall}, {"PUT", AC_CHANGE}};
+    } eps[] = {
+        {"GET", AC_PATH}, {"PUT", plogout}, {"PUT", AC_EXCEPT}, {"PUT", pall}, {"PUT", AC_CHANGE}};
     for (size_t c = 0; c < sizeof(creds) / sizeof(creds[0]); c++)
         for (size_t e = 0; e < sizeof(eps) / sizeof(eps[0]); e++) {
             th_response_t r;

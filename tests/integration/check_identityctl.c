@@ -355,12 +355,17 @@ START_TEST(test_user_add_refuses_bad_fields)
     }
     struct {
         const char *first, *last, *role;
-    } bad[] = {{"", "Last", "user"},          {"First", "", "user"},
-               {long_name, "Last", "user"},   {"Fi\x01rst", "Last", "user"},
-               {"First", "La\x7fst", "user"}, {"First", "\xc3(", "user"},
+    } bad[] = {{"", "Last", "user"},
+               {"First", "", "user"},
+               {long_name, "Last", "user"},
+               {"Fi\x01rst", "Last", "user"},
+               {"First", "La\x7fst", "user"},
+               {"First", "\xc3(", "user"},
                /* C1 controls (here CSI, U+009B) are obeyed by terminals too */
-               {"Fi\xc2\x9brst", "Last", "user"}, {"First", "La\xc2\x85st", "user"},
-               {"First", "Last", "root"},     {"First", "Last", "Admin"}};
+               {"Fi\xc2\x9brst", "Last", "user"},
+               {"First", "La\xc2\x85st", "user"},
+               {"First", "Last", "root"},
+               {"First", "Last", "Admin"}};
     for (size_t i = 0; i < IDD_ARRAY_LEN(bad); i++) {
         int rc = ctl(&env, "pw\n", NULL, NULL, "user", "add", "frank@example.com", "--first",
                      bad[i].first, "--last", bad[i].last, "--role", bad[i].role, NULL);

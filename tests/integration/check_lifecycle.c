@@ -19,8 +19,8 @@ static th_server_t srv;
 
 static void setup(void)
 {
-    th_threads = 1;                     /* one loop: a blocking KDF would block everything */
-    th_password_iterations = 1500000;   /* about a second of PBKDF2 per check */
+    th_threads = 1;                   /* one loop: a blocking KDF would block everything */
+    th_password_iterations = 1500000; /* about a second of PBKDF2 per check */
     /* Many parallel checks of one login: keep the brute-force limit out of the way. */
     th_env_init(&env, "basic_cache: { ttl: 0 }\nbruteforce: { attempts: 100 }\n", NULL);
     ck_assert_int_eq(th_add_user(&env, "slow@example.com", "pw", "Slow", "Hash", "user"), 0);

@@ -41,12 +41,14 @@ static th_server_t srv;
 
 static void add_users(void)
 {
-    ck_assert_int_eq(th_add_user(&env, "Admin@Example.com", "correct horse", "Ada", "Lovelace", "admin"), 0);
+    ck_assert_int_eq(
+        th_add_user(&env, "Admin@Example.com", "correct horse", "Ada", "Lovelace", "admin"), 0);
     ck_assert_int_eq(th_add_user(&env, "user@example.com", "user pass", "Bob", "User", "user"), 0);
     ck_assert_int_eq(th_add_user(&env, "off@example.com", "off pass", "Olga", "Off", "user"), 0);
     /* A user of tenant 2 (th_add_user has no --tenant). */
-    const char *argv[] = {th_ctl(), "-c", env.config, "user", "add", "two@second.test", "--first", "Tia",
-                          "--last", "Two", "--role", "user", "--tenant", "2", NULL};
+    const char *argv[] = {th_ctl(),          "-c",      env.config, "user",   "add",
+                          "two@second.test", "--first", "Tia",      "--last", "Two",
+                          "--role",          "user",    "--tenant", "2",      NULL};
     ck_assert_int_eq(th_run(argv, "two pass\n", NULL, NULL), 0);
 }
 
@@ -100,7 +102,8 @@ static void post_json(th_response_t *r, const char *path, const char *body, size
     req(r, "POST", path, h, body, len, 0);
 }
 
-static void post_str(th_response_t *r, const char *path, const char *body, const char *const extra[])
+static void post_str(th_response_t *r, const char *path, const char *body,
+                     const char *const extra[])
 {
     post_json(r, path, body, strlen(body), extra);
 }
@@ -146,7 +149,8 @@ static json_t *assert_ok(const th_response_t *r, const char *path, const char *a
     char *href = th_url(&srv, path);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(links, 0), "href")), href);
     free(href);
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(links, 0), "action")), action);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(links, 0), "action")),
+                     action);
     ck_assert_ptr_nonnull(json_object_get(j, "response"));
     return j;
 }
@@ -155,7 +159,8 @@ static json_t *assert_ok(const th_response_t *r, const char *path, const char *a
 static char *login_body(const char *email, const char *password, const char *tail)
 {
     char *b = malloc(1024);
-    snprintf(b, 1024, "{\"userName\":\"%s\",\"password\":\"%s\"%s}", email, password, tail ? tail : "");
+    snprintf(b, 1024, "{\"userName\":\"%s\",\"password\":\"%s\"%s}", email, password,
+             tail ? tail : "");
     return b;
 }
 
@@ -173,7 +178,8 @@ static char *login(const char *email, const char *password)
     th_response_t r;
     post_login(&r, email, password, NULL, NULL);
     json_t *j = assert_ok(&r, AUTH_PATH, "POST");
-    char *token = strdup(json_string_value(json_object_get(json_object_get(j, "response"), "token")));
+    char *token =
+        strdup(json_string_value(json_object_get(json_object_get(j, "response"), "token")));
     json_decref(j);
     th_response_dispose(&r);
     return token;
@@ -443,8 +449,9 @@ START_TEST(login_with_password)
     json_t *by_session = token_claims(cookie);
     json_t *by_basic = token_claims(basic);
     ck_assert_str_eq(json_string_value(json_object_get(by_session, "sub")), u.id);
-    static const char *const same[] = {"sub", "user_id", "user_name", "user_email", "tenant_id",
-                                       "tenant_url", "is_admin", "is_guest", "is_public", "iss", "aud"};
+    static const char *const same[] = {"sub",       "user_id",    "user_name", "user_email",
+                                       "tenant_id", "tenant_url", "is_admin",  "is_guest",
+                                       "is_public", "iss",        "aud"};
     for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
         json_t *a = json_object_get(by_session, same[i]), *b = json_object_get(by_basic, same[i]);
         ck_assert_msg(json_is_string(a) && json_equal(a, b), "claim %s differs", same[i]);
@@ -503,7 +510,8 @@ START_TEST(login_with_password_hash)
 
     th_pbkdf2_hex("user pass", salt, 1000, hash);
     char body[512];
-    snprintf(body, sizeof(body), "{\"userName\":\"user@example.com\",\"passwordHash\":\"%s\"}", hash);
+    snprintf(body, sizeof(body), "{\"userName\":\"user@example.com\",\"passwordHash\":\"%s\"}",
+             hash);
     th_response_t r;
     post_str(&r, AUTH_PATH, body, NULL);
     json_t *j = assert_ok(&r, AUTH_PATH, "POST");
@@ -517,7 +525,8 @@ START_TEST(login_with_password_hash)
 
     /* The hash of another password is refused like a wrong password. */
     th_pbkdf2_hex("user pasS", salt, 1000, hash);
-    snprintf(body, sizeof(body), "{\"userName\":\"user@example.com\",\"passwordHash\":\"%s\"}", hash);
+    snprintf(body, sizeof(body), "{\"userName\":\"user@example.com\",\"passwordHash\":\"%s\"}",
+             hash);
     post_str(&r, AUTH_PATH, body, NULL);
     assert_error(&r, 401, AUTH_FAILED);
     ck_assert_int_eq(count_headers(&r, "set-cookie"), 0);
@@ -529,7 +538,8 @@ START_TEST(login_with_password_hash)
     ck_assert_str_eq(salt2, t2.password_salt);
     ck_assert_str_ne(salt2, salt);
     th_pbkdf2_hex("two pass", salt2, 1000, hash);
-    snprintf(body, sizeof(body), "{\"userName\":\"two@second.test\",\"passwordHash\":\"%s\"}", hash);
+    snprintf(body, sizeof(body), "{\"userName\":\"two@second.test\",\"passwordHash\":\"%s\"}",
+             hash);
     const char *host2[] = {"Host: second.test", NULL};
     post_str(&r, AUTH_PATH, body, host2);
     ck_assert_msg(r.status == 200, "tenant 2 hash sign-in: %ld %s", r.status, r.body);
@@ -588,7 +598,7 @@ START_TEST(login_malformed)
     static const char *const bad[] = {
         "",
         "not json",
-        "{\"userName\":\"user@example.com\",\"password\":\"user pass\"",  /* truncated */
+        "{\"userName\":\"user@example.com\",\"password\":\"user pass\"",   /* truncated */
         "{\"userName\":\"user@example.com\",\"password\":\"user pass\"}x", /* trailing garbage */
         "[\"user@example.com\",\"user pass\"]",
         "\"user@example.com\"",
@@ -755,8 +765,9 @@ START_TEST(session_garbage_refused)
     char *huge = malloc(4001);
     memset(huge, 'A', 4000);
     huge[4000] = '\0';
-    const char *const bad[] = {"garbage", flipped, first_flipped, shorter, longer,
-                               "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", huge};
+    const char *const bad[] = {"garbage", flipped, first_flipped,
+                               shorter,   longer,  "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                               huge};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_token_refused(bad[i]);
         char *c = th_strf("Cookie: asc_auth_key=%s", bad[i]);
@@ -939,8 +950,8 @@ START_TEST(browser_session_lifetime)
     post_login(&r, "user@example.com", "user pass", ",\"session\":true", NULL);
     json_t *j = assert_ok(&r, AUTH_PATH, "POST");
     json_t *resp = json_object_get(j, "response");
-    assert_near(th_parse_iso(json_string_value(json_object_get(resp, "expires"))), before + BROWSER_TTL,
-                5, "response.expires (session: true)");
+    assert_near(th_parse_iso(json_string_value(json_object_get(resp, "expires"))),
+                before + BROWSER_TTL, 5, "response.expires (session: true)");
     set_cookie_t c;
     the_set_cookie(&r, &c);
     ck_assert_str_eq(c.value, json_string_value(json_object_get(resp, "token")));
@@ -980,7 +991,9 @@ static int64_t stored_last_seen(const char *email)
     idd_store_t *store = NULL;
     ck_assert_int_eq(idd_store_open(env.db, &store), 0);
     int64_t last_seen = -1;
-    ck_assert_int_eq(idd_store_session_list_user(store, u.id, (int64_t)time(NULL), first_last_seen, &last_seen), 0);
+    ck_assert_int_eq(
+        idd_store_session_list_user(store, u.id, (int64_t)time(NULL), first_last_seen, &last_seen),
+        0);
     idd_store_free(store);
     return last_seen;
 }
@@ -1026,7 +1039,8 @@ START_TEST(token_not_stored_or_logged)
     snprintf(wal, sizeof(wal), "%s-wal", env.db);
     const char *const files[] = {env.db, wal, srv.log};
     for (size_t i = 0; i < 3; i++) {
-        ck_assert_msg(!th_file_contains(files[i], token, strlen(token)), "token text in %s", files[i]);
+        ck_assert_msg(!th_file_contains(files[i], token, strlen(token)), "token text in %s",
+                      files[i]);
         ck_assert_msg(!th_file_contains(files[i], raw, raw_len), "token bytes in %s", files[i]);
     }
     ck_assert_msg(!th_file_contains(srv.log, "user pass", 9), "password in the log");
@@ -1086,8 +1100,9 @@ START_TEST(default_lifetimes)
     th_response_t r;
     post_login(&r, "user@example.com", "user pass", NULL, NULL);
     json_t *j = assert_ok(&r, AUTH_PATH, "POST");
-    assert_near(th_parse_iso(json_string_value(json_object_get(json_object_get(j, "response"), "expires"))),
-                before + DEFAULT_TTL, 5, "default response.expires");
+    assert_near(
+        th_parse_iso(json_string_value(json_object_get(json_object_get(j, "response"), "expires"))),
+        before + DEFAULT_TTL, 5, "default response.expires");
     set_cookie_t c;
     the_set_cookie(&r, &c);
     ck_assert(c.has_expires);
@@ -1098,8 +1113,9 @@ START_TEST(default_lifetimes)
     before = time(NULL);
     post_login(&r, "user@example.com", "user pass", ",\"session\":true", NULL);
     j = assert_ok(&r, AUTH_PATH, "POST");
-    assert_near(th_parse_iso(json_string_value(json_object_get(json_object_get(j, "response"), "expires"))),
-                before + DEFAULT_BROWSER_TTL, 5, "default browser response.expires");
+    assert_near(
+        th_parse_iso(json_string_value(json_object_get(json_object_get(j, "response"), "expires"))),
+        before + DEFAULT_BROWSER_TTL, 5, "default browser response.expires");
     the_set_cookie(&r, &c);
     ck_assert(!c.has_expires && !c.has_max_age);
     json_decref(j);

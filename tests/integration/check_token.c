@@ -28,9 +28,11 @@ static th_server_t srv;
 static void setup_with(const char *extra_yaml)
 {
     th_env_init(&env, extra_yaml, NULL);
-    ck_assert_int_eq(th_add_user(&env, "Admin@Example.com", "correct horse", "Ada", "Lovelace", "admin"), 0);
+    ck_assert_int_eq(
+        th_add_user(&env, "Admin@Example.com", "correct horse", "Ada", "Lovelace", "admin"), 0);
     ck_assert_int_eq(th_add_user(&env, "user@example.com", "user pass", "Bob", "User", "user"), 0);
-    ck_assert_int_eq(th_add_user(&env, "guest@example.com", "guest pass", "Gus", "Guest", "guest"), 0);
+    ck_assert_int_eq(th_add_user(&env, "guest@example.com", "guest pass", "Gus", "Guest", "guest"),
+                     0);
     th_server_start(&srv, &env);
 }
 
@@ -146,7 +148,8 @@ START_TEST(token_basic_ok)
     json_t *links = json_object_get(j, "links");
     ck_assert_int_eq(json_array_size(links), 1);
     char *expected_href = th_url(&srv, TOKEN_PATH);
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(links, 0), "href")), expected_href);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(links, 0), "href")),
+                     expected_href);
     free(expected_href);
     ck_assert_str_eq(json_string_value(json_object_get(json_array_get(links, 0), "action")), "GET");
     const char *token = json_string_value(json_object_get(j, "response"));
@@ -277,7 +280,8 @@ START_TEST(token_basic_malformed)
 {
     static const char *const bad[] = {
         "Authorization: Basic !!!not-base64!!!",
-        "Authorization: Basic YWRtaW5AZXhhbXBsZS5jb20", /* "admin@example.com": no colon, no padding */
+        "Authorization: Basic YWRtaW5AZXhhbXBsZS5jb20", /* "admin@example.com": no colon, no padding
+                                                         */
         "Authorization: Basic YWRtaW5AZXhhbXBsZS5jb20=", /* bad padding */
         "Authorization: Basic YQBiOmM=",                 /* "a\0b:c": a NUL byte */
         "Authorization: Basic Og==",                     /* ":" alone */
@@ -401,7 +405,8 @@ START_TEST(token_tenants_and_origin)
     free(bad_origin);
 
     /* X-Forwarded-* from a peer that is not a trusted proxy changes nothing. */
-    const char *forwarded[] = {basic, "X-Forwarded-Proto: https", "X-Forwarded-Host: docs.example.com", NULL};
+    const char *forwarded[] = {basic, "X-Forwarded-Proto: https",
+                               "X-Forwarded-Host: docs.example.com", NULL};
     th_http(&r, "GET", u, forwarded, NULL, 0, 0);
     ck_assert_int_eq(r.status, 200);
     j = th_json_parse(r.body);
@@ -553,7 +558,8 @@ END_TEST
 static long metric_value(const char *body, const char *name)
 {
     size_t n = strlen(name);
-    for (const char *line = body; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+    for (const char *line = body; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
         if (strncmp(line, name, n) == 0 && line[n] == ' ')
             return atol(line + n + 1);
     return -1;

@@ -26,12 +26,19 @@ const char *th_getenv(const char *name)
     const char *v = getenv(name);
     if (v == NULL || *v == '\0')
         ck_abort_msg("environment variable %s is not set (run the suite through ctest; the "
-                     "interop suites also need node and `npm ci` in tests/interop)", name);
+                     "interop suites also need node and `npm ci` in tests/interop)",
+                     name);
     return v;
 }
 
-const char *th_bin(void) { return th_getenv("IDD_BIN"); }
-const char *th_ctl(void) { return th_getenv("IDD_CTL"); }
+const char *th_bin(void)
+{
+    return th_getenv("IDD_BIN");
+}
+const char *th_ctl(void)
+{
+    return th_getenv("IDD_CTL");
+}
 
 /* Servers that th_server_stop found dead, hung or reporting a sanitizer error, in this
  * process. Check runs each test in a child, whose callers assert on th_server_stop; servers
@@ -85,7 +92,8 @@ time_t th_parse_iso(const char *s)
     memset(&tm, 0, sizeof(tm));
     ck_assert_ptr_nonnull(s);
     const char *end = strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    ck_assert_msg(end != NULL && *end == '\0' && strlen(s) == 20, "not YYYY-MM-DDTHH:MM:SSZ: %s", s);
+    ck_assert_msg(end != NULL && *end == '\0' && strlen(s) == 20, "not YYYY-MM-DDTHH:MM:SSZ: %s",
+                  s);
     return timegm(&tm);
 }
 
@@ -259,8 +267,10 @@ void th_env_init(th_env_t *env, const char *extra_yaml, const char *keys_yaml)
              " origins: [\"https://docs.example.com\"] }\n"
              "  - { id: 2, name: second, domains: [second.test] }\n"
              "%s\n%s\n",
-             th_threads, th_password_iterations, keys_yaml ? keys_yaml
-                       : "keys:\n  - { kid: test-es256, alg: ES256, file: es256.pem, state: active }",
+             th_threads, th_password_iterations,
+             keys_yaml
+                 ? keys_yaml
+                 : "keys:\n  - { kid: test-es256, alg: ES256, file: es256.pem, state: active }",
              extra_yaml ? extra_yaml : "");
     th_write_file(env->config, yaml, 0644);
     free(yaml);
@@ -279,8 +289,8 @@ void th_env_dispose(th_env_t *env)
 int th_add_user(const th_env_t *env, const char *email, const char *password, const char *first,
                 const char *last, const char *role)
 {
-    const char *argv[] = {th_ctl(), "-c", env->config, "user", "add", email, "--first", first,
-                          "--last", last, "--role", role, NULL};
+    const char *argv[] = {th_ctl(), "-c",     env->config, "user",   "add", email, "--first",
+                          first,    "--last", last,        "--role", role,  NULL};
     char line[1024];
     snprintf(line, sizeof(line), "%s\n", password);
     char *err = NULL;
@@ -591,7 +601,8 @@ void th_assert_error_envelope(const th_response_t *r, long status)
     ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 1);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "statusCode")), status);
     json_t *msg = json_object_get(json_object_get(j, "error"), "message");
-    ck_assert_msg(json_is_string(msg) && json_string_length(msg) > 0, "no error.message: %s", r->body);
+    ck_assert_msg(json_is_string(msg) && json_string_length(msg) > 0, "no error.message: %s",
+                  r->body);
     json_decref(j);
     th_assert_json_content_type(r);
 }
@@ -608,7 +619,8 @@ unsigned char *th_b64url_decode(const char *seg, size_t len, size_t *n)
 {
     unsigned char *buf = malloc(IDD_B64_DECODED_MAX(len) + 1);
     size_t got = 0;
-    ck_assert_msg(idd_b64url_decode(buf, &got, seg, len) == 0, "not base64url: %.*s", (int)len, seg);
+    ck_assert_msg(idd_b64url_decode(buf, &got, seg, len) == 0, "not base64url: %.*s", (int)len,
+                  seg);
     buf[got] = '\0';
     if (n != NULL)
         *n = got;

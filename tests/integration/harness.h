@@ -61,7 +61,7 @@ int th_run(const char *const argv[], const char *stdin_text, char **out, char **
 /* A test environment: a mkdtemp folder with a pepper, an ES256 key made by identityctl,
  * and identityd.yaml listening on 127.0.0.1:0. */
 typedef struct th_env {
-    char dir[128];      /* mkdtemp under /tmp: short, so paths below always fit */
+    char dir[128]; /* mkdtemp under /tmp: short, so paths below always fit */
     char config[TH_PATH];
     char db[TH_PATH];
 } th_env_t;
@@ -92,8 +92,8 @@ void th_sql(const th_env_t *env, const char *statement);
 typedef struct th_server {
     pid_t pid;
     int port;
-    char base[64];      /* "http://127.0.0.1:PORT" */
-    char log[TH_PATH];  /* its stderr */
+    char base[64];     /* "http://127.0.0.1:PORT" */
+    char log[TH_PATH]; /* its stderr */
 } th_server_t;
 
 /* Starts identityd -c config and waits until it logs the port it listens on. */
@@ -109,8 +109,8 @@ typedef struct th_response {
     long status;
     char *body;
     size_t body_len;
-    char *headers;      /* raw response header block, lowercase names kept as sent */
-    long http_version;  /* CURL_HTTP_VERSION_* actually used */
+    char *headers;     /* raw response header block, lowercase names kept as sent */
+    long http_version; /* CURL_HTTP_VERSION_* actually used */
 } th_response_t;
 
 /* Performs a request. headers is a NULL-terminated list of "Name: value" (may be NULL);
@@ -167,7 +167,8 @@ void th_multi_run(CURLM *multi);
 /* The HTTP status of a finished request (0: no answer); removes it from multi and frees it. */
 long th_multi_finish(CURLM *multi, CURL *easy);
 
-/* ---- helper processes ------------------------------------------------------------------------- */
+/* ---- helper processes -------------------------------------------------------------------------
+ */
 
 /* Reads a child's stdout (fd) until a whole line has arrived, and returns that line parsed as
  * JSON: how the interop suites' node helpers say that they listen. Fails the test, naming who

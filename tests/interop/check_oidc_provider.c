@@ -210,7 +210,8 @@ typedef struct mint {
 /* An access token minted by oidc-provider's AccessToken model (malloc'd). */
 static char *mint(const mint_t *m)
 {
-    json_t *body = json_pack("{s:s, s:s, s:s}", "sub", m->sub, "scope", m->scope, "format", m->format);
+    json_t *body =
+        json_pack("{s:s, s:s, s:s}", "sub", m->sub, "scope", m->scope, "format", m->format);
     if (m->resource != NULL)
         json_object_set_new(body, "resource", json_string(m->resource));
     if (m->alg != NULL)
@@ -231,7 +232,8 @@ static char *mint(const mint_t *m)
 /* The usual tokens: for user, scope GOOD_SCOPE, audience identityd's own tenant_url. */
 static char *mint_jwt(const test_user_t *u, const char *alg)
 {
-    mint_t m = {.sub = u->id, .scope = GOOD_SCOPE, .format = "jwt", .resource = srv.base, .alg = alg};
+    mint_t m = {
+        .sub = u->id, .scope = GOOD_SCOPE, .format = "jwt", .resource = srv.base, .alg = alg};
     return mint(&m);
 }
 
@@ -341,7 +343,8 @@ START_TEST(jwt_es256_and_rs256)
     ck_assert_str_eq(json_string_value(json_object_get(c, "scope")), GOOD_SCOPE);
     ck_assert_str_eq(json_string_value(json_object_get(c, "client_id")), "app");
     ck_assert(json_is_string(json_object_get(c, "jti")));
-    ck_assert(json_is_integer(json_object_get(c, "iat")) && json_is_integer(json_object_get(c, "exp")));
+    ck_assert(json_is_integer(json_object_get(c, "iat")) &&
+              json_is_integer(json_object_get(c, "exp")));
     json_decref(h), json_decref(c);
     h = th_jwt_part(rs, 0);
     ck_assert_str_eq(json_string_value(json_object_get(h, "alg")), "RS256");
@@ -524,7 +527,8 @@ START_TEST(jwt_key_rotation)
     assert_bearer_ok(old_opaque, &bob, "opaque token issued before the rotation");
 
     json_decref(rot), json_decref(body);
-    free(old_es), free(old_rs), free(old_opaque), free(old_kid), free(new_es), free(new_rs), free(new_kid);
+    free(old_es), free(old_rs), free(old_opaque), free(old_kid), free(new_es), free(new_rs),
+        free(new_kid);
 }
 END_TEST
 
@@ -536,15 +540,18 @@ START_TEST(other_audience)
 {
     static const char *const others[] = {
         "https://api.other.example",
-        "https://docs.example.com",   /* a configured origin of tenant 1, not this request's */
-        NULL,                         /* this port + "/" : not the same string */
+        "https://docs.example.com", /* a configured origin of tenant 1, not this request's */
+        NULL,                       /* this port + "/" : not the same string */
     };
     char with_slash[96];
     snprintf(with_slash, sizeof(with_slash), "%s/", srv.base);
     for (size_t i = 0; i < 3; i++) {
         const char *aud = others[i] ? others[i] : with_slash;
         for (int rsa = 0; rsa < 2; rsa++) {
-            mint_t m = {.sub = ada.id, .scope = GOOD_SCOPE, .format = "jwt", .resource = aud,
+            mint_t m = {.sub = ada.id,
+                        .scope = GOOD_SCOPE,
+                        .format = "jwt",
+                        .resource = aud,
                         .alg = rsa ? "RS256" : "ES256"};
             char *t = mint(&m);
             json_t *c = th_jwt_part(t, 1);
@@ -562,7 +569,10 @@ START_TEST(other_audience)
     free(ok);
 
     /* An opaque token carries its audience in the introspection answer: the same rule. */
-    mint_t m = {.sub = ada.id, .scope = GOOD_SCOPE, .format = "opaque", .resource = "https://api.other.example"};
+    mint_t m = {.sub = ada.id,
+                .scope = GOOD_SCOPE,
+                .format = "opaque",
+                .resource = "https://api.other.example"};
     char *opaque = mint(&m);
     json_t *ir = introspect_at_provider(opaque);
     ck_assert(json_is_true(json_object_get(ir, "active")));
@@ -593,7 +603,8 @@ START_TEST(other_audience)
 }
 END_TEST
 
-/* ---- (f) subjects that are not users ---------------------------------------------------------- */
+/* ---- (f) subjects that are not users ----------------------------------------------------------
+ */
 
 static void assert_not_ok(const char *token, const char *why)
 {
@@ -622,7 +633,8 @@ START_TEST(unknown_subjects)
     char url[128];
     snprintf(url, sizeof(url), "%s/token", prov.issuer);
     char body[512];
-    snprintf(body, sizeof(body), "grant_type=client_credentials&scope=read%%20write&resource=%s", srv.base);
+    snprintf(body, sizeof(body), "grant_type=client_credentials&scope=read%%20write&resource=%s",
+             srv.base);
     char *basic = th_basic("app", "app-secret");
     const char *headers[] = {basic, "Content-Type: application/x-www-form-urlencoded", NULL};
     th_response_t r;
@@ -708,7 +720,8 @@ START_TEST(provider_down)
     double took = th_now() - start;
     assert_error_only(&r, 503);
     th_response_dispose(&r);
-    expect(took <= TOTAL_TIMEOUT + 3, "503 took %.1f s (timeouts.total is %d)", took, TOTAL_TIMEOUT);
+    expect(took <= TOTAL_TIMEOUT + 3, "503 took %.1f s (timeouts.total is %d)", took,
+           TOTAL_TIMEOUT);
 
     assert_bearer_ok(jwt, &ada, "JWT with cached keys while the provider hangs");
 

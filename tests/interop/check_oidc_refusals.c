@@ -565,8 +565,8 @@ START_TEST(concurrent_checks_share_one_introspection)
 END_TEST
 
 /* The authority goes down. A token introspected a moment ago is still answered from the
- * cache (oidc.introspection.cache_ttl); a valid token never seen before cannot be introspected, so it is
- * 503, not 200 (accepting unchecked tokens) and not 401 (blaming the caller), and quickly:
+ * cache (oidc.introspection.cache_ttl); a valid token never seen before cannot be introspected, so
+ * it is 503, not 200 (accepting unchecked tokens) and not 401 (blaming the caller), and quickly:
  * the request must not hang past the configured timeout. The server keeps serving. */
 START_TEST(authority_down_gives_503)
 {
@@ -708,7 +708,8 @@ START_TEST(email_claim_needs_verification)
     bearer(&W.srv, token(&W, "email_verified"), &r);
     ck_assert_msg(r.status == 200, "verified email: %ld %s", r.status, r.body);
     th_response_dispose(&r);
-    static const char *const refused[] = {"email_unverified", "email_verified_as_string", "valid_es256"};
+    static const char *const refused[] = {"email_unverified", "email_verified_as_string",
+                                          "valid_es256"};
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
         bearer(&W.srv, token(&W, refused[i]), &r);
         assert_refused(&r, refused[i]);
@@ -728,7 +729,8 @@ START_TEST(introspection_unsupported_is_refused_and_logged)
     th_response_dispose(&r);
     char *log = th_read_file(W.srv.log);
     ck_assert_ptr_nonnull(log);
-    ck_assert_msg(strstr(log, "unsupported_token_type") != NULL, "no configuration error logged: %s", log);
+    ck_assert_msg(strstr(log, "unsupported_token_type") != NULL,
+                  "no configuration error logged: %s", log);
     free(log);
 }
 END_TEST
@@ -992,9 +994,10 @@ START_TEST(negative_cache_lasts_negative_ttl)
     bearer(&W.srv, t, &r);
     assert_refused(&r, "inactive, after negative_ttl");
     th_response_dispose(&r);
-    ck_assert_msg(stat_count(&W.authority, "/introspect") == before + 2,
-                  "a negative verdict outlived negative_ttl (introspection calls: %lld, expected %lld)",
-                  stat_count(&W.authority, "/introspect"), before + 2);
+    ck_assert_msg(
+        stat_count(&W.authority, "/introspect") == before + 2,
+        "a negative verdict outlived negative_ttl (introspection calls: %lld, expected %lld)",
+        stat_count(&W.authority, "/introspect"), before + 2);
 }
 END_TEST
 

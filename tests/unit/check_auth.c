@@ -49,9 +49,9 @@ static const classify_case_t cases[] = {
 START_TEST(classify_table)
 {
     const classify_case_t *c = &cases[_i];
-    idd_credential_t cred = idd_auth_classify(c->authorization, c->authorization ? strlen(c->authorization) : 0,
-                                              c->apikey, c->apikey ? strlen(c->apikey) : 0, c->cookie,
-                                              c->cookie ? strlen(c->cookie) : 0);
+    idd_credential_t cred = idd_auth_classify(
+        c->authorization, c->authorization ? strlen(c->authorization) : 0, c->apikey,
+        c->apikey ? strlen(c->apikey) : 0, c->cookie, c->cookie ? strlen(c->cookie) : 0);
     ck_assert_msg(cred.kind == c->kind, "case %d: kind %d, want %d", _i, cred.kind, c->kind);
     if (c->value != NULL) {
         ck_assert_int_eq(cred.value.len, strlen(c->value));

@@ -127,20 +127,20 @@ START_TEST(test_round_trip_all_bytes)
 END_TEST
 
 static const char *const std_refused[] = {
-    "Zg",        /* length not a multiple of 4 (padding missing) */
-    "Zg=",       /* length not a multiple of 4 */
-    "Z===",      /* three padding characters */
-    "====",      /* only padding */
-    "Zg==Zm9v",  /* padding in the middle */
-    "Zm=v",      /* '=' inside a group */
-    "Zh==",      /* non-zero trailing bits: another spelling of "Zg==" */
-    "Zm9=",      /* non-zero trailing bits: another spelling of "Zm8=" */
-    "Zm9v\n",    /* embedded newline */
-    "Zm 9v",     /* embedded space */
-    "Zm\t8",     /* whitespace inside a group of the right length */
-    " Zm8",      /* leading space */
+    "Zg",           /* length not a multiple of 4 (padding missing) */
+    "Zg=",          /* length not a multiple of 4 */
+    "Z===",         /* three padding characters */
+    "====",         /* only padding */
+    "Zg==Zm9v",     /* padding in the middle */
+    "Zm=v",         /* '=' inside a group */
+    "Zh==",         /* non-zero trailing bits: another spelling of "Zg==" */
+    "Zm9=",         /* non-zero trailing bits: another spelling of "Zm8=" */
+    "Zm9v\n",       /* embedded newline */
+    "Zm 9v",        /* embedded space */
+    "Zm\t8",        /* whitespace inside a group of the right length */
+    " Zm8",         /* leading space */
     "Zm9v\r\nZm9v", /* line breaks as MIME would write them */
-    "Zm9*",      /* outside the alphabet */
+    "Zm9*",         /* outside the alphabet */
     "Zm9vYmFy====", /* padding where none is due */
 };
 
@@ -156,17 +156,17 @@ START_TEST(test_std_refusals)
 END_TEST
 
 static const char *const url_refused[] = {
-    "Zg==",     /* padding is refused in base64url */
-    "Zm8=",     /* one padding character */
-    "Z",        /* length 1 mod 4 carries no whole byte */
-    "Zm9vY",    /* length 1 mod 4 */
-    "Zh",       /* non-zero trailing bits */
-    "Zm9",      /* non-zero trailing bits */
-    "Zm9v+",    /* standard alphabet */
-    "Zm9/",     /* standard alphabet */
-    "Zm9v\n",   /* embedded newline */
-    "Zm 9",     /* embedded space */
-    "Zm9v.",    /* a JWS separator is not part of a segment */
+    "Zg==",   /* padding is refused in base64url */
+    "Zm8=",   /* one padding character */
+    "Z",      /* length 1 mod 4 carries no whole byte */
+    "Zm9vY",  /* length 1 mod 4 */
+    "Zh",     /* non-zero trailing bits */
+    "Zm9",    /* non-zero trailing bits */
+    "Zm9v+",  /* standard alphabet */
+    "Zm9/",   /* standard alphabet */
+    "Zm9v\n", /* embedded newline */
+    "Zm 9",   /* embedded space */
+    "Zm9v.",  /* a JWS separator is not part of a segment */
 };
 
 START_TEST(test_url_refusals)
@@ -175,8 +175,7 @@ START_TEST(test_url_refusals)
     size_t n = 77;
     const char *in = url_refused[_i];
 
-    ck_assert_msg(idd_b64url_decode(out, &n, in, strlen(in)) == IDD_EINVAL, "accepted \"%s\"",
-                  in);
+    ck_assert_msg(idd_b64url_decode(out, &n, in, strlen(in)) == IDD_EINVAL, "accepted \"%s\"", in);
     ck_assert_uint_eq(n, 0);
 }
 END_TEST

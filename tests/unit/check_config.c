@@ -479,7 +479,8 @@ static const struct bad_case {
      "needs 'file'"},
     {"lowercase alg", PEPPER TENANT1 "keys:\n  - kid: es\n    alg: es256 #<\n    file: f\n",
      "'es256' is not one of HS256, ES256, RS256, EdDSA"},
-    /* PS256 is in the table of names, but only for external tokens: identityd never signs with it. */
+    /* PS256 is in the table of names, but only for external tokens: identityd never signs with it.
+     */
     {"PS256 key", PEPPER TENANT1 "keys:\n  - kid: ps\n    alg: PS256 #<\n    file: f\n",
      "'PS256' is not one of HS256, ES256, RS256, EdDSA"},
     {"bad kid", PEPPER TENANT1 "keys:\n  - kid: \"a b\" #<\n    alg: ES256\n    file: f\n",
@@ -523,11 +524,13 @@ static const struct bad_case {
      "oidc.clock_skew: '601' is out of range (0..600)"},
     {"oidc.clock_skew negative", MINIMAL OIDC_MINIMAL "  clock_skew: -1 #<\n",
      "oidc.clock_skew: '-1' is out of range (0..600)"},
-    {"oidc.introspection.cache_ttl above its maximum", MINIMAL OIDC_MINIMAL "    cache_ttl: 3601 #<\n",
+    {"oidc.introspection.cache_ttl above its maximum",
+     MINIMAL OIDC_MINIMAL "    cache_ttl: 3601 #<\n",
      "oidc.introspection.cache_ttl: '3601' is out of range (0..3600)"},
     {"oidc.introspection.cache_ttl negative", MINIMAL OIDC_MINIMAL "    cache_ttl: -1 #<\n",
      "oidc.introspection.cache_ttl: '-1' is out of range (0..3600)"},
-    {"oidc.introspection.negative_ttl above its maximum", MINIMAL OIDC_MINIMAL "    negative_ttl: 601 #<\n",
+    {"oidc.introspection.negative_ttl above its maximum",
+     MINIMAL OIDC_MINIMAL "    negative_ttl: 601 #<\n",
      "oidc.introspection.negative_ttl: '601' is out of range (0..600)"},
     {"oidc.introspection.negative_ttl negative", MINIMAL OIDC_MINIMAL "    negative_ttl: -5 #<\n",
      "oidc.introspection.negative_ttl: '-5' is out of range (0..600)"},

@@ -100,8 +100,7 @@ static void load_refused(idd_config_t *cfg, int want_rc, int line, const char *n
     ck_assert_msg(rc == want_rc, "rc %d, want %d (%s)", rc, want_rc, err);
     ck_assert_ptr_null(kr);
     snprintf(where, sizeof(where), CFG_PATH ":%d: ", line);
-    ck_assert_msg(strncmp(err, where, strlen(where)) == 0, "error \"%s\" lacks \"%s\"", err,
-                  where);
+    ck_assert_msg(strncmp(err, where, strlen(where)) == 0, "error \"%s\" lacks \"%s\"", err, where);
     if (needle != NULL)
         ck_assert_msg(strstr(err, needle) != NULL, "error \"%s\" lacks \"%s\"", err, needle);
 }
@@ -166,7 +165,8 @@ static void make_files(void)
     ck_assert_ptr_nonnull(k);
     write_pem(k, enc_pem, EVP_aes_256_cbc(), 0);
     EVP_PKEY_free(k);
-    write_text(junk_pem, "-----BEGIN PRIVATE KEY-----\nnot base64 at all\n-----END PRIVATE KEY-----\n");
+    write_text(junk_pem,
+               "-----BEGIN PRIVATE KEY-----\nnot base64 at all\n-----END PRIVATE KEY-----\n");
     write_text(mk_file, "111\r\n \t\n");
     write_text(mk_empty_file, " \n");
 }
@@ -205,8 +205,7 @@ static void assert_members(json_t *jwk, const char *const *want, size_t n)
 {
     ck_assert_uint_eq(json_object_size(jwk), n);
     for (size_t i = 0; i < n; i++)
-        ck_assert_msg(json_is_string(json_object_get(jwk, want[i])), "member %s missing",
-                      want[i]);
+        ck_assert_msg(json_is_string(json_object_get(jwk, want[i])), "member %s missing", want[i]);
     /* Private members of RFC 7518 §6.2.2 and §6.3.2, and the symmetric "k". */
     static const char *const private_members[] = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"};
     for (size_t i = 0; i < IDD_ARRAY_LEN(private_members); i++)
@@ -254,8 +253,8 @@ START_TEST(test_jwk_es256)
     ck_assert_uint_eq(b64url_member(jwk, "x", x, sizeof(x)), 32);
     ck_assert_uint_eq(b64url_member(jwk, "y", y, sizeof(y)), 32);
     EVP_PKEY *pkey = read_pem(es_pem);
-    ck_assert_int_eq(EVP_PKEY_set_utf8_string_param(pkey, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
-                                                    "uncompressed"),
+    ck_assert_int_eq(EVP_PKEY_set_utf8_string_param(
+                         pkey, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "uncompressed"),
                      1);
     ck_assert_int_eq(EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, point,
                                                      sizeof(point), &point_len),
@@ -619,12 +618,9 @@ static const struct {
     const char *file;
     const char *needle;
 } mismatches[] = {
-    {IDD_ALG_ES256, ed_pem, "ED25519"},
-    {IDD_ALG_ES256, rs_pem, "RSA"},
-    {IDD_ALG_ES256, p384_pem, "secp384r1"},
-    {IDD_ALG_RS256, es_pem, "EC"},
-    {IDD_ALG_RS256, ed_pem, "ED25519"},
-    {IDD_ALG_EDDSA, es_pem, "EC"},
+    {IDD_ALG_ES256, ed_pem, "ED25519"},     {IDD_ALG_ES256, rs_pem, "RSA"},
+    {IDD_ALG_ES256, p384_pem, "secp384r1"}, {IDD_ALG_RS256, es_pem, "EC"},
+    {IDD_ALG_RS256, ed_pem, "ED25519"},     {IDD_ALG_EDDSA, es_pem, "EC"},
     {IDD_ALG_EDDSA, rs_pem, "RSA"},
 };
 
@@ -634,8 +630,7 @@ START_TEST(test_type_mismatch_refused)
 {
     idd_config_t *cfg = cfg_new();
     cfg_add(cfg, "filler", IDD_ALG_EDDSA, ed_pem, IDD_KEY_PUBLISHED, 2);
-    cfg_add(cfg, "wrong", mismatches[_i].alg, mismatches[_i].file,
-            IDD_KEY_ACTIVE, 9);
+    cfg_add(cfg, "wrong", mismatches[_i].alg, mismatches[_i].file, IDD_KEY_ACTIVE, 9);
     load_refused(cfg, IDD_ECONFIG, 9, mismatches[_i].needle);
     cfg_free(cfg);
 }
@@ -702,8 +697,8 @@ START_TEST(test_generate)
         idd_alg_t alg;
         const char *type;
         int bits;
-    } kinds[] = {{IDD_ALG_ES256, "EC", 256}, {IDD_ALG_RS256, "RSA", 3072},
-                 {IDD_ALG_EDDSA, "ED25519", 256}};
+    } kinds[] = {
+        {IDD_ALG_ES256, "EC", 256}, {IDD_ALG_RS256, "RSA", 3072}, {IDD_ALG_EDDSA, "ED25519", 256}};
     char path[600], err[512];
 
     for (size_t i = 0; i < IDD_ARRAY_LEN(kinds); i++) {

@@ -19,7 +19,8 @@ static const idd_route_t *find(const char *method, const char *path)
     for (size_t i = 0; i < idd_routes_count; i++) {
         h2o_iovec_t params[IDD_ROUTE_MAX_PARAMS];
         size_t n = 0;
-        if (strcmp(idd_routes[i].method, method) == 0 && idd_route_match(idd_routes[i].path, iov(path), params, &n))
+        if (strcmp(idd_routes[i].method, method) == 0 &&
+            idd_route_match(idd_routes[i].path, iov(path), params, &n))
             return &idd_routes[i];
     }
     return NULL;
@@ -33,12 +34,14 @@ START_TEST(authenticating_routes_address_a_tenant)
         ck_assert_ptr_nonnull(r->handler);
         /* authentication looks users up in the request's tenant */
         if (r->auth != IDD_AUTH_NONE)
-            ck_assert_msg(r->tenant == IDD_TENANT_REQUIRED, "%s %s authenticates without a tenant", r->method, r->path);
+            ck_assert_msg(r->tenant == IDD_TENANT_REQUIRED, "%s %s authenticates without a tenant",
+                          r->method, r->path);
         /* a required credential always comes with the scope it must grant, and only then */
         if (r->auth == IDD_AUTH_REQUIRED)
             ck_assert_msg(r->scope != NULL, "%s %s has no scope", r->method, r->path);
         else
-            ck_assert_msg(r->scope == NULL, "%s %s has a scope it never checks", r->method, r->path);
+            ck_assert_msg(r->scope == NULL, "%s %s has a scope it never checks", r->method,
+                          r->path);
     }
 }
 END_TEST

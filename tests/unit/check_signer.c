@@ -245,8 +245,8 @@ static int openssl_verify_eddsa(const char *token)
     ck_assert_int_eq(idd_b64url_decode(sig, &sig_len, d2 + 1, strlen(d2 + 1)), 0);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     ck_assert_int_eq(EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pkey), 1);
-    int ok = EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)token,
-                              (size_t)(d2 - token));
+    int ok =
+        EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)token, (size_t)(d2 - token));
     EVP_MD_CTX_free(ctx);
     EVP_PKEY_free(pkey);
     return ok == 1;
@@ -580,11 +580,10 @@ START_TEST(test_claims_order_and_text)
     idd_buf_init(&out);
     idd_claims_write(&c, "JTI", &out);
 
-    static const char *const order[] = {"\"sub\":",        "\"user_id\":",   "\"user_name\":",
-                                        "\"user_email\":", "\"tenant_id\":", "\"tenant_url\":",
-                                        "\"is_admin\":",   "\"is_guest\":",  "\"is_public\":",
-                                        "\"iss\":",        "\"aud\":",       "\"exp\":",
-                                        "\"iat\":",        "\"jti\":"};
+    static const char *const order[] = {
+        "\"sub\":",        "\"user_id\":",  "\"user_name\":", "\"user_email\":", "\"tenant_id\":",
+        "\"tenant_url\":", "\"is_admin\":", "\"is_guest\":",  "\"is_public\":",  "\"iss\":",
+        "\"aud\":",        "\"exp\":",      "\"iat\":",       "\"jti\":"};
     const char *prev = out.data;
     for (size_t i = 0; i < IDD_ARRAY_LEN(order); i++) {
         const char *at = strstr(out.data, order[i]);

@@ -188,8 +188,7 @@ static char *public_pem(const char *path, int *len)
     return copy;
 }
 
-static int verify(const idd_keyring_t *kr, const char *token, int64_t now, char *err,
-                  size_t errlen)
+static int verify(const idd_keyring_t *kr, const char *token, int64_t now, char *err, size_t errlen)
 {
     return idd_verify_token(kr, token, now, NULL, err, errlen);
 }
@@ -301,8 +300,7 @@ START_TEST(test_refuses_tampered_payload)
     ck_assert_ptr_nonnull(strstr(payload, "\"is_admin\":\"true\""));
     char *new_payload = b64url_str(payload, strlen(payload));
     char *forged = NULL;
-    ck_assert_int_ne(asprintf(&forged, "%.*s.%s%s", (int)(d1 - token), token, new_payload, d2),
-                     -1);
+    ck_assert_int_ne(asprintf(&forged, "%.*s.%s%s", (int)(d1 - token), token, new_payload, d2), -1);
 
     char err[256];
     ck_assert_int_eq(verify(kr, forged, now, err, sizeof(err)), IDD_EDENIED);
@@ -419,16 +417,16 @@ START_TEST(test_refuses_alg_confusion)
     char header[128], payload[256];
     snprintf(header, sizeof(header), "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
              kids[IDD_ALG_RS256]);
-    snprintf(payload, sizeof(payload),
-             "{\"sub\":\"evil\",\"is_admin\":\"true\",\"exp\":%lld}", (long long)(now + 300));
+    snprintf(payload, sizeof(payload), "{\"sub\":\"evil\",\"is_admin\":\"true\",\"exp\":%lld}",
+             (long long)(now + 300));
     char *h = b64url_str(header, strlen(header));
     char *p = b64url_str(payload, strlen(payload));
     char *input = NULL;
     ck_assert_int_ne(asprintf(&input, "%s.%s", h, p), -1);
     unsigned char mac[32];
     unsigned int mac_len = 0;
-    ck_assert_ptr_nonnull(HMAC(EVP_sha256(), pem, pem_len, (unsigned char *)input,
-                               strlen(input), mac, &mac_len));
+    ck_assert_ptr_nonnull(
+        HMAC(EVP_sha256(), pem, pem_len, (unsigned char *)input, strlen(input), mac, &mac_len));
     char *token = assemble(header, payload, mac, mac_len);
 
     /* The forgery is real: libjwt alone accepts it with the public PEM as key. */

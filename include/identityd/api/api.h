@@ -41,8 +41,8 @@ typedef struct idd_router {
 } idd_router_t;
 
 /* Registers the router for every path of hostconf. */
-idd_router_t *idd_router_register(h2o_hostconf_t *hostconf, idd_app_t *app, const idd_route_t *routes,
-                                  size_t n_routes);
+idd_router_t *idd_router_register(h2o_hostconf_t *hostconf, idd_app_t *app,
+                                  const idd_route_t *routes, size_t n_routes);
 
 /* Matches path against pattern ("{x}" is one non-empty segment), capturing at most
  * IDD_ROUTE_MAX_PARAMS segments into params. Returns 1 on a match. */

@@ -37,11 +37,11 @@ typedef struct idd_app {
     idd_workers_t *outbound;               /* calls to the OAuth2/OpenID authority */
     struct idd_bruteforce *bruteforce;     /* failed sign-ins */
     struct idd_apikey_usage *apikey_usage; /* API key uses not yet written */
-    struct idd_oidc *oidc;                 /* the external authority; NULL without an oidc section */
-    atomic_ulong tokens_minted;            /* counters served by GET /metrics */
-    atomic_ulong auth_failures;            /* 401s for a missing or invalid credential */
-    atomic_ulong signins_blocked;          /* 403s from brute-force blocks */
-    atomic_ullong kdf_iterations;          /* PBKDF2 rounds run for password checks (decoys included) */
+    struct idd_oidc *oidc;        /* the external authority; NULL without an oidc section */
+    atomic_ulong tokens_minted;   /* counters served by GET /metrics */
+    atomic_ulong auth_failures;   /* 401s for a missing or invalid credential */
+    atomic_ulong signins_blocked; /* 403s from brute-force blocks */
+    atomic_ullong kdf_iterations; /* PBKDF2 rounds run for password checks (decoys included) */
 } idd_app_t;
 
 /* What one event loop owns: its own database connection and signing contexts, so the token
@@ -76,10 +76,10 @@ typedef struct idd_request {
     idd_app_t *app;
     const idd_tenant_config_t *tenant; /* resolved from the host; NULL on routes without one */
     const idd_tenant_t *tenant_row;
-    h2o_iovec_t scheme;     /* "http" or "https" as the client saw it */
-    h2o_iovec_t host;       /* authority as the client saw it ("host[:port]"), lowercase */
-    h2o_iovec_t origin;     /* scheme://host */
-    h2o_iovec_t tenant_url; /* origin, or the accepted ?origin= */
+    h2o_iovec_t scheme;           /* "http" or "https" as the client saw it */
+    h2o_iovec_t host;             /* authority as the client saw it ("host[:port]"), lowercase */
+    h2o_iovec_t origin;           /* scheme://host */
+    h2o_iovec_t tenant_url;       /* origin, or the accepted ?origin= */
     struct sockaddr_storage peer; /* socket peer */
     char client_ip[46];           /* the client: the peer, or from X-Forwarded-For (trusted) */
     bool https;                   /* the client's connection was TLS (directly or at a proxy) */
@@ -88,11 +88,11 @@ typedef struct idd_request {
     /* Authentication in progress (auth/auth.c). */
     const char *auth_need_scope; /* NULL: authentication is optional */
     void (*auth_next)(struct idd_request *r, struct idd_principal *p); /* the handler after it */
-    int auth_kind;               /* idd_cred_kind_t of the credential being checked */
-    bool auth_from_cookie;       /* the credential was the asc_auth_key cookie */
-    h2o_iovec_t auth_token;      /* a session-or-opaque token being checked */
-    int retry_after;             /* seconds, when a brute-force block refused the request */
-    void *handler_data;          /* the handler's own state across asynchronous steps */
+    int auth_kind;          /* idd_cred_kind_t of the credential being checked */
+    bool auth_from_cookie;  /* the credential was the asc_auth_key cookie */
+    h2o_iovec_t auth_token; /* a session-or-opaque token being checked */
+    int retry_after;        /* seconds, when a brute-force block refused the request */
+    void *handler_data;     /* the handler's own state across asynchronous steps */
 } idd_request_t;
 
 /* Resolves r's client address, scheme, host, origin and, when the host names one, tenant

@@ -30,19 +30,19 @@ typedef enum {
 
 /* Credential kinds, in the order of the dispatch table in DESIGN.md. */
 typedef enum {
-    IDD_CRED_NONE = 0,   /* nothing: anonymous */
-    IDD_CRED_BASIC,      /* Authorization: Basic … */
-    IDD_CRED_APIKEY,     /* Authorization: Bearer sk-… or ApiKeyBearer: sk-… */
-    IDD_CRED_JWT,        /* Authorization: Bearer <three base64url segments> */
-    IDD_CRED_SESSION,    /* Bearer <other>, a raw Authorization value, or cookie asc_auth_key */
+    IDD_CRED_NONE = 0, /* nothing: anonymous */
+    IDD_CRED_BASIC,    /* Authorization: Basic … */
+    IDD_CRED_APIKEY,   /* Authorization: Bearer sk-… or ApiKeyBearer: sk-… */
+    IDD_CRED_JWT,      /* Authorization: Bearer <three base64url segments> */
+    IDD_CRED_SESSION,  /* Bearer <other>, a raw Authorization value, or cookie asc_auth_key */
 } idd_cred_kind_t;
 
 /* The classified credential: kind and the bytes to check (not NUL-terminated; borrowed from
  * the request's headers). */
 typedef struct idd_credential {
     idd_cred_kind_t kind;
-    h2o_iovec_t value;   /* Basic: the base64 part; others: the token */
-    bool from_cookie;    /* session taken from the asc_auth_key cookie */
+    h2o_iovec_t value; /* Basic: the base64 part; others: the token */
+    bool from_cookie;  /* session taken from the asc_auth_key cookie */
 } idd_credential_t;
 
 /* Classifies raw header values (each may be NULL/0 when absent). Pure function, unit-tested
@@ -54,15 +54,15 @@ idd_credential_t idd_auth_classify(const char *authorization, size_t authorizati
 /* Scope names used across the API. */
 #define IDD_SCOPE_ALL_WRITE "*:write"
 #define IDD_SCOPE_ALL_READ "*:read"
-#define IDD_SCOPE_ANY ""                /* authentication needed, no particular scope */
+#define IDD_SCOPE_ANY "" /* authentication needed, no particular scope */
 
 /* Who a request runs as. */
 typedef struct idd_principal {
-    idd_user_t user;           /* the password record is wiped before handlers see it */
+    idd_user_t user; /* the password record is wiped before handlers see it */
     idd_cred_kind_t via;
-    int64_t session_id;        /* the login event when via is IDD_CRED_SESSION, else 0 */
+    int64_t session_id;               /* the login event when via is IDD_CRED_SESSION, else 0 */
     char apikey_id[IDD_GUID_LEN + 1]; /* the key when via is IDD_CRED_APIKEY, else "" */
-    char scopes[256];          /* space-separated scopes, e.g. "*:write" */
+    char scopes[256];                 /* space-separated scopes, e.g. "*:write" */
 } idd_principal_t;
 
 /* Returns true when the principal's scopes grant scope ("X:write" implies "X:read",
@@ -88,7 +88,8 @@ typedef void (*idd_auth_next_fn)(idd_request_t *r, idd_principal_t *principal);
  * credential (an invalid session cookie is deleted in the response); only a failed check
  * (503) is answered here. NONE: next(r, NULL) at once. May complete after this returns
  * (worker-pool work). The router is its only caller. */
-void idd_auth_run(idd_request_t *r, idd_auth_policy_t policy, const char *need_scope, idd_auth_next_fn next);
+void idd_auth_run(idd_request_t *r, idd_auth_policy_t policy, const char *need_scope,
+                  idd_auth_next_fn next);
 
 /* Answers the failure of a sign-in attempt made with idd_auth_signin by an API handler:
  * 401 with message (DENY), 403 with Retry-After (BLOCKED) or 503 (ERROR). */
@@ -105,12 +106,12 @@ void idd_auth_basic(idd_request_t *r, h2o_iovec_t credential, idd_auth_done_fn d
 
 /* A login and a secret to check against the store (auth/signin.c). */
 typedef struct idd_signin {
-    const char *login;        /* the email, NUL-terminated */
-    const char *password;     /* the plain password (len below), or NULL */
+    const char *login;    /* the email, NUL-terminated */
+    const char *password; /* the plain password (len below), or NULL */
     size_t password_len;
-    const char *client_hash;  /* or DocSpace's client hash, 64 lowercase hex; NULL otherwise */
-    bool remember;            /* Basic: consult and fill the thread's verified-credential cache */
-    idd_cred_kind_t via;      /* how the principal authenticated */
+    const char *client_hash; /* or DocSpace's client hash, 64 lowercase hex; NULL otherwise */
+    bool remember;           /* Basic: consult and fill the thread's verified-credential cache */
+    idd_cred_kind_t via;     /* how the principal authenticated */
 } idd_signin_t;
 
 /* Checks a sign-in: refuses a pair under brute-force block (BLOCKED) before anything else;
@@ -133,8 +134,8 @@ typedef struct idd_oidc idd_oidc_t;
 /* Sets up the oidc: section of cfg (reads the introspection client secret). Returns 0 with
  * *out set (NULL when the section is absent), or IDD_ECONFIG/IDD_EIO with a message in err.
  * Nothing is fetched here: the authority may be down when identityd starts. */
-int idd_oidc_new(const idd_config_t *cfg, const idd_keyring_t *keyring, idd_oidc_t **out,
-                 char *err, size_t errlen);
+int idd_oidc_new(const idd_config_t *cfg, const idd_keyring_t *keyring, idd_oidc_t **out, char *err,
+                 size_t errlen);
 void idd_oidc_free(idd_oidc_t *o);
 
 /* A Bearer JWT: verified against the authority's JWKS (RFC 8725 rules), then introspected

@@ -27,70 +27,70 @@
 typedef enum { IDD_KEY_ACTIVE = 0, IDD_KEY_PUBLISHED } idd_key_state_t;
 
 typedef struct idd_listen {
-    char host[64];  /* numeric address as written, without brackets ("127.0.0.1", "::1") */
-    uint16_t port;  /* 0 asks the kernel for an ephemeral port */
+    char host[64]; /* numeric address as written, without brackets ("127.0.0.1", "::1") */
+    uint16_t port; /* 0 asks the kernel for an ephemeral port */
     int line;
 } idd_listen_t;
 
 typedef struct idd_tenant_config {
-    int64_t id;          /* >= 1 */
+    int64_t id; /* >= 1 */
     char *name;
-    char **domains;      /* host names (lowercase, no port) served as this tenant */
+    char **domains; /* host names (lowercase, no port) served as this tenant */
     size_t n_domains;
-    char **origins;      /* "scheme://host[:port]" values accepted in ?origin= */
+    char **origins; /* "scheme://host[:port]" values accepted in ?origin= */
     size_t n_origins;
     int line;
 } idd_tenant_config_t;
 
 typedef struct idd_key_config {
     char *kid;
-    idd_alg_t alg;           /* one of IDD_JWA_SIGNING */
-    char *file;              /* PEM private key (ES256, RS256, EdDSA); resolved path */
-    char *machine_key;       /* HS256: DocSpace's core:machinekey, inline (secret) */
-    char *machine_key_file;  /* HS256: the same, read from a file (resolved path) */
+    idd_alg_t alg;          /* one of IDD_JWA_SIGNING */
+    char *file;             /* PEM private key (ES256, RS256, EdDSA); resolved path */
+    char *machine_key;      /* HS256: DocSpace's core:machinekey, inline (secret) */
+    char *machine_key_file; /* HS256: the same, read from a file (resolved path) */
     idd_key_state_t state;
-    int line;                /* where the list item starts */
-    int file_line;           /* of the `file:` key, 0 when absent */
+    int line;                  /* where the list item starts */
+    int file_line;             /* of the `file:` key, 0 when absent */
     int machine_key_file_line; /* of the `machine_key_file:` key, 0 when absent */
 } idd_key_config_t;
 
 /* The external OAuth2/OpenID authority whose access tokens are accepted (oidc: section). */
 typedef struct idd_oidc_config {
-    bool enabled;               /* the section is present */
-    char *authority;            /* issuer URL; discovery at {authority}/.well-known/openid-configuration */
-    unsigned algorithms;        /* IDD_JWA_* bits (core/jwa.h); default ES256 | RS256 */
-    char **audience;            /* accepted "aud" values; none: the request's tenant_url */
+    bool enabled;        /* the section is present */
+    char *authority;     /* issuer URL; discovery at {authority}/.well-known/openid-configuration */
+    unsigned algorithms; /* IDD_JWA_* bits (core/jwa.h); default ES256 | RS256 */
+    char **audience;     /* accepted "aud" values; none: the request's tenant_url */
     size_t n_audience;
     int clock_skew;             /* seconds, 0..600, default 120 */
     char *user_claim;           /* "sub" (the user's GUID, default) or "email" */
     bool introspection_enabled; /* default true */
-    bool introspection_jwt;     /* also introspect JWTs after their signature checks; default true */
-    char *client_id;            /* introspection client */
-    char *client_secret_file;   /* resolved path; its content is the secret */
+    bool introspection_jwt;   /* also introspect JWTs after their signature checks; default true */
+    char *client_id;          /* introspection client */
+    char *client_secret_file; /* resolved path; its content is the secret */
     int client_secret_file_line; /* of the `client_secret_file:` key, 0 when absent */
-    int cache_ttl;              /* introspection.cache_ttl: positive results, seconds, 0..3600, default 60 */
-    int negative_ttl;           /* introspection.negative_ttl: negative results, 0..600, default 5 */
-    int jwks_min_refresh;       /* seconds between refetches for an unknown kid, 1..3600, default 30 */
-    int jwks_max_age;           /* longest a JWKS or discovery document is kept, 60..86400, default 3600 */
-    int connect_timeout;        /* seconds, 1..60, default 2 */
-    int total_timeout;          /* seconds, 1..120, default 5 */
-    bool allow_http;            /* plain http:// authority (loopback tests only); default false */
-    int line;                   /* where the section starts */
+    int cache_ttl;    /* introspection.cache_ttl: positive results, seconds, 0..3600, default 60 */
+    int negative_ttl; /* introspection.negative_ttl: negative results, 0..600, default 5 */
+    int jwks_min_refresh; /* seconds between refetches for an unknown kid, 1..3600, default 30 */
+    int jwks_max_age;    /* longest a JWKS or discovery document is kept, 60..86400, default 3600 */
+    int connect_timeout; /* seconds, 1..60, default 2 */
+    int total_timeout;   /* seconds, 1..120, default 5 */
+    bool allow_http;     /* plain http:// authority (loopback tests only); default false */
+    int line;            /* where the section starts */
 } idd_oidc_config_t;
 
 typedef struct idd_config {
-    char *path;                 /* the file loaded */
-    char *dir;                  /* its folder: base of relative paths */
+    char *path; /* the file loaded */
+    char *dir;  /* its folder: base of relative paths */
     idd_listen_t *listen;
     size_t n_listen;
-    int threads;                /* event loops; 0 in the file means one per core (resolved) */
-    char *database;             /* resolved path of the SQLite file */
-    int workers;                /* worker threads for KDF and outbound calls */
-    int token_ttl;              /* seconds, token.ttl */
+    int threads;                  /* event loops; 0 in the file means one per core (resolved) */
+    char *database;               /* resolved path of the SQLite file */
+    int workers;                  /* worker threads for KDF and outbound calls */
+    int token_ttl;                /* seconds, token.ttl */
     unsigned password_iterations; /* PBKDF2 iterations of the client hash */
-    char *pepper_file;          /* resolved path */
-    int pepper_file_line;       /* of the `pepper_file:` key */
-    int basic_cache_ttl;        /* seconds a verified Basic credential is remembered; 0 off; <= 60 */
+    char *pepper_file;            /* resolved path */
+    int pepper_file_line;         /* of the `pepper_file:` key */
+    int basic_cache_ttl; /* seconds a verified Basic credential is remembered; 0 off; <= 60 */
     idd_tenant_config_t *tenants;
     size_t n_tenants;
     idd_cidr_t *trusted_proxies; /* addresses or networks (core/cidr.h) */
@@ -98,14 +98,14 @@ typedef struct idd_config {
     idd_key_config_t *keys;
     size_t n_keys;
     idd_log_level_t log_level;
-    size_t max_header_bytes;    /* request line + headers; larger gets 431 (16 KiB) */
-    size_t max_body_bytes;      /* request body; larger gets 413 (64 KiB) */
-    int session_ttl;            /* session.ttl: sign-in session lifetime, seconds (30 days) */
-    int session_browser_ttl;    /* session.browser_ttl: for `session: true` sign-ins (12 h) */
-    int bruteforce_attempts;    /* bruteforce.attempts: failures that start a block (5) */
-    int bruteforce_window;      /* bruteforce.window: seconds the failures are counted over (60) */
-    int bruteforce_block;       /* bruteforce.block: seconds a pair stays refused (60) */
-    int bruteforce_slots;       /* bruteforce.slots: size of the shared counter table (65536) */
+    size_t max_header_bytes; /* request line + headers; larger gets 431 (16 KiB) */
+    size_t max_body_bytes;   /* request body; larger gets 413 (64 KiB) */
+    int session_ttl;         /* session.ttl: sign-in session lifetime, seconds (30 days) */
+    int session_browser_ttl; /* session.browser_ttl: for `session: true` sign-ins (12 h) */
+    int bruteforce_attempts; /* bruteforce.attempts: failures that start a block (5) */
+    int bruteforce_window;   /* bruteforce.window: seconds the failures are counted over (60) */
+    int bruteforce_block;    /* bruteforce.block: seconds a pair stays refused (60) */
+    int bruteforce_slots;    /* bruteforce.slots: size of the shared counter table (65536) */
     idd_oidc_config_t oidc;
 } idd_config_t;
 

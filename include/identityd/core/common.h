@@ -12,18 +12,18 @@
 #include <stdint.h>
 
 /* One table feeds the enum and idd_strerror(). 0 is success; failures are negative. */
-#define IDD_ERRORS(X)                                                  \
-    X(IDD_OK, 0, "success")                                            \
-    X(IDD_EINVAL, -1, "invalid argument")                              \
-    X(IDD_ENOTFOUND, -2, "not found")                                  \
-    X(IDD_EEXIST, -3, "already exists")                                \
-    X(IDD_EIO, -4, "input/output error")                               \
-    X(IDD_ECRYPTO, -5, "cryptographic operation failed")               \
-    X(IDD_ESTORE, -6, "database error")                                \
-    X(IDD_ECONFIG, -7, "configuration error")                          \
-    X(IDD_ETOOBIG, -8, "value too large")                              \
-    X(IDD_EDENIED, -9, "denied")                                       \
-    X(IDD_EBUSY, -10, "busy")                                          \
+#define IDD_ERRORS(X)                                                                              \
+    X(IDD_OK, 0, "success")                                                                        \
+    X(IDD_EINVAL, -1, "invalid argument")                                                          \
+    X(IDD_ENOTFOUND, -2, "not found")                                                              \
+    X(IDD_EEXIST, -3, "already exists")                                                            \
+    X(IDD_EIO, -4, "input/output error")                                                           \
+    X(IDD_ECRYPTO, -5, "cryptographic operation failed")                                           \
+    X(IDD_ESTORE, -6, "database error")                                                            \
+    X(IDD_ECONFIG, -7, "configuration error")                                                      \
+    X(IDD_ETOOBIG, -8, "value too large")                                                          \
+    X(IDD_EDENIED, -9, "denied")                                                                   \
+    X(IDD_EBUSY, -10, "busy")                                                                      \
     X(IDD_ESCHEMA, -11, "database schema is newer than this program")
 
 enum {
@@ -45,11 +45,12 @@ char *idd_xstrndup(const char *s, size_t len);
 
 /* Writes a formatted message into err (errlen bytes, always terminated); nothing when err is
  * NULL or errlen 0. The one way functions here report what went wrong to their caller. */
-void idd_errorf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void idd_errorf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* The same, prefixed with where the problem is: "PATH:LINE: ", or "PATH: " when line <= 0. */
-void idd_verrorf_at(char *err, size_t errlen, const char *path, int line, const char *fmt, va_list ap)
-    __attribute__((format(printf, 5, 0)));
+void idd_verrorf_at(char *err, size_t errlen, const char *path, int line, const char *fmt,
+                    va_list ap) __attribute__((format(printf, 5, 0)));
 
 /* Seconds since the Unix epoch (CLOCK_REALTIME). */
 int64_t idd_now(void);

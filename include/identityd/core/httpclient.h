@@ -21,9 +21,10 @@ typedef struct idd_http_options {
 } idd_http_options_t;
 
 typedef struct idd_http_response {
-    long status;         /* HTTP status, 0 when no response arrived */
-    idd_buf_t body;      /* at most IDD_HTTP_BODY_MAX bytes; owned, dispose with idd_http_response_dispose */
-    long max_age;        /* Cache-Control max-age in seconds, -1 when absent; 0 for no-store/no-cache */
+    long status; /* HTTP status, 0 when no response arrived */
+    idd_buf_t
+        body; /* at most IDD_HTTP_BODY_MAX bytes; owned, dispose with idd_http_response_dispose */
+    long max_age; /* Cache-Control max-age in seconds, -1 when absent; 0 for no-store/no-cache */
     char content_type[128];
 } idd_http_response_t;
 

@@ -10,9 +10,9 @@
 #include <stddef.h>
 
 typedef struct idd_useragent {
-    char platform[32];  /* "Windows", "macOS", "iOS", "Android", "Linux", "ChromeOS", or "" */
-    char browser[48];   /* "Chrome 120.0", "Firefox 121.0", "Safari 17.2", "Edge 120.0",
-                           "Opera 105.0", "curl 7.88", or "" when unknown */
+    char platform[32]; /* "Windows", "macOS", "iOS", "Android", "Linux", "ChromeOS", or "" */
+    char browser[48];  /* "Chrome 120.0", "Firefox 121.0", "Safari 17.2", "Edge 120.0",
+                          "Opera 105.0", "curl 7.88", or "" when unknown */
     bool mobile;
 } idd_useragent_t;
 

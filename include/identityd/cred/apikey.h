@@ -19,7 +19,7 @@
 #include "identityd/cred/password.h"
 
 #define IDD_APIKEY_PREFIX "sk-"
-#define IDD_APIKEY_LEN 67 /* "sk-" + 64 hex */
+#define IDD_APIKEY_LEN 67            /* "sk-" + 64 hex */
 #define IDD_APIKEY_NAME_CHARS_MAX 30 /* characters, not bytes */
 #define IDD_APIKEY_EXPIRES_DAYS_MAX 365
 

@@ -34,7 +34,8 @@ typedef struct idd_pepper {
 
 /* Reads the pepper file: its bytes with trailing whitespace removed, at least 32 bytes.
  * The file must satisfy the rules of every secret file (core/secretfile.h: a regular file,
- * not a link, mode 0600 or 0400). Returns 0, IDD_EIO or IDD_EINVAL (err gets a message). Wipe with idd_pepper_wipe. */
+ * not a link, mode 0600 or 0400). Returns 0, IDD_EIO or IDD_EINVAL (err gets a message). Wipe with
+ * idd_pepper_wipe. */
 int idd_pepper_load(const char *path, idd_pepper_t *out, char *err, size_t errlen);
 void idd_pepper_wipe(idd_pepper_t *p);
 

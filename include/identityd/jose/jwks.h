@@ -21,8 +21,9 @@
 /* One public key of a JWKS. */
 typedef struct idd_jwk {
     char kid[128];
-    unsigned algs;   /* algorithms this key may verify: from its "alg" when present, else by kty/crv */
-    EVP_PKEY *pkey;  /* owned */
+    unsigned
+        algs; /* algorithms this key may verify: from its "alg" when present, else by kty/crv */
+    EVP_PKEY *pkey; /* owned */
 } idd_jwk_t;
 
 typedef struct idd_jwks {
@@ -42,24 +43,24 @@ const idd_jwk_t *idd_jwks_find(const idd_jwks_t *set, const char *kid);
 
 /* What a verified token must satisfy. */
 typedef struct idd_jwt_policy {
-    unsigned algs;             /* allow-list (IDD_JWA_* bits of core/jwa.h) */
-    const char *issuer;        /* required "iss" value, exactly */
+    unsigned algs;                /* allow-list (IDD_JWA_* bits of core/jwa.h) */
+    const char *issuer;           /* required "iss" value, exactly */
     const char *const *audiences; /* "aud" (string or array) must contain one of these */
     size_t n_audiences;
     int64_t now;
-    int skew;                  /* seconds of tolerance for exp, nbf, iat */
+    int skew; /* seconds of tolerance for exp, nbf, iat */
 } idd_jwt_policy_t;
 
 /* Why a token was refused (for logs and tests; never sent to the client in detail). */
 typedef enum {
     IDD_JWT_OK = 0,
-    IDD_JWT_MALFORMED,     /* not three base64url segments of JSON objects, too big, JWE */
-    IDD_JWT_ALG,           /* none, HS*, not allowed, or not matching the key */
-    IDD_JWT_HEADER,        /* crit we do not understand, jku/x5u/jwk/x5c present */
-    IDD_JWT_KID_UNKNOWN,   /* no key with this kid (the caller may refetch the JWKS once) */
+    IDD_JWT_MALFORMED,   /* not three base64url segments of JSON objects, too big, JWE */
+    IDD_JWT_ALG,         /* none, HS*, not allowed, or not matching the key */
+    IDD_JWT_HEADER,      /* crit we do not understand, jku/x5u/jwk/x5c present */
+    IDD_JWT_KID_UNKNOWN, /* no key with this kid (the caller may refetch the JWKS once) */
     IDD_JWT_SIGNATURE,
-    IDD_JWT_EXPIRED,       /* exp missing or past */
-    IDD_JWT_NOT_YET,       /* nbf or iat in the future */
+    IDD_JWT_EXPIRED, /* exp missing or past */
+    IDD_JWT_NOT_YET, /* nbf or iat in the future */
     IDD_JWT_ISSUER,
     IDD_JWT_AUDIENCE,
 } idd_jwt_status_t;
@@ -73,6 +74,6 @@ idd_jwt_status_t idd_jwt_decode(const char *token, size_t len, json_t **header, 
 /* Verifies token against keys and policy. On IDD_JWT_OK, *claims (if not NULL) receives the
  * claims object (caller decrefs). */
 idd_jwt_status_t idd_jwt_verify(const char *token, size_t len, const idd_jwks_t *keys,
-                                 const idd_jwt_policy_t *policy, json_t **claims);
+                                const idd_jwt_policy_t *policy, json_t **claims);
 
 #endif

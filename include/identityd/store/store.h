@@ -16,9 +16,9 @@
 
 #include "identityd/cred/password.h"
 
-#define IDD_GUID_LEN 36        /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" */
-#define IDD_EMAIL_MAX 254      /* RFC 5321 path limit */
-#define IDD_NAME_MAX 128       /* first or last name, bytes of UTF-8 */
+#define IDD_GUID_LEN 36   /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" */
+#define IDD_EMAIL_MAX 254 /* RFC 5321 path limit */
+#define IDD_NAME_MAX 128  /* first or last name, bytes of UTF-8 */
 
 typedef enum { IDD_ROLE_USER = 0, IDD_ROLE_ADMIN, IDD_ROLE_GUEST } idd_role_t;
 typedef enum { IDD_USER_ACTIVE = 0, IDD_USER_DISABLED } idd_user_status_t;
@@ -38,38 +38,39 @@ typedef struct idd_tenant {
 } idd_tenant_t;
 
 typedef struct idd_user {
-    char id[IDD_GUID_LEN + 1];             /* lowercase GUID with hyphens */
+    char id[IDD_GUID_LEN + 1]; /* lowercase GUID with hyphens */
     int64_t tenant_id;
-    char email[IDD_EMAIL_MAX + 1];         /* as entered; matched case-insensitively */
+    char email[IDD_EMAIL_MAX + 1]; /* as entered; matched case-insensitively */
     char first_name[IDD_NAME_MAX + 1];
     char last_name[IDD_NAME_MAX + 1];
     idd_role_t role;
     idd_user_status_t status;
-    char password[IDD_PASSWORD_RECORD_MAX + 1]; /* versioned keyed-hash record (password.h); secret */
-    int64_t auth_version;                  /* bumped whenever password or status changes */
-    int password_change_required;          /* set by logoutallchangepassword */
-    int64_t created;                       /* Unix seconds */
+    /* versioned keyed-hash record (password.h); secret */
+    char password[IDD_PASSWORD_RECORD_MAX + 1];
+    int64_t auth_version;         /* bumped whenever password or status changes */
+    int password_change_required; /* set by logoutallchangepassword */
+    int64_t created;              /* Unix seconds */
     int64_t updated;
 } idd_user_t;
 
 /* A login event: one sign-in session. The token itself is never stored, only a keyed
  * digest of it (auth/session.c makes both; IDD_SESSION_DIGEST_LEN is in password.h). */
-#define IDD_IP_MAX 45           /* INET6_ADDRSTRLEN - 1 */
-#define IDD_USER_AGENT_MAX 255  /* longer user agents are cut at a UTF-8 boundary */
+#define IDD_IP_MAX 45          /* INET6_ADDRSTRLEN - 1 */
+#define IDD_USER_AGENT_MAX 255 /* longer user agents are cut at a UTF-8 boundary */
 
 typedef struct idd_session {
-    int64_t id;                            /* loginEventId; assigned by session_create */
+    int64_t id; /* loginEventId; assigned by session_create */
     int64_t tenant_id;
     char user_id[IDD_GUID_LEN + 1];
     unsigned char digest[IDD_SESSION_DIGEST_LEN]; /* secret-derived: compare in constant time */
-    int64_t created;                       /* Unix seconds */
+    int64_t created;                              /* Unix seconds */
     int64_t expires;
     int64_t last_seen;
     char ip[IDD_IP_MAX + 1];
     char user_agent[IDD_USER_AGENT_MAX + 1];
-    int active;                            /* 0 once logged out or revoked */
-    int browser_session;                   /* signed in with session: true (no cookie Expires) */
-    int64_t auth_version;                  /* the user's auth_version when signed in */
+    int active;           /* 0 once logged out or revoked */
+    int browser_session;  /* signed in with session: true (no cookie Expires) */
+    int64_t auth_version; /* the user's auth_version when signed in */
 } idd_session_t;
 
 /* An API key. The key itself is shown once at creation and never stored: the store keeps
@@ -78,16 +79,16 @@ typedef struct idd_session {
 #define IDD_APIKEY_PERMISSIONS_MAX 511 /* space-separated permission names */
 
 typedef struct idd_apikey {
-    char id[IDD_GUID_LEN + 1];           /* assigned by apikey_create when empty */
+    char id[IDD_GUID_LEN + 1]; /* assigned by apikey_create when empty */
     int64_t tenant_id;
-    char created_by[IDD_GUID_LEN + 1];   /* the user the key acts as */
+    char created_by[IDD_GUID_LEN + 1]; /* the user the key acts as */
     char name[IDD_APIKEY_NAME_MAX + 1];
-    unsigned char digest[IDD_SESSION_DIGEST_LEN]; /* secret-derived */
-    char postfix[5];                     /* last 4 characters of the key */
+    unsigned char digest[IDD_SESSION_DIGEST_LEN];     /* secret-derived */
+    char postfix[5];                                  /* last 4 characters of the key */
     char permissions[IDD_APIKEY_PERMISSIONS_MAX + 1]; /* "" (full access) or "files:read ..." */
     int64_t created;
-    int64_t expires;                     /* Unix seconds; 0: never */
-    int64_t last_used;                   /* Unix seconds; 0: never */
+    int64_t expires;   /* Unix seconds; 0: never */
+    int64_t last_used; /* Unix seconds; 0: never */
     int active;
 } idd_apikey_t;
 
@@ -194,30 +195,115 @@ void idd_store_free(idd_store_t *s);
 /* The number of the newest migration this program carries. */
 int idd_store_latest_version(void);
 
-static inline int idd_store_migrate(idd_store_t *s, int *from, int *to) { return s->ops->migrate(s, from, to); }
-static inline int idd_store_schema_version(idd_store_t *s, int *v) { return s->ops->schema_version(s, v); }
-static inline int idd_store_tenant_ensure(idd_store_t *s, int64_t id, const char *name) { return s->ops->tenant_ensure(s, id, name); }
-static inline int idd_store_tenant_get(idd_store_t *s, int64_t id, idd_tenant_t *out) { return s->ops->tenant_get(s, id, out); }
-static inline int idd_store_user_by_email(idd_store_t *s, int64_t t, const char *email, idd_user_t *out) { return s->ops->user_by_email(s, t, email, out); }
-static inline int idd_store_user_by_id(idd_store_t *s, const char *id, idd_user_t *out) { return s->ops->user_by_id(s, id, out); }
-static inline int idd_store_user_insert(idd_store_t *s, idd_user_t *u) { return s->ops->user_insert(s, u); }
-static inline int idd_store_user_set_status(idd_store_t *s, const char *id, idd_user_status_t st) { return s->ops->user_set_status(s, id, st); }
-static inline int idd_store_user_set_password(idd_store_t *s, const char *id, const char *rec) { return s->ops->user_set_password(s, id, rec); }
-static inline int idd_store_user_list(idd_store_t *s, int64_t t, idd_user_visit_fn f, void *a) { return s->ops->user_list(s, t, f, a); }
-static inline int idd_store_user_set_password_change(idd_store_t *s, const char *id, int r) { return s->ops->user_set_password_change(s, id, r); }
-static inline int idd_store_session_create(idd_store_t *s, idd_session_t *x) { return s->ops->session_create(s, x); }
-static inline int idd_store_session_by_digest(idd_store_t *s, const unsigned char d[IDD_SESSION_DIGEST_LEN], idd_session_t *out) { return s->ops->session_by_digest(s, d, out); }
-static inline int idd_store_session_by_id(idd_store_t *s, int64_t id, idd_session_t *out) { return s->ops->session_by_id(s, id, out); }
-static inline int idd_store_session_touch(idd_store_t *s, int64_t id, int64_t when) { return s->ops->session_touch(s, id, when); }
-static inline int idd_store_session_end(idd_store_t *s, int64_t id) { return s->ops->session_end(s, id); }
-static inline int idd_store_session_end_user(idd_store_t *s, const char *uid, int64_t except, int *n) { return s->ops->session_end_user(s, uid, except, n); }
-static inline int idd_store_apikey_create(idd_store_t *s, idd_apikey_t *k) { return s->ops->apikey_create(s, k); }
-static inline int idd_store_apikey_by_digest(idd_store_t *s, const unsigned char d[IDD_SESSION_DIGEST_LEN], idd_apikey_t *out) { return s->ops->apikey_by_digest(s, d, out); }
-static inline int idd_store_apikey_by_id(idd_store_t *s, const char *id, idd_apikey_t *out) { return s->ops->apikey_by_id(s, id, out); }
-static inline int idd_store_apikey_list(idd_store_t *s, int64_t t, const char *by, idd_apikey_visit_fn f, void *a) { return s->ops->apikey_list(s, t, by, f, a); }
-static inline int idd_store_apikey_update(idd_store_t *s, const char *id, const char *name, const char *perms, int active) { return s->ops->apikey_update(s, id, name, perms, active); }
-static inline int idd_store_apikey_delete(idd_store_t *s, const char *id) { return s->ops->apikey_delete(s, id); }
-static inline int idd_store_apikey_touch(idd_store_t *s, const char (*ids)[IDD_GUID_LEN + 1], const int64_t *when, size_t n) { return s->ops->apikey_touch(s, ids, when, n); }
-static inline int idd_store_session_list_user(idd_store_t *s, const char *uid, int64_t now, idd_session_visit_fn f, void *a) { return s->ops->session_list_user(s, uid, now, f, a); }
+static inline int idd_store_migrate(idd_store_t *s, int *from, int *to)
+{
+    return s->ops->migrate(s, from, to);
+}
+static inline int idd_store_schema_version(idd_store_t *s, int *v)
+{
+    return s->ops->schema_version(s, v);
+}
+static inline int idd_store_tenant_ensure(idd_store_t *s, int64_t id, const char *name)
+{
+    return s->ops->tenant_ensure(s, id, name);
+}
+static inline int idd_store_tenant_get(idd_store_t *s, int64_t id, idd_tenant_t *out)
+{
+    return s->ops->tenant_get(s, id, out);
+}
+static inline int idd_store_user_by_email(idd_store_t *s, int64_t t, const char *email,
+                                          idd_user_t *out)
+{
+    return s->ops->user_by_email(s, t, email, out);
+}
+static inline int idd_store_user_by_id(idd_store_t *s, const char *id, idd_user_t *out)
+{
+    return s->ops->user_by_id(s, id, out);
+}
+static inline int idd_store_user_insert(idd_store_t *s, idd_user_t *u)
+{
+    return s->ops->user_insert(s, u);
+}
+static inline int idd_store_user_set_status(idd_store_t *s, const char *id, idd_user_status_t st)
+{
+    return s->ops->user_set_status(s, id, st);
+}
+static inline int idd_store_user_set_password(idd_store_t *s, const char *id, const char *rec)
+{
+    return s->ops->user_set_password(s, id, rec);
+}
+static inline int idd_store_user_list(idd_store_t *s, int64_t t, idd_user_visit_fn f, void *a)
+{
+    return s->ops->user_list(s, t, f, a);
+}
+static inline int idd_store_user_set_password_change(idd_store_t *s, const char *id, int r)
+{
+    return s->ops->user_set_password_change(s, id, r);
+}
+static inline int idd_store_session_create(idd_store_t *s, idd_session_t *x)
+{
+    return s->ops->session_create(s, x);
+}
+static inline int idd_store_session_by_digest(idd_store_t *s,
+                                              const unsigned char d[IDD_SESSION_DIGEST_LEN],
+                                              idd_session_t *out)
+{
+    return s->ops->session_by_digest(s, d, out);
+}
+static inline int idd_store_session_by_id(idd_store_t *s, int64_t id, idd_session_t *out)
+{
+    return s->ops->session_by_id(s, id, out);
+}
+static inline int idd_store_session_touch(idd_store_t *s, int64_t id, int64_t when)
+{
+    return s->ops->session_touch(s, id, when);
+}
+static inline int idd_store_session_end(idd_store_t *s, int64_t id)
+{
+    return s->ops->session_end(s, id);
+}
+static inline int idd_store_session_end_user(idd_store_t *s, const char *uid, int64_t except,
+                                             int *n)
+{
+    return s->ops->session_end_user(s, uid, except, n);
+}
+static inline int idd_store_apikey_create(idd_store_t *s, idd_apikey_t *k)
+{
+    return s->ops->apikey_create(s, k);
+}
+static inline int idd_store_apikey_by_digest(idd_store_t *s,
+                                             const unsigned char d[IDD_SESSION_DIGEST_LEN],
+                                             idd_apikey_t *out)
+{
+    return s->ops->apikey_by_digest(s, d, out);
+}
+static inline int idd_store_apikey_by_id(idd_store_t *s, const char *id, idd_apikey_t *out)
+{
+    return s->ops->apikey_by_id(s, id, out);
+}
+static inline int idd_store_apikey_list(idd_store_t *s, int64_t t, const char *by,
+                                        idd_apikey_visit_fn f, void *a)
+{
+    return s->ops->apikey_list(s, t, by, f, a);
+}
+static inline int idd_store_apikey_update(idd_store_t *s, const char *id, const char *name,
+                                          const char *perms, int active)
+{
+    return s->ops->apikey_update(s, id, name, perms, active);
+}
+static inline int idd_store_apikey_delete(idd_store_t *s, const char *id)
+{
+    return s->ops->apikey_delete(s, id);
+}
+static inline int idd_store_apikey_touch(idd_store_t *s, const char (*ids)[IDD_GUID_LEN + 1],
+                                         const int64_t *when, size_t n)
+{
+    return s->ops->apikey_touch(s, ids, when, n);
+}
+static inline int idd_store_session_list_user(idd_store_t *s, const char *uid, int64_t now,
+                                              idd_session_visit_fn f, void *a)
+{
+    return s->ops->session_list_user(s, uid, now, f, a);
+}
 
 #endif

@@ -17,8 +17,8 @@ typedef struct idd_key {
     char *kid;
     idd_alg_t alg;
     idd_key_state_t state;
-    EVP_PKEY *pkey;          /* ES256/RS256/EdDSA: the private key; NULL for HS256 */
-    unsigned char *secret;   /* HS256: the derived key; NULL otherwise (wiped on free) */
+    EVP_PKEY *pkey;        /* ES256/RS256/EdDSA: the private key; NULL for HS256 */
+    unsigned char *secret; /* HS256: the derived key; NULL otherwise (wiped on free) */
     size_t secret_len;
 } idd_key_t;
 

@@ -16,16 +16,16 @@
 /* What goes into a token. All strings are borrowed for the duration of the call. Every claim
  * is written as a JSON string as DocSpace does, except exp and iat (numbers). */
 typedef struct idd_claims {
-    const char *user_id;     /* sub and user_id: lowercase GUID */
-    const char *first_name;  /* user_name is "first last" */
+    const char *user_id;    /* sub and user_id: lowercase GUID */
+    const char *first_name; /* user_name is "first last" */
     const char *last_name;
-    const char *email;       /* user_email */
-    int64_t tenant_id;       /* tenant_id, as a decimal string */
-    const char *tenant_url;  /* tenant_url, iss and aud */
+    const char *email;      /* user_email */
+    int64_t tenant_id;      /* tenant_id, as a decimal string */
+    const char *tenant_url; /* tenant_url, iss and aud */
     bool is_admin;
     bool is_guest;
     bool is_public;
-    int64_t iat;             /* Unix seconds */
+    int64_t iat; /* Unix seconds */
     int64_t exp;
 } idd_claims_t;
 

@@ -16,7 +16,7 @@
  * than now. On success appends the claims JSON to claims_out (may be NULL) and returns 0;
  * otherwise returns IDD_EDENIED (bad signature, wrong alg, expired, unknown kid) or
  * IDD_EINVAL (not a compact JWS), with a reason in err. */
-int idd_verify_token(const idd_keyring_t *kr, const char *token, int64_t now,
-                     idd_buf_t *claims_out, char *err, size_t errlen);
+int idd_verify_token(const idd_keyring_t *kr, const char *token, int64_t now, idd_buf_t *claims_out,
+                     char *err, size_t errlen);
 
 #endif
