@@ -134,10 +134,11 @@ static void setup_routes(void *p, h2o_hostconf_t *hostconf)
 
 static int thread_init(void *p, idd_http_thread_t *http)
 {
-    idd_thread_t *t = idd_app_thread_new(p, http);
-    if (t == NULL)
-        return IDD_ESTORE;
-    int rc = idd_auth_thread_init(t);
+    idd_thread_t *t = NULL;
+    int rc = idd_app_thread_new(p, http, &t);
+    if (rc != 0)
+        return rc;
+    rc = idd_auth_thread_init(t);
     if (rc != 0) {
         idd_app_thread_free(t);
         return rc;

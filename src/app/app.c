@@ -9,9 +9,10 @@
 #include "identityd/core/common.h"
 #include "identityd/core/log.h"
 
-idd_thread_t *idd_app_thread_new(idd_app_t *app, idd_http_thread_t *http)
+int idd_app_thread_new(idd_app_t *app, idd_http_thread_t *http, idd_thread_t **out)
 {
     idd_thread_t *t = idd_xcalloc(1, sizeof(*t));
+    *out = NULL;
     t->http = http;
     t->app = app;
     t->index = http->index;
@@ -20,15 +21,16 @@ idd_thread_t *idd_app_thread_new(idd_app_t *app, idd_http_thread_t *http)
         idd_log_error("thread %d: cannot open database %s: %s", t->index, app->cfg->database,
                       idd_strerror(rc));
         idd_app_thread_free(t);
-        return NULL;
+        return IDD_ESTORE;
     }
     t->signer = idd_signer_new(app->keyring);
     if (t->signer == NULL) {
         idd_log_error("thread %d: cannot set up the signer", t->index);
         idd_app_thread_free(t);
-        return NULL;
+        return IDD_ECRYPTO;
     }
-    return t;
+    *out = t;
+    return 0;
 }
 
 void idd_app_thread_free(idd_thread_t *t)

@@ -1,5 +1,5 @@
 /*
- * Credential classification and dispatch (see the table in DESIGN.md), scope checks, and
+ * Credential classification and dispatch (the table in README.md), scope checks, and
  * the only place that turns a failed authentication into 401 or 403.
  */
 #include "identityd/auth/auth.h"

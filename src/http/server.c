@@ -357,6 +357,7 @@ int idd_http_run(const idd_http_server_t *server)
     int started = 0;
     h2o_globalconf_t conf;
 
+    atomic_store(&stopping, false);
     /* Each loop's context and sockets are made here, on the main thread, so their input
      * buffers take this thread's (thread-local) socket buffer prototype, whose free list h2o
      * does not lock: with recycling on, the loops would push and pop that one list at once.

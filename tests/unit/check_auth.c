@@ -1,5 +1,5 @@
 /*
- * Credential classification (the dispatch table of DESIGN.md), scope rules and cookie
+ * Credential classification (the classification table in README.md), scope rules and cookie
  * lookup: pure functions, checked against tables of inputs.
  */
 #include <check.h>

@@ -61,9 +61,9 @@ static inline idd_thread_t *idd_thread_of(h2o_req_t *req)
     return (idd_thread_t *)idd_http_thread_of(req)->data;
 }
 
-/* Makes a loop's state: opens its database connection and signer. Returns NULL when either
- * fails (logged). */
-idd_thread_t *idd_app_thread_new(idd_app_t *app, idd_http_thread_t *http);
+/* Makes a loop's state: opens its database connection and signer. Returns 0 with *out set,
+ * or IDD_ESTORE / IDD_ECRYPTO (logged). */
+int idd_app_thread_new(idd_app_t *app, idd_http_thread_t *http, idd_thread_t **out);
 void idd_app_thread_free(idd_thread_t *t);
 
 /* What a route captured from the path: "{name}" segments, in order. */

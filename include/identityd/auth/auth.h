@@ -28,7 +28,7 @@ typedef enum {
     IDD_AUTH_BLOCKED, /* brute-force block on (login, client IP): 403, r->retry_after set */
 } idd_auth_result_t;
 
-/* Credential kinds, in the order of the dispatch table in DESIGN.md. */
+/* Credential kinds, in the order of the classification table in README.md. */
 typedef enum {
     IDD_CRED_NONE = 0, /* nothing: anonymous */
     IDD_CRED_BASIC,    /* Authorization: Basic … */
