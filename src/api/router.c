@@ -1,5 +1,6 @@
 /*
- * The one h2o handler identityd registers. For each request, in this order: the header and
+ * The one h2o handler identityd registers. For each request, in this order: the framing
+ * (http/framing.c: one Host, one unambiguous body length); the header and
  * body limits; the route, by exact path and method (h2o's own path registration matches
  * prefixes, which is not what an API wants); the request context and, when the route
  * addresses one, the tenant; authentication as the route's policy says; the handler.
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "identityd/core/common.h"
+#include "identityd/http/framing.h"
 #include "identityd/http/respond.h"
 
 int idd_route_match(const char *pattern, h2o_iovec_t path, h2o_iovec_t *params, size_t *n_params)
@@ -61,6 +63,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     idd_router_t *router = (idd_router_t *)self;
     const idd_config_t *cfg = router->app->cfg;
 
+    /* Before anything reads a header: one Host, one way to find the body's end. */
+    if (idd_framing_refuse(req))
+        return 0;
     if (header_bytes(req) > cfg->max_header_bytes) {
         idd_respond_error(req, 431, "Request header fields too large");
         return 0;
@@ -122,6 +127,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 idd_router_t *idd_router_register(h2o_hostconf_t *hostconf, idd_app_t *app,
                                   const idd_route_t *routes, size_t n_routes)
 {
+    /* Once, on the main thread, before any loop parses a request. */
+    idd_framing_init();
     h2o_pathconf_t *pathconf = h2o_config_register_path(hostconf, "/", 0);
     idd_router_t *router = (idd_router_t *)h2o_create_handler(pathconf, sizeof(*router));
     router->super.on_req = on_req;

@@ -40,7 +40,8 @@ typedef struct idd_router {
     size_t n_routes;
 } idd_router_t;
 
-/* Registers the router for every path of hostconf. */
+/* Registers the router for every path of hostconf, and makes h2o keep what the framing
+ * checks read (idd_framing_init): call on the main thread before any loop serves. */
 idd_router_t *idd_router_register(h2o_hostconf_t *hostconf, idd_app_t *app,
                                   const idd_route_t *routes, size_t n_routes);
 
