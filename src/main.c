@@ -265,9 +265,20 @@ int main(int argc, char **argv)
     idd_http_block_signals();
     json_set_alloc_funcs(json_alloc, json_release);
     idd_http_global_init();
-    app.bruteforce =
-        idd_bruteforce_new((size_t)app.cfg->bruteforce_slots, app.cfg->bruteforce_attempts,
-                           app.cfg->bruteforce_window, app.cfg->bruteforce_block);
+    const idd_bruteforce_limits_t limits = {
+        .attempts = app.cfg->bruteforce_attempts,
+        .window = app.cfg->bruteforce_window,
+        .block = app.cfg->bruteforce_block,
+        .client_attempts = app.cfg->bruteforce_client_attempts,
+        .client_window = app.cfg->bruteforce_client_window,
+        .login_attempts = app.cfg->bruteforce_login_attempts,
+        .login_window = app.cfg->bruteforce_login_window,
+        .ipv6_prefix = app.cfg->bruteforce_ipv6_prefix,
+    };
+    app.bruteforce = idd_bruteforce_new_limits((size_t)app.cfg->bruteforce_slots, &limits);
+    if (app.cfg->bruteforce_unsafe_test_clock)
+        idd_log_warn("bruteforce.unsafe_test_clock is on: any client can move the lockout "
+                     "clock; never use this outside tests");
     if (app.bruteforce == NULL) {
         fprintf(stderr, "%s: bruteforce: cannot set up the attempt table\n", app.cfg->path);
         goto done;

@@ -129,7 +129,7 @@ static int query_origin(h2o_req_t *req, h2o_iovec_t *out)
 }
 
 /* Parses one address of X-Forwarded-For ("a.b.c.d", "v6", "[v6]") into a sockaddr and its
- * canonical text. Returns 0 or -1. */
+ * canonical text; IPv4-mapped IPv6 becomes IPv4. Returns 0 or -1. */
 static int parse_hop(h2o_iovec_t v, struct sockaddr_storage *ss, char *text, size_t textlen)
 {
     char buf[64];
@@ -148,6 +148,17 @@ static int parse_hop(h2o_iovec_t v, struct sockaddr_storage *ss, char *text, siz
         return 0;
     }
     if (inet_pton(AF_INET6, buf, &in6->sin6_addr) == 1) {
+        /* ::ffff:a.b.c.d is the IPv4 client a.b.c.d, as for the socket peer: one client
+         * must not get a second set of counters by writing its address the other way. */
+        if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+            struct in_addr v4;
+            memcpy(&v4, &in6->sin6_addr.s6_addr[12], sizeof(v4));
+            memset(ss, 0, sizeof(*ss));
+            in4->sin_family = AF_INET;
+            in4->sin_addr = v4;
+            inet_ntop(AF_INET, &in4->sin_addr, text, (socklen_t)textlen);
+            return 0;
+        }
         in6->sin6_family = AF_INET6;
         inet_ntop(AF_INET6, &in6->sin6_addr, text, (socklen_t)textlen);
         return 0;

@@ -271,6 +271,10 @@ int idd_auth_thread_init(idd_thread_t *t)
     idd_auth_thread_t *a = idd_xcalloc(1, sizeof(*a));
     a->thread = t;
     a->basic_cache = idd_basic_cache_new(BASIC_CACHE_SLOTS);
+    a->delay_ms = t->app->cfg->bruteforce_login_delay_ms;
+    a->delay_max_waiting = (size_t)t->app->cfg->bruteforce_login_delay_waiting;
+    if (a->delay_ms > 0)
+        h2o_timeout_init(t->http->ctx.loop, &a->delay_timeout, (uint64_t)a->delay_ms);
     if (t->index == 0) {
         h2o_timeout_init(t->http->ctx.loop, &a->flush_timeout, USAGE_FLUSH_MS);
         a->flush_entry.cb = on_flush;
@@ -290,6 +294,8 @@ void idd_auth_thread_dispose(idd_thread_t *t)
             h2o_timeout_unlink(&a->flush_entry);
         h2o_timeout_dispose(t->http->ctx.loop, &a->flush_timeout);
     }
+    if (a->delay_ms > 0)
+        h2o_timeout_dispose(t->http->ctx.loop, &a->delay_timeout);
     idd_basic_cache_free(a->basic_cache);
     free(a);
     t->auth = NULL;

@@ -1,9 +1,17 @@
 /*
  * Checking a login and its secret: the part Basic auth and POST /api/2.0/authentication
- * share. Brute-force accounting wraps the whole check, so a blocked (login, client IP) pair
- * is refused before the password is even looked at, with the same answer whether or not
- * the account exists; only a sign-in that succeeds (right secret, user allowed to sign in)
- * clears the pair.
+ * share. Brute-force accounting wraps the whole check (core/bruteforce.h): a blocked
+ * (tenant, login, client) pair, or a client that has spent its budget across logins, is
+ * refused before the password is even looked at, with the same answer whether or not the
+ * account exists. A success clears nothing: failures age out of their windows, as in
+ * DocSpace. A login that has spent its own budget (failures from many clients) is not
+ * refused, which would lock its owner out: each further attempt waits
+ * bruteforce.login_delay_ms on a timer of the request's own loop first, and at most
+ * bruteforce.login_delay_waiting requests per loop wait at once (more are refused, 403).
+ *
+ * A failure costs the same whether or not the login exists: the same decoy-or-record
+ * check, the same log line (a keyed reference of the login, never the user's id), the same
+ * store work.
  *
  * The user row is read on the loop (a prepared point lookup). A plain password becomes
  * DocSpace's client hash through the KDF, which runs in the worker pool while the request
@@ -26,6 +34,7 @@
 #include "identityd/cred/password.h"
 
 #define PASSWORD_MAX 1024
+#define TEST_CLOCK_HEADER "x-identityd-test-clock"
 /* A record no client hash matches: the decoy an unknown user is checked against. */
 #define DECOY_MAC "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
@@ -118,6 +127,7 @@ typedef struct signin_check {
     idd_user_t user;
     unsigned char key[32];
     idd_auth_done_fn done;
+    idd_bruteforce_key_t bf_key; /* the counters this sign-in is judged and counted under */
 } signin_check_t;
 
 /* The slow part when a plain password was given; the cheap part otherwise. */
@@ -165,6 +175,33 @@ static bool may_sign_in(const idd_user_t *user)
     return user->status == IDD_USER_ACTIVE && !user->password_change_required;
 }
 
+/* The brute-force clock: monotonic, plus, only with bruteforce.unsafe_test_clock, the whole
+ * seconds a test put in X-Identityd-Test-Clock, so that tests see windows and blocks end
+ * without waiting on real time. */
+static int64_t bf_now(idd_request_t *r)
+{
+    int64_t now = idd_monotonic_ms();
+    if (!r->app->cfg->bruteforce_unsafe_test_clock)
+        return now;
+    ssize_t i = h2o_find_header_by_str(&r->req->headers, H2O_STRLIT(TEST_CLOCK_HEADER), -1);
+    if (i == -1)
+        return now;
+    h2o_iovec_t v = r->req->headers.entries[i].value;
+    int64_t offset = 0;
+    for (size_t k = 0; k < v.len && k < 9 && v.base[k] >= '0' && v.base[k] <= '9'; k++)
+        offset = offset * 10 + (v.base[k] - '0');
+    return now + offset * 1000;
+}
+
+/* The one line every failed sign-in writes, whether or not the login exists: a keyed
+ * reference of the login (stable while identityd runs, meaningless outside it), so that an
+ * operator can follow one login's failures without the log holding logins or user ids. */
+static void log_failure(const idd_request_t *r, const signin_check_t *c)
+{
+    idd_log_info("signin: failed for tenant %lld login #%016llx from %s", (long long)r->tenant->id,
+                 (unsigned long long)c->bf_key.login[0], r->client_ip);
+}
+
 /* Back on the loop (owner is the request) with the verdict. */
 static void check_finish(void *owner, void *arg)
 {
@@ -175,14 +212,12 @@ static void check_finish(void *owner, void *arg)
      * again before revealing a verdict means that once `attempts` of them have failed, the
      * rest answer 403 whatever their password was: no more than `attempts` verdicts per
      * block, while parallel requests with the right password are never held back. */
-    if (idd_bruteforce_check(app->bruteforce, c->login, r->client_ip, idd_monotonic_ms(),
-                             &r->retry_after) != 0) {
+    if (idd_bruteforce_check(app->bruteforce, &c->bf_key, bf_now(r), &r->retry_after) != 0) {
         c->done(r, IDD_AUTH_BLOCKED, NULL);
         return;
     }
     if (c->verdict == 0 && c->user_found) {
         if (may_sign_in(&c->user)) {
-            idd_bruteforce_success(app->bruteforce, c->login, r->client_ip);
             int ttl = app->cfg->basic_cache_ttl;
             if (c->remember && ttl > 0 && !key_is_zero(c->key)) {
                 cache_entry_t *e = cache_slot(r->thread->auth->basic_cache, c->key);
@@ -194,19 +229,56 @@ static void check_finish(void *owner, void *arg)
             grant(r, &c->user, c->via, c->done);
             return;
         }
+        /* Only the right password gets here, so this line tells nothing an unknown login
+         * could be compared with. */
         idd_log_info("signin: user %s may not sign in (%s)", c->user.id,
                      c->user.status != IDD_USER_ACTIVE ? "disabled" : "password change required");
-        idd_bruteforce_fail(app->bruteforce, c->login, r->client_ip, idd_monotonic_ms());
+        idd_bruteforce_fail(app->bruteforce, &c->bf_key, bf_now(r));
         c->done(r, IDD_AUTH_DENY, NULL);
         return;
     }
     if (c->verdict != 0 && c->verdict != IDD_EDENIED)
         idd_log_error("signin: password check failed: %s", idd_strerror(c->verdict));
-    if (c->user_found)
-        idd_log_info("signin: wrong password for user %s", c->user.id);
-    idd_bruteforce_fail(app->bruteforce, c->login, r->client_ip, idd_monotonic_ms());
+    log_failure(r, c);
+    idd_bruteforce_fail(app->bruteforce, &c->bf_key, bf_now(r));
     c->done(r, IDD_AUTH_DENY, NULL);
 }
+
+static void signin_continue(idd_request_t *r, signin_check_t *c);
+
+/* ---- the delay of a hot login ---- */
+
+/* Lives in the request's pool while the request waits: when h2o disposes of the request
+ * (the client left) the timer is unlinked and the check released. */
+typedef struct signin_delay {
+    h2o_timeout_entry_t entry;
+    idd_request_t *r;
+    signin_check_t *c; /* NULL once the timer fired */
+    idd_auth_thread_t *a;
+} signin_delay_t;
+
+static void delay_fired(h2o_timeout_entry_t *entry)
+{
+    signin_delay_t *d = H2O_STRUCT_FROM_MEMBER(signin_delay_t, entry, entry);
+    signin_check_t *c = d->c;
+    d->c = NULL;
+    d->a->delay_waiting--;
+    signin_continue(d->r, c);
+}
+
+static void delay_dispose(void *p)
+{
+    signin_delay_t *d = p;
+    if (d->c == NULL)
+        return;
+    if (h2o_timeout_is_linked(&d->entry))
+        h2o_timeout_unlink(&d->entry);
+    d->a->delay_waiting--;
+    check_release(d->c);
+    d->c = NULL;
+}
+
+/* ---- the sign-in ---- */
 
 void idd_auth_signin(idd_request_t *r, const idd_signin_t *in, idd_auth_done_fn done)
 {
@@ -215,12 +287,6 @@ void idd_auth_signin(idd_request_t *r, const idd_signin_t *in, idd_auth_done_fn 
     if (login_len == 0 || login_len > IDD_EMAIL_MAX || in->password_len > PASSWORD_MAX ||
         (in->client_hash != NULL && strlen(in->client_hash) != IDD_CLIENT_HASH_HEX_LEN)) {
         done(r, IDD_AUTH_DENY, NULL);
-        return;
-    }
-    int64_t now_ms = idd_monotonic_ms();
-    if (idd_bruteforce_check(app->bruteforce, in->login, r->client_ip, now_ms, &r->retry_after) !=
-        0) {
-        done(r, IDD_AUTH_BLOCKED, NULL);
         return;
     }
 
@@ -238,6 +304,39 @@ void idd_auth_signin(idd_request_t *r, const idd_signin_t *in, idd_auth_done_fn 
     c->pepper = &app->pepper;
     c->app = app;
     c->done = done;
+    idd_bruteforce_key(app->bruteforce, r->tenant->id, c->login, r->client_ip, &c->bf_key);
+
+    idd_auth_thread_t *a = r->thread->auth;
+    if (a->delay_ms > 0 && idd_bruteforce_login_hot(app->bruteforce, &c->bf_key, bf_now(r))) {
+        if (a->delay_waiting >= a->delay_max_waiting) {
+            check_release(c);
+            r->retry_after = (a->delay_ms + 999) / 1000;
+            done(r, IDD_AUTH_BLOCKED, NULL);
+            return;
+        }
+        signin_delay_t *d = h2o_mem_alloc_shared(&r->req->pool, sizeof(*d), delay_dispose);
+        memset(d, 0, sizeof(*d));
+        d->entry.cb = delay_fired;
+        d->r = r;
+        d->c = c;
+        d->a = a;
+        a->delay_waiting++;
+        h2o_timeout_link(r->req->conn->ctx->loop, &a->delay_timeout, &d->entry);
+        return;
+    }
+    signin_continue(r, c);
+}
+
+/* The check proper, now or after a hot login's delay. */
+static void signin_continue(idd_request_t *r, signin_check_t *c)
+{
+    idd_app_t *app = r->app;
+    idd_auth_done_fn done = c->done;
+    if (idd_bruteforce_check(app->bruteforce, &c->bf_key, bf_now(r), &r->retry_after) != 0) {
+        check_release(c);
+        done(r, IDD_AUTH_BLOCKED, NULL);
+        return;
+    }
     snprintf(c->salt, sizeof(c->salt), "%s", r->tenant_row->password_salt);
 
     int rc = idd_store_user_by_email(r->thread->store, r->tenant->id, c->login, &c->user);
@@ -255,7 +354,6 @@ void idd_auth_signin(idd_request_t *r, const idd_signin_t *in, idd_auth_done_fn 
         if (c->user_found && may_sign_in(&c->user) && e->expires_ms > idd_monotonic_ms() &&
             idd_ct_equal(e->key, c->key, 32) && strcmp(e->user_id, c->user.id) == 0 &&
             e->auth_version == c->user.auth_version) {
-            idd_bruteforce_success(app->bruteforce, c->login, r->client_ip);
             grant(r, &c->user, c->via, done);
             check_release(c);
             return;

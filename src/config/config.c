@@ -295,6 +295,24 @@ static const entry_t config_entries[] = {
     /* The table is rounded up to a power of two; 2^20 entries are 32 MiB. */
     {.name = "bruteforce.slots", .type = T_INT, .min = 64, .max = 1048576, .dflt = "65536",
      .offset = CFG(bruteforce_slots)},
+    /* Budgets across logins (per client) and across clients (per login). */
+    {.name = "bruteforce.client_attempts", .type = T_INT, .min = 1, .max = 1000000, .dflt = "20",
+     .offset = CFG(bruteforce_client_attempts)},
+    {.name = "bruteforce.client_window", .type = T_INT, .min = 1, .max = 86400, .dflt = "600",
+     .offset = CFG(bruteforce_client_window)},
+    {.name = "bruteforce.login_attempts", .type = T_INT, .min = 1, .max = 1000000, .dflt = "100",
+     .offset = CFG(bruteforce_login_attempts)},
+    {.name = "bruteforce.login_window", .type = T_INT, .min = 1, .max = 86400, .dflt = "600",
+     .offset = CFG(bruteforce_login_window)},
+    {.name = "bruteforce.login_delay_ms", .type = T_INT, .min = 0, .max = 10000, .dflt = "1000",
+     .offset = CFG(bruteforce_login_delay_ms)},
+    {.name = "bruteforce.login_delay_waiting", .type = T_INT, .min = 1, .max = 100000,
+     .dflt = "64", .offset = CFG(bruteforce_login_delay_waiting)},
+    {.name = "bruteforce.ipv6_prefix", .type = T_INT, .min = 32, .max = 128, .dflt = "64",
+     .offset = CFG(bruteforce_ipv6_prefix)},
+    /* Lets a request header move the brute-force clock forward: for tests, never production. */
+    {.name = "bruteforce.unsafe_test_clock", .type = T_BOOL, .dflt = "false",
+     .offset = CFG(bruteforce_unsafe_test_clock)},
     /* A section with a table of its own (oidc_entries), loaded by its parser like a list. */
     {.name = "oidc", .type = T_LIST, .list = config_oidc_parse},
 };

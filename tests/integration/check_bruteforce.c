@@ -2,8 +2,9 @@
  * Brute-force protection end to end: failed sign-ins (POST /api/2.0/authentication and
  * Basic on the token endpoint) counted per (lowercased login, client IP), against a real
  * identityd on a loopback port with a real SQLite file and users made by identityctl. The
- * limits are made tiny in config (3 failures within 2 s block for 2 s) so that the suite
- * observes a block starting and ending in a few seconds.
+ * server runs with bruteforce.unsafe_test_clock, and every request here carries the
+ * suite's clock offset: a window or a block ends when a test moves that clock, never by
+ * waiting on real time, so no machine is too slow for these windows.
  */
 #include <check.h>
 #include <curl/curl.h>
@@ -30,21 +31,31 @@
  * hold get long ones, which no busy machine's slowness can outlast; only the tests that wait
  * for a window or a block to end get a short one (and a long one for the other). */
 #define LONG_S 60
-#define SHORT_WINDOW_S 2
-#define SHORT_BLOCK_S 3
+#define CLIENT_WINDOW_S 600 /* bruteforce.client_window's default */
 
 static th_env_t env;
 static th_server_t srv;
-static int block_s; /* the running server's bruteforce.block: Retry-After is at most this */
+static int retry_max; /* the longest Retry-After the running server may give */
+static long clock_s;  /* what X-Identityd-Test-Clock says: seconds added to the server's clock */
+static char clock_header[64];
+
+static void advance_clock(long seconds)
+{
+    clock_s += seconds;
+    snprintf(clock_header, sizeof(clock_header), "X-Identityd-Test-Clock: %ld", clock_s);
+}
 
 /* ---- plumbing --------------------------------------------------------------------------- */
 
-static void start(int window, int block, const char *more_yaml)
+static void start(const char *more_bruteforce, const char *more_yaml)
 {
-    char yaml[256];
-    snprintf(yaml, sizeof(yaml), "bruteforce: { attempts: %d, window: %d, block: %d }\n%s",
-             ATTEMPTS, window, block, more_yaml);
-    block_s = block;
+    char yaml[512];
+    snprintf(yaml, sizeof(yaml),
+             "bruteforce: { attempts: %d, window: %d, block: %d, unsafe_test_clock: true%s }\n%s",
+             ATTEMPTS, LONG_S, LONG_S, more_bruteforce, more_yaml);
+    retry_max = CLIENT_WINDOW_S;
+    clock_s = 0;
+    advance_clock(0);
     th_env_init(&env, yaml, NULL);
     ck_assert_int_eq(th_add_user(&env, "user@example.com", "user pass", "Bob", "User", "user"), 0);
     ck_assert_int_eq(th_add_user(&env, "other@example.com", "other pass", "Olly", "Other", "user"),
@@ -55,22 +66,28 @@ static void start(int window, int block, const char *more_yaml)
 
 static void setup(void)
 {
-    start(LONG_S, LONG_S, "");
+    start("", "");
 }
 
 static void setup_proxy(void)
 {
-    start(LONG_S, LONG_S, "trusted_proxies: [127.0.0.1]\n");
+    start("", "trusted_proxies: [127.0.0.1]\n");
 }
 
-static void setup_short_block(void)
+/* A login over budget after 4 failures; each further attempt waits 400 ms. */
+#define HOT_AFTER 4
+#define DELAY_MS 400
+static void setup_hot_login(void)
 {
-    start(LONG_S, SHORT_BLOCK_S, "");
+    start(", login_attempts: 4, login_delay_ms: 400", "trusted_proxies: [127.0.0.1]\n");
 }
 
-static void setup_short_window(void)
+/* The same with a delay no machine's slowness outlasts, and at most one waiting sign-in per
+ * thread. */
+static void setup_hot_login_queue(void)
 {
-    start(SHORT_WINDOW_S, LONG_S, "");
+    start(", login_attempts: 4, login_delay_ms: 10000, login_delay_waiting: 1",
+          "trusted_proxies: [127.0.0.1]\n");
 }
 
 /* A slower password KDF (still about 10 ms) widens the moment between the counter check
@@ -78,7 +95,7 @@ static void setup_short_window(void)
 static void setup_slow_kdf(void)
 {
     th_password_iterations = 20000;
-    start(LONG_S, LONG_S, "");
+    start("", "");
     th_password_iterations = 1000;
 }
 
@@ -98,7 +115,7 @@ static void assert_error(const th_response_t *r, long status, const char *messag
 /* POST /api/2.0/authentication with a JSON body and an optional extra header. */
 static void post_body(th_response_t *r, const char *body, const char *extra)
 {
-    const char *h[] = {"Content-Type: application/json", extra, NULL};
+    const char *h[] = {"Content-Type: application/json", clock_header, extra, NULL};
     char *u = th_url(&srv, AUTH_PATH);
     th_http(r, "POST", u, h, body, strlen(body), 0);
     free(u);
@@ -133,13 +150,16 @@ static void fail_n(int n, const char *email, const char *extra)
 
 static void basic(th_response_t *r, const char *email, const char *password)
 {
-    char *h = th_basic(email, password);
-    th_get(r, &srv, TOKEN_PATH, h);
-    free(h);
+    char *auth = th_basic(email, password);
+    const char *h[] = {auth, clock_header, NULL};
+    char *u = th_url(&srv, TOKEN_PATH);
+    th_http(r, "GET", u, h, NULL, 0, 0);
+    free(u);
+    free(auth);
 }
 
 /* A refusal for too many attempts: 403, the envelope, a Retry-After of whole seconds no
- * longer than the block, and no cookie. */
+ * longer than the longest refusal (the client's window), and no cookie. */
 static void assert_blocked(const th_response_t *r)
 {
     assert_error(r, 403, TOO_MANY);
@@ -147,7 +167,7 @@ static void assert_blocked(const th_response_t *r)
     ck_assert_msg(ra != NULL, "no Retry-After in:\n%s", r->headers);
     ck_assert_msg(strlen(ra) > 0 && strspn(ra, "0123456789") == strlen(ra), "Retry-After: %s", ra);
     long secs = atol(ra);
-    ck_assert_msg(secs >= 1 && secs <= block_s, "Retry-After: %ld, want 1..%d", secs, block_s);
+    ck_assert_msg(secs >= 1 && secs <= retry_max, "Retry-After: %ld, want 1..%d", secs, retry_max);
     free(ra);
     ck_assert_ptr_null(th_header(r, "set-cookie"));
 }
@@ -261,34 +281,59 @@ START_TEST(unknown_login_blocked_identically)
 }
 END_TEST
 
-/* The block ends: after it the right password works, and the count starts afresh. (The
- * block is SHORT_BLOCK_S, from the last failure: the check right after it falls inside.) */
+/* The block ends: after it the right password works, and the count starts afresh. The
+ * block runs from the failure that started it; the clock moves just short of its end,
+ * then past it. */
 START_TEST(block_expires)
 {
     fail_n(ATTEMPTS, "user@example.com", NULL);
     assert_login_blocked("user@example.com", "user pass", NULL);
-    sleep(SHORT_BLOCK_S + 1);
+    advance_clock(LONG_S - 2);
+    assert_login_blocked("user@example.com", "user pass", NULL);
+    advance_clock(3);
     ck_assert_int_eq(attempt("user@example.com", "nope", NULL), 401);
     ck_assert_int_eq(attempt("user@example.com", "user pass", NULL), 200);
 }
 END_TEST
 
-/* A success clears the pair: a user who mistypes now and then is never locked out. With the
- * clearing broken, 2 + 2 failures inside the window would reach the limit. */
-START_TEST(success_clears)
+/* A success does not clear the failures already counted (DocSpace: a success removes only
+ * its own attempt). Otherwise an attacker who knows one password that works for this
+ * (login, client), or who can make one sign-in succeed, resets the count at will. */
+START_TEST(success_does_not_clear)
 {
     fail_n(ATTEMPTS - 1, "user@example.com", NULL);
     ck_assert_int_eq(attempt("user@example.com", "user pass", NULL), 200);
-    fail_n(ATTEMPTS - 1, "user@example.com", NULL);
-    ck_assert_int_eq(attempt("user@example.com", "user pass", NULL), 200);
+    fail_n(1, "user@example.com", NULL);
+    assert_login_blocked("user@example.com", "user pass", NULL);
 }
 END_TEST
 
-/* Failures older than the window (SHORT_WINDOW_S) do not count. */
+/* The same email at another tenant is another account, perhaps the attacker's own: signing
+ * in there must not reset the count against the victim here, and failures there do not
+ * count here. */
+START_TEST(other_tenant_success_does_not_reset)
+{
+    const char *argv[] = {th_ctl(),           "-c",      env.config, "user",   "add",
+                          "user@example.com", "--first", "Mallory",  "--last", "Owner",
+                          "--role",           "user",    "--tenant", "2",      NULL};
+    ck_assert_int_eq(th_run(argv, "mine\n", NULL, NULL), 0);
+    for (int round = 0; round < 3; round++) {
+        if (round < 2)
+            fail_n(1, "user@example.com", NULL);
+        ck_assert_int_eq(attempt("user@example.com", "mine", "Host: second.test"), 200);
+    }
+    fail_n(ATTEMPTS - 2, "user@example.com", NULL);
+    assert_login_blocked("user@example.com", "user pass", NULL);
+    /* Tenant 2's pair is its own: nothing failed there. */
+    ck_assert_int_eq(attempt("user@example.com", "mine", "Host: second.test"), 200);
+}
+END_TEST
+
+/* Failures older than the window do not count. */
 START_TEST(window_slides)
 {
     fail_n(ATTEMPTS - 1, "user@example.com", NULL);
-    usleep((SHORT_WINDOW_S * 1000 + 600) * 1000);
+    advance_clock(LONG_S + 1);
     fail_n(ATTEMPTS - 1, "user@example.com", NULL);
     ck_assert_int_eq(attempt("user@example.com", "user pass", NULL), 200);
 }
@@ -496,6 +541,126 @@ START_TEST(forwarded_for_many_lines)
 }
 END_TEST
 
+/* Password spraying: one client, one guess each at many logins, never reaching any pair's
+ * limit. Its budget across logins (20 in 10 minutes) runs out, then every sign-in from it
+ * is refused, the right password included, until the window ends; other clients are not
+ * affected. */
+START_TEST(client_budget_across_logins)
+{
+    const char *xff = "X-Forwarded-For: 198.51.100.50";
+    char login[64];
+    for (int i = 0; i < 20; i++) {
+        snprintf(login, sizeof(login), "victim%d@example.com", i);
+        fail_n(1, login, xff);
+    }
+    assert_login_blocked("user@example.com", "user pass", xff);
+    assert_login_blocked("nobody@example.com", "x", xff);
+    ck_assert_int_eq(attempt("user@example.com", "user pass", "X-Forwarded-For: 198.51.100.51"),
+                     200);
+    advance_clock(CLIENT_WINDOW_S + 1);
+    ck_assert_int_eq(attempt("user@example.com", "user pass", xff), 200);
+}
+END_TEST
+
+/* An IPv6 client holds a /64: every address of it is the same client, so hopping through
+ * it buys no guesses. */
+START_TEST(ipv6_slash64_is_one_client)
+{
+    fail_n(1, "user@example.com", "X-Forwarded-For: 2001:db8:1:2::1");
+    fail_n(1, "user@example.com", "X-Forwarded-For: 2001:db8:1:2::2");
+    fail_n(1, "user@example.com", "X-Forwarded-For: [2001:db8:1:2:ffff::3]");
+    assert_login_blocked("user@example.com", "user pass", "X-Forwarded-For: 2001:db8:1:2::99");
+    ck_assert_int_eq(attempt("user@example.com", "user pass", "X-Forwarded-For: 2001:db8:1:3::1"),
+                     200);
+}
+END_TEST
+
+/* ::ffff:a.b.c.d is a.b.c.d: writing the forwarded address the other way is no new client. */
+START_TEST(ipv4_mapped_is_ipv4)
+{
+    fail_n(1, "user@example.com", "X-Forwarded-For: ::ffff:198.51.100.60");
+    fail_n(1, "user@example.com", "X-Forwarded-For: [::ffff:198.51.100.60]");
+    fail_n(1, "user@example.com", "X-Forwarded-For: 198.51.100.60");
+    assert_login_blocked("user@example.com", "user pass", "X-Forwarded-For: 198.51.100.60");
+    assert_login_blocked("user@example.com", "user pass", "X-Forwarded-For: ::FFFF:c633:643c");
+}
+END_TEST
+
+/* The time a sign-in takes, in ms. */
+static double timed_attempt(const char *email, const char *password, const char *extra,
+                            long *status)
+{
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    *status = attempt(email, password, extra);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    return (double)(b.tv_sec - a.tv_sec) * 1000.0 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+}
+
+/* A login attacked from many clients, each under its own limit: after the login's budget
+ * every attempt on it waits the delay first, and is then judged as usual: the owner, from
+ * a client of their own, still signs in. Only a lower bound on time is asserted. */
+START_TEST(hot_login_is_delayed_not_locked)
+{
+    char xff[64];
+    for (int i = 0; i < HOT_AFTER; i++) {
+        snprintf(xff, sizeof(xff), "X-Forwarded-For: 198.51.100.%d", 100 + i);
+        fail_n(1, "user@example.com", xff);
+    }
+    long status = 0;
+    double ms =
+        timed_attempt("user@example.com", "user pass", "X-Forwarded-For: 203.0.113.5", &status);
+    ck_assert_int_eq(status, 200);
+    ck_assert_msg(ms >= DELAY_MS, "the owner's sign-in took %.0f ms, want >= %d", ms, DELAY_MS);
+    ms = timed_attempt("user@example.com", "guess", "X-Forwarded-For: 203.0.113.6", &status);
+    ck_assert_int_eq(status, 401);
+    ck_assert_msg(ms >= DELAY_MS, "a guess took %.0f ms, want >= %d", ms, DELAY_MS);
+    /* The budget ends with its window. */
+    advance_clock(CLIENT_WINDOW_S + 1);
+    ck_assert_int_eq(attempt("user@example.com", "user pass", "X-Forwarded-For: 203.0.113.5"), 200);
+}
+END_TEST
+
+/* Waiting sign-ins are bounded (login_delay_waiting per thread): beyond that they are
+ * refused at once, so a flood on a hot login holds no unbounded memory or connections. */
+START_TEST(hot_login_waiting_is_bounded)
+{
+    char xff[64];
+    for (int i = 0; i < HOT_AFTER; i++) {
+        snprintf(xff, sizeof(xff), "X-Forwarded-For: 198.51.100.%d", 100 + i);
+        fail_n(1, "user@example.com", xff);
+    }
+    enum { N = 8 };
+    CURLM *multi = curl_multi_init();
+    CURL *easy[N];
+    struct curl_slist *headers[N];
+    char *u = th_url(&srv, AUTH_PATH);
+    const char *body = "{\"userName\":\"user@example.com\",\"password\":\"guess\"}";
+    for (int i = 0; i < N; i++) {
+        snprintf(xff, sizeof(xff), "X-Forwarded-For: 203.0.113.%d", 10 + i);
+        headers[i] = curl_slist_append(NULL, "Content-Type: application/json");
+        headers[i] = curl_slist_append(headers[i], clock_header);
+        headers[i] = curl_slist_append(headers[i], xff);
+        easy[i] = th_multi_add(multi, u, headers[i], body, 60);
+    }
+    th_multi_run(multi);
+    int waited = 0, refused = 0;
+    for (int i = 0; i < N; i++) {
+        long status = th_multi_finish(multi, easy[i]);
+        waited += status == 401;
+        refused += status == 403;
+    }
+    curl_multi_cleanup(multi);
+    for (int i = 0; i < N; i++)
+        curl_slist_free_all(headers[i]);
+    free(u);
+    ck_assert_int_eq(waited + refused, N);
+    /* One waiting per thread; the harness runs two threads. A thread's waiting request
+     * takes 10 s, so on any machine the others arrive while it waits. */
+    ck_assert_msg(waited >= 1 && waited <= 2, "%d of %d waited", waited, N);
+}
+END_TEST
+
 static Suite *bruteforce_suite(void)
 {
     Suite *s = suite_create("bruteforce");
@@ -504,24 +669,15 @@ static Suite *bruteforce_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, blocks_after_attempts);
     tcase_add_test(tc, unknown_login_blocked_identically);
-    tcase_add_test(tc, success_clears);
+    tcase_add_test(tc, success_does_not_clear);
+    tcase_add_test(tc, other_tenant_success_does_not_reset);
+    tcase_add_test(tc, block_expires);
+    tcase_add_test(tc, window_slides);
     tcase_add_test(tc, login_case_folded);
     tcase_add_test(tc, basic_counts_and_is_blocked);
     tcase_add_test(tc, refused_account_is_no_oracle);
     tcase_add_test(tc, forwarded_for_ignored_untrusted);
     suite_add_tcase(s, tc);
-
-    TCase *short_block = tcase_create("short_block");
-    tcase_add_checked_fixture(short_block, setup_short_block, teardown);
-    tcase_set_timeout(short_block, 60);
-    tcase_add_test(short_block, block_expires);
-    suite_add_tcase(s, short_block);
-
-    TCase *short_window = tcase_create("short_window");
-    tcase_add_checked_fixture(short_window, setup_short_window, teardown);
-    tcase_set_timeout(short_window, 60);
-    tcase_add_test(short_window, window_slides);
-    suite_add_tcase(s, short_window);
 
     TCase *parallel = tcase_create("parallel");
     tcase_add_checked_fixture(parallel, setup_slow_kdf, teardown);
@@ -536,7 +692,22 @@ static Suite *bruteforce_suite(void)
     tcase_add_test(proxy, forwarded_for_left_entries_spoofed);
     tcase_add_test(proxy, forwarded_for_split_lines);
     tcase_add_test(proxy, forwarded_for_many_lines);
+    tcase_add_test(proxy, client_budget_across_logins);
+    tcase_add_test(proxy, ipv6_slash64_is_one_client);
+    tcase_add_test(proxy, ipv4_mapped_is_ipv4);
     suite_add_tcase(s, proxy);
+
+    TCase *hot = tcase_create("hot_login");
+    tcase_add_checked_fixture(hot, setup_hot_login, teardown);
+    tcase_set_timeout(hot, 60);
+    tcase_add_test(hot, hot_login_is_delayed_not_locked);
+    suite_add_tcase(s, hot);
+
+    TCase *hot_queue = tcase_create("hot_login_queue");
+    tcase_add_checked_fixture(hot_queue, setup_hot_login_queue, teardown);
+    tcase_set_timeout(hot_queue, 60);
+    tcase_add_test(hot_queue, hot_login_waiting_is_bounded);
+    suite_add_tcase(s, hot_queue);
     return s;
 }
 

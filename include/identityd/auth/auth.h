@@ -171,13 +171,18 @@ int idd_session_start(idd_request_t *r, const idd_user_t *user, bool browser,
                       char token_out[IDD_SESSION_TOKEN_LEN + 1], int64_t *expires);
 
 /* Authentication's own state in each event loop: the cache of verified Basic credentials
- * (keyed digest -> user id and auth_version) and, on thread 0, the timer that writes the
- * coalesced API key uses once a minute. */
+ * (keyed digest -> user id and auth_version), the timer on which sign-ins to a login over
+ * its brute-force budget wait (and how many wait), and, on thread 0, the timer that writes
+ * the coalesced API key uses once a minute. */
 typedef struct idd_auth_thread {
     struct idd_basic_cache *basic_cache;
     idd_thread_t *thread;
     h2o_timeout_t flush_timeout; /* thread 0 only */
     h2o_timeout_entry_t flush_entry;
+    h2o_timeout_t delay_timeout; /* bruteforce.login_delay_ms, when > 0 */
+    int delay_ms;
+    size_t delay_waiting;     /* sign-ins linked on delay_timeout */
+    size_t delay_max_waiting; /* bruteforce.login_delay_waiting */
 } idd_auth_thread_t;
 
 /* Made on the main thread before t's loop runs, freed after it stopped (while the loop

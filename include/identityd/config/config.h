@@ -106,6 +106,15 @@ typedef struct idd_config {
     int bruteforce_window;   /* bruteforce.window: seconds the failures are counted over (60) */
     int bruteforce_block;    /* bruteforce.block: seconds a pair stays refused (60) */
     int bruteforce_slots;    /* bruteforce.slots: size of the shared counter table (65536) */
+    /* Budgets across logins and across clients, and who counts as one client. */
+    int bruteforce_client_attempts;     /* bruteforce.client_attempts (20) */
+    int bruteforce_client_window;       /* bruteforce.client_window, seconds (600) */
+    int bruteforce_login_attempts;      /* bruteforce.login_attempts (100) */
+    int bruteforce_login_window;        /* bruteforce.login_window, seconds (600) */
+    int bruteforce_login_delay_ms;      /* bruteforce.login_delay_ms (1000; 0: none) */
+    int bruteforce_login_delay_waiting; /* bruteforce.login_delay_waiting, per thread (64) */
+    int bruteforce_ipv6_prefix;         /* bruteforce.ipv6_prefix, bits (64) */
+    bool bruteforce_unsafe_test_clock;  /* bruteforce.unsafe_test_clock: tests only (false) */
     idd_oidc_config_t oidc;
 } idd_config_t;
 
