@@ -106,6 +106,11 @@ typedef struct idd_config {
     int bruteforce_window;   /* bruteforce.window: seconds the failures are counted over (60) */
     int bruteforce_block;    /* bruteforce.block: seconds a pair stays refused (60) */
     int bruteforce_slots;    /* bruteforce.slots: size of the shared counter table (65536) */
+    /* Unbounded tables: per-user caps and background pruning. */
+    int sessions_max_per_user; /* sessions.max_per_user: live sessions; more end the oldest (100) */
+    int apikeys_max_per_user;  /* apikeys.max_per_user: keys a user may hold; more get 400 (50) */
+    int prune_interval;        /* prune.interval: seconds between pruning runs (60) */
+    int prune_batch;           /* prune.batch: most rows one run deletes from each table (500) */
     idd_oidc_config_t oidc;
 } idd_config_t;
 
