@@ -48,6 +48,27 @@ void idd_api_metrics(idd_request_t *r, idd_principal_t *p)
                    "# TYPE identityd_password_kdf_iterations_total counter\n"
                    "identityd_password_kdf_iterations_total %llu\n",
                    (unsigned long long)atomic_load(&app->kdf_iterations));
+    idd_buf_printf(&b,
+                   "# HELP identityd_sessions_live Active, unexpired sign-in sessions, as of the "
+                   "last pruning run.\n"
+                   "# TYPE identityd_sessions_live gauge\n"
+                   "identityd_sessions_live %lld\n"
+                   "# HELP identityd_apikeys API keys stored, of any state, as of the last "
+                   "pruning run.\n"
+                   "# TYPE identityd_apikeys gauge\n"
+                   "identityd_apikeys %lld\n",
+                   (long long)atomic_load(&app->sessions_live),
+                   (long long)atomic_load(&app->apikeys_stored));
+    idd_buf_puts(&b, "# HELP identityd_rows_pruned_total Rows the pruner deleted: sessions that "
+                     "ended or expired, API keys that expired.\n"
+                     "# TYPE identityd_rows_pruned_total counter\n");
+    idd_buf_printf(&b, "identityd_rows_pruned_total{table=\"sessions\"} %lu\n",
+                   atomic_load(&app->sessions_pruned));
+    idd_buf_printf(&b, "identityd_rows_pruned_total{table=\"apikeys\"} %lu\n",
+                   atomic_load(&app->apikeys_pruned));
+    metric(&b, "identityd_sessions_capped_total", "counter",
+           "Sessions ended because their user signed in beyond sessions.max_per_user.",
+           atomic_load(&app->sessions_capped));
     idd_buf_puts(&b, "# HELP identityd_worker_jobs Jobs queued or running in a worker pool.\n"
                      "# TYPE identityd_worker_jobs gauge\n");
     idd_buf_printf(&b, "identityd_worker_jobs{pool=\"kdf\"} %d\n",

@@ -212,7 +212,14 @@ void idd_api_keys_create(idd_request_t *r, idd_principal_t *p)
         rc = idd_apikey_digest(&r->app->pepper, key, IDD_APIKEY_LEN, k.digest);
     if (rc == 0) {
         memcpy(k.postfix, key + IDD_APIKEY_LEN - 4, 5);
-        rc = idd_store_apikey_create(r->thread->store, &k);
+        rc =
+            idd_store_apikey_create_capped(r->thread->store, &k, r->app->cfg->apikeys_max_per_user);
+    }
+    if (rc == IDD_EDENIED) {
+        char message[IDD_APIKEY_LIMIT_MESSAGE_MAX];
+        idd_apikey_limit_message(r->app->cfg->apikeys_max_per_user, message, sizeof(message));
+        idd_respond_error(r->req, 400, message);
+        goto done;
     }
     if (rc != 0) {
         store_failed(r, "create", rc);
@@ -334,6 +341,15 @@ static int find_managed(idd_request_t *r, const idd_principal_t *p, idd_apikey_t
     return 0;
 }
 
+/* Why a key cannot be turned back on, in words its owner or an admin can act on. */
+static const char *reactivation_refused(const idd_apikey_t *k)
+{
+    if (k->deactivated == IDD_APIKEY_BY_ADMIN)
+        return "This API key was deactivated by an administrator; only an administrator can "
+               "activate it again";
+    return "This API key was revoked and cannot be activated again";
+}
+
 void idd_api_keys_update(idd_request_t *r, idd_principal_t *p)
 {
     idd_apikey_t k;
@@ -368,9 +384,30 @@ void idd_api_keys_update(idd_request_t *r, idd_principal_t *p)
         idd_respond_error(r->req, 403, "Access denied");
         goto done;
     }
-    int rc =
-        idd_store_apikey_update(r->thread->store, k.id, name ? json_string_value(name) : NULL,
-                                permissions ? perms : NULL, active ? json_is_true(active) : -1);
+    /* Turning a key on or off goes first, through the store's rule, so that a refused
+     * re-activation changes nothing else. */
+    bool owner = strcmp(k.created_by, p->user.id) == 0;
+    bool admin = p->user.role == IDD_ROLE_ADMIN;
+    int rc = 0;
+    if (active != NULL) {
+        int on = json_is_true(active);
+        /* A deactivation is recorded as its owner's when the caller owns the key, else as an
+         * admin's; a re-activation may lift what the caller's role allows. */
+        int level = on ? (admin ? IDD_APIKEY_BY_ADMIN : IDD_APIKEY_BY_OWNER)
+                       : (owner ? IDD_APIKEY_BY_OWNER : IDD_APIKEY_BY_ADMIN);
+        rc = idd_store_apikey_set_active(r->thread->store, k.id, on, level, p->user.id);
+        if (rc == IDD_EDENIED) {
+            /* Read again: the level that refused may be newer than the one read above. */
+            if (idd_store_apikey_by_id(r->thread->store, k.id, &k) != 0)
+                k.deactivated = IDD_APIKEY_REVOKED;
+            idd_log_info("apikey %s: re-activation by user %s refused", k.id, p->user.id);
+            idd_respond_error(r->req, 403, reactivation_refused(&k));
+            goto done;
+        }
+    }
+    if (rc == 0 && (name != NULL || permissions != NULL))
+        rc = idd_store_apikey_update(r->thread->store, k.id, name ? json_string_value(name) : NULL,
+                                     permissions ? perms : NULL);
     if (rc != 0) {
         store_failed(r, "update", rc);
         goto done;

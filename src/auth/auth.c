@@ -256,6 +256,7 @@ void idd_auth_run(idd_request_t *r, idd_auth_policy_t policy, const char *need_s
 
 #define USAGE_FLUSH_MS 60000 /* how often API key uses are written out */
 #define BASIC_CACHE_SLOTS 1024
+#define PRUNE_SOON_MS 1000 /* the first run, and the next one while a backlog drains */
 
 /* Thread 0, once a minute: the coalesced API key uses go to the database. */
 static void on_flush(h2o_timeout_entry_t *entry)
@@ -264,6 +265,16 @@ static void on_flush(h2o_timeout_entry_t *entry)
     idd_thread_t *t = a->thread;
     idd_apikey_usage_flush(t->app->apikey_usage, t->store);
     h2o_timeout_link(t->http->ctx.loop, &a->flush_timeout, &a->flush_entry);
+}
+
+/* Thread 0: one pruning run, then the next one soon while tables had a backlog, else after
+ * the configured interval. */
+static void on_prune(h2o_timeout_entry_t *entry)
+{
+    idd_auth_thread_t *a = H2O_STRUCT_FROM_MEMBER(idd_auth_thread_t, prune_entry, entry);
+    idd_thread_t *t = a->thread;
+    bool more = idd_app_prune(t->app, t->store);
+    h2o_timeout_link(t->http->ctx.loop, more ? &a->prune_soon : &a->prune_timeout, &a->prune_entry);
 }
 
 int idd_auth_thread_init(idd_thread_t *t)
@@ -279,6 +290,11 @@ int idd_auth_thread_init(idd_thread_t *t)
         h2o_timeout_init(t->http->ctx.loop, &a->flush_timeout, USAGE_FLUSH_MS);
         a->flush_entry.cb = on_flush;
         h2o_timeout_link(t->http->ctx.loop, &a->flush_timeout, &a->flush_entry);
+        h2o_timeout_init(t->http->ctx.loop, &a->prune_timeout,
+                         (uint64_t)t->app->cfg->prune_interval * 1000);
+        h2o_timeout_init(t->http->ctx.loop, &a->prune_soon, PRUNE_SOON_MS);
+        a->prune_entry.cb = on_prune;
+        h2o_timeout_link(t->http->ctx.loop, &a->prune_soon, &a->prune_entry);
     }
     t->auth = a;
     return 0;
@@ -293,6 +309,10 @@ void idd_auth_thread_dispose(idd_thread_t *t)
         if (h2o_timeout_is_linked(&a->flush_entry))
             h2o_timeout_unlink(&a->flush_entry);
         h2o_timeout_dispose(t->http->ctx.loop, &a->flush_timeout);
+        if (h2o_timeout_is_linked(&a->prune_entry))
+            h2o_timeout_unlink(&a->prune_entry);
+        h2o_timeout_dispose(t->http->ctx.loop, &a->prune_timeout);
+        h2o_timeout_dispose(t->http->ctx.loop, &a->prune_soon);
     }
     if (a->delay_ms > 0)
         h2o_timeout_dispose(t->http->ctx.loop, &a->delay_timeout);

@@ -125,10 +125,19 @@ int idd_session_start(idd_request_t *r, const idd_user_t *user, bool browser,
     if (ua != -1)
         copy_printable(s.user_agent, IDD_USER_AGENT_MAX, r->req->headers.entries[ua].value.base,
                        r->req->headers.entries[ua].value.len);
-    rc = idd_store_session_create(r->thread->store, &s);
+    /* The user's oldest live sessions beyond the cap end in the same transaction, so no
+     * client can pile up sessions (and rows) without bound. */
+    int ended = 0;
+    rc = idd_store_session_create_capped(r->thread->store, &s, r->app->cfg->sessions_max_per_user,
+                                         &ended);
     if (rc == 0) {
         *expires = s.expires;
         idd_log_info("session %lld started for user %s", (long long)s.id, user->id);
+        if (ended > 0) {
+            atomic_fetch_add(&r->app->sessions_capped, (unsigned long)ended);
+            idd_log_info("user %s: %d oldest session(s) ended by sessions.max_per_user", user->id,
+                         ended);
+        }
     }
 
 done:

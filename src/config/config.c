@@ -313,6 +313,15 @@ static const entry_t config_entries[] = {
     /* Lets a request header move the brute-force clock forward: for tests, never production. */
     {.name = "bruteforce.unsafe_test_clock", .type = T_BOOL, .dflt = "false",
      .offset = CFG(bruteforce_unsafe_test_clock)},
+    /* Per-user caps and the background pruning of the sessions and API keys tables. */
+    {.name = "sessions.max_per_user", .type = T_INT, .min = 1, .max = 100000, .dflt = "100",
+     .offset = CFG(sessions_max_per_user)},
+    {.name = "apikeys.max_per_user", .type = T_INT, .min = 1, .max = 10000, .dflt = "50",
+     .offset = CFG(apikeys_max_per_user)},
+    {.name = "prune.interval", .type = T_INT, .min = 1, .max = 86400, .dflt = "60",
+     .offset = CFG(prune_interval)},
+    {.name = "prune.batch", .type = T_INT, .min = 10, .max = 100000, .dflt = "500",
+     .offset = CFG(prune_batch)},
     /* A section with a table of its own (oidc_entries), loaded by its parser like a list. */
     {.name = "oidc", .type = T_LIST, .list = config_oidc_parse},
 };

@@ -18,7 +18,7 @@
 
 #include "identityd/core/common.h"
 
-#define TBL_MAX_ENTRIES 32 /* rows per table (seen[] arrays are this long) */
+#define TBL_MAX_ENTRIES 64 /* rows per table (seen[] arrays are this long) */
 #define TBL_MAX_NAME 128   /* longest dotted name a table can hold */
 
 typedef enum { T_INT, T_INT64, T_UINT, T_SIZE, T_BOOL, T_STRING, T_PATH, T_ENUM, T_LIST } ctype_t;

@@ -171,3 +171,11 @@ void idd_apikey_scopes(const char *permissions, char *out, size_t outlen)
     }
     snprintf(out, outlen, "%s", full ? "*:write" : p);
 }
+
+void idd_apikey_limit_message(int max, char *out, size_t outlen)
+{
+    snprintf(out, outlen,
+             "API key limit reached: a user may hold at most %d API keys; delete one that is "
+             "no longer needed first",
+             max);
+}

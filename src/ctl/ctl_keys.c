@@ -194,7 +194,13 @@ int idd_ctl_apikey_create(const idd_ctl_args_t *args, const idd_config_t *cfg, i
         key.expires = key.created + days * SECONDS_PER_DAY;
         idd_format_iso8601(key.expires, expires);
     }
-    rc = idd_store_apikey_create(store, &key);
+    rc = idd_store_apikey_create_capped(store, &key, cfg->apikeys_max_per_user);
+    if (rc == IDD_EDENIED) {
+        char message[IDD_APIKEY_LIMIT_MESSAGE_MAX];
+        idd_apikey_limit_message(cfg->apikeys_max_per_user, message, sizeof(message));
+        fprintf(stderr, "identityctl: %s\n", message);
+        goto done;
+    }
     if (rc != 0) {
         fprintf(stderr, "identityctl: storing the key: %s\n", idd_strerror(rc));
         goto done;
@@ -284,7 +290,10 @@ static int print_key_row(const idd_apikey_t *key, void *arg)
      * stay aligned whatever script it is written in. */
     printf("%-36s  %-32s  %s%*s  %s%-4s  %-24s  %-20s  %-20s  %-20s  %s\n", key->id, email, name,
            name_chars < NAME_COLUMN ? (int)(NAME_COLUMN - name_chars) : 0, "", MASKED_PREFIX,
-           key->postfix, permissions, created, expires, last_used, key->active ? "yes" : "no");
+           key->postfix, permissions, created, expires, last_used,
+           key->active                              ? "yes"
+           : key->deactivated == IDD_APIKEY_REVOKED ? "revoked"
+                                                    : "no");
     return 0;
 }
 
@@ -349,8 +358,9 @@ static int parse_key_id(const char *text, char id[IDD_GUID_LEN + 1])
     return 0;
 }
 
-/* apikey revoke ID: deactivates the key. The row stays, so the key is recognised as revoked
- * if it is presented again. */
+/* apikey revoke ID: revokes the key for good: nobody can activate it again through the API,
+ * its owner or an admin. A key that was only deactivated is revoked too. The row stays, so
+ * the key is recognised as revoked if it is presented again, and listings show it. */
 int idd_ctl_apikey_revoke(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant)
 {
     (void)variant;
@@ -368,8 +378,9 @@ int idd_ctl_apikey_revoke(const idd_ctl_args_t *args, const idd_config_t *cfg, i
     /* Looked up first so that a key revoked before is reported as such rather than as
      * revoked now. */
     rc = idd_store_apikey_by_id(store, id, &key);
-    if (rc == 0 && key.active)
-        rc = idd_store_apikey_update(store, id, NULL, NULL, 0);
+    bool was_revoked = rc == 0 && key.deactivated == IDD_APIKEY_REVOKED;
+    if (rc == 0 && !was_revoked)
+        rc = idd_store_apikey_set_active(store, id, 0, IDD_APIKEY_REVOKED, NULL);
     if (rc == IDD_ENOTFOUND) {
         fprintf(stderr, "identityctl: no API key %s\n", id);
         goto done;
@@ -378,7 +389,7 @@ int idd_ctl_apikey_revoke(const idd_ctl_args_t *args, const idd_config_t *cfg, i
         fprintf(stderr, "identityctl: revoking API key %s: %s\n", id, idd_strerror(rc));
         goto done;
     }
-    if (key.active)
+    if (!was_revoked)
         printf("revoked API key %s (%s%s)\n", id, MASKED_PREFIX, key.postfix);
     else
         printf("API key %s had already been revoked: nothing changed\n", id);

@@ -158,6 +158,10 @@ static int read_apikey(sqlite_store_t *ss, sqlite3_stmt *stmt, void *record)
     out->expires = sqlite3_column_int64(stmt, 8);
     out->last_used = sqlite3_column_int64(stmt, 9);
     out->active = sqlite3_column_int(stmt, 10) != 0;
+    out->deactivated = sqlite3_column_int(stmt, 11);
+    if (sqlite3_column_type(stmt, 12) != SQLITE_NULL)
+        return idd_sqlite_column_copy(ss, stmt, 12, out->deactivated_by,
+                                      sizeof out->deactivated_by);
     return 0;
 }
 
@@ -195,17 +199,21 @@ static int apikey_validate(const idd_apikey_t *key)
     return 0;
 }
 
-int idd_sqlite_apikey_create(idd_store_t *s, idd_apikey_t *key)
+/* With a cap, the count and the insert share one IMMEDIATE transaction (the INSERT counts
+ * the creator's keys itself), so keys made at once on several threads cannot pass it
+ * together. */
+int idd_sqlite_apikey_create(idd_store_t *s, idd_apikey_t *key, int max_per_user)
 {
     sqlite_store_t *ss = to_sqlite(s);
     sqlite3_stmt *stmt = NULL;
     char id[IDD_GUID_LEN + 1];
     char *permissions = NULL;
     int64_t created;
+    int began = 0;
     int rc = IDD_EINVAL;
     int src;
 
-    if (key == NULL)
+    if (key == NULL || max_per_user < 0)
         goto done;
     rc = apikey_validate(key);
     if (rc != 0)
@@ -236,25 +244,51 @@ int idd_sqlite_apikey_create(idd_store_t *s, idd_apikey_t *key)
         sqlite3_bind_int64(stmt, 9, key->expires);
     else
         sqlite3_bind_null(stmt, 9);
+    sqlite3_bind_int64(stmt, 10, max_per_user > 0 ? max_per_user : INT64_MAX);
+    if (max_per_user > 0) {
+        rc = idd_sqlite_exec(ss, "BEGIN IMMEDIATE", "apikey_create");
+        if (rc != 0)
+            goto done;
+        began = 1;
+    }
     src = sqlite3_step(stmt);
     if (src != SQLITE_DONE) {
         rc = idd_sqlite_step_error(ss, src, "apikey_create");
         goto done;
     }
-    /* The SELECT found no user with this id in this tenant. */
+    /* The SELECT found no user with this id in this tenant, or one already at the cap. */
     if (sqlite3_changes(ss->db) != 1) {
+        int64_t count = 0;
+        const sqlite_param_t params[] = {SQL_TEXT(key->created_by, IDD_GUID_LEN)};
+        idd_sqlite_stmt_put(stmt);
+        stmt = NULL;
         rc = IDD_ENOTFOUND;
+        if (max_per_user > 0 &&
+            idd_sqlite_query_int(ss, ST_APIKEY_COUNT_CREATOR, params, 1, &count) == 0 &&
+            count >= max_per_user)
+            rc = IDD_EDENIED;
         goto done;
+    }
+    if (began) {
+        idd_sqlite_stmt_put(stmt);
+        stmt = NULL;
+        rc = idd_sqlite_exec(ss, "COMMIT", "apikey_create");
+        if (rc != 0)
+            goto done;
     }
     memcpy(key->id, id, sizeof id);
     key->created = created;
     key->last_used = 0;
     key->active = 1;
+    key->deactivated = IDD_APIKEY_LIVE;
+    key->deactivated_by[0] = '\0';
     rc = 0;
 
 done:
     /* Unbinds before the JSON text it points to is freed. */
     idd_sqlite_stmt_put(stmt);
+    if (rc != 0 && began)
+        idd_sqlite_rollback(ss);
     free(permissions);
     return rc;
 }
@@ -322,7 +356,7 @@ done:
 }
 
 int idd_sqlite_apikey_update(idd_store_t *s, const char *id, const char *name,
-                             const char *permissions, int active)
+                             const char *permissions)
 {
     sqlite_store_t *ss = to_sqlite(s);
     sqlite3_stmt *stmt = NULL;
@@ -351,8 +385,6 @@ int idd_sqlite_apikey_update(idd_store_t *s, const char *id, const char *name,
         sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
     if (json != NULL)
         sqlite3_bind_text(stmt, 3, json, -1, SQLITE_STATIC);
-    if (active >= 0)
-        sqlite3_bind_int(stmt, 4, active != 0);
     /* Parameters left unbound are NULL: those columns keep their values. */
     src = sqlite3_step(stmt);
     if (src != SQLITE_DONE)
@@ -364,6 +396,49 @@ done:
     idd_sqlite_stmt_put(stmt);
     free(json);
     return rc;
+}
+
+/* The rules are in the statements (ST_APIKEY_DEACTIVATE, ST_APIKEY_ACTIVATE), so the check
+ * and the write are one step. A re-activation that changed nothing is told apart afterwards:
+ * an unknown key, or one whose level is above what the caller may lift. */
+int idd_sqlite_apikey_set_active(idd_store_t *s, const char *id, int active, int level,
+                                 const char *by)
+{
+    sqlite_store_t *ss = to_sqlite(s);
+    idd_apikey_t key;
+    int changed = 0;
+    int rc;
+
+    if (!id_plausible(id))
+        return IDD_ENOTFOUND;
+    if (active ? (level < IDD_APIKEY_BY_OWNER || level > IDD_APIKEY_BY_ADMIN)
+               : (level < IDD_APIKEY_BY_OWNER || level > IDD_APIKEY_REVOKED))
+        return IDD_EINVAL;
+    if (by != NULL && !id_plausible(by))
+        return IDD_EINVAL;
+    if (active) {
+        const sqlite_param_t params[] = {SQL_TEXT(id, IDD_GUID_LEN), SQL_INT64(level)};
+        rc = idd_sqlite_write(ss, ST_APIKEY_ACTIVATE, params, IDD_ARRAY_LEN(params), &changed);
+    } else {
+        const sqlite_param_t params[] = {SQL_TEXT(id, IDD_GUID_LEN), SQL_INT64(level),
+                                         by != NULL ? SQL_TEXT(by, IDD_GUID_LEN) : SQL_NULL};
+        rc = idd_sqlite_write(ss, ST_APIKEY_DEACTIVATE, params, IDD_ARRAY_LEN(params), &changed);
+    }
+    if (rc != 0 || changed == 1)
+        return rc;
+    rc = idd_sqlite_apikey_by_id(s, id, &key);
+    idd_wipe(&key, sizeof key);
+    return rc == 0 ? (active ? IDD_EDENIED : 0) : rc;
+}
+
+/* One DELETE of at most limit rows, as session pruning does. */
+int idd_sqlite_apikey_prune(idd_store_t *s, int64_t now, int limit, int *deleted)
+{
+    *deleted = 0;
+    if (limit <= 0)
+        return IDD_EINVAL;
+    const sqlite_param_t params[] = {SQL_INT64(now), SQL_INT64(limit)};
+    return idd_sqlite_write(to_sqlite(s), ST_APIKEY_PRUNE, params, IDD_ARRAY_LEN(params), deleted);
 }
 
 int idd_sqlite_apikey_delete(idd_store_t *s, const char *id)

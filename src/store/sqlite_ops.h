@@ -28,7 +28,7 @@ int idd_sqlite_user_list(idd_store_t *s, int64_t tenant_id, idd_user_visit_fn vi
 int idd_sqlite_user_set_password_change(idd_store_t *s, const char *id, int required);
 
 /* ---- sqlite_session.c ---- */
-int idd_sqlite_session_create(idd_store_t *s, idd_session_t *session);
+int idd_sqlite_session_create(idd_store_t *s, idd_session_t *session, int max_live, int *ended);
 int idd_sqlite_session_by_digest(idd_store_t *s, const unsigned char digest[IDD_SESSION_DIGEST_LEN],
                                  idd_session_t *out);
 int idd_sqlite_session_by_id(idd_store_t *s, int64_t id, idd_session_t *out);
@@ -38,16 +38,21 @@ int idd_sqlite_session_end(idd_store_t *s, int64_t id);
 int idd_sqlite_session_end_user(idd_store_t *s, const char *user_id, int64_t except_id, int *count);
 int idd_sqlite_session_list_user(idd_store_t *s, const char *user_id, int64_t now,
                                  idd_session_visit_fn visit, void *arg);
+int idd_sqlite_session_prune(idd_store_t *s, int64_t now, int limit, int *deleted);
+int idd_sqlite_counts(idd_store_t *s, int64_t now, int64_t *live_sessions, int64_t *apikeys);
 
 /* ---- sqlite_apikey.c ---- */
-int idd_sqlite_apikey_create(idd_store_t *s, idd_apikey_t *key);
+int idd_sqlite_apikey_create(idd_store_t *s, idd_apikey_t *key, int max_per_user);
 int idd_sqlite_apikey_by_digest(idd_store_t *s, const unsigned char digest[IDD_SESSION_DIGEST_LEN],
                                 idd_apikey_t *out);
 int idd_sqlite_apikey_by_id(idd_store_t *s, const char *id, idd_apikey_t *out);
 int idd_sqlite_apikey_list(idd_store_t *s, int64_t tenant_id, const char *created_by,
                            idd_apikey_visit_fn visit, void *arg);
 int idd_sqlite_apikey_update(idd_store_t *s, const char *id, const char *name,
-                             const char *permissions, int active);
+                             const char *permissions);
+int idd_sqlite_apikey_set_active(idd_store_t *s, const char *id, int active, int level,
+                                 const char *by);
+int idd_sqlite_apikey_prune(idd_store_t *s, int64_t now, int limit, int *deleted);
 int idd_sqlite_apikey_delete(idd_store_t *s, const char *id);
 int idd_sqlite_apikey_touch(idd_store_t *s, const char (*ids)[IDD_GUID_LEN + 1],
                             const int64_t *when, size_t n);

@@ -81,19 +81,13 @@ static int session_validate(const idd_session_t *session)
     return 0;
 }
 
-int idd_sqlite_session_create(idd_store_t *s, idd_session_t *session)
+/* Inserts the row; the caller holds the transaction, if any. */
+static int session_insert(sqlite_store_t *ss, idd_session_t *session)
 {
-    sqlite_store_t *ss = to_sqlite(s);
     sqlite3_stmt *stmt = NULL;
-    int rc = IDD_EINVAL;
+    int rc = idd_sqlite_stmt_get(ss, ST_SESSION_CREATE, &stmt);
     int src;
 
-    if (session == NULL)
-        goto done;
-    rc = session_validate(session);
-    if (rc != 0)
-        goto done;
-    rc = idd_sqlite_stmt_get(ss, ST_SESSION_CREATE, &stmt);
     if (rc != 0)
         goto done;
     sqlite3_bind_int64(stmt, 1, session->tenant_id);
@@ -118,10 +112,55 @@ int idd_sqlite_session_create(idd_store_t *s, idd_session_t *session)
     }
     session->id = sqlite3_last_insert_rowid(ss->db);
     session->active = 1;
-    rc = 0;
 
 done:
     idd_sqlite_stmt_put(stmt);
+    return rc;
+}
+
+/* With a cap, the insert and the ending of the oldest sessions share one IMMEDIATE
+ * transaction (the write lock taken up front, where busy_timeout applies): no reader ever
+ * sees the user over the cap, and two sign-ins on two threads cannot both leave one too
+ * many. Without one it is the single INSERT it always was. */
+int idd_sqlite_session_create(idd_store_t *s, idd_session_t *session, int max_live, int *ended)
+{
+    sqlite_store_t *ss = to_sqlite(s);
+    int began = 0;
+    int changed = 0;
+    int rc = IDD_EINVAL;
+
+    if (ended != NULL)
+        *ended = 0;
+    if (session == NULL || max_live < 0)
+        return rc;
+    rc = session_validate(session);
+    if (rc != 0)
+        return rc;
+    if (max_live == 0)
+        return session_insert(ss, session);
+    rc = idd_sqlite_exec(ss, "BEGIN IMMEDIATE", "session_create");
+    if (rc != 0)
+        goto done;
+    began = 1;
+    rc = session_insert(ss, session);
+    if (rc == 0) {
+        const sqlite_param_t params[] = {SQL_TEXT(session->user_id, IDD_GUID_LEN),
+                                         SQL_INT64(session->created), SQL_INT64(max_live)};
+        rc = idd_sqlite_write(ss, ST_SESSION_CAP, params, IDD_ARRAY_LEN(params), &changed);
+    }
+    if (rc == 0)
+        rc = idd_sqlite_exec(ss, "COMMIT", "session_create");
+
+done:
+    if (rc != 0) {
+        if (began)
+            idd_sqlite_rollback(ss);
+        session->id = 0;
+        session->active = 0;
+        changed = 0;
+    }
+    if (ended != NULL)
+        *ended = changed;
     return rc;
 }
 
@@ -247,5 +286,27 @@ int idd_sqlite_session_list_user(idd_store_t *s, const char *user_id, int64_t no
 done:
     idd_sqlite_stmt_put(stmt);
     idd_wipe(&session, sizeof session);
+    return rc;
+}
+
+/* One DELETE of at most limit rows: its own short write transaction, so the write lock is
+ * never held for long whatever the backlog; the caller runs it again while it is full. */
+int idd_sqlite_session_prune(idd_store_t *s, int64_t now, int limit, int *deleted)
+{
+    *deleted = 0;
+    if (limit <= 0)
+        return IDD_EINVAL;
+    const sqlite_param_t params[] = {SQL_INT64(now), SQL_INT64(limit)};
+    return idd_sqlite_write(to_sqlite(s), ST_SESSION_PRUNE, params, IDD_ARRAY_LEN(params), deleted);
+}
+
+int idd_sqlite_counts(idd_store_t *s, int64_t now, int64_t *live_sessions, int64_t *apikeys)
+{
+    sqlite_store_t *ss = to_sqlite(s);
+    const sqlite_param_t params[] = {SQL_INT64(now)};
+    int rc = idd_sqlite_query_int(ss, ST_SESSION_COUNT_LIVE, params, IDD_ARRAY_LEN(params),
+                                  live_sessions);
+    if (rc == 0)
+        rc = idd_sqlite_query_int(ss, ST_APIKEY_COUNT, NULL, 0, apikeys);
     return rc;
 }

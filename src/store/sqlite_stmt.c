@@ -93,14 +93,31 @@ static const struct {
                               "WHERE user_id = ?1 AND active = 1 AND expires > ?2 "
                               "ORDER BY created DESC, id DESC",
                               "session_list_user"},
+    /* Ends the user's live sessions beyond the newest ?3: ids grow with every insert
+     * (AUTOINCREMENT), so the highest ids are the newest sessions whatever the clock did. */
+    [ST_SESSION_CAP] = {"UPDATE login_events SET active = 0 WHERE id IN ("
+                        "SELECT id FROM login_events "
+                        "WHERE user_id = ?1 AND active = 1 AND expires > ?2 "
+                        "ORDER BY id DESC LIMIT -1 OFFSET ?3)",
+                        "session_cap"},
+    /* Both terms are ranges of the (active, expires) index, so a run reads only what it
+     * deletes, however many live sessions there are. */
+    [ST_SESSION_PRUNE] = {"DELETE FROM login_events WHERE id IN ("
+                          "SELECT id FROM login_events "
+                          "WHERE active = 0 OR (active = 1 AND expires <= ?1) LIMIT ?2)",
+                          "session_prune"},
+    [ST_SESSION_COUNT_LIVE] = {"SELECT count(*) FROM login_events "
+                               "WHERE active = 1 AND expires > ?1",
+                               "session_count"},
 
     /* ---- API keys (sqlite_apikey.c) ---- */
     /* The row is built from the creator's own row, so a key can only be made for a user of the
      * tenant it names, checked by the statement that inserts it, and tenant_id can never
      * disagree with the user. A new key is active and has not been used yet. */
     [ST_APIKEY_CREATE] = {"INSERT INTO api_keys (" APIKEY_COLUMNS ") "
-                          "SELECT ?1, tenant_id, id, ?4, ?5, ?6, ?7, ?8, ?9, NULL, 1 FROM users "
-                          "WHERE id = ?3 AND tenant_id = ?2",
+                          "SELECT ?1, tenant_id, id, ?4, ?5, ?6, ?7, ?8, ?9, NULL, 1, 0, NULL "
+                          "FROM users WHERE id = ?3 AND tenant_id = ?2 "
+                          "AND (SELECT count(*) FROM api_keys WHERE create_by = ?3) < ?10",
                           "apikey_create"},
     [ST_APIKEY_BY_DIGEST] = {"SELECT " APIKEY_COLUMNS " FROM api_keys WHERE key_digest = ?1",
                              "apikey_by_digest"},
@@ -117,9 +134,28 @@ static const struct {
     /* A NULL parameter leaves its column as it is, so one statement serves every combination
      * of changes. */
     [ST_APIKEY_UPDATE] = {"UPDATE api_keys SET name = coalesce(?2, name), "
-                          "permissions = coalesce(?3, permissions), "
-                          "is_active = coalesce(?4, is_active) WHERE id = ?1",
+                          "permissions = coalesce(?3, permissions) WHERE id = ?1",
                           "apikey_update"},
+    /* Every SET expression reads the row as it was, so the one who deactivated it is replaced
+     * exactly when the level rises: a lower level never overwrites a higher one. */
+    [ST_APIKEY_DEACTIVATE] = {"UPDATE api_keys SET is_active = 0, "
+                              "deactivated_by = CASE WHEN ?2 > deactivated THEN ?3 "
+                              "ELSE deactivated_by END, "
+                              "deactivated = max(deactivated, ?2) WHERE id = ?1",
+                              "apikey_deactivate"},
+    /* The rule and the write in one statement, so a revocation between a caller's check and
+     * its write cannot be undone by it. */
+    [ST_APIKEY_ACTIVATE] = {"UPDATE api_keys SET is_active = 1, deactivated = 0, "
+                            "deactivated_by = NULL WHERE id = ?1 AND deactivated <= ?2",
+                            "apikey_activate"},
+    [ST_APIKEY_COUNT_CREATOR] = {"SELECT count(*) FROM api_keys WHERE create_by = ?1",
+                                 "apikey_count"},
+    /* Reads the partial index on expires_at. */
+    [ST_APIKEY_PRUNE] = {"DELETE FROM api_keys WHERE id IN ("
+                         "SELECT id FROM api_keys "
+                         "WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2)",
+                         "apikey_prune"},
+    [ST_APIKEY_COUNT] = {"SELECT count(*) FROM api_keys", "apikey_count"},
     [ST_APIKEY_DELETE] = {"DELETE FROM api_keys WHERE id = ?1", "apikey_delete"},
     /* Batches from several threads, or from a server and a restart, may land out of order;
      * last_used only moves forward, so a late write of an older time cannot make a key look
@@ -320,15 +356,21 @@ static int read_int(sqlite_store_t *ss, sqlite3_stmt *stmt, void *record)
     return 0;
 }
 
-int idd_sqlite_pragma_int(sqlite_store_t *ss, enum stmt_id id, int64_t *out)
+int idd_sqlite_query_int(sqlite_store_t *ss, enum stmt_id id, const sqlite_param_t *params,
+                         size_t n, int64_t *out)
 {
-    int rc = idd_sqlite_lookup(ss, id, NULL, 0, read_int, out, sizeof *out);
-    /* A pragma always answers a row; none means something is badly wrong. */
+    int rc = idd_sqlite_lookup(ss, id, params, n, read_int, out, sizeof *out);
+    /* A pragma or an aggregate always answers a row; none means something is badly wrong. */
     if (rc == IDD_ENOTFOUND) {
         idd_sqlite_log(ss->db, stmt_table[id].what);
         rc = IDD_ESTORE;
     }
     return rc;
+}
+
+int idd_sqlite_pragma_int(sqlite_store_t *ss, enum stmt_id id, int64_t *out)
+{
+    return idd_sqlite_query_int(ss, id, NULL, 0, out);
 }
 
 /* Runs one statement that returns nothing, outside the statement cache. */

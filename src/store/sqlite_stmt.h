@@ -34,7 +34,7 @@
     "active, browser_session, auth_version"
 #define APIKEY_COLUMNS                                                                             \
     "id, tenant_id, create_by, name, key_digest, key_postfix, permissions, create_on, "            \
-    "expires_at, last_used, is_active"
+    "expires_at, last_used, is_active, deactivated, deactivated_by"
 
 /* Every statement the engine runs through the cache; their SQL is in sqlite_stmt.c. */
 enum stmt_id {
@@ -57,6 +57,9 @@ enum stmt_id {
     ST_SESSION_END,
     ST_SESSION_END_USER,
     ST_SESSION_LIST_USER,
+    ST_SESSION_CAP,
+    ST_SESSION_PRUNE,
+    ST_SESSION_COUNT_LIVE,
     ST_APIKEY_CREATE,
     ST_APIKEY_BY_DIGEST,
     ST_APIKEY_BY_ID,
@@ -65,6 +68,11 @@ enum stmt_id {
     ST_APIKEY_UPDATE,
     ST_APIKEY_DELETE,
     ST_APIKEY_TOUCH,
+    ST_APIKEY_COUNT_CREATOR,
+    ST_APIKEY_DEACTIVATE,
+    ST_APIKEY_ACTIVATE,
+    ST_APIKEY_PRUNE,
+    ST_APIKEY_COUNT,
     ST_COUNT
 };
 
@@ -147,6 +155,11 @@ int idd_sqlite_lookup(sqlite_store_t *ss, enum stmt_id id, const sqlite_param_t 
  * it back. *changes (may be NULL) receives the number of rows it changed. */
 int idd_sqlite_write(sqlite_store_t *ss, enum stmt_id id, const sqlite_param_t *params, size_t n,
                      int *changes);
+
+/* Reads the one integer a statement with one row and column answers (count(*)), after binding
+ * params[0..n). */
+int idd_sqlite_query_int(sqlite_store_t *ss, enum stmt_id id, const sqlite_param_t *params,
+                         size_t n, int64_t *out);
 
 /* Reads the one integer a pragma statement (ST_USER_VERSION, ST_FOREIGN_KEYS) answers. */
 int idd_sqlite_pragma_int(sqlite_store_t *ss, enum stmt_id id, int64_t *out);

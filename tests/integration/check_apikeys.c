@@ -1689,6 +1689,182 @@ START_TEST(last_used_survives_restart)
 }
 END_TEST
 
+/* ---- the cap on keys per user, and revocation ------------------------------------------- */
+
+#define KEY_LIMIT_MESSAGE                                                                          \
+    "API key limit reached: a user may hold at most 50 API keys; delete one that is no "           \
+    "longer needed first"
+
+/* apikeys.max_per_user defaults to 50: the 51st key gets 400 with the error envelope and a
+ * message that says what to do, through the API and identityctl alike; inactive keys count,
+ * and deleting one makes room. Another user is not affected. */
+START_TEST(key_cap)
+{
+    made_key_t k, first;
+    create_key(user_basic, "{\"name\":\"key 0\"}", &first);
+    ck_assert_int_eq(status_of("PUT", key_path(first.id), user_basic, NULL, "{\"isActive\":false}"),
+                     200);
+    for (int i = 1; i < 50; i++)
+        create_key(user_basic, fmt("{\"name\":\"key %d\"}", i), &k);
+    th_response_t r;
+    call(&r, "POST", KEYS_PATH, user_basic, NULL, "{\"name\":\"one too many\"}");
+    th_assert_error_envelope(&r, 400);
+    th_assert_error_message(&r, KEY_LIMIT_MESSAGE);
+    th_response_dispose(&r);
+    ck_assert_int_eq(count_keys(user_basic), 50);
+
+    const char *argv[] = {th_ctl(),           "-c",     env.config, "apikey", "create",
+                          "user@example.com", "--name", "by ctl",   NULL};
+    char *out = NULL, *err = NULL;
+    ck_assert_int_ne(th_run(argv, NULL, &out, &err), 0);
+    ck_assert_msg(strstr(err, "identityctl: " KEY_LIMIT_MESSAGE "\n") != NULL, "stderr: %s", err);
+    ck_assert_msg(strstr(out, "sk-") == NULL, "stdout: %s", out);
+    free(out), free(err);
+    ck_assert_int_eq(count_keys(user_basic), 50);
+
+    /* Another user still gets keys, from both. */
+    create_key(other_basic, "{\"name\":\"other\"}", &k);
+    const char *argv2[] = {th_ctl(), "-c",     env.config, "apikey", "create", "other@example.com",
+                           "--name", "by ctl", NULL};
+    ck_assert_int_eq(th_run(argv2, NULL, NULL, NULL), 0);
+
+    /* Deleting one makes room for one. */
+    ck_assert_int_eq(status_of("DELETE", key_path(first.id), user_basic, NULL, NULL), 200);
+    create_key(user_basic, "{\"name\":\"room again\"}", &k);
+    ck_assert_int_eq(create_status(user_basic, "{\"name\":\"and no more\"}"), 400);
+}
+END_TEST
+
+#define REVOKED_MESSAGE "This API key was revoked and cannot be activated again"
+#define ADMIN_ONLY_MESSAGE                                                                         \
+    "This API key was deactivated by an administrator; only an administrator can activate it "     \
+    "again"
+
+static void revoke_with_ctl(const char *id)
+{
+    const char *argv[] = {th_ctl(), "-c", env.config, "apikey", "revoke", id, NULL};
+    char *err = NULL;
+    int rc = th_run(argv, NULL, NULL, &err);
+    ck_assert_msg(rc == 0, "identityctl apikey revoke: %d %s", rc, err);
+    free(err);
+}
+
+/* PUT isActive:true answers 403 with message, and the key stays refused. */
+static void assert_reactivation_refused(const made_key_t *k, const char *auth, const char *message)
+{
+    th_response_t r;
+    call(&r, "PUT", key_path(k->id), auth, NULL, "{\"isActive\":true,\"name\":\"renamed\"}");
+    th_assert_error_envelope(&r, 403);
+    th_assert_error_message(&r, message);
+    th_response_dispose(&r);
+    assert_refused(bearer(k), NULL);
+}
+
+/* Revoked is final: after `identityctl apikey revoke`, neither its owner nor an admin can
+ * turn the key back on; the refused request changes nothing else either. */
+START_TEST(revoked_stays_revoked)
+{
+    made_key_t k;
+    create_key(user_basic, "{\"name\":\"revoked\"}", &k);
+    revoke_with_ctl(k.id);
+    assert_refused(bearer(&k), NULL);
+    assert_reactivation_refused(&k, user_basic, REVOKED_MESSAGE);
+    assert_reactivation_refused(&k, admin_basic, REVOKED_MESSAGE);
+    /* Deactivating it again through the API does not make it a mere deactivation. */
+    ck_assert_int_eq(status_of("PUT", key_path(k.id), user_basic, NULL, "{\"isActive\":false}"),
+                     200);
+    assert_reactivation_refused(&k, user_basic, REVOKED_MESSAGE);
+    assert_reactivation_refused(&k, admin_basic, REVOKED_MESSAGE);
+
+    /* What the listing shows: the key, masked, inactive, under its old name, with nothing
+     * beyond DocSpace's members; to its owner and to the admin. */
+    json_t *item = listed(user_basic, k.id);
+    assert_dto(item, NULL);
+    ck_assert(json_is_false(json_object_get(item, "isActive")));
+    ck_assert_str_eq(json_string_value(json_object_get(item, "name")), "revoked");
+    ck_assert_str_eq(json_string_value(json_object_get(item, "key")),
+                     fmt("sk-***%s", k.key + IDD_APIKEY_LEN - 4));
+    json_decref(item);
+    item = listed(admin_basic, k.id);
+    ck_assert(json_is_false(json_object_get(item, "isActive")));
+    json_decref(item);
+
+    /* identityctl says so too, and revoking again changes nothing. */
+    const char *argv[] = {th_ctl(), "-c", env.config, "apikey", "revoke", k.id, NULL};
+    char *out = NULL;
+    ck_assert_int_eq(th_run(argv, NULL, &out, NULL), 0);
+    ck_assert_msg(strstr(out, "already been revoked") != NULL, "stdout: %s", out);
+    free(out);
+}
+END_TEST
+
+/* A key its owner deactivated, then revoked by identityctl, is revoked. */
+START_TEST(revoke_after_deactivation)
+{
+    made_key_t k;
+    create_key(user_basic, "{\"name\":\"off then revoked\"}", &k);
+    ck_assert_int_eq(status_of("PUT", key_path(k.id), user_basic, NULL, "{\"isActive\":false}"),
+                     200);
+    revoke_with_ctl(k.id);
+    assert_reactivation_refused(&k, user_basic, REVOKED_MESSAGE);
+    assert_reactivation_refused(&k, admin_basic, REVOKED_MESSAGE);
+}
+END_TEST
+
+/* An admin's deactivation binds the owner: the owner cannot turn it back on (nor weaken it
+ * by deactivating it again), an admin can. */
+START_TEST(admin_deactivation)
+{
+    char bob[IDD_GUID_LEN + 1];
+    user_id(1, "user@example.com", bob);
+    made_key_t k;
+    create_key(user_basic, "{\"name\":\"admin stops it\"}", &k);
+    ck_assert_int_eq(status_of("PUT", key_path(k.id), admin_basic, NULL, "{\"isActive\":false}"),
+                     200);
+    assert_refused(bearer(&k), NULL);
+    assert_reactivation_refused(&k, user_basic, ADMIN_ONLY_MESSAGE);
+    ck_assert_int_eq(status_of("PUT", key_path(k.id), user_basic, NULL, "{\"isActive\":false}"),
+                     200);
+    assert_reactivation_refused(&k, user_basic, ADMIN_ONLY_MESSAGE);
+    json_t *item = listed(user_basic, k.id);
+    ck_assert_str_eq(json_string_value(json_object_get(item, "name")), "admin stops it");
+    json_decref(item);
+
+    th_response_t r;
+    call(&r, "PUT", key_path(k.id), admin_basic, NULL, "{\"isActive\":true}");
+    assert_true_wrapper(&r);
+    th_response_dispose(&r);
+    assert_runs_as(bearer(&k), NULL, bob);
+    /* Once active again, the owner's own deactivation is the owner's to lift. */
+    ck_assert_int_eq(status_of("PUT", key_path(k.id), user_basic, NULL, "{\"isActive\":false}"),
+                     200);
+    ck_assert_int_eq(status_of("PUT", key_path(k.id), user_basic, NULL, "{\"isActive\":true}"),
+                     200);
+    assert_runs_as(bearer(&k), NULL, bob);
+}
+END_TEST
+
+/* The owner's own deactivation: the owner turns it back on, and so may an admin. */
+START_TEST(owner_deactivation)
+{
+    char bob[IDD_GUID_LEN + 1];
+    user_id(1, "user@example.com", bob);
+    made_key_t k;
+    create_key(user_basic, "{\"name\":\"mine\"}", &k);
+    ck_assert_int_eq(status_of("PUT", key_path(k.id), user_basic, NULL, "{\"isActive\":false}"),
+                     200);
+    assert_refused(bearer(&k), NULL);
+    ck_assert_int_eq(status_of("PUT", key_path(k.id), user_basic, NULL, "{\"isActive\":true}"),
+                     200);
+    assert_runs_as(bearer(&k), NULL, bob);
+    ck_assert_int_eq(status_of("PUT", key_path(k.id), user_basic, NULL, "{\"isActive\":false}"),
+                     200);
+    ck_assert_int_eq(status_of("PUT", key_path(k.id), admin_basic, NULL, "{\"isActive\":true}"),
+                     200);
+    assert_runs_as(bearer(&k), NULL, bob);
+}
+END_TEST
+
 static Suite *apikeys_suite(void)
 {
     Suite *s = suite_create("apikeys");
@@ -1721,6 +1897,11 @@ static Suite *apikeys_suite(void)
     tcase_add_test(tc, self_endpoint);
     tcase_add_test(tc, update_key);
     tcase_add_test(tc, last_used_survives_restart);
+    tcase_add_test(tc, key_cap);
+    tcase_add_test(tc, revoked_stays_revoked);
+    tcase_add_test(tc, revoke_after_deactivation);
+    tcase_add_test(tc, admin_deactivation);
+    tcase_add_test(tc, owner_deactivation);
     suite_add_tcase(s, tc);
     return s;
 }

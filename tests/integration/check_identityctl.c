@@ -1672,7 +1672,7 @@ START_TEST(test_apikey_list)
     ck_assert_int_eq(idd_store_apikey_update(store, kb1.id,
                                              "evil\x1b]0;pwned\x07\x1b[2J\xc2\x9b"
                                              "1m",
-                                             NULL, -1),
+                                             NULL),
                      0);
     idd_store_free(store);
     listing = must_list_keys(&env, "bob@example.com", NULL);
@@ -1732,7 +1732,7 @@ START_TEST(test_apikey_revoke)
     char *listing = must_list_keys(&env, NULL, NULL);
     key_row_t rows[4];
     ck_assert_int_eq(parse_keys(listing, rows, 4), 2);
-    ck_assert_str_eq(find_key(rows, 2, k.id)->active, "no");
+    ck_assert_str_eq(find_key(rows, 2, k.id)->active, "revoked");
     ck_assert_str_eq(find_key(rows, 2, o.id)->active, "yes");
     free(listing);
 

@@ -44,6 +44,8 @@ static void assert_same_apikey(const idd_apikey_t *got, const idd_apikey_t *want
     ck_assert_int_eq(got->expires, want->expires);
     ck_assert_int_eq(got->last_used, want->last_used);
     ck_assert_int_eq(got->active, want->active);
+    ck_assert_int_eq(got->deactivated, want->deactivated);
+    ck_assert_str_eq(got->deactivated_by, want->deactivated_by);
 }
 
 static idd_apikey_t fetch_apikey(idd_store_t *s, const char *id)
@@ -357,11 +359,11 @@ START_TEST(test_apikey_json_column)
     ck_assert_int_eq(atoll(text), now + 60);
 
     /* An update writes the array form too. */
-    ck_assert_int_eq(idd_store_apikey_update(s, full.id, NULL, "rooms:read", -1), 0);
+    ck_assert_int_eq(idd_store_apikey_update(s, full.id, NULL, "rooms:read"), 0);
     snprintf(sql, sizeof sql, "SELECT permissions FROM api_keys WHERE id = '%s'", full.id);
     raw_text(sql, text, sizeof text);
     ck_assert_str_eq(text, "[\"rooms:read\"]");
-    ck_assert_int_eq(idd_store_apikey_update(s, full.id, NULL, "", -1), 0);
+    ck_assert_int_eq(idd_store_apikey_update(s, full.id, NULL, ""), 0);
     raw_text(sql, text, sizeof text);
     ck_assert_str_eq(text, "[]");
 
@@ -409,7 +411,7 @@ static int list_apikeys_again(const idd_apikey_t *key, void *arg)
 
     memset(&inner, 0, sizeof inner);
     l->nested_rc = idd_store_apikey_list(l->s, key->tenant_id, NULL, collect_apikey, &inner);
-    l->update_rc = idd_store_apikey_update(l->s, key->id, NULL, NULL, 0);
+    l->update_rc = idd_store_apikey_set_active(l->s, key->id, 0, IDD_APIKEY_BY_OWNER, NULL);
     return collect_apikey(key, arg);
 }
 
@@ -443,7 +445,7 @@ START_TEST(test_apikey_list)
         snprintf(k[i].id, sizeof k[i].id, "%s", rows[i].id);
         k[i] = add_apikey(s, k[i]);
     }
-    ck_assert_int_eq(idd_store_apikey_update(s, k[2].id, NULL, NULL, 0), 0);
+    ck_assert_int_eq(idd_store_apikey_set_active(s, k[2].id, 0, IDD_APIKEY_BY_OWNER, NULL), 0);
 
     /* The tenant's keys, inactive ones included: newest first, and of two created in the
      * same second the smaller id first. */
@@ -522,60 +524,47 @@ START_TEST(test_apikey_update)
     char long_permissions[IDD_APIKEY_PERMISSIONS_MAX + 2];
 
     /* Each change alone leaves everything else as it was. */
-    ck_assert_int_eq(idd_store_apikey_update(s, k.id, "after", NULL, -1), 0);
+    ck_assert_int_eq(idd_store_apikey_update(s, k.id, "after", NULL), 0);
     snprintf(want.name, sizeof want.name, "after");
     found = fetch_apikey(s, k.id);
     assert_same_apikey(&found, &want);
 
-    ck_assert_int_eq(idd_store_apikey_update(s, k.id, NULL, "accounts:read rooms:write", -1), 0);
+    ck_assert_int_eq(idd_store_apikey_update(s, k.id, NULL, "accounts:read rooms:write"), 0);
     snprintf(want.permissions, sizeof want.permissions, "accounts:read rooms:write");
     found = fetch_apikey(s, k.id);
     assert_same_apikey(&found, &want);
 
-    ck_assert_int_eq(idd_store_apikey_update(s, k.id, NULL, NULL, 0), 0);
-    want.active = 0;
-    found = fetch_apikey(s, k.id);
-    assert_same_apikey(&found, &want);
-
-    /* Any positive value means active, stored as 1. */
-    ck_assert_int_eq(idd_store_apikey_update(s, k.id, NULL, NULL, 7), 0);
-    want.active = 1;
-    found = fetch_apikey(s, k.id);
-    assert_same_apikey(&found, &want);
-
     /* Nothing to change is not an error for a key that exists, and changes nothing. */
-    ck_assert_int_eq(idd_store_apikey_update(s, k.id, NULL, NULL, -1), 0);
+    ck_assert_int_eq(idd_store_apikey_update(s, k.id, NULL, NULL), 0);
     found = fetch_apikey(s, k.id);
     assert_same_apikey(&found, &want);
 
-    /* All three at once, and "" takes the permissions back to full access. */
-    ck_assert_int_eq(idd_store_apikey_update(s, k.id, "all three", "", 0), 0);
+    /* Both at once, and "" takes the permissions back to full access. */
+    ck_assert_int_eq(idd_store_apikey_update(s, k.id, "all three", ""), 0);
     snprintf(want.name, sizeof want.name, "all three");
     want.permissions[0] = '\0';
-    want.active = 0;
     found = fetch_apikey(s, k.id);
     assert_same_apikey(&found, &want);
 
     /* Refused changes change nothing. */
     memset(long_name, 'n', sizeof long_name - 1);
     long_name[sizeof long_name - 1] = '\0';
-    ck_assert_int_eq(idd_store_apikey_update(s, k.id, long_name, NULL, 1), IDD_ETOOBIG);
-    ck_assert_int_eq(idd_store_apikey_update(s, k.id, "", NULL, 1), IDD_EINVAL);
+    ck_assert_int_eq(idd_store_apikey_update(s, k.id, long_name, NULL), IDD_ETOOBIG);
+    ck_assert_int_eq(idd_store_apikey_update(s, k.id, "", NULL), IDD_EINVAL);
     memset(long_permissions, 'p', sizeof long_permissions - 1);
     long_permissions[sizeof long_permissions - 1] = '\0';
-    ck_assert_int_eq(idd_store_apikey_update(s, k.id, "x", long_permissions, 1), IDD_ETOOBIG);
-    ck_assert_int_eq(idd_store_apikey_update(s, k.id, "x", "bad\xc3(", 1), IDD_EINVAL);
+    ck_assert_int_eq(idd_store_apikey_update(s, k.id, "x", long_permissions), IDD_ETOOBIG);
+    ck_assert_int_eq(idd_store_apikey_update(s, k.id, "x", "bad\xc3("), IDD_EINVAL);
     found = fetch_apikey(s, k.id);
     assert_same_apikey(&found, &want);
     long_name[IDD_APIKEY_NAME_MAX] = '\0';
-    ck_assert_int_eq(idd_store_apikey_update(s, k.id, long_name, NULL, -1), 0);
+    ck_assert_int_eq(idd_store_apikey_update(s, k.id, long_name, NULL), 0);
     ck_assert_str_eq(fetch_apikey(s, k.id).name, long_name);
 
-    ck_assert_int_eq(
-        idd_store_apikey_update(s, "00000000-0000-4000-8000-000000000000", "x", NULL, 0),
-        IDD_ENOTFOUND);
-    ck_assert_int_eq(idd_store_apikey_update(s, "short", NULL, NULL, 0), IDD_ENOTFOUND);
-    ck_assert_int_eq(idd_store_apikey_update(s, NULL, NULL, NULL, 0), IDD_ENOTFOUND);
+    ck_assert_int_eq(idd_store_apikey_update(s, "00000000-0000-4000-8000-000000000000", "x", NULL),
+                     IDD_ENOTFOUND);
+    ck_assert_int_eq(idd_store_apikey_update(s, "short", NULL, NULL), IDD_ENOTFOUND);
+    ck_assert_int_eq(idd_store_apikey_update(s, NULL, NULL, NULL), IDD_ENOTFOUND);
 
     /* The other key was never touched. */
     found = fetch_apikey(s, other.id);
@@ -596,7 +585,7 @@ START_TEST(test_apikey_delete)
     ck_assert_int_eq(idd_store_apikey_delete(s, gone.id), 0);
     ck_assert_int_eq(idd_store_apikey_by_id(s, gone.id, &found), IDD_ENOTFOUND);
     ck_assert_int_eq(idd_store_apikey_by_digest(s, gone.digest, &found), IDD_ENOTFOUND);
-    ck_assert_int_eq(idd_store_apikey_update(s, gone.id, NULL, NULL, 1), IDD_ENOTFOUND);
+    ck_assert_int_eq(idd_store_apikey_update(s, gone.id, NULL, NULL), IDD_ENOTFOUND);
     memset(&l, 0, sizeof l);
     ck_assert_int_eq(idd_store_apikey_list(s, 1, NULL, collect_apikey, &l), 0);
     ck_assert_int_eq(l.count, 1);
@@ -705,6 +694,155 @@ START_TEST(test_apikey_touch_is_atomic)
 }
 END_TEST
 
+START_TEST(test_apikey_cap)
+{
+    /* A capped create counts every key of the creator, inactive ones too, and refuses the
+     * one too many with IDD_EDENIED, leaving no row; other users are not affected. */
+    idd_store_t *s = open_with_tenants();
+    idd_user_t alice = add_user(s, 1, "alice@example.com");
+    idd_user_t bob = add_user(s, 1, "bob@example.com");
+    idd_apikey_t k, found;
+    apikey_listing_t l;
+
+    for (unsigned i = 1; i <= 3; i++) {
+        k = make_apikey(&alice, i, "a", "", 0);
+        ck_assert_int_eq(idd_store_apikey_create_capped(s, &k, 3), 0);
+        if (i == 1)
+            ck_assert_int_eq(idd_store_apikey_set_active(s, k.id, 0, IDD_APIKEY_REVOKED, NULL), 0);
+    }
+    k = make_apikey(&alice, 4, "a", "", 0);
+    ck_assert_int_eq(idd_store_apikey_create_capped(s, &k, 3), IDD_EDENIED);
+    ck_assert_int_eq(idd_store_apikey_by_digest(s, k.digest, &found), IDD_ENOTFOUND);
+    memset(&l, 0, sizeof l);
+    ck_assert_int_eq(idd_store_apikey_list(s, 1, alice.id, collect_apikey, &l), 0);
+    ck_assert_int_eq(l.count, 3);
+    /* A larger cap, no cap, and another user's own count. */
+    ck_assert_int_eq(idd_store_apikey_create_capped(s, &k, 4), 0);
+    k = make_apikey(&alice, 5, "a", "", 0);
+    ck_assert_int_eq(idd_store_apikey_create(s, &k), 0);
+    k = make_apikey(&bob, 6, "b", "", 0);
+    ck_assert_int_eq(idd_store_apikey_create_capped(s, &k, 1), 0);
+    /* An unknown creator is still IDD_ENOTFOUND under a cap, and no transaction stays open. */
+    k = make_apikey(&bob, 7, "b", "", 0);
+    snprintf(k.created_by, sizeof k.created_by, "00000000-0000-4000-8000-000000000000");
+    ck_assert_int_eq(idd_store_apikey_create_capped(s, &k, 1), IDD_ENOTFOUND);
+    k = make_apikey(&bob, 8, "b", "", 0);
+    ck_assert_int_eq(idd_store_apikey_create_capped(s, &k, 1), IDD_EDENIED);
+    ck_assert_int_eq(raw_exec("DELETE FROM api_keys"), SQLITE_OK);
+    ck_assert_int_eq(idd_store_apikey_create_capped(s, &k, 1), 0);
+    idd_store_free(s);
+}
+END_TEST
+
+START_TEST(test_apikey_set_active_rules)
+{
+    idd_store_t *s = open_with_tenants();
+    idd_user_t alice = add_user(s, 1, "alice@example.com");
+    idd_user_t admin = add_user(s, 1, "admin@example.com");
+    idd_apikey_t k = add_apikey(s, make_apikey(&alice, 1, "k", "", 0));
+    idd_apikey_t found;
+
+    /* Owner off, owner on. */
+    ck_assert_int_eq(idd_store_apikey_set_active(s, k.id, 0, IDD_APIKEY_BY_OWNER, alice.id), 0);
+    found = fetch_apikey(s, k.id);
+    ck_assert_int_eq(found.active, 0);
+    ck_assert_int_eq(found.deactivated, IDD_APIKEY_BY_OWNER);
+    ck_assert_str_eq(found.deactivated_by, alice.id);
+    ck_assert_int_eq(idd_store_apikey_set_active(s, k.id, 1, IDD_APIKEY_BY_OWNER, alice.id), 0);
+    found = fetch_apikey(s, k.id);
+    ck_assert_int_eq(found.active, 1);
+    ck_assert_int_eq(found.deactivated, IDD_APIKEY_LIVE);
+    ck_assert_str_eq(found.deactivated_by, "");
+
+    /* Admin off: the owner cannot lift it, nor lower it by deactivating again; the admin can. */
+    ck_assert_int_eq(idd_store_apikey_set_active(s, k.id, 0, IDD_APIKEY_BY_ADMIN, admin.id), 0);
+    ck_assert_int_eq(idd_store_apikey_set_active(s, k.id, 0, IDD_APIKEY_BY_OWNER, alice.id), 0);
+    found = fetch_apikey(s, k.id);
+    ck_assert_int_eq(found.deactivated, IDD_APIKEY_BY_ADMIN);
+    ck_assert_str_eq(found.deactivated_by, admin.id);
+    ck_assert_int_eq(idd_store_apikey_set_active(s, k.id, 1, IDD_APIKEY_BY_OWNER, alice.id),
+                     IDD_EDENIED);
+    ck_assert_int_eq(fetch_apikey(s, k.id).active, 0);
+    ck_assert_int_eq(idd_store_apikey_set_active(s, k.id, 1, IDD_APIKEY_BY_ADMIN, admin.id), 0);
+    ck_assert_int_eq(fetch_apikey(s, k.id).active, 1);
+
+    /* An admin may lift an owner's deactivation. */
+    ck_assert_int_eq(idd_store_apikey_set_active(s, k.id, 0, IDD_APIKEY_BY_OWNER, alice.id), 0);
+    ck_assert_int_eq(idd_store_apikey_set_active(s, k.id, 1, IDD_APIKEY_BY_ADMIN, admin.id), 0);
+
+    /* Revoked is final: nobody lifts it, and a later deactivation does not lower it. */
+    ck_assert_int_eq(idd_store_apikey_set_active(s, k.id, 0, IDD_APIKEY_REVOKED, NULL), 0);
+    ck_assert_int_eq(idd_store_apikey_set_active(s, k.id, 0, IDD_APIKEY_BY_OWNER, alice.id), 0);
+    found = fetch_apikey(s, k.id);
+    ck_assert_int_eq(found.deactivated, IDD_APIKEY_REVOKED);
+    ck_assert_str_eq(found.deactivated_by, "");
+    ck_assert_int_eq(idd_store_apikey_set_active(s, k.id, 1, IDD_APIKEY_BY_OWNER, alice.id),
+                     IDD_EDENIED);
+    ck_assert_int_eq(idd_store_apikey_set_active(s, k.id, 1, IDD_APIKEY_BY_ADMIN, admin.id),
+                     IDD_EDENIED);
+    ck_assert_int_eq(fetch_apikey(s, k.id).active, 0);
+    /* Nor can the store be asked to lift it with a level above an admin's. */
+    ck_assert_int_eq(idd_store_apikey_set_active(s, k.id, 1, IDD_APIKEY_REVOKED, NULL), IDD_EINVAL);
+    ck_assert_int_eq(idd_store_apikey_set_active(s, k.id, 0, 0, NULL), IDD_EINVAL);
+    ck_assert_int_eq(idd_store_apikey_set_active(s, k.id, 0, 4, NULL), IDD_EINVAL);
+    ck_assert_int_eq(idd_store_apikey_set_active(s, k.id, 0, 1, "short"), IDD_EINVAL);
+    ck_assert_int_eq(fetch_apikey(s, k.id).active, 0);
+
+    ck_assert_int_eq(idd_store_apikey_set_active(s, "00000000-0000-4000-8000-000000000000", 0,
+                                                 IDD_APIKEY_REVOKED, NULL),
+                     IDD_ENOTFOUND);
+    ck_assert_int_eq(idd_store_apikey_set_active(s, "00000000-0000-4000-8000-000000000000", 1,
+                                                 IDD_APIKEY_BY_ADMIN, NULL),
+                     IDD_ENOTFOUND);
+    ck_assert_int_eq(idd_store_apikey_set_active(s, "short", 1, IDD_APIKEY_BY_ADMIN, NULL),
+                     IDD_ENOTFOUND);
+    idd_store_free(s);
+}
+END_TEST
+
+START_TEST(test_apikey_prune_and_counts)
+{
+    /* Only expired keys go, at most limit per call; inactive keys that have not expired stay
+     * (the listings show them). */
+    idd_store_t *s = open_with_tenants();
+    idd_user_t alice = add_user(s, 1, "alice@example.com");
+    int64_t now = idd_now();
+    int64_t live = -1, keys = -1;
+    int deleted = -1;
+    idd_apikey_t found;
+    idd_apikey_t expired[3];
+
+    for (unsigned i = 0; i < 3; i++)
+        expired[i] = add_apikey(s, make_apikey(&alice, i + 1, "old", "", now - 10 - i));
+    idd_apikey_t future = add_apikey(s, make_apikey(&alice, 10, "future", "", now + 600));
+    idd_apikey_t never = add_apikey(s, make_apikey(&alice, 11, "never", "", 0));
+    idd_apikey_t revoked = add_apikey(s, make_apikey(&alice, 12, "revoked", "", 0));
+    ck_assert_int_eq(idd_store_apikey_set_active(s, revoked.id, 0, IDD_APIKEY_REVOKED, NULL), 0);
+    ck_assert_int_eq(idd_store_counts(s, now, &live, &keys), 0);
+    ck_assert_int_eq(keys, 6);
+    ck_assert_int_eq(live, 0);
+
+    ck_assert_int_eq(idd_store_apikey_prune(s, now, 2, &deleted), 0);
+    ck_assert_int_eq(deleted, 2);
+    ck_assert_int_eq(idd_store_apikey_prune(s, now, 2, &deleted), 0);
+    ck_assert_int_eq(deleted, 1);
+    ck_assert_int_eq(idd_store_apikey_prune(s, now, 2, &deleted), 0);
+    ck_assert_int_eq(deleted, 0);
+    for (unsigned i = 0; i < 3; i++)
+        ck_assert_int_eq(idd_store_apikey_by_id(s, expired[i].id, &found), IDD_ENOTFOUND);
+    fetch_apikey(s, future.id);
+    fetch_apikey(s, never.id);
+    ck_assert_int_eq(fetch_apikey(s, revoked.id).deactivated, IDD_APIKEY_REVOKED);
+    ck_assert_int_eq(idd_store_counts(s, now, &live, &keys), 0);
+    ck_assert_int_eq(keys, 3);
+    ck_assert_int_eq(idd_store_apikey_prune(s, now, 0, &deleted), IDD_EINVAL);
+    /* Once its time has come, the other one goes too. */
+    ck_assert_int_eq(idd_store_apikey_prune(s, now + 600, 10, &deleted), 0);
+    ck_assert_int_eq(deleted, 1);
+    idd_store_free(s);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("store_apikeys");
@@ -722,6 +860,9 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_apikey_delete);
     tcase_add_test(tc, test_apikey_touch);
     tcase_add_test(tc, test_apikey_touch_is_atomic);
+    tcase_add_test(tc, test_apikey_cap);
+    tcase_add_test(tc, test_apikey_set_active_rules);
+    tcase_add_test(tc, test_apikey_prune_and_counts);
     suite_add_tcase(s, tc);
     return s;
 }

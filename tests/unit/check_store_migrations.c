@@ -233,6 +233,59 @@ START_TEST(test_migrate_from_version_1)
 }
 END_TEST
 
+START_TEST(test_migrate_from_version_3)
+{
+    /* Keys made inactive before revocation was recorded keep their meaning: deactivated by
+     * their owner, who may turn them on again. Active keys are live. */
+    const char *source = getenv("IDD_SOURCE_DIR");
+    static const char *const files[] = {"0001_init", "0002_sessions", "0003_api_keys"};
+    char path[4096];
+    idd_store_t *s = NULL;
+    idd_apikey_t found;
+    int from = -1, to = -1;
+
+    ck_assert_msg(source != NULL, "IDD_SOURCE_DIR is not set (run through ctest)");
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/migrations/%s.sql", source, files[i]);
+        char *schema = read_text(path);
+        ck_assert_int_eq(raw_exec(schema), SQLITE_OK);
+        free(schema);
+    }
+    ck_assert_int_eq(
+        raw_exec("PRAGMA user_version = 3;"
+                 "INSERT INTO tenants (id, name, password_salt, created) VALUES (1, 'one',"
+                 " 'aa', 1700000000);"
+                 "INSERT INTO users (id, tenant_id, email, password, created, updated) VALUES"
+                 " ('66faa6e4-f133-11ea-b126-00ffeec8b4ef', 1, 'a@example.com', '" RECORD_A
+                 "', 1700000001, 1700000002);"
+                 "INSERT INTO api_keys (id, tenant_id, create_by, name, key_digest, key_postfix,"
+                 " create_on, is_active) VALUES"
+                 " ('00000000-0000-4000-8000-000000000001', 1,"
+                 " '66faa6e4-f133-11ea-b126-00ffeec8b4ef', 'off', zeroblob(32), 'abcd',"
+                 " 1700000003, 0),"
+                 " ('00000000-0000-4000-8000-000000000002', 1,"
+                 " '66faa6e4-f133-11ea-b126-00ffeec8b4ef', 'on', randomblob(32), 'efgh',"
+                 " 1700000004, 1)"),
+        SQLITE_OK);
+
+    ck_assert_int_eq(idd_store_open(db_path, &s), 0);
+    ck_assert_int_eq(idd_store_migrate(s, &from, &to), 0);
+    ck_assert_int_eq(from, 3);
+    ck_assert_int_eq(to, idd_store_latest_version());
+    ck_assert_int_eq(idd_store_apikey_by_id(s, "00000000-0000-4000-8000-000000000001", &found), 0);
+    ck_assert_int_eq(found.active, 0);
+    ck_assert_int_eq(found.deactivated, IDD_APIKEY_BY_OWNER);
+    ck_assert_str_eq(found.deactivated_by, "66faa6e4-f133-11ea-b126-00ffeec8b4ef");
+    ck_assert_int_eq(idd_store_apikey_by_id(s, "00000000-0000-4000-8000-000000000002", &found), 0);
+    ck_assert_int_eq(found.active, 1);
+    ck_assert_int_eq(found.deactivated, IDD_APIKEY_LIVE);
+    ck_assert_int_eq(idd_store_apikey_set_active(s, "00000000-0000-4000-8000-000000000001", 1,
+                                                 IDD_APIKEY_BY_OWNER, NULL),
+                     0);
+    idd_store_free(s);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("store_migrations");
@@ -245,6 +298,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_failed_migration_rolls_back);
     tcase_add_test(tc, test_concurrent_first_start);
     tcase_add_test(tc, test_migrate_from_version_1);
+    tcase_add_test(tc, test_migrate_from_version_3);
     suite_add_tcase(s, tc);
     return s;
 }

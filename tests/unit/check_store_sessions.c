@@ -571,6 +571,125 @@ START_TEST(test_password_change_flag)
 }
 END_TEST
 
+START_TEST(test_session_cap)
+{
+    /* A capped create ends the oldest live sessions beyond the cap in its own transaction:
+     * expired and ended ones do not count, another user's are untouched. */
+    idd_store_t *s = open_with_tenants();
+    idd_user_t alice = add_user(s, 1, "alice@example.com");
+    idd_user_t bob = add_user(s, 1, "bob@example.com");
+    int64_t now = idd_now();
+    int64_t ids[6];
+    int ended = -1;
+
+    idd_session_t old = make_session(&alice, 100, now - 7200); /* expired an hour ago */
+    add_session(s, &old);
+    idd_session_t logged_out = make_session(&alice, 101, now);
+    add_session(s, &logged_out);
+    ck_assert_int_eq(idd_store_session_end(s, logged_out.id), 0);
+    idd_session_t other = make_session(&bob, 102, now);
+    add_session(s, &other);
+    for (unsigned i = 0; i < 3; i++) {
+        idd_session_t x = make_session(&alice, i + 1, now);
+        ck_assert_int_eq(idd_store_session_create_capped(s, &x, 3, &ended), 0);
+        ck_assert_int_eq(ended, 0);
+        ids[i] = x.id;
+    }
+    /* The fourth ends the first, the fifth the second. */
+    for (unsigned i = 3; i < 5; i++) {
+        idd_session_t x = make_session(&alice, i + 1, now);
+        ck_assert_int_eq(idd_store_session_create_capped(s, &x, 3, &ended), 0);
+        ck_assert_int_eq(ended, 1);
+        ids[i] = x.id;
+        ck_assert_int_eq(session_active(s, ids[i - 3]), 0);
+        ck_assert_int_eq(session_active(s, ids[i - 2]), 1);
+    }
+    for (unsigned i = 2; i < 5; i++)
+        ck_assert_int_eq(session_active(s, ids[i]), 1);
+    ck_assert_int_eq(session_active(s, other.id), 1);
+    ck_assert_int_eq(session_active(s, old.id), 1); /* expired, still marked active */
+
+    /* A lower cap ends all but the newest at once. */
+    idd_session_t x = make_session(&alice, 6, now);
+    ck_assert_int_eq(idd_store_session_create_capped(s, &x, 1, &ended), 0);
+    ck_assert_int_eq(ended, 3);
+    ids[5] = x.id;
+    for (unsigned i = 0; i < 5; i++)
+        ck_assert_int_eq(session_active(s, ids[i]), 0);
+    ck_assert_int_eq(session_active(s, ids[5]), 1);
+
+    /* A refused insert ends nothing, and leaves no transaction open. */
+    idd_session_t dup = make_session(&alice, 6, now);
+    ck_assert_int_eq(idd_store_session_create_capped(s, &dup, 1, &ended), IDD_EEXIST);
+    ck_assert_int_eq(ended, 0);
+    ck_assert_int_eq(session_active(s, ids[5]), 1);
+    idd_session_t nobody = make_session(&alice, 7, now);
+    snprintf(nobody.user_id, sizeof nobody.user_id, "00000000-0000-4000-8000-000000000000");
+    ck_assert_int_eq(idd_store_session_create_capped(s, &nobody, 1, &ended), IDD_ENOTFOUND);
+    ck_assert_int_eq(session_active(s, ids[5]), 1);
+    ck_assert_int_eq(raw_exec("DELETE FROM login_events WHERE id = 1"), SQLITE_OK);
+    idd_session_t y = make_session(&alice, 8, now);
+    ck_assert_int_eq(idd_store_session_create_capped(s, &y, -1, &ended), IDD_EINVAL);
+    ck_assert_int_eq(idd_store_session_create_capped(s, &y, 0, NULL), 0);
+    idd_store_free(s);
+}
+END_TEST
+
+START_TEST(test_session_prune_and_count)
+{
+    /* Ended and expired sessions go, at most limit a call; live ones stay and are counted. */
+    idd_store_t *s = open_with_tenants();
+    idd_user_t alice = add_user(s, 1, "alice@example.com");
+    idd_user_t bob = add_user(s, 1, "bob@example.com");
+    int64_t now = idd_now();
+    int64_t live = -1, keys = -1;
+    int deleted = -1;
+    idd_session_t found;
+
+    idd_session_t expired = make_session(&alice, 1, now - 7200);
+    add_session(s, &expired);
+    idd_session_t ended = make_session(&alice, 2, now);
+    add_session(s, &ended);
+    ck_assert_int_eq(idd_store_session_end(s, ended.id), 0);
+    idd_session_t ended_by_user = make_session(&bob, 3, now);
+    add_session(s, &ended_by_user);
+    ck_assert_int_eq(idd_store_session_end_user(s, bob.id, 0, NULL), 0);
+    idd_session_t a = make_session(&alice, 4, now);
+    add_session(s, &a);
+    idd_session_t b = make_session(&bob, 5, now);
+    add_session(s, &b);
+
+    ck_assert_int_eq(idd_store_counts(s, now, &live, &keys), 0);
+    ck_assert_int_eq(live, 2);
+    ck_assert_int_eq(keys, 0);
+    ck_assert_int_eq(idd_store_session_prune(s, now, 2, &deleted), 0);
+    ck_assert_int_eq(deleted, 2);
+    ck_assert_int_eq(idd_store_session_prune(s, now, 2, &deleted), 0);
+    ck_assert_int_eq(deleted, 1);
+    ck_assert_int_eq(idd_store_session_prune(s, now, 2, &deleted), 0);
+    ck_assert_int_eq(deleted, 0);
+    ck_assert_int_eq(idd_store_session_by_id(s, expired.id, &found), IDD_ENOTFOUND);
+    ck_assert_int_eq(idd_store_session_by_id(s, ended.id, &found), IDD_ENOTFOUND);
+    ck_assert_int_eq(idd_store_session_by_id(s, ended_by_user.id, &found), IDD_ENOTFOUND);
+    ck_assert_int_eq(session_active(s, a.id), 1);
+    ck_assert_int_eq(session_active(s, b.id), 1);
+    ck_assert_int_eq(idd_store_counts(s, now, &live, &keys), 0);
+    ck_assert_int_eq(live, 2);
+    /* An hour on, both have expired: no longer counted, and pruned. */
+    ck_assert_int_eq(idd_store_counts(s, now + 3600, &live, &keys), 0);
+    ck_assert_int_eq(live, 0);
+    ck_assert_int_eq(idd_store_session_prune(s, now + 3600, 10, &deleted), 0);
+    ck_assert_int_eq(deleted, 2);
+    ck_assert_int_eq(idd_store_session_prune(s, now, 0, &deleted), IDD_EINVAL);
+
+    /* Ids are never reused after pruning (AUTOINCREMENT). */
+    idd_session_t c = make_session(&alice, 6, now);
+    add_session(s, &c);
+    ck_assert_int_gt(c.id, b.id);
+    idd_store_free(s);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("store_sessions");
@@ -588,6 +707,8 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_set_password_ends_sessions);
     tcase_add_test(tc, test_user_change_is_atomic);
     tcase_add_test(tc, test_password_change_flag);
+    tcase_add_test(tc, test_session_cap);
+    tcase_add_test(tc, test_session_prune_and_count);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -42,6 +42,13 @@ typedef struct idd_app {
     atomic_ulong auth_failures;   /* 401s for a missing or invalid credential */
     atomic_ulong signins_blocked; /* 403s from brute-force blocks */
     atomic_ullong kdf_iterations; /* PBKDF2 rounds run for password checks (decoys included) */
+    /* Written by the pruner (idd_app_prune, thread 0), read by GET /metrics. The two gauges
+     * are as of its last run (0 until the first, a second after start). */
+    atomic_llong sessions_live;   /* active, unexpired sessions */
+    atomic_llong apikeys_stored;  /* API keys of any state */
+    atomic_ulong sessions_pruned; /* ended or expired sessions deleted */
+    atomic_ulong apikeys_pruned;  /* expired API keys deleted */
+    atomic_ulong sessions_capped; /* sessions ended by sessions.max_per_user */
 } idd_app_t;
 
 /* What one event loop owns: its own database connection and signing contexts, so the token
@@ -65,6 +72,12 @@ static inline idd_thread_t *idd_thread_of(h2o_req_t *req)
  * or IDD_ESTORE / IDD_ECRYPTO (logged). */
 int idd_app_thread_new(idd_app_t *app, idd_http_thread_t *http, idd_thread_t **out);
 void idd_app_thread_free(idd_thread_t *t);
+
+/* One run of the pruner: deletes at most cfg->prune_batch ended or expired sessions and as
+ * many expired API keys through store, each in its own short transaction, adds them to the
+ * counters and refreshes the gauges. Returns true when either table gave a full batch, so
+ * more may be waiting. Runs on thread 0's loop (auth/auth.c); logs a store failure. */
+bool idd_app_prune(idd_app_t *app, idd_store_t *store);
 
 /* What a route captured from the path: "{name}" segments, in order. */
 #define IDD_ROUTE_MAX_PARAMS 2

@@ -173,7 +173,8 @@ int idd_session_start(idd_request_t *r, const idd_user_t *user, bool browser,
 /* Authentication's own state in each event loop: the cache of verified Basic credentials
  * (keyed digest -> user id and auth_version), the timer on which sign-ins to a login over
  * its brute-force budget wait (and how many wait), and, on thread 0, the timer that writes
- * the coalesced API key uses once a minute. */
+ * the coalesced API key uses once a minute and the pruner's timer (app/prune.c): every
+ * prune.interval seconds, or a second after a run that found a full batch (and after start). */
 typedef struct idd_auth_thread {
     struct idd_basic_cache *basic_cache;
     idd_thread_t *thread;
@@ -181,8 +182,11 @@ typedef struct idd_auth_thread {
     h2o_timeout_entry_t flush_entry;
     h2o_timeout_t delay_timeout; /* bruteforce.login_delay_ms, when > 0 */
     int delay_ms;
-    size_t delay_waiting;     /* sign-ins linked on delay_timeout */
-    size_t delay_max_waiting; /* bruteforce.login_delay_waiting */
+    size_t delay_waiting;        /* sign-ins linked on delay_timeout */
+    size_t delay_max_waiting;    /* bruteforce.login_delay_waiting */
+    h2o_timeout_t prune_timeout; /* thread 0 only: prune.interval */
+    h2o_timeout_t prune_soon;    /* thread 0 only: one second */
+    h2o_timeout_entry_t prune_entry;
 } idd_auth_thread_t;
 
 /* Made on the main thread before t's loop runs, freed after it stopped (while the loop

@@ -115,6 +115,11 @@ typedef struct idd_config {
     int bruteforce_login_delay_waiting; /* bruteforce.login_delay_waiting, per thread (64) */
     int bruteforce_ipv6_prefix;         /* bruteforce.ipv6_prefix, bits (64) */
     bool bruteforce_unsafe_test_clock;  /* bruteforce.unsafe_test_clock: tests only (false) */
+    /* Unbounded tables: per-user caps and background pruning. */
+    int sessions_max_per_user; /* sessions.max_per_user: live sessions; more end the oldest (100) */
+    int apikeys_max_per_user;  /* apikeys.max_per_user: keys a user may hold; more get 400 (50) */
+    int prune_interval;        /* prune.interval: seconds between pruning runs (60) */
+    int prune_batch;           /* prune.batch: most rows one run deletes from each table (500) */
     idd_oidc_config_t oidc;
 } idd_config_t;
 

@@ -59,6 +59,11 @@ const char *idd_apikey_permissions_add(char *list, size_t size, const char *name
  * none, and is not checked). */
 const char *idd_apikey_check_expiry_days(int64_t days);
 
+/* The refusal of one key too many (apikeys.max_per_user is max), in out (outlen bytes;
+ * 128 suffice): the words POST /api/2.0/keys answers with 400 and identityctl prints. */
+#define IDD_APIKEY_LIMIT_MESSAGE_MAX 128
+void idd_apikey_limit_message(int max, char *out, size_t outlen);
+
 /* The scopes a key's permissions grant (space-separated in and out): none or "*" give
  * "*:write"; otherwise each permission is a scope. */
 void idd_apikey_scopes(const char *permissions, char *out, size_t outlen);

@@ -90,7 +90,18 @@ typedef struct idd_apikey {
     int64_t expires;   /* Unix seconds; 0: never */
     int64_t last_used; /* Unix seconds; 0: never */
     int active;
+    int deactivated;                       /* why it is inactive: idd_apikey_deactivated_t */
+    char deactivated_by[IDD_GUID_LEN + 1]; /* the user who did it; "" for none or identityctl */
 } idd_apikey_t;
+
+/* Why an API key is inactive, in increasing order of finality: a key is only ever moved up
+ * while inactive, and whoever re-activates it must be allowed to lift its level. */
+typedef enum {
+    IDD_APIKEY_LIVE = 0,     /* active */
+    IDD_APIKEY_BY_OWNER = 1, /* deactivated by its owner: the owner or an admin may lift it */
+    IDD_APIKEY_BY_ADMIN = 2, /* deactivated by an admin: only an admin may lift it */
+    IDD_APIKEY_REVOKED = 3,  /* revoked: final */
+} idd_apikey_deactivated_t;
 
 typedef struct idd_store idd_store_t;
 
@@ -137,8 +148,10 @@ typedef struct idd_store_ops {
 
     /* ---- sessions (login events) ---- */
     /* Inserts session (active = 1); session->id receives the new id. IDD_EEXIST for a digest
-     * already present, IDD_ENOTFOUND for an unknown user. */
-    int (*session_create)(idd_store_t *s, idd_session_t *session);
+     * already present, IDD_ENOTFOUND for an unknown user. When max_live > 0, the user's
+     * oldest live sessions (active, expires > session->created) beyond max_live, the new one
+     * counted, are ended in the same transaction; *ended (may be NULL) receives how many. */
+    int (*session_create)(idd_store_t *s, idd_session_t *session, int max_live, int *ended);
     /* The session with this digest, active or not. IDD_ENOTFOUND when none. */
     int (*session_by_digest)(idd_store_t *s, const unsigned char digest[IDD_SESSION_DIGEST_LEN],
                              idd_session_t *out);
@@ -154,12 +167,17 @@ typedef struct idd_store_ops {
     /* Visits the active, unexpired (expires > now) sessions of a user, newest first. */
     int (*session_list_user)(idd_store_t *s, const char *user_id, int64_t now,
                              idd_session_visit_fn visit, void *arg);
+    /* Deletes at most limit (> 0) sessions that ended or expired (expires <= now); *deleted
+     * receives how many. One short write transaction: run it again while it deletes limit. */
+    int (*session_prune)(idd_store_t *s, int64_t now, int limit, int *deleted);
 
     /* ---- API keys ---- */
     /* Inserts key (an empty id gets a fresh GUID, written back; created is set to now if 0).
      * The permissions column holds a JSON list, as DocSpace's does. IDD_EEXIST for a digest
-     * already present, IDD_ENOTFOUND when the creator is not a user of the key's tenant. */
-    int (*apikey_create)(idd_store_t *s, idd_apikey_t *key);
+     * already present, IDD_ENOTFOUND when the creator is not a user of the key's tenant.
+     * When max_per_user > 0, IDD_EDENIED when the creator already has that many keys (of
+     * any state), checked and inserted in one write transaction. */
+    int (*apikey_create)(idd_store_t *s, idd_apikey_t *key, int max_per_user);
     /* The key with this digest, active or not; IDD_ENOTFOUND when none. */
     int (*apikey_by_digest)(idd_store_t *s, const unsigned char digest[IDD_SESSION_DIGEST_LEN],
                             idd_apikey_t *out);
@@ -168,10 +186,21 @@ typedef struct idd_store_ops {
      * first. */
     int (*apikey_list)(idd_store_t *s, int64_t tenant_id, const char *created_by,
                        idd_apikey_visit_fn visit, void *arg);
-    /* Changes what is given: name and permissions when not NULL, active when >= 0.
-     * IDD_ENOTFOUND for an unknown id. */
-    int (*apikey_update)(idd_store_t *s, const char *id, const char *name, const char *permissions,
-                         int active);
+    /* Changes what is given: name and permissions when not NULL. IDD_ENOTFOUND for an
+     * unknown id. Activity changes go through apikey_set_active. */
+    int (*apikey_update)(idd_store_t *s, const char *id, const char *name, const char *permissions);
+    /* Deactivates (active 0) or re-activates (active 1) a key, in one conditional write.
+     * Deactivating records level (IDD_APIKEY_BY_OWNER, _BY_ADMIN or _REVOKED) and by (a user
+     * id, or NULL) unless the key is already inactive at that level or higher. Re-activating
+     * is allowed only when the key's level is at most level (BY_OWNER for its owner,
+     * BY_ADMIN for an admin): IDD_EDENIED otherwise, so a revoked key never comes back.
+     * IDD_ENOTFOUND for an unknown id, IDD_EINVAL for a level out of range. */
+    int (*apikey_set_active)(idd_store_t *s, const char *id, int active, int level, const char *by);
+    /* Deletes at most limit (> 0) keys that expired (expires <= now); *deleted receives how
+     * many. Inactive keys that have not expired are kept: the listings still show them. */
+    int (*apikey_prune)(idd_store_t *s, int64_t now, int limit, int *deleted);
+    /* What /metrics shows: live sessions (active, expires > now) and stored API keys. */
+    int (*counts)(idd_store_t *s, int64_t now, int64_t *live_sessions, int64_t *apikeys);
     /* Deletes a key; IDD_ENOTFOUND for an unknown id. */
     int (*apikey_delete)(idd_store_t *s, const char *id);
     /* Records uses: last_used = max(last_used, when) for each of n ids, in one transaction. */
@@ -242,7 +271,16 @@ static inline int idd_store_user_set_password_change(idd_store_t *s, const char 
 }
 static inline int idd_store_session_create(idd_store_t *s, idd_session_t *x)
 {
-    return s->ops->session_create(s, x);
+    return s->ops->session_create(s, x, 0, NULL);
+}
+static inline int idd_store_session_create_capped(idd_store_t *s, idd_session_t *x, int max,
+                                                  int *ended)
+{
+    return s->ops->session_create(s, x, max, ended);
+}
+static inline int idd_store_session_prune(idd_store_t *s, int64_t now, int limit, int *n)
+{
+    return s->ops->session_prune(s, now, limit, n);
 }
 static inline int idd_store_session_by_digest(idd_store_t *s,
                                               const unsigned char d[IDD_SESSION_DIGEST_LEN],
@@ -269,7 +307,11 @@ static inline int idd_store_session_end_user(idd_store_t *s, const char *uid, in
 }
 static inline int idd_store_apikey_create(idd_store_t *s, idd_apikey_t *k)
 {
-    return s->ops->apikey_create(s, k);
+    return s->ops->apikey_create(s, k, 0);
+}
+static inline int idd_store_apikey_create_capped(idd_store_t *s, idd_apikey_t *k, int max)
+{
+    return s->ops->apikey_create(s, k, max);
 }
 static inline int idd_store_apikey_by_digest(idd_store_t *s,
                                              const unsigned char d[IDD_SESSION_DIGEST_LEN],
@@ -287,9 +329,22 @@ static inline int idd_store_apikey_list(idd_store_t *s, int64_t t, const char *b
     return s->ops->apikey_list(s, t, by, f, a);
 }
 static inline int idd_store_apikey_update(idd_store_t *s, const char *id, const char *name,
-                                          const char *perms, int active)
+                                          const char *perms)
 {
-    return s->ops->apikey_update(s, id, name, perms, active);
+    return s->ops->apikey_update(s, id, name, perms);
+}
+static inline int idd_store_apikey_set_active(idd_store_t *s, const char *id, int active, int level,
+                                              const char *by)
+{
+    return s->ops->apikey_set_active(s, id, active, level, by);
+}
+static inline int idd_store_apikey_prune(idd_store_t *s, int64_t now, int limit, int *n)
+{
+    return s->ops->apikey_prune(s, now, limit, n);
+}
+static inline int idd_store_counts(idd_store_t *s, int64_t now, int64_t *live, int64_t *keys)
+{
+    return s->ops->counts(s, now, live, keys);
 }
 static inline int idd_store_apikey_delete(idd_store_t *s, const char *id)
 {
