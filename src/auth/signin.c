@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/record_upgrade.h"
 #include "identityd/auth/auth.h"
 #include "identityd/core/bruteforce.h"
 #include "identityd/core/common.h"
@@ -26,8 +27,6 @@
 #include "identityd/cred/password.h"
 
 #define PASSWORD_MAX 1024
-/* A record no client hash matches: the decoy an unknown user is checked against. */
-#define DECOY_MAC "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
 /* ---- the per-thread cache of verified Basic credentials ---- */
 
@@ -183,6 +182,8 @@ static void check_finish(void *owner, void *arg)
     if (c->verdict == 0 && c->user_found) {
         if (may_sign_in(&c->user)) {
             idd_bruteforce_success(app->bruteforce, c->login, r->client_ip);
+            idd_signin_upgrade_record(r->thread->store, c->pepper, c->user.id, c->record,
+                                      c->client_hash);
             int ttl = app->cfg->basic_cache_ttl;
             if (c->remember && ttl > 0 && !key_is_zero(c->key)) {
                 cache_entry_t *e = cache_slot(r->thread->auth->basic_cache, c->key);
@@ -267,7 +268,8 @@ void idd_auth_signin(idd_request_t *r, const idd_signin_t *in, idd_auth_done_fn 
         snprintf(c->record, sizeof(c->record), "%s", c->user.password);
     } else {
         c->iterations = configured;
-        snprintf(c->record, sizeof(c->record), "$idd1$%u$%s", c->iterations, DECOY_MAC);
+        /* A record no client hash matches, as costly to check as a real one. */
+        (void)idd_password_record_decoy(c->iterations, c->record, sizeof(c->record));
     }
     /* An unknown user costs `configured` rounds. A record made before password.iterations
      * was raised costs fewer, which would tell known accounts apart by response time: the
