@@ -107,6 +107,9 @@ typedef struct idd_config {
     int bruteforce_block;    /* bruteforce.block: seconds a pair stays refused (60) */
     int bruteforce_slots;    /* bruteforce.slots: size of the shared counter table (65536) */
     idd_oidc_config_t oidc;
+    /* core_dumps: leave core dumps possible; false (the default) turns them off, since a dump
+     * holds the pepper and private keys */
+    bool core_dumps;
 } idd_config_t;
 
 /* Loads and validates path. On success *out owns a new config (free with idd_config_free).
