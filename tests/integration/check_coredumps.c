@@ -43,9 +43,16 @@ static uid_t run_uid(void)
 }
 
 /* Raises this process's soft core limit (inherited by identityd) to WANT_SOFT, or to the
- * hard limit when that is lower; returns the soft limit now in force. */
+ * hard limit when that is lower; returns the soft limit now in force. AddressSanitizer sets
+ * the limit of every process it starts in to 0 unless told not to: in a sanitizer build,
+ * identityd is told, so that it sees the limit it was given. */
 static rlim_t raise_own_core_limit(void)
 {
+    const char *asan = getenv("ASAN_OPTIONS");
+    char *options = th_strf("%s%sdisable_coredump=0", asan != NULL ? asan : "",
+                            asan != NULL && asan[0] != '\0' ? ":" : "");
+    ck_assert_int_eq(setenv("ASAN_OPTIONS", options, 1), 0);
+    free(options);
     struct rlimit rl;
     ck_assert_int_eq(getrlimit(RLIMIT_CORE, &rl), 0);
     rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < WANT_SOFT ? rl.rlim_max : WANT_SOFT;
