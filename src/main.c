@@ -4,9 +4,12 @@
  * test a configuration before a restart. Any problem at start is one line on stderr and
  * exit status 1.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -39,6 +42,46 @@ static void usage(FILE *out)
     fprintf(out, "usage: identityd [-c FILE] [-t]\n"
                  "  -c FILE  configuration (default " DEFAULT_CONFIG ")\n"
                  "  -t       check the configuration, keys and database, then exit\n");
+}
+
+/* ---- core dumps ---- */
+
+/* The soft core size limit identityd was started with, given back when core_dumps is true. */
+static struct rlimit core_limit_at_start;
+
+/* A core dump would hold the pepper, the private keys and whatever passwords are in flight,
+ * and a dumpable process can be read through /proc and ptrace by any process of its user.
+ * Both are turned off before anything secret is read, the configuration included (it may
+ * hold a machine_key); core_dumps_settle gives them back only when the configuration asks.
+ * Returns 0 or -1 (errno set). */
+static int core_dumps_off(void)
+{
+    struct rlimit off;
+    if (getrlimit(RLIMIT_CORE, &core_limit_at_start) != 0)
+        return -1;
+    /* The hard limit stays for now, so that core_dumps: true can restore the soft one. */
+    off = (struct rlimit){.rlim_cur = 0, .rlim_max = core_limit_at_start.rlim_max};
+    if (setrlimit(RLIMIT_CORE, &off) != 0)
+        return -1;
+    return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+/* Once the configuration is read: with core_dumps: true the start's limit and dumpability
+ * come back; otherwise the hard limit drops to 0 too, so that nothing later in the process
+ * can raise the soft one again. Returns 0 or -1 (errno set). */
+static int core_dumps_settle(const idd_config_t *cfg)
+{
+    if (!cfg->core_dumps) {
+        const struct rlimit none = {.rlim_cur = 0, .rlim_max = 0};
+        return setrlimit(RLIMIT_CORE, &none);
+    }
+    if (setrlimit(RLIMIT_CORE, &core_limit_at_start) != 0 ||
+        prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0)
+        return -1;
+    idd_log_warn("%s: core_dumps is true: a core dump of identityd holds the pepper and "
+                 "private keys",
+                 cfg->path);
+    return 0;
 }
 
 /* jansson holds request bodies, passwords included: whatever it frees is wiped first. */
@@ -227,11 +270,19 @@ int main(int argc, char **argv)
     idd_app_t app;
     memset(&app, 0, sizeof(app));
 
+    if (core_dumps_off() != 0) {
+        fprintf(stderr, "cannot turn core dumps off: %s\n", strerror(errno));
+        return 1;
+    }
     if (idd_config_load(config_path, &app.cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
         goto done;
     }
     idd_log_set_level(app.cfg->log_level);
+    if (core_dumps_settle(app.cfg) != 0) {
+        fprintf(stderr, "%s: core_dumps: cannot apply: %s\n", app.cfg->path, strerror(errno));
+        goto done;
+    }
     if (idd_keyring_load(app.cfg, &app.keyring, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
         goto done;

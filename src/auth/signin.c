@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/record_upgrade.h"
 #include "identityd/auth/auth.h"
 #include "identityd/core/bruteforce.h"
 #include "identityd/core/common.h"
@@ -35,8 +36,6 @@
 
 #define PASSWORD_MAX 1024
 #define TEST_CLOCK_HEADER "x-identityd-test-clock"
-/* A record no client hash matches: the decoy an unknown user is checked against. */
-#define DECOY_MAC "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
 /* ---- the per-thread cache of verified Basic credentials ---- */
 
@@ -218,6 +217,8 @@ static void check_finish(void *owner, void *arg)
     }
     if (c->verdict == 0 && c->user_found) {
         if (may_sign_in(&c->user)) {
+            idd_signin_upgrade_record(r->thread->store, c->pepper, c->user.id, c->record,
+                                      c->client_hash);
             int ttl = app->cfg->basic_cache_ttl;
             if (c->remember && ttl > 0 && !key_is_zero(c->key)) {
                 cache_entry_t *e = cache_slot(r->thread->auth->basic_cache, c->key);
@@ -365,7 +366,8 @@ static void signin_continue(idd_request_t *r, signin_check_t *c)
         snprintf(c->record, sizeof(c->record), "%s", c->user.password);
     } else {
         c->iterations = configured;
-        snprintf(c->record, sizeof(c->record), "$idd1$%u$%s", c->iterations, DECOY_MAC);
+        /* A record no client hash matches, as costly to check as a real one. */
+        (void)idd_password_record_decoy(c->iterations, c->record, sizeof(c->record));
     }
     /* An unknown user costs `configured` rounds. A record made before password.iterations
      * was raised costs fewer, which would tell known accounts apart by response time: the

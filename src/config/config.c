@@ -324,6 +324,8 @@ static const entry_t config_entries[] = {
      .offset = CFG(prune_batch)},
     /* A section with a table of its own (oidc_entries), loaded by its parser like a list. */
     {.name = "oidc", .type = T_LIST, .list = config_oidc_parse},
+    /* A core dump holds the pepper and private keys: off unless asked for. */
+    {.name = "core_dumps", .type = T_BOOL, .dflt = "false", .offset = CFG(core_dumps)},
 };
 /* clang-format on */
 _Static_assert(IDD_ARRAY_LEN(config_entries) <= TBL_MAX_ENTRIES, "seen[] too short");

@@ -47,6 +47,7 @@ static const idd_store_ops_t sqlite_ops = {
     .user_set_password = idd_sqlite_user_set_password,
     .user_list = idd_sqlite_user_list,
     .user_set_password_change = idd_sqlite_user_set_password_change,
+    .user_upgrade_password = idd_sqlite_user_upgrade_password,
     .session_create = idd_sqlite_session_create,
     .session_by_digest = idd_sqlite_session_by_digest,
     .session_by_id = idd_sqlite_session_by_id,

@@ -26,6 +26,8 @@ int idd_sqlite_user_set_status(idd_store_t *s, const char *id, idd_user_status_t
 int idd_sqlite_user_set_password(idd_store_t *s, const char *id, const char *record);
 int idd_sqlite_user_list(idd_store_t *s, int64_t tenant_id, idd_user_visit_fn visit, void *arg);
 int idd_sqlite_user_set_password_change(idd_store_t *s, const char *id, int required);
+int idd_sqlite_user_upgrade_password(idd_store_t *s, const char *id, const char *old,
+                                     const char *record);
 
 /* ---- sqlite_session.c ---- */
 int idd_sqlite_session_create(idd_store_t *s, idd_session_t *session, int max_live, int *ended);

@@ -59,6 +59,11 @@ static const struct {
     [ST_USER_SET_PASSWORD_CHANGE] = {"UPDATE users SET password_change_required = ?2, "
                                      "updated = ?3 WHERE id = ?1",
                                      "user_set_password_change"},
+    /* The same password kept a newer way: nothing a session or a cached credential depends on
+     * changes. Only the record that was checked is replaced, so a password changed meanwhile
+     * is never overwritten, and of two sign-ins racing to upgrade only one writes. */
+    [ST_USER_UPGRADE_PASSWORD] = {"UPDATE users SET password = ?3 WHERE id = ?1 AND password = ?2",
+                                  "user_upgrade_password"},
     [ST_USER_LIST_ALL] = {"SELECT " USER_COLUMNS " FROM users ORDER BY tenant_id, email",
                           "user_list"},
     [ST_USER_LIST_TENANT] = {"SELECT " USER_COLUMNS " FROM users WHERE tenant_id = ?1 "

@@ -272,6 +272,27 @@ int idd_sqlite_user_set_password_change(idd_store_t *s, const char *id, int requ
     return user_update(to_sqlite(s), ST_USER_SET_PASSWORD_CHANGE, id, SQL_INT64(required != 0));
 }
 
+int idd_sqlite_user_upgrade_password(idd_store_t *s, const char *id, const char *old,
+                                     const char *record)
+{
+    int changes = 0;
+    int rc;
+
+    if (id == NULL || strlen(id) != IDD_GUID_LEN || old == NULL)
+        return IDD_ENOTFOUND;
+    if (record == NULL || record[0] == '\0')
+        return IDD_EINVAL;
+    if (strnlen(record, IDD_PASSWORD_RECORD_MAX + 1) > IDD_PASSWORD_RECORD_MAX)
+        return IDD_ETOOBIG;
+    const sqlite_param_t params[] = {SQL_TEXT(id, IDD_GUID_LEN), SQL_TEXT(old, -1),
+                                     SQL_TEXT(record, -1)};
+    rc = idd_sqlite_write(to_sqlite(s), ST_USER_UPGRADE_PASSWORD, params, IDD_ARRAY_LEN(params),
+                          &changes);
+    if (rc == 0 && changes != 1)
+        rc = IDD_ENOTFOUND;
+    return rc;
+}
+
 /* The visitor runs while the list statement is mid-step. It may look users up or update
  * them through the same handle (other statements), but not list again: that is refused with
  * IDD_EBUSY. */

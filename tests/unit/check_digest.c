@@ -37,6 +37,13 @@
 #define CLIENT_HASH "c806968ab53566c59acc5d658327735e50aaff8bda57b5cd4bea9d2d4df39f35"
 #define CLIENT_HASH_MAC "be4baa8a8292af588db184e8e7c0e49745245fffb6c90715cdf5b715886222a3"
 
+/* The MAC of a current password record: the label, the record's 16-byte salt (here the bytes
+ * 0..15) and the same client hash. check_password.c pins the whole record.
+ *   { printf 'password:'; printf '\x00\x01...\x0f'; printf '%s' CLIENT_HASH; } \
+ *     | openssl dgst ... */
+#define RECORD_SALT "\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"
+#define SALTED_MAC "7dda10ecd218f1f4c2fcf81d3895c6a42e6299de742dfe07005d5de535444a5c"
+
 static idd_pepper_t test_pepper(const char *text)
 {
     idd_pepper_t p;
@@ -106,6 +113,18 @@ START_TEST(test_password_mac_known_answer)
 }
 END_TEST
 
+START_TEST(test_salted_password_mac_known_answer)
+{
+    idd_pepper_t pepper = test_pepper(PEPPER_TEXT);
+    unsigned char msg[16 + 64];
+    unsigned char d[IDD_SESSION_DIGEST_LEN];
+    memcpy(msg, RECORD_SALT, 16);
+    memcpy(msg + 16, CLIENT_HASH, 64);
+    ck_assert_int_eq(idd_keyed_digest(&pepper, IDD_DIGEST_LABEL_PASSWORD, msg, sizeof msg, d), 0);
+    assert_digest(d, SALTED_MAC);
+}
+END_TEST
+
 /* The label is a plain prefix of the message, and different labels give different digests. */
 START_TEST(test_label_is_a_prefix)
 {
@@ -161,6 +180,7 @@ static Suite *digest_suite(void)
     tcase_add_test(tc, test_session_known_answer);
     tcase_add_test(tc, test_apikey_known_answer);
     tcase_add_test(tc, test_password_mac_known_answer);
+    tcase_add_test(tc, test_salted_password_mac_known_answer);
     tcase_add_test(tc, test_label_is_a_prefix);
     tcase_add_test(tc, test_bad_arguments);
     suite_add_tcase(s, tc);

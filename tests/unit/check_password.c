@@ -27,6 +27,13 @@
 #define UTF8_PASSWORD "p\xc3\xa4ssw\xc3\xb6rd"
 #define UTF8_CLIENT_HASH "c806968ab53566c59acc5d658327735e50aaff8bda57b5cd4bea9d2d4df39f35"
 #define UTF8_RECORD "$idd1$1000$vkuqioKSr1iNsYTo58Dkl0UkX_-2yQcVzfW3FYhiIqM"
+/* The current record of the same client hash with the salt 00 01 .. 0f:
+ *   python3 -c "import hashlib,hmac,base64; salt=bytes(range(16)); b=lambda x:
+ *     base64.urlsafe_b64encode(x).rstrip(b'='); print(b(salt), b(hmac.new(PEPPER,
+ *     b'password:'+salt+CLIENT_HASH, hashlib.sha256).digest()))" */
+#define V2_SALT "AAECAwQFBgcICQoLDA0ODw"
+#define V2_MAC "fdoQ7NIY8fTC_PgdOJXGpC5imd50Lf4HAF1d5TVESlw"
+#define V2_RECORD "$idd2$1000$" V2_SALT "$" V2_MAC
 
 static idd_pepper_t test_pepper(const char *text)
 {
@@ -83,15 +90,97 @@ END_TEST
 START_TEST(test_record_known_answer)
 {
     idd_pepper_t pepper = test_pepper(PEPPER_TEXT);
-    char record[IDD_PASSWORD_RECORD_MAX + 1];
     unsigned iterations = 0;
 
-    ck_assert_int_eq(
-        idd_password_record_make(&pepper, UTF8_CLIENT_HASH, 1000, record, sizeof record), 0);
-    ck_assert_str_eq(record, UTF8_RECORD);
-    ck_assert_int_eq(idd_password_record_check(&pepper, record, UTF8_CLIENT_HASH), 0);
-    ck_assert_int_eq(idd_password_record_iterations(record, &iterations), 0);
+    ck_assert_int_eq(idd_password_record_check(&pepper, V2_RECORD, UTF8_CLIENT_HASH), 0);
+    ck_assert_int_eq(idd_password_record_iterations(V2_RECORD, &iterations), 0);
     ck_assert_uint_eq(iterations, 1000);
+    ck_assert_int_eq(idd_password_record_outdated(V2_RECORD), 0);
+}
+END_TEST
+
+/* Records made before the per-record salt existed still verify, and are the ones a sign-in
+ * replaces. */
+START_TEST(test_record_v1_still_verifies)
+{
+    idd_pepper_t pepper = test_pepper(PEPPER_TEXT);
+    char wrong[] = UTF8_CLIENT_HASH;
+    unsigned iterations = 0;
+
+    ck_assert_int_eq(idd_password_record_check(&pepper, UTF8_RECORD, UTF8_CLIENT_HASH), 0);
+    ck_assert_int_eq(idd_password_record_iterations(UTF8_RECORD, &iterations), 0);
+    ck_assert_uint_eq(iterations, 1000);
+    ck_assert_int_eq(idd_password_record_outdated(UTF8_RECORD), 1);
+    wrong[10] = wrong[10] == '0' ? '1' : '0';
+    ck_assert_int_eq(idd_password_record_check(&pepper, UTF8_RECORD, wrong), IDD_EDENIED);
+    /* Nothing unreadable counts as outdated: a sign-in never "upgrades" a corrupt row. */
+    ck_assert_int_eq(idd_password_record_outdated("$idd1$1000$"), 0);
+    ck_assert_int_eq(idd_password_record_outdated(""), 0);
+    ck_assert_int_eq(idd_password_record_outdated(NULL), 0);
+}
+END_TEST
+
+/* Two users with the same password in one tenant send the same client hash: their records
+ * must still differ, so that one guess tested against a stolen database tests one user. */
+START_TEST(test_record_equal_passwords_differ)
+{
+    idd_pepper_t pepper = test_pepper(PEPPER_TEXT);
+    char a[IDD_PASSWORD_RECORD_MAX + 1];
+    char b[IDD_PASSWORD_RECORD_MAX + 1];
+
+    ck_assert_int_eq(idd_password_record_make(&pepper, UTF8_CLIENT_HASH, 1000, a, sizeof a), 0);
+    ck_assert_int_eq(idd_password_record_make(&pepper, UTF8_CLIENT_HASH, 1000, b, sizeof b), 0);
+    ck_assert_str_ne(a, b);
+    /* Neither the salt nor the MAC is shared. */
+    const char *a_salt = a + strlen("$idd2$1000$");
+    const char *b_salt = b + strlen("$idd2$1000$");
+    ck_assert_int_ne(memcmp(a_salt, b_salt, 22), 0);
+    ck_assert_str_ne(a_salt + 23, b_salt + 23);
+    ck_assert_int_eq(idd_password_record_check(&pepper, a, UTF8_CLIENT_HASH), 0);
+    ck_assert_int_eq(idd_password_record_check(&pepper, b, UTF8_CLIENT_HASH), 0);
+    /* Nor is it the unsalted MAC of the old version. */
+    ck_assert_ptr_null(strstr(a, "vkuqioKSr1iNsYTo58Dkl0UkX_-2yQcVzfW3FYhiIqM"));
+}
+END_TEST
+
+/* The salt takes part in the MAC: another salt with the same MAC does not verify. */
+START_TEST(test_record_v2_tampered_salt)
+{
+    idd_pepper_t pepper = test_pepper(PEPPER_TEXT);
+    char record[] = V2_RECORD;
+    char *salt = record + strlen("$idd2$1000$");
+
+    salt[0] = salt[0] == 'A' ? 'B' : 'A';
+    ck_assert_int_eq(idd_password_record_check(&pepper, record, UTF8_CLIENT_HASH), IDD_EDENIED);
+    /* A version-1 record relabelled as version 2 (or the reverse) is not readable. */
+    ck_assert_int_eq(
+        idd_password_record_check(&pepper, "$idd2$1000$vkuqioKSr1iNsYTo58Dkl0UkX_-2yQcVzfW3FYhiIqM",
+                                  UTF8_CLIENT_HASH),
+        IDD_EINVAL);
+    ck_assert_int_eq(
+        idd_password_record_check(&pepper, "$idd1$1000$" V2_SALT "$" V2_MAC, UTF8_CLIENT_HASH),
+        IDD_EINVAL);
+}
+END_TEST
+
+/* The decoy an unknown user is checked against: a current record, as costly to check as a
+ * real one, that nothing matches. */
+START_TEST(test_record_decoy)
+{
+    idd_pepper_t pepper = test_pepper(PEPPER_TEXT);
+    char decoy[IDD_PASSWORD_RECORD_MAX + 1];
+    unsigned iterations = 0;
+
+    ck_assert_int_eq(idd_password_record_decoy(100000, decoy, sizeof decoy), 0);
+    ck_assert_int_eq(strncmp(decoy, "$idd2$100000$", 13), 0);
+    ck_assert_uint_eq(strlen(decoy), strlen("$idd2$100000$") + 22 + 1 + 43);
+    ck_assert_int_eq(idd_password_record_iterations(decoy, &iterations), 0);
+    ck_assert_uint_eq(iterations, 100000);
+    ck_assert_int_eq(idd_password_record_outdated(decoy), 0);
+    ck_assert_int_eq(idd_password_record_check(&pepper, decoy, UTF8_CLIENT_HASH), IDD_EDENIED);
+    ck_assert_int_eq(idd_password_record_decoy(0, decoy, sizeof decoy), IDD_EINVAL);
+    ck_assert_int_eq(idd_password_record_decoy(1000, decoy, 60), IDD_EINVAL);
+    ck_assert_int_eq(idd_password_record_decoy(1000, NULL, 0), IDD_EINVAL);
 }
 END_TEST
 
@@ -105,8 +194,9 @@ START_TEST(test_record_round_trip)
     ck_assert_int_eq(idd_password_client_hash("hunter2", 7, TENANT_SALT, 100000, client_hash), 0);
     ck_assert_int_eq(idd_password_record_make(&pepper, client_hash, 100000, record, sizeof record),
                      0);
-    ck_assert_int_eq(strncmp(record, "$idd1$100000$", 13), 0);
-    ck_assert_uint_eq(strlen(record), 13 + 43);
+    ck_assert_int_eq(strncmp(record, "$idd2$100000$", 13), 0);
+    ck_assert_uint_eq(strlen(record), 13 + 22 + 1 + 43);
+    ck_assert_uint_le(strlen(record), IDD_PASSWORD_RECORD_MAX);
     /* The record must not contain the client hash, which is the credential itself. */
     ck_assert_ptr_null(strstr(record, client_hash));
     ck_assert_int_eq(idd_password_record_check(&pepper, record, client_hash), 0);
@@ -157,7 +247,8 @@ START_TEST(test_record_unreadable)
      * treating it as a plain mismatch would hide the corruption. */
     static const char *const bad[] = {
         "",
-        "$idd2$1000$vkuqioKSr1iNsYTo58Dkl0UkX_-2yQcVzfW3FYhiIqM",       /* unknown version */
+        "$idd3$1000$vkuqioKSr1iNsYTo58Dkl0UkX_-2yQcVzfW3FYhiIqM",       /* unknown version */
+        "$idd0$1000$vkuqioKSr1iNsYTo58Dkl0UkX_-2yQcVzfW3FYhiIqM",       /* unknown version */
         "$IDD1$1000$vkuqioKSr1iNsYTo58Dkl0UkX_-2yQcVzfW3FYhiIqM",       /* prefix case */
         "idd1$1000$vkuqioKSr1iNsYTo58Dkl0UkX_-2yQcVzfW3FYhiIqM",        /* no leading $ */
         "$idd1$$vkuqioKSr1iNsYTo58Dkl0UkX_-2yQcVzfW3FYhiIqM",           /* no iterations */
@@ -176,6 +267,25 @@ START_TEST(test_record_unreadable)
         "$idd1$1000$vkuqioKSr1iNsYTo58Dkl0UkX_-2yQcVzfW3FYhiIqN",   /* non-zero spare bits */
         "$idd1$1000$vkuqioKSr1iNsYTo58Dkl0UkX_-2yQcVzfW3FYhiIqM\n", /* trailing newline */
         "$idd1$1000$",
+        /* version 2, each a corrupt spelling of V2_RECORD */
+        "$idd2$1000$fdoQ7NIY8fTC_PgdOJXGpC5imd50Lf4HAF1d5TVESlw",  /* no salt */
+        "$idd2$1000$$fdoQ7NIY8fTC_PgdOJXGpC5imd50Lf4HAF1d5TVESlw", /* empty salt */
+        "$idd2$1000$AAECAwQFBgcICQoLDA0OD$fdoQ7NIY8fTC_PgdOJXGpC5imd50Lf4HAF1d5TVESlw", /* short */
+        "$idd2$1000$AAECAwQFBgcICQoLDA0ODwA$fdoQ7NIY8fTC_PgdOJXGpC5imd50Lf4HAF1d5TVESlw", /* long */
+        "$idd2$1000$AAECAwQFBgcICQoLDA0ODw==$fdoQ7NIY8fTC_PgdOJXGpC5imd50Lf4HAF1d5TVESlw", /* pad */
+        "$idd2$1000$AAECAwQFBgcICQoLDA0ODx$fdoQ7NIY8fTC_PgdOJXGpC5imd50Lf4HAF1d5TVESlw", /* bits */
+        "$idd2$1000$AAECAwQFBgcICQoLDA0OD/$fdoQ7NIY8fTC_PgdOJXGpC5imd50Lf4HAF1d5TVESlw", /* alpha */
+        "$idd2$1000$AAECAwQFBgcICQoLDA0ODw$fdoQ7NIY8fTC_PgdOJXGpC5imd50Lf4HAF1d5TVESl",  /* cut */
+        "$idd2$1000$AAECAwQFBgcICQoLDA0ODw$fdoQ7NIY8fTC_PgdOJXGpC5imd50Lf4HAF1d5TVESlwA", /* more */
+        "$idd2$1000$AAECAwQFBgcICQoLDA0ODw$fdoQ7NIY8fTC_PgdOJXGpC5imd50Lf4HAF1d5TVESlw$", /* $ */
+        "$idd2$1000$AAECAwQFBgcICQoLDA0ODw$",                                           /* no MAC */
+        "$idd2$1000$AAECAwQFBgcICQoLDA0ODw",                                            /* no MAC */
+        "$idd2$1000$AAECAwQFBgcICQoLDA0ODwfdoQ7NIY8fTC_PgdOJXGpC5imd50Lf4HAF1d5TVESlw", /* no $ */
+        "$idd2$01000$AAECAwQFBgcICQoLDA0ODw$fdoQ7NIY8fTC_PgdOJXGpC5imd50Lf4HAF1d5TVESlw", /* 0 */
+        "$idd2$0$AAECAwQFBgcICQoLDA0ODw$fdoQ7NIY8fTC_PgdOJXGpC5imd50Lf4HAF1d5TVESlw",     /* 0 */
+        "$idd2$$AAECAwQFBgcICQoLDA0ODw$fdoQ7NIY8fTC_PgdOJXGpC5imd50Lf4HAF1d5TVESlw",      /* none */
+        "$idd2$1000$AAECAwQFBgcICQoLDA0ODw$fdoQ7NIY8fTC_PgdOJXGpC5imd50Lf4HAF1d5TVESlw\n",
+        "$idd2$",
     };
     idd_pepper_t pepper = test_pepper(PEPPER_TEXT);
     unsigned iterations = 7;
@@ -336,11 +446,9 @@ START_TEST(test_pepper_accepts_private_file)
     ck_assert_int_eq(idd_pepper_load(pepper_path, &pepper, err, sizeof err), 0);
     ck_assert_uint_eq(pepper.len, 32);
 
-    /* A loaded pepper produces the same records as the one built in memory. */
-    char record[IDD_PASSWORD_RECORD_MAX + 1];
-    ck_assert_int_eq(
-        idd_password_record_make(&pepper, UTF8_CLIENT_HASH, 1000, record, sizeof record), 0);
-    ck_assert_str_eq(record, UTF8_RECORD);
+    /* A loaded pepper checks the records made with the one built in memory. */
+    ck_assert_int_eq(idd_password_record_check(&pepper, UTF8_RECORD, UTF8_CLIENT_HASH), 0);
+    ck_assert_int_eq(idd_password_record_check(&pepper, V2_RECORD, UTF8_CLIENT_HASH), 0);
 
     idd_pepper_wipe(&pepper);
     ck_assert_uint_eq(pepper.len, 0);
@@ -391,6 +499,10 @@ static Suite *password_suite(void)
     tcase_add_test(tc, test_client_hash_utf8_and_length);
     tcase_add_test(tc, test_client_hash_bad_arguments);
     tcase_add_test(tc, test_record_known_answer);
+    tcase_add_test(tc, test_record_v1_still_verifies);
+    tcase_add_test(tc, test_record_equal_passwords_differ);
+    tcase_add_test(tc, test_record_v2_tampered_salt);
+    tcase_add_test(tc, test_record_decoy);
     tcase_add_test(tc, test_record_round_trip);
     tcase_add_test(tc, test_record_wrong_hash_denied);
     tcase_add_test(tc, test_record_other_pepper_denied);

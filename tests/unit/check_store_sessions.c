@@ -690,6 +690,53 @@ START_TEST(test_session_prune_and_count)
 }
 END_TEST
 
+/* Storing the same password a newer way (a record upgraded at sign-in) is not a password
+ * change: sessions, auth_version, updated and the change flag stay as they were. */
+START_TEST(test_upgrade_password_keeps_sessions)
+{
+    idd_store_t *s = open_with_tenants();
+    idd_user_t alice = add_user(s, 1, "alice@example.com");
+    idd_session_t a1 = make_session(&alice, 1, idd_now());
+    idd_user_t before, found;
+    char long_record[IDD_PASSWORD_RECORD_MAX + 2];
+
+    add_session(s, &a1);
+    ck_assert_int_eq(idd_store_user_set_password_change(s, alice.id, 1), 0);
+    ck_assert_int_eq(idd_store_user_by_id(s, alice.id, &before), 0);
+
+    ck_assert_int_eq(idd_store_user_upgrade_password(s, alice.id, RECORD_A, RECORD_B), 0);
+    ck_assert_int_eq(idd_store_user_by_id(s, alice.id, &found), 0);
+    ck_assert_str_eq(found.password, RECORD_B);
+    ck_assert_int_eq(found.auth_version, before.auth_version);
+    ck_assert_int_eq(found.updated, before.updated);
+    ck_assert_int_eq(found.password_change_required, 1);
+    ck_assert_int_eq(session_active(s, a1.id), 1);
+
+    /* Only the record that was checked is replaced: once it has changed (a second sign-in
+     * racing the first, or a password change in between) nothing is written. */
+    ck_assert_int_eq(idd_store_user_upgrade_password(s, alice.id, RECORD_A, RECORD_A),
+                     IDD_ENOTFOUND);
+    ck_assert_int_eq(idd_store_user_by_id(s, alice.id, &found), 0);
+    ck_assert_str_eq(found.password, RECORD_B);
+
+    ck_assert_int_eq(idd_store_user_upgrade_password(s, "00000000-0000-4000-8000-000000000000",
+                                                     RECORD_B, RECORD_A),
+                     IDD_ENOTFOUND);
+    ck_assert_int_eq(idd_store_user_upgrade_password(s, "short", RECORD_B, RECORD_A),
+                     IDD_ENOTFOUND);
+    memset(long_record, 'r', sizeof long_record - 1);
+    long_record[sizeof long_record - 1] = '\0';
+    ck_assert_int_eq(idd_store_user_upgrade_password(s, alice.id, RECORD_B, long_record),
+                     IDD_ETOOBIG);
+    ck_assert_int_eq(idd_store_user_upgrade_password(s, alice.id, RECORD_B, ""), IDD_EINVAL);
+    ck_assert_int_eq(idd_store_user_by_id(s, alice.id, &found), 0);
+    ck_assert_str_eq(found.password, RECORD_B);
+    ck_assert_int_eq(found.auth_version, before.auth_version);
+    ck_assert_int_eq(session_active(s, a1.id), 1);
+    idd_store_free(s);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("store_sessions");
@@ -709,6 +756,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_password_change_flag);
     tcase_add_test(tc, test_session_cap);
     tcase_add_test(tc, test_session_prune_and_count);
+    tcase_add_test(tc, test_upgrade_password_keeps_sessions);
     suite_add_tcase(s, tc);
     return s;
 }

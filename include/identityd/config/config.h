@@ -121,6 +121,9 @@ typedef struct idd_config {
     int prune_interval;        /* prune.interval: seconds between pruning runs (60) */
     int prune_batch;           /* prune.batch: most rows one run deletes from each table (500) */
     idd_oidc_config_t oidc;
+    /* core_dumps: leave core dumps possible; false (the default) turns them off, since a dump
+     * holds the pepper and private keys */
+    bool core_dumps;
 } idd_config_t;
 
 /* Loads and validates path. On success *out owns a new config (free with idd_config_free).

@@ -16,9 +16,12 @@
 
 #include "identityd/cred/password.h"
 
-/* The labels in use. A password record's MAC has none (see password.h). */
+/* The labels in use. The MAC of a first-version password record has none (password.h); that
+ * of the current version has IDD_DIGEST_LABEL_PASSWORD, followed by the record's salt and the
+ * client hash. */
 #define IDD_DIGEST_LABEL_SESSION "session:"
 #define IDD_DIGEST_LABEL_APIKEY "apikey:"
+#define IDD_DIGEST_LABEL_PASSWORD "password:"
 
 /* Writes HMAC-SHA256(pepper, label || data[0..len)) to out. label is a NUL-terminated string
  * and may be "" or NULL for none; data may be NULL when len is 0. Returns 0; IDD_EINVAL for an

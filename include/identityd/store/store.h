@@ -145,6 +145,13 @@ typedef struct idd_store_ops {
     /* Sets or clears the flag that a user must change the password (logoutallchangepassword).
      * Does not bump auth_version. user_set_password clears it. */
     int (*user_set_password_change)(idd_store_t *s, const char *id, int required);
+    /* Replaces the user's password record by record, only while it still is old: the same
+     * password kept a newer way (password.h), written after a sign-in proved it. Unlike
+     * user_set_password it leaves auth_version, updated, password_change_required and the
+     * sessions alone. IDD_ENOTFOUND when no user has this id and this record (the password
+     * was changed, or the record replaced, in the meantime). */
+    int (*user_upgrade_password)(idd_store_t *s, const char *id, const char *old,
+                                 const char *record);
 
     /* ---- sessions (login events) ---- */
     /* Inserts session (active = 1); session->id receives the new id. IDD_EEXIST for a digest
@@ -268,6 +275,11 @@ static inline int idd_store_user_list(idd_store_t *s, int64_t t, idd_user_visit_
 static inline int idd_store_user_set_password_change(idd_store_t *s, const char *id, int r)
 {
     return s->ops->user_set_password_change(s, id, r);
+}
+static inline int idd_store_user_upgrade_password(idd_store_t *s, const char *id, const char *old,
+                                                  const char *rec)
+{
+    return s->ops->user_upgrade_password(s, id, old, rec);
 }
 static inline int idd_store_session_create(idd_store_t *s, idd_session_t *x)
 {
