@@ -207,6 +207,12 @@ static void stopping(void *p)
     idd_workers_cancel(app->outbound);
 }
 
+static bool thread_busy(void *p, idd_http_thread_t *http)
+{
+    (void)p;
+    return http->data != NULL && idd_auth_thread_busy(http->data);
+}
+
 /* Serves until a stop signal. Returns 0 or an IDD_E* code. */
 static int serve(idd_app_t *app)
 {
@@ -222,7 +228,7 @@ static int serve(idd_app_t *app)
         .n_listen = cfg->n_listen,
         .threads = cfg->threads,
         .max_body_bytes = cfg->max_body_bytes,
-        .hooks = {app, setup_routes, thread_init, thread_dispose, stopping},
+        .hooks = {app, setup_routes, thread_init, thread_dispose, stopping, thread_busy},
     };
     int rc = idd_http_run(&server);
     free(origins);

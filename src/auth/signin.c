@@ -202,6 +202,8 @@ static void log_failure(const idd_request_t *r, const signin_check_t *c)
 }
 
 /* Back on the loop (owner is the request) with the verdict. */
+static void deny_on_tick(idd_request_t *r, idd_auth_done_fn done);
+
 static void check_finish(void *owner, void *arg)
 {
     idd_request_t *r = owner;
@@ -235,17 +237,54 @@ static void check_finish(void *owner, void *arg)
         idd_log_info("signin: user %s may not sign in (%s)", c->user.id,
                      c->user.status != IDD_USER_ACTIVE ? "disabled" : "password change required");
         idd_bruteforce_fail(app->bruteforce, &c->bf_key, bf_now(r));
-        c->done(r, IDD_AUTH_DENY, NULL);
+        deny_on_tick(r, c->done);
         return;
     }
     if (c->verdict != 0 && c->verdict != IDD_EDENIED)
         idd_log_error("signin: password check failed: %s", idd_strerror(c->verdict));
     log_failure(r, c);
     idd_bruteforce_fail(app->bruteforce, &c->bf_key, bf_now(r));
-    c->done(r, IDD_AUTH_DENY, NULL);
+    deny_on_tick(r, c->done);
 }
 
 static void signin_continue(idd_request_t *r, signin_check_t *c);
+
+/* ---- failures answered on the loop's tick ---- */
+
+/* A failed sign-in is not answered at once but when the thread's fail_timeout fires. h2o
+ * stamps a timer entry with the loop's clock as it was when this iteration began, in whole
+ * milliseconds, so the answer leaves at the same tick however long the check took: what a
+ * known login costs more than an unknown one (its row read and copied, its record parsed)
+ * does not reach the client's clock. Lives in the request's pool: when the client leaves,
+ * the entry is unlinked. */
+typedef struct signin_failure {
+    h2o_timeout_entry_t entry;
+    idd_request_t *r;
+    idd_auth_done_fn done;
+} signin_failure_t;
+
+static void failure_fired(h2o_timeout_entry_t *entry)
+{
+    signin_failure_t *f = H2O_STRUCT_FROM_MEMBER(signin_failure_t, entry, entry);
+    f->done(f->r, IDD_AUTH_DENY, NULL);
+}
+
+static void failure_dispose(void *p)
+{
+    signin_failure_t *f = p;
+    if (h2o_timeout_is_linked(&f->entry))
+        h2o_timeout_unlink(&f->entry);
+}
+
+static void deny_on_tick(idd_request_t *r, idd_auth_done_fn done)
+{
+    signin_failure_t *f = h2o_mem_alloc_shared(&r->req->pool, sizeof(*f), failure_dispose);
+    memset(f, 0, sizeof(*f));
+    f->entry.cb = failure_fired;
+    f->r = r;
+    f->done = done;
+    h2o_timeout_link(r->req->conn->ctx->loop, &r->thread->auth->fail_timeout, &f->entry);
+}
 
 /* ---- the delay of a hot login ---- */
 

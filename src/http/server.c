@@ -39,6 +39,7 @@ typedef struct loop {
     int offloads_in_flight;
     bool stop;
     bool data_made; /* hooks.thread_init succeeded */
+    const idd_http_server_t *server;
     pthread_t tid;
 } loop_t;
 
@@ -251,8 +252,11 @@ static void *thread_main(void *arg)
     h2o_context_request_shutdown(&l->t.ctx);
     /* Queued work was cancelled before this message came (hooks.stopping) and what runs is
      * one job per worker at most: wait for all of it, since a job still out when the loop
-     * goes away would call back into freed memory. */
-    while (l->offloads_in_flight > 0)
+     * goes away would call back into freed memory; and for requests on the application's
+     * own timers, each of them bounded. */
+    const idd_http_hooks_t *hooks = &l->server->hooks;
+    while (l->offloads_in_flight > 0 ||
+           (hooks->thread_busy != NULL && hooks->thread_busy(hooks->app, &l->t)))
         h2o_evloop_run(evloop, 20);
     int64_t flush_until = idd_monotonic_ms() + STOP_FLUSH_MS;
     while (!context_is_idle(&l->t.ctx) && idd_monotonic_ms() < flush_until)
@@ -269,6 +273,7 @@ static int loop_init(const idd_http_server_t *server, h2o_globalconf_t *conf, lo
     h2o_multithread_register_receiver(l->t.ctx.queue, &l->offload_receiver, on_offloads_back);
     h2o_multithread_register_receiver(l->t.ctx.queue, &l->stop_receiver, on_stop);
     l->listeners = idd_xcalloc(server->n_listen, sizeof(h2o_socket_t *));
+    l->server = server;
     int rc = server->hooks.thread_init(server->hooks.app, &l->t);
     l->data_made = rc == 0;
     return rc;

@@ -184,6 +184,7 @@ typedef struct idd_auth_thread {
     int delay_ms;
     size_t delay_waiting;        /* sign-ins linked on delay_timeout */
     size_t delay_max_waiting;    /* bruteforce.login_delay_waiting */
+    h2o_timeout_t fail_timeout;  /* failed sign-ins are answered on this tick (signin.c) */
     h2o_timeout_t prune_timeout; /* thread 0 only: prune.interval */
     h2o_timeout_t prune_soon;    /* thread 0 only: one second */
     h2o_timeout_entry_t prune_entry;
@@ -193,6 +194,10 @@ typedef struct idd_auth_thread {
  * still exists). Returns 0 or an IDD_E* code. */
 int idd_auth_thread_init(idd_thread_t *t);
 void idd_auth_thread_dispose(idd_thread_t *t);
+
+/* True while requests of t wait on authentication's own timers (a hot login's delay, a
+ * failed sign-in's tick): at shutdown the loop runs until they are answered. */
+bool idd_auth_thread_busy(idd_thread_t *t);
 
 struct idd_basic_cache *idd_basic_cache_new(size_t slots);
 void idd_basic_cache_free(struct idd_basic_cache *cache);

@@ -46,6 +46,9 @@ typedef struct idd_http_hooks {
     /* Called once on the main thread when a stop signal arrives, before the loops are told
      * to stop: the place to refuse new work (cancel worker pools). */
     void (*stopping)(void *app);
+    /* While stopping, whether requests on t still wait on the application's own timers:
+     * the loop keeps running until they are answered. */
+    bool (*thread_busy)(void *app, idd_http_thread_t *t);
 } idd_http_hooks_t;
 
 typedef struct idd_http_server {
