@@ -282,5 +282,6 @@ void idd_auth_signin(idd_request_t *r, const idd_signin_t *in, idd_auth_done_fn 
         check_release(c);
         return;
     }
-    idd_http_offload(r->req, r->app->workers, r, c, check_secret, check_finish, check_release);
+    idd_http_offload(r->req, r->client_ip, r->app->workers, r, c, check_secret, check_finish,
+                     check_release);
 }

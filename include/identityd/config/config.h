@@ -106,6 +106,14 @@ typedef struct idd_config {
     int bruteforce_window;   /* bruteforce.window: seconds the failures are counted over (60) */
     int bruteforce_block;    /* bruteforce.block: seconds a pair stays refused (60) */
     int bruteforce_slots;    /* bruteforce.slots: size of the shared counter table (65536) */
+    /* Queues and connections (README: "Queues, connections and what the HTTP library does
+     * not defend"). */
+    bool http2;               /* http2: h2c by prior knowledge or Upgrade (true) */
+    int max_connections;      /* max_connections: per thread, beyond it closed at once (4096) */
+    int http2_max_resets;     /* http2_max_resets: abandoned streams before a close (100) */
+    int queue_per_connection; /* queue.per_connection: jobs per HTTP/2 connection (4) */
+    int queue_per_client;     /* queue.per_client: jobs per client address or IPv6 /64 (16) */
+    int queue_max_wait_ms;    /* queue.max_wait_ms: longest wait for a worker (2000) */
     idd_oidc_config_t oidc;
 } idd_config_t;
 
