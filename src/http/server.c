@@ -304,7 +304,7 @@ static void respond_busy(h2o_req_t *req)
         idd_respond_error(req, 503, "Service is shutting down");
         return;
     }
-    idd_respond_header(req, "Retry-After", "1");
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
     idd_respond_error(req, 503, "Service busy, try again");
 }
 
@@ -333,9 +333,16 @@ static void on_queue_timeout(h2o_timeout_entry_t *entry)
     if (idd_workers_withdraw(o->pool, &o->job) != 0)
         return; /* a worker has it: it comes back as usual */
     idd_workers_note(o->pool, IDD_JOBS_EXPIRED);
-    if (o->req != NULL)
-        respond_busy(o->req);
+    h2o_req_t *req = o->req;
+    if (req != NULL) {
+        /* Answered by identityd: its disposal is not the client's abandoning it. */
+        o->link->offload = NULL;
+        o->link = NULL;
+        o->req = NULL;
+    }
     offload_finish(o);
+    if (req != NULL)
+        respond_busy(req);
 }
 
 /* Loop side: every finished offload posted to this thread. */
