@@ -228,6 +228,12 @@ static int serve(idd_app_t *app)
         .n_listen = cfg->n_listen,
         .threads = cfg->threads,
         .max_body_bytes = cfg->max_body_bytes,
+        .limits = {.http2 = cfg->http2,
+                   .max_connections = cfg->max_connections,
+                   .http2_max_resets = cfg->http2_max_resets,
+                   .per_connection = cfg->queue_per_connection,
+                   .per_client = cfg->queue_per_client,
+                   .max_wait_ms = cfg->queue_max_wait_ms},
         .hooks = {app, setup_routes, thread_init, thread_dispose, stopping, thread_busy},
     };
     int rc = idd_http_run(&server);

@@ -75,6 +75,30 @@ void idd_api_metrics(idd_request_t *r, idd_principal_t *p)
                    idd_workers_pending(app->workers));
     idd_buf_printf(&b, "identityd_worker_jobs{pool=\"outbound\"} %d\n",
                    idd_workers_pending(app->outbound));
+    static const char *const outcomes[IDD_JOBS_NCOUNTS] = {"run", "dropped", "expired", "full",
+                                                           "capped"};
+    idd_buf_puts(&b,
+                 "# HELP identityd_worker_jobs_total Jobs offered to a worker pool, by outcome: "
+                 "run; dropped unrun (client gone); expired (503 after queue.max_wait_ms); "
+                 "full (503, queue full); capped (503, queue.per_connection or per_client).\n"
+                 "# TYPE identityd_worker_jobs_total counter\n");
+    for (int i = 0; i < IDD_JOBS_NCOUNTS; i++) {
+        idd_buf_printf(&b, "identityd_worker_jobs_total{pool=\"kdf\",outcome=\"%s\"} %lu\n",
+                       outcomes[i], idd_workers_count(app->workers, (idd_jobs_count_t)i));
+        idd_buf_printf(&b, "identityd_worker_jobs_total{pool=\"outbound\",outcome=\"%s\"} %lu\n",
+                       outcomes[i], idd_workers_count(app->outbound, (idd_jobs_count_t)i));
+    }
+    idd_http_stats_t hs;
+    idd_http_stats(&hs);
+    metric(&b, "identityd_connections", "gauge", "Client connections open.", hs.connections);
+    metric(&b, "identityd_connections_refused_total", "counter",
+           "Connections closed at once: max_connections reached.", hs.refused);
+    metric(&b, "identityd_accept_pauses_total", "counter",
+           "Pauses of a listener because accept found no descriptor (or memory).",
+           hs.accept_pauses);
+    metric(&b, "identityd_http2_reset_closes_total", "counter",
+           "HTTP/2 connections closed for abandoning more than http2_max_resets requests.",
+           hs.http2_reset_drops);
     h2o_req_t *req = r->req;
     req->res.status = 200;
     req->res.reason = "OK";

@@ -302,7 +302,8 @@ void idd_auth_jwt(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done)
         }
         json_decref(verified);
     }
-    idd_http_offload(r->req, r->app->outbound, r, c, check_work, check_finish, check_release);
+    idd_http_offload(r->req, r->client_ip, r->app->outbound, r, c, check_work, check_finish,
+                     check_release);
 }
 
 void idd_auth_introspect(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done)
@@ -331,5 +332,6 @@ void idd_auth_introspect(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn d
         check_release(c);
         return;
     }
-    idd_http_offload(r->req, r->app->outbound, r, c, check_work, check_finish, check_release);
+    idd_http_offload(r->req, r->client_ip, r->app->outbound, r, c, check_work, check_finish,
+                     check_release);
 }

@@ -421,5 +421,6 @@ static void signin_continue(idd_request_t *r, signin_check_t *c)
         check_release(c);
         return;
     }
-    idd_http_offload(r->req, r->app->workers, r, c, check_secret, check_finish, check_release);
+    idd_http_offload(r->req, r->client_ip, r->app->workers, r, c, check_secret, check_finish,
+                     check_release);
 }

@@ -322,6 +322,18 @@ static const entry_t config_entries[] = {
      .offset = CFG(prune_interval)},
     {.name = "prune.batch", .type = T_INT, .min = 10, .max = 100000, .dflt = "500",
      .offset = CFG(prune_batch)},
+    /* Queues and connections: what one client may hold. */
+    {.name = "http2", .type = T_BOOL, .dflt = "true", .offset = CFG(http2)},
+    {.name = "max_connections", .type = T_INT, .min = 0, .max = 1000000, .dflt = "4096",
+     .offset = CFG(max_connections)},
+    {.name = "http2_max_resets", .type = T_INT, .min = 1, .max = 100000, .dflt = "100",
+     .offset = CFG(http2_max_resets)},
+    {.name = "queue.per_connection", .type = T_INT, .min = 1, .max = 1000, .dflt = "4",
+     .offset = CFG(queue_per_connection)},
+    {.name = "queue.per_client", .type = T_INT, .min = 1, .max = 100000, .dflt = "16",
+     .offset = CFG(queue_per_client)},
+    {.name = "queue.max_wait_ms", .type = T_INT, .min = 10, .max = 600000, .dflt = "2000",
+     .offset = CFG(queue_max_wait_ms)},
     /* A section with a table of its own (oidc_entries), loaded by its parser like a list. */
     {.name = "oidc", .type = T_LIST, .list = config_oidc_parse},
     /* A core dump holds the pepper and private keys: off unless asked for. */

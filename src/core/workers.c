@@ -5,6 +5,7 @@
 #include "identityd/core/workers.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,23 @@ struct idd_workers {
     bool stopping;
     int n_threads;
     pthread_t *threads;
+    atomic_ulong counts[IDD_JOBS_NCOUNTS];
 };
+
+/* Unlinks job from the queue; the lock is held. */
+static void unlink_job(idd_workers_t *w, idd_job_t *job)
+{
+    if (job->prev != NULL)
+        job->prev->next = job->next;
+    else
+        w->head = job->next;
+    if (job->next != NULL)
+        job->next->prev = job->prev;
+    else
+        w->tail = job->prev;
+    job->next = job->prev = NULL;
+    job->queued = 0;
+}
 
 static void *worker_main(void *arg)
 {
@@ -32,11 +49,8 @@ static void *worker_main(void *arg)
         if (w->head == NULL)
             break; /* stopping and drained */
         idd_job_t *job = w->head;
-        w->head = job->next;
-        if (w->head == NULL)
-            w->tail = NULL;
+        unlink_job(w, job);
         pthread_mutex_unlock(&w->lock);
-        job->next = NULL;
         job->run(job);
         /* Count the job finished before done(): done may free it or hand it to a loop. */
         pthread_mutex_lock(&w->lock);
@@ -71,9 +85,12 @@ int idd_workers_submit(idd_workers_t *w, idd_job_t *job)
     pthread_mutex_lock(&w->lock);
     if (w->stopping || (w->max_pending > 0 && w->pending >= w->max_pending)) {
         pthread_mutex_unlock(&w->lock);
+        atomic_fetch_add(&w->counts[IDD_JOBS_FULL], 1);
         return IDD_EBUSY;
     }
     job->next = NULL;
+    job->prev = w->tail;
+    job->queued = 1;
     job->cancelled = 0;
     if (w->tail != NULL)
         w->tail->next = job;
@@ -86,16 +103,41 @@ int idd_workers_submit(idd_workers_t *w, idd_job_t *job)
     return 0;
 }
 
+int idd_workers_withdraw(idd_workers_t *w, idd_job_t *job)
+{
+    pthread_mutex_lock(&w->lock);
+    int rc = IDD_EBUSY;
+    if (job->queued) {
+        unlink_job(w, job);
+        w->pending--;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&w->lock);
+    return rc;
+}
+
+void idd_workers_note(idd_workers_t *w, idd_jobs_count_t what)
+{
+    atomic_fetch_add(&w->counts[what], 1);
+}
+
+unsigned long idd_workers_count(idd_workers_t *w, idd_jobs_count_t what)
+{
+    return atomic_load(&w->counts[what]);
+}
+
 void idd_workers_cancel(idd_workers_t *w)
 {
     pthread_mutex_lock(&w->lock);
     w->stopping = true;
     idd_job_t *job = w->head;
+    for (idd_job_t *j = job; j != NULL; j = j->next)
+        j->queued = 0;
     w->head = w->tail = NULL;
     pthread_mutex_unlock(&w->lock);
     while (job != NULL) {
         idd_job_t *next = job->next;
-        job->next = NULL;
+        job->next = job->prev = NULL;
         job->cancelled = 1;
         pthread_mutex_lock(&w->lock);
         w->pending--;

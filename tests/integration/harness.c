@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -234,6 +235,7 @@ int th_run(const char *const argv[], const char *stdin_text, char **out, char **
 
 int th_threads = 2;
 unsigned th_password_iterations = 1000;
+unsigned th_nofile_soft, th_nofile_hard;
 
 void th_env_init(th_env_t *env, const char *extra_yaml, const char *keys_yaml)
 {
@@ -403,6 +405,12 @@ void th_server_start(th_server_t *s, const th_env_t *env)
         int fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fd, 2);
         dup2(fd, 1);
+        if (th_nofile_hard > 0) {
+            struct rlimit rl = {th_nofile_soft > 0 ? th_nofile_soft : th_nofile_hard,
+                                th_nofile_hard};
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+                _exit(126);
+        }
         execl(th_bin(), th_bin(), "-c", env->config, (char *)NULL);
         _exit(127);
     }

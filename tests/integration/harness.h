@@ -70,6 +70,9 @@ typedef struct th_env {
  * iterations so that tests run fast). */
 extern int th_threads;
 extern unsigned th_password_iterations;
+/* When above 0, th_server_start runs identityd with RLIMIT_NOFILE soft and hard limits of
+ * these values (th_nofile_soft 0: the same as hard). */
+extern unsigned th_nofile_soft, th_nofile_hard;
 
 /* Creates the folder and files. extra_yaml is appended to the config's top level (may be
  * NULL); keys_yaml replaces the default `keys:` section when not NULL. */

@@ -120,6 +120,14 @@ typedef struct idd_config {
     int apikeys_max_per_user;  /* apikeys.max_per_user: keys a user may hold; more get 400 (50) */
     int prune_interval;        /* prune.interval: seconds between pruning runs (60) */
     int prune_batch;           /* prune.batch: most rows one run deletes from each table (500) */
+    /* Queues and connections (README: "Queues, connections and what the HTTP library does
+     * not defend"). */
+    bool http2;               /* http2: h2c by prior knowledge or Upgrade (true) */
+    int max_connections;      /* max_connections: per thread, beyond it closed at once (4096) */
+    int http2_max_resets;     /* http2_max_resets: abandoned streams before a close (100) */
+    int queue_per_connection; /* queue.per_connection: jobs per HTTP/2 connection (4) */
+    int queue_per_client;     /* queue.per_client: jobs per client address or IPv6 /64 (16) */
+    int queue_max_wait_ms;    /* queue.max_wait_ms: longest wait for a worker (2000) */
     idd_oidc_config_t oidc;
     /* core_dumps: leave core dumps possible; false (the default) turns them off, since a dump
      * holds the pepper and private keys */

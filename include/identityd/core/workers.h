@@ -12,9 +12,22 @@ typedef struct idd_job idd_job_t;
 struct idd_job {
     void (*run)(idd_job_t *job);  /* the slow work */
     void (*done)(idd_job_t *job); /* called right after run (or instead, when cancelled) */
-    idd_job_t *next;              /* queue link, owned by the pool while queued */
+    idd_job_t *next, *prev;       /* queue links, owned by the pool while queued */
+    int queued;                   /* in the queue, not yet taken by a worker (pool's lock) */
     int cancelled;                /* set when idd_workers_cancel took the job unrun */
 };
+
+/* What became of the jobs offered to a pool, counted for /metrics. The pool counts FULL
+ * itself; its callers count the others (idd_workers_note): only they know whether a job's
+ * run did the work or found it no longer wanted. */
+typedef enum {
+    IDD_JOBS_RAN,     /* run by a worker */
+    IDD_JOBS_DROPPED, /* withdrawn unrun: the request it was for had gone */
+    IDD_JOBS_EXPIRED, /* withdrawn unrun: waited longer than allowed, answered 503 */
+    IDD_JOBS_FULL,    /* refused: the pool's queue was full (or stopping) */
+    IDD_JOBS_CAPPED,  /* refused by the caller: its connection or client had too many queued */
+    IDD_JOBS_NCOUNTS
+} idd_jobs_count_t;
 
 typedef struct idd_workers idd_workers_t;
 
@@ -25,6 +38,14 @@ idd_workers_t *idd_workers_new(int n, int max_pending);
 /* Queues job. The job must stay valid until its done callback has returned.
  * Returns 0, or IDD_EBUSY once the pool is stopping or holds max_pending jobs. */
 int idd_workers_submit(idd_workers_t *w, idd_job_t *job);
+
+/* Takes job back out of the queue if no worker has taken it yet: returns 0, and then
+ * neither run nor done will be called; or IDD_EBUSY when it is running or already done. */
+int idd_workers_withdraw(idd_workers_t *w, idd_job_t *job);
+
+/* Adds one to a counter (thread-safe), and reads one. */
+void idd_workers_note(idd_workers_t *w, idd_jobs_count_t what);
+unsigned long idd_workers_count(idd_workers_t *w, idd_jobs_count_t what);
 
 /* Refuses new jobs from now on and hands every queued job back unrun: each gets
  * cancelled = 1 and its done callback, on the calling thread. Jobs already running finish

@@ -51,13 +51,35 @@ typedef struct idd_http_hooks {
     bool (*thread_busy)(void *app, idd_http_thread_t *t);
 } idd_http_hooks_t;
 
+/* What a hostile client may hold (see README, "Queues, connections and what the HTTP library
+ * does not defend"). */
+typedef struct idd_http_limits {
+    bool http2;           /* h2c, by prior knowledge or Upgrade; false: HTTP/1.1 only */
+    int max_connections;  /* per thread; a connection beyond it is closed at once; 0: none */
+    int http2_max_resets; /* streams one HTTP/2 connection may abandon with work pending */
+    int per_connection;   /* jobs queued or running for one connection */
+    int per_client;       /* jobs queued or running for one client address (IPv6: its /64) */
+    int max_wait_ms;      /* a job not taken by a worker by then is answered 503 */
+} idd_http_limits_t;
+
 typedef struct idd_http_server {
     const idd_http_listen_t *listen;
     size_t n_listen;
     int threads;
     size_t max_body_bytes; /* h2o buffers at most about this much of a body */
+    idd_http_limits_t limits;
     idd_http_hooks_t hooks;
 } idd_http_server_t;
+
+/* Connection counters for /metrics, summed over the loops. */
+typedef struct idd_http_stats {
+    unsigned long connections;       /* open now */
+    unsigned long refused;           /* closed at accept: max_connections reached */
+    unsigned long accept_pauses;     /* accept failed for want of descriptors or memory */
+    unsigned long http2_reset_drops; /* HTTP/2 connections closed for abandoning streams */
+} idd_http_stats_t;
+
+void idd_http_stats(idd_http_stats_t *out);
 
 /* Blocks SIGINT and SIGTERM in the calling thread, and so in every thread it starts later,
  * and ignores SIGPIPE. Call before starting any thread (the worker pools included): a thread
@@ -74,12 +96,19 @@ int idd_http_run(const idd_http_server_t *server);
 bool idd_http_stopping(void);
 
 /* Runs work(arg) on pool, then resume(owner, arg) back on req's own event loop.
- * release(arg) is always called last, on the loop. resume is skipped when the request has
- * gone away meanwhile (the client left), and when the pool refuses the job (its queue is
- * full, or shutdown) or cancels it: then req has been answered 503 and only release runs.
+ * release(arg) is always called last, on the loop (possibly before idd_http_offload
+ * returns). client is the caller's address as the application resolved it (numeric IPv4
+ * or IPv6), for the per-client cap.
+ *
+ * resume is skipped, and only release runs, when:
+ * - the request goes away (client left, stream reset) before the work is done: a job no
+ *   worker has taken yet is dropped unrun;
+ * - the connection or client already has its cap of jobs, or the pool refuses the job (its
+ *   queue is full, or shutdown), or no worker takes it within max_wait_ms, or shutdown
+ *   cancels it: then req has been answered 503 (with Retry-After unless stopping).
  * arg must be heap memory owned by release, not pool memory. */
-void idd_http_offload(h2o_req_t *req, idd_workers_t *pool, void *owner, void *arg,
-                      void (*work)(void *arg), void (*resume)(void *owner, void *arg),
+void idd_http_offload(h2o_req_t *req, const char *client, idd_workers_t *pool, void *owner,
+                      void *arg, void (*work)(void *arg), void (*resume)(void *owner, void *arg),
                       void (*release)(void *arg));
 
 #endif
