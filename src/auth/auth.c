@@ -256,8 +256,6 @@ void idd_auth_run(idd_request_t *r, idd_auth_policy_t policy, const char *need_s
 
 #define USAGE_FLUSH_MS 60000 /* how often API key uses are written out */
 #define BASIC_CACHE_SLOTS 1024
-/* Failed sign-ins are answered when this timer of the loop fires (signin.c). */
-#define SIGNIN_FAIL_TICK_MS 1
 #define PRUNE_SOON_MS 1000 /* the first run, and the next one while a backlog drains */
 
 /* Thread 0, once a minute: the coalesced API key uses go to the database. */
@@ -283,12 +281,16 @@ int idd_auth_thread_init(idd_thread_t *t)
 {
     idd_auth_thread_t *a = idd_xcalloc(1, sizeof(*a));
     a->thread = t;
+    int rc = idd_signin_thread_init(a, t->http->ctx.loop);
+    if (rc != 0) {
+        free(a);
+        return rc;
+    }
     a->basic_cache = idd_basic_cache_new(BASIC_CACHE_SLOTS);
     a->delay_ms = t->app->cfg->bruteforce_login_delay_ms;
     a->delay_max_waiting = (size_t)t->app->cfg->bruteforce_login_delay_waiting;
     if (a->delay_ms > 0)
         h2o_timeout_init(t->http->ctx.loop, &a->delay_timeout, (uint64_t)a->delay_ms);
-    h2o_timeout_init(t->http->ctx.loop, &a->fail_timeout, SIGNIN_FAIL_TICK_MS);
     if (t->index == 0) {
         h2o_timeout_init(t->http->ctx.loop, &a->flush_timeout, USAGE_FLUSH_MS);
         a->flush_entry.cb = on_flush;
@@ -321,8 +323,7 @@ void idd_auth_thread_dispose(idd_thread_t *t)
      * the process's exit is then the cleanup, as for the h2o context itself. */
     if (a->delay_ms > 0 && h2o_linklist_is_empty(&a->delay_timeout._entries))
         h2o_timeout_dispose(t->http->ctx.loop, &a->delay_timeout);
-    if (h2o_linklist_is_empty(&a->fail_timeout._entries))
-        h2o_timeout_dispose(t->http->ctx.loop, &a->fail_timeout);
+    idd_signin_thread_dispose(a);
     idd_basic_cache_free(a->basic_cache);
     free(a);
     t->auth = NULL;
@@ -331,5 +332,5 @@ void idd_auth_thread_dispose(idd_thread_t *t)
 bool idd_auth_thread_busy(idd_thread_t *t)
 {
     idd_auth_thread_t *a = t->auth;
-    return a != NULL && (a->delay_waiting > 0 || !h2o_linklist_is_empty(&a->fail_timeout._entries));
+    return a != NULL && (a->delay_waiting > 0 || !h2o_linklist_is_empty(&a->fail_pending));
 }

@@ -23,6 +23,8 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <string.h>
 
 #include "auth/record_upgrade.h"
@@ -127,6 +129,7 @@ typedef struct signin_check {
     unsigned char key[32];
     idd_auth_done_fn done;
     idd_bruteforce_key_t bf_key; /* the counters this sign-in is judged and counted under */
+    int64_t began_ns;            /* CLOCK_MONOTONIC when the check proper began */
 } signin_check_t;
 
 /* The slow part when a plain password was given; the cheap part otherwise. */
@@ -202,7 +205,7 @@ static void log_failure(const idd_request_t *r, const signin_check_t *c)
 }
 
 /* Back on the loop (owner is the request) with the verdict. */
-static void deny_on_tick(idd_request_t *r, idd_auth_done_fn done);
+static void deny_in_step(idd_request_t *r, int64_t began_ns, idd_auth_done_fn done);
 
 static void check_finish(void *owner, void *arg)
 {
@@ -237,53 +240,117 @@ static void check_finish(void *owner, void *arg)
         idd_log_info("signin: user %s may not sign in (%s)", c->user.id,
                      c->user.status != IDD_USER_ACTIVE ? "disabled" : "password change required");
         idd_bruteforce_fail(app->bruteforce, &c->bf_key, bf_now(r));
-        deny_on_tick(r, c->done);
+        deny_in_step(r, c->began_ns, c->done);
         return;
     }
     if (c->verdict != 0 && c->verdict != IDD_EDENIED)
         idd_log_error("signin: password check failed: %s", idd_strerror(c->verdict));
     log_failure(r, c);
     idd_bruteforce_fail(app->bruteforce, &c->bf_key, bf_now(r));
-    deny_on_tick(r, c->done);
+    deny_in_step(r, c->began_ns, c->done);
 }
 
 static void signin_continue(idd_request_t *r, signin_check_t *c);
 
-/* ---- failures answered on the loop's tick ---- */
+/* ---- failures answered at a fixed step after the check began ---- */
 
-/* A failed sign-in is not answered at once but when the thread's fail_timeout fires. h2o
- * stamps a timer entry with the loop's clock as it was when this iteration began, in whole
- * milliseconds, so the answer leaves at the same tick however long the check took: what a
- * known login costs more than an unknown one (its row read and copied, its record parsed)
- * does not reach the client's clock. Lives in the request's pool: when the client leaves,
- * the entry is unlinked. */
+/* A failed sign-in is not answered as soon as its check is done, but at the first multiple
+ * of FAIL_QUANTUM_NS after the moment the check began (idd_auth_signin, before any work that
+ * depends on whether the login exists), on an absolute timer of the loop. So what a known
+ * login costs more than an unknown one (its row read and copied, its record parsed) moves the
+ * answer only when it crosses a step, a few microseconds in milliseconds: the client's clock
+ * sees the step, not the work. The timer is absolute, so neither how long the check took
+ * nor when the loop next waits shifts the answer. An entry lives in the request's pool and
+ * leaves the list when the client does. */
+#define FAIL_QUANTUM_NS INT64_C(5000000)
+
 typedef struct signin_failure {
-    h2o_timeout_entry_t entry;
+    h2o_linklist_t link; /* in idd_auth_thread_t.fail_pending, by deadline */
+    int64_t deadline_ns;
     idd_request_t *r;
     idd_auth_done_fn done;
 } signin_failure_t;
 
-static void failure_fired(h2o_timeout_entry_t *entry)
+static int64_t monotonic_ns(void)
 {
-    signin_failure_t *f = H2O_STRUCT_FROM_MEMBER(signin_failure_t, entry, entry);
-    f->done(f->r, IDD_AUTH_DENY, NULL);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void arm(idd_auth_thread_t *a)
+{
+    struct itimerspec when;
+    memset(&when, 0, sizeof(when));
+    if (!h2o_linklist_is_empty(&a->fail_pending)) {
+        signin_failure_t *first =
+            H2O_STRUCT_FROM_MEMBER(signin_failure_t, link, a->fail_pending.next);
+        when.it_value.tv_sec = (time_t)(first->deadline_ns / 1000000000);
+        when.it_value.tv_nsec = (long)(first->deadline_ns % 1000000000);
+    }
+    timerfd_settime(a->fail_fd, TFD_TIMER_ABSTIME, &when, NULL);
+}
+
+static void failures_due(h2o_socket_t *sock, const char *err)
+{
+    idd_auth_thread_t *a = sock->data;
+    h2o_buffer_consume(&sock->input, sock->input->size);
+    if (err != NULL)
+        return;
+    int64_t now = monotonic_ns();
+    while (!h2o_linklist_is_empty(&a->fail_pending)) {
+        signin_failure_t *f = H2O_STRUCT_FROM_MEMBER(signin_failure_t, link, a->fail_pending.next);
+        if (f->deadline_ns > now)
+            break;
+        h2o_linklist_unlink(&f->link);
+        f->done(f->r, IDD_AUTH_DENY, NULL);
+    }
+    arm(a);
 }
 
 static void failure_dispose(void *p)
 {
     signin_failure_t *f = p;
-    if (h2o_timeout_is_linked(&f->entry))
-        h2o_timeout_unlink(&f->entry);
+    if (h2o_linklist_is_linked(&f->link))
+        h2o_linklist_unlink(&f->link);
 }
 
-static void deny_on_tick(idd_request_t *r, idd_auth_done_fn done)
+static void deny_in_step(idd_request_t *r, int64_t began_ns, idd_auth_done_fn done)
 {
+    idd_auth_thread_t *a = r->thread->auth;
+    int64_t took = monotonic_ns() - began_ns;
     signin_failure_t *f = h2o_mem_alloc_shared(&r->req->pool, sizeof(*f), failure_dispose);
     memset(f, 0, sizeof(*f));
-    f->entry.cb = failure_fired;
+    f->deadline_ns = began_ns + (took / FAIL_QUANTUM_NS + 1) * FAIL_QUANTUM_NS;
     f->r = r;
     f->done = done;
-    h2o_timeout_link(r->req->conn->ctx->loop, &r->thread->auth->fail_timeout, &f->entry);
+    /* Deadlines mostly arrive in order: walk back from the last. */
+    h2o_linklist_t *at = a->fail_pending.prev;
+    while (at != &a->fail_pending &&
+           H2O_STRUCT_FROM_MEMBER(signin_failure_t, link, at)->deadline_ns > f->deadline_ns)
+        at = at->prev;
+    h2o_linklist_insert(at->next, &f->link);
+    if (a->fail_pending.next == &f->link)
+        arm(a);
+}
+
+int idd_signin_thread_init(idd_auth_thread_t *a, h2o_loop_t *loop)
+{
+    h2o_linklist_init_anchor(&a->fail_pending);
+    a->fail_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (a->fail_fd < 0)
+        return IDD_EIO;
+    a->fail_sock = h2o_evloop_socket_create(loop, a->fail_fd, 0);
+    a->fail_sock->data = a;
+    h2o_socket_read_start(a->fail_sock, failures_due);
+    return 0;
+}
+
+void idd_signin_thread_dispose(idd_auth_thread_t *a)
+{
+    if (a->fail_sock != NULL)
+        h2o_socket_close(a->fail_sock); /* closes fail_fd */
+    a->fail_sock = NULL;
 }
 
 /* ---- the delay of a hot login ---- */
@@ -372,6 +439,7 @@ static void signin_continue(idd_request_t *r, signin_check_t *c)
 {
     idd_app_t *app = r->app;
     idd_auth_done_fn done = c->done;
+    c->began_ns = monotonic_ns();
     if (idd_bruteforce_check(app->bruteforce, &c->bf_key, bf_now(r), &r->retry_after) != 0) {
         check_release(c);
         done(r, IDD_AUTH_BLOCKED, NULL);

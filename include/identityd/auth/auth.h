@@ -182,9 +182,11 @@ typedef struct idd_auth_thread {
     h2o_timeout_entry_t flush_entry;
     h2o_timeout_t delay_timeout; /* bruteforce.login_delay_ms, when > 0 */
     int delay_ms;
-    size_t delay_waiting;        /* sign-ins linked on delay_timeout */
-    size_t delay_max_waiting;    /* bruteforce.login_delay_waiting */
-    h2o_timeout_t fail_timeout;  /* failed sign-ins are answered on this tick (signin.c) */
+    size_t delay_waiting;     /* sign-ins linked on delay_timeout */
+    size_t delay_max_waiting; /* bruteforce.login_delay_waiting */
+    int fail_fd;              /* timerfd on which failed sign-ins are answered (signin.c) */
+    h2o_socket_t *fail_sock;
+    h2o_linklist_t fail_pending; /* failed sign-ins waiting for their answer, by deadline */
     h2o_timeout_t prune_timeout; /* thread 0 only: prune.interval */
     h2o_timeout_t prune_soon;    /* thread 0 only: one second */
     h2o_timeout_entry_t prune_entry;
@@ -198,6 +200,11 @@ void idd_auth_thread_dispose(idd_thread_t *t);
 /* True while requests of t wait on authentication's own timers (a hot login's delay, a
  * failed sign-in's tick): at shutdown the loop runs until they are answered. */
 bool idd_auth_thread_busy(idd_thread_t *t);
+
+/* The part of it that sign-in checking keeps (signin.c): the timer on which failures are
+ * answered. */
+int idd_signin_thread_init(idd_auth_thread_t *a, h2o_loop_t *loop);
+void idd_signin_thread_dispose(idd_auth_thread_t *a);
 
 struct idd_basic_cache *idd_basic_cache_new(size_t slots);
 void idd_basic_cache_free(struct idd_basic_cache *cache);
