@@ -42,17 +42,24 @@ static uid_t run_uid(void)
     return getuid() == 0 ? NOBODY : getuid();
 }
 
+/* Appends disable_coredump=0 to the sanitizer options variable name. */
+static void keep_core_limit(const char *name)
+{
+    const char *was = getenv(name);
+    char *options = th_strf("%s%sdisable_coredump=0", was != NULL ? was : "",
+                            was != NULL && was[0] != '\0' ? ":" : "");
+    ck_assert_int_eq(setenv(name, options, 1), 0);
+    free(options);
+}
+
 /* Raises this process's soft core limit (inherited by identityd) to WANT_SOFT, or to the
- * hard limit when that is lower; returns the soft limit now in force. AddressSanitizer sets
- * the limit of every process it starts in to 0 unless told not to: in a sanitizer build,
- * identityd is told, so that it sees the limit it was given. */
+ * hard limit when that is lower; returns the soft limit now in force. AddressSanitizer and
+ * ThreadSanitizer set the limit of every process they start in to 0 unless told not to: in
+ * a sanitizer build, identityd is told, so that it sees the limit it was given. */
 static rlim_t raise_own_core_limit(void)
 {
-    const char *asan = getenv("ASAN_OPTIONS");
-    char *options = th_strf("%s%sdisable_coredump=0", asan != NULL ? asan : "",
-                            asan != NULL && asan[0] != '\0' ? ":" : "");
-    ck_assert_int_eq(setenv("ASAN_OPTIONS", options, 1), 0);
-    free(options);
+    keep_core_limit("ASAN_OPTIONS");
+    keep_core_limit("TSAN_OPTIONS");
     struct rlimit rl;
     ck_assert_int_eq(getrlimit(RLIMIT_CORE, &rl), 0);
     rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < WANT_SOFT ? rl.rlim_max : WANT_SOFT;

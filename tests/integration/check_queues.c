@@ -175,7 +175,8 @@ static void frame(frames_t *f, uint8_t type, uint8_t flags, uint32_t stream, con
     h[6] = (unsigned char)(stream >> 16);
     h[7] = (unsigned char)(stream >> 8);
     h[8] = (unsigned char)stream;
-    memcpy(h + 9, payload, len);
+    if (len > 0)
+        memcpy(h + 9, payload, len);
     f->n += 9 + len;
 }
 

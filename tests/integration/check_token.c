@@ -40,7 +40,7 @@ static void setup(void)
 {
     /* token_concurrent_basic signs in 100 times at once from one address: above the default
      * queue.per_client, which check_queues tests. */
-    setup_with("queue: { per_client: 1000 }\n");
+    setup_with("queue: { per_client: 1000, max_wait_ms: 600000 }\n");
 }
 
 /* The peer (loopback) is a trusted proxy. */
