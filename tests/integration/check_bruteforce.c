@@ -599,6 +599,65 @@ static double timed_attempt(const char *email, const char *password, const char 
     return (double)(b.tv_sec - a.tv_sec) * 1000.0 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
 }
 
+/* Item of the timing contract: a failed sign-in of a known login and of an unknown one write
+ * the same log line (a keyed reference, never the user) and are answered no sooner than the
+ * first 5 ms step after their check began, on every path. Only a lower bound on time is
+ * asserted: a loaded machine makes answers later, never earlier. */
+#define FAIL_STEP_MS 5.0
+START_TEST(failures_look_alike)
+{
+    static const char *const logins[] = {"user@example.com", "nobo@example.com"};
+    static const char *const hash =
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    char xff[64], body[256];
+    int n = 0;
+    for (size_t i = 0; i < 2; i++) {
+        struct timespec a, b;
+        th_response_t r;
+        /* Basic, POST with a password, POST with a client hash: each from its own client. */
+        for (int path = 0; path < 3; path++) {
+            snprintf(xff, sizeof(xff), "X-Forwarded-For: 198.51.100.%d", 10 + n++);
+            clock_gettime(CLOCK_MONOTONIC, &a);
+            if (path == 0) {
+                char *auth = th_basic(logins[i], "not the password");
+                const char *h[] = {auth, xff, clock_header, NULL};
+                char *u = th_url(&srv, TOKEN_PATH);
+                th_http(&r, "GET", u, h, NULL, 0, 0);
+                free(u);
+                free(auth);
+            } else if (path == 1) {
+                post_login(&r, logins[i], "not the password", xff);
+            } else {
+                snprintf(body, sizeof(body), "{\"userName\":\"%s\",\"passwordHash\":\"%s\"}",
+                         logins[i], hash);
+                post_body(&r, body, xff);
+            }
+            clock_gettime(CLOCK_MONOTONIC, &b);
+            double ms =
+                (double)(b.tv_sec - a.tv_sec) * 1000.0 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+            ck_assert_msg(r.status == 401, "%s path %d: %ld", logins[i], path, r.status);
+            ck_assert_msg(ms >= FAIL_STEP_MS, "%s path %d answered after %.2f ms, want >= %.0f",
+                          logins[i], path, ms, FAIL_STEP_MS);
+            th_response_dispose(&r);
+        }
+    }
+    /* Six failures, six lines of one shape; nothing else about sign-ins, so nothing that
+     * names the known user or says the password was wrong. */
+    char *log = th_read_file(srv.log);
+    ck_assert_ptr_nonnull(log);
+    int failed = 0, other = 0;
+    for (const char *p = log; (p = strstr(p, "signin: ")) != NULL; p += 8) {
+        if (strncmp(p, "signin: failed for tenant 1 login #", 35) == 0)
+            failed++;
+        else
+            other++;
+    }
+    ck_assert_int_eq(failed, 6);
+    ck_assert_int_eq(other, 0);
+    free(log);
+}
+END_TEST
+
 /* A login attacked from many clients, each under its own limit: after the login's budget
  * every attempt on it waits the delay first, and is then judged as usual: the owner, from
  * a client of their own, still signs in. Only a lower bound on time is asserted. */
@@ -697,6 +756,7 @@ static Suite *bruteforce_suite(void)
     tcase_add_test(proxy, client_budget_across_logins);
     tcase_add_test(proxy, ipv6_slash64_is_one_client);
     tcase_add_test(proxy, ipv4_mapped_is_ipv4);
+    tcase_add_test(proxy, failures_look_alike);
     suite_add_tcase(s, proxy);
 
     TCase *hot = tcase_create("hot_login");
