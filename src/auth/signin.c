@@ -252,6 +252,16 @@ static void check_finish(void *owner, void *arg)
 
 static void signin_continue(idd_request_t *r, signin_check_t *c);
 
+/* Whether the Basic credential being checked was verified a moment ago on this thread (its
+ * user is checked again in signin_continue): its owner is not kept waiting by a hot login. */
+static bool cached_credential(idd_request_t *r, const signin_check_t *c)
+{
+    if (!c->remember || key_is_zero(c->key))
+        return false;
+    const cache_entry_t *e = cache_slot(r->thread->auth->basic_cache, c->key);
+    return e->expires_ms > idd_monotonic_ms() && idd_ct_equal(e->key, c->key, 32);
+}
+
 /* ---- failures answered at a fixed step after the check began ---- */
 
 /* A failed sign-in is not answered as soon as its check is done, but at the first multiple
@@ -412,10 +422,27 @@ void idd_auth_signin(idd_request_t *r, const idd_signin_t *in, idd_auth_done_fn 
     c->app = app;
     c->done = done;
     idd_bruteforce_key(app->bruteforce, r->tenant->id, c->login, r->client_ip, &c->bf_key);
+    /* A blocked pair or a spent client is refused before anything else, so that it never
+     * takes one of the places where attempts on a hot login wait. */
+    if (idd_bruteforce_check(app->bruteforce, &c->bf_key, bf_now(r), &r->retry_after) != 0) {
+        check_release(c);
+        done(r, IDD_AUTH_BLOCKED, NULL);
+        return;
+    }
+    if (c->remember)
+        cache_key(&app->pepper, r->tenant->id, c->login, c->password, c->password_len, c->key);
 
     idd_auth_thread_t *a = r->thread->auth;
-    if (a->delay_ms > 0 && idd_bruteforce_login_hot(app->bruteforce, &c->bf_key, bf_now(r))) {
+    if (a->delay_ms > 0 && !cached_credential(r, c) &&
+        idd_bruteforce_login_hot(app->bruteforce, &c->bf_key, bf_now(r))) {
         if (a->delay_waiting >= a->delay_max_waiting) {
+            /* No place left to wait. A client with failures on record is refused; one
+             * without (the owner, most likely) goes on undelayed: a flood of guesses must
+             * not lock the owner out, and each fresh client gets one such attempt. */
+            if (idd_bruteforce_client_clean(app->bruteforce, &c->bf_key, bf_now(r))) {
+                signin_continue(r, c);
+                return;
+            }
             check_release(c);
             r->retry_after = (a->delay_ms + 999) / 1000;
             done(r, IDD_AUTH_BLOCKED, NULL);
@@ -457,7 +484,6 @@ static void signin_continue(idd_request_t *r, signin_check_t *c)
     c->user_found = rc == 0;
 
     if (c->remember) {
-        cache_key(&app->pepper, r->tenant->id, c->login, c->password, c->password_len, c->key);
         cache_entry_t *e = cache_slot(r->thread->auth->basic_cache, c->key);
         if (c->user_found && may_sign_in(&c->user) && e->expires_ms > idd_monotonic_ms() &&
             idd_ct_equal(e->key, c->key, 32) && strcmp(e->user_id, c->user.id) == 0 &&

@@ -419,6 +419,19 @@ bool idd_bruteforce_login_hot(idd_bruteforce_t *bf, const idd_bruteforce_key_t *
     return hot;
 }
 
+bool idd_bruteforce_client_clean(idd_bruteforce_t *bf, const idd_bruteforce_key_t *key,
+                                 int64_t now_ms)
+{
+    pthread_mutex_t *mutex;
+    if (bf == NULL)
+        return true;
+    entry_t *bucket = lock_bucket(bf, key->client, &mutex);
+    entry_t *e = find(bucket, key->client, now_ms);
+    bool clean = e == NULL || e->failures == 0;
+    pthread_mutex_unlock(mutex);
+    return clean;
+}
+
 /* Counts one failure under tag: a live counter goes up (up to `most`); otherwise a new one
  * starts in a free entry, its window starting now, or nothing is stored when the bucket is
  * all live. Returns the entry when this failure is the one that reached `most`, else NULL;

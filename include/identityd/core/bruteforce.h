@@ -71,6 +71,10 @@ int idd_bruteforce_check(idd_bruteforce_t *bf, const idd_bruteforce_key_t *key, 
 bool idd_bruteforce_login_hot(idd_bruteforce_t *bf, const idd_bruteforce_key_t *key,
                               int64_t now_ms);
 
+/* True when the client has no failure on record: no live counter, or one at zero. */
+bool idd_bruteforce_client_clean(idd_bruteforce_t *bf, const idd_bruteforce_key_t *key,
+                                 int64_t now_ms);
+
 /* Records a failure for the pair, its client and its login. */
 void idd_bruteforce_fail(idd_bruteforce_t *bf, const idd_bruteforce_key_t *key, int64_t now_ms);
 
