@@ -75,6 +75,12 @@ void idd_api_metrics(idd_request_t *r, idd_principal_t *p)
                    idd_workers_pending(app->workers));
     idd_buf_printf(&b, "identityd_worker_jobs{pool=\"outbound\"} %d\n",
                    idd_workers_pending(app->outbound));
+    idd_buf_puts(&b, "# HELP identityd_worker_running Jobs a worker thread is running now.\n"
+                     "# TYPE identityd_worker_running gauge\n");
+    idd_buf_printf(&b, "identityd_worker_running{pool=\"kdf\"} %d\n",
+                   idd_workers_running(app->workers));
+    idd_buf_printf(&b, "identityd_worker_running{pool=\"outbound\"} %d\n",
+                   idd_workers_running(app->outbound));
     static const char *const outcomes[IDD_JOBS_NCOUNTS] = {"run", "dropped", "expired", "full",
                                                            "capped"};
     idd_buf_puts(&b,

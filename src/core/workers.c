@@ -17,6 +17,7 @@ struct idd_workers {
     pthread_cond_t wake;
     idd_job_t *head, *tail;
     int pending;     /* queued plus running */
+    int running;     /* taken by a worker, run not yet returned */
     int max_pending; /* 0: unlimited */
     bool stopping;
     int n_threads;
@@ -50,10 +51,12 @@ static void *worker_main(void *arg)
             break; /* stopping and drained */
         idd_job_t *job = w->head;
         unlink_job(w, job);
+        w->running++;
         pthread_mutex_unlock(&w->lock);
         job->run(job);
         /* Count the job finished before done(): done may free it or hand it to a loop. */
         pthread_mutex_lock(&w->lock);
+        w->running--;
         w->pending--;
         pthread_mutex_unlock(&w->lock);
         job->done(job);
@@ -151,6 +154,14 @@ int idd_workers_pending(idd_workers_t *w)
 {
     pthread_mutex_lock(&w->lock);
     int n = w->pending;
+    pthread_mutex_unlock(&w->lock);
+    return n;
+}
+
+int idd_workers_running(idd_workers_t *w)
+{
+    pthread_mutex_lock(&w->lock);
+    int n = w->running;
     pthread_mutex_unlock(&w->lock);
     return n;
 }

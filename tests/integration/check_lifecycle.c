@@ -46,23 +46,28 @@ static CURL *start_basic(CURLM *multi, struct curl_slist **headers)
     return easy;
 }
 
-/* KDF jobs queued or running in the server, from /metrics (identityd_worker_jobs). */
-static int kdf_jobs(void)
+/* A KDF pool gauge from /metrics: "identityd_worker_jobs" (queued or running) or
+ * "identityd_worker_running" (taken by a worker). */
+static int kdf_gauge(const char *name)
 {
     th_response_t r;
     th_get(&r, &srv, "/metrics", NULL);
     ck_assert_int_eq(r.status, 200);
-    const char *line = strstr(r.body, "identityd_worker_jobs{pool=\"kdf\"} ");
-    ck_assert_msg(line != NULL, "no kdf worker gauge in /metrics: %s", r.body);
-    int n = atoi(line + strlen("identityd_worker_jobs{pool=\"kdf\"} "));
+    char *key = th_strf("%s{pool=\"kdf\"} ", name);
+    const char *line = strstr(r.body, key);
+    ck_assert_msg(line != NULL, "no %s in /metrics: %s", key, r.body);
+    int n = atoi(line + strlen(key));
+    free(key);
     th_response_dispose(&r);
     return n;
 }
 
-/* Drives multi until easy's request has been sent, then waits until the server holds `jobs`
- * password checks (queued or hashing), so that what follows finds them in flight however
- * slowly a busy machine hands them over (a fixed pause was too short under load). Gives up
- * waiting after 20 s: the test's own assertions then say what went wrong. */
+/* Drives multi until easy's request has been sent, then until the server holds `jobs`
+ * password checks and a worker is hashing at least one of them: SIGTERM hands queued checks
+ * back unrun (503), so "in flight" must mean running, however slowly a busy machine hands
+ * the job to a worker (a fixed pause, then a queued-or-running count, were both too weak
+ * under load). Gives up waiting after 20 s: the test's own assertions then say what went
+ * wrong. */
 static void pump_until_sent(CURLM *multi, CURL *easy, int jobs)
 {
     for (int i = 0; i < 2000; i++) {
@@ -77,7 +82,11 @@ static void pump_until_sent(CURLM *multi, CURL *easy, int jobs)
     /* Also stops once the count falls: a check has finished, and waiting longer cannot help. */
     double give_up = th_now() + 20;
     int most = 0;
-    for (int n = kdf_jobs(); n < jobs && n >= most && th_now() < give_up; n = kdf_jobs()) {
+    for (;;) {
+        int n = kdf_gauge("identityd_worker_jobs");
+        if ((n >= jobs && kdf_gauge("identityd_worker_running") >= 1) || n < most ||
+            th_now() >= give_up)
+            break;
         most = n;
         int running = 0;
         curl_multi_perform(multi, &running);
@@ -101,6 +110,7 @@ START_TEST(kdf_does_not_block_loop)
     struct curl_slist *headers = NULL;
     CURL *slow = start_basic(multi, &headers);
     pump_until_sent(multi, slow, 1);
+    ck_assert_int_eq(kdf_gauge("identityd_worker_running"), 1); /* the check is hashing */
 
     th_response_t r;
     th_get(&r, &srv, "/.well-known/jwks.json", NULL);

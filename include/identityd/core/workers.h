@@ -56,6 +56,9 @@ void idd_workers_cancel(idd_workers_t *w);
 /* Number of jobs queued or running (for metrics and shutdown). */
 int idd_workers_pending(idd_workers_t *w);
 
+/* Number of jobs a worker has taken and is running now (for metrics). */
+int idd_workers_running(idd_workers_t *w);
+
 /* Finishes every queued job, stops and joins the threads, frees the pool; NULL is a no-op. */
 void idd_workers_free(idd_workers_t *w);
 
