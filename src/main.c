@@ -99,10 +99,10 @@ static void json_release(void *p)
 }
 
 /* Opens the database, applies migrations and records the configured tenants, keeping each
- * tenant's row (its password salt) in app->tenants. */
-static int prepare_store(idd_app_t *app, char *err, size_t errlen)
+ * tenant's row (its password salt) in g->tenants. */
+static int prepare_store(idd_gen_t *g, char *err, size_t errlen)
 {
-    const idd_config_t *cfg = app->cfg;
+    const idd_config_t *cfg = g->cfg;
     idd_store_t *store = NULL;
     int from = 0, to = 0;
     int rc = idd_store_open(cfg->database, &store);
@@ -117,11 +117,11 @@ static int prepare_store(idd_app_t *app, char *err, size_t errlen)
     }
     if (from != to)
         idd_log_info("database schema migrated from version %d to %d", from, to);
-    app->tenants = idd_xcalloc(cfg->n_tenants, sizeof(idd_tenant_t));
+    g->tenants = idd_xcalloc(cfg->n_tenants, sizeof(idd_tenant_t));
     for (size_t i = 0; i < cfg->n_tenants; i++) {
         rc = idd_store_tenant_ensure(store, cfg->tenants[i].id, cfg->tenants[i].name);
         if (rc == 0)
-            rc = idd_store_tenant_get(store, cfg->tenants[i].id, &app->tenants[i]);
+            rc = idd_store_tenant_get(store, cfg->tenants[i].id, &g->tenants[i]);
         if (rc != 0) {
             snprintf(err, errlen, "%s:%d: tenant %lld: %s", cfg->path, cfg->tenants[i].line,
                      (long long)cfg->tenants[i].id, idd_strerror(rc));
@@ -166,6 +166,103 @@ static int check_store(const idd_config_t *cfg, char *err, size_t errlen)
     }
     idd_store_free(store);
     return rc;
+}
+
+/* ---- generations: what a reload replaces ---- */
+
+static void free_oidc(struct idd_oidc *o)
+{
+    idd_oidc_free(o);
+}
+
+/* Reads the configuration at path and everything it names (keys, the authority's settings)
+ * into a new generation, not yet holding the tenants' rows. Returns 0, or an IDD_E* code with
+ * "FILE:LINE: why" in err. */
+static int gen_load(const char *path, idd_gen_t **out, char *err, size_t errlen)
+{
+    idd_gen_t *g = idd_xcalloc(1, sizeof(*g));
+    atomic_init(&g->refs, 1);
+    g->id = 1;
+    g->oidc_free = free_oidc;
+    int rc = idd_config_load(path, &g->cfg, err, errlen);
+    if (rc == 0)
+        rc = idd_keyring_load(g->cfg, &g->keyring, err, errlen);
+    if (rc == 0)
+        rc = idd_oidc_new(g->cfg, g->keyring, &g->oidc, err, errlen);
+    if (rc != 0) {
+        idd_gen_release(g);
+        g = NULL;
+    }
+    *out = g;
+    return rc;
+}
+
+static const char *state_name(idd_key_state_t s)
+{
+    return s == IDD_KEY_ACTIVE ? "active" : s == IDD_KEY_PUBLISHED ? "published" : "retired";
+}
+
+static const idd_key_config_t *key_by_kid(const idd_config_t *cfg, const char *kid)
+{
+    for (size_t i = 0; i < cfg->n_keys; i++)
+        if (strcmp(cfg->keys[i].kid, kid) == 0)
+            return &cfg->keys[i];
+    return NULL;
+}
+
+/* One line per key whose state a reload changes: consumers' caches depend on these. */
+static void log_key_changes(const idd_config_t *was, const idd_config_t *now)
+{
+    for (size_t i = 0; i < now->n_keys; i++) {
+        const idd_key_config_t *k = &now->keys[i], *o = key_by_kid(was, k->kid);
+        if (o == NULL)
+            idd_log_info("key %s (%s): added as %s", k->kid, idd_alg_name(k->alg),
+                         state_name(k->state));
+        else if (o->state != k->state)
+            idd_log_info("key %s (%s): %s -> %s", k->kid, idd_alg_name(k->alg),
+                         state_name(o->state), state_name(k->state));
+    }
+    for (size_t i = 0; i < was->n_keys; i++)
+        if (key_by_kid(now, was->keys[i].kid) == NULL)
+            idd_log_info("key %s (%s): removed from the configuration", was->keys[i].kid,
+                         idd_alg_name(was->keys[i].alg));
+}
+
+/* SIGHUP: reads the configuration file again with everything it names, checks all of it, and
+ * only then publishes it; loops move to it before their next request, requests in flight
+ * finish with what they started with. Anything wrong leaves the running configuration
+ * serving, and the log says why. Keys that only apply at start keep their running values. */
+static void reload(void *p)
+{
+    idd_app_t *app = p;
+    /* The app's own hold keeps the current generation alive: only this thread replaces it. */
+    idd_gen_t *cur = atomic_load(&app->gen);
+    char err[1024] = "", changed[1024] = "", kept[1024] = "";
+    idd_gen_t *g = NULL;
+    idd_log_info("SIGHUP: reloading %s", cur->cfg->path);
+    int rc = gen_load(cur->cfg->path, &g, err, sizeof(err));
+    if (rc == 0) {
+        idd_config_reconcile(cur->cfg, g->cfg, changed, sizeof(changed), kept, sizeof(kept));
+        rc = prepare_store(g, err, sizeof(err));
+    }
+    if (rc != 0) {
+        atomic_fetch_add(&app->reload_failures, 1);
+        idd_log_error("reload refused, configuration %lu keeps serving: %s", cur->id, err);
+        idd_gen_release(g);
+        return;
+    }
+    g->id = cur->id + 1;
+    if (kept[0] != '\0')
+        idd_log_warn("reload: %s changed in the file but only take effect at a restart: the "
+                     "running values stay",
+                     kept);
+    log_key_changes(cur->cfg, g->cfg);
+    idd_log_set_level(g->cfg->log_level);
+    const idd_key_t *active = idd_keyring_active(g->keyring);
+    idd_log_info("configuration %lu serving: signing with %s key %s; changed: %s", g->id,
+                 idd_alg_name(active->alg), active->kid, changed[0] ? changed : "no setting");
+    idd_app_publish(app, g);
+    atomic_fetch_add(&app->reloads, 1);
 }
 
 /* ---- what the HTTP layer calls back ---- */
@@ -216,7 +313,7 @@ static bool thread_busy(void *p, idd_http_thread_t *http)
 /* Serves until a stop signal. Returns 0 or an IDD_E* code. */
 static int serve(idd_app_t *app)
 {
-    const idd_config_t *cfg = app->cfg;
+    const idd_config_t *cfg = atomic_load(&app->gen)->cfg;
     idd_http_listen_t *listen = idd_xcalloc(cfg->n_listen, sizeof(*listen));
     char(*origins)[512] = idd_xcalloc(cfg->n_listen, sizeof(*origins));
     for (size_t i = 0; i < cfg->n_listen; i++) {
@@ -234,7 +331,7 @@ static int serve(idd_app_t *app)
                    .per_connection = cfg->queue_per_connection,
                    .per_client = cfg->queue_per_client,
                    .max_wait_ms = cfg->queue_max_wait_ms},
-        .hooks = {app, setup_routes, thread_init, thread_dispose, stopping, thread_busy},
+        .hooks = {app, setup_routes, thread_init, thread_dispose, stopping, thread_busy, reload},
     };
     int rc = idd_http_run(&server);
     free(origins);
@@ -246,7 +343,7 @@ static int serve(idd_app_t *app)
 static void flush_usage(idd_app_t *app)
 {
     idd_store_t *store = NULL;
-    if (idd_store_open(app->cfg->database, &store) == 0)
+    if (idd_store_open(atomic_load(&app->gen)->cfg->database, &store) == 0)
         idd_apikey_usage_flush(app->apikey_usage, store);
     idd_store_free(store);
 }
@@ -281,35 +378,30 @@ int main(int argc, char **argv)
     char err[1024] = "";
     idd_app_t app;
     memset(&app, 0, sizeof(app));
+    pthread_mutex_init(&app.gen_lock, NULL);
+    idd_gen_t *g = NULL;
 
     if (core_dumps_off() != 0) {
         fprintf(stderr, "cannot turn core dumps off: %s\n", strerror(errno));
         return 1;
     }
-    if (idd_config_load(config_path, &app.cfg, err, sizeof(err)) != 0) {
+    if (gen_load(config_path, &g, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
         goto done;
     }
-    idd_log_set_level(app.cfg->log_level);
-    if (core_dumps_settle(app.cfg) != 0) {
-        fprintf(stderr, "%s: core_dumps: cannot apply: %s\n", app.cfg->path, strerror(errno));
+    atomic_store(&app.gen, g);
+    const idd_config_t *cfg = g->cfg;
+    idd_log_set_level(cfg->log_level);
+    if (core_dumps_settle(cfg) != 0) {
+        fprintf(stderr, "%s: core_dumps: cannot apply: %s\n", cfg->path, strerror(errno));
         goto done;
     }
-    if (idd_keyring_load(app.cfg, &app.keyring, err, sizeof(err)) != 0) {
-        fprintf(stderr, "%s\n", err);
-        goto done;
-    }
-    if (idd_oidc_new(app.cfg, app.keyring, &app.oidc, err, sizeof(err)) != 0) {
-        fprintf(stderr, "%s\n", err);
-        goto done;
-    }
-    if (idd_pepper_load(app.cfg->pepper_file, &app.pepper, err, sizeof(err)) != 0) {
-        fprintf(stderr, "%s:%d: password.pepper_file: %s\n", app.cfg->path,
-                app.cfg->pepper_file_line, err);
+    if (idd_pepper_load(cfg->pepper_file, &app.pepper, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s:%d: password.pepper_file: %s\n", cfg->path, cfg->pepper_file_line, err);
         goto done;
     }
     if (test_only) {
-        if (check_store(app.cfg, err, sizeof(err)) != 0) {
+        if (check_store(cfg, err, sizeof(err)) != 0) {
             fprintf(stderr, "%s\n", err);
             goto done;
         }
@@ -317,38 +409,38 @@ int main(int argc, char **argv)
         status = 0;
         goto done;
     }
-    if (prepare_store(&app, err, sizeof(err)) != 0) {
+    if (prepare_store(g, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
         goto done;
     }
 
-    const idd_key_t *active = idd_keyring_active(app.keyring);
-    idd_log_info("identityd starting: %d threads, %d workers, signing with %s key %s",
-                 app.cfg->threads, app.cfg->workers, idd_alg_name(active->alg), active->kid);
+    const idd_key_t *active = idd_keyring_active(g->keyring);
+    idd_log_info("identityd starting: %d threads, %d workers, signing with %s key %s", cfg->threads,
+                 cfg->workers, idd_alg_name(active->alg), active->kid);
     idd_http_block_signals();
     json_set_alloc_funcs(json_alloc, json_release);
     idd_http_global_init();
     const idd_bruteforce_limits_t limits = {
-        .attempts = app.cfg->bruteforce_attempts,
-        .window = app.cfg->bruteforce_window,
-        .block = app.cfg->bruteforce_block,
-        .client_attempts = app.cfg->bruteforce_client_attempts,
-        .client_window = app.cfg->bruteforce_client_window,
-        .login_attempts = app.cfg->bruteforce_login_attempts,
-        .login_window = app.cfg->bruteforce_login_window,
-        .ipv6_prefix = app.cfg->bruteforce_ipv6_prefix,
+        .attempts = cfg->bruteforce_attempts,
+        .window = cfg->bruteforce_window,
+        .block = cfg->bruteforce_block,
+        .client_attempts = cfg->bruteforce_client_attempts,
+        .client_window = cfg->bruteforce_client_window,
+        .login_attempts = cfg->bruteforce_login_attempts,
+        .login_window = cfg->bruteforce_login_window,
+        .ipv6_prefix = cfg->bruteforce_ipv6_prefix,
     };
-    app.bruteforce = idd_bruteforce_new_limits((size_t)app.cfg->bruteforce_slots, &limits);
-    if (app.cfg->bruteforce_unsafe_test_clock)
+    app.bruteforce = idd_bruteforce_new_limits((size_t)cfg->bruteforce_slots, &limits);
+    if (cfg->bruteforce_unsafe_test_clock)
         idd_log_warn("bruteforce.unsafe_test_clock is on: any client can move the lockout "
                      "clock; never use this outside tests");
     if (app.bruteforce == NULL) {
-        fprintf(stderr, "%s: bruteforce: cannot set up the attempt table\n", app.cfg->path);
+        fprintf(stderr, "%s: bruteforce: cannot set up the attempt table\n", cfg->path);
         goto done;
     }
     app.apikey_usage = idd_apikey_usage_new();
-    app.workers = idd_workers_new(app.cfg->workers, KDF_QUEUE_MAX);
-    app.outbound = idd_workers_new(app.cfg->workers, OUTBOUND_QUEUE_MAX);
+    app.workers = idd_workers_new(cfg->workers, KDF_QUEUE_MAX);
+    app.outbound = idd_workers_new(cfg->workers, OUTBOUND_QUEUE_MAX);
     if (serve(&app) == 0)
         status = 0;
     idd_workers_free(app.workers);
@@ -361,11 +453,10 @@ done:
     idd_workers_free(app.workers);
     idd_workers_free(app.outbound);
     idd_apikey_usage_free(app.apikey_usage);
-    idd_oidc_free(app.oidc);
     idd_bruteforce_free(app.bruteforce);
-    free(app.tenants);
     idd_pepper_wipe(&app.pepper);
-    idd_keyring_free(app.keyring);
-    idd_config_free(app.cfg);
+    /* The loops have let go of theirs; this is the app's hold on the last one. */
+    idd_gen_release(atomic_load(&app.gen));
+    pthread_mutex_destroy(&app.gen_lock);
     return status;
 }

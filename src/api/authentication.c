@@ -174,7 +174,7 @@ void idd_api_settings(idd_request_t *r, idd_principal_t *p)
     idd_buf_t b;
     idd_buf_init(&b);
     idd_buf_puts(&b, "{\"passwordHash\":{\"size\":256,\"iterations\":");
-    idd_buf_json_int(&b, r->app->cfg->password_iterations);
+    idd_buf_json_int(&b, r->gen->cfg->password_iterations);
     idd_buf_puts(&b, ",\"salt\":");
     idd_buf_json_str(&b, r->tenant_row->password_salt, strlen(r->tenant_row->password_salt));
     idd_buf_puts(&b, "}}");

@@ -213,11 +213,11 @@ void idd_api_keys_create(idd_request_t *r, idd_principal_t *p)
     if (rc == 0) {
         memcpy(k.postfix, key + IDD_APIKEY_LEN - 4, 5);
         rc =
-            idd_store_apikey_create_capped(r->thread->store, &k, r->app->cfg->apikeys_max_per_user);
+            idd_store_apikey_create_capped(r->thread->store, &k, r->gen->cfg->apikeys_max_per_user);
     }
     if (rc == IDD_EDENIED) {
         char message[IDD_APIKEY_LIMIT_MESSAGE_MAX];
-        idd_apikey_limit_message(r->app->cfg->apikeys_max_per_user, message, sizeof(message));
+        idd_apikey_limit_message(r->gen->cfg->apikeys_max_per_user, message, sizeof(message));
         idd_respond_error(r->req, 400, message);
         goto done;
     }

@@ -61,7 +61,9 @@ static int method_is(const h2o_req_t *req, const char *method)
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     idd_router_t *router = (idd_router_t *)self;
-    const idd_config_t *cfg = router->app->cfg;
+    idd_thread_t *t = idd_thread_of(req);
+    idd_gen_t *gen = idd_thread_gen(t); /* held by the loop for the rest of this call */
+    const idd_config_t *cfg = gen->cfg;
 
     /* Before anything reads a header: one Host, one way to find the body's end. */
     if (idd_framing_refuse(req))
@@ -105,11 +107,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
 
-    idd_request_t *r = h2o_mem_alloc_pool(&req->pool, sizeof(*r));
-    memset(r, 0, sizeof(*r));
-    r->req = req;
-    r->thread = idd_thread_of(req);
-    r->app = router->app;
+    idd_request_t *r = idd_request_new(req, t, gen);
     memcpy(r->params, params, sizeof(params));
     r->n_params = n_params;
     if (route->tenant == IDD_TENANT_REQUIRED) {

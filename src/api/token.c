@@ -28,14 +28,19 @@ void idd_api_token(idd_request_t *r, idd_principal_t *p)
          * such limit. */
         .is_public = true,
         .iat = now,
-        .exp = now + r->app->cfg->token_ttl,
+        .exp = now + r->gen->cfg->token_ttl,
     };
     /* The response value is the token as a JSON string: base64url and dots need no
      * escaping, so the quotes are written around it directly. */
     idd_buf_t b;
     idd_buf_init(&b);
     idd_buf_putc(&b, '"');
-    if (idd_signer_mint(r->thread->signer, &claims, &b) != 0) {
+    bool own_signer = false;
+    idd_signer_t *signer = idd_request_signer(r, &own_signer);
+    int rc = signer != NULL ? idd_signer_mint(signer, &claims, &b) : IDD_ECRYPTO;
+    if (own_signer)
+        idd_signer_free(signer);
+    if (rc != 0) {
         idd_buf_dispose(&b);
         idd_log_error("token: signing failed for user %s", u->id);
         idd_respond_error(r->req, 500, "Token signing failed");

@@ -16,14 +16,18 @@ int idd_app_thread_new(idd_app_t *app, idd_http_thread_t *http, idd_thread_t **o
     t->http = http;
     t->app = app;
     t->index = http->index;
-    int rc = idd_store_open(app->cfg->database, &t->store);
+    pthread_mutex_lock(&app->gen_lock);
+    t->gen = idd_gen_hold(atomic_load(&app->gen));
+    pthread_mutex_unlock(&app->gen_lock);
+    const idd_config_t *cfg = t->gen->cfg;
+    int rc = idd_store_open(cfg->database, &t->store);
     if (rc != 0) {
-        idd_log_error("thread %d: cannot open database %s: %s", t->index, app->cfg->database,
+        idd_log_error("thread %d: cannot open database %s: %s", t->index, cfg->database,
                       idd_strerror(rc));
         idd_app_thread_free(t);
         return IDD_ESTORE;
     }
-    t->signer = idd_signer_new(app->keyring);
+    t->signer = idd_signer_new(t->gen->keyring);
     if (t->signer == NULL) {
         idd_log_error("thread %d: cannot set up the signer", t->index);
         idd_app_thread_free(t);
@@ -39,5 +43,6 @@ void idd_app_thread_free(idd_thread_t *t)
         return;
     idd_signer_free(t->signer);
     idd_store_free(t->store);
+    idd_gen_release(t->gen);
     free(t);
 }

@@ -15,10 +15,9 @@
 #include "identityd/core/common.h"
 #include "identityd/core/log.h"
 
-bool idd_app_prune(idd_app_t *app, idd_store_t *store)
+bool idd_app_prune(idd_app_t *app, idd_store_t *store, int batch)
 {
     int64_t now = idd_now();
-    int batch = app->cfg->prune_batch;
     int sessions = 0, keys = 0;
     int64_t live = 0, stored = 0;
 

@@ -187,7 +187,7 @@ static void address_text(const struct sockaddr_storage *ss, char *text, size_t t
  * forged entry never becomes the client. */
 static void resolve_client(idd_request_t *r, int trusted)
 {
-    const idd_config_t *cfg = r->app->cfg;
+    const idd_config_t *cfg = r->gen->cfg;
     h2o_req_t *req = r->req;
     address_text(&r->peer, r->client_ip, sizeof(r->client_ip));
     if (!trusted)
@@ -228,7 +228,7 @@ static void resolve_client(idd_request_t *r, int trusted)
 int idd_request_resolve(idd_request_t *r)
 {
     h2o_req_t *req = r->req;
-    const idd_config_t *cfg = r->app->cfg;
+    const idd_config_t *cfg = r->gen->cfg;
 
     socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&r->peer);
     int trusted =
@@ -287,7 +287,7 @@ int idd_request_resolve(idd_request_t *r)
     r->tenant = idd_config_tenant_by_host(cfg, hostname.base, hostname.len);
     if (r->tenant == NULL)
         return 0;
-    r->tenant_row = &r->app->tenants[r->tenant - cfg->tenants];
+    r->tenant_row = &r->gen->tenants[r->tenant - cfg->tenants];
 
     h2o_iovec_t origin;
     int has_origin = query_origin(req, &origin);

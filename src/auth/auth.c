@@ -194,7 +194,7 @@ static void auth_done(idd_request_t *r, idd_auth_result_t result, idd_principal_
 static void session_done(idd_request_t *r, idd_auth_result_t result, idd_principal_t *principal)
 {
     if (result == IDD_AUTH_DECLINE) {
-        if (!r->auth_from_cookie && r->app->oidc != NULL) {
+        if (!r->auth_from_cookie && r->gen->oidc != NULL) {
             idd_auth_introspect(r, r->auth_token, auth_done);
             return;
         }
@@ -273,7 +273,7 @@ static void on_prune(h2o_timeout_entry_t *entry)
 {
     idd_auth_thread_t *a = H2O_STRUCT_FROM_MEMBER(idd_auth_thread_t, prune_entry, entry);
     idd_thread_t *t = a->thread;
-    bool more = idd_app_prune(t->app, t->store);
+    bool more = idd_app_prune(t->app, t->store, idd_thread_gen(t)->cfg->prune_batch);
     h2o_timeout_link(t->http->ctx.loop, more ? &a->prune_soon : &a->prune_timeout, &a->prune_entry);
 }
 
@@ -287,8 +287,8 @@ int idd_auth_thread_init(idd_thread_t *t)
         return rc;
     }
     a->basic_cache = idd_basic_cache_new(BASIC_CACHE_SLOTS);
-    a->delay_ms = t->app->cfg->bruteforce_login_delay_ms;
-    a->delay_max_waiting = (size_t)t->app->cfg->bruteforce_login_delay_waiting;
+    a->delay_ms = t->gen->cfg->bruteforce_login_delay_ms;
+    a->delay_max_waiting = (size_t)t->gen->cfg->bruteforce_login_delay_waiting;
     if (a->delay_ms > 0)
         h2o_timeout_init(t->http->ctx.loop, &a->delay_timeout, (uint64_t)a->delay_ms);
     if (t->index == 0) {
@@ -296,7 +296,7 @@ int idd_auth_thread_init(idd_thread_t *t)
         a->flush_entry.cb = on_flush;
         h2o_timeout_link(t->http->ctx.loop, &a->flush_timeout, &a->flush_entry);
         h2o_timeout_init(t->http->ctx.loop, &a->prune_timeout,
-                         (uint64_t)t->app->cfg->prune_interval * 1000);
+                         (uint64_t)t->gen->cfg->prune_interval * 1000);
         h2o_timeout_init(t->http->ctx.loop, &a->prune_soon, PRUNE_SOON_MS);
         a->prune_entry.cb = on_prune;
         h2o_timeout_link(t->http->ctx.loop, &a->prune_soon, &a->prune_entry);

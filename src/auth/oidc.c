@@ -86,6 +86,7 @@ void idd_oidc_identity_from(json_t *claims, identity_t *who)
 /* ---- one check, start to end ---- */
 
 typedef struct oidc_check {
+    idd_gen_t *gen; /* held: o belongs to it */
     idd_oidc_t *o;
     char token[IDD_JWT_MAX + 1]; /* secret */
     size_t len;
@@ -193,6 +194,7 @@ static void check_work(void *arg)
 
 static void check_release(void *arg)
 {
+    idd_gen_release(((oidc_check_t *)arg)->gen);
     idd_wipe(arg, sizeof(oidc_check_t));
     free(arg);
 }
@@ -240,7 +242,10 @@ static oidc_check_t *check_new(idd_request_t *r, h2o_iovec_t token, bool is_jwt,
                                idd_auth_done_fn done)
 {
     oidc_check_t *c = idd_xcalloc(1, sizeof(*c));
-    c->o = r->app->oidc;
+    /* The check may outlive its request (a worker still calling the authority when the
+     * client leaves): it holds the generation its authority belongs to. */
+    c->gen = idd_gen_hold(r->gen);
+    c->o = r->gen->oidc;
     memcpy(c->token, token.base, token.len);
     c->len = token.len;
     c->is_jwt = is_jwt;
@@ -261,11 +266,11 @@ static bool minted_here(const idd_keyring_t *kr, json_t *header)
 
 void idd_auth_jwt(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done)
 {
-    idd_oidc_t *o = r->app->oidc;
+    idd_oidc_t *o = r->gen->oidc;
     json_t *header = NULL, *claims = NULL;
     if (token.len > IDD_JWT_MAX ||
         idd_jwt_decode(token.base, token.len, &header, &claims) != IDD_JWT_OK ||
-        minted_here(r->app->keyring, header) || o == NULL) {
+        minted_here(r->gen->keyring, header) || o == NULL) {
         json_decref(header);
         json_decref(claims);
         done(r, IDD_AUTH_DENY, NULL);
@@ -308,7 +313,7 @@ void idd_auth_jwt(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done)
 
 void idd_auth_introspect(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done)
 {
-    idd_oidc_t *o = r->app->oidc;
+    idd_oidc_t *o = r->gen->oidc;
     if (o == NULL || !o->cfg->introspection_enabled || token.len == 0 || token.len > IDD_JWT_MAX) {
         done(r, IDD_AUTH_DENY, NULL);
         return;

@@ -117,7 +117,7 @@ int idd_session_start(idd_request_t *r, const idd_user_t *user, bool browser,
     memcpy(s.user_id, user->id, sizeof(s.user_id));
     s.created = now;
     s.last_seen = now;
-    s.expires = now + (browser ? r->app->cfg->session_browser_ttl : r->app->cfg->session_ttl);
+    s.expires = now + (browser ? r->gen->cfg->session_browser_ttl : r->gen->cfg->session_ttl);
     s.browser_session = browser;
     s.auth_version = user->auth_version;
     snprintf(s.ip, sizeof(s.ip), "%s", r->client_ip);
@@ -128,7 +128,7 @@ int idd_session_start(idd_request_t *r, const idd_user_t *user, bool browser,
     /* The user's oldest live sessions beyond the cap end in the same transaction, so no
      * client can pile up sessions (and rows) without bound. */
     int ended = 0;
-    rc = idd_store_session_create_capped(r->thread->store, &s, r->app->cfg->sessions_max_per_user,
+    rc = idd_store_session_create_capped(r->thread->store, &s, r->gen->cfg->sessions_max_per_user,
                                          &ended);
     if (rc == 0) {
         *expires = s.expires;

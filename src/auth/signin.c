@@ -183,7 +183,7 @@ static bool may_sign_in(const idd_user_t *user)
 static int64_t bf_now(idd_request_t *r)
 {
     int64_t now = idd_monotonic_ms();
-    if (!r->app->cfg->bruteforce_unsafe_test_clock)
+    if (!r->gen->cfg->bruteforce_unsafe_test_clock)
         return now;
     ssize_t i = h2o_find_header_by_str(&r->req->headers, H2O_STRLIT(TEST_CLOCK_HEADER), -1);
     if (i == -1)
@@ -224,7 +224,7 @@ static void check_finish(void *owner, void *arg)
         if (may_sign_in(&c->user)) {
             idd_signin_upgrade_record(r->thread->store, c->pepper, c->user.id, c->record,
                                       c->client_hash);
-            int ttl = app->cfg->basic_cache_ttl;
+            int ttl = r->gen->cfg->basic_cache_ttl;
             if (c->remember && ttl > 0 && !key_is_zero(c->key)) {
                 cache_entry_t *e = cache_slot(r->thread->auth->basic_cache, c->key);
                 memcpy(e->key, c->key, 32);
@@ -416,7 +416,7 @@ void idd_auth_signin(idd_request_t *r, const idd_signin_t *in, idd_auth_done_fn 
         memcpy(c->password, in->password, in->password_len);
         c->password_len = in->password_len;
     }
-    c->remember = in->remember && !c->have_client_hash && app->cfg->basic_cache_ttl > 0;
+    c->remember = in->remember && !c->have_client_hash && r->gen->cfg->basic_cache_ttl > 0;
     c->via = in->via;
     c->pepper = &app->pepper;
     c->app = app;
@@ -494,7 +494,7 @@ static void signin_continue(idd_request_t *r, signin_check_t *c)
         }
     }
 
-    unsigned configured = app->cfg->password_iterations;
+    unsigned configured = r->gen->cfg->password_iterations;
     if (c->user_found && idd_password_record_iterations(c->user.password, &c->iterations) == 0) {
         snprintf(c->record, sizeof(c->record), "%s", c->user.password);
     } else {

@@ -262,14 +262,14 @@ static int parse_tenants(loader_t *L, yaml_node_t *node, void *base, const char 
 /* clang-format off */
 static const entry_t config_entries[] = {
     {.name = "listen", .type = T_LIST, .list = parse_listen},
-    {.name = "threads", .type = T_INT, .min = 0, .max = 256, .dflt = "0", .offset = CFG(threads)},
-    {.name = "database", .type = T_PATH, .dflt = "identity.db", .offset = CFG(database)},
-    {.name = "workers", .type = T_INT, .min = 1, .max = 64, .dflt = "2", .offset = CFG(workers)},
+    {.name = "threads", .flags = F_RESTART, .type = T_INT, .min = 0, .max = 256, .dflt = "0", .offset = CFG(threads)},
+    {.name = "database", .flags = F_RESTART, .type = T_PATH, .dflt = "identity.db", .offset = CFG(database)},
+    {.name = "workers", .flags = F_RESTART, .type = T_INT, .min = 1, .max = 64, .dflt = "2", .offset = CFG(workers)},
     {.name = "token.ttl", .type = T_INT, .min = 30, .max = 86400, .dflt = "300",
      .offset = CFG(token_ttl)},
     {.name = "password.iterations", .type = T_UINT, .min = 1000, .max = 10000000,
      .dflt = "100000", .offset = CFG(password_iterations)},
-    {.name = "password.pepper_file", .type = T_PATH, .flags = F_REQUIRED,
+    {.name = "password.pepper_file", .type = T_PATH, .flags = F_REQUIRED | F_RESTART,
      .offset = CFG(pepper_file), .line_offset = CFG(pepper_file_line)},
     {.name = "basic_cache.ttl", .type = T_INT, .min = 0, .max = 60, .dflt = "60",
      .offset = CFG(basic_cache_ttl)},
@@ -280,64 +280,64 @@ static const entry_t config_entries[] = {
      .names = idd_log_level_names},
     {.name = "limits.max_header_bytes", .type = T_SIZE, .min = 1024, .max = 1048576,
      .dflt = "16384", .offset = CFG(max_header_bytes)},
-    {.name = "limits.max_body_bytes", .type = T_SIZE, .min = 1024, .max = 1048576,
+    {.name = "limits.max_body_bytes", .flags = F_RESTART, .type = T_SIZE, .min = 1024, .max = 1048576,
      .dflt = "65536", .offset = CFG(max_body_bytes)},
     {.name = "session.ttl", .type = T_INT, .min = 60, .max = 31536000, .dflt = "2592000",
      .offset = CFG(session_ttl)},
     {.name = "session.browser_ttl", .type = T_INT, .min = 60, .max = 31536000, .dflt = "43200",
      .offset = CFG(session_browser_ttl)},
-    {.name = "bruteforce.attempts", .type = T_INT, .min = 1, .max = 1000, .dflt = "5",
+    {.name = "bruteforce.attempts", .flags = F_RESTART, .type = T_INT, .min = 1, .max = 1000, .dflt = "5",
      .offset = CFG(bruteforce_attempts)},
-    {.name = "bruteforce.window", .type = T_INT, .min = 1, .max = 86400, .dflt = "60",
+    {.name = "bruteforce.window", .flags = F_RESTART, .type = T_INT, .min = 1, .max = 86400, .dflt = "60",
      .offset = CFG(bruteforce_window)},
-    {.name = "bruteforce.block", .type = T_INT, .min = 1, .max = 86400, .dflt = "60",
+    {.name = "bruteforce.block", .flags = F_RESTART, .type = T_INT, .min = 1, .max = 86400, .dflt = "60",
      .offset = CFG(bruteforce_block)},
     /* The table is rounded up to a power of two; 2^20 entries are 32 MiB. */
-    {.name = "bruteforce.slots", .type = T_INT, .min = 64, .max = 1048576, .dflt = "65536",
+    {.name = "bruteforce.slots", .flags = F_RESTART, .type = T_INT, .min = 64, .max = 1048576, .dflt = "65536",
      .offset = CFG(bruteforce_slots)},
     /* Budgets across logins (per client) and across clients (per login). */
-    {.name = "bruteforce.client_attempts", .type = T_INT, .min = 1, .max = 1000000, .dflt = "20",
+    {.name = "bruteforce.client_attempts", .flags = F_RESTART, .type = T_INT, .min = 1, .max = 1000000, .dflt = "20",
      .offset = CFG(bruteforce_client_attempts)},
-    {.name = "bruteforce.client_window", .type = T_INT, .min = 1, .max = 86400, .dflt = "600",
+    {.name = "bruteforce.client_window", .flags = F_RESTART, .type = T_INT, .min = 1, .max = 86400, .dflt = "600",
      .offset = CFG(bruteforce_client_window)},
-    {.name = "bruteforce.login_attempts", .type = T_INT, .min = 1, .max = 1000000, .dflt = "100",
+    {.name = "bruteforce.login_attempts", .flags = F_RESTART, .type = T_INT, .min = 1, .max = 1000000, .dflt = "100",
      .offset = CFG(bruteforce_login_attempts)},
-    {.name = "bruteforce.login_window", .type = T_INT, .min = 1, .max = 86400, .dflt = "600",
+    {.name = "bruteforce.login_window", .flags = F_RESTART, .type = T_INT, .min = 1, .max = 86400, .dflt = "600",
      .offset = CFG(bruteforce_login_window)},
-    {.name = "bruteforce.login_delay_ms", .type = T_INT, .min = 0, .max = 10000, .dflt = "1000",
+    {.name = "bruteforce.login_delay_ms", .flags = F_RESTART, .type = T_INT, .min = 0, .max = 10000, .dflt = "1000",
      .offset = CFG(bruteforce_login_delay_ms)},
-    {.name = "bruteforce.login_delay_waiting", .type = T_INT, .min = 1, .max = 100000,
+    {.name = "bruteforce.login_delay_waiting", .flags = F_RESTART, .type = T_INT, .min = 1, .max = 100000,
      .dflt = "64", .offset = CFG(bruteforce_login_delay_waiting)},
-    {.name = "bruteforce.ipv6_prefix", .type = T_INT, .min = 32, .max = 128, .dflt = "64",
+    {.name = "bruteforce.ipv6_prefix", .flags = F_RESTART, .type = T_INT, .min = 32, .max = 128, .dflt = "64",
      .offset = CFG(bruteforce_ipv6_prefix)},
     /* Lets a request header move the brute-force clock forward: for tests, never production. */
-    {.name = "bruteforce.unsafe_test_clock", .type = T_BOOL, .dflt = "false",
+    {.name = "bruteforce.unsafe_test_clock", .flags = F_RESTART, .type = T_BOOL, .dflt = "false",
      .offset = CFG(bruteforce_unsafe_test_clock)},
     /* Per-user caps and the background pruning of the sessions and API keys tables. */
     {.name = "sessions.max_per_user", .type = T_INT, .min = 1, .max = 100000, .dflt = "100",
      .offset = CFG(sessions_max_per_user)},
     {.name = "apikeys.max_per_user", .type = T_INT, .min = 1, .max = 10000, .dflt = "50",
      .offset = CFG(apikeys_max_per_user)},
-    {.name = "prune.interval", .type = T_INT, .min = 1, .max = 86400, .dflt = "60",
+    {.name = "prune.interval", .flags = F_RESTART, .type = T_INT, .min = 1, .max = 86400, .dflt = "60",
      .offset = CFG(prune_interval)},
     {.name = "prune.batch", .type = T_INT, .min = 10, .max = 100000, .dflt = "500",
      .offset = CFG(prune_batch)},
     /* Queues and connections: what one client may hold. */
-    {.name = "http2", .type = T_BOOL, .dflt = "true", .offset = CFG(http2)},
-    {.name = "max_connections", .type = T_INT, .min = 0, .max = 1000000, .dflt = "4096",
+    {.name = "http2", .flags = F_RESTART, .type = T_BOOL, .dflt = "true", .offset = CFG(http2)},
+    {.name = "max_connections", .flags = F_RESTART, .type = T_INT, .min = 0, .max = 1000000, .dflt = "4096",
      .offset = CFG(max_connections)},
-    {.name = "http2_max_resets", .type = T_INT, .min = 1, .max = 100000, .dflt = "100",
+    {.name = "http2_max_resets", .flags = F_RESTART, .type = T_INT, .min = 1, .max = 100000, .dflt = "100",
      .offset = CFG(http2_max_resets)},
-    {.name = "queue.per_connection", .type = T_INT, .min = 1, .max = 1000, .dflt = "4",
+    {.name = "queue.per_connection", .flags = F_RESTART, .type = T_INT, .min = 1, .max = 1000, .dflt = "4",
      .offset = CFG(queue_per_connection)},
-    {.name = "queue.per_client", .type = T_INT, .min = 1, .max = 100000, .dflt = "16",
+    {.name = "queue.per_client", .flags = F_RESTART, .type = T_INT, .min = 1, .max = 100000, .dflt = "16",
      .offset = CFG(queue_per_client)},
-    {.name = "queue.max_wait_ms", .type = T_INT, .min = 10, .max = 600000, .dflt = "2000",
+    {.name = "queue.max_wait_ms", .flags = F_RESTART, .type = T_INT, .min = 10, .max = 600000, .dflt = "2000",
      .offset = CFG(queue_max_wait_ms)},
     /* A section with a table of its own (oidc_entries), loaded by its parser like a list. */
     {.name = "oidc", .type = T_LIST, .list = config_oidc_parse},
     /* A core dump holds the pepper and private keys: off unless asked for. */
-    {.name = "core_dumps", .type = T_BOOL, .dflt = "false", .offset = CFG(core_dumps)},
+    {.name = "core_dumps", .flags = F_RESTART, .type = T_BOOL, .dflt = "false", .offset = CFG(core_dumps)},
 };
 /* clang-format on */
 _Static_assert(IDD_ARRAY_LEN(config_entries) <= TBL_MAX_ENTRIES, "seen[] too short");
@@ -429,6 +429,93 @@ done:
     }
     *out = cfg;
     return 0;
+}
+
+/* ---- reload ---------------------------------------------------------------------------- */
+
+typedef struct names {
+    char *changed, *kept;
+    size_t changed_len, kept_len;
+} names_t;
+
+static void add_name(char *out, size_t len, const char *prefix, const char *name)
+{
+    size_t used = strlen(out);
+    if (used + 1 < len)
+        snprintf(out + used, len - used, "%s%s%s", used > 0 ? ", " : "", prefix, name);
+}
+
+static void note_row(void *arg, const char *prefix, const entry_t *e, bool kept)
+{
+    names_t *n = arg;
+    if (kept)
+        add_name(n->kept, n->kept_len, prefix, e->name);
+    else
+        add_name(n->changed, n->changed_len, prefix, e->name);
+}
+
+static bool strings_equal(char *const *a, size_t na, char *const *b, size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a[i], b[i]) != 0)
+            return false;
+    return true;
+}
+
+static bool tenants_equal(const idd_config_t *a, const idd_config_t *b)
+{
+    if (a->n_tenants != b->n_tenants)
+        return false;
+    for (size_t i = 0; i < a->n_tenants; i++) {
+        const idd_tenant_config_t *x = &a->tenants[i], *y = &b->tenants[i];
+        if (x->id != y->id || strcmp(x->name, y->name) != 0 ||
+            !strings_equal(x->domains, x->n_domains, y->domains, y->n_domains) ||
+            !strings_equal(x->origins, x->n_origins, y->origins, y->n_origins))
+            return false;
+    }
+    return true;
+}
+
+static bool listen_equal(const idd_config_t *a, const idd_config_t *b)
+{
+    if (a->n_listen != b->n_listen)
+        return false;
+    for (size_t i = 0; i < a->n_listen; i++)
+        if (strcmp(a->listen[i].host, b->listen[i].host) != 0 ||
+            a->listen[i].port != b->listen[i].port)
+            return false;
+    return true;
+}
+
+void idd_config_reconcile(const idd_config_t *running, idd_config_t *next, char *changed,
+                          size_t changed_len, char *kept, size_t kept_len)
+{
+    names_t n = {changed, kept, changed_len, kept_len};
+    changed[0] = kept[0] = '\0';
+    if (!listen_equal(running, next)) {
+        /* The sockets are bound once; the running addresses stay what the config says. */
+        idd_listen_t *copy = idd_xcalloc(running->n_listen, sizeof(*copy));
+        memcpy(copy, running->listen, running->n_listen * sizeof(*copy));
+        free(next->listen);
+        next->listen = copy;
+        next->n_listen = running->n_listen;
+        add_name(kept, kept_len, "", "listen");
+    }
+    tbl_reconcile(config_entries, IDD_ARRAY_LEN(config_entries), running, next, "", note_row, &n);
+    if (!tenants_equal(running, next))
+        add_name(changed, changed_len, "", "tenants");
+    if (running->n_trusted_proxies != next->n_trusted_proxies ||
+        memcmp(running->trusted_proxies, next->trusted_proxies,
+               running->n_trusted_proxies * sizeof(idd_cidr_t)) != 0)
+        add_name(changed, changed_len, "", "trusted_proxies");
+    if (running->oidc.enabled != next->oidc.enabled ||
+        !strings_equal(running->oidc.audience, running->oidc.n_audience, next->oidc.audience,
+                       next->oidc.n_audience))
+        add_name(changed, changed_len, "", "oidc");
+    else if (next->oidc.enabled)
+        config_oidc_reconcile(&running->oidc, &next->oidc, note_row, &n);
 }
 
 void idd_config_free(idd_config_t *cfg)

@@ -17,7 +17,7 @@
 _Static_assert(sizeof(idd_alg_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(idd_key_state_t) == sizeof(int), "enums are stored as int");
 
-static const char *const state_names[] = {"active", "published", NULL};
+static const char *const state_names[] = {"active", "published", "retired", NULL};
 
 static const char *check_kid(const char *v)
 {

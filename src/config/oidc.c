@@ -199,6 +199,12 @@ int config_oidc_parse(loader_t *L, yaml_node_t *node, void *base, const char *na
     return 0;
 }
 
+void config_oidc_reconcile(const idd_oidc_config_t *running, idd_oidc_config_t *next,
+                           tbl_note_fn note, void *arg)
+{
+    tbl_reconcile(oidc_entries, IDD_ARRAY_LEN(oidc_entries), running, next, "oidc.", note, arg);
+}
+
 void config_oidc_free(idd_oidc_config_t *o)
 {
     tbl_free(oidc_entries, IDD_ARRAY_LEN(oidc_entries), o);

@@ -27,5 +27,8 @@ int config_oidc_parse(loader_t *L, yaml_node_t *node, void *base, const char *na
 /* The defaults of the whole section, for a file without one (enabled stays false). */
 int config_oidc_defaults(loader_t *L, idd_oidc_config_t *o);
 void config_oidc_free(idd_oidc_config_t *o);
+/* tbl_reconcile over the section's table; its lists are compared by the caller. */
+void config_oidc_reconcile(const idd_oidc_config_t *running, idd_oidc_config_t *next,
+                           tbl_note_fn note, void *arg);
 
 #endif

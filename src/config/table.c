@@ -317,6 +317,55 @@ void tbl_free(const entry_t *tab, size_t n, void *base)
     }
 }
 
+/* Bytes of a scalar field of type t (strings are compared by content, not here). */
+static size_t scalar_size(ctype_t t)
+{
+    switch (t) {
+    case T_INT:
+    case T_ENUM:
+        return sizeof(int);
+    case T_INT64:
+        return sizeof(int64_t);
+    case T_UINT:
+        return sizeof(unsigned);
+    case T_SIZE:
+        return sizeof(size_t);
+    case T_BOOL:
+        return sizeof(bool);
+    default:
+        return 0;
+    }
+}
+
+void tbl_reconcile(const entry_t *tab, size_t n, const void *running, void *next,
+                   const char *prefix, tbl_note_fn note, void *arg)
+{
+    for (size_t i = 0; i < n; i++) {
+        const entry_t *e = &tab[i];
+        const char *was = (const char *)running + e->offset;
+        char *now = (char *)next + e->offset;
+        bool kept = (e->flags & F_RESTART) != 0;
+        if (e->type == T_STRING || e->type == T_PATH) {
+            const char *a = *(char *const *)was, *b = *(char **)now;
+            if (a == b || (a != NULL && b != NULL && strcmp(a, b) == 0))
+                continue;
+            if (kept) {
+                free_string(e, *(char **)now);
+                *(char **)now = idd_xstrdup(a);
+            }
+        } else if (e->type != T_LIST) {
+            size_t size = scalar_size(e->type);
+            if (memcmp(was, now, size) == 0)
+                continue;
+            if (kept)
+                memcpy(now, was, size);
+        } else {
+            continue;
+        }
+        note(arg, prefix, e, kept);
+    }
+}
+
 /* The items of a list value, null counting as empty. */
 int tbl_list(loader_t *L, yaml_node_t *node, const char *name, yaml_node_item_t **first,
              yaml_node_item_t **end)

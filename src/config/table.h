@@ -26,6 +26,7 @@ typedef enum { T_INT, T_INT64, T_UINT, T_SIZE, T_BOOL, T_STRING, T_PATH, T_ENUM,
 enum {
     F_SENSITIVE = 1, /* never echoed in errors; wiped on free */
     F_REQUIRED = 2,  /* no default: the key must be present */
+    F_RESTART = 4,   /* read once at start: a reload keeps the running value */
 };
 
 /* Everything one load needs; errors go to err once (the first one wins). */
@@ -56,6 +57,16 @@ typedef struct entry {
     check_fn check;           /* T_STRING / T_PATH */
     size_t line_offset;       /* nonzero: an int field of the struct that receives the key's line */
 } entry_t;
+
+/* Called by tbl_reconcile for each row whose value differs; kept: it is F_RESTART and the
+ * running value was put back. */
+typedef void (*tbl_note_fn)(void *arg, const char *prefix, const entry_t *e, bool kept);
+
+/* Compares every scalar row (T_LIST rows are the caller's) of two loaded structs of one
+ * table: running (serving now) and next (just loaded for a reload). A differing F_RESTART
+ * row gets running's value back in next (strings copied); every differing row is noted. */
+void tbl_reconcile(const entry_t *tab, size_t n, const void *running, void *next,
+                   const char *prefix, tbl_note_fn note, void *arg);
 
 /* Reads L->path (at most 1 MiB) and parses it as exactly one YAML document into *doc (the
  * caller deletes it on success). Returns 0, IDD_EIO (cannot read) or IDD_ECONFIG (syntax). */

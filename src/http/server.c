@@ -275,6 +275,7 @@ void idd_http_block_signals(void)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
@@ -356,12 +357,14 @@ int idd_http_run(const idd_http_server_t *server)
         h2o_config_register_host(&conf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     server->hooks.setup(server->hooks.app, hostconf);
 
-    /* SIGINT and SIGTERM must already be blocked in every thread (idd_http_block_signals
-     * before any thread starts); the main thread takes them with sigwait below. */
+    /* SIGINT, SIGTERM and SIGHUP must already be blocked in every thread
+     * (idd_http_block_signals before any thread starts); the main thread takes them with
+     * sigwait below. A SIGHUP that came during the start waits there, pending. */
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
 
     for (int i = 0; i < nthreads; i++) {
         int trc = loop_init(server, &conf, &loops[i], i);
@@ -386,7 +389,10 @@ int idd_http_run(const idd_http_server_t *server)
     }
 
     int sig = 0;
-    sigwait(&sigs, &sig);
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+        if (server->hooks.reload != NULL)
+            server->hooks.reload(server->hooks.app);
+    }
     idd_log_info("signal %d: stopping", sig);
     rc = 0;
 

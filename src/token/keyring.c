@@ -421,7 +421,7 @@ int idd_keyring_load(const idd_config_t *cfg, idd_keyring_t **out, char *err, si
     kr->keys = idd_xcalloc(cfg->n_keys, sizeof(*kr->keys));
     for (size_t i = 0; i < cfg->n_keys; i++) {
         const idd_key_config_t *kc = &cfg->keys[i];
-        idd_key_t *key = &kr->keys[i];
+        idd_key_t *key = &kr->keys[kr->n_keys];
 
         if (kc->kid == NULL || kc->kid[0] == '\0') {
             report(err, errlen, cfg, kc->line, "key without a kid");
@@ -444,14 +444,18 @@ int idd_keyring_load(const idd_config_t *cfg, idd_keyring_t **out, char *err, si
             }
             n_active++;
             first_active_line = kc->line;
-            kr->active = i;
+            kr->active = kr->n_keys;
+        } else if (kc->state == IDD_KEY_RETIRED) {
+            /* A record of a key that no longer signs nor verifies: its file is not read (it
+             * may be gone) and it is in neither the keyring nor the JWKS. */
+            continue;
         } else if (kc->state != IDD_KEY_PUBLISHED) {
             report(err, errlen, cfg, kc->line, "key '%s' has an unknown state", kc->kid);
             goto done;
         }
 
         /* Count the key before it is filled, so that a failure below frees what it holds. */
-        kr->n_keys = i + 1;
+        kr->n_keys++;
         key->kid = idd_xstrdup(kc->kid);
         key->alg = kc->alg;
         key->state = kc->state;

@@ -6,6 +6,7 @@
 #ifndef IDENTITYD_APP_APP_H
 #define IDENTITYD_APP_APP_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/socket.h>
@@ -26,18 +27,36 @@ struct idd_oidc;
 struct idd_auth_thread;
 struct idd_principal;
 
-/* Shared by every thread. Read-only once the loops run, except the counters and the tables
- * that lock themselves (brute-force, API key uses, the authority's caches, worker queues). */
-typedef struct idd_app {
+/* One generation of what a reload replaces as a whole: the configuration, the keyring made
+ * from it, the tenants' rows and the external authority. Immutable once published; freed
+ * when the last holder lets go. The app holds the current one; each loop holds the one it
+ * serves with (idd_thread_t.gen); each request holds the one it started under, to its end,
+ * so that a reload never changes the keys or settings under a request in flight. */
+typedef struct idd_gen {
+    atomic_long refs;
+    unsigned long id; /* 1 at start, then one more per reload */
     idd_config_t *cfg;
     idd_keyring_t *keyring;
+    idd_tenant_t *tenants;                /* the store's row for each cfg->tenants[i] (salts) */
+    struct idd_oidc *oidc;                /* the external authority; NULL without an oidc section */
+    void (*oidc_free)(struct idd_oidc *); /* how to free it (auth/ owns the type) */
+} idd_gen_t;
+
+/* Shared by every thread. Read-only once the loops run, except the current generation (under
+ * gen_lock), the counters and the tables that lock themselves (brute-force, API key uses,
+ * the authority's caches, worker queues). */
+typedef struct idd_app {
+    /* The current generation. Loops compare it without the lock; whoever takes a hold on
+     * it, or replaces it, does so under gen_lock, so that it cannot be freed in between. */
+    _Atomic(idd_gen_t *) gen;
+    pthread_mutex_t gen_lock;
     idd_pepper_t pepper;                   /* secret; wiped at exit */
-    idd_tenant_t *tenants;                 /* the store's row for each cfg->tenants[i] (salts) */
     idd_workers_t *workers;                /* password KDF */
     idd_workers_t *outbound;               /* calls to the OAuth2/OpenID authority */
     struct idd_bruteforce *bruteforce;     /* failed sign-ins */
     struct idd_apikey_usage *apikey_usage; /* API key uses not yet written */
-    struct idd_oidc *oidc;        /* the external authority; NULL without an oidc section */
+    atomic_ulong reloads;                  /* SIGHUP reloads published */
+    atomic_ulong reload_failures; /* SIGHUP reloads refused: the old configuration serves on */
     atomic_ulong tokens_minted;   /* counters served by GET /metrics */
     atomic_ulong auth_failures;   /* 401s for a missing or invalid credential */
     atomic_ulong signins_blocked; /* 403s from brute-force blocks */
@@ -58,7 +77,8 @@ typedef struct idd_thread {
     idd_app_t *app;
     int index;
     idd_store_t *store;
-    idd_signer_t *signer;
+    idd_gen_t *gen;               /* the generation this loop serves new requests with (held) */
+    idd_signer_t *signer;         /* for gen's active key */
     struct idd_auth_thread *auth; /* authentication's own per-thread state (auth.h) */
 } idd_thread_t;
 
@@ -68,16 +88,31 @@ static inline idd_thread_t *idd_thread_of(h2o_req_t *req)
     return (idd_thread_t *)idd_http_thread_of(req)->data;
 }
 
+/* Takes one more hold on g and returns it. */
+idd_gen_t *idd_gen_hold(idd_gen_t *g);
+
+/* Lets go of a hold on g; the last one frees it and all it owns. NULL is a no-op. */
+void idd_gen_release(idd_gen_t *g);
+
+/* Makes g the current generation (the app takes over the caller's hold) and lets go of the
+ * one it replaces; loops move to it before their next request. Main thread only. */
+void idd_app_publish(idd_app_t *app, idd_gen_t *g);
+
+/* The generation t serves with, after moving t to the current one if a reload published a
+ * new one (then t's signer is remade; if that fails, t stays where it was and says so). Loop
+ * thread only; one atomic load when nothing changed. */
+idd_gen_t *idd_thread_gen(idd_thread_t *t);
+
 /* Makes a loop's state: opens its database connection and signer. Returns 0 with *out set,
  * or IDD_ESTORE / IDD_ECRYPTO (logged). */
 int idd_app_thread_new(idd_app_t *app, idd_http_thread_t *http, idd_thread_t **out);
 void idd_app_thread_free(idd_thread_t *t);
 
-/* One run of the pruner: deletes at most cfg->prune_batch ended or expired sessions and as
+/* One run of the pruner: deletes at most batch ended or expired sessions and as
  * many expired API keys through store, each in its own short transaction, adds them to the
  * counters and refreshes the gauges. Returns true when either table gave a full batch, so
  * more may be waiting. Runs on thread 0's loop (auth/auth.c); logs a store failure. */
-bool idd_app_prune(idd_app_t *app, idd_store_t *store);
+bool idd_app_prune(idd_app_t *app, idd_store_t *store, int batch);
 
 /* What a route captured from the path: "{name}" segments, in order. */
 #define IDD_ROUTE_MAX_PARAMS 2
@@ -87,6 +122,7 @@ typedef struct idd_request {
     h2o_req_t *req;
     idd_thread_t *thread;
     idd_app_t *app;
+    idd_gen_t *gen;                    /* held until the request's memory is freed */
     const idd_tenant_config_t *tenant; /* resolved from the host; NULL on routes without one */
     const idd_tenant_t *tenant_row;
     h2o_iovec_t scheme;           /* "http" or "https" as the client saw it */
@@ -107,6 +143,14 @@ typedef struct idd_request {
     int retry_after;        /* seconds, when a brute-force block refused the request */
     void *handler_data;     /* the handler's own state across asynchronous steps */
 } idd_request_t;
+
+/* Makes the context of a request in h2o's pool, holding gen until the pool is freed. */
+idd_request_t *idd_request_new(h2o_req_t *req, idd_thread_t *t, idd_gen_t *gen);
+
+/* A signer for r's generation: the loop's own (*owned false) or, for a request that began
+ * before its loop moved to a newer generation, one made for it (*owned true: the caller
+ * frees it). NULL when OpenSSL cannot set one up. */
+idd_signer_t *idd_request_signer(idd_request_t *r, bool *owned);
 
 /* Resolves r's client address, scheme, host, origin and, when the host names one, tenant
  * and tenant_url (Host or :authority, X-Forwarded-* from trusted proxies, ?origin=).

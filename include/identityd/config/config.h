@@ -22,9 +22,10 @@
 #include "identityd/core/jwa.h"
 #include "identityd/core/log.h"
 
-/* What a configured key is used for: `active` signs (exactly one), `published` is only
- * offered in the JWKS (a key being introduced or retired). */
-typedef enum { IDD_KEY_ACTIVE = 0, IDD_KEY_PUBLISHED } idd_key_state_t;
+/* What a configured key is used for: `active` signs (exactly one) and is in the JWKS,
+ * `published` is only in the JWKS (a key about to sign, or one whose tokens may still be
+ * live), `retired` is neither: a record that may stay in the file, whose file is not read. */
+typedef enum { IDD_KEY_ACTIVE = 0, IDD_KEY_PUBLISHED, IDD_KEY_RETIRED } idd_key_state_t;
 
 typedef struct idd_listen {
     char host[64]; /* numeric address as written, without brackets ("127.0.0.1", "::1") */
@@ -138,6 +139,14 @@ typedef struct idd_config {
  * On failure returns IDD_ECONFIG (or IDD_EIO when the file cannot be read), *out is NULL and
  * err receives "FILE:LINE: message" (or "FILE: message" when no line applies). */
 int idd_config_load(const char *path, idd_config_t **out, char *err, size_t errlen);
+
+/* What a reload does with a new configuration next while running serves: every key that
+ * only takes effect at start (listen, threads, database, workers, the pepper file, the
+ * brute-force table, connection and queue limits, …) gets running's value back in next and
+ * its name appended to kept ("name, name"); every other key whose value differs is named in
+ * changed. The keys: list is compared by the keyring, which knows what each key became. */
+void idd_config_reconcile(const idd_config_t *running, idd_config_t *next, char *changed,
+                          size_t changed_len, char *kept, size_t kept_len);
 
 /* Frees a config and wipes its secrets; NULL is a no-op. */
 void idd_config_free(idd_config_t *cfg);

@@ -49,6 +49,8 @@ typedef struct idd_http_hooks {
     /* While stopping, whether requests on t still wait on the application's own timers:
      * the loop keeps running until they are answered. */
     bool (*thread_busy)(void *app, idd_http_thread_t *t);
+    /* Called on the main thread for each SIGHUP while the loops serve; NULL ignores it. */
+    void (*reload)(void *app);
 } idd_http_hooks_t;
 
 /* What a hostile client may hold (see README, "Queues, connections and what the HTTP library
