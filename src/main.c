@@ -5,6 +5,7 @@
  * exit status 1.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -339,6 +340,20 @@ static int serve(idd_app_t *app)
     return rc;
 }
 
+/* Writes the pid for `identityctl reload` and service managers. Returns 0 or -1 (errno). */
+static int write_pid_file(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    char line[32];
+    int n = snprintf(line, sizeof(line), "%d\n", (int)getpid());
+    int rc = write(fd, line, (size_t)n) == n ? 0 : -1;
+    if (close(fd) != 0)
+        rc = -1;
+    return rc;
+}
+
 /* The last API key uses, noted since thread 0's last flush, are written before exit. */
 static void flush_usage(idd_app_t *app)
 {
@@ -441,13 +456,23 @@ int main(int argc, char **argv)
     app.apikey_usage = idd_apikey_usage_new();
     app.workers = idd_workers_new(cfg->workers, KDF_QUEUE_MAX);
     app.outbound = idd_workers_new(cfg->workers, OUTBOUND_QUEUE_MAX);
+    if (cfg->pid_file != NULL && write_pid_file(cfg->pid_file) != 0) {
+        fprintf(stderr, "%s: pid_file %s: %s\n", cfg->path, cfg->pid_file, strerror(errno));
+        goto done;
+    }
+    /* The start's generation stays readable through cfg until the end, reloads or not: the
+     * listeners were made from it and the keys that apply only at start live in it. */
+    idd_gen_hold(g);
     if (serve(&app) == 0)
         status = 0;
+    if (cfg->pid_file != NULL)
+        unlink(cfg->pid_file);
     idd_workers_free(app.workers);
     idd_workers_free(app.outbound);
     app.workers = app.outbound = NULL;
     flush_usage(&app);
     idd_log_info("identityd stopped");
+    idd_gen_release(g);
 
 done:
     idd_workers_free(app.workers);

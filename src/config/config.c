@@ -337,6 +337,8 @@ static const entry_t config_entries[] = {
     /* A section with a table of its own (oidc_entries), loaded by its parser like a list. */
     {.name = "oidc", .type = T_LIST, .list = config_oidc_parse},
     /* A core dump holds the pepper and private keys: off unless asked for. */
+    /* Where identityd writes its pid while it serves, for `identityctl reload`. */
+    {.name = "pid_file", .flags = F_RESTART, .type = T_PATH, .offset = CFG(pid_file)},
     {.name = "core_dumps", .flags = F_RESTART, .type = T_BOOL, .dflt = "false", .offset = CFG(core_dumps)},
 };
 /* clang-format on */

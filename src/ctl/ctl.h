@@ -35,6 +35,7 @@ enum {
     OPT_NAME,
     OPT_PERMISSIONS,
     OPT_EXPIRES_DAYS,
+    OPT_DIR,
     OPT_COUNT
 };
 
@@ -88,5 +89,10 @@ int idd_ctl_session_revoke(const idd_ctl_args_t *args, const idd_config_t *cfg, 
 int idd_ctl_apikey_create(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant);
 int idd_ctl_apikey_list(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant);
 int idd_ctl_apikey_revoke(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant);
+
+/* ctl_signing.c: key rotate --dir DIR --alg ALG (a new key file and the keys: line that
+ * introduces it), reload (SIGHUP to the identityd named by pid_file). */
+int idd_ctl_key_rotate(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant);
+int idd_ctl_reload(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant);
 
 #endif

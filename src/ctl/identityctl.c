@@ -56,6 +56,7 @@ static const char *const option_names[OPT_COUNT] = {
     [OPT_NAME] = "--name",
     [OPT_PERMISSIONS] = "--permissions",
     [OPT_EXPIRES_DAYS] = "--expires-days",
+    [OPT_DIR] = "--dir",
 };
 
 typedef struct ctl_command ctl_command_t;
@@ -101,6 +102,11 @@ static void print_usage(FILE *out)
           "  apikey revoke ID            deactivate an API key\n"
           "  key generate --alg ES256|RS256|EdDSA --out FILE\n"
           "                              write a new private key (PEM, mode 0600)\n"
+          "  key rotate --dir DIR --alg ES256|RS256|EdDSA\n"
+          "                              write a new key into DIR and print the keys: line\n"
+          "                              that introduces it (state published)\n"
+          "  reload                      ask the running identityd (pid_file) to reload its\n"
+          "                              configuration and keys (SIGHUP)\n"
           "  token verify                verify a token read from stdin, print its claims\n"
           "\n"
           "options:\n"
@@ -558,6 +564,9 @@ static const ctl_command_t commands[] = {
     {"apikey", "revoke", 0, 0, 1, "ID", true, idd_ctl_apikey_revoke, 0, false},
     {"key", "generate", OPT_BIT(OPT_ALG) | OPT_BIT(OPT_OUT), OPT_BIT(OPT_ALG) | OPT_BIT(OPT_OUT), 0,
      NULL, false, cmd_key_generate, 0, false},
+    {"key", "rotate", OPT_BIT(OPT_ALG) | OPT_BIT(OPT_DIR), OPT_BIT(OPT_ALG) | OPT_BIT(OPT_DIR), 0,
+     NULL, false, idd_ctl_key_rotate, 0, false},
+    {"reload", NULL, 0, 0, 0, NULL, true, idd_ctl_reload, 0, false},
     {"token", "verify", 0, 0, 0, NULL, true, cmd_token_verify, 0, false},
 };
 

@@ -255,6 +255,11 @@ void th_env_init(th_env_t *env, const char *extra_yaml, const char *keys_yaml)
     ck_assert_msg(rc == 0, "identityctl key generate failed: %s", err);
     free(err);
 
+    th_env_write_config(env, extra_yaml, keys_yaml);
+}
+
+void th_env_write_config(const th_env_t *env, const char *extra_yaml, const char *keys_yaml)
+{
     size_t cap = 4096 + (extra_yaml ? strlen(extra_yaml) : 0) + (keys_yaml ? strlen(keys_yaml) : 0);
     char *yaml = malloc(cap);
     snprintf(yaml, cap,
@@ -274,7 +279,12 @@ void th_env_init(th_env_t *env, const char *extra_yaml, const char *keys_yaml)
                  ? keys_yaml
                  : "keys:\n  - { kid: test-es256, alg: ES256, file: es256.pem, state: active }",
              extra_yaml ? extra_yaml : "");
-    th_write_file(env->config, yaml, 0644);
+    /* Written aside and renamed, as an editor or a deployment would: a reload never reads a
+     * half-written file. */
+    char tmp[TH_PATH + 8];
+    snprintf(tmp, sizeof(tmp), "%s.new", env->config);
+    th_write_file(tmp, yaml, 0644);
+    ck_assert_int_eq(rename(tmp, env->config), 0);
     free(yaml);
 }
 

@@ -77,6 +77,9 @@ extern unsigned th_nofile_soft, th_nofile_hard;
 /* Creates the folder and files. extra_yaml is appended to the config's top level (may be
  * NULL); keys_yaml replaces the default `keys:` section when not NULL. */
 void th_env_init(th_env_t *env, const char *extra_yaml, const char *keys_yaml);
+/* (Re)writes the environment's identityd.yaml as th_env_init does, with the current
+ * th_threads and th_password_iterations: for reload tests. */
+void th_env_write_config(const th_env_t *env, const char *extra_yaml, const char *keys_yaml);
 /* Removes the folder. */
 void th_env_dispose(th_env_t *env);
 /* Adds a user through identityctl (`user add`), password on stdin; returns the exit status. */

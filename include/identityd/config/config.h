@@ -133,6 +133,7 @@ typedef struct idd_config {
     /* core_dumps: leave core dumps possible; false (the default) turns them off, since a dump
      * holds the pepper and private keys */
     bool core_dumps;
+    char *pid_file; /* pid_file: resolved path identityd writes its pid to; NULL: none */
 } idd_config_t;
 
 /* Loads and validates path. On success *out owns a new config (free with idd_config_free).
