@@ -25,6 +25,7 @@
 #include "identityd/core/httpclient.h"
 #include "identityd/config/config.h"
 #include "identityd/token/keyring.h"
+#include "identityd/token/rotation.h"
 #include "identityd/core/log.h"
 #include "identityd/cred/password.h"
 #include "identityd/http/server.h"
@@ -176,23 +177,37 @@ static void free_oidc(struct idd_oidc *o)
     idd_oidc_free(o);
 }
 
+/* The rotation rows the current generation was made from ("kid:state,..." of the keys not
+ * retired): main thread only. */
+static char rotation_seen[4096];
+
 /* Reads the configuration at path and everything it names (keys, the authority's settings)
- * into a new generation, not yet holding the tenants' rows. Returns 0, or an IDD_E* code with
- * "FILE:LINE: why" in err. */
-static int gen_load(const char *path, idd_gen_t **out, char *err, size_t errlen)
+ * into a new generation, not yet holding the tenants' rows. With rotation, the steps due are
+ * taken first (not under -t, which changes nothing) and the keys it made are added. Returns
+ * 0, or an IDD_E* code with "FILE:LINE: why" in err. */
+static int gen_load(const char *path, bool test_only, idd_gen_t **out, char *err, size_t errlen)
 {
     idd_gen_t *g = idd_xcalloc(1, sizeof(*g));
     atomic_init(&g->refs, 1);
     g->id = 1;
     g->oidc_free = free_oidc;
+    char print[sizeof(rotation_seen)];
     int rc = idd_config_load(path, &g->cfg, err, errlen);
     if (rc == 0)
+        rc = idd_rotation_load(g->cfg, test_only, idd_now(), print, sizeof(print), err, errlen);
+    if (rc == 0)
         rc = idd_keyring_load(g->cfg, &g->keyring, err, errlen);
+    if (rc == 0 && !test_only && idd_keyring_active(g->keyring) == NULL) {
+        snprintf(err, errlen, "%s: no key signs", g->cfg->path);
+        rc = IDD_ECONFIG;
+    }
     if (rc == 0)
         rc = idd_oidc_new(g->cfg, g->keyring, &g->oidc, err, errlen);
     if (rc != 0) {
         idd_gen_release(g);
         g = NULL;
+    } else if (!test_only) {
+        memcpy(rotation_seen, print, sizeof(print));
     }
     *out = g;
     return rc;
@@ -233,15 +248,14 @@ static void log_key_changes(const idd_config_t *was, const idd_config_t *now)
  * only then publishes it; loops move to it before their next request, requests in flight
  * finish with what they started with. Anything wrong leaves the running configuration
  * serving, and the log says why. Keys that only apply at start keep their running values. */
-static void reload(void *p)
+static void reload_because(idd_app_t *app, const char *why)
 {
-    idd_app_t *app = p;
     /* The app's own hold keeps the current generation alive: only this thread replaces it. */
     idd_gen_t *cur = atomic_load(&app->gen);
     char err[1024] = "", changed[1024] = "", kept[1024] = "";
     idd_gen_t *g = NULL;
-    idd_log_info("SIGHUP: reloading %s", cur->cfg->path);
-    int rc = gen_load(cur->cfg->path, &g, err, sizeof(err));
+    idd_log_info("%s: reloading %s", why, cur->cfg->path);
+    int rc = gen_load(cur->cfg->path, false, &g, err, sizeof(err));
     if (rc == 0) {
         idd_config_reconcile(cur->cfg, g->cfg, changed, sizeof(changed), kept, sizeof(kept));
         rc = prepare_store(g, err, sizeof(err));
@@ -264,6 +278,33 @@ static void reload(void *p)
                  idd_alg_name(active->alg), active->kid, changed[0] ? changed : "no setting");
     idd_app_publish(app, g);
     atomic_fetch_add(&app->reloads, 1);
+}
+
+static void reload(void *p)
+{
+    reload_because(p, "SIGHUP");
+}
+
+/* Between signals: with rotation, takes the steps due and, when the keys' rows are no longer
+ * those the current generation was made from (a step here, or another instance's), reloads.
+ * Returns how long to wait until the next check, in ms, or -1 (no rotation: signals only). */
+static int idle(void *p)
+{
+    idd_app_t *app = p;
+    const idd_config_t *cfg = atomic_load(&app->gen)->cfg;
+    if (cfg->rotation_every == 0)
+        return -1;
+    idd_store_t *store = NULL;
+    char print[sizeof(rotation_seen)] = "";
+    int rc = idd_store_open(cfg->database, &store);
+    if (rc == 0)
+        rc = idd_rotation_run(store, cfg, idd_now());
+    if (rc == 0)
+        rc = idd_rotation_keys(store, NULL, print, sizeof(print));
+    idd_store_free(store);
+    if (rc == 0 && strcmp(print, rotation_seen) != 0)
+        reload_because(app, "rotation: the signing keys changed"); /* may replace cfg */
+    return atomic_load(&app->gen)->cfg->rotation_check_interval * 1000;
 }
 
 /* ---- what the HTTP layer calls back ---- */
@@ -332,7 +373,8 @@ static int serve(idd_app_t *app)
                    .per_connection = cfg->queue_per_connection,
                    .per_client = cfg->queue_per_client,
                    .max_wait_ms = cfg->queue_max_wait_ms},
-        .hooks = {app, setup_routes, thread_init, thread_dispose, stopping, thread_busy, reload},
+        .hooks = {app, setup_routes, thread_init, thread_dispose, stopping, thread_busy, reload,
+                  idle},
     };
     int rc = idd_http_run(&server);
     free(origins);
@@ -400,7 +442,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot turn core dumps off: %s\n", strerror(errno));
         return 1;
     }
-    if (gen_load(config_path, &g, err, sizeof(err)) != 0) {
+    if (gen_load(config_path, test_only, &g, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
         goto done;
     }

@@ -340,6 +340,16 @@ static const entry_t config_entries[] = {
     /* Where identityd writes its pid while it serves, for `identityctl reload`. */
     {.name = "pid_file", .flags = F_RESTART, .type = T_PATH, .offset = CFG(pid_file)},
     {.name = "core_dumps", .flags = F_RESTART, .type = T_BOOL, .dflt = "false", .offset = CFG(core_dumps)},
+    {.name = "jwks.max_age", .type = T_INT, .min = 0, .max = 86400, .dflt = "300",
+     .offset = CFG(jwks_max_age)},
+    /* Signing keys identityd makes, publishes, activates and retires itself. */
+    {.name = "rotation.every", .type = T_SECONDS, .min = 0, .max = 315360000, .dflt = "0",
+     .offset = CFG(rotation_every), .line_offset = CFG(rotation_line)},
+    {.name = "rotation.alg", .type = T_ENUM, .dflt = "ES256", .offset = CFG(rotation_alg),
+     .names = idd_alg_names, .max = IDD_ALG_SIGNING_LAST},
+    {.name = "rotation.dir", .type = T_PATH, .offset = CFG(rotation_dir)},
+    {.name = "rotation.check_interval", .type = T_SECONDS, .min = 1, .max = 3600, .dflt = "60",
+     .offset = CFG(rotation_check_interval)},
 };
 /* clang-format on */
 _Static_assert(IDD_ARRAY_LEN(config_entries) <= TBL_MAX_ENTRIES, "seen[] too short");
@@ -365,6 +375,31 @@ static int finish(loader_t *L)
     }
     if (cfg->n_tenants == 0)
         return tbl_fail(L, 0, "at least one tenant is required (tenants: [{id, name, domains}])");
+    if (cfg->rotation_every > 0) {
+        /* identityd chooses the signing key itself; keys: may hold others to publish. */
+        int line = cfg->rotation_line;
+        if (cfg->rotation_dir == NULL)
+            return tbl_fail(L, line,
+                            "rotation.dir: required with rotation.every (the folder of "
+                            "the keys identityd makes)");
+        if (cfg->rotation_alg == IDD_ALG_HS256)
+            return tbl_fail(L, line,
+                            "rotation.alg: HS256 keys are DocSpace's machine key and "
+                            "cannot be made: ES256, RS256 or EdDSA");
+        if (cfg->rotation_every <= cfg->jwks_max_age + cfg->rotation_check_interval)
+            return tbl_fail(L, line,
+                            "rotation.every: must be longer than jwks.max_age (%d s) and "
+                            "rotation.check_interval (%d s) together, the time consumers get "
+                            "to fetch a new key before it signs",
+                            cfg->jwks_max_age, cfg->rotation_check_interval);
+        for (size_t i = 0; i < cfg->n_keys; i++)
+            if (cfg->keys[i].state == IDD_KEY_ACTIVE)
+                return tbl_fail(L, cfg->keys[i].line,
+                                "key '%s': with rotation: identityd chooses the active key; "
+                                "mark this one published (or retired)",
+                                cfg->keys[i].kid);
+        return 0;
+    }
     if (cfg->n_keys == 0)
         return tbl_fail(L, S->keys_line, "at least one key is required (keys: [{kid, alg, ...}])");
     for (size_t i = 0; i < cfg->n_keys; i++)

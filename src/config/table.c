@@ -151,6 +151,32 @@ static int set_value(loader_t *L, const entry_t *e, void *base, const char *v, i
         else
             *(size_t *)field = (size_t)n;
         return 0;
+    case T_SECONDS: {
+        size_t len = strlen(v);
+        long long unit = 1;
+        char digits[24];
+        if (len > 0 && strchr("smhd", v[len - 1]) != NULL) {
+            unit = v[len - 1] == 's'   ? 1
+                   : v[len - 1] == 'm' ? 60
+                   : v[len - 1] == 'h' ? 3600
+                                       : 86400;
+            len--;
+        }
+        if (len == 0 || len >= sizeof(digits) || v[0] == '-' || v[0] == '+')
+            return bad_value(L, line, e, name, v, "is not a duration (e.g. 45s, 90m, 12h, 30d)");
+        memcpy(digits, v, len);
+        digits[len] = '\0';
+        /* Ten digits at most keep n * unit far from overflowing. */
+        if (len > 10 || tbl_parse_integer(digits, &n) != 0)
+            return bad_value(L, line, e, name, v, "is not a duration (e.g. 45s, 90m, 12h, 30d)");
+        n *= unit;
+        if (n < e->min || n > e->max) {
+            snprintf(why, sizeof(why), "is out of range (%llds..%llds)", e->min, e->max);
+            return bad_value(L, line, e, name, v, why);
+        }
+        *(int *)field = (int)n;
+        return 0;
+    }
     case T_BOOL:
     case T_ENUM:
         names = e->type == T_BOOL ? bool_names : e->names;
@@ -322,6 +348,7 @@ static size_t scalar_size(ctype_t t)
 {
     switch (t) {
     case T_INT:
+    case T_SECONDS:
     case T_ENUM:
         return sizeof(int);
     case T_INT64:

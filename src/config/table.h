@@ -21,7 +21,19 @@
 #define TBL_MAX_ENTRIES 64 /* rows per table (seen[] arrays are this long) */
 #define TBL_MAX_NAME 128   /* longest dotted name a table can hold */
 
-typedef enum { T_INT, T_INT64, T_UINT, T_SIZE, T_BOOL, T_STRING, T_PATH, T_ENUM, T_LIST } ctype_t;
+/* T_SECONDS: an int of seconds, written as a number or with a unit: 45s, 90m, 12h, 30d. */
+typedef enum {
+    T_INT,
+    T_INT64,
+    T_UINT,
+    T_SIZE,
+    T_SECONDS,
+    T_BOOL,
+    T_STRING,
+    T_PATH,
+    T_ENUM,
+    T_LIST
+} ctype_t;
 
 enum {
     F_SENSITIVE = 1, /* never echoed in errors; wiped on free */

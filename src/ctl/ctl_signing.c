@@ -4,7 +4,6 @@
  * step of the rotation the README describes; `reload` signals the identityd whose pid is in
  * pid_file to reload its configuration.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,10 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-#include <openssl/rand.h>
 
 #include "ctl.h"
 #include "identityd/core/common.h"
@@ -38,24 +34,11 @@ int idd_ctl_key_rotate(const idd_ctl_args_t *args, const idd_config_t *cfg, int 
         return IDD_EIO;
     }
 
-    /* kid: the algorithm, the day, and 32 random bits so that two rotations a day differ. */
-    unsigned char rnd[4];
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+    char kid[32];
+    if (idd_key_new_kid(alg, idd_now(), kid) != 0) {
         fprintf(stderr, "identityctl: no random bytes for the kid\n");
         return IDD_ECRYPTO;
     }
-    char kid[64], day[16], lower[8];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(day, sizeof(day), "%Y%m%d", &tm);
-    size_t i = 0;
-    for (const char *p = idd_alg_name(alg); *p != '\0' && i + 1 < sizeof(lower); p++)
-        lower[i++] = (char)tolower((unsigned char)*p);
-    lower[i] = '\0';
-    snprintf(kid, sizeof(kid), "%s-%s-%02x%02x%02x%02x", lower, day, rnd[0], rnd[1], rnd[2],
-             rnd[3]);
-
     size_t len = strlen(dir) + strlen(kid) + 6;
     char *path = idd_xmalloc(len);
     snprintf(path, len, "%s/%s.pem", dir, kid);

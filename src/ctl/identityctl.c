@@ -31,6 +31,7 @@
 #include "identityd/config/config.h"
 #include "identityd/core/ct.h"
 #include "identityd/token/keyring.h"
+#include "identityd/token/rotation.h"
 #include "identityd/core/log.h"
 #include "identityd/cred/password.h"
 #include "identityd/store/store.h"
@@ -515,7 +516,13 @@ static int cmd_token_verify(const idd_ctl_args_t *args, const idd_config_t *cfg,
         goto done;
     }
     token[end] = '\0';
-    rc = idd_keyring_load(cfg, &keyring, err, sizeof(err));
+    /* With rotation, the keys identityd made are in the database: read, never changed. The
+     * configuration is this command's own copy, loaded for it alone. */
+    char print[64];
+    rc = idd_rotation_load((idd_config_t *)cfg, true, idd_now(), print, sizeof(print), err,
+                           sizeof(err));
+    if (rc == 0)
+        rc = idd_keyring_load(cfg, &keyring, err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "identityctl: %s\n", err[0] ? err : idd_strerror(rc));
         goto done;

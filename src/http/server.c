@@ -389,9 +389,26 @@ int idd_http_run(const idd_http_server_t *server)
     }
 
     int sig = 0;
-    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
+    int idle_ms = server->hooks.idle != NULL ? server->hooks.idle(server->hooks.app) : -1;
+    for (;;) {
+        if (idle_ms < 0) {
+            if (sigwait(&sigs, &sig) != 0)
+                break;
+        } else {
+            struct timespec ts = {idle_ms / 1000, (long)(idle_ms % 1000) * 1000000L};
+            sig = sigtimedwait(&sigs, NULL, &ts);
+            if (sig < 0) {
+                if (errno == EAGAIN)
+                    idle_ms = server->hooks.idle(server->hooks.app);
+                continue;
+            }
+        }
+        if (sig != SIGHUP)
+            break;
         if (server->hooks.reload != NULL)
             server->hooks.reload(server->hooks.app);
+        /* The new configuration may have turned the idle work on or off, or retimed it. */
+        idle_ms = server->hooks.idle != NULL ? server->hooks.idle(server->hooks.app) : -1;
     }
     idd_log_info("signal %d: stopping", sig);
     rc = 0;

@@ -66,6 +66,10 @@ static const idd_store_ops_t sqlite_ops = {
     .counts = idd_sqlite_counts,
     .apikey_delete = idd_sqlite_apikey_delete,
     .apikey_touch = idd_sqlite_apikey_touch,
+    .signing_key_list = idd_sqlite_signing_key_list,
+    .signing_key_insert = idd_sqlite_signing_key_insert,
+    .signing_key_activate = idd_sqlite_signing_key_activate,
+    .signing_key_retire = idd_sqlite_signing_key_retire,
 };
 
 /* Switches the file to WAL. Changing the journal mode needs an exclusive lock, and SQLite

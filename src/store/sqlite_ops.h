@@ -59,4 +59,11 @@ int idd_sqlite_apikey_delete(idd_store_t *s, const char *id);
 int idd_sqlite_apikey_touch(idd_store_t *s, const char (*ids)[IDD_GUID_LEN + 1],
                             const int64_t *when, size_t n);
 
+/* ---- sqlite_signing.c ---- */
+int idd_sqlite_signing_key_list(idd_store_t *s, idd_signing_key_visit_fn visit, void *arg);
+int idd_sqlite_signing_key_insert(idd_store_t *s, const idd_signing_key_t *key);
+int idd_sqlite_signing_key_activate(idd_store_t *s, const char *kid, int64_t now,
+                                    int64_t retire_at);
+int idd_sqlite_signing_key_retire(idd_store_t *s, int64_t now, int *n);
+
 #endif

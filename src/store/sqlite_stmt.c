@@ -168,6 +168,25 @@ static const struct {
     [ST_APIKEY_TOUCH] = {"UPDATE api_keys SET last_used = max(coalesce(last_used, 0), ?2) "
                          "WHERE id = ?1",
                          "apikey_touch"},
+
+    /* ---- signing keys identityd rotates (sqlite_signing.c) ---- */
+    [ST_SKEY_LIST] = {"SELECT kid, alg, state, created, activate_at, activated, retire_at "
+                      "FROM signing_keys ORDER BY created, kid",
+                      "signing_key_list"},
+    [ST_SKEY_INSERT] = {"INSERT INTO signing_keys (kid, alg, state, created, activate_at, "
+                        "activated) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        "signing_key_insert"},
+    /* Activation runs these two in one transaction: the signing key steps aside first, since
+     * the index allows one active row at a time. */
+    [ST_SKEY_DEMOTE] = {"UPDATE signing_keys SET state = 'draining', retire_at = ?1 "
+                        "WHERE state = 'active'",
+                        "signing_key_activate"},
+    [ST_SKEY_PROMOTE] = {"UPDATE signing_keys SET state = 'active', activated = ?2 "
+                         "WHERE kid = ?1 AND state = 'pending' AND activate_at <= ?2",
+                         "signing_key_activate"},
+    [ST_SKEY_RETIRE] = {"UPDATE signing_keys SET state = 'retired' "
+                        "WHERE state = 'draining' AND retire_at <= ?1",
+                        "signing_key_retire"},
 };
 
 void idd_sqlite_log(sqlite3 *db, const char *what)

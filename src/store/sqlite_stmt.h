@@ -6,7 +6,8 @@
  * The engine's files sit in this order, each using only those below it:
  *   sqlite.c          opens and closes a connection; the engine's ops table
  *   sqlite_user.c     tenants and users (a user change ends the user's sessions)
- *   sqlite_session.c  sessions;  sqlite_apikey.c  API keys;  sqlite_migrate.c  migrations
+ *   sqlite_session.c  sessions;  sqlite_apikey.c  API keys;  sqlite_migrate.c  migrations;
+ *   sqlite_signing.c  signing keys identityd rotates itself
  *   sqlite_stmt.c     this header: the statements and the helpers
  * store.c, the engine-neutral interface, sits above them all; records.c (role and status
  * names) below them all.
@@ -74,6 +75,11 @@ enum stmt_id {
     ST_APIKEY_ACTIVATE,
     ST_APIKEY_PRUNE,
     ST_APIKEY_COUNT,
+    ST_SKEY_LIST,
+    ST_SKEY_INSERT,
+    ST_SKEY_DEMOTE,
+    ST_SKEY_PROMOTE,
+    ST_SKEY_RETIRE,
     ST_COUNT
 };
 

@@ -13,9 +13,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/bio.h>
@@ -27,6 +29,7 @@
 #include <openssl/obj_mac.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 
 #include "identityd/core/b64.h"
 #include "identityd/core/buf.h"
@@ -412,13 +415,16 @@ int idd_keyring_load(const idd_config_t *cfg, idd_keyring_t **out, char *err, si
         rc = IDD_EINVAL;
         goto done;
     }
-    if (cfg->n_keys == 0 || cfg->keys == NULL) {
+    /* With rotation: the keys it makes are added from the database; before the first start
+     * (-t) there may be none yet. */
+    if ((cfg->n_keys == 0 || cfg->keys == NULL) && cfg->rotation_every == 0) {
         report(err, errlen, cfg, 0, "no signing key is configured");
         goto done;
     }
 
     kr = idd_xcalloc(1, sizeof(*kr));
-    kr->keys = idd_xcalloc(cfg->n_keys, sizeof(*kr->keys));
+    kr->keys = idd_xcalloc(cfg->n_keys > 0 ? cfg->n_keys : 1, sizeof(*kr->keys));
+    kr->active = SIZE_MAX;
     for (size_t i = 0; i < cfg->n_keys; i++) {
         const idd_key_config_t *kc = &cfg->keys[i];
         idd_key_t *key = &kr->keys[kr->n_keys];
@@ -477,7 +483,7 @@ int idd_keyring_load(const idd_config_t *cfg, idd_keyring_t **out, char *err, si
             goto done;
         rc = IDD_ECONFIG;
     }
-    if (n_active == 0) {
+    if (n_active == 0 && cfg->rotation_every == 0) {
         report(err, errlen, cfg, cfg->keys[0].line,
                "no key is active: exactly one key must have state active");
         goto done;
@@ -507,7 +513,7 @@ void idd_keyring_free(idd_keyring_t *kr)
 
 const idd_key_t *idd_keyring_active(const idd_keyring_t *kr)
 {
-    return &kr->keys[kr->active];
+    return kr->active < kr->n_keys ? &kr->keys[kr->active] : NULL;
 }
 
 const idd_key_t *idd_keyring_find(const idd_keyring_t *kr, const char *kid)
@@ -566,6 +572,25 @@ static EVP_PKEY *generate(idd_alg_t alg)
         break;
     }
     return NULL;
+}
+
+int idd_key_new_kid(idd_alg_t alg, int64_t now, char out[32])
+{
+    unsigned char rnd[4];
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+        return IDD_ECRYPTO;
+    char lower[8] = "";
+    const char *name = idd_alg_name(alg);
+    for (size_t i = 0; name[i] != '\0' && i + 1 < sizeof(lower); i++)
+        lower[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + ('a' - 'A') : name[i]);
+    time_t t = (time_t)now;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    /* Years past 9999 are not days a key is made on; the bound keeps the text in 32 bytes. */
+    int year = tm.tm_year + 1900 > 9999 ? 9999 : tm.tm_year + 1900;
+    snprintf(out, 32, "%.5s-%04d%02d%02d-%02x%02x%02x%02x", lower, year % 10000,
+             (tm.tm_mon + 1) % 100, tm.tm_mday % 100, rnd[0], rnd[1], rnd[2], rnd[3]);
+    return 0;
 }
 
 int idd_key_generate(idd_alg_t alg, const char *path, char *err, size_t errlen)

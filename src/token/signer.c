@@ -106,8 +106,8 @@ idd_signer_t *idd_signer_new(const idd_keyring_t *kr)
     int rc = IDD_ECRYPTO;
 
     idd_buf_init(&header);
-    if (kr == NULL) {
-        idd_log_error("signer: no keyring");
+    if (kr == NULL || idd_keyring_active(kr) == NULL) {
+        idd_log_error("signer: no keyring, or no key in it signs");
         goto done;
     }
     s = idd_xcalloc(1, sizeof(*s));

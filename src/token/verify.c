@@ -156,6 +156,10 @@ int idd_verify_token(const idd_keyring_t *kr, const char *token, int64_t now, id
 
     rc = IDD_EDENIED;
     key = kid != NULL ? idd_keyring_find(kr, json_string_value(kid)) : idd_keyring_active(kr);
+    if (key == NULL && kid == NULL) {
+        idd_errorf(err, errlen, "the token names no kid and no key signs yet");
+        goto done;
+    }
     if (key == NULL) {
         idd_errorf(err, errlen, "unknown kid '%s'", json_string_value(kid));
         goto done;

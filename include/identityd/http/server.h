@@ -51,6 +51,9 @@ typedef struct idd_http_hooks {
     bool (*thread_busy)(void *app, idd_http_thread_t *t);
     /* Called on the main thread for each SIGHUP while the loops serve; NULL ignores it. */
     void (*reload)(void *app);
+    /* Called on the main thread once the loops serve, then again each time no signal came
+     * for the milliseconds it last returned; -1 waits for signals only. NULL: never. */
+    int (*idle)(void *app);
 } idd_http_hooks_t;
 
 /* What a hostile client may hold (see README, "Queues, connections and what the HTTP library

@@ -118,6 +118,29 @@ void idd_user_display_name(const idd_user_t *user, char *out, size_t len);
 /* Called once per user by user_list; return non-zero to stop early. */
 typedef int (*idd_user_visit_fn)(const idd_user_t *user, void *arg);
 
+/* A signing key identityd rotates itself (rotation: in the configuration): its row, never
+ * its private key, which stays in rotation.dir/KID.pem. */
+typedef enum {
+    IDD_SKEY_PENDING = 0, /* in the JWKS, not signing yet */
+    IDD_SKEY_ACTIVE,      /* signs (at most one) */
+    IDD_SKEY_DRAINING,    /* signed before; in the JWKS until retire_at */
+    IDD_SKEY_RETIRED      /* neither */
+} idd_skey_state_t;
+
+#define IDD_KID_MAX 64
+
+typedef struct idd_signing_key {
+    char kid[IDD_KID_MAX + 1];
+    char alg[8]; /* "ES256" | "RS256" | "EdDSA" */
+    idd_skey_state_t state;
+    int64_t created;     /* Unix seconds */
+    int64_t activate_at; /* pending: when it may start signing */
+    int64_t activated;   /* when it started signing; 0: never */
+    int64_t retire_at;   /* draining: when it leaves the JWKS; 0 otherwise */
+} idd_signing_key_t;
+
+typedef int (*idd_signing_key_visit_fn)(const idd_signing_key_t *key, void *arg);
+
 /* The operations an engine provides. All return 0 or a negative IDD_E* code:
  * IDD_ENOTFOUND for a missing row, IDD_EEXIST for a duplicate, IDD_ESTORE for an engine
  * failure (logged by the engine, without secrets). */
@@ -213,6 +236,19 @@ typedef struct idd_store_ops {
     /* Records uses: last_used = max(last_used, when) for each of n ids, in one transaction. */
     int (*apikey_touch)(idd_store_t *s, const char (*ids)[IDD_GUID_LEN + 1], const int64_t *when,
                         size_t n);
+
+    /* ---- signing keys identityd rotates itself ---- */
+    /* Visits every row, oldest first. */
+    int (*signing_key_list)(idd_store_t *s, idd_signing_key_visit_fn visit, void *arg);
+    /* Inserts a pending or active key. IDD_EEXIST when its kid is taken or a key already
+     * holds that state (another instance made the next key first). */
+    int (*signing_key_insert)(idd_store_t *s, const idd_signing_key_t *key);
+    /* In one transaction: the pending key kid, when its activate_at <= now, becomes active
+     * (activated = now), and the key active until then becomes draining with retire_at.
+     * IDD_ENOTFOUND when kid is not pending or not due (another instance did it first). */
+    int (*signing_key_activate)(idd_store_t *s, const char *kid, int64_t now, int64_t retire_at);
+    /* Draining keys whose retire_at <= now become retired; *n (may be NULL) counts them. */
+    int (*signing_key_retire)(idd_store_t *s, int64_t now, int *n);
 } idd_store_ops_t;
 
 /* Every engine's handle starts with this. */
@@ -361,6 +397,24 @@ static inline int idd_store_counts(idd_store_t *s, int64_t now, int64_t *live, i
 static inline int idd_store_apikey_delete(idd_store_t *s, const char *id)
 {
     return s->ops->apikey_delete(s, id);
+}
+static inline int idd_store_signing_key_list(idd_store_t *s, idd_signing_key_visit_fn visit,
+                                             void *arg)
+{
+    return s->ops->signing_key_list(s, visit, arg);
+}
+static inline int idd_store_signing_key_insert(idd_store_t *s, const idd_signing_key_t *key)
+{
+    return s->ops->signing_key_insert(s, key);
+}
+static inline int idd_store_signing_key_activate(idd_store_t *s, const char *kid, int64_t now,
+                                                 int64_t retire_at)
+{
+    return s->ops->signing_key_activate(s, kid, now, retire_at);
+}
+static inline int idd_store_signing_key_retire(idd_store_t *s, int64_t now, int *n)
+{
+    return s->ops->signing_key_retire(s, now, n);
 }
 static inline int idd_store_apikey_touch(idd_store_t *s, const char (*ids)[IDD_GUID_LEN + 1],
                                          const int64_t *when, size_t n)

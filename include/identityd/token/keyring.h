@@ -33,7 +33,8 @@ int idd_keyring_load(const idd_config_t *cfg, idd_keyring_t **out, char *err, si
 /* Frees the keys (secrets wiped); NULL is a no-op. */
 void idd_keyring_free(idd_keyring_t *kr);
 
-/* The active (signing) key; never NULL for a loaded keyring. Owned by the keyring. */
+/* The active (signing) key, owned by the keyring. NULL only with rotation before its first
+ * key exists (identityd -t on a fresh database): a serving keyring always has one. */
 const idd_key_t *idd_keyring_active(const idd_keyring_t *kr);
 
 /* The key with this kid, or NULL. Owned by the keyring. */
@@ -55,6 +56,10 @@ int idd_key_jwk(const idd_key_t *key, struct idd_buf *b);
 /* Generates a new private key for alg (ES256: P-256, RS256: RSA-3072, EdDSA: Ed25519) and
  * writes it as PKCS#8 PEM to path with mode 0600, refusing to overwrite an existing file.
  * Returns 0, IDD_EINVAL (HS256), IDD_EEXIST or IDD_EIO. */
+/* A fresh kid for a key of alg made at now: "es256-YYYYMMDD-" and 8 random hex digits, so
+ * that two keys made the same day differ. Returns 0 or IDD_ECRYPTO. */
+int idd_key_new_kid(idd_alg_t alg, int64_t now, char out[32]);
+
 int idd_key_generate(idd_alg_t alg, const char *path, char *err, size_t errlen);
 
 #endif
