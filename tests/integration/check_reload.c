@@ -6,9 +6,7 @@
  */
 #include <check.h>
 #include <curl/curl.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,8 +14,6 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "identityd/core/jwa.h"
-#include "identityd/jose/jwks.h"
 
 #define TOKEN_PATH "/api/2.0/security/oauth2/token"
 #define JWKS_PATH "/.well-known/jwks.json"
@@ -147,75 +143,6 @@ static char *token_kid(void)
 
 /* ---- the rotation, under load -------------------------------------------------------- */
 
-/* A client that, without pause, fetches the JWKS and then a token, and checks the token
- * against that JWKS. */
-typedef struct client {
-    pthread_t tid;
-    atomic_bool stop;
-    atomic_int rounds;
-    atomic_int failures;
-    atomic_int seen_a, seen_b;
-    char first_failure[512];
-} client_t;
-
-static void note_failure(client_t *c, const char *fmt, const char *what)
-{
-    if (atomic_fetch_add(&c->failures, 1) == 0)
-        snprintf(c->first_failure, sizeof(c->first_failure), fmt, what);
-}
-
-static void *client_main(void *arg)
-{
-    client_t *c = arg;
-    while (!atomic_load(&c->stop)) {
-        char *jwks_text = get_jwks();
-        idd_jwks_t jwks;
-        if (idd_jwks_parse(jwks_text, strlen(jwks_text), &jwks) != 0) {
-            note_failure(c, "JWKS does not parse: %s", jwks_text);
-            free(jwks_text);
-            continue;
-        }
-        long status = 0;
-        char *token = get_token(&status);
-        if (token == NULL) {
-            char code[16];
-            snprintf(code, sizeof(code), "%ld", status);
-            note_failure(c, "token request answered %s", code);
-        } else {
-            idd_jwt_policy_t policy = {.algs = IDD_JWA_ES256 | IDD_JWA_EDDSA,
-                                       .issuer = srv.base,
-                                       .audiences = (const char *const[]){srv.base},
-                                       .n_audiences = 1,
-                                       .now = time(NULL),
-                                       .skew = 60};
-            idd_jwt_status_t st = idd_jwt_verify(token, strlen(token), &jwks, &policy, NULL);
-            if (st != IDD_JWT_OK)
-                note_failure(c, "token does not verify against the JWKS fetched before it: %s",
-                             idd_jwt_status_name(st));
-            char *kid = kid_of(token);
-            if (strcmp(kid, "key-a") == 0)
-                atomic_fetch_add(&c->seen_a, 1);
-            else if (strcmp(kid, "key-b") == 0)
-                atomic_fetch_add(&c->seen_b, 1);
-            free(kid);
-            free(token);
-        }
-        idd_jwks_dispose(&jwks);
-        free(jwks_text);
-        atomic_fetch_add(&c->rounds, 1);
-    }
-    return NULL;
-}
-
-/* Waits until the client has done n more rounds (or 60 s pass). */
-static void wait_rounds(client_t *c, int n)
-{
-    int target = atomic_load(&c->rounds) + n;
-    for (double end = th_now() + 60; atomic_load(&c->rounds) < target && th_now() < end;)
-        usleep(5000);
-    ck_assert_int_ge(atomic_load(&c->rounds), target);
-}
-
 static const char keys_a[] = "keys:\n"
                              "  - { kid: key-a, alg: ES256, file: a.pem, state: active }\n";
 static const char keys_a_b_published[] =
@@ -237,41 +164,36 @@ START_TEST(rotation_without_a_failed_request)
     th_env_write_config(&env, NULL, keys_a);
     th_server_start(&srv, &env);
 
-    client_t c;
-    memset(&c, 0, sizeof(c));
-    ck_assert_int_eq(pthread_create(&c.tid, NULL, client_main, &c), 0);
-    wait_rounds(&c, 5);
+    th_verifier_t v;
+    th_verifier_start(&v, &srv, "ada@example.com", "pw");
+    th_verifier_wait(&v, 5);
 
     /* 1: the new key is published: in the JWKS, not signing. */
     th_env_write_config(&env, NULL, keys_a_b_published);
     ck_assert(hup_and_wait());
-    wait_rounds(&c, 5);
+    th_verifier_wait(&v, 5);
     char *jwks = get_jwks();
     ck_assert(jwks_has(jwks, "key-a") && jwks_has(jwks, "key-b"));
     free(jwks);
-    ck_assert_int_eq(atomic_load(&c.seen_b), 0);
+    char last[80];
+    ck_assert_int_eq(th_verifier_kids(&v, last), 1);
+    ck_assert_str_eq(last, "key-a");
 
     /* 2: it signs; the old one stays published for the tokens it signed. */
     th_env_write_config(&env, NULL, keys_b_active);
     ck_assert(hup_and_wait());
-    int b_before = atomic_load(&c.seen_b);
-    wait_rounds(&c, 5);
-    ck_assert_int_gt(atomic_load(&c.seen_b), b_before);
+    th_verifier_wait(&v, 5);
+    ck_assert_int_eq(th_verifier_kids(&v, last), 2);
+    ck_assert_str_eq(last, "key-b");
 
     /* 3: the old key is retired: gone from the JWKS; its file is no longer read. */
     th_env_write_config(&env, NULL, keys_a_retired);
     ck_assert(hup_and_wait());
-    wait_rounds(&c, 5);
+    th_verifier_wait(&v, 5);
     jwks = get_jwks();
     ck_assert(!jwks_has(jwks, "key-a") && jwks_has(jwks, "key-b"));
     free(jwks);
-
-    atomic_store(&c.stop, true);
-    pthread_join(c.tid, NULL);
-    ck_assert_msg(atomic_load(&c.failures) == 0, "%d of %d rounds failed; first: %s",
-                  atomic_load(&c.failures), atomic_load(&c.rounds), c.first_failure);
-    ck_assert_int_gt(atomic_load(&c.seen_a), 0);
-    ck_assert_int_gt(atomic_load(&c.seen_b), 0);
+    th_verifier_stop(&v); /* fails the test if any round failed */
 
     /* The log tells each key's change, and which key each configuration signs with. */
     ck_assert_int_eq(log_count("key key-b (EdDSA): added as published"), 1);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -21,6 +22,8 @@
 #include <unistd.h>
 
 #include "identityd/core/b64.h"
+#include "identityd/core/jwa.h"
+#include "identityd/jose/jwks.h"
 
 const char *th_getenv(const char *name)
 {
@@ -235,6 +238,7 @@ int th_run(const char *const argv[], const char *stdin_text, char **out, char **
 
 int th_threads = 2;
 unsigned th_password_iterations = 1000;
+int th_token_ttl = 300;
 unsigned th_nofile_soft, th_nofile_hard;
 
 void th_env_init(th_env_t *env, const char *extra_yaml, const char *keys_yaml)
@@ -267,14 +271,14 @@ void th_env_write_config(const th_env_t *env, const char *extra_yaml, const char
              "threads: %d\n"
              "database: identity.db\n"
              "workers: 2\n"
-             "token: { ttl: 300 }\n"
+             "token: { ttl: %d }\n"
              "password: { iterations: %u, pepper_file: pepper }\n"
              "tenants:\n"
              "  - { id: 1, name: default, domains: [localhost, 127.0.0.1, \"::1\"],"
              " origins: [\"https://docs.example.com\"] }\n"
              "  - { id: 2, name: second, domains: [second.test] }\n"
              "%s\n%s\n",
-             th_threads, th_password_iterations,
+             th_threads, th_token_ttl, th_password_iterations,
              keys_yaml
                  ? keys_yaml
                  : "keys:\n  - { kid: test-es256, alg: ES256, file: es256.pem, state: active }",
@@ -405,8 +409,13 @@ static void print_live_reports(void)
 
 void th_server_start(th_server_t *s, const th_env_t *env)
 {
+    th_server_start_as(s, env, "identityd");
+}
+
+void th_server_start_as(th_server_t *s, const th_env_t *env, const char *name)
+{
     memset(s, 0, sizeof(*s));
-    snprintf(s->log, sizeof(s->log), "%s/identityd.log", env->dir);
+    snprintf(s->log, sizeof(s->log), "%s/%s.log", env->dir, name);
     /* A restart in the same folder must not read the previous server's port. */
     unlink(s->log);
     pid_t pid = fork();
@@ -733,4 +742,144 @@ json_t *th_read_ready_json(int fd, int timeout_ms, const char *who, const char *
                      log != NULL ? log : "see its stderr above");
     }
     return th_json_parse(line);
+}
+
+/* ---- a consumer that checks every token ----------------------------------------------- */
+
+/* The served JWKS, or NULL when the server did not answer 200. */
+static char *verifier_jwks(const th_server_t *srv)
+{
+    th_response_t r;
+    th_get(&r, srv, "/.well-known/jwks.json", NULL);
+    char *body = r.status == 200 ? strdup(r.body) : NULL;
+    th_response_dispose(&r);
+    return body;
+}
+
+static void verifier_fail(th_verifier_t *v, const char *what, const char *detail)
+{
+    pthread_mutex_lock(&v->lock);
+    if (v->failures++ == 0)
+        snprintf(v->first_failure, sizeof(v->first_failure), "%s: %s", what, detail);
+    pthread_mutex_unlock(&v->lock);
+}
+
+static void verifier_saw(th_verifier_t *v, const char *kid)
+{
+    pthread_mutex_lock(&v->lock);
+    size_t i = 0;
+    while (i < v->n_kids && strcmp(v->kids[i], kid) != 0)
+        i++;
+    if (i == v->n_kids && i < TH_VERIFIER_KIDS)
+        snprintf(v->kids[v->n_kids++], sizeof(v->kids[0]), "%s", kid);
+    if (i < TH_VERIFIER_KIDS)
+        snprintf(v->last_kid, sizeof(v->last_kid), "%s", kid);
+    pthread_mutex_unlock(&v->lock);
+}
+
+/* One round: the JWKS, then a token, checked against that JWKS. */
+static void verifier_round(th_verifier_t *v)
+{
+    char *jwks_text = verifier_jwks(v->srv);
+    idd_jwks_t jwks;
+    if (jwks_text == NULL || idd_jwks_parse(jwks_text, strlen(jwks_text), &jwks) != 0) {
+        verifier_fail(v, "no JWKS", jwks_text ? jwks_text : "(no 200)");
+        free(jwks_text);
+        return;
+    }
+    th_response_t r;
+    th_get(&r, v->srv, "/api/2.0/security/oauth2/token", v->authorization);
+    json_t *doc = r.status == 200 ? json_loads(r.body, 0, NULL) : NULL;
+    const char *token = json_string_value(json_object_get(doc, "response"));
+    if (token == NULL) {
+        char status[32];
+        snprintf(status, sizeof(status), "status %ld", r.status);
+        verifier_fail(v, "no token", status);
+    } else {
+        const char *const audiences[] = {v->srv->base};
+        idd_jwt_policy_t policy = {.algs = IDD_JWA_SIGNING & ~IDD_JWA_HS256,
+                                   .issuer = v->srv->base,
+                                   .audiences = audiences,
+                                   .n_audiences = 1,
+                                   .now = time(NULL),
+                                   .skew = 60};
+        idd_jwt_status_t st = idd_jwt_verify(token, strlen(token), &jwks, &policy, NULL);
+        json_t *header = NULL, *claims = NULL;
+        if (idd_jwt_decode(token, strlen(token), &header, &claims) == IDD_JWT_OK &&
+            json_is_string(json_object_get(header, "kid")))
+            verifier_saw(v, json_string_value(json_object_get(header, "kid")));
+        if (st != IDD_JWT_OK)
+            verifier_fail(v, "a token does not verify against the JWKS fetched before it",
+                          idd_jwt_status_name(st));
+        json_decref(header);
+        json_decref(claims);
+    }
+    json_decref(doc);
+    th_response_dispose(&r);
+    idd_jwks_dispose(&jwks);
+    free(jwks_text);
+    pthread_mutex_lock(&v->lock);
+    v->rounds++;
+    pthread_mutex_unlock(&v->lock);
+}
+
+static void *verifier_main(void *arg)
+{
+    th_verifier_t *v = arg;
+    for (;;) {
+        pthread_mutex_lock(&v->lock);
+        bool stop = v->stop;
+        pthread_mutex_unlock(&v->lock);
+        if (stop)
+            return NULL;
+        verifier_round(v);
+    }
+}
+
+void th_verifier_start(th_verifier_t *v, const th_server_t *srv, const char *user,
+                       const char *password)
+{
+    memset(v, 0, sizeof(*v));
+    pthread_mutex_init(&v->lock, NULL);
+    v->srv = srv;
+    v->authorization = th_basic(user, password);
+    ck_assert_int_eq(pthread_create(&v->tid, NULL, verifier_main, v), 0);
+}
+
+int th_verifier_rounds(th_verifier_t *v)
+{
+    pthread_mutex_lock(&v->lock);
+    int n = v->rounds;
+    pthread_mutex_unlock(&v->lock);
+    return n;
+}
+
+size_t th_verifier_kids(th_verifier_t *v, char last[80])
+{
+    pthread_mutex_lock(&v->lock);
+    size_t n = v->n_kids;
+    if (last != NULL)
+        snprintf(last, 80, "%s", v->last_kid);
+    pthread_mutex_unlock(&v->lock);
+    return n;
+}
+
+void th_verifier_wait(th_verifier_t *v, int rounds)
+{
+    int target = th_verifier_rounds(v) + rounds;
+    for (double end = th_now() + 60; th_verifier_rounds(v) < target && th_now() < end;)
+        usleep(5000);
+    ck_assert_int_ge(th_verifier_rounds(v), target);
+}
+
+void th_verifier_stop(th_verifier_t *v)
+{
+    pthread_mutex_lock(&v->lock);
+    v->stop = true;
+    pthread_mutex_unlock(&v->lock);
+    pthread_join(v->tid, NULL);
+    free(v->authorization);
+    v->authorization = NULL;
+    ck_assert_msg(v->failures == 0, "%d of %d rounds failed; the first: %s", v->failures, v->rounds,
+                  v->first_failure);
 }

@@ -8,6 +8,7 @@
 #define IDD_TEST_HARNESS_H
 
 #include <check.h>
+#include <pthread.h>
 #include <curl/curl.h>
 #include <jansson.h>
 #include <stdbool.h>
@@ -70,6 +71,7 @@ typedef struct th_env {
  * iterations so that tests run fast). */
 extern int th_threads;
 extern unsigned th_password_iterations;
+extern int th_token_ttl; /* token.ttl, 300 */
 /* When above 0, th_server_start runs identityd with RLIMIT_NOFILE soft and hard limits of
  * these values (th_nofile_soft 0: the same as hard). */
 extern unsigned th_nofile_soft, th_nofile_hard;
@@ -104,6 +106,9 @@ typedef struct th_server {
 
 /* Starts identityd -c config and waits until it logs the port it listens on. */
 void th_server_start(th_server_t *s, const th_env_t *env);
+/* The same, logging to name.log in the environment's folder (th_server_start: "identityd"):
+ * for several servers on one environment. */
+void th_server_start_as(th_server_t *s, const th_env_t *env, const char *name);
 /* SIGTERM, then waits; returns identityd's exit status (-1 when it died from a signal or had
  * to be killed). Anything but a clean 0, or a sanitizer report in its log even with exit 0
  * (then 1 is returned), also prints the log to stderr and is counted: callers in a test or
@@ -181,5 +186,35 @@ long th_multi_finish(CURLM *multi, CURL *easy);
  * and quoting log_path (may be NULL), when the child closes its stdout first or no line came
  * within timeout_ms. */
 json_t *th_read_ready_json(int fd, int timeout_ms, const char *who, const char *log_path);
+
+/* ---- a consumer that checks every token -------------------------------------------------- */
+
+#define TH_VERIFIER_KIDS 16
+
+/* A thread that, without pause, fetches the JWKS of srv, then a token with Basic user and
+ * password, and verifies the token against that JWKS (signature, iss and aud): what a
+ * consumer caching nothing sees during a key rotation. */
+typedef struct th_verifier {
+    pthread_t tid;
+    pthread_mutex_t lock; /* guards everything below */
+    const th_server_t *srv;
+    char *authorization;
+    bool stop;
+    int rounds, failures;
+    char first_failure[512];
+    char kids[TH_VERIFIER_KIDS][80]; /* distinct kids seen, in order */
+    size_t n_kids;
+    char last_kid[80];
+} th_verifier_t;
+
+void th_verifier_start(th_verifier_t *v, const th_server_t *srv, const char *user,
+                       const char *password);
+/* Rounds done so far; distinct kids seen (the last one into last, which may be NULL). */
+int th_verifier_rounds(th_verifier_t *v);
+size_t th_verifier_kids(th_verifier_t *v, char last[80]);
+/* Waits until rounds more rounds are done (fails the test after 60 s). */
+void th_verifier_wait(th_verifier_t *v, int rounds);
+/* Stops the thread and fails the test if any round failed, quoting the first failure. */
+void th_verifier_stop(th_verifier_t *v);
 
 #endif
