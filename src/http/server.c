@@ -2,7 +2,8 @@
  * The event loops. Every thread has its own h2o context, evloop and SO_REUSEPORT listening
  * sockets; what else a thread owns is the application's (hooks.thread_init). All sockets
  * are bound by the main thread before any loop starts: a bad address fails the start, and
- * with port 0 every thread binds the port the kernel gave the first one.
+ * with port 0 every thread binds the port the kernel gave the first one. A TLS listener's
+ * sockets hand their connections to h2o with the listener's TLS context (tls.c).
  *
  * Signals are blocked in every thread and taken by sigwait() in the main thread, which then
  * posts a stop message to each loop: the loop closes its listeners, stops keep-alive, waits
