@@ -49,13 +49,16 @@ static const h2o_iovec_t alpn_http1[] = {{H2O_STRLIT("http/1.1")}, {NULL, 0}};
 typedef struct tls_listener {
     SSL_CTX *base;    /* NULL: a cleartext listener */
     SSL_CTX *current; /* under tls_lock */
+    /* The listener as started, copied: a reload may come after the configuration the
+     * server started from has been freed. */
+    char host[64];
+    unsigned port;
 } tls_listener_t;
 
 static pthread_mutex_t tls_lock = PTHREAD_MUTEX_INITIALIZER;
 /* What the running server serves (under tls_lock): set by idd_http_tls_start, cleared by
  * idd_http_tls_stop. */
 static tls_listener_t *tls_listeners;
-static const idd_http_listen_t *tls_listen;
 static size_t tls_n;
 static bool tls_http2;
 
@@ -215,6 +218,8 @@ int idd_http_tls_start(const idd_http_server_t *server, char *err, size_t errlen
     }
     tls_listener_t *lis = idd_xcalloc(n > 0 ? n : 1, sizeof(*lis));
     for (size_t i = 0; i < n; i++) {
+        snprintf(lis[i].host, sizeof(lis[i].host), "%s", server->listen[i].host);
+        lis[i].port = server->listen[i].port;
         if (ctxs[i] == NULL)
             continue;
         /* The first current context is the base itself, with a reference of its own. */
@@ -225,7 +230,6 @@ int idd_http_tls_start(const idd_http_server_t *server, char *err, size_t errlen
     free(ctxs);
     pthread_mutex_lock(&tls_lock);
     tls_listeners = lis;
-    tls_listen = server->listen;
     tls_n = n;
     tls_http2 = server->limits.http2;
     pthread_mutex_unlock(&tls_lock);
@@ -246,7 +250,6 @@ void idd_http_tls_stop(void)
     tls_listener_t *lis = tls_listeners;
     size_t n = tls_n;
     tls_listeners = NULL;
-    tls_listen = NULL;
     tls_n = 0;
     pthread_mutex_unlock(&tls_lock);
     /* Connections still open at exit hold references of their own. */
@@ -274,9 +277,9 @@ int idd_http_tls_reload(const idd_http_listen_t *listen, size_t n, char *err, si
         rc = IDD_EINVAL;
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        const idd_http_listen_t *was = i < tls_n ? &tls_listen[i] : NULL;
+        const tls_listener_t *was = i < tls_n ? &tls_listeners[i] : NULL;
         if (was == NULL || strcmp(was->host, listen[i].host) != 0 || was->port != listen[i].port ||
-            (was->tls == NULL) != (listen[i].tls == NULL)) {
+            (was->base == NULL) != (listen[i].tls == NULL)) {
             snprintf(err, errlen,
                      "%s: listen: the listeners (addresses, and which carry TLS) cannot change "
                      "without a restart",
