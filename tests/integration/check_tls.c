@@ -71,15 +71,22 @@ static void env_with(const char *extra_yaml, const char *tls_extra)
     write_listen(tls_extra);
 }
 
-/* identityd logs "listening on https://127.0.0.1:PORT" for the TLS listener. */
+/* identityd logs "listening on https://127.0.0.1:PORT" for the TLS listener, after the
+ * cleartext one th_server_start waited for: wait for that line too. */
 static int find_tls_port(void)
 {
+    const char *mark = "listening on https://127.0.0.1:";
+    for (int i = 0; i < 3000; i++) {
+        char *log = th_read_file(srv.log);
+        const char *p = log ? strstr(log, mark) : NULL;
+        int port = p != NULL ? atoi(p + strlen(mark)) : 0;
+        free(log);
+        if (port > 0)
+            return port;
+        usleep(10000);
+    }
     char *log = th_read_file(srv.log);
-    const char *p = log ? strstr(log, "listening on https://127.0.0.1:") : NULL;
-    ck_assert_msg(p != NULL, "no https listener in the log: %s", log ? log : "");
-    int port = atoi(p + strlen("listening on https://127.0.0.1:"));
-    free(log);
-    return port;
+    ck_abort_msg("no https listener in the log: %s", log ? log : "");
 }
 
 static void start_with(const char *extra_yaml, const char *tls_extra)
