@@ -170,6 +170,50 @@ static int check_store(const idd_config_t *cfg, char *err, size_t errlen)
     return rc;
 }
 
+/* The configuration's listeners as the HTTP layer takes them (pointing into cfg, which must
+ * outlive them). A reload of TLS certificates builds these from the new configuration and
+ * passes them to idd_http_tls_reload. */
+typedef struct http_listeners {
+    idd_http_listen_t *listen;
+    idd_http_tls_t *tls;
+    char (*origins)[3][512]; /* the item's, cert_file's and key_file's "FILE:LINE" */
+    size_t n;
+} http_listeners_t;
+
+static void http_listeners_make(const idd_config_t *cfg, http_listeners_t *out)
+{
+    out->n = cfg->n_listen;
+    out->listen = idd_xcalloc(out->n, sizeof(*out->listen));
+    out->tls = idd_xcalloc(out->n, sizeof(*out->tls));
+    out->origins = idd_xcalloc(out->n, sizeof(*out->origins));
+    for (size_t i = 0; i < out->n; i++) {
+        const idd_listen_t *l = &cfg->listen[i];
+        char(*o)[512] = out->origins[i];
+        snprintf(o[0], sizeof(o[0]), "%s:%d", cfg->path, l->line);
+        out->listen[i] = (idd_http_listen_t){l->host, l->port, o[0], NULL};
+        if (!l->tls)
+            continue;
+        snprintf(o[1], sizeof(o[1]), "%s:%d", cfg->path, l->tls_cert_line);
+        snprintf(o[2], sizeof(o[2]), "%s:%d", cfg->path, l->tls_key_line);
+        out->tls[i] = (idd_http_tls_t){
+            .cert_file = l->tls_cert_file,
+            .key_file = l->tls_key_file,
+            .min_version = l->tls_min_version == IDD_TLS_V1_3 ? IDD_HTTP_TLS_1_3 : IDD_HTTP_TLS_1_2,
+            .cert_origin = o[1],
+            .key_origin = o[2],
+        };
+        out->listen[i].tls = &out->tls[i];
+    }
+}
+
+static void http_listeners_free(http_listeners_t *h)
+{
+    free(h->listen);
+    free(h->tls);
+    free(h->origins);
+    memset(h, 0, sizeof(*h));
+}
+
 /* ---- generations: what a reload replaces ---- */
 
 static void free_oidc(struct idd_oidc *o)
@@ -259,6 +303,14 @@ static void reload_because(idd_app_t *app, const char *why)
     if (rc == 0) {
         idd_config_reconcile(cur->cfg, g->cfg, changed, sizeof(changed), kept, sizeof(kept));
         rc = prepare_store(g, err, sizeof(err));
+    }
+    if (rc == 0) {
+        /* Certificates last: once swapped, new handshakes use them, so nothing after this
+         * may refuse the reload. */
+        http_listeners_t h;
+        http_listeners_make(g->cfg, &h);
+        rc = idd_http_tls_reload(h.listen, h.n, err, sizeof(err));
+        http_listeners_free(&h);
     }
     if (rc != 0) {
         atomic_fetch_add(&app->reload_failures, 1);
@@ -352,19 +404,26 @@ static bool thread_busy(void *p, idd_http_thread_t *http)
     return http->data != NULL && idd_auth_thread_busy(http->data);
 }
 
+/* TLS listeners' files, as -t and the start check them: readable, the key owner-only and
+ * matching its certificate. */
+static int check_tls(const idd_config_t *cfg, char *err, size_t errlen)
+{
+    http_listeners_t h;
+    http_listeners_make(cfg, &h);
+    int rc = idd_http_tls_check(h.listen, h.n, cfg->http2, err, errlen);
+    http_listeners_free(&h);
+    return rc;
+}
+
 /* Serves until a stop signal. Returns 0 or an IDD_E* code. */
 static int serve(idd_app_t *app)
 {
     const idd_config_t *cfg = atomic_load(&app->gen)->cfg;
-    idd_http_listen_t *listen = idd_xcalloc(cfg->n_listen, sizeof(*listen));
-    char(*origins)[512] = idd_xcalloc(cfg->n_listen, sizeof(*origins));
-    for (size_t i = 0; i < cfg->n_listen; i++) {
-        snprintf(origins[i], sizeof(origins[i]), "%s:%d", cfg->path, cfg->listen[i].line);
-        listen[i] = (idd_http_listen_t){cfg->listen[i].host, cfg->listen[i].port, origins[i]};
-    }
+    http_listeners_t h;
+    http_listeners_make(cfg, &h);
     idd_http_server_t server = {
-        .listen = listen,
-        .n_listen = cfg->n_listen,
+        .listen = h.listen,
+        .n_listen = h.n,
         .threads = cfg->threads,
         .max_body_bytes = cfg->max_body_bytes,
         .limits = {.http2 = cfg->http2,
@@ -377,8 +436,7 @@ static int serve(idd_app_t *app)
                   idle},
     };
     int rc = idd_http_run(&server);
-    free(origins);
-    free(listen);
+    http_listeners_free(&h);
     return rc;
 }
 
@@ -455,6 +513,10 @@ int main(int argc, char **argv)
     }
     if (idd_pepper_load(cfg->pepper_file, &app.pepper, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s:%d: password.pepper_file: %s\n", cfg->path, cfg->pepper_file_line, err);
+        goto done;
+    }
+    if (check_tls(cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
         goto done;
     }
     if (test_only) {

@@ -14,6 +14,7 @@
 
 #include "identityd/core/common.h"
 #include "identityd/http/respond.h"
+#include "identityd/http/server.h"
 
 #define HOST_MAX 261 /* 255 name + ":65535" */
 
@@ -236,9 +237,10 @@ int idd_request_resolve(idd_request_t *r)
         idd_cidr_match(cfg->trusted_proxies, cfg->n_trusted_proxies, (struct sockaddr *)&r->peer);
 
     resolve_client(r, trusted);
-    /* identityd listens in cleartext only; h2o's req->scheme would echo an HTTP/2 client's
-     * :scheme, which the client chooses freely. */
-    r->scheme = h2o_iovec_init(H2O_STRLIT("http"));
+    /* The connection itself says: h2o's req->scheme would echo an HTTP/2 client's :scheme,
+     * which the client chooses freely. */
+    r->scheme = idd_http_is_tls(req) ? h2o_iovec_init(H2O_STRLIT("https"))
+                                     : h2o_iovec_init(H2O_STRLIT("http"));
     /* Without a Host (or :authority) h2o substitutes its own host configuration's name;
      * the tenant and the claims need the client's, so such a request is malformed here. */
     if (req->input.authority.len == 0 ||

@@ -69,30 +69,87 @@ static const char *parse_listen_text(const char *text, idd_listen_t *l)
     return NULL;
 }
 
-static int add_listen(loader_t *L, int line, const char *text, void *base, const char *name)
+/* Parses text into l (host, port); refuses a repeat of an address already in cfg. */
+static int set_listen_address(loader_t *L, const idd_config_t *cfg, int line, const char *text,
+                              idd_listen_t *l, const char *name)
 {
-    idd_config_t *cfg = base;
-    idd_listen_t l = {.line = line};
-    const char *why = parse_listen_text(text, &l);
+    const char *why = parse_listen_text(text, l);
     if (why == not_numeric)
         return tbl_fail(L, line, "%s: '%s' in '%.80s' is not a numeric IPv4 or IPv6 address", name,
-                        l.host, text);
+                        l->host, text);
     if (why != NULL)
         return tbl_fail(L, line, "%s: '%.80s': %s", name, text, why);
     /* With SO_REUSEPORT a repeated address would bind twice without complaint. */
     for (size_t i = 0; i < cfg->n_listen; i++)
-        if (l.port != 0 && l.port == cfg->listen[i].port &&
-            strcmp(l.host, cfg->listen[i].host) == 0)
+        if (&cfg->listen[i] != l && l->port != 0 && l->port == cfg->listen[i].port &&
+            strcmp(l->host, cfg->listen[i].host) == 0)
             return tbl_fail(L, line, "%s: '%s' is listed twice", name, text);
-    *TBL_APPEND(cfg->listen, cfg->n_listen) = l;
+    return 0;
+}
+
+/* A listen item that is a mapping: { address: "host:port", tls: { cert_file, key_file,
+ * min_version } }. */
+static const char *const tls_version_names[] = {"TLSv1.2", "TLSv1.3", NULL};
+#define LISTEN(f) offsetof(idd_listen_t, f)
+enum { LI_ADDRESS, LI_CERT, LI_KEY, LI_MIN };
+/* One row per key; clang-format would put one field per line. */
+/* clang-format off */
+static const entry_t listen_entries[] = {
+    [LI_ADDRESS] = {.name = "address", .type = T_STRING, .flags = F_REQUIRED,
+                    .offset = LISTEN(address)},
+    [LI_CERT] = {.name = "tls.cert_file", .type = T_PATH, .offset = LISTEN(tls_cert_file),
+                 .line_offset = LISTEN(tls_cert_line)},
+    [LI_KEY] = {.name = "tls.key_file", .type = T_PATH, .offset = LISTEN(tls_key_file),
+                .line_offset = LISTEN(tls_key_line)},
+    [LI_MIN] = {.name = "tls.min_version", .type = T_ENUM, .dflt = "TLSv1.2",
+                .offset = LISTEN(tls_min_version), .names = tls_version_names},
+};
+/* clang-format on */
+
+static int add_listen_map(loader_t *L, yaml_node_t *item, idd_config_t *cfg, const char *name)
+{
+    int line = tbl_line(item);
+    idd_listen_t *l = TBL_APPEND(cfg->listen, cfg->n_listen);
+    l->line = line;
+    char shown[64];
+    int seen[TBL_MAX_ENTRIES];
+    snprintf(shown, sizeof(shown), "%s[%zu].", name, cfg->n_listen - 1);
+    int rc = tbl_load(L, listen_entries, IDD_ARRAY_LEN(listen_entries), l, item, shown, line, seen);
+    if (rc != 0)
+        return rc;
+    rc = set_listen_address(L, cfg, seen[LI_ADDRESS], l->address, l, name);
+    if (rc != 0)
+        return rc;
+    int tls_line = tbl_key_line(L, item, "tls");
+    if (tls_line == 0)
+        return 0;
+    if (l->tls_cert_file == NULL || l->tls_key_file == NULL)
+        return tbl_fail(L, tls_line, "%stls: both cert_file and key_file are required", shown);
+    l->tls = true;
     return 0;
 }
 
 static int parse_listen(loader_t *L, yaml_node_t *node, void *base, const char *name)
 {
+    idd_config_t *cfg = base;
     CONFIG_STATE(L)->listen_seen = 1;
-    int rc = tbl_each_string(L, node, base, name, add_listen);
-    if (rc == 0 && CONFIG_STATE(L)->cfg->n_listen == 0)
+    yaml_node_item_t *it, *end;
+    int rc = tbl_list(L, node, name, &it, &end);
+    for (; rc == 0 && it < end; it++) {
+        yaml_node_t *item = tbl_node(L, *it);
+        if (item->type == YAML_MAPPING_NODE) {
+            rc = add_listen_map(L, item, cfg, name);
+            continue;
+        }
+        const char *text;
+        rc = tbl_scalar(L, item, name, &text);
+        if (rc != 0)
+            break;
+        idd_listen_t *l = TBL_APPEND(cfg->listen, cfg->n_listen);
+        l->line = tbl_line(item);
+        rc = set_listen_address(L, cfg, l->line, text, l, name);
+    }
+    if (rc == 0 && cfg->n_listen == 0)
         rc = tbl_fail(L, tbl_line(node), "%s: at least one address is required", name);
     return rc;
 }
@@ -521,7 +578,7 @@ static bool listen_equal(const idd_config_t *a, const idd_config_t *b)
         return false;
     for (size_t i = 0; i < a->n_listen; i++)
         if (strcmp(a->listen[i].host, b->listen[i].host) != 0 ||
-            a->listen[i].port != b->listen[i].port)
+            a->listen[i].port != b->listen[i].port || a->listen[i].tls != b->listen[i].tls)
             return false;
     return true;
 }
@@ -532,9 +589,17 @@ void idd_config_reconcile(const idd_config_t *running, idd_config_t *next, char 
     names_t n = {changed, kept, changed_len, kept_len};
     changed[0] = kept[0] = '\0';
     if (!listen_equal(running, next)) {
-        /* The sockets are bound once; the running addresses stay what the config says. */
+        /* The sockets are bound once: the running listeners stay what the config says, TLS
+         * files included (certificates reload only onto the listeners as they are). */
         idd_listen_t *copy = idd_xcalloc(running->n_listen, sizeof(*copy));
-        memcpy(copy, running->listen, running->n_listen * sizeof(*copy));
+        for (size_t i = 0; i < running->n_listen; i++) {
+            copy[i] = running->listen[i];
+            copy[i].address = idd_xstrdup(running->listen[i].address);
+            copy[i].tls_cert_file = idd_xstrdup(running->listen[i].tls_cert_file);
+            copy[i].tls_key_file = idd_xstrdup(running->listen[i].tls_key_file);
+        }
+        for (size_t i = 0; i < next->n_listen; i++)
+            tbl_free(listen_entries, IDD_ARRAY_LEN(listen_entries), &next->listen[i]);
         free(next->listen);
         next->listen = copy;
         next->n_listen = running->n_listen;
@@ -573,6 +638,8 @@ void idd_config_free(idd_config_t *cfg)
     config_keys_free(cfg);
     config_oidc_free(&cfg->oidc);
     free(cfg->tenants);
+    for (size_t i = 0; i < cfg->n_listen; i++)
+        tbl_free(listen_entries, IDD_ARRAY_LEN(listen_entries), &cfg->listen[i]);
     free(cfg->listen);
     free(cfg->trusted_proxies);
     free(cfg->path);

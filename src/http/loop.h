@@ -17,13 +17,13 @@
 typedef struct listener {
     h2o_socket_t *sock;
     struct loop *loop;
-    h2o_timeout_entry_t resume; /* accept paused while descriptors are short */
+    h2o_accept_ctx_t accept_ctx; /* ssl_ctx: the listener's base TLS context, or NULL */
+    h2o_timeout_entry_t resume;  /* accept paused while descriptors are short */
 } listener_t;
 
 /* One thread's loop and what the server keeps for it. */
 typedef struct loop {
-    idd_http_thread_t t; /* first: req->conn->ctx points at t.ctx */
-    h2o_accept_ctx_t accept_ctx;
+    idd_http_thread_t t;   /* first: req->conn->ctx points at t.ctx */
     listener_t *listeners; /* this thread's SO_REUSEPORT sockets */
     size_t n_listeners;
     const idd_http_limits_t *limits;
@@ -49,5 +49,12 @@ void idd_http_offloads_back(h2o_multithread_receiver_t *receiver, h2o_linklist_t
 
 /* Draws the key of the per-client table, once per run, on the main thread. */
 void idd_http_clients_seed(void);
+
+/* TLS (tls.c): builds the contexts of server's TLS listeners for this run (0, or
+ * IDD_ECONFIG with err set); the base context listener i's connections are made from (NULL
+ * for a cleartext listener); and, once the loops are gone, their release. */
+int idd_http_tls_start(const idd_http_server_t *server, char *err, size_t errlen);
+SSL_CTX *idd_http_tls_base(size_t i);
+void idd_http_tls_stop(void);
 
 #endif

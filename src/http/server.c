@@ -2,7 +2,8 @@
  * The event loops. Every thread has its own h2o context, evloop and SO_REUSEPORT listening
  * sockets; what else a thread owns is the application's (hooks.thread_init). All sockets
  * are bound by the main thread before any loop starts: a bad address fails the start, and
- * with port 0 every thread binds the port the kernel gave the first one.
+ * with port 0 every thread binds the port the kernel gave the first one. A TLS listener's
+ * sockets hand their connections to h2o with the listener's TLS context (tls.c).
  *
  * Signals are blocked in every thread and taken by sigwait() in the main thread, which then
  * posts a stop message to each loop: the loop closes its listeners, stops keep-alive, waits
@@ -31,11 +32,18 @@
 #include "identityd/http/respond.h"
 #include "http/loop.h"
 
-#define STOP_FLUSH_MS 500 /* then, time to write the last responses and close */
+#define STOP_FLUSH_MS 500      /* then, time to write the last responses and close */
+#define TLS_HANDSHAKE_MS 10000 /* h2o's default, stated: a TLS client's time to say hello */
 
 static atomic_bool stopping;
 static loop_t *all_loops;
 static int n_all_loops;
+static atomic_uint bound_ports[64]; /* of the first listeners, for idd_http_bound_port */
+
+unsigned idd_http_bound_port(size_t i)
+{
+    return i < IDD_ARRAY_LEN(bound_ports) ? atomic_load(&bound_ports[i]) : 0;
+}
 
 bool idd_http_stopping(void)
 {
@@ -146,7 +154,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
             continue;
         }
         idd_http_conn_track(l, sock);
-        h2o_accept(&l->accept_ctx, sock);
+        h2o_accept(&li->accept_ctx, sock);
     }
 }
 
@@ -219,8 +227,6 @@ static int loop_init(const idd_http_server_t *server, h2o_globalconf_t *conf, lo
     l->limits = &server->limits;
     h2o_context_init(&l->t.ctx, h2o_evloop_create(), conf);
     h2o_timeout_init(l->t.ctx.loop, &l->queue_timeout, (uint64_t)server->limits.max_wait_ms);
-    l->accept_ctx.ctx = &l->t.ctx;
-    l->accept_ctx.hosts = conf->hosts;
     h2o_multithread_register_receiver(l->t.ctx.queue, &l->offload_receiver, idd_http_offloads_back);
     h2o_multithread_register_receiver(l->t.ctx.queue, &l->stop_receiver, on_stop);
     l->listeners = idd_xcalloc(server->n_listen, sizeof(listener_t));
@@ -282,10 +288,11 @@ void idd_http_block_signals(void)
 
 /* Binds every listener once per thread; with port 0, every thread takes the port the
  * kernel gave the first. Returns 0 or -1 (logged). */
-static int bind_all(const idd_http_server_t *server, loop_t *loops)
+static int bind_all(const idd_http_server_t *server, h2o_globalconf_t *conf, loop_t *loops)
 {
     for (size_t i = 0; i < server->n_listen; i++) {
         const idd_http_listen_t *l = &server->listen[i];
+        SSL_CTX *ssl_ctx = idd_http_tls_base(i);
         unsigned port = l->port;
         for (int t = 0; t < server->threads; t++) {
             struct sockaddr_storage bound;
@@ -302,11 +309,17 @@ static int bind_all(const idd_http_server_t *server, loop_t *loops)
             li->sock = sock;
             li->loop = &loops[t];
             li->resume.cb = on_accept_resume;
+            li->accept_ctx.ctx = &loops[t].t.ctx;
+            li->accept_ctx.hosts = conf->hosts;
+            li->accept_ctx.ssl_ctx = ssl_ctx;
             sock->data = li;
             if (t == 0) {
                 char addr[INET6_ADDRSTRLEN + 16];
                 format_address(&bound, addr, sizeof(addr));
-                idd_log_info("listening on http://%s (%d threads)", addr, server->threads);
+                if (i < IDD_ARRAY_LEN(bound_ports))
+                    atomic_store(&bound_ports[i], port);
+                idd_log_info("listening on %s://%s (%d threads)", ssl_ctx ? "https" : "http", addr,
+                             server->threads);
             }
         }
     }
@@ -353,9 +366,20 @@ int idd_http_run(const idd_http_server_t *server)
     /* h2o's own limit only bounds buffering; the application answers 413 in the envelope. */
     conf.max_request_entity_size =
         server->max_body_bytes < 1048576 ? 1048576 : server->max_body_bytes * 2;
+    /* A TLS client has this long from connecting to finishing its handshake; then it is
+     * closed. The loop never waits on it: OpenSSL is fed only what has arrived. */
+    conf.handshake_timeout = TLS_HANDSHAKE_MS;
     h2o_hostconf_t *hostconf =
         h2o_config_register_host(&conf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     server->hooks.setup(server->hooks.app, hostconf);
+    char tls_err[1024];
+    if (idd_http_tls_start(server, tls_err, sizeof(tls_err)) != 0) {
+        idd_log_error("%s", tls_err);
+        rc = IDD_ECONFIG;
+        h2o_config_dispose(&conf);
+        free(loops);
+        return rc;
+    }
 
     /* SIGINT, SIGTERM and SIGHUP must already be blocked in every thread
      * (idd_http_block_signals before any thread starts); the main thread takes them with
@@ -374,7 +398,7 @@ int idd_http_run(const idd_http_server_t *server)
             goto done;
         }
     }
-    if (bind_all(server, loops) != 0)
+    if (bind_all(server, &conf, loops) != 0)
         goto done;
     all_loops = loops;
     n_all_loops = nthreads;
@@ -425,9 +449,12 @@ done:
         pthread_join(loops[i].tid, NULL);
     n_all_loops = 0;
     all_loops = NULL;
+    for (size_t i = 0; i < IDD_ARRAY_LEN(bound_ports); i++)
+        atomic_store(&bound_ports[i], 0);
     for (int i = 0; i < nthreads; i++)
         loop_dispose(server, &loops[i]);
     free(loops);
+    idd_http_tls_stop();
     h2o_config_dispose(&conf);
     return rc;
 }

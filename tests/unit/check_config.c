@@ -431,6 +431,22 @@ static const struct bad_case {
     {"listen port too large", "listen: [\"127.0.0.1:65536\"] #<\n" MINIMAL, "port"},
     {"listen without port", "listen: [\"127.0.0.1\"] #<\n" MINIMAL, "host:port"},
     {"empty listen", "listen: [] #<\n" MINIMAL, "at least one address"},
+    {"listen tls without key_file",
+     "listen:\n  - address: \"127.0.0.1:1\"\n    tls: #<\n      cert_file: s.pem\n" MINIMAL,
+     "listen[0].tls: both cert_file and key_file are required"},
+    {"listen tls bad min_version",
+     "listen:\n  - { address: \"127.0.0.1:1\", tls: { cert_file: s.pem, key_file: s.key,"
+     " min_version: TLSv1.1 } } #<\n" MINIMAL,
+     "listen[0].tls.min_version: 'TLSv1.1' is not one of TLSv1.2, TLSv1.3"},
+    {"listen mapping without address", "listen:\n  - { tls: { cert_file: s.pem } } #<\n" MINIMAL,
+     "listen[0].address"},
+    {"listen tls unknown key",
+     "listen:\n  - address: \"127.0.0.1:1\"\n    tls:\n      cert_file: s.pem\n"
+     "      key_file: s.key\n      ciphers: ALL #<\n" MINIMAL,
+     "unknown key 'listen[0].tls.ciphers'"},
+    {"listen mapping repeats an address",
+     "listen:\n  - \"127.0.0.1:8443\"\n  - { address: \"127.0.0.1:8443\" } #<\n" MINIMAL,
+     "is listed twice"},
     {"duplicate tenant id",
      PEPPER KEY1 TENANT1 "  - id: 1 #<\n    name: again\n"
                          "    domains: [two.example]\n",
@@ -744,6 +760,43 @@ START_TEST(tenant_lookup)
 }
 END_TEST
 
+/* A listen item may be a mapping carrying TLS; plain strings keep working beside it. */
+START_TEST(listen_tls_items_load)
+{
+    idd_config_t *cfg = load_ok("listen:\n"
+                                "  - \"127.0.0.1:8092\"\n"
+                                "  - { address: \"127.0.0.1:8443\", tls: { cert_file: s.pem,"
+                                " key_file: /etc/s.key } }\n"
+                                "  - address: \"[::1]:8444\"\n"
+                                "    tls:\n"
+                                "      cert_file: t.pem\n"
+                                "      key_file: t.key\n"
+                                "      min_version: TLSv1.3\n"
+                                "  - address: \"127.0.0.1:8093\"\n" MINIMAL);
+    ck_assert_uint_eq(cfg->n_listen, 4);
+    ck_assert(!cfg->listen[0].tls);
+    ck_assert_uint_eq(cfg->listen[0].port, 8092);
+    ck_assert(cfg->listen[1].tls);
+    ck_assert_str_eq(cfg->listen[1].host, "127.0.0.1");
+    ck_assert_uint_eq(cfg->listen[1].port, 8443);
+    char want[PATH_MAX + 16];
+    snprintf(want, sizeof(want), "%s/s.pem", realdir);
+    ck_assert_str_eq(cfg->listen[1].tls_cert_file, want);
+    ck_assert_str_eq(cfg->listen[1].tls_key_file, "/etc/s.key");
+    ck_assert_int_eq(cfg->listen[1].tls_min_version, IDD_TLS_V1_2);
+    ck_assert_int_eq(cfg->listen[1].line, 3);
+    ck_assert(cfg->listen[2].tls);
+    ck_assert_str_eq(cfg->listen[2].host, "::1");
+    ck_assert_uint_eq(cfg->listen[2].port, 8444);
+    ck_assert_int_eq(cfg->listen[2].tls_min_version, IDD_TLS_V1_3);
+    ck_assert_int_eq(cfg->listen[2].tls_cert_line, 6);
+    ck_assert_int_eq(cfg->listen[2].tls_key_line, 7);
+    ck_assert(!cfg->listen[3].tls);
+    ck_assert_uint_eq(cfg->listen[3].port, 8093);
+    idd_config_free(cfg);
+}
+END_TEST
+
 /* The shipped files must load, or `scripts/run` from a fresh clone breaks. */
 static void load_source_config(const char *relative)
 {
@@ -857,6 +910,7 @@ static Suite *config_suite(void)
     TCase *tc = tcase_create("load");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, full_config_is_loaded);
+    tcase_add_test(tc, listen_tls_items_load);
     tcase_add_test(tc, defaults_are_applied);
     tcase_add_test(tc, explicit_threads_are_kept);
     tcase_add_loop_test(tc, errors_name_the_line, 0, (int)IDD_ARRAY_LEN(bad_cases));

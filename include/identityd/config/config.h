@@ -27,10 +27,23 @@
  * live), `retired` is neither: a record that may stay in the file, whose file is not read. */
 typedef enum { IDD_KEY_ACTIVE = 0, IDD_KEY_PUBLISHED, IDD_KEY_RETIRED } idd_key_state_t;
 
+/* The lowest TLS version a TLS listener accepts (listen[].tls.min_version). */
+typedef enum { IDD_TLS_V1_2 = 0, IDD_TLS_V1_3 } idd_tls_version_t;
+
 typedef struct idd_listen {
     char host[64]; /* numeric address as written, without brackets ("127.0.0.1", "::1") */
     uint16_t port; /* 0 asks the kernel for an ephemeral port */
     int line;
+    /* A mapping item ({address, tls: {...}}) may carry TLS: then tls is true and both files
+     * are set (resolved paths). Whether the files are usable is checked by whoever builds
+     * the TLS contexts (the HTTP layer), at load and at each reload. */
+    char *address; /* the mapping's address text (parsed into host and port) */
+    bool tls;
+    char *tls_cert_file; /* PEM: the certificate, then any intermediates */
+    char *tls_key_file;  /* PEM private key: a secret file (owner-only mode) */
+    int tls_min_version; /* idd_tls_version_t; default TLSv1.2 */
+    int tls_cert_line;   /* of `cert_file:` */
+    int tls_key_line;    /* of `key_file:` */
 } idd_listen_t;
 
 typedef struct idd_tenant_config {

@@ -14,11 +14,24 @@
 
 #include "identityd/core/workers.h"
 
+/* What a TLS listener serves: read from the files at start and at each
+ * idd_http_tls_reload. */
+typedef struct idd_http_tls {
+    const char *cert_file;   /* PEM: the certificate, then any intermediates */
+    const char *key_file;    /* PEM private key, a secret file (core/secretfile.h rules) */
+    int min_version;         /* IDD_HTTP_TLS_1_2 or IDD_HTTP_TLS_1_3 */
+    const char *cert_origin; /* "FILE:LINE" of the cert_file key, for error messages */
+    const char *key_origin;  /* "FILE:LINE" of the key_file key */
+} idd_http_tls_t;
+
+enum { IDD_HTTP_TLS_1_2 = 0, IDD_HTTP_TLS_1_3 = 1 };
+
 /* An address to listen on. */
 typedef struct idd_http_listen {
-    const char *host;   /* numeric IPv4 or IPv6 address */
-    unsigned port;      /* 0: the kernel picks one, the same for every thread */
-    const char *origin; /* where it was configured ("FILE:LINE"), for error messages */
+    const char *host;          /* numeric IPv4 or IPv6 address */
+    unsigned port;             /* 0: the kernel picks one, the same for every thread */
+    const char *origin;        /* where it was configured ("FILE:LINE"), for error messages */
+    const idd_http_tls_t *tls; /* NULL: cleartext HTTP */
 } idd_http_listen_t;
 
 /* One event loop. h2o_context_t comes first, so a handler finds its thread from
@@ -99,6 +112,42 @@ int idd_http_run(const idd_http_server_t *server);
 
 /* True once a stop signal has arrived. */
 bool idd_http_stopping(void);
+
+/* Whether req came on a TLS connection to identityd itself (not a TLS-terminating proxy). */
+static inline bool idd_http_is_tls(h2o_req_t *req)
+{
+    h2o_socket_t *sock = req->conn->callbacks->get_socket != NULL
+                             ? req->conn->callbacks->get_socket(req->conn)
+                             : NULL;
+    return sock != NULL && sock->ssl != NULL;
+}
+
+/* ---- TLS ----
+ * Each TLS listener has one SSL_CTX that h2o makes every connection from, for the whole run,
+ * and a current one holding the certificate, key and minimum version: each handshake
+ * switches to the current one when the client's hello arrives. A reload swaps the current
+ * ones; connections already made keep theirs (OpenSSL counts references) and the old
+ * context goes with its last connection. Session tickets are off (no ticket keys to
+ * manage); sessions resume from a bounded cache per listener, emptied by a reload. */
+
+/* Builds (and drops) the contexts every TLS listener of listen would serve, so that `-t` and
+ * the start refuse bad files: unreadable or missing files, a key file others may read, a
+ * key that does not match the certificate. Returns 0, or IDD_ECONFIG with err
+ * "FILE:LINE: ..." naming the key at fault. http2 says whether ALPN offers h2. */
+int idd_http_tls_check(const idd_http_listen_t *listen, size_t n, bool http2, char *err,
+                       size_t errlen);
+
+/* While idd_http_run serves (from any thread, typically the main thread on a reload
+ * signal): reads the files of every TLS listener of listen anew and makes them the ones new
+ * handshakes use; connections already made are untouched. listen must name the same
+ * addresses, in the same order and with TLS on the same ones, as the running server's (a
+ * change of listeners needs a restart). On any error nothing changes and IDD_ECONFIG (or
+ * IDD_EINVAL when no server runs) is returned with err "FILE:LINE: ...". */
+int idd_http_tls_reload(const idd_http_listen_t *listen, size_t n, char *err, size_t errlen);
+
+/* The port listener i (in the order of idd_http_server_t.listen) is bound to, once
+ * idd_http_run has bound it; 0 before, after, or when i is out of range. */
+unsigned idd_http_bound_port(size_t i);
 
 /* Runs work(arg) on pool, then resume(owner, arg) back on req's own event loop.
  * release(arg) is always called last, on the loop (possibly before idd_http_offload
