@@ -257,6 +257,22 @@ static int parse_tenants(loader_t *L, yaml_node_t *node, void *base, const char 
 
 /* ---- the top level --------------------------------------------------------------------- */
 
+/* A user or group name as the system's databases hold them (or a numeric id): no path,
+ * separator, space or control character, at most 32 bytes. */
+static const char *check_account(const char *v)
+{
+    size_t n = strlen(v);
+    if (n > 32)
+        return "is longer than 32 bytes";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.' || (c == '$' && i == n - 1)))
+            return "is not a user or group name";
+    }
+    return NULL;
+}
+
 #define CFG(f) offsetof(idd_config_t, f)
 /* One row per key; clang-format would put one field per line. */
 /* clang-format off */
@@ -338,6 +354,15 @@ static const entry_t config_entries[] = {
     {.name = "oidc", .type = T_LIST, .list = config_oidc_parse},
     /* A core dump holds the pepper and private keys: off unless asked for. */
     {.name = "core_dumps", .type = T_BOOL, .dflt = "false", .offset = CFG(core_dumps)},
+    /* Operating: caching of the well-known documents, shutdown, the user to run as. */
+    {.name = "jwks.max_age", .type = T_INT, .min = 0, .max = 86400, .dflt = "300",
+     .offset = CFG(jwks_max_age)},
+    {.name = "shutdown_timeout", .type = T_INT, .min = 1, .max = 3600, .dflt = "10",
+     .offset = CFG(shutdown_timeout)},
+    {.name = "user", .type = T_STRING, .check = check_account, .offset = CFG(user),
+     .line_offset = CFG(user_line)},
+    {.name = "group", .type = T_STRING, .check = check_account, .offset = CFG(group),
+     .line_offset = CFG(group_line)},
 };
 /* clang-format on */
 _Static_assert(IDD_ARRAY_LEN(config_entries) <= TBL_MAX_ENTRIES, "seen[] too short");
@@ -361,6 +386,8 @@ static int finish(loader_t *L)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->threads = n < 1 ? 1 : n > 256 ? 256 : (int)n;
     }
+    if (cfg->group != NULL && cfg->user == NULL)
+        return tbl_fail(L, cfg->group_line, "group: is only used with user: (the user to run as)");
     if (cfg->n_tenants == 0)
         return tbl_fail(L, 0, "at least one tenant is required (tenants: [{id, name, domains}])");
     if (cfg->n_keys == 0)
