@@ -199,12 +199,14 @@ static void thread_dispose(void *p, idd_http_thread_t *http)
     http->data = NULL;
 }
 
-/* Queued password checks and authority calls are handed back unrun: their loops answer 503. */
-static void stopping(void *p)
+/* Queued password checks and authority calls are handed back unrun: their loops answer 503.
+ * Those already running get shutdown_timeout to finish. */
+static int stopping(void *p)
 {
     idd_app_t *app = p;
     idd_workers_cancel(app->workers);
     idd_workers_cancel(app->outbound);
+    return app->cfg->shutdown_timeout * 1000;
 }
 
 static bool thread_busy(void *p, idd_http_thread_t *http)
@@ -213,7 +215,17 @@ static bool thread_busy(void *p, idd_http_thread_t *http)
     return http->data != NULL && idd_auth_thread_busy(http->data);
 }
 
-/* Serves until a stop signal. Returns 0 or an IDD_E* code. */
+/* The last API key uses, noted since thread 0's last flush, are written before exit. */
+static void flush_usage(idd_app_t *app)
+{
+    idd_store_t *store = NULL;
+    if (idd_store_open(app->cfg->database, &store) == 0)
+        idd_apikey_usage_flush(app->apikey_usage, store);
+    idd_store_free(store);
+}
+
+/* Serves until a stop signal. Returns 0 or an IDD_E* code; when requests outlive
+ * shutdown_timeout, writes what must be written and ends the process with status 0. */
 static int serve(idd_app_t *app)
 {
     const idd_config_t *cfg = app->cfg;
@@ -237,18 +249,18 @@ static int serve(idd_app_t *app)
         .hooks = {app, setup_routes, thread_init, thread_dispose, stopping, thread_busy},
     };
     int rc = idd_http_run(&server);
+    if (rc == IDD_HTTP_ABANDONED) {
+        /* Requests outlived shutdown_timeout: their loops and worker jobs still hold the
+         * application's state, so nothing is freed. What must reach the database does, and
+         * the process ends here. */
+        flush_usage(app);
+        idd_log_info("identityd stopped");
+        fflush(NULL);
+        _exit(0);
+    }
     free(origins);
     free(listen);
     return rc;
-}
-
-/* The last API key uses, noted since thread 0's last flush, are written before exit. */
-static void flush_usage(idd_app_t *app)
-{
-    idd_store_t *store = NULL;
-    if (idd_store_open(app->cfg->database, &store) == 0)
-        idd_apikey_usage_flush(app->apikey_usage, store);
-    idd_store_free(store);
 }
 
 int main(int argc, char **argv)
