@@ -5,11 +5,15 @@
  * exit status 1.
  */
 #include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -82,6 +86,175 @@ static int core_dumps_settle(const idd_config_t *cfg)
                  "private keys",
                  cfg->path);
     return 0;
+}
+
+/* ---- the user to run as ---- */
+
+/* Who identityd serves as (user:, group:), looked up once at start. */
+typedef struct run_as {
+    bool drop; /* started as root with user: set: drop to uid/gid once the ports are bound */
+    uid_t uid;
+    gid_t gid;
+} run_as_t;
+
+static run_as_t run_as;
+
+/* A name, or a number when the system's databases do not know it as a name. */
+static bool lookup_user(const char *name, uid_t *uid, gid_t *gid)
+{
+    const struct passwd *pw = getpwnam(name);
+    if (pw != NULL) {
+        *uid = pw->pw_uid;
+        *gid = pw->pw_gid;
+        return true;
+    }
+    char *end = NULL;
+    unsigned long n = strtoul(name, &end, 10);
+    if (*name == '\0' || *end != '\0' || n >= (unsigned long)UINT_MAX)
+        return false;
+    pw = getpwuid((uid_t)n);
+    if (pw == NULL)
+        return false; /* a uid with no account has no primary group to take */
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    return true;
+}
+
+static bool lookup_group(const char *name, gid_t *gid)
+{
+    const struct group *gr = getgrnam(name);
+    if (gr != NULL) {
+        *gid = gr->gr_gid;
+        return true;
+    }
+    char *end = NULL;
+    unsigned long n = strtoul(name, &end, 10);
+    if (*name == '\0' || *end != '\0' || n >= (unsigned long)UINT_MAX)
+        return false;
+    *gid = (gid_t)n;
+    return true;
+}
+
+/* Resolves user: and group: into run_as. Started as root, the drop happens later (drop_to);
+ * started as anyone else, identityd must already be that user and group, since it cannot
+ * become them. Returns 0, or IDD_ECONFIG with err set. */
+static int plan_run_as(const idd_config_t *cfg, char *err, size_t errlen)
+{
+    memset(&run_as, 0, sizeof(run_as));
+    if (cfg->user == NULL)
+        return 0;
+    if (!lookup_user(cfg->user, &run_as.uid, &run_as.gid)) {
+        snprintf(err, errlen, "%s:%d: user: no such user '%s'", cfg->path, cfg->user_line,
+                 cfg->user);
+        return IDD_ECONFIG;
+    }
+    if (cfg->group != NULL && !lookup_group(cfg->group, &run_as.gid)) {
+        snprintf(err, errlen, "%s:%d: group: no such group '%s'", cfg->path, cfg->group_line,
+                 cfg->group);
+        return IDD_ECONFIG;
+    }
+    if (run_as.uid == 0) {
+        snprintf(err, errlen, "%s:%d: user: '%s' is root; name the unprivileged user to serve as",
+                 cfg->path, cfg->user_line, cfg->user);
+        return IDD_ECONFIG;
+    }
+    if (geteuid() == 0) {
+        run_as.drop = true;
+        return 0;
+    }
+    if (geteuid() != run_as.uid || getuid() != run_as.uid || getegid() != run_as.gid ||
+        getgid() != run_as.gid) {
+        snprintf(err, errlen,
+                 "%s:%d: user: identityd runs as uid %u gid %u, not as %s (uid %u gid %u); start "
+                 "it as that user, or as root to have it switch once its ports are bound",
+                 cfg->path, cfg->user_line, (unsigned)geteuid(), (unsigned)getegid(), cfg->user,
+                 (unsigned)run_as.uid, (unsigned)run_as.gid);
+        return IDD_ECONFIG;
+    }
+    return 0;
+}
+
+/* The folder of path (malloc'd). */
+static char *folder_of_file(const char *path)
+{
+    char *dir = idd_xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL) {
+        free(dir);
+        return idd_xstrdup(".");
+    }
+    if (slash == dir)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    return dir;
+}
+
+/* A database created by this start, as root, in a folder that belongs to the user: hand the
+ * files to the user, who could not write them after the drop otherwise. Files of another
+ * owner are left alone (the check after the drop then says what is wrong). */
+static void hand_over_database(const char *database, const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0 || st.st_uid != run_as.uid)
+        return;
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < IDD_ARRAY_LEN(suffixes); i++) {
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof(path), "%s%s", database, suffixes[i]) >= (int)sizeof(path))
+            continue;
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+            lchown(path, run_as.uid, run_as.gid) != 0)
+            idd_log_warn("%s: cannot hand over to uid %u: %s", path, (unsigned)run_as.uid,
+                         strerror(errno));
+    }
+}
+
+/* Called once the listeners are bound and every thread's database connection is open:
+ * becomes the configured user (supplementary groups, group, then user) and makes sure there
+ * is no way back, then that the database can still be written. Returns 0 or IDD_EDENIED
+ * (logged): identityd then does not serve at all, rather than serve as root. */
+static int drop_to(void *p)
+{
+    const idd_app_t *app = p;
+    const idd_config_t *cfg = app->cfg;
+    if (cfg->user == NULL)
+        return 0;
+    char *dir = folder_of_file(cfg->database);
+    int rc = IDD_EDENIED;
+    if (run_as.drop) {
+        hand_over_database(cfg->database, dir);
+        if (setgroups(1, &run_as.gid) != 0 || setgid(run_as.gid) != 0 || setuid(run_as.uid) != 0) {
+            idd_log_error("%s:%d: user: cannot switch to %s (uid %u gid %u): %s; not serving as "
+                          "root",
+                          cfg->path, cfg->user_line, cfg->user, (unsigned)run_as.uid,
+                          (unsigned)run_as.gid, strerror(errno));
+            goto done;
+        }
+        /* Every thread has switched (glibc applies set*id to all of them); root must be out
+         * of reach for good. */
+        if (getuid() != run_as.uid || geteuid() != run_as.uid || getgid() != run_as.gid ||
+            getegid() != run_as.gid || setuid(0) == 0 || seteuid(0) == 0) {
+            idd_log_error("%s:%d: user: the switch to %s did not hold; not serving as root",
+                          cfg->path, cfg->user_line, cfg->user);
+            goto done;
+        }
+        /* A set*id call clears the dumpable flag; core_dumps: true asked for it. */
+        if (cfg->core_dumps)
+            prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+        idd_log_info("serving as user %s (uid %u, gid %u)", cfg->user, (unsigned)run_as.uid,
+                     (unsigned)run_as.gid);
+    }
+    if (access(cfg->database, R_OK | W_OK) != 0 || access(dir, W_OK | X_OK) != 0) {
+        idd_log_error("%s: database %s: not writable by user %s: the database and its folder "
+                      "%s must belong to that user",
+                      cfg->path, cfg->database, cfg->user, dir);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(dir);
+    return rc;
 }
 
 /* jansson holds request bodies, passwords included: whatever it frees is wiped first. */
@@ -246,7 +419,7 @@ static int serve(idd_app_t *app)
                    .per_connection = cfg->queue_per_connection,
                    .per_client = cfg->queue_per_client,
                    .max_wait_ms = cfg->queue_max_wait_ms},
-        .hooks = {app, setup_routes, thread_init, thread_dispose, stopping, thread_busy},
+        .hooks = {app, setup_routes, thread_init, thread_dispose, stopping, thread_busy, drop_to},
     };
     int rc = idd_http_run(&server);
     if (rc == IDD_HTTP_ABANDONED) {
@@ -305,6 +478,11 @@ int main(int argc, char **argv)
     idd_log_set_level(app.cfg->log_level);
     if (core_dumps_settle(app.cfg) != 0) {
         fprintf(stderr, "%s: core_dumps: cannot apply: %s\n", app.cfg->path, strerror(errno));
+        goto done;
+    }
+    /* Before any secret is read: as the wrong user, identityd stops here. */
+    if (plan_run_as(app.cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
         goto done;
     }
     if (idd_keyring_load(app.cfg, &app.keyring, err, sizeof(err)) != 0) {

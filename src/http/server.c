@@ -439,6 +439,13 @@ int idd_http_run(const idd_http_server_t *server)
     }
     if (bind_all(server, loops) != 0)
         goto done;
+    if (server->hooks.bound != NULL) {
+        int brc = server->hooks.bound(server->hooks.app);
+        if (brc != 0) {
+            rc = brc;
+            goto done;
+        }
+    }
     all_loops = loops;
     n_all_loops = nthreads;
     for (int i = 0; i < nthreads; i++) {

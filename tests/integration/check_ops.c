@@ -13,6 +13,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -277,6 +278,192 @@ START_TEST(shutdown_timeout_abandons)
 }
 END_TEST
 
+/* ---- privilege drop ---- */
+
+/* The nobody user and its group, as the system has them (aborts the test when missing). */
+static void nobody(uid_t *uid, gid_t *gid)
+{
+    const struct passwd *pw = getpwnam("nobody");
+    ck_assert_msg(pw != NULL, "no user nobody on this system");
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+}
+
+/* The four ids of a "Uid:" or "Gid:" line of /proc/PID[/task/TID]/status. */
+static void proc_ids(const char *status_path, const char *field, long ids[4])
+{
+    char *text = th_read_file(status_path);
+    ck_assert_msg(text != NULL, "cannot read %s", status_path);
+    char *key = th_strf("\n%s:", field);
+    const char *line = strstr(text, key);
+    ck_assert_msg(line != NULL, "no %s line in %s", field, status_path);
+    ck_assert_int_eq(
+        sscanf(line + strlen(key), "%ld %ld %ld %ld", &ids[0], &ids[1], &ids[2], &ids[3]), 4);
+    free(key);
+    free(text);
+}
+
+static void assert_all_ids(const char *status_path, long uid, long gid)
+{
+    long ids[4];
+    proc_ids(status_path, "Uid", ids);
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(ids[i] == uid, "%s: Uid %ld, not %ld", status_path, ids[i], uid);
+    proc_ids(status_path, "Gid", ids);
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(ids[i] == gid, "%s: Gid %ld, not %ld", status_path, ids[i], gid);
+}
+
+/* Root is needed to start as root and switch; elsewhere the test says why it did nothing. */
+static bool as_root(void)
+{
+    if (geteuid() == 0)
+        return true;
+    printf("skipped: starting as root and dropping to a user needs root (uid %u)\n",
+           (unsigned)geteuid());
+    return false;
+}
+
+static void setup_drop(void)
+{
+    if (geteuid() != 0) {
+        memset(&srv, 0, sizeof(srv));
+        memset(&env, 0, sizeof(env));
+        return;
+    }
+    th_env_init(&env, "user: nobody\n", NULL);
+    ck_assert_int_eq(th_add_user(&env, "slow@example.com", "pw", "Slow", "Hash", "user"), 0);
+    /* The folder belongs to the user; the database identityctl made as root is handed over
+     * at start. */
+    uid_t uid;
+    gid_t gid;
+    nobody(&uid, &gid);
+    ck_assert_int_eq(chown(env.dir, uid, gid), 0);
+    th_server_start(&srv, &env);
+}
+
+/* Started as root with user: nobody, every thread serves as nobody, with no way back, and
+ * tokens are still issued (the password check runs on a worker thread). */
+START_TEST(drops_to_user)
+{
+    if (!as_root())
+        return;
+    uid_t uid;
+    gid_t gid;
+    nobody(&uid, &gid);
+    /* The port is logged when bound, the switch comes right after: wait for it. */
+    bool switched = false;
+    for (double give_up = th_now() + 30; !switched && th_now() < give_up;) {
+        char *log = th_read_file(srv.log);
+        switched = log != NULL && strstr(log, "serving as user nobody") != NULL;
+        free(log);
+        if (!switched)
+            usleep(10000);
+    }
+    ck_assert_msg(switched, "identityd never said it serves as nobody");
+    char *path = th_strf("/proc/%d/status", (int)srv.pid);
+    assert_all_ids(path, uid, gid);
+    char *text = th_read_file(path);
+    const char *groups = strstr(text, "\nGroups:");
+    ck_assert_ptr_nonnull(groups);
+    char *want = th_strf("\nGroups:\t%u \n", (unsigned)gid);
+    ck_assert_msg(strncmp(groups, want, strlen(want)) == 0, "%.40s", groups);
+    free(want);
+    free(text);
+    free(path);
+
+    char *basic = th_basic("slow@example.com", "pw");
+    th_response_t r;
+    th_get(&r, &srv, TOKEN_PATH, basic);
+    ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+    th_response_dispose(&r);
+    free(basic);
+
+    /* Every thread, the loops and the workers included. */
+    char *dir = th_strf("/proc/%d/task", (int)srv.pid);
+    char *cmd = th_strf("ls %s", dir);
+    FILE *ls = popen(cmd, "r");
+    char tid[32];
+    int n = 0;
+    while (ls != NULL && fscanf(ls, "%31s", tid) == 1) {
+        char *task = th_strf("%s/%s/status", dir, tid);
+        assert_all_ids(task, uid, gid);
+        free(task);
+        n++;
+    }
+    if (ls != NULL)
+        pclose(ls);
+    ck_assert_int_ge(n, 3);
+    free(cmd);
+    free(dir);
+
+    /* The database stays the user's, so the next start as that user finds it writable. */
+    struct stat st;
+    ck_assert_int_eq(stat(env.db, &st), 0);
+    ck_assert_int_eq(st.st_uid, uid);
+    char *log = th_read_file(srv.log);
+    ck_assert_ptr_nonnull(strstr(log, "serving as user nobody"));
+    free(log);
+}
+END_TEST
+
+/* A database folder the user cannot write: identityd refuses to serve rather than run as
+ * root or fail on the first write. */
+START_TEST(refuses_unwritable_database)
+{
+    if (!as_root())
+        return;
+    th_env_t e;
+    th_env_init(&e, "user: nobody\n", NULL);
+    char *out = NULL, *err = NULL;
+    const char *argv[] = {th_bin(), "-c", e.config, NULL};
+    int rc = th_run(argv, NULL, &out, &err);
+    ck_assert_int_eq(rc, 1);
+    ck_assert_msg(strstr(err, "must belong to that user") != NULL, "%s", err);
+    free(out);
+    free(err);
+    th_env_dispose(&e);
+}
+END_TEST
+
+/* Not root and not the configured user: a clear refusal before anything is read. The check
+ * runs as nobody with user: daemon, from a folder nobody can read. */
+START_TEST(refuses_other_user)
+{
+    if (!as_root())
+        return;
+    char dir[] = "/tmp/identityd-ops-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    ck_assert_int_eq(chmod(dir, 0755), 0);
+    char *config = th_strf("%s/identityd.yaml", dir);
+    th_write_file(config,
+                  "user: daemon\n"
+                  "password: { pepper_file: pepper }\n"
+                  "tenants: [{ id: 1, name: t, domains: [localhost] }]\n"
+                  "keys: [{ kid: k, alg: ES256, file: k.pem, state: active }]\n",
+                  0644);
+    const char *argv[] = {"/usr/bin/setpriv",
+                          "--reuid=nobody",
+                          "--regid=nogroup",
+                          "--clear-groups",
+                          th_bin(),
+                          "-t",
+                          "-c",
+                          config,
+                          NULL};
+    char *err = NULL;
+    int rc = th_run(argv, NULL, NULL, &err);
+    ck_assert_int_eq(rc, 1);
+    ck_assert_msg(strstr(err, "user: identityd runs as uid") != NULL &&
+                      strstr(err, "not as daemon") != NULL,
+                  "%s", err);
+    free(err);
+    unlink(config);
+    free(config);
+    rmdir(dir);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
@@ -296,6 +483,14 @@ static Suite *ops_suite(void)
     tcase_add_checked_fixture(tc, setup_timeout, teardown);
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, shutdown_timeout_abandons);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("privileges");
+    tcase_add_checked_fixture(tc, setup_drop, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, drops_to_user);
+    tcase_add_test(tc, refuses_unwritable_database);
+    tcase_add_test(tc, refuses_other_user);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -50,6 +50,10 @@ typedef struct idd_http_hooks {
     /* While stopping, whether requests on t still wait on the application's own timers:
      * the loop keeps running until they are answered. */
     bool (*thread_busy)(void *app, idd_http_thread_t *t);
+    /* Called once on the main thread when every listener is bound and every thread's state
+     * is made, before any loop serves: the place to drop privileges. May be NULL. Returns 0,
+     * or an IDD_E* code that stops the start (the hook has logged why). */
+    int (*bound)(void *app);
 } idd_http_hooks_t;
 
 /* What a hostile client may hold (see README, "Queues, connections and what the HTTP library
