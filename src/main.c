@@ -6,11 +6,16 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -84,6 +89,202 @@ static int core_dumps_settle(const idd_config_t *cfg)
                  "private keys",
                  cfg->path);
     return 0;
+}
+
+/* ---- the user to run as ---- */
+
+/* Who identityd serves as (user:, group:), looked up once at start. */
+typedef struct run_as {
+    bool drop; /* started as root with user: set: drop to uid/gid once the ports are bound */
+    uid_t uid;
+    gid_t gid;
+} run_as_t;
+
+static run_as_t run_as;
+
+/* A name, or a number when the system's databases do not know it as a name. */
+static bool lookup_user(const char *name, uid_t *uid, gid_t *gid)
+{
+    const struct passwd *pw = getpwnam(name);
+    if (pw != NULL) {
+        *uid = pw->pw_uid;
+        *gid = pw->pw_gid;
+        return true;
+    }
+    char *end = NULL;
+    unsigned long n = strtoul(name, &end, 10);
+    if (*name == '\0' || *end != '\0' || n >= (unsigned long)UINT_MAX)
+        return false;
+    pw = getpwuid((uid_t)n);
+    if (pw == NULL)
+        return false; /* a uid with no account has no primary group to take */
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    return true;
+}
+
+static bool lookup_group(const char *name, gid_t *gid)
+{
+    const struct group *gr = getgrnam(name);
+    if (gr != NULL) {
+        *gid = gr->gr_gid;
+        return true;
+    }
+    char *end = NULL;
+    unsigned long n = strtoul(name, &end, 10);
+    if (*name == '\0' || *end != '\0' || n >= (unsigned long)UINT_MAX)
+        return false;
+    *gid = (gid_t)n;
+    return true;
+}
+
+/* Resolves user: and group: into run_as. Started as root, the drop happens later (drop_to);
+ * started as anyone else, identityd must already be that user and group, since it cannot
+ * become them. Returns 0, or IDD_ECONFIG with err set. */
+static int plan_run_as(const idd_config_t *cfg, char *err, size_t errlen)
+{
+    memset(&run_as, 0, sizeof(run_as));
+    if (cfg->user == NULL)
+        return 0;
+    if (!lookup_user(cfg->user, &run_as.uid, &run_as.gid)) {
+        snprintf(err, errlen, "%s:%d: user: no such user '%s'", cfg->path, cfg->user_line,
+                 cfg->user);
+        return IDD_ECONFIG;
+    }
+    if (cfg->group != NULL && !lookup_group(cfg->group, &run_as.gid)) {
+        snprintf(err, errlen, "%s:%d: group: no such group '%s'", cfg->path, cfg->group_line,
+                 cfg->group);
+        return IDD_ECONFIG;
+    }
+    if (run_as.uid == 0) {
+        snprintf(err, errlen, "%s:%d: user: '%s' is root; name the unprivileged user to serve as",
+                 cfg->path, cfg->user_line, cfg->user);
+        return IDD_ECONFIG;
+    }
+    if (geteuid() == 0) {
+        run_as.drop = true;
+        return 0;
+    }
+    if (geteuid() != run_as.uid || getuid() != run_as.uid || getegid() != run_as.gid ||
+        getgid() != run_as.gid) {
+        snprintf(err, errlen,
+                 "%s:%d: user: identityd runs as uid %u gid %u, not as %s (uid %u gid %u); start "
+                 "it as that user, or as root to have it switch once its ports are bound",
+                 cfg->path, cfg->user_line, (unsigned)geteuid(), (unsigned)getegid(), cfg->user,
+                 (unsigned)run_as.uid, (unsigned)run_as.gid);
+        return IDD_ECONFIG;
+    }
+    return 0;
+}
+
+/* The folder of path (malloc'd). */
+static char *folder_of_file(const char *path)
+{
+    char *dir = idd_xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL) {
+        free(dir);
+        return idd_xstrdup(".");
+    }
+    if (slash == dir)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    return dir;
+}
+
+/* A database created by this start, as root, in a folder that belongs to the user: hand the
+ * files to the user, who could not write them after the drop otherwise. Files of another
+ * owner are left alone (the check after the drop then says what is wrong). */
+static void hand_over_database(const char *database, const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0 || st.st_uid != run_as.uid)
+        return;
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < IDD_ARRAY_LEN(suffixes); i++) {
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof(path), "%s%s", database, suffixes[i]) >= (int)sizeof(path))
+            continue;
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+            lchown(path, run_as.uid, run_as.gid) != 0)
+            idd_log_warn("%s: cannot hand over to uid %u: %s", path, (unsigned)run_as.uid,
+                         strerror(errno));
+    }
+}
+
+/* Key files rotation made by this start, as root, in a folder that belongs to the user: the
+ * user's, as the database is, or no reload after the drop could read them. */
+static void hand_over_rotation_keys(const char *dir)
+{
+    struct stat st;
+    DIR *d = opendir(dir);
+    if (d == NULL || fstat(dirfd(d), &st) != 0 || st.st_uid != run_as.uid) {
+        if (d != NULL)
+            closedir(d);
+        return;
+    }
+    const struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".pem") != 0)
+            continue;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+            st.st_uid == 0 &&
+            fchownat(dirfd(d), e->d_name, run_as.uid, run_as.gid, AT_SYMLINK_NOFOLLOW) != 0)
+            idd_log_warn("%s/%s: cannot hand over to uid %u: %s", dir, e->d_name,
+                         (unsigned)run_as.uid, strerror(errno));
+    }
+    closedir(d);
+}
+
+/* Called once the listeners are bound and every thread's database connection is open:
+ * becomes the configured user (supplementary groups, group, then user) and makes sure there
+ * is no way back, then that the database can still be written. Returns 0 or IDD_EDENIED
+ * (logged): identityd then does not serve at all, rather than serve as root. */
+static int drop_to(void *p)
+{
+    const idd_app_t *app = p;
+    const idd_config_t *cfg = atomic_load(&app->gen)->cfg;
+    if (cfg->user == NULL)
+        return 0;
+    char *dir = folder_of_file(cfg->database);
+    int rc = IDD_EDENIED;
+    if (run_as.drop) {
+        hand_over_database(cfg->database, dir);
+        if (cfg->rotation_every > 0)
+            hand_over_rotation_keys(cfg->rotation_dir);
+        if (setgroups(1, &run_as.gid) != 0 || setgid(run_as.gid) != 0 || setuid(run_as.uid) != 0) {
+            idd_log_error("%s:%d: user: cannot switch to %s (uid %u gid %u): %s; not serving as "
+                          "root",
+                          cfg->path, cfg->user_line, cfg->user, (unsigned)run_as.uid,
+                          (unsigned)run_as.gid, strerror(errno));
+            goto done;
+        }
+        /* Every thread has switched (glibc applies set*id to all of them); root must be out
+         * of reach for good. */
+        if (getuid() != run_as.uid || geteuid() != run_as.uid || getgid() != run_as.gid ||
+            getegid() != run_as.gid || setuid(0) == 0 || seteuid(0) == 0) {
+            idd_log_error("%s:%d: user: the switch to %s did not hold; not serving as root",
+                          cfg->path, cfg->user_line, cfg->user);
+            goto done;
+        }
+        /* A set*id call clears the dumpable flag; core_dumps: true asked for it. */
+        if (cfg->core_dumps)
+            prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+        idd_log_info("serving as user %s (uid %u, gid %u)", cfg->user, (unsigned)run_as.uid,
+                     (unsigned)run_as.gid);
+    }
+    if (access(cfg->database, R_OK | W_OK) != 0 || access(dir, W_OK | X_OK) != 0) {
+        idd_log_error("%s: database %s: not writable by user %s: the database and its folder "
+                      "%s must belong to that user",
+                      cfg->path, cfg->database, cfg->user, dir);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(dir);
+    return rc;
 }
 
 /* jansson holds request bodies, passwords included: whatever it frees is wiped first. */
@@ -229,7 +430,9 @@ static char rotation_seen[4096];
  * into a new generation, not yet holding the tenants' rows. With rotation, the steps due are
  * taken first (not under -t, which changes nothing) and the keys it made are added. Returns
  * 0, or an IDD_E* code with "FILE:LINE: why" in err. */
-static int gen_load(const char *path, bool test_only, idd_gen_t **out, char *err, size_t errlen)
+static int gen_load(const char *path, bool test_only,
+                    int (*before_secrets)(const idd_config_t *, char *, size_t), idd_gen_t **out,
+                    char *err, size_t errlen)
 {
     idd_gen_t *g = idd_xcalloc(1, sizeof(*g));
     atomic_init(&g->refs, 1);
@@ -237,6 +440,8 @@ static int gen_load(const char *path, bool test_only, idd_gen_t **out, char *err
     g->oidc_free = free_oidc;
     char print[sizeof(rotation_seen)];
     int rc = idd_config_load(path, &g->cfg, err, errlen);
+    if (rc == 0 && before_secrets != NULL)
+        rc = before_secrets(g->cfg, err, errlen);
     if (rc == 0)
         rc = idd_rotation_load(g->cfg, test_only, idd_now(), print, sizeof(print), err, errlen);
     if (rc == 0)
@@ -299,7 +504,7 @@ static void reload_because(idd_app_t *app, const char *why)
     char err[1024] = "", changed[1024] = "", kept[1024] = "";
     idd_gen_t *g = NULL;
     idd_log_info("%s: reloading %s", why, cur->cfg->path);
-    int rc = gen_load(cur->cfg->path, false, &g, err, sizeof(err));
+    int rc = gen_load(cur->cfg->path, false, NULL, &g, err, sizeof(err));
     if (rc == 0) {
         idd_config_reconcile(cur->cfg, g->cfg, changed, sizeof(changed), kept, sizeof(kept));
         rc = prepare_store(g, err, sizeof(err));
@@ -390,12 +595,14 @@ static void thread_dispose(void *p, idd_http_thread_t *http)
     http->data = NULL;
 }
 
-/* Queued password checks and authority calls are handed back unrun: their loops answer 503. */
-static void stopping(void *p)
+/* Queued password checks and authority calls are handed back unrun: their loops answer 503.
+ * Those already running get shutdown_timeout to finish. */
+static int stopping(void *p)
 {
     idd_app_t *app = p;
     idd_workers_cancel(app->workers);
     idd_workers_cancel(app->outbound);
+    return atomic_load(&app->gen)->cfg->shutdown_timeout * 1000;
 }
 
 static bool thread_busy(void *p, idd_http_thread_t *http)
@@ -415,7 +622,17 @@ static int check_tls(const idd_config_t *cfg, char *err, size_t errlen)
     return rc;
 }
 
-/* Serves until a stop signal. Returns 0 or an IDD_E* code. */
+/* The last API key uses, noted since thread 0's last flush, are written before exit. */
+static void flush_usage(idd_app_t *app)
+{
+    idd_store_t *store = NULL;
+    if (idd_store_open(atomic_load(&app->gen)->cfg->database, &store) == 0)
+        idd_apikey_usage_flush(app->apikey_usage, store);
+    idd_store_free(store);
+}
+
+/* Serves until a stop signal. Returns 0 or an IDD_E* code; when requests outlive
+ * shutdown_timeout, writes what must be written and ends the process with status 0. */
 static int serve(idd_app_t *app)
 {
     const idd_config_t *cfg = atomic_load(&app->gen)->cfg;
@@ -433,9 +650,20 @@ static int serve(idd_app_t *app)
                    .per_client = cfg->queue_per_client,
                    .max_wait_ms = cfg->queue_max_wait_ms},
         .hooks = {app, setup_routes, thread_init, thread_dispose, stopping, thread_busy, reload,
-                  idle},
+                  idle, drop_to},
     };
     int rc = idd_http_run(&server);
+    if (rc == IDD_HTTP_ABANDONED) {
+        /* Requests outlived shutdown_timeout: their loops and worker jobs still hold the
+         * application's state, so nothing is freed. What must reach the database does, and
+         * the process ends here. */
+        flush_usage(app);
+        if (cfg->pid_file != NULL)
+            unlink(cfg->pid_file);
+        idd_log_info("identityd stopped");
+        fflush(NULL);
+        _exit(0);
+    }
     http_listeners_free(&h);
     return rc;
 }
@@ -452,15 +680,6 @@ static int write_pid_file(const char *path)
     if (close(fd) != 0)
         rc = -1;
     return rc;
-}
-
-/* The last API key uses, noted since thread 0's last flush, are written before exit. */
-static void flush_usage(idd_app_t *app)
-{
-    idd_store_t *store = NULL;
-    if (idd_store_open(atomic_load(&app->gen)->cfg->database, &store) == 0)
-        idd_apikey_usage_flush(app->apikey_usage, store);
-    idd_store_free(store);
 }
 
 int main(int argc, char **argv)
@@ -500,7 +719,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "cannot turn core dumps off: %s\n", strerror(errno));
         return 1;
     }
-    if (gen_load(config_path, test_only, &g, err, sizeof(err)) != 0) {
+    /* plan_run_as before any secret is read: as the wrong user, identityd stops there. */
+    if (gen_load(config_path, test_only, plan_run_as, &g, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
         goto done;
     }

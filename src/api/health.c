@@ -9,6 +9,9 @@
 #include "identityd/api/api.h"
 #include "identityd/core/buf.h"
 #include "identityd/http/respond.h"
+#include "identityd/http/server.h"
+
+#include <stdio.h>
 
 void idd_api_health(idd_request_t *r, idd_principal_t *p)
 {
@@ -20,6 +23,36 @@ void idd_api_health(idd_request_t *r, idd_principal_t *p)
     }
     static const char ok[] = "{\"status\":\"ok\"}";
     idd_respond_json(r->req, 200, ok, sizeof(ok) - 1);
+}
+
+/* GET /healthz: liveness. The process answers, so it is alive; nothing else is looked at,
+ * so that an orchestrator never restarts an instance for a fault a restart cannot mend. */
+void idd_api_healthz(idd_request_t *r, idd_principal_t *p)
+{
+    (void)p;
+    static const char ok[] = "{\"status\":\"ok\"}";
+    idd_respond_json(r->req, 200, ok, sizeof(ok) - 1);
+}
+
+/* GET /readyz: readiness, whether to send this instance traffic. Three checks, each named in
+ * the body: this thread's database connection answers a trivial query, an active signing key
+ * is loaded, and the server is not draining after a stop signal. 200 when all pass, else 503
+ * naming the failed ones. */
+void idd_api_readyz(idd_request_t *r, idd_principal_t *p)
+{
+    (void)p;
+    int version = 0;
+    const bool database = idd_store_schema_version(r->thread->store, &version) == 0;
+    const bool key = idd_keyring_active(r->gen->keyring) != NULL;
+    const bool serving = !idd_http_stopping();
+    const bool ready = database && key && serving;
+    char body[256];
+    int n = snprintf(body, sizeof(body),
+                     "{\"status\":\"%s\",\"checks\":{\"database\":\"%s\",\"signing_key\":\"%s\","
+                     "\"draining\":\"%s\"}}",
+                     ready ? "ok" : "fail", database ? "ok" : "fail", key ? "ok" : "fail",
+                     serving ? "ok" : "fail");
+    idd_respond_json(r->req, ready ? 200 : 503, body, (size_t)n);
 }
 
 static void metric(idd_buf_t *b, const char *name, const char *type, const char *help,

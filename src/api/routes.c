@@ -29,7 +29,10 @@ const idd_route_t idd_routes[] = {
     {"PUT",    "/api/2.0/keys/{keyId}",                                       IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_keys_update},
     {"DELETE", "/api/2.0/keys/{keyId}",                                       IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_keys_delete},
     {"GET",    "/.well-known/jwks.json",                                      IDD_TENANT_NONE,     IDD_AUTH_NONE,     NULL,               idd_api_jwks},
+    {"GET",    "/.well-known/openid-configuration",                           IDD_TENANT_REQUIRED, IDD_AUTH_NONE,     NULL,               idd_api_openid_configuration},
     {"GET",    "/health",                                                     IDD_TENANT_NONE,     IDD_AUTH_NONE,     NULL,               idd_api_health},
+    {"GET",    "/healthz",                                                    IDD_TENANT_NONE,     IDD_AUTH_NONE,     NULL,               idd_api_healthz},
+    {"GET",    "/readyz",                                                     IDD_TENANT_NONE,     IDD_AUTH_NONE,     NULL,               idd_api_readyz},
     {"GET",    "/metrics",                                                    IDD_TENANT_NONE,     IDD_AUTH_NONE,     NULL,               idd_api_metrics},
 };
 /* clang-format on */

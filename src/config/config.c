@@ -314,6 +314,22 @@ static int parse_tenants(loader_t *L, yaml_node_t *node, void *base, const char 
 
 /* ---- the top level --------------------------------------------------------------------- */
 
+/* A user or group name as the system's databases hold them (or a numeric id): no path,
+ * separator, space or control character, at most 32 bytes. */
+static const char *check_account(const char *v)
+{
+    size_t n = strlen(v);
+    if (n > 32)
+        return "is longer than 32 bytes";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.' || (c == '$' && i == n - 1)))
+            return "is not a user or group name";
+    }
+    return NULL;
+}
+
 #define CFG(f) offsetof(idd_config_t, f)
 /* One row per key; clang-format would put one field per line. */
 /* clang-format off */
@@ -397,8 +413,6 @@ static const entry_t config_entries[] = {
     /* Where identityd writes its pid while it serves, for `identityctl reload`. */
     {.name = "pid_file", .flags = F_RESTART, .type = T_PATH, .offset = CFG(pid_file)},
     {.name = "core_dumps", .flags = F_RESTART, .type = T_BOOL, .dflt = "false", .offset = CFG(core_dumps)},
-    {.name = "jwks.max_age", .type = T_INT, .min = 0, .max = 86400, .dflt = "300",
-     .offset = CFG(jwks_max_age)},
     /* Signing keys identityd makes, publishes, activates and retires itself. */
     {.name = "rotation.every", .type = T_SECONDS, .min = 0, .max = 315360000, .dflt = "0",
      .offset = CFG(rotation_every), .line_offset = CFG(rotation_line)},
@@ -407,6 +421,15 @@ static const entry_t config_entries[] = {
     {.name = "rotation.dir", .type = T_PATH, .offset = CFG(rotation_dir)},
     {.name = "rotation.check_interval", .type = T_SECONDS, .min = 1, .max = 3600, .dflt = "60",
      .offset = CFG(rotation_check_interval)},
+    /* Operating: caching of the well-known documents, shutdown, the user to run as. */
+    {.name = "jwks.max_age", .type = T_INT, .min = 0, .max = 86400, .dflt = "300",
+     .offset = CFG(jwks_max_age)},
+    {.name = "shutdown_timeout", .type = T_INT, .min = 1, .max = 3600, .dflt = "10",
+     .offset = CFG(shutdown_timeout)},
+    {.name = "user", .flags = F_RESTART, .type = T_STRING, .check = check_account, .offset = CFG(user),
+     .line_offset = CFG(user_line)},
+    {.name = "group", .flags = F_RESTART, .type = T_STRING, .check = check_account, .offset = CFG(group),
+     .line_offset = CFG(group_line)},
 };
 /* clang-format on */
 _Static_assert(IDD_ARRAY_LEN(config_entries) <= TBL_MAX_ENTRIES, "seen[] too short");
@@ -430,6 +453,8 @@ static int finish(loader_t *L)
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         cfg->threads = n < 1 ? 1 : n > 256 ? 256 : (int)n;
     }
+    if (cfg->group != NULL && cfg->user == NULL)
+        return tbl_fail(L, cfg->group_line, "group: is only used with user: (the user to run as)");
     if (cfg->n_tenants == 0)
         return tbl_fail(L, 0, "at least one tenant is required (tenants: [{id, name, domains}])");
     if (cfg->rotation_every > 0) {

@@ -35,6 +35,7 @@ typedef struct loop {
     atomic_ulong refused;
     atomic_ulong accept_pauses;
     atomic_ulong http2_reset_drops;
+    atomic_ulong abandoned; /* requests still in flight when the drain's deadline passed */
     bool stop;
     bool data_made; /* hooks.thread_init succeeded */
     const idd_http_server_t *server;

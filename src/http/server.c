@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "identityd/http/server.h"
@@ -34,6 +35,9 @@
 
 #define STOP_FLUSH_MS 500      /* then, time to write the last responses and close */
 #define TLS_HANDSHAKE_MS 10000 /* h2o's default, stated: a TLS client's time to say hello */
+/* A loop checks its deadline every 20 ms; one that has not reported this long after it is
+ * stuck in a call, and is counted as abandoning what it holds. */
+#define STUCK_GRACE_MS 2000
 
 static atomic_bool stopping;
 static loop_t *all_loops;
@@ -44,6 +48,13 @@ unsigned idd_http_bound_port(size_t i)
 {
     return i < IDD_ARRAY_LEN(bound_ports) ? atomic_load(&bound_ports[i]) : 0;
 }
+
+/* The drain after a stop signal: when it must end (idd_monotonic_ms), and how the loops tell
+ * the main thread that they have ended or given up. */
+static _Atomic int64_t drain_deadline;
+static pthread_mutex_t drain_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t drain_cond;
+static int loops_settled; /* under drain_lock: loops that returned or gave up */
 
 bool idd_http_stopping(void)
 {
@@ -189,6 +200,38 @@ static int context_is_idle(h2o_context_t *ctx)
     return h2o_linklist_is_empty(&ctx->one_sec_timeout._entries);
 }
 
+/* Tells the main thread that this loop has ended its drain, one way or the other. */
+static void settle(void)
+{
+    pthread_mutex_lock(&drain_lock);
+    loops_settled++;
+    pthread_cond_signal(&drain_cond);
+    pthread_mutex_unlock(&drain_lock);
+}
+
+/* Waits until every one of n started loops has settled or, should one be stuck, a while after
+ * the deadline. Returns whether they all settled. */
+static bool wait_settled(int n, int64_t deadline)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    int64_t wait_ms = deadline - idd_monotonic_ms() + STUCK_GRACE_MS;
+    if (wait_ms < 0)
+        wait_ms = 0;
+    until.tv_sec += (time_t)(wait_ms / 1000);
+    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&drain_lock);
+    while (loops_settled < n && pthread_cond_timedwait(&drain_cond, &drain_lock, &until) == 0)
+        ;
+    bool all = loops_settled >= n;
+    pthread_mutex_unlock(&drain_lock);
+    return all;
+}
+
 static void *thread_main(void *arg)
 {
     loop_t *l = arg;
@@ -212,12 +255,28 @@ static void *thread_main(void *arg)
      * goes away would call back into freed memory; and for requests on the application's
      * own timers, each of them bounded. */
     const idd_http_hooks_t *hooks = &l->server->hooks;
-    while (l->offloads_in_flight > 0 ||
-           (hooks->thread_busy != NULL && hooks->thread_busy(hooks->app, &l->t)))
+    const int64_t deadline = atomic_load(&drain_deadline);
+    bool busy;
+    for (;;) {
+        busy = hooks->thread_busy != NULL && hooks->thread_busy(hooks->app, &l->t);
+        if ((l->offloads_in_flight == 0 && !busy) || idd_monotonic_ms() >= deadline)
+            break;
         h2o_evloop_run(evloop, 20);
+    }
+    if (l->offloads_in_flight > 0 || busy) {
+        /* shutdown_timeout has passed with work still out: this loop cannot end, since that
+         * work would call back into it. Report what is left and keep running until the main
+         * thread ends the process. */
+        atomic_store(&l->abandoned, (unsigned long)l->offloads_in_flight + (busy ? 1 : 0));
+        settle();
+        for (;;)
+            h2o_evloop_run(evloop, INT32_MAX);
+    }
+    /* The last answers get their moment to be written even when the deadline is near. */
     int64_t flush_until = idd_monotonic_ms() + STOP_FLUSH_MS;
     while (!context_is_idle(&l->t.ctx) && idd_monotonic_ms() < flush_until)
         h2o_evloop_run(evloop, 20);
+    settle();
     return NULL;
 }
 
@@ -349,6 +408,13 @@ int idd_http_run(const idd_http_server_t *server)
     h2o_globalconf_t conf;
 
     atomic_store(&stopping, false);
+    atomic_store(&drain_deadline, INT64_MAX);
+    loops_settled = 0;
+    pthread_condattr_t cattr;
+    pthread_condattr_init(&cattr);
+    pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+    pthread_cond_init(&drain_cond, &cattr);
+    pthread_condattr_destroy(&cattr);
     raise_nofile();
     idd_http_clients_seed();
 
@@ -400,6 +466,13 @@ int idd_http_run(const idd_http_server_t *server)
     }
     if (bind_all(server, &conf, loops) != 0)
         goto done;
+    if (server->hooks.bound != NULL) {
+        int brc = server->hooks.bound(server->hooks.app);
+        if (brc != 0) {
+            rc = brc;
+            goto done;
+        }
+    }
     all_loops = loops;
     n_all_loops = nthreads;
     for (int i = 0; i < nthreads; i++) {
@@ -439,11 +512,25 @@ int idd_http_run(const idd_http_server_t *server)
 
 done:
     atomic_store(&stopping, true);
-    /* Queued work is answered 503 by its loop; running work finishes. */
-    server->hooks.stopping(server->hooks.app);
+    /* Queued work is answered 503 by its loop; running work finishes, within the time the
+     * application allows for it. */
+    int drain_ms = server->hooks.stopping(server->hooks.app);
+    int64_t deadline = idd_monotonic_ms() + (drain_ms > 0 ? drain_ms : 0);
+    atomic_store(&drain_deadline, deadline);
     for (int i = 0; i < started; i++) {
         h2o_multithread_message_t *msg = idd_xcalloc(1, sizeof(*msg));
         h2o_multithread_send_message(&loops[i].stop_receiver, msg);
+    }
+    bool settled = wait_settled(started, deadline);
+    unsigned long abandoned = 0;
+    for (int i = 0; i < started; i++)
+        abandoned += atomic_load(&loops[i].abandoned);
+    if (!settled || abandoned > 0) {
+        /* Some requests outlived shutdown_timeout. Their loops and the work they wait on stay
+         * as they are: the caller ends the process without freeing anything they use. */
+        idd_log_warn("shutdown_timeout (%d ms) passed: abandoning %lu request%s still in flight",
+                     drain_ms, abandoned, abandoned == 1 ? "" : "s");
+        return IDD_HTTP_ABANDONED;
     }
     for (int i = 0; i < started; i++)
         pthread_join(loops[i].tid, NULL);

@@ -52,6 +52,9 @@ struct idd_keyring {
     size_t active; /* index of the one active key */
     char *jwks;    /* {"keys":[...]}, NUL-terminated */
     size_t jwks_len;
+    char etag[IDD_KEYRING_ETAG_MAX]; /* "\"<base64url of SHA-256(jwks), 128 bits>\"" */
+    size_t etag_len;
+    unsigned jwks_algs; /* IDD_JWA_* bits of the keys in the JWKS */
 };
 
 /* Formats "FILE:LINE: message" (or "FILE: message" without a line) into err. */
@@ -388,9 +391,24 @@ static int render_jwks(idd_keyring_t *kr)
             idd_buf_putc(&b, ',');
         if (idd_key_jwk(key, &b) != 0)
             goto done;
+        kr->jwks_algs |= IDD_JWA_BIT(key->alg);
         first = 0;
     }
     idd_buf_puts(&b, "]}");
+    /* The strong validator of the document: a digest of its bytes, so that it changes
+     * exactly when the document does, across restarts and instances alike. 128 bits of
+     * SHA-256 are plenty to tell versions apart and keep the header short. */
+    unsigned char digest[32];
+    unsigned int digest_len = 0;
+    if (EVP_Digest(b.data, b.len, digest, &digest_len, EVP_sha256(), NULL) != 1 ||
+        digest_len != sizeof(digest)) {
+        ERR_clear_error();
+        goto done;
+    }
+    kr->etag[0] = '"';
+    kr->etag_len = 1 + idd_b64url_encode(kr->etag + 1, digest, IDD_KEYRING_ETAG_BYTES);
+    kr->etag[kr->etag_len++] = '"';
+    kr->etag[kr->etag_len] = '\0';
     kr->jwks = b.data;
     kr->jwks_len = b.len;
     idd_buf_init(&b);
@@ -544,6 +562,18 @@ const char *idd_keyring_jwks(const idd_keyring_t *kr, size_t *len)
     if (len != NULL)
         *len = kr->jwks_len;
     return kr->jwks;
+}
+
+const char *idd_keyring_jwks_etag(const idd_keyring_t *kr, size_t *len)
+{
+    if (len != NULL)
+        *len = kr->etag_len;
+    return kr->etag;
+}
+
+unsigned idd_keyring_jwks_algs(const idd_keyring_t *kr)
+{
+    return kr->jwks_algs;
 }
 
 /* Creates path for writing, failing if it exists, with mode 0600 from the start so the key

@@ -845,6 +845,9 @@ START_TEST(example_loads)
     ck_assert_int_eq(cfg->bruteforce_window, 60);
     ck_assert_int_eq(cfg->bruteforce_block, 60);
     ck_assert_int_eq(cfg->bruteforce_slots, 65536);
+    ck_assert_int_eq(cfg->jwks_max_age, 300);
+    ck_assert_int_eq(cfg->shutdown_timeout, 10);
+    ck_assert_ptr_null(cfg->user); /* commented out: run as started */
     ck_assert(!cfg->oidc.enabled); /* commented out: it needs a real authority */
     idd_config_free(cfg);
 }
@@ -904,6 +907,53 @@ START_TEST(example_oidc_section_loads_uncommented)
 }
 END_TEST
 
+/* ---- operating: jwks.max_age, shutdown_timeout, user, group ---- */
+
+START_TEST(operating_defaults_and_values)
+{
+    idd_config_t *cfg = load_ok(MINIMAL);
+    ck_assert_int_eq(cfg->jwks_max_age, 300);
+    ck_assert_int_eq(cfg->shutdown_timeout, 10);
+    ck_assert_ptr_null(cfg->user);
+    ck_assert_ptr_null(cfg->group);
+    idd_config_free(cfg);
+
+    cfg = load_ok("jwks: { max_age: 0 }\nshutdown_timeout: 3600\nuser: identityd\n"
+                  "group: nogroup\n" MINIMAL);
+    ck_assert_int_eq(cfg->jwks_max_age, 0);
+    ck_assert_int_eq(cfg->shutdown_timeout, 3600);
+    ck_assert_str_eq(cfg->user, "identityd");
+    ck_assert_str_eq(cfg->group, "nogroup");
+    ck_assert_int_eq(cfg->user_line, 3);
+    idd_config_free(cfg);
+}
+END_TEST
+
+static const struct {
+    const char *yaml;
+    const char *needle;
+} operating_bad[] = {
+    {"jwks: { max_age: -1 }\n", "jwks.max_age"},
+    {"jwks: { max_age: 86401 }\n", "jwks.max_age"},
+    {"shutdown_timeout: 0\n", "shutdown_timeout"},
+    {"shutdown_timeout: 3601\n", "shutdown_timeout"},
+    {"user: \"../etc\"\n", "user"},
+    {"user: \"a b\"\n", "user"},
+    {"user: \"\"\n", "user"},
+    {"user: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n", "longer than 32"},
+    {"group: staff\n", "group: is only used with user:"},
+};
+
+START_TEST(operating_refusals)
+{
+    char text[1024], err[512] = "";
+    snprintf(text, sizeof(text), "%s%s", operating_bad[_i].yaml, MINIMAL);
+    load_bad(text, err, sizeof(err));
+    ck_assert_msg(strstr(err, operating_bad[_i].needle) != NULL, "%s: %s", operating_bad[_i].yaml,
+                  err);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -926,6 +976,8 @@ static Suite *config_suite(void)
     tcase_add_test(tc, oidc_http_authority_needs_allow_http);
     tcase_add_test(tc, oidc_every_algorithm_name);
     tcase_add_test(tc, example_oidc_section_loads_uncommented); /* writes into tmpdir */
+    tcase_add_test(tc, operating_defaults_and_values);
+    tcase_add_loop_test(tc, operating_refusals, 0, (int)IDD_ARRAY_LEN(operating_bad));
     suite_add_tcase(s, tc);
 
     TCase *pure = tcase_create("pure");

@@ -75,9 +75,11 @@ static void thread_dispose(void *app, idd_http_thread_t *t)
     (void)t;
 }
 
-static void stopping(void *app)
+/* Nothing to cancel; in-flight requests get 10 s to finish. */
+static int stopping(void *app)
 {
     (void)app;
+    return 10000;
 }
 
 static bool thread_busy(void *app, idd_http_thread_t *t)

@@ -55,6 +55,8 @@ int idd_route_match(const char *pattern, h2o_iovec_t path, h2o_iovec_t *params, 
 void idd_api_token(idd_request_t *r, idd_principal_t *p);
 /* GET /.well-known/jwks.json (api/wellknown.c) */
 void idd_api_jwks(idd_request_t *r, idd_principal_t *p);
+/* GET /.well-known/openid-configuration, per tenant (api/wellknown.c) */
+void idd_api_openid_configuration(idd_request_t *r, idd_principal_t *p);
 /* POST, GET /api/2.0/authentication; POST /api/2.0/authentication/logout;
  * GET /api/2.0/settings (api/authentication.c) */
 void idd_api_signin(idd_request_t *r, idd_principal_t *p);
@@ -76,6 +78,9 @@ void idd_api_keys_update(idd_request_t *r, idd_principal_t *p);
 void idd_api_keys_delete(idd_request_t *r, idd_principal_t *p);
 /* GET /health and GET /metrics (api/health.c) */
 void idd_api_health(idd_request_t *r, idd_principal_t *p);
+/* GET /healthz (liveness), /readyz (readiness) (api/health.c) */
+void idd_api_healthz(idd_request_t *r, idd_principal_t *p);
+void idd_api_readyz(idd_request_t *r, idd_principal_t *p);
 void idd_api_metrics(idd_request_t *r, idd_principal_t *p);
 
 #endif

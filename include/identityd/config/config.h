@@ -146,14 +146,20 @@ typedef struct idd_config {
     /* core_dumps: leave core dumps possible; false (the default) turns them off, since a dump
      * holds the pepper and private keys */
     bool core_dumps;
-    char *pid_file;   /* pid_file: resolved path identityd writes its pid to; NULL: none */
-    int jwks_max_age; /* jwks.max_age: Cache-Control max-age of the JWKS and discovery (300) */
+    char *pid_file; /* pid_file: resolved path identityd writes its pid to; NULL: none */
     /* Signing keys identityd rotates itself (rotation:; app/rotation.c). */
     int rotation_every;          /* rotation.every: seconds a key signs; 0: no rotation */
     idd_alg_t rotation_alg;      /* rotation.alg: ES256 (default), RS256 or EdDSA */
     char *rotation_dir;          /* rotation.dir: resolved folder of the key files */
     int rotation_check_interval; /* rotation.check_interval: seconds between checks (60) */
     int rotation_line;           /* of the `rotation.every` key, 0 when absent */
+    /* Operating (README: "Operating"). */
+    int jwks_max_age;     /* jwks.max_age: Cache-Control max-age of the JWKS and discovery (300) */
+    int shutdown_timeout; /* shutdown_timeout: seconds in-flight requests get after SIGTERM (10) */
+    char *user;     /* user: run as this user once the listeners are bound (NULL: as started) */
+    char *group;    /* group: with user:, this group instead of the user's primary one */
+    int user_line;  /* of the `user:` key, 0 when absent */
+    int group_line; /* of the `group:` key, 0 when absent */
 } idd_config_t;
 
 /* Loads and validates path. On success *out owns a new config (free with idd_config_free).

@@ -57,8 +57,9 @@ typedef struct idd_http_hooks {
     /* Frees t->data after the loop has stopped, while t->ctx.loop still exists. */
     void (*thread_dispose)(void *app, idd_http_thread_t *t);
     /* Called once on the main thread when a stop signal arrives, before the loops are told
-     * to stop: the place to refuse new work (cancel worker pools). */
-    void (*stopping)(void *app);
+     * to stop: the place to refuse new work (cancel worker pools). Returns how long, in ms,
+     * requests in flight may still take (the drain); 0: none. */
+    int (*stopping)(void *app);
     /* While stopping, whether requests on t still wait on the application's own timers:
      * the loop keeps running until they are answered. */
     bool (*thread_busy)(void *app, idd_http_thread_t *t);
@@ -67,6 +68,10 @@ typedef struct idd_http_hooks {
     /* Called on the main thread once the loops serve, then again each time no signal came
      * for the milliseconds it last returned; -1 waits for signals only. NULL: never. */
     int (*idle)(void *app);
+    /* Called once on the main thread when every listener is bound and every thread's state
+     * is made, before any loop serves: the place to drop privileges. May be NULL. Returns 0,
+     * or an IDD_E* code that stops the start (the hook has logged why). */
+    int (*bound)(void *app);
 } idd_http_hooks_t;
 
 /* What a hostile client may hold (see README, "Queues, connections and what the HTTP library
@@ -106,8 +111,12 @@ void idd_http_block_signals(void);
 
 /* Builds the h2o configuration, binds every listener for every thread (so a bad address
  * fails at start), starts the threads and serves until SIGINT or SIGTERM (blocked first
- * with idd_http_block_signals); then stops accepting, lets in-flight requests finish, and
- * joins the threads. Returns 0 or an IDD_E* code (bind failures are logged). */
+ * with idd_http_block_signals); then stops accepting at once, lets in-flight requests finish
+ * within the drain hooks.stopping gives, and joins the threads. Returns 0, an IDD_E* code
+ * (bind failures are logged), or IDD_HTTP_ABANDONED when the drain ended with requests still
+ * in flight (logged with their number): the loops and worker jobs are then still running,
+ * and the caller must end the process (_exit) without freeing anything they use. */
+#define IDD_HTTP_ABANDONED 1
 int idd_http_run(const idd_http_server_t *server);
 
 /* True once a stop signal has arrived. */

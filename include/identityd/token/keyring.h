@@ -48,6 +48,15 @@ const idd_key_t *idd_keyring_at(const idd_keyring_t *kr, size_t i);
  * parts only, never an HS256 key. Owned by the keyring; *len receives its length. */
 const char *idd_keyring_jwks(const idd_keyring_t *kr, size_t *len);
 
+/* The JWKS's strong entity tag, quoted as an ETag header carries it ("\"…\""): a digest
+ * of the document's bytes, computed once at load. Owned by the keyring. */
+#define IDD_KEYRING_ETAG_BYTES 16 /* digest bytes in the tag */
+#define IDD_KEYRING_ETAG_MAX 32   /* quotes, base64url of 16 bytes (22) and NUL fit */
+const char *idd_keyring_jwks_etag(const idd_keyring_t *kr, size_t *len);
+
+/* The algorithms (IDD_JWA_* bits, core/jwa.h) of the keys the JWKS holds. */
+unsigned idd_keyring_jwks_algs(const idd_keyring_t *kr);
+
 /* Appends the public JWK of key (one JSON object) to b. Returns 0, or IDD_EINVAL for an
  * HS256 key (which has no public form). */
 struct idd_buf;
