@@ -5,6 +5,7 @@
  * exit status 1.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,7 +173,13 @@ static int check_store(const idd_config_t *cfg, char *err, size_t errlen)
 
 static void setup_routes(void *p, h2o_hostconf_t *hostconf)
 {
-    idd_router_register(hostconf, p, idd_routes, idd_routes_count);
+    idd_router_register(hostconf, p, idd_routes, idd_routes_count, false);
+}
+
+/* metrics_listen's own host: GET /metrics alone. */
+static void setup_metrics(void *p, h2o_hostconf_t *hostconf)
+{
+    idd_router_register(hostconf, p, idd_routes, idd_routes_count, true);
 }
 
 static int thread_init(void *p, idd_http_thread_t *http)
@@ -234,8 +241,23 @@ static int serve(idd_app_t *app)
                    .per_connection = cfg->queue_per_connection,
                    .per_client = cfg->queue_per_client,
                    .max_wait_ms = cfg->queue_max_wait_ms},
-        .hooks = {app, setup_routes, thread_init, thread_dispose, stopping, thread_busy},
+        .hooks = {.app = app,
+                  .setup = setup_routes,
+                  .setup_metrics = setup_metrics,
+                  .thread_init = thread_init,
+                  .thread_dispose = thread_dispose,
+                  .stopping = stopping,
+                  .thread_busy = thread_busy},
     };
+    char metrics_origin[512];
+    idd_http_listen_t metrics_listen;
+    if (cfg->metrics_listen_set) {
+        snprintf(metrics_origin, sizeof(metrics_origin), "%s:%d", cfg->path,
+                 cfg->metrics_listen.line);
+        metrics_listen =
+            (idd_http_listen_t){cfg->metrics_listen.host, cfg->metrics_listen.port, metrics_origin};
+        server.metrics_listen = &metrics_listen;
+    }
     int rc = idd_http_run(&server);
     free(origins);
     free(listen);
@@ -291,6 +313,7 @@ int main(int argc, char **argv)
         goto done;
     }
     idd_log_set_level(app.cfg->log_level);
+    idd_log_set_format(app.cfg->log_format);
     if (core_dumps_settle(app.cfg) != 0) {
         fprintf(stderr, "%s: core_dumps: cannot apply: %s\n", app.cfg->path, strerror(errno));
         goto done;
@@ -347,6 +370,9 @@ int main(int argc, char **argv)
         goto done;
     }
     app.apikey_usage = idd_apikey_usage_new();
+    app.thread_metrics = idd_metrics_threads_new(app.cfg->threads);
+    app.n_thread_metrics = app.cfg->threads;
+    pthread_mutex_init(&app.minted_keys.lock, NULL);
     app.workers = idd_workers_new(app.cfg->workers, KDF_QUEUE_MAX);
     app.outbound = idd_workers_new(app.cfg->workers, OUTBOUND_QUEUE_MAX);
     if (serve(&app) == 0)
@@ -361,6 +387,7 @@ done:
     idd_workers_free(app.workers);
     idd_workers_free(app.outbound);
     idd_apikey_usage_free(app.apikey_usage);
+    free(app.thread_metrics);
     idd_oidc_free(app.oidc);
     idd_bruteforce_free(app.bruteforce);
     free(app.tenants);

@@ -17,14 +17,16 @@
 typedef struct listener {
     h2o_socket_t *sock;
     struct loop *loop;
-    h2o_timeout_entry_t resume; /* accept paused while descriptors are short */
+    h2o_timeout_entry_t resume;   /* accept paused while descriptors are short */
+    h2o_accept_ctx_t *accept_ctx; /* the loop's, or its metrics one */
 } listener_t;
 
 /* One thread's loop and what the server keeps for it. */
 typedef struct loop {
     idd_http_thread_t t; /* first: req->conn->ctx points at t.ctx */
     h2o_accept_ctx_t accept_ctx;
-    listener_t *listeners; /* this thread's SO_REUSEPORT sockets */
+    h2o_accept_ctx_t metrics_accept_ctx; /* the metrics listener's: its own host only */
+    listener_t *listeners;               /* this thread's SO_REUSEPORT sockets */
     size_t n_listeners;
     const idd_http_limits_t *limits;
     h2o_multithread_receiver_t offload_receiver; /* finished worker jobs */

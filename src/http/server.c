@@ -146,7 +146,7 @@ static void on_accept(h2o_socket_t *listener, const char *err)
             continue;
         }
         idd_http_conn_track(l, sock);
-        h2o_accept(&l->accept_ctx, sock);
+        h2o_accept(li->accept_ctx, sock);
     }
 }
 
@@ -213,17 +213,20 @@ static void *thread_main(void *arg)
     return NULL;
 }
 
-static int loop_init(const idd_http_server_t *server, h2o_globalconf_t *conf, loop_t *l, int index)
+static int loop_init(const idd_http_server_t *server, h2o_globalconf_t *conf,
+                     h2o_hostconf_t **hosts, h2o_hostconf_t **metrics_hosts, loop_t *l, int index)
 {
     l->t.index = index;
     l->limits = &server->limits;
     h2o_context_init(&l->t.ctx, h2o_evloop_create(), conf);
     h2o_timeout_init(l->t.ctx.loop, &l->queue_timeout, (uint64_t)server->limits.max_wait_ms);
     l->accept_ctx.ctx = &l->t.ctx;
-    l->accept_ctx.hosts = conf->hosts;
+    l->accept_ctx.hosts = hosts;
+    l->metrics_accept_ctx.ctx = &l->t.ctx;
+    l->metrics_accept_ctx.hosts = metrics_hosts;
     h2o_multithread_register_receiver(l->t.ctx.queue, &l->offload_receiver, idd_http_offloads_back);
     h2o_multithread_register_receiver(l->t.ctx.queue, &l->stop_receiver, on_stop);
-    l->listeners = idd_xcalloc(server->n_listen, sizeof(listener_t));
+    l->listeners = idd_xcalloc(server->n_listen + 1, sizeof(listener_t));
     l->server = server;
     int rc = server->hooks.thread_init(server->hooks.app, &l->t);
     l->data_made = rc == 0;
@@ -283,8 +286,10 @@ void idd_http_block_signals(void)
  * kernel gave the first. Returns 0 or -1 (logged). */
 static int bind_all(const idd_http_server_t *server, loop_t *loops)
 {
-    for (size_t i = 0; i < server->n_listen; i++) {
-        const idd_http_listen_t *l = &server->listen[i];
+    size_t n = server->n_listen + (server->metrics_listen != NULL ? 1 : 0);
+    for (size_t i = 0; i < n; i++) {
+        bool metrics = i == server->n_listen;
+        const idd_http_listen_t *l = metrics ? server->metrics_listen : &server->listen[i];
         unsigned port = l->port;
         for (int t = 0; t < server->threads; t++) {
             struct sockaddr_storage bound;
@@ -301,11 +306,15 @@ static int bind_all(const idd_http_server_t *server, loop_t *loops)
             li->sock = sock;
             li->loop = &loops[t];
             li->resume.cb = on_accept_resume;
+            li->accept_ctx = metrics ? &loops[t].metrics_accept_ctx : &loops[t].accept_ctx;
             sock->data = li;
             if (t == 0) {
                 char addr[INET6_ADDRSTRLEN + 16];
                 format_address(&bound, addr, sizeof(addr));
-                idd_log_info("listening on http://%s (%d threads)", addr, server->threads);
+                if (metrics)
+                    idd_log_info("serving /metrics alone on http://%s", addr);
+                else
+                    idd_log_info("listening on http://%s (%d threads)", addr, server->threads);
             }
         }
     }
@@ -355,6 +364,14 @@ int idd_http_run(const idd_http_server_t *server)
     h2o_hostconf_t *hostconf =
         h2o_config_register_host(&conf, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     server->hooks.setup(server->hooks.app, hostconf);
+    /* Each kind of listener reaches its own host configuration and no other, whatever Host
+     * a client sends: a host list of one. */
+    h2o_hostconf_t *hosts[2] = {hostconf, NULL}, *metrics_hosts[2] = {hostconf, NULL};
+    if (server->metrics_listen != NULL) {
+        metrics_hosts[0] =
+            h2o_config_register_host(&conf, h2o_iovec_init(H2O_STRLIT("metrics")), 65535);
+        server->hooks.setup_metrics(server->hooks.app, metrics_hosts[0]);
+    }
 
     /* SIGINT and SIGTERM must already be blocked in every thread (idd_http_block_signals
      * before any thread starts); the main thread takes them with sigwait below. */
@@ -364,7 +381,7 @@ int idd_http_run(const idd_http_server_t *server)
     sigaddset(&sigs, SIGTERM);
 
     for (int i = 0; i < nthreads; i++) {
-        int trc = loop_init(server, &conf, &loops[i], i);
+        int trc = loop_init(server, &conf, hosts, metrics_hosts, &loops[i], i);
         if (trc != 0) {
             idd_log_error("thread %d: cannot start: %s", i, idd_strerror(trc));
             rc = trc;

@@ -132,6 +132,11 @@ typedef struct idd_config {
     /* core_dumps: leave core dumps possible; false (the default) turns them off, since a dump
      * holds the pepper and private keys */
     bool core_dumps;
+    /* Metrics and logs (README: "Metrics and logs"). log.level is log_level above. */
+    idd_log_format_t log_format; /* log.format: text or json (text) */
+    bool log_access;             /* log.access: one line per answered request (false) */
+    bool metrics_listen_set;     /* metrics_listen is in the file */
+    idd_listen_t metrics_listen; /* metrics_listen: /metrics only there, not on listen: */
 } idd_config_t;
 
 /* Loads and validates path. On success *out owns a new config (free with idd_config_free).
