@@ -264,9 +264,21 @@ START_TEST(request_ids)
         free(h);
         th_response_dispose(&r);
     }
-    char long_id[200];
-    memset(long_id, 'a', sizeof(long_id) - 1);
-    long_id[sizeof(long_id) - 1] = '\0';
+    /* 128 characters are kept, 129 are not. */
+    char long_id[130];
+    memset(long_id, 'a', 128);
+    long_id[128] = '\0';
+    th_response_t longest;
+    char *h128 = th_strf("X-Request-Id: %s", long_id);
+    const char *h128s[] = {h128, NULL};
+    request(&longest, "GET", "/health", h128s, NULL);
+    char *id128 = th_header(&longest, "x-request-id");
+    ck_assert_str_eq(id128, long_id);
+    free(id128);
+    free(h128);
+    th_response_dispose(&longest);
+    long_id[128] = 'a';
+    long_id[129] = '\0';
     char *too_long = th_strf("X-Request-Id: %s", long_id);
     const char *const replaced[][3] = {
         {NULL, NULL, NULL},

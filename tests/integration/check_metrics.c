@@ -305,6 +305,46 @@ START_TEST(metrics_listen_alone)
 }
 END_TEST
 
+/* A session that was good and has expired counts as expired, not merely invalid. */
+START_TEST(expired_session_counted_as_expired)
+{
+    th_response_t r;
+    const char *json[] = {"Content-Type: application/json", NULL};
+    char *u = th_url(&srv, "/api/2.0/authentication");
+    th_http(&r, "POST", u, json,
+            "{\"userName\":\"admin@example.com\",\"password\":\"correct horse\"}", 59, 0);
+    free(u);
+    ck_assert_int_eq(r.status, 200);
+    json_t *j = th_json_parse(r.body);
+    char *bearer =
+        th_bearer(json_string_value(json_object_get(json_object_get(j, "response"), "token")));
+    json_decref(j);
+    th_response_dispose(&r);
+    /* The pruner's first run (a second after start) must not take the session away between
+     * its expiry and its use: wait for that run to have counted it; the next is a day off. */
+    free(wait_for("identityd_sessions_live", 1));
+    char *before = scrape();
+    const char *expired = "identityd_auth_total{scheme=\"session\",outcome=\"expired\"}";
+    const char *ok = "identityd_auth_total{scheme=\"session\",outcome=\"ok\"}";
+    ck_assert_int_eq(request("GET", TOKEN_PATH, bearer), 200);
+    th_sql(&env, "UPDATE login_events SET expires = 1");
+    ck_assert_int_eq(request("GET", TOKEN_PATH, bearer), 401);
+    char *after = scrape();
+    ck_assert_double_eq(value(after, ok), value(before, ok) + 1);
+    ck_assert_double_eq(value(after, expired), value(before, expired) + 1);
+    ck_assert_double_eq(value(after, "identityd_auth_total{scheme=\"password\",outcome=\"ok\"}"),
+                        1);
+    free(before);
+    free(after);
+    free(bearer);
+}
+END_TEST
+
+static void setup_slow_pruner(void)
+{
+    start("prune: { interval: 86400 }\n");
+}
+
 static void setup_metrics_listen(void)
 {
     start("metrics_listen: \"127.0.0.1:0\"\n");
@@ -321,6 +361,12 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, process_series);
     tcase_add_test(tc, database_errors_counted);
     suite_add_tcase(s, tc);
+
+    TCase *expiry = tcase_create("expiry");
+    tcase_add_checked_fixture(expiry, setup_slow_pruner, teardown);
+    tcase_set_timeout(expiry, 180);
+    tcase_add_test(expiry, expired_session_counted_as_expired);
+    suite_add_tcase(s, expiry);
 
     TCase *own = tcase_create("metrics_listen");
     tcase_add_checked_fixture(own, setup_metrics_listen, teardown);
