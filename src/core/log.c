@@ -11,12 +11,14 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "identityd/core/common.h"
+#include "identityd/core/utf8.h"
 
 static volatile idd_log_level_t current_level = IDD_LOG_INFO;
 static volatile idd_log_format_t current_format = IDD_LOG_TEXT;
@@ -63,8 +65,20 @@ static void puts_(line_t *l, const char *s)
 
 static const char hex[] = "0123456789abcdef";
 
-/* Appends s escaped for the format, up to l->end. strict (text): '"', '\\' and bytes >= 0x80
- * are escaped too, for values a client chose; a message of ours keeps its UTF-8. */
+/* The length of a well-formed UTF-8 character at s that a line may carry as it is: not a
+ * control character (C1 included) nor a line or paragraph separator; 0 otherwise. */
+static size_t printable_utf8(const char *s, size_t len)
+{
+    uint32_t cp = 0;
+    size_t n = idd_utf8_decode(s, len, &cp);
+    if (n < 2 || idd_utf8_is_control(cp) || cp == 0x2028 || cp == 0x2029)
+        return 0;
+    return n;
+}
+
+/* Appends s escaped for the format, up to l->end. strict: for values a client chose, every
+ * byte >= 0x80 is escaped, and in text '"' and '\\' too; a message of ours keeps its
+ * well-formed, printable UTF-8. */
 static void put_escaped(line_t *l, const char *s, size_t len, bool strict)
 {
     bool json = current_format == IDD_LOG_JSON;
@@ -72,6 +86,15 @@ static void put_escaped(line_t *l, const char *s, size_t len, bool strict)
         unsigned char c = (unsigned char)s[i];
         char esc[6];
         size_t n;
+        if (c >= 0x80 && !strict) {
+            size_t whole = printable_utf8(s + i, len - i);
+            if (whole > 0) {
+                if (!put_until(l, s + i, whole, l->end))
+                    return;
+                i += whole - 1;
+                continue;
+            }
+        }
         bool control = c < 0x20 || c == 0x7f;
         if (json && (control || c >= 0x80)) {
             esc[0] = '\\', esc[1] = 'u', esc[2] = '0', esc[3] = '0';
@@ -80,7 +103,7 @@ static void put_escaped(line_t *l, const char *s, size_t len, bool strict)
         } else if (json && (c == '"' || c == '\\')) {
             esc[0] = '\\', esc[1] = (char)c;
             n = 2;
-        } else if (!json && (control || (strict && (c >= 0x80 || c == '"' || c == '\\')))) {
+        } else if (!json && (control || c >= 0x80 || (strict && (c == '"' || c == '\\')))) {
             esc[0] = '\\', esc[1] = 'x', esc[2] = hex[c >> 4], esc[3] = hex[c & 15];
             n = 4;
         } else {

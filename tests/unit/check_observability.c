@@ -166,15 +166,17 @@ static size_t count_lines(const char *text)
 
 static void log_hostile_message(void)
 {
-    idd_log_info("user said \"%s\"", "a\nb\r\x1b[31mc\\d\xff");
+    idd_log_info("user said \"%s\"", "a\nb\r\x1b[31mc\\d\xff caf\xc3\xa9 \xc2\x9b \xe2\x80\xa8");
 }
 
 START_TEST(text_message_cannot_forge_a_line)
 {
     char *out = capture(log_hostile_message);
     ck_assert_int_eq(count_lines(out), 1);
-    ck_assert_msg(strstr(out, " info user said \"a\\x0ab\\x0d\\x1b[31mc\\d\xff\"\n") != NULL, "%s",
-                  out);
+    /* Well-formed UTF-8 stays as it is; a C1 control and a line separator do not. */
+    ck_assert_msg(strstr(out, " info user said \"a\\x0ab\\x0d\\x1b[31mc\\d\\xff caf\xc3\xa9 "
+                              "\\xc2\\x9b \\xe2\\x80\\xa8\"\n") != NULL,
+                  "%s", out);
     free(out);
 }
 END_TEST
@@ -189,7 +191,8 @@ START_TEST(json_message_is_one_valid_object)
     ck_assert_msg(j != NULL, "%s: %s", e.text, out);
     ck_assert_str_eq(json_string_value(json_object_get(j, "level")), "info");
     ck_assert_str_eq(json_string_value(json_object_get(j, "msg")),
-                     "user said \"a\nb\r\x1b[31mc\\d\xc3\xbf\"");
+                     "user said \"a\nb\r\x1b[31mc\\d\xc3\xbf caf\xc3\xa9 \xc3\x82\xc2\x9b "
+                     "\xc3\xa2\xc2\x80\xc2\xa8\"");
     json_decref(j);
     free(out);
 }
