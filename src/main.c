@@ -10,6 +10,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -530,6 +531,7 @@ static void reload_because(idd_app_t *app, const char *why)
                      kept);
     log_key_changes(cur->cfg, g->cfg);
     idd_log_set_level(g->cfg->log_level);
+    idd_log_set_format(g->cfg->log_format);
     const idd_key_t *active = idd_keyring_active(g->keyring);
     idd_log_info("configuration %lu serving: signing with %s key %s; changed: %s", g->id,
                  idd_alg_name(active->alg), active->kid, changed[0] ? changed : "no setting");
@@ -568,7 +570,13 @@ static int idle(void *p)
 
 static void setup_routes(void *p, h2o_hostconf_t *hostconf)
 {
-    idd_router_register(hostconf, p, idd_routes, idd_routes_count);
+    idd_router_register(hostconf, p, idd_routes, idd_routes_count, false);
+}
+
+/* metrics_listen's own host: GET /metrics alone. */
+static void setup_metrics(void *p, h2o_hostconf_t *hostconf)
+{
+    idd_router_register(hostconf, p, idd_routes, idd_routes_count, true);
 }
 
 static int thread_init(void *p, idd_http_thread_t *http)
@@ -649,9 +657,26 @@ static int serve(idd_app_t *app)
                    .per_connection = cfg->queue_per_connection,
                    .per_client = cfg->queue_per_client,
                    .max_wait_ms = cfg->queue_max_wait_ms},
-        .hooks = {app, setup_routes, thread_init, thread_dispose, stopping, thread_busy, reload,
-                  idle, drop_to},
+        .hooks = {.app = app,
+                  .setup = setup_routes,
+                  .setup_metrics = setup_metrics,
+                  .thread_init = thread_init,
+                  .thread_dispose = thread_dispose,
+                  .stopping = stopping,
+                  .thread_busy = thread_busy,
+                  .reload = reload,
+                  .idle = idle,
+                  .bound = drop_to},
     };
+    char metrics_origin[512];
+    idd_http_listen_t metrics_listen;
+    if (cfg->metrics_listen_set) {
+        snprintf(metrics_origin, sizeof(metrics_origin), "%s:%d", cfg->path,
+                 cfg->metrics_listen.line);
+        metrics_listen = (idd_http_listen_t){cfg->metrics_listen.host, cfg->metrics_listen.port,
+                                             metrics_origin, NULL};
+        server.metrics_listen = &metrics_listen;
+    }
     int rc = idd_http_run(&server);
     if (rc == IDD_HTTP_ABANDONED) {
         /* Requests outlived shutdown_timeout: their loops and worker jobs still hold the
@@ -727,6 +752,7 @@ int main(int argc, char **argv)
     atomic_store(&app.gen, g);
     const idd_config_t *cfg = g->cfg;
     idd_log_set_level(cfg->log_level);
+    idd_log_set_format(cfg->log_format);
     if (core_dumps_settle(cfg) != 0) {
         fprintf(stderr, "%s: core_dumps: cannot apply: %s\n", cfg->path, strerror(errno));
         goto done;
@@ -778,6 +804,9 @@ int main(int argc, char **argv)
         goto done;
     }
     app.apikey_usage = idd_apikey_usage_new();
+    app.thread_metrics = idd_metrics_threads_new(cfg->threads);
+    app.n_thread_metrics = cfg->threads;
+    pthread_mutex_init(&app.minted_keys.lock, NULL);
     app.workers = idd_workers_new(cfg->workers, KDF_QUEUE_MAX);
     app.outbound = idd_workers_new(cfg->workers, OUTBOUND_QUEUE_MAX);
     if (cfg->pid_file != NULL && write_pid_file(cfg->pid_file) != 0) {
@@ -802,6 +831,7 @@ done:
     idd_workers_free(app.workers);
     idd_workers_free(app.outbound);
     idd_apikey_usage_free(app.apikey_usage);
+    free(app.thread_metrics);
     idd_bruteforce_free(app.bruteforce);
     idd_pepper_wipe(&app.pepper);
     /* The loops have let go of theirs; this is the app's hold on the last one. */

@@ -42,6 +42,7 @@ static int optional_string(json_t *body, const char *name, const char **out)
 static void signed_in(idd_request_t *r, idd_auth_result_t result, idd_principal_t *p)
 {
     signin_request_t *sr = r->handler_data;
+    idd_auth_note(r, IDD_MSCHEME_PASSWORD, result, p);
     if (result != IDD_AUTH_OK) {
         idd_auth_respond_failure(r, result, SIGNIN_FAILED);
         return;

@@ -67,8 +67,6 @@ void idd_api_metrics(idd_request_t *r, idd_principal_t *p)
     idd_app_t *app = r->app;
     idd_buf_t b;
     idd_buf_init(&b);
-    metric(&b, "identityd_tokens_minted_total", "counter", "Login-to-identity tokens issued.",
-           atomic_load(&app->tokens_minted));
     metric(&b, "identityd_auth_failures_total", "counter",
            "Requests refused with 401 for a missing or invalid credential.",
            atomic_load(&app->auth_failures));
@@ -138,6 +136,7 @@ void idd_api_metrics(idd_request_t *r, idd_principal_t *p)
     metric(&b, "identityd_http2_reset_closes_total", "counter",
            "HTTP/2 connections closed for abandoning more than http2_max_resets requests.",
            hs.http2_reset_drops);
+    idd_api_metrics_write(app, r->gen, &b);
     h2o_req_t *req = r->req;
     req->res.status = 200;
     req->res.reason = "OK";

@@ -48,6 +48,11 @@ void idd_api_token(idd_request_t *r, idd_principal_t *p)
     }
     idd_buf_putc(&b, '"');
     atomic_fetch_add(&r->app->tokens_minted, 1);
+    if (r->thread->metrics != NULL) {
+        const idd_key_t *key = idd_signer_key(r->thread->signer);
+        int slot = idd_metrics_key_slot(&r->app->minted_keys, key->kid, key->alg);
+        idd_metrics_add(&r->thread->metrics->tokens[slot], 1);
+    }
     idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 1);
     idd_buf_dispose(&b);
 }

@@ -4,7 +4,11 @@
  */
 #include "identityd/app/app.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
 
 #include "identityd/core/common.h"
 #include "identityd/core/log.h"
@@ -20,6 +24,11 @@ int idd_app_thread_new(idd_app_t *app, idd_http_thread_t *http, idd_thread_t **o
     t->gen = idd_gen_hold(atomic_load(&app->gen));
     pthread_mutex_unlock(&app->gen_lock);
     const idd_config_t *cfg = t->gen->cfg;
+    if (t->index < app->n_thread_metrics)
+        t->metrics = &app->thread_metrics[t->index];
+    if (RAND_bytes((unsigned char *)&t->request_id_base, sizeof(t->request_id_base)) != 1)
+        t->request_id_base =
+            (uint64_t)idd_monotonic_ms() * 0x9e3779b97f4a7c15u + (uint64_t)t->index;
     int rc = idd_store_open(cfg->database, &t->store);
     if (rc != 0) {
         idd_log_error("thread %d: cannot open database %s: %s", t->index, cfg->database,
@@ -45,4 +54,14 @@ void idd_app_thread_free(idd_thread_t *t)
     idd_store_free(t->store);
     idd_gen_release(t->gen);
     free(t);
+}
+
+void idd_request_note_auth(idd_request_t *r, int scheme, idd_metrics_outcome_t outcome,
+                           const char *user_id)
+{
+    r->metrics_scheme = scheme;
+    if (r->thread->metrics != NULL && scheme >= 0 && scheme < IDD_MSCHEMES)
+        idd_metrics_add(&r->thread->metrics->auth[scheme][outcome], 1);
+    if (user_id != NULL)
+        snprintf(r->user_id, sizeof(r->user_id), "%s", user_id);
 }

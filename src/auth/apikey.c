@@ -122,8 +122,13 @@ void idd_auth_apikey(idd_request_t *r, h2o_iovec_t key, idd_auth_done_fn done)
     }
     int64_t now = idd_now();
     if (!k.active || (k.expires != 0 && k.expires <= now) || k.tenant_id != r->tenant->id ||
-        !idd_ct_equal(k.digest, digest, sizeof(digest)))
+        !idd_ct_equal(k.digest, digest, sizeof(digest))) {
+        /* Counted as expired only when that is all that is wrong with it. */
+        r->auth_expired = k.active && k.expires != 0 && k.expires <= now &&
+                          k.tenant_id == r->tenant->id &&
+                          idd_ct_equal(k.digest, digest, sizeof(digest));
         goto done;
+    }
 
     p = h2o_mem_alloc_pool(&r->req->pool, sizeof(*p));
     memset(p, 0, sizeof(*p));

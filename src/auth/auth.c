@@ -156,6 +156,48 @@ void idd_auth_respond_failure(idd_request_t *r, idd_auth_result_t result, const 
     }
 }
 
+/* The outcome /metrics counts for a scheme's result. */
+static idd_metrics_outcome_t outcome_of(const idd_request_t *r, idd_auth_result_t result)
+{
+    switch (result) {
+    case IDD_AUTH_OK:
+        return IDD_MOUTCOME_OK;
+    case IDD_AUTH_BLOCKED:
+        return IDD_MOUTCOME_BLOCKED;
+    case IDD_AUTH_ERROR:
+        return IDD_MOUTCOME_ERROR;
+    default:
+        return r->auth_expired ? IDD_MOUTCOME_EXPIRED : IDD_MOUTCOME_INVALID;
+    }
+}
+
+void idd_auth_note(idd_request_t *r, idd_metrics_scheme_t scheme, idd_auth_result_t result,
+                   const idd_principal_t *principal)
+{
+    idd_request_note_auth(r, (int)scheme, outcome_of(r, result),
+                          result == IDD_AUTH_OK && principal != NULL ? principal->user.id : NULL);
+}
+
+/* The scheme a classified credential was checked by (an opaque token that was not one of
+ * our sessions went on to introspection: session_done). */
+static int scheme_of(const idd_request_t *r)
+{
+    if (r->metrics_scheme >= 0)
+        return r->metrics_scheme;
+    switch ((idd_cred_kind_t)r->auth_kind) {
+    case IDD_CRED_BASIC:
+        return IDD_MSCHEME_BASIC;
+    case IDD_CRED_SESSION:
+        return IDD_MSCHEME_SESSION;
+    case IDD_CRED_APIKEY:
+        return IDD_MSCHEME_APIKEY;
+    case IDD_CRED_JWT:
+        return IDD_MSCHEME_BEARER_JWT;
+    default:
+        return -1;
+    }
+}
+
 /* Finishes authentication: the principal goes on to the handler, or the client is told no. */
 static void auth_done(idd_request_t *r, idd_auth_result_t result, idd_principal_t *principal)
 {
@@ -166,15 +208,22 @@ static void auth_done(idd_request_t *r, idd_auth_result_t result, idd_principal_
     if (result == IDD_AUTH_DENY && r->auth_from_cookie)
         idd_cookie_clear_session(req, r->https);
 
+    int scheme = scheme_of(r);
     if (result == IDD_AUTH_OK) {
         if (!optional && r->auth_need_scope[0] != '\0' &&
             !idd_scopes_allow(principal->scopes, r->auth_need_scope)) {
+            if (scheme >= 0)
+                idd_request_note_auth(r, scheme, IDD_MOUTCOME_FORBIDDEN, principal->user.id);
             idd_respond_error(req, 403, "Access denied");
             return;
         }
+        if (scheme >= 0)
+            idd_auth_note(r, (idd_metrics_scheme_t)scheme, result, principal);
         next(r, principal);
         return;
     }
+    if (scheme >= 0)
+        idd_auth_note(r, (idd_metrics_scheme_t)scheme, result, NULL);
     if (optional && result != IDD_AUTH_ERROR) {
         next(r, NULL);
         return;
@@ -195,6 +244,7 @@ static void session_done(idd_request_t *r, idd_auth_result_t result, idd_princip
 {
     if (result == IDD_AUTH_DECLINE) {
         if (!r->auth_from_cookie && r->gen->oidc != NULL) {
+            r->metrics_scheme = IDD_MSCHEME_OIDC;
             idd_auth_introspect(r, r->auth_token, auth_done);
             return;
         }

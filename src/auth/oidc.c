@@ -287,10 +287,14 @@ void idd_auth_jwt(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done)
     bool known = o->issuer != NULL && idd_oidc_fresh(o->discovery_expires_ms);
     pthread_mutex_unlock(&o->lock);
     jwks_snapshot_t *s = known ? idd_oidc_snapshot_get(o, true) : NULL;
+    if (s == NULL)
+        atomic_fetch_add(&o->jwks_misses, 1);
     if (s != NULL) {
         json_t *verified = NULL;
         idd_jwt_status_t st = verify_with(c, s, &verified);
         idd_oidc_snapshot_release(o, s);
+        /* A kid the cached set does not hold sends the check to a refetch. */
+        atomic_fetch_add(st == IDD_JWT_KID_UNKNOWN ? &o->jwks_misses : &o->jwks_hits, 1);
         if (st != IDD_JWT_OK && st != IDD_JWT_KID_UNKNOWN) {
             idd_log_info("oidc: token refused: %s", idd_jwt_status_name(st));
             check_release(c);
@@ -331,6 +335,7 @@ void idd_auth_introspect(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn d
         pthread_mutex_unlock(&o->lock);
     }
     idd_wipe(key, sizeof(key));
+    atomic_fetch_add(hit ? &o->verdict_hits : &o->verdict_misses, 1);
     if (hit) {
         c->result = active ? IDD_AUTH_OK : IDD_AUTH_DENY;
         check_finish(r, c);
@@ -339,4 +344,15 @@ void idd_auth_introspect(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn d
     }
     idd_http_offload(r->req, r->client_ip, r->app->outbound, r, c, check_work, check_finish,
                      check_release);
+}
+
+void idd_oidc_cache_stats(idd_oidc_t *o, idd_oidc_cache_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (o == NULL)
+        return;
+    out->jwks_hits = atomic_load(&o->jwks_hits);
+    out->jwks_misses = atomic_load(&o->jwks_misses);
+    out->introspection_hits = atomic_load(&o->verdict_hits);
+    out->introspection_misses = atomic_load(&o->verdict_misses);
 }

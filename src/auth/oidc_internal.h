@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <openssl/sha.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -61,6 +62,8 @@ struct idd_oidc {
     bool jwks_fetching;
     /* introspection results */
     cache_slot_t *cache;
+    /* for /metrics: lookups of the key set and of introspection verdicts (lock-free) */
+    atomic_ulong jwks_hits, jwks_misses, verdict_hits, verdict_misses;
 };
 
 /* ---- the authority (oidc_authority.c) ---- */

@@ -113,8 +113,15 @@ idd_auth_result_t idd_oidc_introspect(idd_oidc_t *o, const char *token, size_t l
     int64_t give_up = idd_monotonic_ms() + (int64_t)o->cfg->total_timeout * 1000 + WAIT_MARGIN_MS;
 
     pthread_mutex_lock(&o->lock);
+    /* An opaque token was looked up on its loop already (idd_auth_introspect). */
+    bool counted = !is_jwt;
     for (;;) {
-        if (idd_oidc_verdict_lookup_locked(o, key, &active, who)) {
+        bool hit = idd_oidc_verdict_lookup_locked(o, key, &active, who);
+        if (!counted) {
+            atomic_fetch_add(hit ? &o->verdict_hits : &o->verdict_misses, 1);
+            counted = true;
+        }
+        if (hit) {
             pthread_mutex_unlock(&o->lock);
             return active ? IDD_AUTH_OK : IDD_AUTH_DENY;
         }

@@ -55,8 +55,13 @@ void idd_auth_session(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done
     result = IDD_AUTH_DENY;
     int64_t now = idd_now();
     if (!session.active || session.expires <= now || session.tenant_id != r->tenant->id ||
-        !idd_ct_equal(session.digest, digest, sizeof(digest)))
+        !idd_ct_equal(session.digest, digest, sizeof(digest))) {
+        /* Counted as expired only when that is all that is wrong with it. */
+        r->auth_expired = session.active && session.expires <= now &&
+                          session.tenant_id == r->tenant->id &&
+                          idd_ct_equal(session.digest, digest, sizeof(digest));
         goto done;
+    }
 
     p = h2o_mem_alloc_pool(&r->req->pool, sizeof(*p));
     memset(p, 0, sizeof(*p));

@@ -485,9 +485,12 @@ static void signin_continue(idd_request_t *r, signin_check_t *c)
 
     if (c->remember) {
         cache_entry_t *e = cache_slot(r->thread->auth->basic_cache, c->key);
-        if (c->user_found && may_sign_in(&c->user) && e->expires_ms > idd_monotonic_ms() &&
-            idd_ct_equal(e->key, c->key, 32) && strcmp(e->user_id, c->user.id) == 0 &&
-            e->auth_version == c->user.auth_version) {
+        bool hit = c->user_found && may_sign_in(&c->user) && e->expires_ms > idd_monotonic_ms() &&
+                   idd_ct_equal(e->key, c->key, 32) && strcmp(e->user_id, c->user.id) == 0 &&
+                   e->auth_version == c->user.auth_version;
+        if (r->thread->metrics != NULL)
+            idd_metrics_add(&r->thread->metrics->credential_cache[hit ? 0 : 1], 1);
+        if (hit) {
             grant(r, &c->user, c->via, done);
             check_release(c);
             return;

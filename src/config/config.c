@@ -312,6 +312,49 @@ static int parse_tenants(loader_t *L, yaml_node_t *node, void *base, const char 
     return rc;
 }
 
+/* ---- metrics and logs ------------------------------------------------------------------ */
+
+/* metrics_listen: "host:port", one address on which /metrics alone is served. */
+static int parse_metrics_listen(loader_t *L, yaml_node_t *node, void *base, const char *name)
+{
+    idd_config_t *cfg = base;
+    const char *text = NULL;
+    int rc = tbl_scalar(L, node, name, &text);
+    if (rc != 0)
+        return rc;
+    idd_listen_t l = {.line = tbl_line(node)};
+    const char *why = parse_listen_text(text, &l);
+    if (why == not_numeric)
+        return tbl_fail(L, l.line, "%s: '%s' in '%.80s' is not a numeric IPv4 or IPv6 address",
+                        name, l.host, text);
+    if (why != NULL)
+        return tbl_fail(L, l.line, "%s: '%.80s': %s", name, text, why);
+    cfg->metrics_listen = l;
+    cfg->metrics_listen_set = true;
+    return 0;
+}
+
+/* log_level (kept from before the log: section) and log.level set the same thing: both at
+ * once is a mistake. And /metrics cannot share an address with the API. */
+static int check_metrics_and_logs(loader_t *L, const idd_config_t *cfg, int log_level_line,
+                                  int log_dot_level_line)
+{
+    if (log_level_line != 0 && log_dot_level_line != 0)
+        return tbl_fail(L, log_dot_level_line,
+                        "log.level: log_level is set too (line %d); keep only log.level",
+                        log_level_line);
+    if (!cfg->metrics_listen_set)
+        return 0;
+    for (size_t i = 0; i < cfg->n_listen; i++)
+        if (cfg->metrics_listen.port != 0 && cfg->metrics_listen.port == cfg->listen[i].port &&
+            strcmp(cfg->metrics_listen.host, cfg->listen[i].host) == 0)
+            return tbl_fail(L, cfg->metrics_listen.line,
+                            "metrics_listen: %s port %u is a listen: address too (line %d)",
+                            cfg->metrics_listen.host, cfg->metrics_listen.port,
+                            cfg->listen[i].line);
+    return 0;
+}
+
 /* ---- the top level --------------------------------------------------------------------- */
 
 /* A user or group name as the system's databases hold them (or a numeric id): no path,
@@ -430,6 +473,13 @@ static const entry_t config_entries[] = {
      .line_offset = CFG(user_line)},
     {.name = "group", .flags = F_RESTART, .type = T_STRING, .check = check_account, .offset = CFG(group),
      .line_offset = CFG(group_line)},
+    /* Metrics and logs: the log: section (log_level above is its older spelling of
+     * log.level) and the listener /metrics may have to itself. */
+    {.name = "log.level", .type = T_ENUM, .offset = CFG(log_level), .names = idd_log_level_names},
+    {.name = "log.format", .type = T_ENUM, .dflt = "text", .offset = CFG(log_format),
+     .names = idd_log_format_names},
+    {.name = "log.access", .type = T_BOOL, .dflt = "false", .offset = CFG(log_access)},
+    {.name = "metrics_listen", .type = T_LIST, .list = parse_metrics_listen},
 };
 /* clang-format on */
 _Static_assert(IDD_ARRAY_LEN(config_entries) <= TBL_MAX_ENTRIES, "seen[] too short");
@@ -490,6 +540,15 @@ static int finish(loader_t *L)
     return tbl_fail(L, S->keys_line, "no key is active: exactly one key needs state 'active'");
 }
 
+/* The row of config_entries called name (one of ours: it exists). */
+static size_t entry_index(const char *name)
+{
+    size_t i = 0;
+    while (i + 1 < IDD_ARRAY_LEN(config_entries) && strcmp(config_entries[i].name, name) != 0)
+        i++;
+    return i;
+}
+
 static char *folder_of(const char *path)
 {
     const char *slash = strrchr(path, '/');
@@ -538,6 +597,9 @@ int idd_config_load(const char *path, idd_config_t **out, char *err, size_t errl
     rc = tbl_load(&L, config_entries, IDD_ARRAY_LEN(config_entries), cfg, root, "", 0, seen);
     if (rc == 0)
         rc = finish(&L);
+    if (rc == 0)
+        rc = check_metrics_and_logs(&L, cfg, seen[entry_index("log_level")],
+                                    seen[entry_index("log.level")]);
 
 done:
     yaml_document_delete(&doc);
@@ -629,6 +691,15 @@ void idd_config_reconcile(const idd_config_t *running, idd_config_t *next, char 
         next->listen = copy;
         next->n_listen = running->n_listen;
         add_name(kept, kept_len, "", "listen");
+    }
+    if (running->metrics_listen_set != next->metrics_listen_set ||
+        (running->metrics_listen_set &&
+         (strcmp(running->metrics_listen.host, next->metrics_listen.host) != 0 ||
+          running->metrics_listen.port != next->metrics_listen.port))) {
+        /* Its listener is bound once, like the others. The item owns no strings. */
+        next->metrics_listen_set = running->metrics_listen_set;
+        next->metrics_listen = running->metrics_listen;
+        add_name(kept, kept_len, "", "metrics_listen");
     }
     tbl_reconcile(config_entries, IDD_ARRAY_LEN(config_entries), running, next, "", note_row, &n);
     if (!tenants_equal(running, next))

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "identityd/core/common.h"
 
@@ -23,7 +24,16 @@ struct idd_workers {
     int n_threads;
     pthread_t *threads;
     atomic_ulong counts[IDD_JOBS_NCOUNTS];
+    unsigned long taken; /* jobs a worker took from the queue (lock) */
+    long long waited_ns; /* and how long they had waited, in all (lock) */
 };
+
+static long long monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 /* Unlinks job from the queue; the lock is held. */
 static void unlink_job(idd_workers_t *w, idd_job_t *job)
@@ -52,6 +62,9 @@ static void *worker_main(void *arg)
         idd_job_t *job = w->head;
         unlink_job(w, job);
         w->running++;
+        long long waited = monotonic_ns() - job->queued_ns;
+        w->taken++;
+        w->waited_ns += waited > 0 ? waited : 0;
         pthread_mutex_unlock(&w->lock);
         job->run(job);
         /* Count the job finished before done(): done may free it or hand it to a loop. */
@@ -95,6 +108,7 @@ int idd_workers_submit(idd_workers_t *w, idd_job_t *job)
     job->prev = w->tail;
     job->queued = 1;
     job->cancelled = 0;
+    job->queued_ns = monotonic_ns();
     if (w->tail != NULL)
         w->tail->next = job;
     else
@@ -156,6 +170,14 @@ int idd_workers_pending(idd_workers_t *w)
     int n = w->pending;
     pthread_mutex_unlock(&w->lock);
     return n;
+}
+
+void idd_workers_waited(idd_workers_t *w, unsigned long *jobs, double *seconds)
+{
+    pthread_mutex_lock(&w->lock);
+    *jobs = w->taken;
+    *seconds = (double)w->waited_ns / 1e9;
+    pthread_mutex_unlock(&w->lock);
 }
 
 int idd_workers_running(idd_workers_t *w)

@@ -288,7 +288,7 @@ static int loop_init(const idd_http_server_t *server, h2o_globalconf_t *conf, lo
     h2o_timeout_init(l->t.ctx.loop, &l->queue_timeout, (uint64_t)server->limits.max_wait_ms);
     h2o_multithread_register_receiver(l->t.ctx.queue, &l->offload_receiver, idd_http_offloads_back);
     h2o_multithread_register_receiver(l->t.ctx.queue, &l->stop_receiver, on_stop);
-    l->listeners = idd_xcalloc(server->n_listen, sizeof(listener_t));
+    l->listeners = idd_xcalloc(server->n_listen + 1, sizeof(listener_t));
     l->server = server;
     int rc = server->hooks.thread_init(server->hooks.app, &l->t);
     l->data_made = rc == 0;
@@ -347,11 +347,16 @@ void idd_http_block_signals(void)
 
 /* Binds every listener once per thread; with port 0, every thread takes the port the
  * kernel gave the first. Returns 0 or -1 (logged). */
-static int bind_all(const idd_http_server_t *server, h2o_globalconf_t *conf, loop_t *loops)
+/* Each listener's accept context names the one host list its clients reach (hosts, or
+ * metrics_hosts for metrics_listen) and its TLS context, if any. */
+static int bind_all(const idd_http_server_t *server, h2o_hostconf_t **hosts,
+                    h2o_hostconf_t **metrics_hosts, loop_t *loops)
 {
-    for (size_t i = 0; i < server->n_listen; i++) {
-        const idd_http_listen_t *l = &server->listen[i];
-        SSL_CTX *ssl_ctx = idd_http_tls_base(i);
+    size_t n = server->n_listen + (server->metrics_listen != NULL ? 1 : 0);
+    for (size_t i = 0; i < n; i++) {
+        bool metrics = i == server->n_listen;
+        const idd_http_listen_t *l = metrics ? server->metrics_listen : &server->listen[i];
+        SSL_CTX *ssl_ctx = metrics ? NULL : idd_http_tls_base(i);
         unsigned port = l->port;
         for (int t = 0; t < server->threads; t++) {
             struct sockaddr_storage bound;
@@ -369,16 +374,19 @@ static int bind_all(const idd_http_server_t *server, h2o_globalconf_t *conf, loo
             li->loop = &loops[t];
             li->resume.cb = on_accept_resume;
             li->accept_ctx.ctx = &loops[t].t.ctx;
-            li->accept_ctx.hosts = conf->hosts;
+            li->accept_ctx.hosts = metrics ? metrics_hosts : hosts;
             li->accept_ctx.ssl_ctx = ssl_ctx;
             sock->data = li;
             if (t == 0) {
                 char addr[INET6_ADDRSTRLEN + 16];
                 format_address(&bound, addr, sizeof(addr));
-                if (i < IDD_ARRAY_LEN(bound_ports))
+                if (!metrics && i < IDD_ARRAY_LEN(bound_ports))
                     atomic_store(&bound_ports[i], port);
-                idd_log_info("listening on %s://%s (%d threads)", ssl_ctx ? "https" : "http", addr,
-                             server->threads);
+                if (metrics)
+                    idd_log_info("serving /metrics alone on http://%s", addr);
+                else
+                    idd_log_info("listening on %s://%s (%d threads)", ssl_ctx ? "https" : "http",
+                                 addr, server->threads);
             }
         }
     }
@@ -446,6 +454,14 @@ int idd_http_run(const idd_http_server_t *server)
         free(loops);
         return rc;
     }
+    /* Each kind of listener reaches its own host configuration and no other, whatever Host
+     * a client sends: a host list of one. */
+    h2o_hostconf_t *hosts[2] = {hostconf, NULL}, *metrics_hosts[2] = {hostconf, NULL};
+    if (server->metrics_listen != NULL) {
+        metrics_hosts[0] =
+            h2o_config_register_host(&conf, h2o_iovec_init(H2O_STRLIT("metrics")), 65535);
+        server->hooks.setup_metrics(server->hooks.app, metrics_hosts[0]);
+    }
 
     /* SIGINT, SIGTERM and SIGHUP must already be blocked in every thread
      * (idd_http_block_signals before any thread starts); the main thread takes them with
@@ -464,7 +480,7 @@ int idd_http_run(const idd_http_server_t *server)
             goto done;
         }
     }
-    if (bind_all(server, &conf, loops) != 0)
+    if (bind_all(server, hosts, metrics_hosts, loops) != 0)
         goto done;
     if (server->hooks.bound != NULL) {
         int brc = server->hooks.bound(server->hooks.app);

@@ -6,6 +6,7 @@
  */
 #include "identityd/store/store.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #include "identityd/core/common.h"
@@ -62,4 +63,16 @@ void idd_store_free(idd_store_t *s)
 {
     if (s != NULL)
         s->ops->close(s);
+}
+
+static atomic_ulong store_errors;
+
+void idd_store_note_error(void)
+{
+    atomic_fetch_add_explicit(&store_errors, 1, memory_order_relaxed);
+}
+
+unsigned long idd_store_errors(void)
+{
+    return atomic_load_explicit(&store_errors, memory_order_relaxed);
 }

@@ -143,6 +143,11 @@ done:
     return s;
 }
 
+const idd_key_t *idd_signer_key(const idd_signer_t *s)
+{
+    return s->key;
+}
+
 void idd_signer_free(idd_signer_t *s)
 {
     if (s == NULL)

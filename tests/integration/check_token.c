@@ -591,7 +591,8 @@ START_TEST(health_and_metrics)
     ck_assert_ptr_nonnull(ct);
     ck_assert(strncmp(ct, "text/plain", 10) == 0);
     free(ct);
-    ck_assert_int_eq(metric_value(r.body, "identityd_tokens_minted_total"), 2);
+    ck_assert_int_eq(
+        metric_value(r.body, "identityd_tokens_minted_total{kid=\"test-es256\",alg=\"ES256\"}"), 2);
     ck_assert_int_eq(metric_value(r.body, "identityd_auth_failures_total"), 1);
     ck_assert_int_eq(metric_value(r.body, "identityd_signins_blocked_total"), 0);
     ck_assert_int_eq(metric_value(r.body, "identityd_worker_jobs{pool=\"kdf\"}"), 0);

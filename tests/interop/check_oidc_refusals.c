@@ -328,6 +328,25 @@ static void world_teardown(void)
     world_dispose(&W); /* a bad exit fails the suite: see th_run_suite */
 }
 
+/* The value of one series of GET /metrics on srv (0 when absent). */
+static double metric_of(const th_server_t *srv, const char *series)
+{
+    th_response_t r;
+    th_get(&r, srv, "/metrics", NULL);
+    ck_assert_int_eq(r.status, 200);
+    char *key = th_strf("\n%s ", series);
+    const char *at = strstr(r.body, key);
+    double v = at != NULL ? atof(at + strlen(key)) : 0;
+    free(key);
+    th_response_dispose(&r);
+    return v;
+}
+
+#define JWKS_HIT "identityd_cache_total{cache=\"jwks\",result=\"hit\"}"
+#define JWKS_MISS "identityd_cache_total{cache=\"jwks\",result=\"miss\"}"
+#define VERDICT_HIT "identityd_cache_total{cache=\"introspection\",result=\"hit\"}"
+#define VERDICT_MISS "identityd_cache_total{cache=\"introspection\",result=\"miss\"}"
+
 /* Valid ES256 and RS256 access tokens of the authority, for a user identityd knows, get
  * that user a token of identityd's own; so does an aud array that contains the configured
  * audience. The signature checks really consulted the authority (its JWKS was fetched) and,
@@ -547,6 +566,7 @@ END_TEST
 START_TEST(concurrent_checks_share_one_introspection)
 {
     enum { N = 8 };
+    double hits = metric_of(&W.srv, VERDICT_HIT), misses = metric_of(&W.srv, VERDICT_MISS);
     long long before = stat_count(&W.authority, "/introspect");
     char *url = th_url(&W.srv, TOKEN_PATH), *auth = th_bearer(token(&W, "slow_introspection"));
     struct curl_slist *headers = curl_slist_append(NULL, auth);
@@ -561,6 +581,11 @@ START_TEST(concurrent_checks_share_one_introspection)
     curl_slist_free_all(headers);
     free(url), free(auth);
     ck_assert_int_eq(stat_count(&W.authority, "/introspect") - before, 1);
+    /* Every check looked its verdict up once; the first found none. */
+    double new_hits = metric_of(&W.srv, VERDICT_HIT) - hits;
+    double new_misses = metric_of(&W.srv, VERDICT_MISS) - misses;
+    ck_assert_double_eq(new_hits + new_misses, N);
+    ck_assert(new_misses >= 1);
 }
 END_TEST
 
@@ -784,6 +809,7 @@ END_TEST
 /* Without Cache-Control, keys fetched once serve many requests. */
 START_TEST(keys_fetched_once)
 {
+    double hits = metric_of(&W.srv, JWKS_HIT), misses = metric_of(&W.srv, JWKS_MISS);
     long long jwks = stat_count(&W.authority, "/jwks");
     for (int i = 0; i < 5; i++) {
         th_response_t r;
@@ -792,6 +818,11 @@ START_TEST(keys_fetched_once)
         th_response_dispose(&r);
     }
     ck_assert_int_le(stat_count(&W.authority, "/jwks") - jwks, jwks == 0 ? 1 : 0);
+    /* Each check looked the key set up once: a miss only while none was fetched yet. */
+    double new_hits = metric_of(&W.srv, JWKS_HIT) - hits;
+    double new_misses = metric_of(&W.srv, JWKS_MISS) - misses;
+    ck_assert_double_eq(new_hits + new_misses, 5);
+    ck_assert(new_hits >= 4);
 }
 END_TEST
 

@@ -124,7 +124,11 @@ static void setup(void)
                    .per_connection = 4,
                    .per_client = 16,
                    .max_wait_ms = 2000},
-        .hooks = {NULL, setup_routes, thread_init, thread_dispose, stopping, thread_busy},
+        .hooks = {.setup = setup_routes,
+                  .thread_init = thread_init,
+                  .thread_dispose = thread_dispose,
+                  .stopping = stopping,
+                  .thread_busy = thread_busy},
     };
     ck_assert_int_eq(pthread_create(&server_thread, NULL, run_server, NULL), 0);
     /* Bound before the loops start; connecting early just waits in the backlog. */

@@ -38,12 +38,16 @@ typedef struct idd_router {
     idd_app_t *app;
     const idd_route_t *routes;
     size_t n_routes;
+    bool metrics_only; /* the metrics_listen listener: GET /metrics and nothing else */
 } idd_router_t;
 
 /* Registers the router for every path of hostconf, and makes h2o keep what the framing
- * checks read (idd_framing_init): call on the main thread before any loop serves. */
+ * checks read (idd_framing_init): call on the main thread before any loop serves. With
+ * metrics_only, the router serves GET /metrics alone (the metrics_listen listener); without
+ * it, every route but GET /metrics when metrics_listen is configured. Each answered request
+ * is counted for /metrics and, with log.access, logged once its response has been sent. */
 idd_router_t *idd_router_register(h2o_hostconf_t *hostconf, idd_app_t *app,
-                                  const idd_route_t *routes, size_t n_routes);
+                                  const idd_route_t *routes, size_t n_routes, bool metrics_only);
 
 /* Matches path against pattern ("{x}" is one non-empty segment), capturing at most
  * IDD_ROUTE_MAX_PARAMS segments into params. Returns 1 on a match. */
@@ -82,5 +86,8 @@ void idd_api_health(idd_request_t *r, idd_principal_t *p);
 void idd_api_healthz(idd_request_t *r, idd_principal_t *p);
 void idd_api_readyz(idd_request_t *r, idd_principal_t *p);
 void idd_api_metrics(idd_request_t *r, idd_principal_t *p);
+/* The families of /metrics kept per loop and by the modules (api/metrics.c). */
+struct idd_buf;
+void idd_api_metrics_write(idd_app_t *app, const idd_gen_t *gen, struct idd_buf *b);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include <h2o.h>
 
+#include "identityd/app/metrics.h"
 #include "identityd/config/config.h"
 #include "identityd/core/workers.h"
 #include "identityd/cred/password.h"
@@ -68,6 +69,11 @@ typedef struct idd_app {
     atomic_ulong sessions_pruned; /* ended or expired sessions deleted */
     atomic_ulong apikeys_pruned;  /* expired API keys deleted */
     atomic_ulong sessions_capped; /* sessions ended by sessions.max_per_user */
+    /* Per-loop counters (app/metrics.h), summed by GET /metrics; the keys tokens were
+     * signed with. */
+    idd_thread_metrics_t *thread_metrics; /* n_thread_metrics blocks, one per loop */
+    int n_thread_metrics;
+    idd_metrics_keys_t minted_keys;
 } idd_app_t;
 
 /* What one event loop owns: its own database connection and signing contexts, so the token
@@ -77,9 +83,12 @@ typedef struct idd_thread {
     idd_app_t *app;
     int index;
     idd_store_t *store;
-    idd_gen_t *gen;               /* the generation this loop serves new requests with (held) */
-    idd_signer_t *signer;         /* for gen's active key */
-    struct idd_auth_thread *auth; /* authentication's own per-thread state (auth.h) */
+    idd_gen_t *gen;                /* the generation this loop serves new requests with (held) */
+    idd_signer_t *signer;          /* for gen's active key */
+    struct idd_auth_thread *auth;  /* authentication's own per-thread state (auth.h) */
+    idd_thread_metrics_t *metrics; /* this loop's block of app->thread_metrics */
+    uint64_t request_id_base;      /* random: fresh request ids are base + a count */
+    uint64_t request_id_count;
 } idd_thread_t;
 
 /* The thread a request runs on. */
@@ -142,6 +151,13 @@ typedef struct idd_request {
     h2o_iovec_t auth_token; /* a session-or-opaque token being checked */
     int retry_after;        /* seconds, when a brute-force block refused the request */
     void *handler_data;     /* the handler's own state across asynchronous steps */
+    /* For /metrics and the access line (api/router.c), kept from the router's first look. */
+    int64_t started_ns;             /* monotonic, when the router saw the request */
+    int route_slot;                 /* IDD_METRICS_ROUTE_OTHER or 1 + the route's index */
+    h2o_iovec_t request_id;         /* the client's X-Request-Id when sane, else a fresh one */
+    int metrics_scheme;             /* idd_metrics_scheme_t of the credential checked, or -1 */
+    char user_id[IDD_GUID_LEN + 1]; /* the authenticated user, or "" */
+    bool auth_expired;              /* the credential was refused for having expired */
 } idd_request_t;
 
 /* Makes the context of a request in h2o's pool, holding gen until the pool is freed. */
@@ -151,6 +167,11 @@ idd_request_t *idd_request_new(h2o_req_t *req, idd_thread_t *t, idd_gen_t *gen);
  * before its loop moved to a newer generation, one made for it (*owned true: the caller
  * frees it). NULL when OpenSSL cannot set one up. */
 idd_signer_t *idd_request_signer(idd_request_t *r, bool *owned);
+
+/* Notes what authentication made of r's credential, for /metrics and the access line:
+ * scheme (idd_metrics_scheme_t) and outcome; user_id (may be NULL) is copied. */
+void idd_request_note_auth(idd_request_t *r, int scheme, idd_metrics_outcome_t outcome,
+                           const char *user_id);
 
 /* Resolves r's client address, scheme, host, origin and, when the host names one, tenant
  * and tenant_url (Host or :authority, X-Forwarded-* from trusted proxies, ?origin=).

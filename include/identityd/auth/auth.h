@@ -91,6 +91,12 @@ typedef void (*idd_auth_next_fn)(idd_request_t *r, idd_principal_t *principal);
 void idd_auth_run(idd_request_t *r, idd_auth_policy_t policy, const char *need_scope,
                   idd_auth_next_fn next);
 
+/* Counts a scheme's result for /metrics and notes it (and the user, on success) for the
+ * access line. auth.c does so for every credential it checks; a handler that checks one
+ * itself (the sign-in) calls it. */
+void idd_auth_note(idd_request_t *r, idd_metrics_scheme_t scheme, idd_auth_result_t result,
+                   const idd_principal_t *principal);
+
 /* Answers the failure of a sign-in attempt made with idd_auth_signin by an API handler:
  * 401 with message (DENY), 403 with Retry-After (BLOCKED) or 503 (ERROR). */
 void idd_auth_respond_failure(idd_request_t *r, idd_auth_result_t result, const char *message);
@@ -137,6 +143,14 @@ typedef struct idd_oidc idd_oidc_t;
 int idd_oidc_new(const idd_config_t *cfg, const idd_keyring_t *keyring, idd_oidc_t **out, char *err,
                  size_t errlen);
 void idd_oidc_free(idd_oidc_t *o);
+
+/* Lookups of the authority's key set and of introspection verdicts, for /metrics: a hit
+ * needed no fetch, a miss went to the authority (or would have). All 0 for NULL. */
+typedef struct idd_oidc_cache_stats {
+    unsigned long jwks_hits, jwks_misses;
+    unsigned long introspection_hits, introspection_misses;
+} idd_oidc_cache_stats_t;
+void idd_oidc_cache_stats(idd_oidc_t *o, idd_oidc_cache_stats_t *out);
 
 /* A Bearer JWT: verified against the authority's JWKS (RFC 8725 rules), then introspected
  * when oidc.introspection.jwt is on. DENY without an oidc section. */

@@ -160,6 +160,11 @@ typedef struct idd_config {
     char *group;    /* group: with user:, this group instead of the user's primary one */
     int user_line;  /* of the `user:` key, 0 when absent */
     int group_line; /* of the `group:` key, 0 when absent */
+    /* Metrics and logs (README: "Metrics and logs"). log.level is log_level above. */
+    idd_log_format_t log_format; /* log.format: text or json (text) */
+    bool log_access;             /* log.access: one line per answered request (false) */
+    bool metrics_listen_set;     /* metrics_listen is in the file */
+    idd_listen_t metrics_listen; /* metrics_listen: /metrics only there, not on listen: */
 } idd_config_t;
 
 /* Loads and validates path. On success *out owns a new config (free with idd_config_free).

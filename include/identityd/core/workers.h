@@ -15,6 +15,7 @@ struct idd_job {
     idd_job_t *next, *prev;       /* queue links, owned by the pool while queued */
     int queued;                   /* in the queue, not yet taken by a worker (pool's lock) */
     int cancelled;                /* set when idd_workers_cancel took the job unrun */
+    long long queued_ns;          /* monotonic, when submitted (for the wait time) */
 };
 
 /* What became of the jobs offered to a pool, counted for /metrics. The pool counts FULL
@@ -46,6 +47,9 @@ int idd_workers_withdraw(idd_workers_t *w, idd_job_t *job);
 /* Adds one to a counter (thread-safe), and reads one. */
 void idd_workers_note(idd_workers_t *w, idd_jobs_count_t what);
 unsigned long idd_workers_count(idd_workers_t *w, idd_jobs_count_t what);
+
+/* Jobs a worker took from the queue, and the seconds they had waited there in all. */
+void idd_workers_waited(idd_workers_t *w, unsigned long *jobs, double *seconds);
 
 /* Refuses new jobs from now on and hands every queued job back unrun: each gets
  * cancelled = 1 and its done callback, on the calling thread. Jobs already running finish

@@ -51,6 +51,9 @@ typedef struct idd_http_hooks {
     void *app; /* passed back to every hook */
     /* Installs the application's handlers on the one host configuration. */
     void (*setup)(void *app, h2o_hostconf_t *hostconf);
+    /* With a metrics listener: installs the handlers of its own host configuration, the only
+     * one its connections reach. */
+    void (*setup_metrics)(void *app, h2o_hostconf_t *hostconf);
     /* Makes t->data, on the main thread before the loop runs (timers go on t->ctx.loop).
      * Returns 0, or an IDD_E* code that stops the start. */
     int (*thread_init)(void *app, idd_http_thread_t *t);
@@ -88,6 +91,7 @@ typedef struct idd_http_limits {
 typedef struct idd_http_server {
     const idd_http_listen_t *listen;
     size_t n_listen;
+    const idd_http_listen_t *metrics_listen; /* NULL, or the address /metrics has alone */
     int threads;
     size_t max_body_bytes; /* h2o buffers at most about this much of a body */
     idd_http_limits_t limits;

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "identityd/core/common.h"
 #include "identityd/cred/password.h"
 
 #define IDD_GUID_LEN 36   /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" */
@@ -267,136 +268,147 @@ void idd_store_free(idd_store_t *s);
 /* The number of the newest migration this program carries. */
 int idd_store_latest_version(void);
 
+/* Results of IDD_ESTORE so far, from any handle of this process (for /metrics), and the
+ * count's own step, which every operation below takes on its way out. */
+unsigned long idd_store_errors(void);
+void idd_store_note_error(void);
+static inline int idd_store_result(int rc)
+{
+    if (rc == IDD_ESTORE)
+        idd_store_note_error();
+    return rc;
+}
+
 static inline int idd_store_migrate(idd_store_t *s, int *from, int *to)
 {
-    return s->ops->migrate(s, from, to);
+    return idd_store_result(s->ops->migrate(s, from, to));
 }
 static inline int idd_store_schema_version(idd_store_t *s, int *v)
 {
-    return s->ops->schema_version(s, v);
+    return idd_store_result(s->ops->schema_version(s, v));
 }
 static inline int idd_store_tenant_ensure(idd_store_t *s, int64_t id, const char *name)
 {
-    return s->ops->tenant_ensure(s, id, name);
+    return idd_store_result(s->ops->tenant_ensure(s, id, name));
 }
 static inline int idd_store_tenant_get(idd_store_t *s, int64_t id, idd_tenant_t *out)
 {
-    return s->ops->tenant_get(s, id, out);
+    return idd_store_result(s->ops->tenant_get(s, id, out));
 }
 static inline int idd_store_user_by_email(idd_store_t *s, int64_t t, const char *email,
                                           idd_user_t *out)
 {
-    return s->ops->user_by_email(s, t, email, out);
+    return idd_store_result(s->ops->user_by_email(s, t, email, out));
 }
 static inline int idd_store_user_by_id(idd_store_t *s, const char *id, idd_user_t *out)
 {
-    return s->ops->user_by_id(s, id, out);
+    return idd_store_result(s->ops->user_by_id(s, id, out));
 }
 static inline int idd_store_user_insert(idd_store_t *s, idd_user_t *u)
 {
-    return s->ops->user_insert(s, u);
+    return idd_store_result(s->ops->user_insert(s, u));
 }
 static inline int idd_store_user_set_status(idd_store_t *s, const char *id, idd_user_status_t st)
 {
-    return s->ops->user_set_status(s, id, st);
+    return idd_store_result(s->ops->user_set_status(s, id, st));
 }
 static inline int idd_store_user_set_password(idd_store_t *s, const char *id, const char *rec)
 {
-    return s->ops->user_set_password(s, id, rec);
+    return idd_store_result(s->ops->user_set_password(s, id, rec));
 }
 static inline int idd_store_user_list(idd_store_t *s, int64_t t, idd_user_visit_fn f, void *a)
 {
-    return s->ops->user_list(s, t, f, a);
+    return idd_store_result(s->ops->user_list(s, t, f, a));
 }
 static inline int idd_store_user_set_password_change(idd_store_t *s, const char *id, int r)
 {
-    return s->ops->user_set_password_change(s, id, r);
+    return idd_store_result(s->ops->user_set_password_change(s, id, r));
 }
 static inline int idd_store_user_upgrade_password(idd_store_t *s, const char *id, const char *old,
                                                   const char *rec)
 {
-    return s->ops->user_upgrade_password(s, id, old, rec);
+    return idd_store_result(s->ops->user_upgrade_password(s, id, old, rec));
 }
 static inline int idd_store_session_create(idd_store_t *s, idd_session_t *x)
 {
-    return s->ops->session_create(s, x, 0, NULL);
+    return idd_store_result(s->ops->session_create(s, x, 0, NULL));
 }
 static inline int idd_store_session_create_capped(idd_store_t *s, idd_session_t *x, int max,
                                                   int *ended)
 {
-    return s->ops->session_create(s, x, max, ended);
+    return idd_store_result(s->ops->session_create(s, x, max, ended));
 }
 static inline int idd_store_session_prune(idd_store_t *s, int64_t now, int limit, int *n)
 {
-    return s->ops->session_prune(s, now, limit, n);
+    return idd_store_result(s->ops->session_prune(s, now, limit, n));
 }
 static inline int idd_store_session_by_digest(idd_store_t *s,
                                               const unsigned char d[IDD_SESSION_DIGEST_LEN],
                                               idd_session_t *out)
 {
-    return s->ops->session_by_digest(s, d, out);
+    return idd_store_result(s->ops->session_by_digest(s, d, out));
 }
 static inline int idd_store_session_by_id(idd_store_t *s, int64_t id, idd_session_t *out)
 {
-    return s->ops->session_by_id(s, id, out);
+    return idd_store_result(s->ops->session_by_id(s, id, out));
 }
 static inline int idd_store_session_touch(idd_store_t *s, int64_t id, int64_t when)
 {
-    return s->ops->session_touch(s, id, when);
+    return idd_store_result(s->ops->session_touch(s, id, when));
 }
 static inline int idd_store_session_end(idd_store_t *s, int64_t id)
 {
-    return s->ops->session_end(s, id);
+    return idd_store_result(s->ops->session_end(s, id));
 }
 static inline int idd_store_session_end_user(idd_store_t *s, const char *uid, int64_t except,
                                              int *n)
 {
-    return s->ops->session_end_user(s, uid, except, n);
+    return idd_store_result(s->ops->session_end_user(s, uid, except, n));
 }
 static inline int idd_store_apikey_create(idd_store_t *s, idd_apikey_t *k)
 {
-    return s->ops->apikey_create(s, k, 0);
+    return idd_store_result(s->ops->apikey_create(s, k, 0));
 }
 static inline int idd_store_apikey_create_capped(idd_store_t *s, idd_apikey_t *k, int max)
 {
-    return s->ops->apikey_create(s, k, max);
+    return idd_store_result(s->ops->apikey_create(s, k, max));
 }
 static inline int idd_store_apikey_by_digest(idd_store_t *s,
                                              const unsigned char d[IDD_SESSION_DIGEST_LEN],
                                              idd_apikey_t *out)
 {
-    return s->ops->apikey_by_digest(s, d, out);
+    return idd_store_result(s->ops->apikey_by_digest(s, d, out));
 }
 static inline int idd_store_apikey_by_id(idd_store_t *s, const char *id, idd_apikey_t *out)
 {
-    return s->ops->apikey_by_id(s, id, out);
+    return idd_store_result(s->ops->apikey_by_id(s, id, out));
 }
 static inline int idd_store_apikey_list(idd_store_t *s, int64_t t, const char *by,
                                         idd_apikey_visit_fn f, void *a)
 {
-    return s->ops->apikey_list(s, t, by, f, a);
+    return idd_store_result(s->ops->apikey_list(s, t, by, f, a));
 }
 static inline int idd_store_apikey_update(idd_store_t *s, const char *id, const char *name,
                                           const char *perms)
 {
-    return s->ops->apikey_update(s, id, name, perms);
+    return idd_store_result(s->ops->apikey_update(s, id, name, perms));
 }
 static inline int idd_store_apikey_set_active(idd_store_t *s, const char *id, int active, int level,
                                               const char *by)
 {
-    return s->ops->apikey_set_active(s, id, active, level, by);
+    return idd_store_result(s->ops->apikey_set_active(s, id, active, level, by));
 }
 static inline int idd_store_apikey_prune(idd_store_t *s, int64_t now, int limit, int *n)
 {
-    return s->ops->apikey_prune(s, now, limit, n);
+    return idd_store_result(s->ops->apikey_prune(s, now, limit, n));
 }
 static inline int idd_store_counts(idd_store_t *s, int64_t now, int64_t *live, int64_t *keys)
 {
-    return s->ops->counts(s, now, live, keys);
+    return idd_store_result(s->ops->counts(s, now, live, keys));
 }
 static inline int idd_store_apikey_delete(idd_store_t *s, const char *id)
 {
-    return s->ops->apikey_delete(s, id);
+    return idd_store_result(s->ops->apikey_delete(s, id));
 }
 static inline int idd_store_signing_key_list(idd_store_t *s, idd_signing_key_visit_fn visit,
                                              void *arg)
@@ -419,12 +431,12 @@ static inline int idd_store_signing_key_retire(idd_store_t *s, int64_t now, int 
 static inline int idd_store_apikey_touch(idd_store_t *s, const char (*ids)[IDD_GUID_LEN + 1],
                                          const int64_t *when, size_t n)
 {
-    return s->ops->apikey_touch(s, ids, when, n);
+    return idd_store_result(s->ops->apikey_touch(s, ids, when, n));
 }
 static inline int idd_store_session_list_user(idd_store_t *s, const char *uid, int64_t now,
                                               idd_session_visit_fn f, void *a)
 {
-    return s->ops->session_list_user(s, uid, now, f, a);
+    return idd_store_result(s->ops->session_list_user(s, uid, now, f, a));
 }
 
 #endif

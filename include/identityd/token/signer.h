@@ -38,6 +38,9 @@ idd_signer_t *idd_signer_new(const idd_keyring_t *kr);
 /* NULL is a no-op. */
 void idd_signer_free(idd_signer_t *s);
 
+/* The key s signs with (the keyring's). */
+const idd_key_t *idd_signer_key(const idd_signer_t *s);
+
 /* Appends the compact JWS (header.claims.signature) to out. The header is
  * {"alg":…,"typ":"JWT","kid":…}; claims carry a fresh random jti (128 bits, base64url).
  * ES256 signatures are the raw 64-byte R‖S of RFC 7518 §3.4. Returns 0 or IDD_ECRYPTO. */
