@@ -705,8 +705,9 @@ void idd_config_reconcile(const idd_config_t *running, idd_config_t *next, char 
     if (!tenants_equal(running, next))
         add_name(changed, changed_len, "", "tenants");
     if (running->n_trusted_proxies != next->n_trusted_proxies ||
-        memcmp(running->trusted_proxies, next->trusted_proxies,
-               running->n_trusted_proxies * sizeof(idd_cidr_t)) != 0)
+        (running->n_trusted_proxies > 0 &&
+         memcmp(running->trusted_proxies, next->trusted_proxies,
+                running->n_trusted_proxies * sizeof(idd_cidr_t)) != 0))
         add_name(changed, changed_len, "", "trusted_proxies");
     if (running->oidc.enabled != next->oidc.enabled ||
         !strings_equal(running->oidc.audience, running->oidc.n_audience, next->oidc.audience,

@@ -100,13 +100,18 @@ START_TEST(whole_cycle_without_a_failed_request)
     ck_assert_int_ge(th_verifier_kids(&v, last), 3);
     ck_assert_ptr_nonnull(strstr(last, "eddsa-"));
 
-    /* The configured key stays published throughout; retired keys leave the JWKS. */
+    /* The configured key stays published throughout; a retired key leaves the JWKS once the
+     * reload that follows its retirement is served (the log line comes first). */
     th_response_t r;
-    th_get(&r, &a, "/.well-known/jwks.json", NULL);
-    ck_assert_ptr_nonnull(strstr(r.body, "\"kid\":\"test-es256\""));
-    ck_assert_ptr_nonnull(strstr(r.body, last));
-    ck_assert_ptr_null(strstr(r.body, v.kids[0]));
-    th_response_dispose(&r);
+    bool gone = false;
+    for (double end = th_now() + 30; !gone && th_now() < end; usleep(50000)) {
+        th_get(&r, &a, "/.well-known/jwks.json", NULL);
+        ck_assert_ptr_nonnull(strstr(r.body, "\"kid\":\"test-es256\""));
+        ck_assert_ptr_nonnull(strstr(r.body, last));
+        gone = strstr(r.body, v.kids[0]) == NULL;
+        th_response_dispose(&r);
+    }
+    ck_assert_msg(gone, "retired key %s still in the JWKS", v.kids[0]);
 }
 END_TEST
 
