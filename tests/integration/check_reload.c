@@ -476,6 +476,78 @@ START_TEST(retired_key_file_not_read)
 }
 END_TEST
 
+/* The line of the config file that holds needle (1-based), for expected "FILE:LINE:". */
+static int line_of(const char *needle)
+{
+    char *text = th_read_file(env.config);
+    const char *at = strstr(text, needle);
+    ck_assert_ptr_nonnull(at);
+    int line = 1;
+    for (const char *p = text; p < at; p++)
+        line += *p == '\n';
+    free(text);
+    return line;
+}
+
+/* identityd -t on keys_yaml must exit 1 with "CONFIG:LINE: ...what..." on stderr, LINE being
+ * that of the line holding at. */
+static void t_refuses(const char *keys_yaml, const char *at, const char *what)
+{
+    th_env_write_config(&env, NULL, keys_yaml);
+    const char *check[] = {th_bin(), "-t", "-c", env.config, NULL};
+    char *out = NULL, *err = NULL;
+    int rc = th_run(check, NULL, &out, &err);
+    char *where = th_strf("%s:%d: ", env.config, line_of(at));
+    ck_assert_msg(rc == 1, "identityd -t accepted: %s", keys_yaml);
+    ck_assert_msg(strstr(err, where) != NULL && strstr(err, what) != NULL,
+                  "expected \"%s...%s\", got: %s", where, what, err);
+    free(where);
+    free(out);
+    free(err);
+}
+
+/* Each refusal of a key by identityd -t (and so by a reload, which checks the same way)
+ * names the file and the line of the key. */
+START_TEST(t_refusals_name_file_and_line)
+{
+    generate_key("ES256", "a.pem");
+    generate_key("EdDSA", "b.pem");
+    t_refuses("keys:\n"
+              "  - { kid: key-a, alg: ES256, file: a.pem, state: published }\n"
+              "  - { kid: key-b, alg: EdDSA, file: b.pem, state: published }\n",
+              "kid: key-a", "no key is active"); /* the list starts at its first item */
+    t_refuses("keys:\n"
+              "  - { kid: key-a, alg: ES256, file: a.pem }\n"
+              "  - { kid: key-b, alg: EdDSA, file: b.pem }\n",
+              "kid: key-b", "second active key");
+    t_refuses("keys:\n"
+              "  - { kid: key-a, alg: ES256, file: a.pem }\n"
+              "  - { kid: key-a, alg: EdDSA, file: b.pem, state: published }\n",
+              "alg: EdDSA", "already used");
+    t_refuses("keys:\n  - { kid: key-a, alg: ES256, file: nowhere.pem }\n", "kid: key-a",
+              "nowhere.pem");
+    t_refuses("keys:\n  - { kid: key-a, alg: ES256, file: b.pem }\n", "kid: key-a", "key-a");
+    /* A folder where a key file should be cannot be read as one. */
+    char *dir = th_strf("%s/dir.pem", env.dir);
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    free(dir);
+    t_refuses("keys:\n  - { kid: key-a, alg: ES256, file: dir.pem }\n", "kid: key-a", "dir.pem");
+    char *a = th_strf("%s/a.pem", env.dir);
+    ck_assert_int_eq(chmod(a, 0644), 0);
+    t_refuses("keys:\n  - { kid: key-a, alg: ES256, file: a.pem }\n", "kid: key-a",
+              "group or others");
+    ck_assert_int_eq(chmod(a, 0600), 0);
+    free(a);
+    /* RSA below 2048 bits. */
+    char *cmd = th_strf("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "
+                        "'%s/small.pem' 2>/dev/null && chmod 600 '%s/small.pem'",
+                        env.dir, env.dir);
+    ck_assert_int_eq(system(cmd), 0);
+    free(cmd);
+    t_refuses("keys:\n  - { kid: small, alg: RS256, file: small.pem }\n", "kid: small", "2048");
+}
+END_TEST
+
 static Suite *reload_suite(void)
 {
     Suite *s = suite_create("reload");
@@ -488,6 +560,7 @@ static Suite *reload_suite(void)
     tcase_add_test(tc, in_flight_request_keeps_its_keys);
     tcase_add_test(tc, identityctl_rotate_and_reload);
     tcase_add_test(tc, retired_key_file_not_read);
+    tcase_add_test(tc, t_refusals_name_file_and_line);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -954,6 +954,84 @@ START_TEST(operating_refusals)
 }
 END_TEST
 
+/* ---- rotation:, durations, retired keys ---- */
+
+#define KEY1_PUBLISHED                                                                             \
+    "keys:\n  - kid: k1\n    alg: ES256\n    file: k1.pem\n    state: published\n"
+
+START_TEST(rotation_values_and_durations)
+{
+    idd_config_t *cfg = load_ok(MINIMAL);
+    ck_assert_int_eq(cfg->rotation_every, 0); /* off unless asked */
+    ck_assert_int_eq(cfg->rotation_check_interval, 60);
+    idd_config_free(cfg);
+
+    cfg = load_ok(
+        "rotation: { every: 30d, alg: EdDSA, dir: keys, check_interval: 90s }\n" PEPPER TENANT1
+            KEY1_PUBLISHED);
+    ck_assert_int_eq(cfg->rotation_every, 30 * 86400);
+    ck_assert_int_eq(cfg->rotation_alg, IDD_ALG_EDDSA);
+    ck_assert_int_eq(cfg->rotation_check_interval, 90);
+    ck_assert_ptr_nonnull(strstr(cfg->rotation_dir, "/keys"));
+    ck_assert_int_eq(cfg->rotation_line, 1);
+    idd_config_free(cfg);
+
+    /* A plain number is seconds; m and h are minutes and hours. With rotation, keys: may be
+     * empty: identityd makes the signing key. */
+    cfg = load_ok("rotation: { every: 7200, dir: keys, check_interval: 2m }\n"
+                  "keys: []\n" PEPPER TENANT1);
+    ck_assert_int_eq(cfg->rotation_every, 7200);
+    ck_assert_int_eq(cfg->rotation_check_interval, 120);
+    ck_assert_int_eq(cfg->rotation_alg, IDD_ALG_ES256);
+    idd_config_free(cfg);
+    cfg = load_ok("rotation: { every: 12h, dir: keys }\n" PEPPER TENANT1 KEY1_PUBLISHED);
+    ck_assert_int_eq(cfg->rotation_every, 12 * 3600);
+    idd_config_free(cfg);
+
+    /* A retired key is a record beside the active one. */
+    cfg = load_ok(PEPPER TENANT1 "keys:\n  - { kid: old, alg: ES256, file: old.pem, state: "
+                                 "retired }\n  - { kid: k1, alg: ES256, file: k1.pem }\n");
+    ck_assert_int_eq(cfg->keys[0].state, IDD_KEY_RETIRED);
+    idd_config_free(cfg);
+}
+END_TEST
+
+static const struct {
+    const char *yaml;
+    const char *needle;
+} rotation_bad[] = {
+    /* identityd chooses the active key: none in the file may be. */
+    {"rotation: { every: 30d, dir: keys }\n" PEPPER TENANT1 KEY1,
+     "with rotation: identityd chooses the active key"},
+    {"rotation: { every: 30d }\n" PEPPER TENANT1 KEY1_PUBLISHED, "rotation.dir: required"},
+    {"rotation: { every: 30d, dir: k, alg: HS256 }\n" PEPPER TENANT1 KEY1_PUBLISHED,
+     "HS256 keys are DocSpace's machine key"},
+    /* Consumers need jwks.max_age (300 s) and a check (60 s) between publish and sign. */
+    {"rotation: { every: 360, dir: k }\n" PEPPER TENANT1 KEY1_PUBLISHED,
+     "must be longer than jwks.max_age"},
+    {"rotation: { every: 30x, dir: k }\n" PEPPER TENANT1 KEY1_PUBLISHED, "is not a duration"},
+    {"rotation: { every: -5m, dir: k }\n" PEPPER TENANT1 KEY1_PUBLISHED, "is not a duration"},
+    {"rotation: { every: d, dir: k }\n" PEPPER TENANT1 KEY1_PUBLISHED, "is not a duration"},
+    {"rotation: { every: 99999999999d, dir: k }\n" PEPPER TENANT1 KEY1_PUBLISHED,
+     "is not a duration"},
+    {"rotation: { every: 11y, dir: k }\n" PEPPER TENANT1 KEY1_PUBLISHED, "is not a duration"},
+    {"rotation: { every: 3651d, dir: k }\n" PEPPER TENANT1 KEY1_PUBLISHED, "is out of range"},
+    {"rotation: { every: 30d, dir: k, check_interval: 0 }\n" PEPPER TENANT1 KEY1_PUBLISHED,
+     "rotation.check_interval"},
+    {PEPPER TENANT1 "keys:\n  - { kid: k1, alg: ES256, file: k1.pem, state: gone }\n", "retired"},
+};
+
+START_TEST(rotation_refusals)
+{
+    char err[512] = "";
+    load_bad(rotation_bad[_i].yaml, err, sizeof(err));
+    ck_assert_msg(strstr(err, rotation_bad[_i].needle) != NULL, "%s: %s", rotation_bad[_i].yaml,
+                  err);
+    /* Every refusal names the file and a line. */
+    ck_assert_msg(strstr(err, "identityd.yaml:") != NULL, "%s", err);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -978,6 +1056,8 @@ static Suite *config_suite(void)
     tcase_add_test(tc, example_oidc_section_loads_uncommented); /* writes into tmpdir */
     tcase_add_test(tc, operating_defaults_and_values);
     tcase_add_loop_test(tc, operating_refusals, 0, (int)IDD_ARRAY_LEN(operating_bad));
+    tcase_add_test(tc, rotation_values_and_durations);
+    tcase_add_loop_test(tc, rotation_refusals, 0, (int)IDD_ARRAY_LEN(rotation_bad));
     suite_add_tcase(s, tc);
 
     TCase *pure = tcase_create("pure");
