@@ -326,7 +326,7 @@ int idd_http_tls_reload(const idd_http_listen_t *listen, size_t n, char *err, si
     for (size_t i = 0; i < n; i++)
         SSL_CTX_free(ctxs[i]);
     free(ctxs);
-    if (rc == 0)
+    if (rc == 0 && swapped > 0)
         idd_log_info("TLS: certificates reloaded for %zu listener%s", swapped,
                      swapped == 1 ? "" : "s");
     return rc;
