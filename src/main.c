@@ -432,7 +432,7 @@ static char rotation_seen[4096];
  * taken first (not under -t, which changes nothing) and the keys it made are added. Returns
  * 0, or an IDD_E* code with "FILE:LINE: why" in err. */
 static int gen_load(const char *path, bool test_only,
-                    int (*before_secrets)(const idd_config_t *, char *, size_t), idd_gen_t **out,
+                    int (*before_secrets)(idd_config_t *, char *, size_t), idd_gen_t **out,
                     char *err, size_t errlen)
 {
     idd_gen_t *g = idd_xcalloc(1, sizeof(*g));
@@ -494,6 +494,31 @@ static void log_key_changes(const idd_config_t *was, const idd_config_t *now)
                          idd_alg_name(was->keys[i].alg));
 }
 
+/* What a reload keeps of the running configuration: the running one, and what the file
+ * changed (main thread only). */
+static struct {
+    const idd_config_t *running;
+    char changed[1024], kept[1024];
+} reconcile_ctx;
+
+/* Before a reload reads anything the new file names: keys that apply only at start get their
+ * running values back (the database rotation reads, among them). */
+static int reconcile_before_secrets(idd_config_t *next, char *err, size_t errlen)
+{
+    (void)err;
+    (void)errlen;
+    idd_config_reconcile(reconcile_ctx.running, next, reconcile_ctx.changed,
+                         sizeof(reconcile_ctx.changed), reconcile_ctx.kept,
+                         sizeof(reconcile_ctx.kept));
+    return 0;
+}
+
+/* At start, before any secret is read: as the wrong user, identityd stops there. */
+static int plan_run_as_before_secrets(idd_config_t *cfg, char *err, size_t errlen)
+{
+    return plan_run_as(cfg, err, errlen);
+}
+
 /* SIGHUP: reads the configuration file again with everything it names, checks all of it, and
  * only then publishes it; loops move to it before their next request, requests in flight
  * finish with what they started with. Anything wrong leaves the running configuration
@@ -502,14 +527,15 @@ static void reload_because(idd_app_t *app, const char *why)
 {
     /* The app's own hold keeps the current generation alive: only this thread replaces it. */
     idd_gen_t *cur = atomic_load(&app->gen);
-    char err[1024] = "", changed[1024] = "", kept[1024] = "";
+    char err[1024] = "";
     idd_gen_t *g = NULL;
     idd_log_info("%s: reloading %s", why, cur->cfg->path);
-    int rc = gen_load(cur->cfg->path, false, NULL, &g, err, sizeof(err));
-    if (rc == 0) {
-        idd_config_reconcile(cur->cfg, g->cfg, changed, sizeof(changed), kept, sizeof(kept));
+    reconcile_ctx.running = cur->cfg;
+    reconcile_ctx.changed[0] = reconcile_ctx.kept[0] = '\0';
+    int rc = gen_load(cur->cfg->path, false, reconcile_before_secrets, &g, err, sizeof(err));
+    const char *changed = reconcile_ctx.changed, *kept = reconcile_ctx.kept;
+    if (rc == 0)
         rc = prepare_store(g, err, sizeof(err));
-    }
     if (rc == 0) {
         /* Certificates last: once swapped, new handshakes use them, so nothing after this
          * may refuse the reload. */
@@ -745,7 +771,7 @@ int main(int argc, char **argv)
         return 1;
     }
     /* plan_run_as before any secret is read: as the wrong user, identityd stops there. */
-    if (gen_load(config_path, test_only, plan_run_as, &g, err, sizeof(err)) != 0) {
+    if (gen_load(config_path, test_only, plan_run_as_before_secrets, &g, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
         goto done;
     }
