@@ -37,6 +37,7 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
     && chown identityd:identityd /etc/identityd /var/lib/identityd \
     && chmod 0700 /etc/identityd /var/lib/identityd
 COPY --from=build /opt/identityd/bin/ /usr/local/bin/
+COPY --from=build /opt/identityd/share/identityd/ /usr/local/share/identityd/
 COPY --from=build /opt/identityd/etc/identityd/identityd.example.yaml /usr/share/identityd/
 COPY scripts/docker-entrypoint /usr/local/bin/docker-entrypoint
 USER identityd

@@ -719,6 +719,29 @@ static int serve(idd_app_t *app)
     return rc;
 }
 
+/* The sign-in page's folder: web_dir, else share/identityd/web beside the folder of the
+ * running binary (an installed identityd), else the source tree's (a build tree's). */
+static void load_web(idd_app_t *app, const idd_config_t *cfg)
+{
+    char dir[4200] = "", err[512] = "";
+    if (cfg->web_dir != NULL) {
+        snprintf(dir, sizeof(dir), "%s", cfg->web_dir);
+    } else {
+        char exe[4096];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        char *slash = n > 0 ? (exe[n] = '\0', strrchr(exe, '/')) : NULL;
+        struct stat st;
+        if (slash != NULL) {
+            *slash = '\0';
+            snprintf(dir, sizeof(dir), "%s/../share/identityd/web", exe);
+        }
+        if (dir[0] == '\0' || stat(dir, &st) != 0)
+            snprintf(dir, sizeof(dir), "%s", IDD_WEB_SOURCE_DIR);
+    }
+    if (idd_web_load(dir, &app->web, err, sizeof(err)) != 0)
+        idd_log_warn("the sign-in page is not served (/login answers 404): %s", err);
+}
+
 /* Writes the pid for `identityctl reload` and service managers. Returns 0 or -1 (errno). */
 static int write_pid_file(const char *path)
 {
@@ -830,6 +853,7 @@ int main(int argc, char **argv)
         goto done;
     }
     app.apikey_usage = idd_apikey_usage_new();
+    load_web(&app, cfg);
     app.thread_metrics = idd_metrics_threads_new(cfg->threads);
     app.n_thread_metrics = cfg->threads;
     pthread_mutex_init(&app.minted_keys.lock, NULL);
@@ -859,6 +883,7 @@ done:
     idd_apikey_usage_free(app.apikey_usage);
     free(app.thread_metrics);
     idd_bruteforce_free(app.bruteforce);
+    idd_web_free(app.web);
     idd_pepper_wipe(&app.pepper);
     /* The loops have let go of theirs; this is the app's hold on the last one. */
     idd_gen_release(atomic_load(&app.gen));

@@ -34,6 +34,9 @@ const idd_route_t idd_routes[] = {
     {"GET",    "/healthz",                                                    IDD_TENANT_NONE,     IDD_AUTH_NONE,     NULL,               idd_api_healthz},
     {"GET",    "/readyz",                                                     IDD_TENANT_NONE,     IDD_AUTH_NONE,     NULL,               idd_api_readyz},
     {"GET",    "/metrics",                                                    IDD_TENANT_NONE,     IDD_AUTH_NONE,     NULL,               idd_api_metrics},
+    {"GET",    "/login",                                                      IDD_TENANT_NONE,     IDD_AUTH_NONE,     NULL,               idd_api_login_page},
+    {"GET",    "/login/login.js",                                             IDD_TENANT_NONE,     IDD_AUTH_NONE,     NULL,               idd_api_login_script},
+    {"GET",    "/login/login.css",                                            IDD_TENANT_NONE,     IDD_AUTH_NONE,     NULL,               idd_api_login_style},
 };
 /* clang-format on */
 

@@ -455,6 +455,8 @@ static const entry_t config_entries[] = {
     /* A core dump holds the pepper and private keys: off unless asked for. */
     /* Where identityd writes its pid while it serves, for `identityctl reload`. */
     {.name = "pid_file", .flags = F_RESTART, .type = T_PATH, .offset = CFG(pid_file)},
+    /* The sign-in page's files (login.html, login.js, login.css), read once at start. */
+    {.name = "web_dir", .flags = F_RESTART, .type = T_PATH, .offset = CFG(web_dir)},
     {.name = "core_dumps", .flags = F_RESTART, .type = T_BOOL, .dflt = "false", .offset = CFG(core_dumps)},
     /* Signing keys identityd makes, publishes, activates and retires itself. */
     {.name = "rotation.every", .type = T_SECONDS, .min = 0, .max = 315360000, .dflt = "0",

@@ -53,7 +53,8 @@ void idd_respond_header(h2o_req_t *req, const char *name, const char *value)
         h2o_add_header_by_str(&req->pool, &req->res.headers, name, nlen, 0, NULL, v.base, v.len);
 }
 
-void idd_respond_json(h2o_req_t *req, int status, const char *body, size_t len)
+void idd_respond_body(h2o_req_t *req, int status, const char *content_type, const char *body,
+                      size_t len)
 {
     req->res.status = status;
     req->res.reason = idd_status_reason(status);
@@ -61,12 +62,17 @@ void idd_respond_json(h2o_req_t *req, int status, const char *body, size_t len)
     if (idd_http_stopping())
         req->http1_is_persistent = 0;
     req->res.content_length = len;
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                   H2O_STRLIT("application/json; charset=utf-8"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+                   strlen(content_type));
     if (h2o_find_header(&req->res.headers, H2O_TOKEN_CACHE_CONTROL, -1) == -1)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                        H2O_STRLIT("no-store"));
     h2o_send_inline(req, body, len);
+}
+
+void idd_respond_json(h2o_req_t *req, int status, const char *body, size_t len)
+{
+    idd_respond_body(req, status, "application/json; charset=utf-8", body, len);
 }
 
 void idd_respond_envelope(h2o_req_t *req, h2o_iovec_t origin, int status, const char *response_json,

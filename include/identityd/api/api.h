@@ -86,6 +86,15 @@ void idd_api_health(idd_request_t *r, idd_principal_t *p);
 void idd_api_healthz(idd_request_t *r, idd_principal_t *p);
 void idd_api_readyz(idd_request_t *r, idd_principal_t *p);
 void idd_api_metrics(idd_request_t *r, idd_principal_t *p);
+
+/* GET /login, /login/login.js, /login/login.css: the sign-in page (api/web.c), read at start
+ * from the files installed with identityd (src/web/). */
+void idd_api_login_page(idd_request_t *r, idd_principal_t *p);
+void idd_api_login_script(idd_request_t *r, idd_principal_t *p);
+void idd_api_login_style(idd_request_t *r, idd_principal_t *p);
+/* Reads the page's files from dir. Returns 0, or IDD_EIO with "PATH: why" in err. */
+int idd_web_load(const char *dir, idd_web_t **out, char *err, size_t errlen);
+void idd_web_free(idd_web_t *w);
 /* The families of /metrics kept per loop and by the modules (api/metrics.c). */
 struct idd_buf;
 void idd_api_metrics_write(idd_app_t *app, const idd_gen_t *gen, struct idd_buf *b);

@@ -25,6 +25,7 @@
 struct idd_bruteforce;
 struct idd_apikey_usage;
 struct idd_oidc;
+typedef struct idd_web idd_web_t;
 struct idd_auth_thread;
 struct idd_principal;
 
@@ -51,9 +52,10 @@ typedef struct idd_app {
      * it, or replaces it, does so under gen_lock, so that it cannot be freed in between. */
     _Atomic(idd_gen_t *) gen;
     pthread_mutex_t gen_lock;
-    idd_pepper_t pepper;                   /* secret; wiped at exit */
-    idd_workers_t *workers;                /* password KDF */
-    idd_workers_t *outbound;               /* calls to the OAuth2/OpenID authority */
+    idd_pepper_t pepper;     /* secret; wiped at exit */
+    idd_web_t *web;          /* the sign-in page's files (api/web.c); NULL when not installed */
+    idd_workers_t *workers;  /* password KDF */
+    idd_workers_t *outbound; /* calls to the OAuth2/OpenID authority */
     struct idd_bruteforce *bruteforce;     /* failed sign-ins */
     struct idd_apikey_usage *apikey_usage; /* API key uses not yet written */
     atomic_ulong reloads;                  /* SIGHUP reloads published */

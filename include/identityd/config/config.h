@@ -147,6 +147,7 @@ typedef struct idd_config {
      * holds the pepper and private keys */
     bool core_dumps;
     char *pid_file; /* pid_file: resolved path identityd writes its pid to; NULL: none */
+    char *web_dir;  /* web_dir: the sign-in page's files; NULL: where they were installed */
     /* Signing keys identityd rotates itself (rotation:; app/rotation.c). */
     int rotation_every;          /* rotation.every: seconds a key signs; 0: no rotation */
     idd_alg_t rotation_alg;      /* rotation.alg: ES256 (default), RS256 or EdDSA */

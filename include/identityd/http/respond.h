@@ -16,6 +16,11 @@
  * copied into the request's pool. */
 void idd_respond_json(h2o_req_t *req, int status, const char *body, size_t len);
 
+/* Sends body as is with content_type (a static string), Content-Length and, unless a
+ * Cache-Control header was added before, Cache-Control: no-store. */
+void idd_respond_body(h2o_req_t *req, int status, const char *content_type, const char *body,
+                      size_t len);
+
 /* Sends the success envelope around response_json (a JSON value, written as is) with
  * count. links[0] is the request's full URL (origin, "scheme://host" as the client
  * addressed us, and the path) and its method. */
