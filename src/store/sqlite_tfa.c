@@ -8,8 +8,12 @@
 #include <string.h>
 
 #include "identityd/core/common.h"
+#include "identityd/cred/totp.h"
 #include "store/sqlite_ops.h"
 #include "store/sqlite_stmt.h"
+
+_Static_assert(IDD_TFA_STORED_MAX + 1 == IDD_TFA_RECORD_MAX,
+               "the store's fields hold exactly the records cred/totp.h makes");
 
 static int read_tfa(sqlite_store_t *ss, sqlite3_stmt *stmt, void *record)
 {
