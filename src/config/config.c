@@ -373,6 +373,8 @@ static const char *check_account(const char *v)
     return NULL;
 }
 
+const char *const idd_tfa_secret_names[] = {"random", "docspace", NULL};
+
 #define CFG(f) offsetof(idd_config_t, f)
 /* One row per key; clang-format would put one field per line. */
 /* clang-format off */
@@ -466,6 +468,16 @@ static const entry_t config_entries[] = {
     {.name = "rotation.dir", .type = T_PATH, .offset = CFG(rotation_dir)},
     {.name = "rotation.check_interval", .type = T_SECONDS, .min = 1, .max = 3600, .dflt = "60",
      .offset = CFG(rotation_check_interval)},
+    /* Two-factor sign-in: the code window, how secrets are made, the attempt limit. */
+    {.name = "tfa.window", .type = T_INT, .min = 0, .max = 10, .dflt = "1", .offset = CFG(tfa_window)},
+    {.name = "tfa.secret", .type = T_ENUM, .dflt = "random", .offset = CFG(tfa_secret),
+     .names = idd_tfa_secret_names},
+    {.name = "tfa.attempts", .flags = F_RESTART, .type = T_INT, .min = 1, .max = 1000, .dflt = "5",
+     .offset = CFG(tfa_attempts)},
+    {.name = "tfa.attempts_window", .flags = F_RESTART, .type = T_SECONDS, .min = 1, .max = 86400,
+     .dflt = "60", .offset = CFG(tfa_attempts_window)},
+    {.name = "tfa.slots", .flags = F_RESTART, .type = T_INT, .min = 64, .max = 1048576, .dflt = "4096",
+     .offset = CFG(tfa_slots)},
     /* Operating: caching of the well-known documents, shutdown, the user to run as. */
     {.name = "jwks.max_age", .type = T_INT, .min = 0, .max = 86400, .dflt = "300",
      .offset = CFG(jwks_max_age)},

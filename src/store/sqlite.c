@@ -70,6 +70,12 @@ static const idd_store_ops_t sqlite_ops = {
     .signing_key_insert = idd_sqlite_signing_key_insert,
     .signing_key_activate = idd_sqlite_signing_key_activate,
     .signing_key_retire = idd_sqlite_signing_key_retire,
+    .tfa_get = idd_sqlite_tfa_get,
+    .tfa_create = idd_sqlite_tfa_create,
+    .tfa_activate = idd_sqlite_tfa_activate,
+    .tfa_accept_step = idd_sqlite_tfa_accept_step,
+    .tfa_set_codes = idd_sqlite_tfa_set_codes,
+    .tfa_delete = idd_sqlite_tfa_delete,
 };
 
 /* Switches the file to WAL. Changing the journal mode needs an exclusive lock, and SQLite

@@ -66,4 +66,14 @@ int idd_sqlite_signing_key_activate(idd_store_t *s, const char *kid, int64_t now
                                     int64_t retire_at);
 int idd_sqlite_signing_key_retire(idd_store_t *s, int64_t now, int *n);
 
+/* ---- sqlite_tfa.c ---- */
+int idd_sqlite_tfa_get(idd_store_t *s, const char *user_id, idd_tfa_t *out);
+int idd_sqlite_tfa_create(idd_store_t *s, const idd_tfa_t *tfa, int64_t now);
+int idd_sqlite_tfa_activate(idd_store_t *s, const char *user_id, const char *codes, int64_t step,
+                            int64_t now);
+int idd_sqlite_tfa_accept_step(idd_store_t *s, const char *user_id, int64_t step, int64_t now);
+int idd_sqlite_tfa_set_codes(idd_store_t *s, const char *user_id, const char *expect,
+                             const char *codes, int64_t now);
+int idd_sqlite_tfa_delete(idd_store_t *s, const char *user_id);
+
 #endif

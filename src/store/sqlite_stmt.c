@@ -187,6 +187,26 @@ static const struct {
     [ST_SKEY_RETIRE] = {"UPDATE signing_keys SET state = 'retired' "
                         "WHERE state = 'draining' AND retire_at <= ?1",
                         "signing_key_retire"},
+
+    /* ---- two-factor bindings (sqlite_tfa.c) ---- */
+    [ST_TFA_GET] = {"SELECT user_id, secret, salt, codes, last_step, created, updated "
+                    "FROM user_tfa WHERE user_id = ?1",
+                    "tfa_get"},
+    [ST_TFA_CREATE] = {"INSERT INTO user_tfa (user_id, secret, salt, created, updated) "
+                       "VALUES (?1, ?2, ?3, ?4, ?4)",
+                       "tfa_create"},
+    /* The conditions are the guards: a second activation, or a step already used, changes no
+     * row, however many requests race. */
+    [ST_TFA_ACTIVATE] = {"UPDATE user_tfa SET codes = ?2, last_step = ?3, updated = ?4 "
+                         "WHERE user_id = ?1 AND codes IS NULL AND last_step < ?3",
+                         "tfa_activate"},
+    [ST_TFA_ACCEPT_STEP] = {"UPDATE user_tfa SET last_step = ?2, updated = ?3 "
+                            "WHERE user_id = ?1 AND last_step < ?2",
+                            "tfa_accept_step"},
+    [ST_TFA_SET_CODES] = {"UPDATE user_tfa SET codes = ?3, updated = ?4 "
+                          "WHERE user_id = ?1 AND codes = ?2",
+                          "tfa_set_codes"},
+    [ST_TFA_DELETE] = {"DELETE FROM user_tfa WHERE user_id = ?1", "tfa_delete"},
 };
 
 void idd_sqlite_log(sqlite3 *db, const char *what)

@@ -8,6 +8,7 @@
  *   sqlite_user.c     tenants and users (a user change ends the user's sessions)
  *   sqlite_session.c  sessions;  sqlite_apikey.c  API keys;  sqlite_migrate.c  migrations;
  *   sqlite_signing.c  signing keys identityd rotates itself
+ *   sqlite_tfa.c      users' two-factor bindings
  *   sqlite_stmt.c     this header: the statements and the helpers
  * store.c, the engine-neutral interface, sits above them all; records.c (role and status
  * names) below them all.
@@ -80,6 +81,12 @@ enum stmt_id {
     ST_SKEY_DEMOTE,
     ST_SKEY_PROMOTE,
     ST_SKEY_RETIRE,
+    ST_TFA_GET,
+    ST_TFA_CREATE,
+    ST_TFA_ACTIVATE,
+    ST_TFA_ACCEPT_STEP,
+    ST_TFA_SET_CODES,
+    ST_TFA_DELETE,
     ST_COUNT
 };
 

@@ -92,6 +92,11 @@ typedef struct idd_oidc_config {
     int line;            /* where the section starts */
 } idd_oidc_config_t;
 
+/* tfa.secret: 160 random bits per user, sealed in the database (default), or DocSpace's
+ * derivation from a per-user salt and the machine key, for tenants moved from DocSpace. */
+typedef enum { IDD_TFA_SECRET_RANDOM = 0, IDD_TFA_SECRET_DOCSPACE } idd_tfa_secret_t;
+extern const char *const idd_tfa_secret_names[];
+
 typedef struct idd_config {
     char *path; /* the file loaded */
     char *dir;  /* its folder: base of relative paths */
@@ -154,6 +159,12 @@ typedef struct idd_config {
     char *rotation_dir;          /* rotation.dir: resolved folder of the key files */
     int rotation_check_interval; /* rotation.check_interval: seconds between checks (60) */
     int rotation_line;           /* of the `rotation.every` key, 0 when absent */
+    /* Two-factor sign-in with an authenticator app (tfa:; cred/totp.h, core/attempts.h). */
+    int tfa_window;              /* tfa.window: TOTP steps accepted either side of now (1) */
+    idd_tfa_secret_t tfa_secret; /* tfa.secret: how new users' secrets are made (random) */
+    int tfa_attempts;            /* tfa.attempts: code attempts per user before refusals (5) */
+    int tfa_attempts_window;     /* tfa.attempts_window: seconds each attempt re-arms (60) */
+    int tfa_slots;               /* tfa.slots: entries of the shared attempt table (4096) */
     /* Operating (README: "Operating"). */
     int jwks_max_age;     /* jwks.max_age: Cache-Control max-age of the JWKS and discovery (300) */
     int shutdown_timeout; /* shutdown_timeout: seconds in-flight requests get after SIGTERM (10) */

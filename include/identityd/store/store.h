@@ -142,6 +142,20 @@ typedef struct idd_signing_key {
 
 typedef int (*idd_signing_key_visit_fn)(const idd_signing_key_t *key, void *arg);
 
+/* A user's two-factor binding (migrations/0006): sealed records of cred/totp.h, never a
+ * secret in clear. */
+#define IDD_TFA_STORED_MAX 159 /* bytes of a sealed record (IDD_TFA_RECORD_MAX - 1) */
+
+typedef struct idd_tfa {
+    char user_id[IDD_GUID_LEN + 1];
+    char secret[IDD_TFA_STORED_MAX + 1]; /* sealed secret; "" when derived from salt */
+    int derived;                         /* 1: DocSpace's secret, derived from salt */
+    int64_t salt;
+    char codes[IDD_TFA_STORED_MAX + 1]; /* sealed backup codes; "" until set up */
+    int64_t last_step;                  /* last TOTP step accepted; -1: none */
+    int64_t created, updated;           /* Unix seconds */
+} idd_tfa_t;
+
 /* The operations an engine provides. All return 0 or a negative IDD_E* code:
  * IDD_ENOTFOUND for a missing row, IDD_EEXIST for a duplicate, IDD_ESTORE for an engine
  * failure (logged by the engine, without secrets). */
@@ -250,6 +264,28 @@ typedef struct idd_store_ops {
     int (*signing_key_activate)(idd_store_t *s, const char *kid, int64_t now, int64_t retire_at);
     /* Draining keys whose retire_at <= now become retired; *n (may be NULL) counts them. */
     int (*signing_key_retire)(idd_store_t *s, int64_t now, int *n);
+
+    /* ---- two-factor bindings (one per user) ---- */
+    int (*tfa_get)(idd_store_t *s, const char *user_id, idd_tfa_t *out);
+    /* Inserts a binding not set up yet (codes NULL, last_step -1): tfa->secret, or
+     * tfa->salt when tfa->derived. IDD_EEXIST when the user has one (another request made it
+     * first: read it again); IDD_ENOTFOUND for an unknown user. */
+    int (*tfa_create)(idd_store_t *s, const idd_tfa_t *tfa, int64_t now);
+    /* The first successful code: stores the backup codes and the step, only while the binding
+     * is not set up and step > last_step. IDD_EDENIED when nothing changed (no binding,
+     * already set up, or that step was used). */
+    int (*tfa_activate)(idd_store_t *s, const char *user_id, const char *codes, int64_t step,
+                        int64_t now);
+    /* Records an accepted TOTP step, only when step > last_step: of two uses of one code,
+     * one gets 0 and the other IDD_EDENIED (also for no binding). */
+    int (*tfa_accept_step)(idd_store_t *s, const char *user_id, int64_t step, int64_t now);
+    /* Replaces the backup codes only while they are still `expect` (the record read): a code
+     * spent, or the set renewed, by two requests at once succeeds once; the other gets
+     * IDD_EDENIED. */
+    int (*tfa_set_codes)(idd_store_t *s, const char *user_id, const char *expect, const char *codes,
+                         int64_t now);
+    /* Unlinks the user's app. IDD_ENOTFOUND when there was no binding. */
+    int (*tfa_delete)(idd_store_t *s, const char *user_id);
 } idd_store_ops_t;
 
 /* Every engine's handle starts with this. */
@@ -427,6 +463,33 @@ static inline int idd_store_signing_key_activate(idd_store_t *s, const char *kid
 static inline int idd_store_signing_key_retire(idd_store_t *s, int64_t now, int *n)
 {
     return s->ops->signing_key_retire(s, now, n);
+}
+static inline int idd_store_tfa_get(idd_store_t *s, const char *uid, idd_tfa_t *out)
+{
+    return idd_store_result(s->ops->tfa_get(s, uid, out));
+}
+static inline int idd_store_tfa_create(idd_store_t *s, const idd_tfa_t *tfa, int64_t now)
+{
+    return idd_store_result(s->ops->tfa_create(s, tfa, now));
+}
+static inline int idd_store_tfa_activate(idd_store_t *s, const char *uid, const char *codes,
+                                         int64_t step, int64_t now)
+{
+    return idd_store_result(s->ops->tfa_activate(s, uid, codes, step, now));
+}
+static inline int idd_store_tfa_accept_step(idd_store_t *s, const char *uid, int64_t step,
+                                            int64_t now)
+{
+    return idd_store_result(s->ops->tfa_accept_step(s, uid, step, now));
+}
+static inline int idd_store_tfa_set_codes(idd_store_t *s, const char *uid, const char *expect,
+                                          const char *codes, int64_t now)
+{
+    return idd_store_result(s->ops->tfa_set_codes(s, uid, expect, codes, now));
+}
+static inline int idd_store_tfa_delete(idd_store_t *s, const char *uid)
+{
+    return idd_store_result(s->ops->tfa_delete(s, uid));
 }
 static inline int idd_store_apikey_touch(idd_store_t *s, const char (*ids)[IDD_GUID_LEN + 1],
                                          const int64_t *when, size_t n)

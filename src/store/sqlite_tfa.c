@@ -1,0 +1,144 @@
+/*
+ * Users' two-factor bindings (store.h, migrations/0006). The store keeps only sealed records
+ * (cred/totp.h) and never opens them. Every change that guards a one-time use (the first
+ * activation, an accepted TOTP step, a spent backup code) is one conditional write, so that
+ * of two requests racing with the same code exactly one changes the row; the other is told
+ * IDD_EDENIED.
+ */
+#include <string.h>
+
+#include "identityd/core/common.h"
+#include "identityd/cred/totp.h"
+#include "store/sqlite_ops.h"
+#include "store/sqlite_stmt.h"
+
+_Static_assert(IDD_TFA_STORED_MAX + 1 == IDD_TFA_RECORD_MAX,
+               "the store's fields hold exactly the records cred/totp.h makes");
+
+static int read_tfa(sqlite_store_t *ss, sqlite3_stmt *stmt, void *record)
+{
+    idd_tfa_t *t = record;
+    int rc = idd_sqlite_column_copy(ss, stmt, 0, t->user_id, sizeof(t->user_id));
+    if (rc == 0 && sqlite3_column_type(stmt, 1) != SQLITE_NULL)
+        rc = idd_sqlite_column_copy(ss, stmt, 1, t->secret, sizeof(t->secret));
+    else
+        t->secret[0] = '\0';
+    t->derived = sqlite3_column_type(stmt, 2) != SQLITE_NULL;
+    t->salt = t->derived ? sqlite3_column_int64(stmt, 2) : 0;
+    if (rc == 0 && sqlite3_column_type(stmt, 3) != SQLITE_NULL)
+        rc = idd_sqlite_column_copy(ss, stmt, 3, t->codes, sizeof(t->codes));
+    else
+        t->codes[0] = '\0';
+    t->last_step = sqlite3_column_int64(stmt, 4);
+    t->created = sqlite3_column_int64(stmt, 5);
+    t->updated = sqlite3_column_int64(stmt, 6);
+    return rc;
+}
+
+/* A user id as the store keeps them, or IDD_EINVAL before any SQL runs. */
+static int check_user_id(const char *user_id)
+{
+    if (user_id == NULL || !idd_sqlite_guid_valid(user_id, strnlen(user_id, IDD_GUID_LEN + 1)))
+        return IDD_EINVAL;
+    return 0;
+}
+
+/* A sealed record's length, or IDD_EINVAL / IDD_ETOOBIG. */
+static int check_record(const char *rec, size_t size)
+{
+    size_t len = 0;
+    if (rec == NULL || rec[0] == '\0')
+        return IDD_EINVAL;
+    return idd_sqlite_field_length(rec, size, &len);
+}
+
+int idd_sqlite_tfa_get(idd_store_t *s, const char *user_id, idd_tfa_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = check_user_id(user_id);
+    if (rc != 0)
+        return rc;
+    const sqlite_param_t params[] = {SQL_TEXT(user_id, -1)};
+    return idd_sqlite_lookup(to_sqlite(s), ST_TFA_GET, params, IDD_ARRAY_LEN(params), read_tfa, out,
+                             sizeof(*out));
+}
+
+int idd_sqlite_tfa_create(idd_store_t *s, const idd_tfa_t *tfa, int64_t now)
+{
+    int rc = check_user_id(tfa->user_id);
+    if (rc == 0 && !tfa->derived)
+        rc = check_record(tfa->secret, sizeof(tfa->secret));
+    if (rc != 0)
+        return rc;
+    const sqlite_param_t params[] = {
+        SQL_TEXT(tfa->user_id, -1),
+        tfa->derived ? SQL_NULL : SQL_TEXT(tfa->secret, -1),
+        tfa->derived ? SQL_INT64(tfa->salt) : SQL_NULL,
+        SQL_INT64(now),
+    };
+    return idd_sqlite_write(to_sqlite(s), ST_TFA_CREATE, params, IDD_ARRAY_LEN(params), NULL);
+}
+
+/* Runs a guarded update: IDD_EDENIED when its condition held for no row. */
+static int guarded(idd_store_t *s, enum stmt_id id, const sqlite_param_t *params, size_t n)
+{
+    int changed = 0;
+    int rc = idd_sqlite_write(to_sqlite(s), id, params, n, &changed);
+    if (rc == 0 && changed != 1)
+        rc = IDD_EDENIED;
+    return rc;
+}
+
+int idd_sqlite_tfa_activate(idd_store_t *s, const char *user_id, const char *codes, int64_t step,
+                            int64_t now)
+{
+    int rc = check_user_id(user_id);
+    if (rc == 0)
+        rc = check_record(codes, IDD_TFA_STORED_MAX + 1);
+    if (rc == 0 && step < 0)
+        rc = IDD_EINVAL;
+    if (rc != 0)
+        return rc;
+    const sqlite_param_t params[] = {SQL_TEXT(user_id, -1), SQL_TEXT(codes, -1), SQL_INT64(step),
+                                     SQL_INT64(now)};
+    return guarded(s, ST_TFA_ACTIVATE, params, IDD_ARRAY_LEN(params));
+}
+
+int idd_sqlite_tfa_accept_step(idd_store_t *s, const char *user_id, int64_t step, int64_t now)
+{
+    int rc = check_user_id(user_id);
+    if (rc == 0 && step < 0)
+        rc = IDD_EINVAL;
+    if (rc != 0)
+        return rc;
+    const sqlite_param_t params[] = {SQL_TEXT(user_id, -1), SQL_INT64(step), SQL_INT64(now)};
+    return guarded(s, ST_TFA_ACCEPT_STEP, params, IDD_ARRAY_LEN(params));
+}
+
+int idd_sqlite_tfa_set_codes(idd_store_t *s, const char *user_id, const char *expect,
+                             const char *codes, int64_t now)
+{
+    int rc = check_user_id(user_id);
+    if (rc == 0)
+        rc = check_record(expect, IDD_TFA_STORED_MAX + 1);
+    if (rc == 0)
+        rc = check_record(codes, IDD_TFA_STORED_MAX + 1);
+    if (rc != 0)
+        return rc;
+    const sqlite_param_t params[] = {SQL_TEXT(user_id, -1), SQL_TEXT(expect, -1),
+                                     SQL_TEXT(codes, -1), SQL_INT64(now)};
+    return guarded(s, ST_TFA_SET_CODES, params, IDD_ARRAY_LEN(params));
+}
+
+int idd_sqlite_tfa_delete(idd_store_t *s, const char *user_id)
+{
+    int changed = 0;
+    int rc = check_user_id(user_id);
+    if (rc != 0)
+        return rc;
+    const sqlite_param_t params[] = {SQL_TEXT(user_id, -1)};
+    rc = idd_sqlite_write(to_sqlite(s), ST_TFA_DELETE, params, IDD_ARRAY_LEN(params), &changed);
+    if (rc == 0 && changed == 0)
+        rc = IDD_ENOTFOUND;
+    return rc;
+}
