@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "identityd/config/config.h"
 #include "identityd/core/common.h"
 #include "identityd/core/tz.h"
 
@@ -178,6 +180,64 @@ START_TEST(test_damaged_files)
 }
 END_TEST
 
+/* ---- tenants' timezone key ---- */
+
+#define HEAD "password:\n  pepper_file: pepper\nkeys:\n  - {kid: k1, alg: ES256, file: k1.pem}\n"
+
+static int load(const char *yaml, idd_config_t **cfg, char *err, size_t errlen)
+{
+    char dir[] = "/tmp/idd-tz-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof(path), "%s/identityd.yaml", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(yaml, f);
+    fclose(f);
+    int rc = idd_config_load(path, cfg, err, errlen);
+    unlink(path);
+    rmdir(dir);
+    return rc;
+}
+
+START_TEST(test_tenant_timezone_key)
+{
+    char err[512] = "";
+    idd_config_t *cfg = NULL;
+    ck_assert_int_eq(load(HEAD
+                          "tenants:\n"
+                          "  - {id: 1, name: one, domains: [one.test]}\n"
+                          "  - {id: 2, name: two, domains: [two.test], timezone: Europe/Berlin}\n",
+                          &cfg, err, sizeof(err)),
+                     0);
+    ck_assert_str_eq(cfg->tenants[0].timezone, "UTC");
+    ck_assert_str_eq(idd_tz_name(cfg->tenants[0].tz), "UTC");
+    ck_assert_int_eq(idd_tz_offset(cfg->tenants[0].tz, 1751278391), 0);
+    ck_assert_str_eq(idd_tz_name(cfg->tenants[1].tz), "Europe/Berlin");
+    ck_assert_int_eq(idd_tz_offset(cfg->tenants[1].tz, 1751278391), 7200);
+    idd_config_free(cfg);
+
+    static const char *const bad[] = {"Nowhere/City", "../../etc/passwd", "/etc/localtime",
+                                      "zone.tab", "\"\""};
+    for (size_t i = 0; i < IDD_ARRAY_LEN(bad); i++) {
+        char *yaml = NULL;
+        ck_assert_int_gt(asprintf(&yaml,
+                                  HEAD "tenants:\n"
+                                       "  - id: 1\n    name: one\n    domains: [one.test]\n"
+                                       "    timezone: %s\n",
+                                  bad[i]),
+                         0);
+        cfg = (idd_config_t *)&cfg;
+        err[0] = '\0';
+        ck_assert_int_eq(load(yaml, &cfg, err, sizeof(err)), IDD_ECONFIG);
+        ck_assert_ptr_null(cfg);
+        /* FILE:LINE of the key, and the key's name */
+        ck_assert_msg(strstr(err, "identityd.yaml:9: tenants[0].timezone: ") != NULL, "%s", err);
+        free(yaml);
+    }
+}
+END_TEST
+
 static Suite *tz_suite(void)
 {
     Suite *s = suite_create("tz");
@@ -190,6 +250,7 @@ static Suite *tz_suite(void)
     tcase_add_loop_test(tc, test_offsets_match_libc, 0, (int)IDD_ARRAY_LEN(zones));
     tcase_add_test(tc, test_names_refused);
     tcase_add_test(tc, test_damaged_files);
+    tcase_add_test(tc, test_tenant_timezone_key);
     suite_add_tcase(s, tc);
     return s;
 }
