@@ -420,6 +420,11 @@ int32_t idd_tz_offset(const idd_tz_t *tz, int64_t t)
 {
     if (tz == NULL)
         return 0;
+    /* Years 1 to 9999 only: the rule's arithmetic never nears int64's ends. */
+    if (t < IDD_DATETIME_MIN)
+        t = IDD_DATETIME_MIN;
+    if (t > IDD_DATETIME_MAX)
+        t = IDD_DATETIME_MAX;
     if (tz->n == 0)
         return tz->has_rule ? rule_offset(tz, t) : tz->before;
     if (t < tz->at[0])
@@ -477,6 +482,8 @@ size_t idd_format_datetime(int64_t t, uint32_t ticks, const idd_tz_t *tz,
     int32_t off = t <= IDD_DATETIME_MIN ? 0 : idd_tz_offset(tz, t);
     if (t <= IDD_DATETIME_MIN)
         t = IDD_DATETIME_MIN, ticks = 0;
+    if (t > IDD_DATETIME_MAX)
+        t = IDD_DATETIME_MAX;
     if (ticks > 9999999)
         ticks = 9999999;
     char *p = put_civil(out, t + off);

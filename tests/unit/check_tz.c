@@ -47,6 +47,9 @@ START_TEST(test_reference_vectors)
     /* past the transitions a file lists: the footer's rule (2100-07-01 12:00 UTC) */
     check_format("Europe/Berlin", 4118126400, 0, "2100-07-01T14:00:00.0000000+02:00");
     check_format("America/New_York", 4102488000, 0, "2100-01-01T07:00:00.0000000-05:00");
+    /* instants past year 9999 are written as its last second, in the zone's rule */
+    check_format("Europe/Berlin", INT64_MAX, 0, "9999-12-31T23:59:59.0000000+01:00");
+    check_format("America/New_York", INT64_MIN, 0, "0001-01-01T00:00:00.0000000Z");
     /* a NULL zone is UTC */
     char out[IDD_DATETIME_LEN];
     idd_format_datetime(0, 0, NULL, out);
