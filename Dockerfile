@@ -30,7 +30,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
 FROM debian:12-slim
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         libh2o-evloop0.13 libjwt0 libssl3 libsqlite3-0 libjansson4 libyaml-0-2 libcurl4 ca-certificates \
-        curl \
+        curl tzdata \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home-dir /var/lib/identityd --shell /usr/sbin/nologin identityd \
     && mkdir -p /etc/identityd /var/lib/identityd \

@@ -7,6 +7,7 @@
  */
 #include <jansson.h>
 #include <string.h>
+#include <strings.h>
 
 #include "identityd/api/api.h"
 #include "identityd/auth/auth.h"
@@ -15,6 +16,7 @@
 #include "identityd/http/cookie.h"
 #include "identityd/core/ct.h"
 #include "identityd/core/log.h"
+#include "identityd/core/tz.h"
 #include "identityd/cred/password.h"
 #include "identityd/http/respond.h"
 
@@ -56,8 +58,13 @@ static void signed_in(idd_request_t *r, idd_auth_result_t result, idd_principal_
         idd_respond_error(r->req, 503, "Service unavailable");
         return;
     }
-    char expires_text[21];
-    idd_format_iso8601(expires, expires_text);
+    /* .NET's plain DateTime in UTC; a browser session has no expiry of its own to tell
+     * (DocSpace sends DateTime.MinValue's text then). */
+    char expires_text[IDD_DATETIME_UTC_LEN];
+    if (sr->browser)
+        snprintf(expires_text, sizeof(expires_text), "0001-01-01T00:00:00");
+    else
+        idd_format_datetime_utc(expires, 0, expires_text);
     idd_buf_t b;
     idd_buf_init(&b);
     idd_buf_puts(&b, "{\"token\":\"");
@@ -169,16 +176,85 @@ void idd_api_sign_out(idd_request_t *r, idd_principal_t *p)
     idd_respond_string(r->req, r->origin, "");
 }
 
+/* ?withpassword=true, both spelled in any case (the login app sends withPassword=true). */
+static bool wants_password(const h2o_req_t *req)
+{
+    if (req->query_at == SIZE_MAX)
+        return false;
+    const char *q = req->path.base + req->query_at + 1;
+    const char *end = req->path.base + req->path.len;
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp ? amp : end;
+        size_t n = (size_t)(stop - q);
+        if (n == 17 && strncasecmp(q, "withpassword=true", 17) == 0)
+            return true;
+        q = stop + 1;
+    }
+    return false;
+}
+
+/* What GET /api/2.0/settings sends to every caller that identityd has no value of its own
+ * for: DocSpace's constants and defaults (reference §2). */
+#define SETTINGS_COMMON                                                                            \
+    "\"docSpace\":true,\"standalone\":true,\"isAmi\":false,\"baseDomain\":\"\",\"version\":\"\","  \
+    "\"tenantStatus\":0,\"enableAdmMess\":false,\"cookieSettingsEnabled\":false,"                  \
+    "\"userNameRegex\":\"^[\\\\p{L}\\\\p{M}' \\\\-]+$\",\"displayAbout\":false,"                   \
+    "\"deepLink\":{\"androidPackageName\":\"com.onlyoffice.documents\","                           \
+    "\"url\":\"oodocuments://openfile\",\"iosPackageId\":\"944896972\"},"                          \
+    "\"logoText\":\"ONLYOFFICE\",\"externalResources\":{},\"trustedDomainsType\":0,"               \
+    "\"recaptchaType\":0,\"debugInfo\":false,\"limitedAccessSpace\":false,"                        \
+    "\"limitedAccessDevToolsForUsers\":false,\"displayBanners\":false,\"aiEnabled\":false,"        \
+    "\"maxImageUploadSize\":0,\"defaultFolderType\":0,\"externalDbEnabled\":false,"                \
+    "\"ownerId\":\"00000000-0000-0000-0000-000000000000\""
+
+/* Only for a signed-in caller: empty settings of features identityd does not have. */
+#define SETTINGS_SIGNED_IN                                                                         \
+    ",\"trustedDomains\":[],\"socketUrl\":\"/socket.io\","                                         \
+    "\"domainValidator\":{\"regex\":\"^[a-z0-9]([a-z0-9-]){1,61}[a-z0-9]$\",\"minLength\":3,"      \
+    "\"maxLength\":63},"                                                                           \
+    "\"firebase\":{\"apiKey\":\"\",\"authDomain\":\"\",\"projectId\":\"\",\"storageBucket\":\"\"," \
+    "\"messagingSenderId\":\"\",\"appId\":\"\",\"measurementId\":\"\",\"databaseURL\":\"\"},"      \
+    "\"plugins\":{\"enabled\":false,\"upload\":false,\"delete\":false},"                           \
+    "\"formGallery\":{\"path\":\"\",\"domain\":\"\",\"ext\":\"\",\"uploadPath\":\"\","             \
+    "\"uploadDomain\":\"\",\"uploadExt\":\"\",\"uploadDashboard\":\"\"},\"invitationLimit\":0"
+
 void idd_api_settings(idd_request_t *r, idd_principal_t *p)
 {
-    (void)p;
+    const idd_tenant_config_t *t = r->tenant;
     idd_buf_t b;
     idd_buf_init(&b);
-    idd_buf_puts(&b, "{\"passwordHash\":{\"size\":256,\"iterations\":");
-    idd_buf_json_int(&b, r->gen->cfg->password_iterations);
-    idd_buf_puts(&b, ",\"salt\":");
-    idd_buf_json_str(&b, r->tenant_row->password_salt, strlen(r->tenant_row->password_salt));
-    idd_buf_puts(&b, "}}");
+    idd_buf_reserve(&b, 2048);
+    idd_buf_puts(&b, "{\"culture\":\"en-US\",\"greetingSettings\":");
+    idd_buf_json_str(&b, t->name, strlen(t->name));
+    idd_buf_puts(&b, ",\"tenantAlias\":");
+    idd_buf_json_str(&b, t->name, strlen(t->name));
+    idd_buf_puts(&b, "," SETTINGS_COMMON);
+    /* The zone's offset now: what DocSpace sends to a signed-in caller; anonymous callers get
+     * the TimeSpan's default, as from DocSpace. */
+    int32_t offset = p != NULL ? idd_tz_offset(t->tz, idd_now()) : 0;
+    char span[11];
+    idd_buf_puts(&b, ",\"utcOffset\":\"");
+    idd_buf_append(&b, span, idd_format_timespan(offset, span));
+    idd_buf_puts(&b, "\",\"utcHoursOffset\":");
+    if (offset % 3600 == 0)
+        idd_buf_json_int(&b, offset / 3600);
+    else
+        idd_buf_printf(&b, "%.2f", offset / 3600.0);
+    if (p == NULL) {
+        idd_buf_puts(&b, ",\"enabledJoin\":false,\"thirdpartyEnable\":false");
+    } else {
+        idd_buf_puts(&b, SETTINGS_SIGNED_IN ",\"timezone\":");
+        idd_buf_json_str(&b, idd_tz_name(t->tz), strlen(idd_tz_name(t->tz)));
+    }
+    if (p == NULL || wants_password(r->req)) {
+        idd_buf_puts(&b, ",\"passwordHash\":{\"size\":256,\"iterations\":");
+        idd_buf_json_int(&b, r->gen->cfg->password_iterations);
+        idd_buf_puts(&b, ",\"salt\":");
+        idd_buf_json_str(&b, r->tenant_row->password_salt, strlen(r->tenant_row->password_salt));
+        idd_buf_putc(&b, '}');
+    }
+    idd_buf_putc(&b, '}');
     idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 1);
     idd_buf_dispose(&b);
 }

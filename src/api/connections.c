@@ -12,6 +12,7 @@
 #include "identityd/core/common.h"
 #include "identityd/http/cookie.h"
 #include "identityd/core/log.h"
+#include "identityd/core/tz.h"
 #include "identityd/http/respond.h"
 #include "identityd/core/useragent.h"
 
@@ -22,6 +23,7 @@
 typedef struct listing {
     idd_buf_t *out;
     long count;
+    const idd_tz_t *tz; /* the tenant's, for the dates */
 } listing_t;
 
 static int list_one(const idd_session_t *s, void *arg)
@@ -29,8 +31,8 @@ static int list_one(const idd_session_t *s, void *arg)
     listing_t *l = arg;
     idd_useragent_t ua;
     idd_useragent_parse(s->user_agent, strlen(s->user_agent), &ua);
-    char date[21];
-    idd_format_iso8601(s->created, date);
+    char date[IDD_DATETIME_LEN];
+    size_t date_len = idd_format_datetime(s->created, 0, l->tz, date);
     idd_buf_t *b = l->out;
     if (l->count > 0)
         idd_buf_putc(b, ',');
@@ -47,9 +49,9 @@ static int list_one(const idd_session_t *s, void *arg)
     idd_buf_json_str(b, ua.browser, strlen(ua.browser));
     idd_buf_puts(b, ",\"platform\":");
     idd_buf_json_str(b, ua.platform, strlen(ua.platform));
-    idd_buf_puts(b, ",\"date\":{\"utcTime\":\"");
-    idd_buf_puts(b, date);
-    idd_buf_puts(b, "\",\"timeZoneOffset\":\"00:00:00\"}}");
+    idd_buf_puts(b, ",\"date\":\"");
+    idd_buf_append(b, date, date_len);
+    idd_buf_puts(b, "\"}");
     return ++l->count >= LIST_MAX;
 }
 
@@ -64,7 +66,7 @@ void idd_api_connections_list(idd_request_t *r, idd_principal_t *p)
     idd_buf_t items, b;
     idd_buf_init(&items);
     idd_buf_init(&b);
-    listing_t l = {&items, 0};
+    listing_t l = {&items, 0, r->tenant->tz};
     int rc = idd_store_session_list_user(r->thread->store, p->user.id, idd_now(), list_one, &l);
     if (rc != 0) {
         store_failed(r, "list", rc);

@@ -14,6 +14,7 @@
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
 #include "identityd/core/log.h"
+#include "identityd/core/tz.h"
 #include "identityd/http/respond.h"
 
 #define SCOPE_MANAGE "accounts:write"
@@ -21,17 +22,23 @@
 
 /* ---- writing keys ---- */
 
-static void write_date(idd_buf_t *b, const char *member, int64_t t)
+/* An ApiDateTime member: one string in the tenant's zone (core/tz.h). */
+static void write_date(idd_buf_t *b, const char *member, int64_t t, const idd_tz_t *tz)
 {
-    char text[21];
-    idd_format_iso8601(t, text);
-    idd_buf_printf(b, ",\"%s\":{\"utcTime\":\"%s\",\"timeZoneOffset\":\"00:00:00\"}", member, text);
+    char text[IDD_DATETIME_LEN];
+    size_t n = idd_format_datetime(t, 0, tz, text);
+    idd_buf_putc(b, ',');
+    idd_buf_putc(b, '"');
+    idd_buf_puts(b, member);
+    idd_buf_puts(b, "\":\"");
+    idd_buf_append(b, text, n);
+    idd_buf_putc(b, '"');
 }
 
 /* One ApiKeyResponseDto. full_key is the whole key (creation only), else the key is masked.
  * creator may be NULL when its row could not be read. */
 static void write_key(idd_buf_t *b, const idd_apikey_t *k, const idd_user_t *creator,
-                      const char *full_key)
+                      const char *full_key, const idd_tz_t *tz)
 {
     idd_buf_puts(b, "{\"id\":");
     idd_buf_json_str(b, k->id, strlen(k->id));
@@ -64,8 +71,8 @@ static void write_key(idd_buf_t *b, const idd_apikey_t *k, const idd_user_t *cre
     }
     idd_buf_putc(b, ']');
     if (k->last_used != 0)
-        write_date(b, "lastUsed", k->last_used);
-    write_date(b, "createOn", k->created);
+        write_date(b, "lastUsed", k->last_used, tz);
+    write_date(b, "createOn", k->created, tz);
     if (creator != NULL) {
         char name[2 * IDD_NAME_MAX + 2];
         idd_user_display_name(creator, name, sizeof(name));
@@ -76,7 +83,7 @@ static void write_key(idd_buf_t *b, const idd_apikey_t *k, const idd_user_t *cre
         idd_buf_putc(b, '}');
     }
     if (k->expires != 0)
-        write_date(b, "expiresAt", k->expires);
+        write_date(b, "expiresAt", k->expires, tz);
     idd_buf_puts(b, k->active ? ",\"isActive\":true}" : ",\"isActive\":false}");
 }
 
@@ -228,7 +235,7 @@ void idd_api_keys_create(idd_request_t *r, idd_principal_t *p)
     idd_log_info("apikey %s (...%s) created by user %s", k.id, k.postfix, p->user.id);
     idd_buf_t b;
     idd_buf_init(&b);
-    write_key(&b, &k, &p->user, key);
+    write_key(&b, &k, &p->user, key, r->tenant->tz);
     idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 1);
     idd_buf_dispose_secret(&b);
 
@@ -258,7 +265,7 @@ static int list_one(const idd_apikey_t *k, void *arg)
         idd_wipe(creator.password, sizeof(creator.password));
     if (l->count > 0)
         idd_buf_putc(l->out, ',');
-    write_key(l->out, k, rc == 0 ? &creator : NULL, NULL);
+    write_key(l->out, k, rc == 0 ? &creator : NULL, NULL, l->r->tenant->tz);
     return ++l->count >= LIST_MAX;
 }
 
@@ -311,7 +318,7 @@ void idd_api_keys_self(idd_request_t *r, idd_principal_t *p)
     }
     idd_buf_t b;
     idd_buf_init(&b);
-    write_key(&b, &k, &p->user, NULL);
+    write_key(&b, &k, &p->user, NULL, r->tenant->tz);
     idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 1);
     idd_buf_dispose(&b);
 }

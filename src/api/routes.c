@@ -16,7 +16,7 @@ const idd_route_t idd_routes[] = {
     {"POST",   "/api/2.0/authentication",                                     IDD_TENANT_REQUIRED, IDD_AUTH_NONE,     NULL,               idd_api_signin},
     {"GET",    "/api/2.0/authentication",                                     IDD_TENANT_REQUIRED, IDD_AUTH_OPTIONAL, NULL,               idd_api_is_signed_in},
     {"POST",   "/api/2.0/authentication/logout",                              IDD_TENANT_REQUIRED, IDD_AUTH_OPTIONAL, NULL,               idd_api_sign_out},
-    {"GET",    "/api/2.0/settings",                                           IDD_TENANT_REQUIRED, IDD_AUTH_NONE,     NULL,               idd_api_settings},
+    {"GET",    "/api/2.0/settings",                                           IDD_TENANT_REQUIRED, IDD_AUTH_OPTIONAL, NULL,               idd_api_settings},
     {"GET",    "/api/2.0/security/activeconnections",                         IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_READ,      idd_api_connections_list},
     {"PUT",    "/api/2.0/security/activeconnections/logout/{loginEventId}",   IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_connections_logout},
     {"PUT",    "/api/2.0/security/activeconnections/logoutallexceptthis",     IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_connections_logout_others},

@@ -25,6 +25,7 @@
 #include "identityd/core/cidr.h"
 #include "identityd/core/common.h"
 #include "identityd/core/log.h"
+#include "identityd/core/tz.h"
 #include "sections.h"
 #include "table.h"
 
@@ -278,7 +279,7 @@ static int parse_origins(loader_t *L, yaml_node_t *node, void *base, const char 
 }
 
 #define TENANT(f) offsetof(idd_tenant_config_t, f)
-enum { TN_ID };
+enum { TN_ID, TN_NAME, TN_DOMAINS, TN_ORIGINS, TN_TIMEZONE };
 /* One row per key; clang-format would put one field per line. */
 /* clang-format off */
 static const entry_t tenant_entries[] = {
@@ -287,6 +288,7 @@ static const entry_t tenant_entries[] = {
     {.name = "name", .type = T_STRING, .flags = F_REQUIRED, .offset = TENANT(name)},
     {.name = "domains", .type = T_LIST, .flags = F_REQUIRED, .list = parse_domains},
     {.name = "origins", .type = T_LIST, .list = parse_origins},
+    [TN_TIMEZONE] = {.name = "timezone", .type = T_STRING, .dflt = "UTC", .offset = TENANT(timezone)},
 };
 /* clang-format on */
 
@@ -308,6 +310,13 @@ static int parse_tenants(loader_t *L, yaml_node_t *node, void *base, const char 
             if (cfg->tenants[i].id == t->id)
                 rc = tbl_fail(L, seen[TN_ID], "%sid: tenant id %lld is already used at line %d",
                               shown, (long long)t->id, cfg->tenants[i].line);
+        if (rc == 0) {
+            /* The zone is read here, once per load: formatting a date later reads no file. */
+            char why[256];
+            if (idd_tz_load(t->timezone, &t->tz, why, sizeof(why)) != 0)
+                rc = tbl_fail(L, seen[TN_TIMEZONE] ? seen[TN_TIMEZONE] : t->line, "%stimezone: %s",
+                              shown, why);
+        }
     }
     return rc;
 }
@@ -666,6 +675,7 @@ static bool tenants_equal(const idd_config_t *a, const idd_config_t *b)
     for (size_t i = 0; i < a->n_tenants; i++) {
         const idd_tenant_config_t *x = &a->tenants[i], *y = &b->tenants[i];
         if (x->id != y->id || strcmp(x->name, y->name) != 0 ||
+            strcmp(x->timezone, y->timezone) != 0 ||
             !strings_equal(x->domains, x->n_domains, y->domains, y->n_domains) ||
             !strings_equal(x->origins, x->n_origins, y->origins, y->n_origins))
             return false;
@@ -745,6 +755,7 @@ void idd_config_free(idd_config_t *cfg)
             free(t->origins[j]);
         free(t->domains);
         free(t->origins);
+        idd_tz_free(t->tz);
     }
     config_keys_free(cfg);
     config_oidc_free(&cfg->oidc);

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "apidate.h"
 #include "harness.h"
 #include "identityd/cred/apikey.h"
 #include "identityd/cred/password.h"
@@ -181,25 +182,15 @@ static bool is_full_key(const char *s)
     return true;
 }
 
-/* An ApiDateTime {utcTime "YYYY-MM-DDTHH:MM:SSZ", timeZoneOffset "00:00:00"} as Unix time. */
+/* An ApiDateTime of the default tenant (UTC): "YYYY-MM-DDTHH:MM:SS.0000000Z", as Unix time. */
 static int64_t api_time(json_t *dt)
 {
-    ck_assert_msg(json_is_object(dt), "ApiDateTime is not an object");
-    ck_assert_int_eq(json_object_size(dt), 2);
-    const char *utc = json_string_value(json_object_get(dt, "utcTime"));
-    ck_assert_ptr_nonnull(utc);
-    ck_assert_msg(strlen(utc) == 20, "utcTime %s", utc);
-    ck_assert_str_eq(json_string_value(json_object_get(dt, "timeZoneOffset")), "00:00:00");
-    struct tm tm = {0};
-    char z = 0;
-    ck_assert_msg(sscanf(utc, "%4d-%2d-%2dT%2d:%2d:%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                         &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &z) == 7 &&
-                      z == 'Z' && utc[4] == '-' && utc[7] == '-' && utc[10] == 'T' &&
-                      utc[13] == ':' && utc[16] == ':',
-                  "utcTime %s", utc);
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return (int64_t)timegm(&tm);
+    int offset = -1;
+    int64_t t = apidate_parse(dt, &offset);
+    ck_assert_int_eq(offset, 0);
+    ck_assert_msg(strcmp(json_string_value(dt) + 19, ".0000000Z") == 0, "%s",
+                  json_string_value(dt));
+    return t;
 }
 
 static char *utc_string(int64_t t)
@@ -210,7 +201,7 @@ static char *utc_string(int64_t t)
     time_t tt = (time_t)t;
     struct tm tm;
     gmtime_r(&tt, &tm);
-    strftime(b, sizeof(ring[0]), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    strftime(b, sizeof(ring[0]), "%Y-%m-%dT%H:%M:%S.0000000Z", &tm);
     return b;
 }
 
@@ -1458,8 +1449,7 @@ START_TEST(list_order_and_masking)
     json_t *o = find_key(list, s1.id);
     ck_assert_str_eq(json_string_value(json_object_get(o, "key")),
                      fmt("sk-***%s", s1.key + IDD_APIKEY_LEN - 4));
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(o, "createOn"), "utcTime")),
-                     utc_string(now - 300));
+    ck_assert_str_eq(json_string_value(json_object_get(o, "createOn")), utc_string(now - 300));
     static const char *const fr[] = {"files:read"};
     assert_strings(json_object_get(o, "permissions"), fr, 1);
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(o, "createBy"), "id")), bob);
@@ -1471,8 +1461,7 @@ START_TEST(list_order_and_masking)
     ck_assert(json_is_true(json_object_get(o, "isActive")));
     o = find_key(list, s2.id);
     ck_assert_int_eq(json_array_size(json_object_get(o, "permissions")), 0);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(o, "expiresAt"), "utcTime")),
-                     utc_string(now + 7 * DAY));
+    ck_assert_str_eq(json_string_value(json_object_get(o, "expiresAt")), utc_string(now + 7 * DAY));
     json_decref(list);
 
     list = list_keys(admin_basic, NULL);

@@ -262,6 +262,8 @@ void th_env_init(th_env_t *env, const char *extra_yaml, const char *keys_yaml)
     th_env_write_config(env, extra_yaml, keys_yaml);
 }
 
+const char *th_tenants_yaml;
+
 void th_env_write_config(const th_env_t *env, const char *extra_yaml, const char *keys_yaml)
 {
     size_t cap = 4096 + (extra_yaml ? strlen(extra_yaml) : 0) + (keys_yaml ? strlen(keys_yaml) : 0);
@@ -273,12 +275,10 @@ void th_env_write_config(const th_env_t *env, const char *extra_yaml, const char
              "workers: 2\n"
              "token: { ttl: %d }\n"
              "password: { iterations: %u, pepper_file: pepper }\n"
-             "tenants:\n"
-             "  - { id: 1, name: default, domains: [localhost, 127.0.0.1, \"::1\"],"
-             " origins: [\"https://docs.example.com\"] }\n"
-             "  - { id: 2, name: second, domains: [second.test] }\n"
+             "%s"
              "%s\n%s\n",
              th_threads, th_token_ttl, th_password_iterations,
+             th_tenants_yaml ? th_tenants_yaml : TH_TENANTS_YAML,
              keys_yaml
                  ? keys_yaml
                  : "keys:\n  - { kid: test-es256, alg: ES256, file: es256.pem, state: active }",

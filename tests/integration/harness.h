@@ -76,6 +76,15 @@ extern int th_token_ttl; /* token.ttl, 300 */
  * these values (th_nofile_soft 0: the same as hard). */
 extern unsigned th_nofile_soft, th_nofile_hard;
 
+/* The tenants: section th_env_init writes, unless th_tenants_yaml is set: tenant 1
+ * "default" (localhost, 127.0.0.1, ::1) and tenant 2 "second" (second.test). */
+#define TH_TENANTS_YAML                                                                            \
+    "tenants:\n"                                                                                   \
+    "  - { id: 1, name: default, domains: [localhost, 127.0.0.1, \"::1\"],"                        \
+    " origins: [\"https://docs.example.com\"] }\n"                                                 \
+    "  - { id: 2, name: second, domains: [second.test] }\n"
+extern const char *th_tenants_yaml;
+
 /* Creates the folder and files. extra_yaml is appended to the config's top level (may be
  * NULL); keys_yaml replaces the default `keys:` section when not NULL. */
 void th_env_init(th_env_t *env, const char *extra_yaml, const char *keys_yaml);

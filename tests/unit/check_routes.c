@@ -69,7 +69,8 @@ START_TEST(policies_of_the_contract)
     /* signing in and the settings a login page reads are open to anonymous callers */
     ck_assert_int_eq(find("POST", "/api/2.0/authentication")->auth, IDD_AUTH_NONE);
     ck_assert_int_eq(find("GET", "/api/2.0/authentication")->auth, IDD_AUTH_OPTIONAL);
-    ck_assert_int_eq(find("GET", "/api/2.0/settings")->auth, IDD_AUTH_NONE);
+    /* optional: a signed-in caller gets the signed-in answer (reference §2) */
+    ck_assert_int_eq(find("GET", "/api/2.0/settings")->auth, IDD_AUTH_OPTIONAL);
     /* the key set and probes are served whatever the Host */
     ck_assert_int_eq(find("GET", "/.well-known/jwks.json")->tenant, IDD_TENANT_NONE);
     ck_assert_int_eq(find("GET", "/health")->tenant, IDD_TENANT_NONE);

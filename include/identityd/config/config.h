@@ -21,6 +21,7 @@
 #include "identityd/core/cidr.h"
 #include "identityd/core/jwa.h"
 #include "identityd/core/log.h"
+#include "identityd/core/tz.h"
 
 /* What a configured key is used for: `active` signs (exactly one) and is in the JWKS,
  * `published` is only in the JWKS (a key about to sign, or one whose tokens may still be
@@ -53,6 +54,8 @@ typedef struct idd_tenant_config {
     size_t n_domains;
     char **origins; /* "scheme://host[:port]" values accepted in ?origin= */
     size_t n_origins;
+    char *timezone; /* IANA zone name of the tenant's dates; default "UTC" */
+    idd_tz_t *tz;   /* that zone, read from zoneinfo once at load */
     int line;
 } idd_tenant_config_t;
 
