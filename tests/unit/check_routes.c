@@ -70,6 +70,25 @@ START_TEST(policies_of_the_contract)
     ck_assert_int_eq(find("POST", "/api/2.0/authentication")->auth, IDD_AUTH_NONE);
     ck_assert_int_eq(find("GET", "/api/2.0/authentication")->auth, IDD_AUTH_OPTIONAL);
     ck_assert_int_eq(find("GET", "/api/2.0/settings")->auth, IDD_AUTH_NONE);
+    /* who the caller is needs a credential that may read its own account (accounts.self:read,
+     * which accounts:read and *:read grant too) */
+    const idd_route_t *self = find("GET", "/api/2.0/people/@self");
+    ck_assert_ptr_nonnull(self);
+    ck_assert_int_eq(self->auth, IDD_AUTH_REQUIRED);
+    ck_assert_str_eq(self->scope, "accounts.self:read");
+    ck_assert_int_eq(self->tenant, IDD_TENANT_REQUIRED);
+    /* what the login page reads before anyone signs in is anonymous, per tenant */
+    static const char *const login_page[] = {
+        "/api/2.0/capabilities",        "/api/2.0/capabilities.json",
+        "/api/2.0/settings/colortheme", "/api/2.0/settings/ssov2",
+        "/api/2.0/settings/cultures",   "/api/2.0/people/thirdparty/providers",
+    };
+    for (size_t i = 0; i < sizeof(login_page) / sizeof(login_page[0]); i++) {
+        const idd_route_t *lp = find("GET", login_page[i]);
+        ck_assert_msg(lp != NULL, "GET %s is not served", login_page[i]);
+        ck_assert_int_eq(lp->auth, IDD_AUTH_NONE);
+        ck_assert_int_eq(lp->tenant, IDD_TENANT_REQUIRED);
+    }
     /* the key set and probes are served whatever the Host */
     ck_assert_int_eq(find("GET", "/.well-known/jwks.json")->tenant, IDD_TENANT_NONE);
     ck_assert_int_eq(find("GET", "/health")->tenant, IDD_TENANT_NONE);
