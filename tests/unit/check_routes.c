@@ -46,6 +46,16 @@ START_TEST(authenticating_routes_address_a_tenant)
 }
 END_TEST
 
+/* /metrics keeps one slot per route plus "other"; the router refuses (aborts at start) a
+ * table that does not fit, so a route added without room fails here first. */
+START_TEST(routes_fit_the_metrics_slots)
+{
+    ck_assert_msg(idd_routes_count + 1 <= IDD_METRICS_ROUTES,
+                  "%zu routes, /metrics has slots for %d", idd_routes_count,
+                  IDD_METRICS_ROUTES - 1);
+}
+END_TEST
+
 START_TEST(no_two_routes_share_method_and_path)
 {
     for (size_t i = 0; i < idd_routes_count; i++)
@@ -133,6 +143,7 @@ int main(void)
     TCase *tc = tcase_create("table");
     tcase_add_test(tc, authenticating_routes_address_a_tenant);
     tcase_add_test(tc, no_two_routes_share_method_and_path);
+    tcase_add_test(tc, routes_fit_the_metrics_slots);
     tcase_add_test(tc, policies_of_the_contract);
     suite_add_tcase(s, tc);
     tc = tcase_create("match");
