@@ -8,6 +8,7 @@
 
 #define ACCOUNTS_READ "accounts:read"
 #define ACCOUNTS_WRITE "accounts:write"
+#define ACCOUNTS_SELF_READ "accounts.self:read" /* also granted by accounts:read, *:read */
 
 /* clang-format off */
 const idd_route_t idd_routes[] = {
@@ -28,6 +29,13 @@ const idd_route_t idd_routes[] = {
     {"GET",    "/api/2.0/keys/@self",                                         IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, IDD_SCOPE_ANY,      idd_api_keys_self},
     {"PUT",    "/api/2.0/keys/{keyId}",                                       IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_keys_update},
     {"DELETE", "/api/2.0/keys/{keyId}",                                       IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_keys_delete},
+    {"GET",    "/api/2.0/people/@self",                                       IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_SELF_READ, idd_api_people_self},
+    {"GET",    "/api/2.0/capabilities",                                       IDD_TENANT_REQUIRED, IDD_AUTH_NONE,     NULL,               idd_api_capabilities},
+    {"GET",    "/api/2.0/capabilities.json",                                  IDD_TENANT_REQUIRED, IDD_AUTH_NONE,     NULL,               idd_api_capabilities},
+    {"GET",    "/api/2.0/settings/colortheme",                                IDD_TENANT_REQUIRED, IDD_AUTH_NONE,     NULL,               idd_api_colortheme},
+    {"GET",    "/api/2.0/settings/ssov2",                                     IDD_TENANT_REQUIRED, IDD_AUTH_NONE,     NULL,               idd_api_ssov2},
+    {"GET",    "/api/2.0/settings/cultures",                                  IDD_TENANT_REQUIRED, IDD_AUTH_NONE,     NULL,               idd_api_cultures},
+    {"GET",    "/api/2.0/people/thirdparty/providers",                        IDD_TENANT_REQUIRED, IDD_AUTH_NONE,     NULL,               idd_api_thirdparty_providers},
     {"GET",    "/.well-known/jwks.json",                                      IDD_TENANT_NONE,     IDD_AUTH_NONE,     NULL,               idd_api_jwks},
     {"GET",    "/.well-known/openid-configuration",                           IDD_TENANT_REQUIRED, IDD_AUTH_NONE,     NULL,               idd_api_openid_configuration},
     {"GET",    "/health",                                                     IDD_TENANT_NONE,     IDD_AUTH_NONE,     NULL,               idd_api_health},

@@ -124,8 +124,11 @@ bool idd_scopes_allow(const char *scopes, const char *scope)
             size_t have_res_len = (size_t)(c - p);
             bool have_write = (size_t)(end - c - 1) == 5 && memcmp(c + 1, "write", 5) == 0;
             bool have_read = (size_t)(end - c - 1) == 4 && memcmp(c + 1, "read", 4) == 0;
+            /* "*" covers every resource, "accounts" covers "accounts.self" */
             bool res_ok = (have_res_len == 1 && p[0] == '*') ||
-                          (have_res_len == res_len && memcmp(p, scope, res_len) == 0);
+                          (have_res_len == res_len && memcmp(p, scope, res_len) == 0) ||
+                          (have_res_len < res_len && scope[have_res_len] == '.' &&
+                           memcmp(p, scope, have_res_len) == 0);
             if (res_ok && (have_write || (have_read && !need_write)))
                 return true;
         }

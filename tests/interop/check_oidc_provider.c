@@ -1,10 +1,11 @@
 /*
  * identityd against a real OpenID authority: oidc-provider 9 (tests/interop/provider.mjs) on a
  * loopback port issues the access tokens, identityd on another port accepts them at
- * GET /api/2.0/security/oauth2/token. JWT access tokens are verified against the provider's
- * JWKS (found through its discovery document); opaque ones go through the provider's RFC 7662
- * introspection endpoint with identityd's client credentials. Each test gets a fresh provider
- * (fresh keys) and a fresh identityd, database and users made by identityctl.
+ * GET /api/2.0/security/oauth2/token and GET /api/2.0/people/@self. JWT access tokens are
+ * verified against the provider's JWKS (found through its discovery document); opaque ones
+ * go through the provider's RFC 7662 introspection endpoint with identityd's client
+ * credentials. Each test gets a fresh provider (fresh keys) and a fresh identityd, database
+ * and users made by identityctl.
  *
  * The provider's own endpoints are used wherever they exist (discovery, JWKS, introspection,
  * revocation, the token endpoint's client_credentials grant); its /test/ endpoints only mint
@@ -699,6 +700,55 @@ START_TEST(scope_too_narrow)
 }
 END_TEST
 
+/* GET /api/2.0/people/@self with the authority's tokens: the token's subject, no login event,
+ * for JWT and opaque tokens alike; a token may read its own account with read, accounts:read
+ * or accounts.self:read, and not with a scope for something else. */
+static void assert_self(const char *token, const test_user_t *u, bool admin, const char *why)
+{
+    th_response_t r;
+    char *auth = th_bearer(token);
+    th_get(&r, &srv, "/api/2.0/people/@self", auth);
+    free(auth);
+    expect(r.status == 200, "%s: expected 200, got %ld: %s", why, r.status, r.body);
+    json_t *j = th_json_parse(r.body);
+    json_t *self = json_object_get(j, "response");
+    ck_assert_str_eq(json_string_value(json_object_get(self, "id")), u->id);
+    ck_assert_str_eq(json_string_value(json_object_get(self, "email")), u->email);
+    ck_assert(json_is_integer(json_object_get(self, "loginEventId")));
+    ck_assert_int_eq(json_integer_value(json_object_get(self, "loginEventId")), 0);
+    ck_assert(json_is_boolean(json_object_get(self, "isAdmin")));
+    ck_assert_int_eq(json_is_true(json_object_get(self, "isAdmin")), admin);
+    ck_assert(json_is_string(json_object_get(self, "registrationDate")));
+    json_decref(j);
+    th_response_dispose(&r);
+}
+
+START_TEST(self_profile)
+{
+    char *es = mint_jwt(&ada, "ES256");
+    char *rs = mint_jwt(&bob, "RS256");
+    char *opaque = mint_opaque(&bob);
+    assert_self(es, &ada, true, "ES256 JWT");
+    assert_self(rs, &bob, false, "RS256 JWT");
+    assert_self(opaque, &bob, false, "opaque token");
+    mint_t m = {
+        .sub = ada.id, .scope = "openid accounts.self:read", .format = "jwt", .resource = srv.base};
+    char *self_read = mint(&m);
+    assert_self(self_read, &ada, true, "JWT with scope accounts.self:read");
+    m.scope = "openid accounts:read";
+    char *accounts_read = mint(&m);
+    assert_self(accounts_read, &ada, true, "JWT with scope accounts:read");
+    m.scope = "openid files:read";
+    char *files = mint(&m);
+    th_response_t r;
+    char *auth = th_bearer(files);
+    th_get(&r, &srv, "/api/2.0/people/@self", auth);
+    assert_error_only(&r, 403);
+    th_response_dispose(&r);
+    free(auth), free(es), free(rs), free(opaque), free(self_read), free(accounts_read), free(files);
+}
+END_TEST
+
 /* ---- (h) the provider goes away ----------------------------------------------------------- */
 
 /* An answer that never comes and a refused connection are both 503 in the envelope, within
@@ -784,6 +834,7 @@ static Suite *oidc_suite(void)
     tcase_add_test(tc, other_audience);
     tcase_add_test(tc, unknown_subjects);
     tcase_add_test(tc, scope_too_narrow);
+    tcase_add_test(tc, self_profile);
     tcase_add_test(tc, provider_down);
     suite_add_tcase(s, tc);
 

@@ -74,6 +74,15 @@ START_TEST(scopes)
     ck_assert(!idd_scopes_allow("", "*:read"));
     ck_assert(!idd_scopes_allow("*:writer", "*:read"));
     ck_assert(!idd_scopes_allow("files:read", "filesx:read"));
+    /* a resource covers its sub-resources (accounts: every account, one's own included) */
+    ck_assert(idd_scopes_allow("accounts:read", "accounts.self:read"));
+    ck_assert(idd_scopes_allow("accounts:write", "accounts.self:read"));
+    ck_assert(idd_scopes_allow("*:read", "accounts.self:read"));
+    ck_assert(!idd_scopes_allow("accounts:read", "accounts.self:write"));
+    ck_assert(!idd_scopes_allow("accounts.self:write", "accounts:read"));
+    ck_assert(!idd_scopes_allow("account:read", "accounts.self:read"));
+    ck_assert(!idd_scopes_allow("accounts.selfish:read", "accounts.self:read"));
+    ck_assert(!idd_scopes_allow("accountsx:read", "accounts.self:read"));
 }
 END_TEST
 

@@ -46,6 +46,16 @@ START_TEST(authenticating_routes_address_a_tenant)
 }
 END_TEST
 
+/* /metrics keeps one slot per route plus "other"; the router refuses (aborts at start) a
+ * table that does not fit, so a route added without room fails here first. */
+START_TEST(routes_fit_the_metrics_slots)
+{
+    ck_assert_msg(idd_routes_count + 1 <= IDD_METRICS_ROUTES,
+                  "%zu routes, /metrics has slots for %d", idd_routes_count,
+                  IDD_METRICS_ROUTES - 1);
+}
+END_TEST
+
 START_TEST(no_two_routes_share_method_and_path)
 {
     for (size_t i = 0; i < idd_routes_count; i++)
@@ -71,6 +81,25 @@ START_TEST(policies_of_the_contract)
     ck_assert_int_eq(find("GET", "/api/2.0/authentication")->auth, IDD_AUTH_OPTIONAL);
     /* optional: a signed-in caller gets the signed-in answer (reference §2) */
     ck_assert_int_eq(find("GET", "/api/2.0/settings")->auth, IDD_AUTH_OPTIONAL);
+    /* who the caller is needs a credential that may read its own account (accounts.self:read,
+     * which accounts:read and *:read grant too) */
+    const idd_route_t *self = find("GET", "/api/2.0/people/@self");
+    ck_assert_ptr_nonnull(self);
+    ck_assert_int_eq(self->auth, IDD_AUTH_REQUIRED);
+    ck_assert_str_eq(self->scope, "accounts.self:read");
+    ck_assert_int_eq(self->tenant, IDD_TENANT_REQUIRED);
+    /* what the login page reads before anyone signs in is anonymous, per tenant */
+    static const char *const login_page[] = {
+        "/api/2.0/capabilities",        "/api/2.0/capabilities.json",
+        "/api/2.0/settings/colortheme", "/api/2.0/settings/ssov2",
+        "/api/2.0/settings/cultures",   "/api/2.0/people/thirdparty/providers",
+    };
+    for (size_t i = 0; i < sizeof(login_page) / sizeof(login_page[0]); i++) {
+        const idd_route_t *lp = find("GET", login_page[i]);
+        ck_assert_msg(lp != NULL, "GET %s is not served", login_page[i]);
+        ck_assert_int_eq(lp->auth, IDD_AUTH_NONE);
+        ck_assert_int_eq(lp->tenant, IDD_TENANT_REQUIRED);
+    }
     /* the key set and probes are served whatever the Host */
     ck_assert_int_eq(find("GET", "/.well-known/jwks.json")->tenant, IDD_TENANT_NONE);
     ck_assert_int_eq(find("GET", "/health")->tenant, IDD_TENANT_NONE);
@@ -115,6 +144,7 @@ int main(void)
     TCase *tc = tcase_create("table");
     tcase_add_test(tc, authenticating_routes_address_a_tenant);
     tcase_add_test(tc, no_two_routes_share_method_and_path);
+    tcase_add_test(tc, routes_fit_the_metrics_slots);
     tcase_add_test(tc, policies_of_the_contract);
     suite_add_tcase(s, tc);
     tc = tcase_create("match");

@@ -80,6 +80,16 @@ void idd_api_keys_permissions(idd_request_t *r, idd_principal_t *p);
 void idd_api_keys_self(idd_request_t *r, idd_principal_t *p);
 void idd_api_keys_update(idd_request_t *r, idd_principal_t *p);
 void idd_api_keys_delete(idd_request_t *r, idd_principal_t *p);
+/* GET /api/2.0/people/@self (api/people.c) */
+void idd_api_people_self(idd_request_t *r, idd_principal_t *p);
+/* What DocSpace's login page reads besides sign-in and settings (api/loginpage.c):
+ * GET /api/2.0/capabilities(.json), /settings/colortheme, /settings/ssov2,
+ * /settings/cultures, /people/thirdparty/providers */
+void idd_api_capabilities(idd_request_t *r, idd_principal_t *p);
+void idd_api_colortheme(idd_request_t *r, idd_principal_t *p);
+void idd_api_ssov2(idd_request_t *r, idd_principal_t *p);
+void idd_api_cultures(idd_request_t *r, idd_principal_t *p);
+void idd_api_thirdparty_providers(idd_request_t *r, idd_principal_t *p);
 /* GET /health and GET /metrics (api/health.c) */
 void idd_api_health(idd_request_t *r, idd_principal_t *p);
 /* GET /healthz (liveness), /readyz (readiness) (api/health.c) */

@@ -16,7 +16,7 @@
 #include "identityd/core/jwa.h"
 
 /* Route slots: 0 is "other" (no route matched), route i of the table is slot i + 1. */
-#define IDD_METRICS_ROUTES 32
+#define IDD_METRICS_ROUTES 64 /* the route table, with room: the router refuses more */
 #define IDD_METRICS_ROUTE_OTHER 0
 
 /* Status slots: the statuses identityd answers, then one per class for any other, and 0 for

@@ -66,7 +66,7 @@ typedef struct idd_principal {
 } idd_principal_t;
 
 /* Returns true when the principal's scopes grant scope ("X:write" implies "X:read",
- * "*:…" covers every resource). */
+ * "*:…" covers every resource, "X:…" covers "X.sub:…", e.g. accounts.self). */
 bool idd_scopes_allow(const char *scopes, const char *scope);
 
 /* What a route asks of authentication (the route table in api/routes.c). */
