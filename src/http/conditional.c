@@ -88,10 +88,8 @@ void idd_http_cacheable(h2o_req_t *req, int max_age, const char *etag, size_t et
         cc[sizeof(prefix) - 1 + i] = digits[n - 1 - i];
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, cc,
                    sizeof(prefix) - 1 + n);
-    /* Copied: the response may be written after a reload has freed the keyring it came from. */
     if (etag != NULL)
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL,
-                       h2o_strdup(&req->pool, etag, etag_len).base, etag_len);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, etag, etag_len);
 }
 
 void idd_http_not_modified(h2o_req_t *req)

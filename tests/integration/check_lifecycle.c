@@ -46,22 +46,6 @@ static CURL *start_basic(CURLM *multi, struct curl_slist **headers)
     return easy;
 }
 
-/* A KDF pool gauge from /metrics: "identityd_worker_jobs" (queued or running) or
- * "identityd_worker_running" (taken by a worker). */
-static int kdf_gauge(const char *name)
-{
-    th_response_t r;
-    th_get(&r, &srv, "/metrics", NULL);
-    ck_assert_int_eq(r.status, 200);
-    char *key = th_strf("%s{pool=\"kdf\"} ", name);
-    const char *line = strstr(r.body, key);
-    ck_assert_msg(line != NULL, "no %s in /metrics: %s", key, r.body);
-    int n = atoi(line + strlen(key));
-    free(key);
-    th_response_dispose(&r);
-    return n;
-}
-
 /* Drives multi until easy's request has been sent, then until the server holds `jobs`
  * password checks and a worker is hashing at least one of them: SIGTERM hands queued checks
  * back unrun (503), so "in flight" must mean running, however slowly a busy machine hands
@@ -83,8 +67,8 @@ static void pump_until_sent(CURLM *multi, CURL *easy, int jobs)
     double give_up = th_now() + 20;
     int most = 0;
     for (;;) {
-        int n = kdf_gauge("identityd_worker_jobs");
-        if ((n >= jobs && kdf_gauge("identityd_worker_running") >= 1) || n < most ||
+        int n = th_kdf_gauge(&srv, "identityd_worker_jobs");
+        if ((n >= jobs && th_kdf_gauge(&srv, "identityd_worker_running") >= 1) || n < most ||
             th_now() >= give_up)
             break;
         most = n;
@@ -110,7 +94,7 @@ START_TEST(kdf_does_not_block_loop)
     struct curl_slist *headers = NULL;
     CURL *slow = start_basic(multi, &headers);
     pump_until_sent(multi, slow, 1);
-    ck_assert_int_eq(kdf_gauge("identityd_worker_running"), 1); /* the check is hashing */
+    ck_assert_int_eq(th_kdf_gauge(&srv, "identityd_worker_running"), 1); /* the check is hashing */
 
     th_response_t r;
     th_get(&r, &srv, "/.well-known/jwks.json", NULL);

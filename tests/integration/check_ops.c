@@ -97,35 +97,6 @@ static CURL *start_basic(CURLM *multi, const char *login, struct curl_slist **he
     return easy;
 }
 
-/* A KDF pool gauge from /metrics. */
-static int kdf_gauge(const char *name)
-{
-    th_response_t r;
-    th_get(&r, &srv, "/metrics", NULL);
-    ck_assert_int_eq(r.status, 200);
-    char *key = th_strf("%s{pool=\"kdf\"} ", name);
-    const char *line = strstr(r.body, key);
-    ck_assert_msg(line != NULL, "no %s in /metrics", key);
-    int n = atoi(line + strlen(key));
-    free(key);
-    th_response_dispose(&r);
-    return n;
-}
-
-/* Drives multi until a worker is hashing the password check (gives up after 60 s; the
- * test's own assertions then say what went wrong). */
-static void pump_until_hashing(CURLM *multi)
-{
-    double give_up = th_now() + 60;
-    while (th_now() < give_up) {
-        int running = 0;
-        curl_multi_perform(multi, &running);
-        if (kdf_gauge("identityd_worker_running") >= 1)
-            return;
-        curl_multi_poll(multi, NULL, 0, 10, NULL);
-    }
-}
-
 /* An easy handle for GETs on one kept-alive HTTP/1.1 connection. */
 static CURL *keepalive_handle(th_response_t *body)
 {
@@ -172,8 +143,8 @@ START_TEST(readyz_503_while_draining)
     CURLM *multi = curl_multi_init();
     struct curl_slist *headers = NULL;
     CURL *slow = start_basic(multi, "slow@example.com", &headers);
-    pump_until_hashing(multi);
-    ck_assert_int_eq(kdf_gauge("identityd_worker_running"), 1);
+    th_pump_until_hashing(multi, &srv);
+    ck_assert_int_eq(th_kdf_gauge(&srv, "identityd_worker_running"), 1);
     ck_assert_int_eq(kill(srv.pid, SIGTERM), 0);
 
     /* Until the loop has taken the signal, /readyz still says 200 and keeps the connection;
@@ -249,8 +220,8 @@ START_TEST(shutdown_timeout_abandons)
     CURLM *multi = curl_multi_init();
     struct curl_slist *headers = NULL;
     CURL *slow = start_basic(multi, "other@example.com", &headers);
-    pump_until_hashing(multi);
-    ck_assert_int_eq(kdf_gauge("identityd_worker_running"), 1);
+    th_pump_until_hashing(multi, &srv);
+    ck_assert_int_eq(th_kdf_gauge(&srv, "identityd_worker_running"), 1);
     ck_assert_int_eq(th_server_stop(&srv), 0);
     char *log = th_read_file(srv.log);
     ck_assert_msg(strstr(log, "shutdown_timeout (1000 ms) passed: abandoning 1 request still "

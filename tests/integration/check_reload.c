@@ -348,18 +348,8 @@ START_TEST(in_flight_request_keeps_its_keys)
     curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, &body);
     free(url);
-    /* Until a worker is hashing the password. */
-    int hashing = 0;
-    for (double end = th_now() + 30; hashing < 1 && th_now() < end; usleep(10000)) {
-        int running = 0;
-        curl_multi_perform(multi, &running);
-        th_response_t m;
-        th_get(&m, &srv, "/metrics", NULL);
-        const char *line = strstr(m.body, "identityd_worker_running{pool=\"kdf\"} ");
-        hashing = line ? atoi(line + strlen("identityd_worker_running{pool=\"kdf\"} ")) : 0;
-        th_response_dispose(&m);
-    }
-    ck_assert_int_eq(hashing, 1);
+    th_pump_until_hashing(multi, &srv);
+    ck_assert_int_eq(th_kdf_gauge(&srv, "identityd_worker_running"), 1);
     th_env_write_config(&env, "basic_cache: { ttl: 0 }\n", keys_b_active);
     ck_assert(hup_and_wait());
     /* The loop has moved on: a JWKS asked now is the new one. */

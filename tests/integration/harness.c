@@ -883,3 +883,31 @@ void th_verifier_stop(th_verifier_t *v)
     ck_assert_msg(v->failures == 0, "%d of %d rounds failed; the first: %s", v->failures, v->rounds,
                   v->first_failure);
 }
+
+/* ---- the worker pools, as /metrics shows them ------------------------------------------ */
+
+int th_kdf_gauge(const th_server_t *s, const char *name)
+{
+    th_response_t r;
+    th_get(&r, s, "/metrics", NULL);
+    ck_assert_int_eq(r.status, 200);
+    char *key = th_strf("%s{pool=\"kdf\"} ", name);
+    const char *line = strstr(r.body, key);
+    ck_assert_msg(line != NULL, "no %s in /metrics", key);
+    int n = atoi(line + strlen(key));
+    free(key);
+    th_response_dispose(&r);
+    return n;
+}
+
+void th_pump_until_hashing(CURLM *multi, const th_server_t *s)
+{
+    double give_up = th_now() + 60;
+    while (th_now() < give_up) {
+        int running = 0;
+        curl_multi_perform(multi, &running);
+        if (th_kdf_gauge(s, "identityd_worker_running") >= 1)
+            return;
+        curl_multi_poll(multi, NULL, 0, 10, NULL);
+    }
+}

@@ -196,6 +196,15 @@ long th_multi_finish(CURLM *multi, CURL *easy);
  * within timeout_ms. */
 json_t *th_read_ready_json(int fd, int timeout_ms, const char *who, const char *log_path);
 
+/* ---- the worker pools, as /metrics shows them -------------------------------------------- */
+
+/* A gauge of the KDF pool from s's /metrics: "identityd_worker_jobs" (queued or running) or
+ * "identityd_worker_running" (taken by a worker). */
+int th_kdf_gauge(const th_server_t *s, const char *name);
+/* Drives multi until a worker of s is hashing a password check; gives up after 60 s (the
+ * test's own assertions then say what went wrong). */
+void th_pump_until_hashing(CURLM *multi, const th_server_t *s);
+
 /* ---- a consumer that checks every token -------------------------------------------------- */
 
 #define TH_VERIFIER_KIDS 16

@@ -20,7 +20,8 @@ bool idd_http_etag_match(const char *value, size_t len, const char *etag, size_t
 bool idd_http_if_none_match(h2o_req_t *req, const char *etag, size_t etag_len);
 
 /* Adds "Cache-Control: public, max-age=max_age" and, when etag is not NULL, "ETag: etag"
- * to req's response headers (values in the request's pool). */
+ * to req's response headers. etag is not copied: it must live until the response is sent
+ * (a keyring's does: the request holds its generation until h2o frees it). */
 void idd_http_cacheable(h2o_req_t *req, int max_age, const char *etag, size_t etag_len);
 
 /* Answers 304 Not Modified, with no body, keeping the headers already added. */
