@@ -76,6 +76,8 @@ static const idd_store_ops_t sqlite_ops = {
     .tfa_accept_step = idd_sqlite_tfa_accept_step,
     .tfa_set_codes = idd_sqlite_tfa_set_codes,
     .tfa_delete = idd_sqlite_tfa_delete,
+    .tenant_tfa_get = idd_sqlite_tenant_tfa_get,
+    .tenant_tfa_set = idd_sqlite_tenant_tfa_set,
 };
 
 /* Switches the file to WAL. Changing the journal mode needs an exclusive lock, and SQLite

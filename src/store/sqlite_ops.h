@@ -75,5 +75,7 @@ int idd_sqlite_tfa_accept_step(idd_store_t *s, const char *user_id, int64_t step
 int idd_sqlite_tfa_set_codes(idd_store_t *s, const char *user_id, const char *expect,
                              const char *codes, int64_t now);
 int idd_sqlite_tfa_delete(idd_store_t *s, const char *user_id);
+int idd_sqlite_tenant_tfa_get(idd_store_t *s, int64_t tenant_id, idd_tenant_tfa_t *out);
+int idd_sqlite_tenant_tfa_set(idd_store_t *s, const idd_tenant_tfa_t *tfa, int64_t now, int *ended);
 
 #endif

@@ -207,6 +207,20 @@ static const struct {
                           "WHERE user_id = ?1 AND codes = ?2",
                           "tfa_set_codes"},
     [ST_TFA_DELETE] = {"DELETE FROM user_tfa WHERE user_id = ?1", "tfa_delete"},
+    [ST_TENANT_TFA_GET] = {"SELECT enabled, trusted_ips, mandatory_users, updated "
+                           "FROM tenant_tfa WHERE tenant_id = ?1",
+                           "tenant_tfa_get"},
+    [ST_TENANT_TFA_SET] = {"INSERT INTO tenant_tfa (tenant_id, enabled, trusted_ips, "
+                           "mandatory_users, updated) VALUES (?1, ?2, ?3, ?4, ?5) "
+                           "ON CONFLICT (tenant_id) DO UPDATE SET enabled = excluded.enabled, "
+                           "trusted_ips = excluded.trusted_ips, "
+                           "mandatory_users = excluded.mandatory_users, updated = excluded.updated",
+                           "tenant_tfa_set"},
+    [ST_TENANT_TFA_ENABLED] = {"SELECT count(*) FROM tenant_tfa WHERE tenant_id = ?1 AND enabled = 1",
+                               "tenant_tfa_set"},
+    [ST_SESSION_END_TENANT] = {"UPDATE login_events SET active = 0 "
+                               "WHERE tenant_id = ?1 AND active = 1",
+                               "tenant_tfa_set"},
 };
 
 void idd_sqlite_log(sqlite3 *db, const char *what)

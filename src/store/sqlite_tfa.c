@@ -142,3 +142,74 @@ int idd_sqlite_tfa_delete(idd_store_t *s, const char *user_id)
         rc = IDD_ENOTFOUND;
     return rc;
 }
+
+/* ---- a tenant's settings ---- */
+
+static int read_tenant_tfa(sqlite_store_t *ss, sqlite3_stmt *stmt, void *record)
+{
+    idd_tenant_tfa_t *t = record;
+    t->enabled = sqlite3_column_int(stmt, 0) != 0;
+    int rc = idd_sqlite_column_copy(ss, stmt, 1, t->trusted_ips, sizeof(t->trusted_ips));
+    if (rc == 0)
+        rc = idd_sqlite_column_copy(ss, stmt, 2, t->mandatory_users, sizeof(t->mandatory_users));
+    t->updated = sqlite3_column_int64(stmt, 3);
+    return rc;
+}
+
+int idd_sqlite_tenant_tfa_get(idd_store_t *s, int64_t tenant_id, idd_tenant_tfa_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->tenant_id = tenant_id;
+    const sqlite_param_t params[] = {SQL_INT64(tenant_id)};
+    int rc = idd_sqlite_lookup(to_sqlite(s), ST_TENANT_TFA_GET, params, IDD_ARRAY_LEN(params),
+                               read_tenant_tfa, out, sizeof(*out));
+    out->tenant_id = tenant_id; /* the lookup clears the record before reading a row */
+    return rc == IDD_ENOTFOUND ? 0 : rc;
+}
+
+/* One write transaction: whether the settings were on is read under the write lock, so two
+ * administrators turning them on at once end the sessions once, and none is missed. */
+int idd_sqlite_tenant_tfa_set(idd_store_t *s, const idd_tenant_tfa_t *tfa, int64_t now,
+                              int *ended)
+{
+    sqlite_store_t *ss = to_sqlite(s);
+    const char *what = idd_sqlite_stmt_what(ST_TENANT_TFA_SET);
+    size_t len = 0;
+    int changes = 0;
+    int64_t was_on = 0;
+
+    if (ended != NULL)
+        *ended = 0;
+    if (tfa->tenant_id <= 0)
+        return IDD_EINVAL;
+    int rc = idd_sqlite_field_length(tfa->trusted_ips, sizeof(tfa->trusted_ips), &len);
+    if (rc == 0)
+        rc = idd_sqlite_field_length(tfa->mandatory_users, sizeof(tfa->mandatory_users), &len);
+    if (rc != 0)
+        return rc;
+    rc = idd_sqlite_exec(ss, "BEGIN IMMEDIATE", what);
+    if (rc != 0)
+        return rc;
+    const sqlite_param_t tenant[] = {SQL_INT64(tfa->tenant_id)};
+    rc = idd_sqlite_query_int(ss, ST_TENANT_TFA_ENABLED, tenant, IDD_ARRAY_LEN(tenant), &was_on);
+    if (rc == 0) {
+        const sqlite_param_t params[] = {
+            SQL_INT64(tfa->tenant_id), SQL_INT64(tfa->enabled != 0),
+            SQL_TEXT(tfa->trusted_ips, -1), SQL_TEXT(tfa->mandatory_users, -1), SQL_INT64(now),
+        };
+        rc = idd_sqlite_write(ss, ST_TENANT_TFA_SET, params, IDD_ARRAY_LEN(params), NULL);
+    }
+    if (rc == 0 && tfa->enabled && !was_on) {
+        rc = idd_sqlite_write(ss, ST_SESSION_END_TENANT, tenant, IDD_ARRAY_LEN(tenant), &changes);
+        if (rc == 0 && ended != NULL)
+            *ended = changes;
+    }
+    if (rc == 0)
+        rc = idd_sqlite_exec(ss, "COMMIT", what);
+    if (rc != 0) {
+        idd_sqlite_rollback(ss);
+        if (ended != NULL)
+            *ended = 0;
+    }
+    return rc;
+}

@@ -240,6 +240,68 @@ START_TEST(test_set_codes_compare_and_swap)
 END_TEST
 
 /* Rows only another writer could make are refused by the schema. */
+/* A tenant's settings: off without a row, stored and read back, and turning them on ends
+ * the tenant's live sessions, only the tenant's, and only on the switch from off. */
+START_TEST(test_tenant_settings)
+{
+    char uid[IDD_GUID_LEN + 1];
+    idd_store_t *s = open_with_user(uid);
+    idd_user_t alice, bob = make_user(2, "bob@example.com");
+    ck_assert_int_eq(idd_store_user_by_id(s, uid, &alice), 0);
+    ck_assert_int_eq(idd_store_user_insert(s, &bob), 0);
+    idd_session_t a1 = make_session(&alice, 1, idd_now()), a2 = make_session(&alice, 2, idd_now());
+    idd_session_t b1 = make_session(&bob, 3, idd_now());
+    add_session(s, &a1);
+    add_session(s, &a2);
+    add_session(s, &b1);
+
+    idd_tenant_tfa_t t;
+    ck_assert_int_eq(idd_store_tenant_tfa_get(s, 1, &t), 0);
+    ck_assert_int_eq(t.tenant_id, 1);
+    ck_assert_int_eq(t.enabled, 0);
+    ck_assert_str_eq(t.trusted_ips, "");
+
+    /* Stored off: nothing ends. */
+    snprintf(t.trusted_ips, sizeof t.trusted_ips, "10.0.0.0/8,192.168.1.1-192.168.1.9");
+    int ended = -1;
+    ck_assert_int_eq(idd_store_tenant_tfa_set(s, &t, 50, &ended), 0);
+    ck_assert_int_eq(ended, 0);
+    ck_assert(session_active(s, a1.id));
+
+    /* On: the tenant's sessions end, the other tenant's stay. */
+    t.enabled = 1;
+    snprintf(t.mandatory_users, sizeof t.mandatory_users, "%s", uid);
+    ck_assert_int_eq(idd_store_tenant_tfa_set(s, &t, 60, &ended), 0);
+    ck_assert_int_eq(ended, 2);
+    ck_assert(!session_active(s, a1.id));
+    ck_assert(!session_active(s, a2.id));
+    ck_assert(session_active(s, b1.id));
+
+    idd_tenant_tfa_t got;
+    ck_assert_int_eq(idd_store_tenant_tfa_get(s, 1, &got), 0);
+    ck_assert_int_eq(got.enabled, 1);
+    ck_assert_str_eq(got.trusted_ips, "10.0.0.0/8,192.168.1.1-192.168.1.9");
+    ck_assert_str_eq(got.mandatory_users, uid);
+    ck_assert_int_eq(got.updated, 60);
+
+    /* Still on (a list changed): sessions made since are kept. */
+    idd_session_t a3 = make_session(&alice, 4, idd_now());
+    add_session(s, &a3);
+    t.trusted_ips[0] = '\0';
+    ck_assert_int_eq(idd_store_tenant_tfa_set(s, &t, 70, &ended), 0);
+    ck_assert_int_eq(ended, 0);
+    ck_assert(session_active(s, a3.id));
+
+    /* An unknown tenant, and a list that does not fit. */
+    t.tenant_id = 99;
+    ck_assert_int_eq(idd_store_tenant_tfa_set(s, &t, 80, NULL), IDD_ENOTFOUND);
+    t.tenant_id = 1;
+    memset(t.trusted_ips, 'a', sizeof t.trusted_ips);
+    ck_assert_int_eq(idd_store_tenant_tfa_set(s, &t, 80, NULL), IDD_ETOOBIG);
+    idd_store_free(s);
+}
+END_TEST
+
 START_TEST(test_schema_checks)
 {
     char uid[IDD_GUID_LEN + 1], sql[512];
@@ -279,6 +341,7 @@ static Suite *store_tfa_suite(void)
     tcase_add_test(tc, test_accept_step_race);
     tcase_add_test(tc, test_set_codes_compare_and_swap);
     tcase_add_test(tc, test_schema_checks);
+    tcase_add_test(tc, test_tenant_settings);
     suite_add_tcase(s, tc);
     return s;
 }

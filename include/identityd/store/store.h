@@ -156,6 +156,17 @@ typedef struct idd_tfa {
     int64_t created, updated;           /* Unix seconds */
 } idd_tfa_t;
 
+/* A tenant's two-factor settings (migrations/0007). No row: off, lists empty. */
+#define IDD_TENANT_TFA_LIST_MAX 2047 /* bytes of each comma-separated list */
+
+typedef struct idd_tenant_tfa {
+    int64_t tenant_id;
+    int enabled;
+    char trusted_ips[IDD_TENANT_TFA_LIST_MAX + 1];     /* "" or "a,b-c,d/n": checked by the caller */
+    char mandatory_users[IDD_TENANT_TFA_LIST_MAX + 1]; /* "" or user ids, comma-separated */
+    int64_t updated;
+} idd_tenant_tfa_t;
+
 /* The operations an engine provides. All return 0 or a negative IDD_E* code:
  * IDD_ENOTFOUND for a missing row, IDD_EEXIST for a duplicate, IDD_ESTORE for an engine
  * failure (logged by the engine, without secrets). */
@@ -286,6 +297,14 @@ typedef struct idd_store_ops {
                          int64_t now);
     /* Unlinks the user's app. IDD_ENOTFOUND when there was no binding. */
     int (*tfa_delete)(idd_store_t *s, const char *user_id);
+    /* A tenant's settings; a tenant without a row gets them off (tenant_id set, the rest
+     * zero) and 0. */
+    int (*tenant_tfa_get)(idd_store_t *s, int64_t tenant_id, idd_tenant_tfa_t *out);
+    /* Stores a tenant's settings (updated = now). When they turn two-factor sign-in on from
+     * off, every active session of the tenant ends in the same transaction: no session made
+     * without a second factor outlives the switch. *ended (may be NULL) receives how many.
+     * IDD_ENOTFOUND for an unknown tenant, IDD_ETOOBIG for a list that does not fit. */
+    int (*tenant_tfa_set)(idd_store_t *s, const idd_tenant_tfa_t *tfa, int64_t now, int *ended);
 } idd_store_ops_t;
 
 /* Every engine's handle starts with this. */
@@ -490,6 +509,16 @@ static inline int idd_store_tfa_set_codes(idd_store_t *s, const char *uid, const
 static inline int idd_store_tfa_delete(idd_store_t *s, const char *uid)
 {
     return idd_store_result(s->ops->tfa_delete(s, uid));
+}
+static inline int idd_store_tenant_tfa_get(idd_store_t *s, int64_t tenant_id,
+                                           idd_tenant_tfa_t *out)
+{
+    return idd_store_result(s->ops->tenant_tfa_get(s, tenant_id, out));
+}
+static inline int idd_store_tenant_tfa_set(idd_store_t *s, const idd_tenant_tfa_t *tfa,
+                                           int64_t now, int *ended)
+{
+    return idd_store_result(s->ops->tenant_tfa_set(s, tfa, now, ended));
 }
 static inline int idd_store_apikey_touch(idd_store_t *s, const char (*ids)[IDD_GUID_LEN + 1],
                                          const int64_t *when, size_t n)
