@@ -216,8 +216,8 @@ static const struct {
                            "trusted_ips = excluded.trusted_ips, "
                            "mandatory_users = excluded.mandatory_users, updated = excluded.updated",
                            "tenant_tfa_set"},
-    [ST_TENANT_TFA_ENABLED] = {"SELECT count(*) FROM tenant_tfa WHERE tenant_id = ?1 AND enabled = 1",
-                               "tenant_tfa_set"},
+    [ST_TENANT_TFA_ENABLED] =
+        {"SELECT count(*) FROM tenant_tfa WHERE tenant_id = ?1 AND enabled = 1", "tenant_tfa_set"},
     [ST_SESSION_END_TENANT] = {"UPDATE login_events SET active = 0 "
                                "WHERE tenant_id = ?1 AND active = 1",
                                "tenant_tfa_set"},

@@ -169,8 +169,7 @@ int idd_sqlite_tenant_tfa_get(idd_store_t *s, int64_t tenant_id, idd_tenant_tfa_
 
 /* One write transaction: whether the settings were on is read under the write lock, so two
  * administrators turning them on at once end the sessions once, and none is missed. */
-int idd_sqlite_tenant_tfa_set(idd_store_t *s, const idd_tenant_tfa_t *tfa, int64_t now,
-                              int *ended)
+int idd_sqlite_tenant_tfa_set(idd_store_t *s, const idd_tenant_tfa_t *tfa, int64_t now, int *ended)
 {
     sqlite_store_t *ss = to_sqlite(s);
     const char *what = idd_sqlite_stmt_what(ST_TENANT_TFA_SET);
@@ -194,8 +193,11 @@ int idd_sqlite_tenant_tfa_set(idd_store_t *s, const idd_tenant_tfa_t *tfa, int64
     rc = idd_sqlite_query_int(ss, ST_TENANT_TFA_ENABLED, tenant, IDD_ARRAY_LEN(tenant), &was_on);
     if (rc == 0) {
         const sqlite_param_t params[] = {
-            SQL_INT64(tfa->tenant_id), SQL_INT64(tfa->enabled != 0),
-            SQL_TEXT(tfa->trusted_ips, -1), SQL_TEXT(tfa->mandatory_users, -1), SQL_INT64(now),
+            SQL_INT64(tfa->tenant_id),
+            SQL_INT64(tfa->enabled != 0),
+            SQL_TEXT(tfa->trusted_ips, -1),
+            SQL_TEXT(tfa->mandatory_users, -1),
+            SQL_INT64(now),
         };
         rc = idd_sqlite_write(ss, ST_TENANT_TFA_SET, params, IDD_ARRAY_LEN(params), NULL);
     }

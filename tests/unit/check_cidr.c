@@ -4,7 +4,9 @@
 #include <check.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "identityd/core/cidr.h"
 #include "identityd/core/common.h"
@@ -80,6 +82,49 @@ START_TEST(cidr_parse_and_match)
 }
 END_TEST
 
+/* Trusted lists of two-factor sign-in: an address, an a-b range or a CIDR network; an
+ * address matches the entries it falls in, of its own family, IPv4-mapped as IPv4. */
+START_TEST(ip_lists)
+{
+    const char *list = "10.0.0.0/8, 192.168.1.10-192.168.1.20,2001:db8::1,fd00::/16";
+    ck_assert_int_eq(idd_ip_list_check(list, NULL, NULL), 0);
+    ck_assert_int_eq(idd_ip_list_check("", NULL, NULL), 0);
+    ck_assert(idd_ip_list_match(list, "10.1.2.3"));
+    ck_assert(idd_ip_list_match(list, "::ffff:10.9.9.9"));
+    ck_assert(!idd_ip_list_match(list, "11.0.0.1"));
+    ck_assert(idd_ip_list_match(list, "192.168.1.10"));
+    ck_assert(idd_ip_list_match(list, "192.168.1.20"));
+    ck_assert(!idd_ip_list_match(list, "192.168.1.21"));
+    ck_assert(!idd_ip_list_match(list, "192.168.1.9"));
+    ck_assert(idd_ip_list_match(list, "2001:db8::1"));
+    ck_assert(!idd_ip_list_match(list, "2001:db8::2"));
+    ck_assert(idd_ip_list_match(list, "fd00:1::5"));
+    ck_assert(!idd_ip_list_match(list, "fd01::5"));
+    ck_assert(!idd_ip_list_match(list, "not an address"));
+    ck_assert(!idd_ip_list_match("", "10.0.0.1"));
+    ck_assert(idd_ip_list_match("0.0.0.0/0", "203.0.113.7"));
+    ck_assert(!idd_ip_list_match("0.0.0.0/0", "2001:db8::7"));
+
+    const char *bad = NULL;
+    size_t bad_len = 0;
+    ck_assert_int_eq(idd_ip_list_check("10.0.0.1,10.0.0.9-10.0.0.2", &bad, &bad_len), IDD_EINVAL);
+    ck_assert_int_eq(bad_len, strlen("10.0.0.9-10.0.0.2"));
+    ck_assert(strncmp(bad, "10.0.0.9-10.0.0.2", bad_len) == 0);
+    ck_assert_int_eq(idd_ip_list_check("10.0.0.1-::1", NULL, NULL), IDD_EINVAL);
+    ck_assert_int_eq(idd_ip_list_check("10.0.0.0/33", NULL, NULL), IDD_EINVAL);
+    ck_assert_int_eq(idd_ip_list_check("10.0.0.1,,10.0.0.2", NULL, NULL), IDD_EINVAL);
+    ck_assert_int_eq(idd_ip_list_check("10.0.0.0/8-10.0.0.1", NULL, NULL), IDD_EINVAL);
+    ck_assert_int_eq(idd_ip_list_check("example.com", NULL, NULL), IDD_EINVAL);
+    /* Bounded: one entry more than the limit is refused. */
+    char many[IDD_IP_LIST_ENTRIES_MAX * 9 + 16] = "";
+    for (int i = 0; i <= IDD_IP_LIST_ENTRIES_MAX; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many), "%s10.0.%d.1", i ? "," : "", i);
+    ck_assert_int_eq(idd_ip_list_check(many, NULL, NULL), IDD_EINVAL);
+    *strrchr(many, ',') = '\0';
+    ck_assert_int_eq(idd_ip_list_check(many, NULL, NULL), 0);
+}
+END_TEST
+
 START_TEST(cidr_prefix_edges)
 {
     idd_cidr_t net;
@@ -112,6 +157,7 @@ static Suite *cidr_suite(void)
     TCase *tc = tcase_create("cidr");
     tcase_add_test(tc, cidr_parse_and_match);
     tcase_add_test(tc, cidr_prefix_edges);
+    tcase_add_test(tc, ip_lists);
     suite_add_tcase(s, tc);
     return s;
 }

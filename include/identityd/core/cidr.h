@@ -24,4 +24,27 @@ int idd_cidr_parse(const char *text, idd_cidr_t *out);
  * one of the n networks, else 0. */
 int idd_cidr_match(const idd_cidr_t *nets, size_t n, const struct sockaddr *addr);
 
+/* ---- lists of trusted addresses (two-factor sign-in) ---- */
+
+/* An entry of such a list: one address, a CIDR network, or a range "a-b" of two addresses of
+ * one family with a <= b. IPv4-mapped IPv6 addresses are taken as IPv4. */
+typedef struct idd_ip_range {
+    int family;
+    uint8_t lo[16], hi[16]; /* inclusive bounds, network byte order */
+} idd_ip_range_t;
+
+#define IDD_IP_LIST_ENTRIES_MAX 64
+
+/* Parses text[0..len) as one entry. Returns 0 or IDD_EINVAL. */
+int idd_ip_range_parse(const char *text, size_t len, idd_ip_range_t *out);
+
+/* Checks a comma-separated list of entries (spaces around entries allowed; "" is the empty
+ * list; at most IDD_IP_LIST_ENTRIES_MAX entries). Returns 0, or IDD_EINVAL with *bad and
+ * *bad_len (may be NULL) naming the first entry that is not one. */
+int idd_ip_list_check(const char *list, const char **bad, size_t *bad_len);
+
+/* Returns 1 when the textual address ip falls in an entry of the list, else 0 (entries that
+ * do not parse match nothing). */
+int idd_ip_list_match(const char *list, const char *ip);
+
 #endif

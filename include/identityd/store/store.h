@@ -162,7 +162,7 @@ typedef struct idd_tfa {
 typedef struct idd_tenant_tfa {
     int64_t tenant_id;
     int enabled;
-    char trusted_ips[IDD_TENANT_TFA_LIST_MAX + 1];     /* "" or "a,b-c,d/n": checked by the caller */
+    char trusted_ips[IDD_TENANT_TFA_LIST_MAX + 1]; /* "" or "a,b-c,d/n": checked by the caller */
     char mandatory_users[IDD_TENANT_TFA_LIST_MAX + 1]; /* "" or user ids, comma-separated */
     int64_t updated;
 } idd_tenant_tfa_t;
@@ -510,13 +510,12 @@ static inline int idd_store_tfa_delete(idd_store_t *s, const char *uid)
 {
     return idd_store_result(s->ops->tfa_delete(s, uid));
 }
-static inline int idd_store_tenant_tfa_get(idd_store_t *s, int64_t tenant_id,
-                                           idd_tenant_tfa_t *out)
+static inline int idd_store_tenant_tfa_get(idd_store_t *s, int64_t tenant_id, idd_tenant_tfa_t *out)
 {
     return idd_store_result(s->ops->tenant_tfa_get(s, tenant_id, out));
 }
-static inline int idd_store_tenant_tfa_set(idd_store_t *s, const idd_tenant_tfa_t *tfa,
-                                           int64_t now, int *ended)
+static inline int idd_store_tenant_tfa_set(idd_store_t *s, const idd_tenant_tfa_t *tfa, int64_t now,
+                                           int *ended)
 {
     return idd_store_result(s->ops->tenant_tfa_set(s, tfa, now, ended));
 }
