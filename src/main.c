@@ -25,6 +25,7 @@
 #include "identityd/api/api.h"
 #include "identityd/app/app.h"
 #include "identityd/auth/auth.h"
+#include "identityd/core/attempts.h"
 #include "identityd/core/bruteforce.h"
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
@@ -451,6 +452,15 @@ static int gen_load(const char *path, bool test_only,
         snprintf(err, errlen, "%s: no key signs", g->cfg->path);
         rc = IDD_ECONFIG;
     }
+    size_t mk_len;
+    if (rc == 0 && g->cfg->tfa_secret == IDD_TFA_SECRET_DOCSPACE &&
+        idd_keyring_machine_key(g->keyring, &mk_len) == NULL) {
+        snprintf(err, errlen,
+                 "%s: tfa.secret: docspace derives secrets from the machine key, and no HS256 "
+                 "key has one",
+                 g->cfg->path);
+        rc = IDD_ECONFIG;
+    }
     if (rc == 0)
         rc = idd_oidc_new(g->cfg, g->keyring, &g->oidc, err, errlen);
     if (rc != 0) {
@@ -853,6 +863,12 @@ int main(int argc, char **argv)
         goto done;
     }
     app.apikey_usage = idd_apikey_usage_new();
+    app.tfa_attempts = idd_attempts_new((size_t)cfg->tfa_slots, cfg->tfa_attempts,
+                                        (int64_t)cfg->tfa_attempts_window * 1000);
+    if (app.tfa_attempts == NULL) {
+        fprintf(stderr, "%s: tfa: cannot set up the attempt table\n", cfg->path);
+        goto done;
+    }
     load_web(&app, cfg);
     app.thread_metrics = idd_metrics_threads_new(cfg->threads);
     app.n_thread_metrics = cfg->threads;
@@ -883,6 +899,7 @@ done:
     idd_apikey_usage_free(app.apikey_usage);
     free(app.thread_metrics);
     idd_bruteforce_free(app.bruteforce);
+    idd_attempts_free(app.tfa_attempts);
     idd_web_free(app.web);
     idd_pepper_wipe(&app.pepper);
     /* The loops have let go of theirs; this is the app's hold on the last one. */

@@ -11,6 +11,7 @@
 
 #include "identityd/api/api.h"
 #include "identityd/auth/auth.h"
+#include "identityd/auth/tfa.h"
 #include "identityd/core/buf.h"
 #include "identityd/core/common.h"
 #include "identityd/http/cookie.h"
@@ -22,9 +23,14 @@
 
 #define SIGNIN_FAILED "User authentication failed"
 
-/* What POST /api/2.0/authentication carries past the asynchronous check. */
+#define CODE_MAX 32 /* characters of a two-factor code accepted at all */
+
+/* What POST /api/2.0/authentication(/{code}) carries past the asynchronous check. */
 typedef struct signin_request {
-    bool browser; /* "session": true */
+    bool browser;   /* "session": true */
+    bool with_code; /* POST /authentication/{code}: the second step, the SDK's way */
+    char code[CODE_MAX + 1];
+    size_t code_len;
 } signin_request_t;
 
 /* A member that must be a string when present and not null. Returns 0 (absent: *out NULL),
@@ -41,27 +47,22 @@ static int optional_string(json_t *body, const char *name, const char **out)
     return 0;
 }
 
-static void signed_in(idd_request_t *r, idd_auth_result_t result, idd_principal_t *p)
+/* Starts a session for user and answers with the token (AuthenticationTokenDto) and the
+ * cookie; tfa tells whether a second factor was given. */
+static void answer_session(idd_request_t *r, const idd_user_t *user, bool browser, bool tfa)
 {
-    signin_request_t *sr = r->handler_data;
-    idd_auth_note(r, IDD_MSCHEME_PASSWORD, result, p);
-    if (result != IDD_AUTH_OK) {
-        idd_auth_respond_failure(r, result, SIGNIN_FAILED);
-        return;
-    }
     char token[IDD_SESSION_TOKEN_LEN + 1];
     int64_t expires = 0;
-    int rc = idd_session_start(r, &p->user, sr->browser, token, &expires);
+    int rc = idd_session_start(r, user, browser, token, &expires);
     if (rc != 0) {
-        idd_log_error("signin: cannot start a session for user %s: %s", p->user.id,
-                      idd_strerror(rc));
+        idd_log_error("signin: cannot start a session for user %s: %s", user->id, idd_strerror(rc));
         idd_respond_error(r->req, 503, "Service unavailable");
         return;
     }
     /* .NET's plain DateTime in UTC; a browser session has no expiry of its own to tell
      * (DocSpace sends DateTime.MinValue's text then). */
     char expires_text[IDD_DATETIME_UTC_LEN];
-    if (sr->browser)
+    if (browser)
         snprintf(expires_text, sizeof(expires_text), "0001-01-01T00:00:00");
     else
         idd_format_datetime_utc(expires, 0, expires_text);
@@ -71,16 +72,98 @@ static void signed_in(idd_request_t *r, idd_auth_result_t result, idd_principal_
     idd_buf_puts(&b, token); /* base64url: nothing to escape */
     idd_buf_puts(&b, "\",\"expires\":\"");
     idd_buf_puts(&b, expires_text);
-    idd_buf_puts(&b, "\",\"sms\":false,\"tfa\":false}");
-    idd_cookie_set_session(r->req, token, sr->browser ? 0 : expires, r->https);
+    idd_buf_puts(&b, tfa ? "\",\"sms\":false,\"tfa\":true}" : "\",\"sms\":false,\"tfa\":false}");
+    idd_cookie_set_session(r->req, token, browser ? 0 : expires, r->https);
     idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 1);
     idd_buf_dispose_secret(&b);
     idd_wipe(token, sizeof(token));
 }
 
-void idd_api_signin(idd_request_t *r, idd_principal_t *p)
+/* Step 1 of a two-factor sign-in: no session, but the confirm cookie and where to go next,
+ * with the key to type into an app when one is still to be linked (reference §5.2). */
+static void answer_challenge(idd_request_t *r, const idd_user_t *user, idd_tfa_step_t step)
 {
-    (void)p;
+    const char *type = idd_tfa_step_type(step);
+    char url[512], key[IDD_TOTP_BASE32_MAX] = "";
+    idd_totp_secret_t secret;
+    int rc = 0;
+    if (step == IDD_TFA_ACTIVATION) {
+        rc = idd_tfa_secret(r, user->id, true, &secret, NULL);
+        if (rc == 0)
+            idd_base32_encode(key, sizeof(key), secret.bytes, secret.len);
+        idd_wipe(&secret, sizeof(secret));
+    }
+    if (rc == 0)
+        rc = idd_tfa_confirm_issue(r, user, type, url, sizeof(url));
+    if (rc != 0) {
+        idd_log_error("signin: two-factor step for user %s: %s", user->id, idd_strerror(rc));
+        idd_respond_error(r->req, 503, "Service unavailable");
+        idd_wipe(key, sizeof(key));
+        return;
+    }
+    idd_log_info("signin: user %s owes a second factor (%s)", user->id, type);
+    idd_buf_t b;
+    idd_buf_init(&b);
+    idd_buf_puts(&b, "{\"expires\":\"0001-01-01T00:00:00\",\"sms\":false,\"tfa\":true");
+    if (key[0] != '\0') {
+        idd_buf_puts(&b, ",\"tfaKey\":\"");
+        idd_buf_puts(&b, key); /* base32: nothing to escape */
+        idd_buf_putc(&b, '"');
+    }
+    idd_buf_puts(&b, ",\"confirmUrl\":");
+    idd_buf_json_str(&b, url, strlen(url));
+    idd_buf_putc(&b, '}');
+    idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 1);
+    idd_buf_dispose_secret(&b);
+    idd_wipe(key, sizeof(key));
+}
+
+static void signed_in(idd_request_t *r, idd_auth_result_t result, idd_principal_t *p)
+{
+    signin_request_t *sr = r->handler_data;
+    idd_auth_note(r, IDD_MSCHEME_PASSWORD, result, p);
+    if (result != IDD_AUTH_OK) {
+        idd_auth_respond_failure(r, result, SIGNIN_FAILED);
+        return;
+    }
+    idd_tfa_step_t step;
+    if (idd_tfa_required(r, &p->user, &step) != 0) {
+        idd_respond_error(r->req, 503, "Service unavailable");
+        return;
+    }
+    if (!sr->with_code) {
+        if (step == IDD_TFA_NONE)
+            answer_session(r, &p->user, sr->browser, false);
+        else
+            answer_challenge(r, &p->user, step);
+        return;
+    }
+    /* The SDK's second step: every failure after the password, a code that does not apply
+     * included, is DocSpace's one 401 (reference §5.4). */
+    bool activated = false;
+    int rc = step == IDD_TFA_NONE
+                 ? IDD_EDENIED
+                 : idd_tfa_check_code(r, &p->user, sr->code, sr->code_len, &activated);
+    idd_wipe(sr->code, sizeof(sr->code));
+    if (rc == IDD_EDENIED || rc == IDD_EBUSY) {
+        idd_log_info("signin: user %s: second factor refused (%s)", p->user.id,
+                     rc == IDD_EBUSY ? "too many attempts" : "wrong code");
+        idd_auth_respond_failure(r, IDD_AUTH_DENY, SIGNIN_FAILED);
+        return;
+    }
+    if (rc != 0) {
+        idd_respond_error(r->req, 503, "Service unavailable");
+        return;
+    }
+    if (activated)
+        idd_log_info("user %s linked an authenticator app", p->user.id);
+    answer_session(r, &p->user, sr->browser, true);
+}
+
+/* Reads the sign-in body (and, with_code, the code: from the body, else the path) and starts
+ * the check. */
+static void signin(idd_request_t *r, bool with_code)
+{
     h2o_req_t *req = r->req;
     json_error_t error;
     const char *user_name = NULL, *password = NULL, *client_hash = NULL;
@@ -133,9 +216,33 @@ void idd_api_signin(idd_request_t *r, idd_principal_t *p)
         problem = "session must be a boolean";
         goto done;
     }
+    const char *code = NULL;
+    size_t code_len = 0;
+    if (with_code) {
+        if (optional_string(body, "code", &code) != 0) {
+            problem = "code must be a string";
+            goto done;
+        }
+        if (code != NULL && *code != '\0') {
+            code_len = strlen(code);
+        } else if (r->n_params > 0) {
+            code = r->params[0].base;
+            code_len = r->params[0].len;
+        }
+        if (code == NULL || code_len == 0 || code_len > CODE_MAX) {
+            problem = "code is required";
+            goto done;
+        }
+    }
 
     signin_request_t *sr = h2o_mem_alloc_pool(&req->pool, sizeof(*sr));
+    memset(sr, 0, sizeof(*sr));
     sr->browser = session != NULL && json_is_true(session);
+    sr->with_code = with_code;
+    if (with_code) {
+        memcpy(sr->code, code, code_len);
+        sr->code_len = code_len;
+    }
     r->handler_data = sr;
     idd_signin_t in = {
         .login = user_name,
@@ -152,6 +259,18 @@ done:
         idd_respond_error(req, 400, problem);
     idd_wipe(hash_lower, sizeof(hash_lower));
     json_decref(body); /* jansson's allocator wipes what it frees (main.c) */
+}
+
+void idd_api_signin(idd_request_t *r, idd_principal_t *p)
+{
+    (void)p;
+    signin(r, false);
+}
+
+void idd_api_signin_code(idd_request_t *r, idd_principal_t *p)
+{
+    (void)p;
+    signin(r, true);
 }
 
 void idd_api_is_signed_in(idd_request_t *r, idd_principal_t *p)

@@ -9,6 +9,9 @@
 #define ACCOUNTS_READ "accounts:read"
 #define ACCOUNTS_WRITE "accounts:write"
 #define ACCOUNTS_SELF_READ "accounts.self:read" /* also granted by accounts:read, *:read */
+/* IDD_AUTH_CONFIRM routes name the confirm types they take (auth/tfa.h). */
+#define TFA_ACTIVATION "TfaActivation"
+#define TFA_ANY "TfaActivation TfaAuth"
 
 /* clang-format off */
 const idd_route_t idd_routes[] = {
@@ -29,6 +32,17 @@ const idd_route_t idd_routes[] = {
     {"GET",    "/api/2.0/keys/@self",                                         IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, IDD_SCOPE_ANY,      idd_api_keys_self},
     {"PUT",    "/api/2.0/keys/{keyId}",                                       IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_keys_update},
     {"DELETE", "/api/2.0/keys/{keyId}",                                       IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_keys_delete},
+    {"POST",   "/api/2.0/authentication/confirm",                             IDD_TENANT_REQUIRED, IDD_AUTH_OPTIONAL, NULL,               idd_api_auth_confirm},
+    {"POST",   "/api/2.0/authentication/{code}",                              IDD_TENANT_REQUIRED, IDD_AUTH_NONE,     NULL,               idd_api_signin_code},
+    {"GET",    "/api/2.0/settings/tfaapp",                                    IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, IDD_SCOPE_ANY,      idd_api_tfa_settings},
+    {"PUT",    "/api/2.0/settings/tfaapp",                                    IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_tfa_settings_put},
+    {"PUT",    "/api/2.0/settings/tfaappwithlink",                            IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_tfa_settings_put_link},
+    {"GET",    "/api/2.0/settings/tfaapp/confirm",                            IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_tfa_confirm_link},
+    {"GET",    "/api/2.0/settings/tfaapp/setup",                              IDD_TENANT_REQUIRED, IDD_AUTH_CONFIRM,  TFA_ACTIVATION,     idd_api_tfa_setup},
+    {"POST",   "/api/2.0/settings/tfaapp/validate",                           IDD_TENANT_REQUIRED, IDD_AUTH_CONFIRM,  TFA_ANY,            idd_api_tfa_validate},
+    {"GET",    "/api/2.0/settings/tfaappcodes",                               IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_tfa_codes},
+    {"PUT",    "/api/2.0/settings/tfaappnewcodes",                            IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_tfa_new_codes},
+    {"PUT",    "/api/2.0/settings/tfaappnewapp",                              IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_WRITE,     idd_api_tfa_new_app},
     {"GET",    "/api/2.0/people/@self",                                       IDD_TENANT_REQUIRED, IDD_AUTH_REQUIRED, ACCOUNTS_SELF_READ, idd_api_people_self},
     {"GET",    "/api/2.0/capabilities",                                       IDD_TENANT_REQUIRED, IDD_AUTH_NONE,     NULL,               idd_api_capabilities},
     {"GET",    "/api/2.0/capabilities.json",                                  IDD_TENANT_REQUIRED, IDD_AUTH_NONE,     NULL,               idd_api_capabilities},

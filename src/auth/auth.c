@@ -3,6 +3,7 @@
  * the only place that turns a failed authentication into 401 or 403.
  */
 #include "identityd/auth/auth.h"
+#include "identityd/auth/tfa.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,11 +257,33 @@ static void session_done(idd_request_t *r, idd_auth_result_t result, idd_princip
     auth_done(r, result, principal);
 }
 
+/* A password is one factor: where two-factor sign-in applies to the user, Basic credentials
+ * prove too little and are refused as wrong ones are; such users sign in with both steps
+ * and use the session. API keys and external tokens are not sign-ins and are not held. */
+static void basic_done(idd_request_t *r, idd_auth_result_t result, idd_principal_t *principal)
+{
+    idd_tfa_step_t step = IDD_TFA_NONE;
+    if (result == IDD_AUTH_OK && idd_tfa_required(r, &principal->user, &step) != 0) {
+        auth_done(r, IDD_AUTH_ERROR, NULL);
+        return;
+    }
+    if (step != IDD_TFA_NONE) {
+        idd_log_info("basic: user %s must sign in with a second factor", principal->user.id);
+        auth_done(r, IDD_AUTH_DENY, NULL);
+        return;
+    }
+    auth_done(r, result, principal);
+}
+
 void idd_auth_run(idd_request_t *r, idd_auth_policy_t policy, const char *need_scope,
                   idd_auth_next_fn next)
 {
     if (policy == IDD_AUTH_NONE) {
         next(r, NULL);
+        return;
+    }
+    if (policy == IDD_AUTH_CONFIRM) {
+        idd_auth_confirm(r, need_scope, next);
         return;
     }
     h2o_req_t *req = r->req;
@@ -287,13 +310,14 @@ void idd_auth_run(idd_request_t *r, idd_auth_policy_t policy, const char *need_s
     r->auth_from_cookie = cred.from_cookie;
     switch (cred.kind) {
     case IDD_CRED_BASIC:
-        idd_auth_basic(r, cred.value, auth_done);
+        idd_auth_basic(r, cred.value, basic_done);
         return;
     case IDD_CRED_SESSION:
         r->auth_token = cred.value;
         idd_auth_session(r, cred.value, session_done);
         return;
     case IDD_CRED_NONE:
+    case IDD_CRED_CONFIRM: /* never classified: confirm keys go through idd_auth_confirm */
         auth_done(r, IDD_AUTH_DECLINE, NULL);
         return;
     case IDD_CRED_APIKEY:

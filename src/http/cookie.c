@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "identityd/core/common.h"
+#include "identityd/core/ct.h"
 
 int idd_cookie_find_in(const char *header, size_t len, const char *name, h2o_iovec_t *value)
 {
@@ -63,24 +64,36 @@ static void add_set_cookie(h2o_req_t *req, const char *value, size_t len)
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SET_COOKIE, NULL, v.base, v.len);
 }
 
-void idd_cookie_set_session(h2o_req_t *req, const char *token, int64_t expires, bool secure)
+void idd_cookie_set(h2o_req_t *req, const char *name, const char *value, int64_t expires,
+                    bool secure)
 {
     char line[256], date[30] = "";
     if (expires != 0)
         idd_format_http_date(expires, date);
-    int n = snprintf(line, sizeof(line), "%s=%s; Path=/; HttpOnly; SameSite=Strict%s%s%s",
-                     IDD_SESSION_COOKIE, token, secure ? "; Secure" : "",
-                     expires ? "; Expires=" : "", date);
+    int n = snprintf(line, sizeof(line), "%s=%s; Path=/; HttpOnly; SameSite=Strict%s%s%s", name,
+                     value, secure ? "; Secure" : "", expires ? "; Expires=" : "", date);
+    if (n > 0 && (size_t)n < sizeof(line))
+        add_set_cookie(req, line, (size_t)n);
+    idd_wipe(line, sizeof(line));
+}
+
+void idd_cookie_clear(h2o_req_t *req, const char *name, bool secure)
+{
+    char line[192];
+    int n = snprintf(line, sizeof(line),
+                     "%s=; Path=/; HttpOnly; SameSite=Strict%s; Max-Age=0; Expires=Thu, 01 Jan "
+                     "1970 00:00:00 GMT",
+                     name, secure ? "; Secure" : "");
     if (n > 0 && (size_t)n < sizeof(line))
         add_set_cookie(req, line, (size_t)n);
 }
 
+void idd_cookie_set_session(h2o_req_t *req, const char *token, int64_t expires, bool secure)
+{
+    idd_cookie_set(req, IDD_SESSION_COOKIE, token, expires, secure);
+}
+
 void idd_cookie_clear_session(h2o_req_t *req, bool secure)
 {
-    char line[160];
-    int n = snprintf(line, sizeof(line),
-                     "%s=; Path=/; HttpOnly; SameSite=Strict%s; Max-Age=0; Expires=Thu, 01 Jan "
-                     "1970 00:00:00 GMT",
-                     IDD_SESSION_COOKIE, secure ? "; Secure" : "");
-    add_set_cookie(req, line, (size_t)n);
+    idd_cookie_clear(req, IDD_SESSION_COOKIE, secure);
 }

@@ -81,9 +81,14 @@ void idd_respond_envelope(h2o_req_t *req, h2o_iovec_t origin, int status, const 
     idd_buf_t b;
     idd_buf_init(&b);
     idd_buf_reserve(&b, len + 256 + req->path.len);
-    idd_buf_puts(&b, "{\"response\":");
-    idd_buf_append(&b, response_json, len);
-    idd_buf_puts(&b, ",\"count\":");
+    /* A null result has no "response" at all (DocSpace leaves null properties out). */
+    if (response_json != NULL) {
+        idd_buf_puts(&b, "{\"response\":");
+        idd_buf_append(&b, response_json, len);
+        idd_buf_puts(&b, ",\"count\":");
+    } else {
+        idd_buf_puts(&b, "{\"count\":");
+    }
     idd_buf_json_int(&b, count);
     idd_buf_puts(&b, ",\"links\":[{\"href\":");
     /* The full URL the client asked for, as the client addressed us. */

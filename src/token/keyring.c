@@ -106,6 +106,10 @@ static void key_dispose(idd_key_t *key)
         idd_wipe(key->secret, key->secret_len);
         free(key->secret);
     }
+    if (key->machine_key != NULL) {
+        idd_wipe(key->machine_key, key->machine_key_len);
+        free(key->machine_key);
+    }
     memset(key, 0, sizeof(*key));
 }
 
@@ -170,6 +174,10 @@ static int load_hs256(const idd_config_t *cfg, const idd_key_config_t *kc, idd_k
         report(err, errlen, cfg, kc->line, "key '%s': cannot derive the HS256 key", kc->kid);
         goto done;
     }
+    key->machine_key = idd_xmalloc(len + 1);
+    memcpy(key->machine_key, machine_key, len);
+    key->machine_key[len] = '\0';
+    key->machine_key_len = len;
     rc = 0;
 done:
     if (from_file != NULL) {
@@ -702,4 +710,17 @@ done:
     BIO_free(pem);
     EVP_PKEY_free(pkey);
     return rc;
+}
+
+const char *idd_keyring_machine_key(const idd_keyring_t *kr, size_t *len)
+{
+    for (size_t i = 0; kr != NULL && i < kr->n_keys; i++) {
+        const idd_key_t *k = &kr->keys[i];
+        if (k->machine_key != NULL && k->state != IDD_KEY_RETIRED) {
+            *len = k->machine_key_len;
+            return k->machine_key;
+        }
+    }
+    *len = 0;
+    return NULL;
 }

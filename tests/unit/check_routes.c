@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "identityd/api/api.h"
+#include "identityd/auth/tfa.h"
 
 static h2o_iovec_t iov(const char *s)
 {
@@ -36,9 +37,14 @@ START_TEST(authenticating_routes_address_a_tenant)
         if (r->auth != IDD_AUTH_NONE)
             ck_assert_msg(r->tenant == IDD_TENANT_REQUIRED, "%s %s authenticates without a tenant",
                           r->method, r->path);
-        /* a required credential always comes with the scope it must grant, and only then */
+        /* a required credential always comes with the scope it must grant, a confirm key
+         * with the confirm types it may be of, and only then */
         if (r->auth == IDD_AUTH_REQUIRED)
             ck_assert_msg(r->scope != NULL, "%s %s has no scope", r->method, r->path);
+        else if (r->auth == IDD_AUTH_CONFIRM)
+            ck_assert_msg(r->scope != NULL &&
+                              idd_tfa_confirm_type(r->scope, strcspn(r->scope, " ")),
+                          "%s %s takes no confirm type", r->method, r->path);
         else
             ck_assert_msg(r->scope == NULL, "%s %s has a scope it never checks", r->method,
                           r->path);

@@ -24,7 +24,8 @@ typedef struct idd_route {
     const char *path;         /* exact; "{name}" matches one non-empty segment */
     idd_tenant_rule_t tenant; /* IDD_TENANT_REQUIRED whenever auth is not NONE */
     idd_auth_policy_t auth;
-    const char *scope;        /* REQUIRED: what the principal's scopes must grant (IDD_SCOPE_ANY) */
+    const char *scope;        /* REQUIRED: what the principal's scopes must grant (IDD_SCOPE_ANY);
+                               * CONFIRM: the confirm types taken, space-separated */
     idd_auth_next_fn handler; /* gets the principal, or NULL (NONE; OPTIONAL without one) */
 } idd_route_t;
 
@@ -67,6 +68,20 @@ void idd_api_signin(idd_request_t *r, idd_principal_t *p);
 void idd_api_is_signed_in(idd_request_t *r, idd_principal_t *p);
 void idd_api_sign_out(idd_request_t *r, idd_principal_t *p);
 void idd_api_settings(idd_request_t *r, idd_principal_t *p);
+/* POST /api/2.0/authentication/{code}: the second step of a two-factor sign-in, the SDK's
+ * way (api/authentication.c) */
+void idd_api_signin_code(idd_request_t *r, idd_principal_t *p);
+/* Two-factor sign-in (api/tfa.c) */
+void idd_api_auth_confirm(idd_request_t *r, idd_principal_t *p);
+void idd_api_tfa_setup(idd_request_t *r, idd_principal_t *p);
+void idd_api_tfa_validate(idd_request_t *r, idd_principal_t *p);
+void idd_api_tfa_settings(idd_request_t *r, idd_principal_t *p);
+void idd_api_tfa_settings_put(idd_request_t *r, idd_principal_t *p);
+void idd_api_tfa_settings_put_link(idd_request_t *r, idd_principal_t *p);
+void idd_api_tfa_confirm_link(idd_request_t *r, idd_principal_t *p);
+void idd_api_tfa_codes(idd_request_t *r, idd_principal_t *p);
+void idd_api_tfa_new_codes(idd_request_t *r, idd_principal_t *p);
+void idd_api_tfa_new_app(idd_request_t *r, idd_principal_t *p);
 /* /api/2.0/security/activeconnections... (api/connections.c) */
 void idd_api_connections_list(idd_request_t *r, idd_principal_t *p);
 void idd_api_connections_logout(idd_request_t *r, idd_principal_t *p);

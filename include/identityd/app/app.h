@@ -57,6 +57,7 @@ typedef struct idd_app {
     idd_workers_t *workers;  /* password KDF */
     idd_workers_t *outbound; /* calls to the OAuth2/OpenID authority */
     struct idd_bruteforce *bruteforce;     /* failed sign-ins */
+    struct idd_attempts *tfa_attempts;     /* two-factor codes tried, per user (auth/tfa.c) */
     struct idd_apikey_usage *apikey_usage; /* API key uses not yet written */
     atomic_ulong reloads;                  /* SIGHUP reloads published */
     atomic_ulong reload_failures; /* SIGHUP reloads refused: the old configuration serves on */

@@ -35,6 +35,7 @@ typedef enum {
     IDD_CRED_APIKEY,   /* Authorization: Bearer sk-… or ApiKeyBearer: sk-… */
     IDD_CRED_JWT,      /* Authorization: Bearer <three base64url segments> */
     IDD_CRED_SESSION,  /* Bearer <other>, a raw Authorization value, or cookie asc_auth_key */
+    IDD_CRED_CONFIRM,  /* a confirm key of a half-done two-factor sign-in (auth/tfa.h) */
 } idd_cred_kind_t;
 
 /* The classified credential: kind and the bytes to check (not NUL-terminated; borrowed from
@@ -63,6 +64,7 @@ typedef struct idd_principal {
     int64_t session_id;               /* the login event when via is IDD_CRED_SESSION, else 0 */
     char apikey_id[IDD_GUID_LEN + 1]; /* the key when via is IDD_CRED_APIKEY, else "" */
     char scopes[256];                 /* space-separated scopes, e.g. "*:write" */
+    const char *confirm;              /* IDD_CRED_CONFIRM: the confirm type; NULL otherwise */
 } idd_principal_t;
 
 /* Returns true when the principal's scopes grant scope ("X:write" implies "X:read",
@@ -74,6 +76,7 @@ typedef enum {
     IDD_AUTH_NONE = 0, /* not consulted: the handler gets no principal */
     IDD_AUTH_OPTIONAL, /* the principal when the request carries a valid credential, else NULL */
     IDD_AUTH_REQUIRED, /* a principal whose scopes grant the route's scope, else 401/403 */
+    IDD_AUTH_CONFIRM,  /* a two-factor confirm key of a type the route's scope names (tfa.h) */
 } idd_auth_policy_t;
 
 /* A route's handler, or what runs after authentication: called on the request's loop with

@@ -21,6 +21,14 @@ int idd_cookie_find_in(const char *header, size_t len, const char *name, h2o_iov
 /* The session cookie's name, as DocSpace names it. */
 #define IDD_SESSION_COOKIE "asc_auth_key"
 
+/* Adds Set-Cookie name=value: Path=/; HttpOnly; SameSite=Strict, Secure when secure, and
+ * Expires=expires unless expires is 0 (a browser-session cookie). */
+void idd_cookie_set(h2o_req_t *req, const char *name, const char *value, int64_t expires,
+                    bool secure);
+
+/* Adds Set-Cookie deleting cookie name (empty value, Max-Age=0, an Expires in the past). */
+void idd_cookie_clear(h2o_req_t *req, const char *name, bool secure);
+
 /* Adds Set-Cookie for the session token: Path=/; HttpOnly; SameSite=Strict, Secure when
  * secure, and Expires=expires unless expires is 0 (a browser-session cookie). */
 void idd_cookie_set_session(h2o_req_t *req, const char *token, int64_t expires, bool secure);

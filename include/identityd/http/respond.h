@@ -23,7 +23,8 @@ void idd_respond_body(h2o_req_t *req, int status, const char *content_type, cons
 
 /* Sends the success envelope around response_json (a JSON value, written as is) with
  * count. links[0] is the request's full URL (origin, "scheme://host" as the client
- * addressed us, and the path) and its method. */
+ * addressed us, and the path) and its method. A null result (response_json NULL, count 0)
+ * is sent without "response". */
 void idd_respond_envelope(h2o_req_t *req, h2o_iovec_t origin, int status, const char *response_json,
                           size_t len, long count);
 

@@ -20,6 +20,9 @@ typedef struct idd_key {
     EVP_PKEY *pkey;        /* ES256/RS256/EdDSA: the private key; NULL for HS256 */
     unsigned char *secret; /* HS256: the derived key; NULL otherwise (wiped on free) */
     size_t secret_len;
+    char *machine_key; /* HS256: the machine key itself, for DocSpace's two-factor secrets
+                        * (tfa.secret: docspace); NULL otherwise (wiped on free) */
+    size_t machine_key_len;
 } idd_key_t;
 
 typedef struct idd_keyring idd_keyring_t;
@@ -39,6 +42,10 @@ const idd_key_t *idd_keyring_active(const idd_keyring_t *kr);
 
 /* The key with this kid, or NULL. Owned by the keyring. */
 const idd_key_t *idd_keyring_find(const idd_keyring_t *kr, const char *kid);
+
+/* The machine key of the first HS256 key not retired (*len its length), or NULL when the
+ * keyring has none. Owned by the keyring. */
+const char *idd_keyring_machine_key(const idd_keyring_t *kr, size_t *len);
 
 /* Number of keys and the i-th one (config order). */
 size_t idd_keyring_count(const idd_keyring_t *kr);

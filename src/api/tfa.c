@@ -1,0 +1,593 @@
+/*
+ * Two-factor sign-in's endpoints (DocSpace's login-surface reference §5.3, §5.8):
+ *   POST /api/2.0/authentication/confirm      is a confirm key good (anonymous)
+ *   GET  /api/2.0/settings/tfaapp/setup       the key and QR code to link an app (confirm)
+ *   POST /api/2.0/settings/tfaapp/validate    the code that ends a sign-in (confirm)
+ *   GET, PUT /api/2.0/settings/tfaapp         the tenant's settings (PUT: admins)
+ *   PUT  /api/2.0/settings/tfaappwithlink     the same, answering with the caller's next step
+ *   GET  /api/2.0/settings/tfaapp/confirm     the caller's confirm link, when one applies
+ *   GET  /api/2.0/settings/tfaappcodes        the caller's backup codes
+ *   PUT  /api/2.0/settings/tfaappnewcodes     new backup codes
+ *   PUT  /api/2.0/settings/tfaappnewapp       unlink an app (the caller's; an admin: anyone's)
+ * The sign-in steps themselves are in api/authentication.c; the rules in auth/tfa.c.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "identityd/api/api.h"
+#include "identityd/auth/tfa.h"
+#include "identityd/core/buf.h"
+#include "identityd/core/cidr.h"
+#include "identityd/core/common.h"
+#include "identityd/core/ct.h"
+#include "identityd/core/log.h"
+#include "identityd/core/qr.h"
+#include "identityd/http/cookie.h"
+#include "identityd/http/respond.h"
+
+#define NOT_AVAILABLE "TFA application settings are not available"
+#define TOO_MANY "You have sent too many text messages. Please try again later."
+#define NO_PERMISSION "No permissions to perform this action"
+
+/* Parses the request body as a JSON object; answers 400 and returns NULL otherwise. */
+static json_t *body_object(idd_request_t *r)
+{
+    json_error_t error;
+    json_t *body =
+        json_loadb(r->req->entity.base, r->req->entity.len, JSON_REJECT_DUPLICATES, &error);
+    if (body == NULL || !json_is_object(body)) {
+        json_decref(body);
+        idd_respond_error(r->req, 400, "The request body must be a JSON object");
+        return NULL;
+    }
+    return body;
+}
+
+/* A string member: NULL when absent or null, *bad when of another type or holding a NUL. */
+static const char *member_string(json_t *o, const char *name, bool *bad)
+{
+    json_t *v = json_object_get(o, name);
+    if (v == NULL || json_is_null(v))
+        return NULL;
+    if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
+        *bad = true;
+        return NULL;
+    }
+    return json_string_value(v);
+}
+
+/* ---- POST /api/2.0/authentication/confirm ---- */
+
+void idd_api_auth_confirm(idd_request_t *r, idd_principal_t *p)
+{
+    json_t *body = body_object(r);
+    if (body == NULL)
+        return;
+    bool bad = false;
+    const char *type_text = member_string(body, "type", &bad);
+    const char *uid = member_string(body, "uid", &bad);
+    if (bad || type_text == NULL) {
+        json_decref(body);
+        idd_respond_error(r->req, 400, "type and uid must be strings");
+        return;
+    }
+    const char *type = idd_tfa_confirm_type(type_text, strlen(type_text));
+    idd_confirm_result_t result = IDD_CONFIRM_INVALID;
+    h2o_iovec_t key = {NULL, 0};
+    ssize_t i = h2o_find_header_by_str(&r->req->headers, H2O_STRLIT("confirm"), -1);
+    if (i != -1) {
+        /* The header's key= wins over the cookie, as for the confirm routes. */
+        h2o_iovec_t q = r->req->headers.entries[i].value;
+        for (size_t at = 0; at + 4 <= q.len; at++) {
+            if ((at == 0 || q.base[at - 1] == '&') && memcmp(q.base + at, "key=", 4) == 0) {
+                const char *v = q.base + at + 4;
+                const char *end = memchr(v, '&', q.len - at - 4);
+                key = h2o_iovec_init(v, end ? (size_t)(end - v) : q.len - at - 4);
+                break;
+            }
+        }
+        if (key.len == 0)
+            key.base = NULL;
+    }
+    idd_user_t user;
+    /* A TfaAuth key means nothing to someone signed in already (DocSpace: Invalid). */
+    if (type != NULL && uid != NULL && !(p != NULL && strcmp(type, IDD_CONFIRM_TFA_AUTH) == 0))
+        result = idd_tfa_confirm_check(r, type, uid, key, &user);
+    idd_wipe(&user, sizeof(user));
+    json_decref(body);
+    char out[40];
+    int n = snprintf(out, sizeof(out), "{\"result\":%d,\"isAgent\":false}", (int)result);
+    idd_respond_envelope(r->req, r->origin, 200, out, (size_t)n, 1);
+}
+
+/* ---- GET /api/2.0/settings/tfaapp/setup ---- */
+
+/* The issuer an app shows next to the account: the tenant's domain (DocSpace's rule). */
+static const char *issuer_of(const idd_request_t *r)
+{
+    return r->tenant->n_domains > 0 ? r->tenant->domains[0] : "localhost";
+}
+
+void idd_api_tfa_setup(idd_request_t *r, idd_principal_t *p)
+{
+    idd_tenant_tfa_t t;
+    idd_totp_secret_t secret;
+    bool set_up = false;
+    int rc = idd_store_tenant_tfa_get(r->thread->store, r->tenant->id, &t);
+    if (rc == 0 && !t.enabled) {
+        idd_respond_error(r->req, 403, NOT_AVAILABLE);
+        return;
+    }
+    if (rc == 0)
+        rc = idd_tfa_secret(r, p->user.id, true, &secret, &set_up);
+    if (rc == 0 && set_up) {
+        idd_wipe(&secret, sizeof(secret));
+        idd_respond_error(r->req, 403, NOT_AVAILABLE);
+        return;
+    }
+    if (rc != 0) {
+        idd_log_error("tfa: setup for user %s: %s", p->user.id, idd_strerror(rc));
+        idd_respond_error(r->req, 503, "Service unavailable");
+        return;
+    }
+    char key[IDD_TOTP_BASE32_MAX];
+    idd_base32_encode(key, sizeof(key), secret.bytes, secret.len);
+    idd_wipe(&secret, sizeof(secret));
+
+    idd_buf_t account, issuer, uri, image, b;
+    idd_buf_init(&account);
+    idd_buf_init(&issuer);
+    idd_buf_init(&uri);
+    idd_buf_init(&image);
+    idd_buf_init(&b);
+    idd_uri_escape(&account, p->user.email, strlen(p->user.email));
+    idd_uri_escape(&issuer, issuer_of(r), strlen(issuer_of(r)));
+    idd_buf_puts(&uri, "otpauth://totp/");
+    idd_buf_append(&uri, issuer.data, issuer.len);
+    idd_buf_putc(&uri, ':');
+    idd_buf_append(&uri, account.data, account.len);
+    idd_buf_puts(&uri, "?secret=");
+    idd_buf_puts(&uri, key);
+    idd_buf_puts(&uri, "&issuer=");
+    idd_buf_append(&uri, issuer.data, issuer.len);
+    rc = idd_qr_data_uri(uri.data, uri.len, &image);
+    if (rc == 0) {
+        idd_buf_puts(&b, "{\"account\":");
+        idd_buf_json_str(&b, account.data, account.len);
+        idd_buf_puts(&b, ",\"manualEntryKey\":\"");
+        idd_buf_puts(&b, key);
+        idd_buf_puts(&b, "\",\"qrCodeSetupImageUrl\":");
+        idd_buf_json_str(&b, image.data, image.len);
+        idd_buf_putc(&b, '}');
+        idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 1);
+    } else {
+        idd_log_error("tfa: QR code for user %s: %s", p->user.id, idd_strerror(rc));
+        idd_respond_error(r->req, 503, "Service unavailable");
+    }
+    idd_wipe(key, sizeof(key));
+    idd_buf_dispose(&account);
+    idd_buf_dispose(&issuer);
+    idd_buf_dispose_secret(&uri);
+    idd_buf_dispose_secret(&image);
+    idd_buf_dispose_secret(&b);
+}
+
+/* ---- POST /api/2.0/settings/tfaapp/validate ---- */
+
+void idd_api_tfa_validate(idd_request_t *r, idd_principal_t *p)
+{
+    json_t *body = body_object(r);
+    idd_wipe(r->req->entity.base, r->req->entity.len);
+    if (body == NULL)
+        return;
+    bool bad = false;
+    const char *code = member_string(body, "code", &bad);
+    json_t *session = json_object_get(body, "session");
+    if (bad || (session != NULL && !json_is_boolean(session) && !json_is_null(session))) {
+        json_decref(body);
+        idd_respond_error(r->req, 400, "code must be a string and session a boolean");
+        return;
+    }
+    if (code == NULL || *code == '\0') {
+        json_decref(body);
+        idd_respond_error(r->req, 400, "Validation code field cannot be empty");
+        return;
+    }
+    bool browser = session != NULL && json_is_true(session);
+    bool activated = false;
+    int rc = idd_tfa_check_code(r, &p->user, code, strlen(code), &activated);
+    json_decref(body);
+    if (rc == IDD_EBUSY) {
+        idd_respond_error(r->req, 403, TOO_MANY);
+        return;
+    }
+    if (rc == IDD_EDENIED) {
+        idd_log_info("tfa: user %s: wrong code", p->user.id);
+        idd_respond_error(r->req, 400, "Incorrect code");
+        return;
+    }
+    if (rc != 0) {
+        idd_respond_error(r->req, 503, "Service unavailable");
+        return;
+    }
+    char token[IDD_SESSION_TOKEN_LEN + 1];
+    int64_t expires = 0;
+    rc = idd_session_start(r, &p->user, browser, token, &expires);
+    if (rc != 0) {
+        idd_log_error("tfa: cannot start a session for user %s: %s", p->user.id, idd_strerror(rc));
+        idd_respond_error(r->req, 503, "Service unavailable");
+        return;
+    }
+    if (activated)
+        idd_log_info("user %s linked an authenticator app", p->user.id);
+    char name[40];
+    snprintf(name, sizeof(name), IDD_CONFIRM_COOKIE_PREFIX "%s", p->confirm);
+    idd_cookie_clear(r->req, name, r->https);
+    idd_cookie_set_session(r->req, token, browser ? 0 : expires, r->https);
+    idd_wipe(token, sizeof(token));
+    /* true only when this linked the app; a sign-in with a linked one answers false. */
+    idd_respond_bool(r->req, r->origin, activated);
+}
+
+/* ---- the tenant's settings ---- */
+
+/* Appends a comma-separated list as a JSON array of strings. */
+static void list_json(idd_buf_t *b, const char *list)
+{
+    idd_buf_putc(b, '[');
+    for (const char *s = list; *s != '\0';) {
+        const char *end = strchr(s, ',');
+        size_t n = end ? (size_t)(end - s) : strlen(s);
+        if (s != list)
+            idd_buf_putc(b, ',');
+        idd_buf_json_str(b, s, n);
+        if (end == NULL)
+            break;
+        s = end + 1;
+    }
+    idd_buf_putc(b, ']');
+}
+
+void idd_api_tfa_settings(idd_request_t *r, idd_principal_t *p)
+{
+    (void)p;
+    idd_tenant_tfa_t t;
+    if (idd_store_tenant_tfa_get(r->thread->store, r->tenant->id, &t) != 0) {
+        idd_respond_error(r->req, 503, "Service unavailable");
+        return;
+    }
+    /* Both entries, SMS first, and both spellings of "available" (reference §5.8): the
+     * 3.6 client reads res[1] and "avaliable". identityd sends no text messages. */
+    idd_buf_t b;
+    idd_buf_init(&b);
+    idd_buf_puts(&b, "[{\"id\":\"sms\",\"title\":\"By SMS\",\"enabled\":false,"
+                     "\"avaliable\":false,\"available\":false,\"trustedIps\":[],"
+                     "\"mandatoryUsers\":[],\"mandatoryGroups\":[]},"
+                     "{\"id\":\"app\",\"title\":\"By authenticator app\",\"enabled\":");
+    idd_buf_puts(&b, t.enabled ? "true" : "false");
+    idd_buf_puts(&b, ",\"avaliable\":true,\"available\":true,\"trustedIps\":");
+    list_json(&b, t.trusted_ips);
+    idd_buf_puts(&b, ",\"mandatoryUsers\":");
+    list_json(&b, t.mandatory_users);
+    idd_buf_puts(&b, ",\"mandatoryGroups\":[]}]");
+    idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 2);
+    idd_buf_dispose(&b);
+}
+
+/* Joins a JSON array of strings into list, each checked by ok. Returns NULL, or what is
+ * wrong. */
+static const char *join_list(json_t *a, char *list, size_t size, idd_request_t *r,
+                             const char *(*ok)(idd_request_t *, const char *))
+{
+    size_t at = 0, i;
+    json_t *v;
+    list[0] = '\0';
+    if (a == NULL || json_is_null(a))
+        return NULL;
+    if (!json_is_array(a))
+        return "must be a list of strings";
+    json_array_foreach(a, i, v)
+    {
+        if (!json_is_string(v))
+            return "must be a list of strings";
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        if (n == 0 || strlen(s) != n || strchr(s, ',') != NULL)
+            return "holds an empty or malformed entry";
+        const char *why = ok(r, s);
+        if (why != NULL)
+            return why;
+        if (at + n + 2 > size)
+            return "is too long";
+        if (at > 0)
+            list[at++] = ',';
+        memcpy(list + at, s, n + 1);
+        at += n;
+    }
+    return NULL;
+}
+
+static const char *trusted_ok(idd_request_t *r, const char *s)
+{
+    (void)r;
+    idd_ip_range_t range;
+    return idd_ip_range_parse(s, strlen(s), &range) == 0
+               ? NULL
+               : "holds an entry that is not an address, an a-b range or a CIDR network";
+}
+
+static const char *member_ok(idd_request_t *r, const char *s)
+{
+    idd_user_t u;
+    int rc = idd_store_user_by_id(r->thread->store, s, &u);
+    bool ours = rc == 0 && u.tenant_id == r->tenant->id;
+    idd_wipe(&u, sizeof(u));
+    return ours ? NULL : "names someone who is not a user of this portal";
+}
+
+/* The type of a PUT: "None"/"Sms"/"App" in any case, or 0/1/2. -1 when neither. */
+static int tfa_type(json_t *v)
+{
+    static const char *const names[] = {"none", "sms", "app"};
+    if (json_is_integer(v))
+        return json_integer_value(v) >= 0 && json_integer_value(v) <= 2 ? (int)json_integer_value(v)
+                                                                        : -1;
+    if (!json_is_string(v))
+        return -1;
+    for (int i = 0; i < 3; i++)
+        if (strcasecmp(json_string_value(v), names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* Reads and stores a PUT of the tenant's settings. Returns 1 when they are now on, 0 when
+ * off, -1 when it has answered (an error). */
+static int put_settings(idd_request_t *r, idd_principal_t *p)
+{
+    if (p->user.role != IDD_ROLE_ADMIN) {
+        idd_respond_error(r->req, 403, "Access denied");
+        return -1;
+    }
+    json_t *body = body_object(r);
+    if (body == NULL)
+        return -1;
+    idd_tenant_tfa_t t;
+    const char *problem = NULL, *why;
+    char message[128];
+    int type = tfa_type(json_object_get(body, "type"));
+    json_t *groups = json_object_get(body, "mandatoryGroups");
+    if (idd_store_tenant_tfa_get(r->thread->store, r->tenant->id, &t) != 0) {
+        json_decref(body);
+        idd_respond_error(r->req, 503, "Service unavailable");
+        return -1;
+    }
+    if (type < 0)
+        problem = "type must be None, Sms or App";
+    else if (type == 1)
+        problem = "identityd sends no text messages: use App";
+    else if (groups != NULL && !json_is_null(groups) &&
+             !(json_is_array(groups) && json_array_size(groups) == 0))
+        problem = "identityd has no groups: mandatoryGroups must be empty";
+    if (problem == NULL && type == 2) {
+        /* Turning on replaces the lists with those given (absent: empty); None keeps them. */
+        why = join_list(json_object_get(body, "trustedIps"), t.trusted_ips, sizeof(t.trusted_ips),
+                        r, trusted_ok);
+        if (why != NULL) {
+            snprintf(message, sizeof(message), "trustedIps %s", why);
+            idd_respond_error(r->req, 400, message);
+            json_decref(body);
+            return -1;
+        }
+        why = join_list(json_object_get(body, "mandatoryUsers"), t.mandatory_users,
+                        sizeof(t.mandatory_users), r, member_ok);
+        if (why != NULL) {
+            snprintf(message, sizeof(message), "mandatoryUsers %s", why);
+            idd_respond_error(r->req, 400, message);
+            json_decref(body);
+            return -1;
+        }
+    }
+    json_decref(body);
+    if (problem != NULL) {
+        idd_respond_error(r->req, 400, problem);
+        return -1;
+    }
+    t.enabled = type == 2;
+    int ended = 0;
+    if (idd_store_tenant_tfa_set(r->thread->store, &t, idd_now(), &ended) != 0) {
+        idd_respond_error(r->req, 503, "Service unavailable");
+        return -1;
+    }
+    idd_log_info("tenant %lld: two-factor sign-in %s by user %s%s", (long long)r->tenant->id,
+                 t.enabled ? "on" : "off", p->user.id, ended > 0 ? "; sessions ended" : "");
+    if (ended > 0)
+        idd_log_info("tenant %lld: %d session(s) ended", (long long)r->tenant->id, ended);
+    return t.enabled;
+}
+
+void idd_api_tfa_settings_put(idd_request_t *r, idd_principal_t *p)
+{
+    int on = put_settings(r, p);
+    if (on >= 0)
+        idd_respond_bool(r->req, r->origin, on == 1);
+}
+
+/* The caller's next step when two-factor sign-in applies to them: its confirm URL, with the
+ * cookie set. url = "" when nothing applies. Returns 0, or an IDD_E* code. */
+static int caller_link(idd_request_t *r, const idd_user_t *user, char *url, size_t size)
+{
+    idd_tfa_step_t step;
+    url[0] = '\0';
+    int rc = idd_tfa_required(r, user, &step);
+    if (rc == 0 && step != IDD_TFA_NONE)
+        rc = idd_tfa_confirm_issue(r, user, idd_tfa_step_type(step), url, size);
+    return rc;
+}
+
+void idd_api_tfa_settings_put_link(idd_request_t *r, idd_principal_t *p)
+{
+    int on = put_settings(r, p);
+    if (on < 0)
+        return;
+    char url[512] = "";
+    if (on == 1 && caller_link(r, &p->user, url, sizeof(url)) != 0) {
+        idd_respond_error(r->req, 503, "Service unavailable");
+        return;
+    }
+    idd_respond_string(r->req, r->origin, url);
+}
+
+void idd_api_tfa_confirm_link(idd_request_t *r, idd_principal_t *p)
+{
+    idd_tfa_step_t step;
+    char key[IDD_CONFIRM_KEY_MAX], url[512];
+    if (idd_tfa_required(r, &p->user, &step) != 0) {
+        idd_respond_error(r->req, 503, "Service unavailable");
+        return;
+    }
+    if (step == IDD_TFA_NONE) {
+        idd_respond_envelope(r->req, r->origin, 200, NULL, 0, 0);
+        return;
+    }
+    const char *type = idd_tfa_step_type(step);
+    if (idd_tfa_confirm_key(r, &p->user, type, key) != 0) {
+        idd_respond_error(r->req, 503, "Service unavailable");
+        return;
+    }
+    snprintf(url, sizeof(url), "%.*s/confirm/%s?type=%s&uid=%s", (int)r->origin.len, r->origin.base,
+             type, type, p->user.id);
+    idd_buf_t b;
+    idd_buf_init(&b);
+    idd_buf_puts(&b, "{\"url\":");
+    idd_buf_json_str(&b, url, strlen(url));
+    idd_buf_puts(&b, ",\"cookieName\":\"" IDD_CONFIRM_COOKIE_PREFIX);
+    idd_buf_puts(&b, type);
+    idd_buf_puts(&b, "\",\"cookieValue\":\"");
+    idd_buf_puts(&b, key); /* digits, '.' and base64url: nothing to escape */
+    idd_buf_puts(&b, "\"}");
+    idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 1);
+    idd_buf_dispose_secret(&b);
+    idd_wipe(key, sizeof(key));
+}
+
+/* ---- backup codes and unlinking ---- */
+
+static void codes_json(idd_buf_t *b, const idd_tfa_codes_t *codes)
+{
+    idd_buf_putc(b, '[');
+    for (int i = 0; i < IDD_TFA_CODE_COUNT; i++) {
+        idd_buf_puts(b, i ? ",{\"isUsed\":" : "{\"isUsed\":");
+        idd_buf_puts(b, codes->used[i] ? "true" : "false");
+        idd_buf_puts(b, ",\"code\":\"");
+        idd_buf_puts(b, codes->code[i]); /* the alphabet needs no escaping */
+        idd_buf_puts(b, "\"}");
+    }
+    idd_buf_putc(b, ']');
+}
+
+/* The caller's linked binding, when the tenant has two-factor sign-in on; answers 403 (or
+ * 503) and returns non-zero otherwise. */
+static int linked_binding(idd_request_t *r, const idd_principal_t *p, idd_tfa_t *b)
+{
+    idd_tenant_tfa_t t;
+    int rc = idd_store_tenant_tfa_get(r->thread->store, r->tenant->id, &t);
+    if (rc == 0)
+        rc = idd_store_tfa_get(r->thread->store, p->user.id, b);
+    if (rc == 0 && t.enabled && b->codes[0] != '\0')
+        return 0;
+    idd_wipe(b, sizeof(*b));
+    if (rc != 0 && rc != IDD_ENOTFOUND)
+        idd_respond_error(r->req, 503, "Service unavailable");
+    else
+        idd_respond_error(r->req, 403, NOT_AVAILABLE);
+    return -1;
+}
+
+void idd_api_tfa_codes(idd_request_t *r, idd_principal_t *p)
+{
+    idd_tfa_t b;
+    idd_tfa_codes_t codes;
+    if (linked_binding(r, p, &b) != 0)
+        return;
+    int rc = idd_tfa_open_codes(&r->app->pepper, p->user.id, b.codes, &codes);
+    idd_wipe(&b, sizeof(b));
+    if (rc != 0) {
+        idd_log_error("tfa: backup codes of user %s: %s", p->user.id, idd_strerror(rc));
+        idd_respond_error(r->req, 503, "Service unavailable");
+        return;
+    }
+    idd_buf_t out;
+    idd_buf_init(&out);
+    codes_json(&out, &codes);
+    idd_wipe(&codes, sizeof(codes));
+    idd_respond_envelope(r->req, r->origin, 200, out.data, out.len, IDD_TFA_CODE_COUNT);
+    idd_buf_dispose_secret(&out);
+}
+
+void idd_api_tfa_new_codes(idd_request_t *r, idd_principal_t *p)
+{
+    idd_tfa_t b;
+    idd_tfa_codes_t codes;
+    char sealed[IDD_TFA_RECORD_MAX];
+    if (linked_binding(r, p, &b) != 0)
+        return;
+    int rc = idd_tfa_codes_new(&codes);
+    if (rc == 0)
+        rc = idd_tfa_seal_codes(&r->app->pepper, p->user.id, &codes, sealed, sizeof(sealed));
+    if (rc == 0)
+        rc = idd_store_tfa_set_codes(r->thread->store, p->user.id, b.codes, sealed, idd_now());
+    idd_wipe(&b, sizeof(b));
+    if (rc != 0) {
+        idd_wipe(&codes, sizeof(codes));
+        /* IDD_EDENIED: a code was spent meanwhile; the caller may ask again. */
+        idd_respond_error(r->req, rc == IDD_EDENIED ? 409 : 503,
+                          rc == IDD_EDENIED ? "The backup codes changed meanwhile: try again"
+                                            : "Service unavailable");
+        return;
+    }
+    idd_log_info("user %s made new backup codes", p->user.id);
+    idd_buf_t out;
+    idd_buf_init(&out);
+    codes_json(&out, &codes);
+    idd_wipe(&codes, sizeof(codes));
+    idd_respond_envelope(r->req, r->origin, 200, out.data, out.len, IDD_TFA_CODE_COUNT);
+    idd_buf_dispose_secret(&out);
+}
+
+void idd_api_tfa_new_app(idd_request_t *r, idd_principal_t *p)
+{
+    json_t *body = r->req->entity.len > 0 ? body_object(r) : json_object();
+    if (body == NULL)
+        return;
+    bool bad = false;
+    const char *id = member_string(body, "id", &bad);
+    bool self = id == NULL || *id == '\0' || strcmp(id, p->user.id) == 0;
+    idd_user_t target;
+    if (self) {
+        target = p->user;
+    } else if (bad || p->user.role != IDD_ROLE_ADMIN ||
+               idd_store_user_by_id(r->thread->store, id, &target) != 0 ||
+               target.tenant_id != r->tenant->id) {
+        json_decref(body);
+        idd_respond_error(r->req, 403, NO_PERMISSION);
+        return;
+    }
+    json_decref(body);
+    idd_wipe(target.password, sizeof(target.password));
+    int rc = idd_store_tfa_delete(r->thread->store, target.id);
+    int ended = 0;
+    if (rc == 0 || rc == IDD_ENOTFOUND)
+        rc = idd_store_session_end_user(r->thread->store, target.id, 0, &ended);
+    char url[512] = "";
+    if (rc == 0 && self)
+        rc = caller_link(r, &target, url, sizeof(url));
+    if (rc != 0) {
+        idd_respond_error(r->req, 503, "Service unavailable");
+        return;
+    }
+    idd_log_info("user %s: authenticator app unlinked by user %s; %d session(s) ended", target.id,
+                 p->user.id, ended);
+    idd_respond_string(r->req, r->origin, url);
+}

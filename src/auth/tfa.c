@@ -1,0 +1,369 @@
+/*
+ * Two-factor sign-in: who is challenged, confirm keys, and the check of a code (tfa.h).
+ *
+ * Every one-time use is decided by the store's conditional writes (store.h: tfa_activate,
+ * tfa_accept_step, tfa_set_codes), so two requests with the same code cannot both pass, on
+ * one instance or several. The attempt limit (core/attempts.h) is taken before a code is
+ * checked and given back when it was right, so parallel guesses cannot all slip under it.
+ */
+#include "identityd/auth/tfa.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "identityd/core/b64.h"
+#include "identityd/core/attempts.h"
+#include "identityd/core/cidr.h"
+#include "identityd/core/common.h"
+#include "identityd/core/ct.h"
+#include "identityd/core/log.h"
+#include "identityd/cred/digest.h"
+#include "identityd/http/cookie.h"
+#include "identityd/http/respond.h"
+#include "identityd/token/keyring.h"
+
+#define IDD_DIGEST_LABEL_CONFIRM "confirm:"
+/* DocSpace's salt of a derived secret: milliseconds since this instant (2018-07-07T00:00Z). */
+#define DOCSPACE_SALT_EPOCH_MS INT64_C(1530921600000)
+
+const char *idd_tfa_step_type(idd_tfa_step_t step)
+{
+    switch (step) {
+    case IDD_TFA_ACTIVATION:
+        return IDD_CONFIRM_TFA_ACTIVATION;
+    case IDD_TFA_AUTH:
+        return IDD_CONFIRM_TFA_AUTH;
+    default:
+        return NULL;
+    }
+}
+
+const char *idd_tfa_confirm_type(const char *text, size_t len)
+{
+    if (len == strlen(IDD_CONFIRM_TFA_ACTIVATION) &&
+        strncasecmp(text, IDD_CONFIRM_TFA_ACTIVATION, len) == 0)
+        return IDD_CONFIRM_TFA_ACTIVATION;
+    if (len == strlen(IDD_CONFIRM_TFA_AUTH) && strncasecmp(text, IDD_CONFIRM_TFA_AUTH, len) == 0)
+        return IDD_CONFIRM_TFA_AUTH;
+    return NULL;
+}
+
+/* Whether id is one of the comma-separated ids of list. */
+static bool listed(const char *list, const char *id)
+{
+    size_t n = strlen(id);
+    for (const char *p = list; *p != '\0';) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && memcmp(p, id, n) == 0)
+            return true;
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+    return false;
+}
+
+int idd_tfa_required(idd_request_t *r, const idd_user_t *user, idd_tfa_step_t *step)
+{
+    idd_tenant_tfa_t t;
+    *step = IDD_TFA_NONE;
+    int rc = idd_store_tenant_tfa_get(r->thread->store, user->tenant_id, &t);
+    if (rc != 0)
+        return rc;
+    if (!t.enabled)
+        return 0;
+    /* r->client_ip is the socket's peer, or what a trusted proxy said: never a value any
+     * client can set (DocSpace also reads a query parameter for it). */
+    if (idd_ip_list_match(t.trusted_ips, r->client_ip) && !listed(t.mandatory_users, user->id))
+        return 0;
+    idd_tfa_t b;
+    rc = idd_store_tfa_get(r->thread->store, user->id, &b);
+    if (rc != 0 && rc != IDD_ENOTFOUND)
+        return rc;
+    *step = rc == 0 && b.codes[0] != '\0' ? IDD_TFA_AUTH : IDD_TFA_ACTIVATION;
+    idd_wipe(&b, sizeof(b));
+    return 0;
+}
+
+/* A new binding for user_id: a sealed random secret, or DocSpace's salt. */
+static int binding_new(idd_request_t *r, const char *user_id, idd_tfa_t *b)
+{
+    memset(b, 0, sizeof(*b));
+    snprintf(b->user_id, sizeof(b->user_id), "%s", user_id);
+    if (r->gen->cfg->tfa_secret == IDD_TFA_SECRET_DOCSPACE) {
+        b->derived = 1;
+        b->salt = idd_now() * 1000 - DOCSPACE_SALT_EPOCH_MS;
+        return 0;
+    }
+    idd_totp_secret_t s;
+    int rc = idd_totp_secret_random(&s);
+    if (rc == 0)
+        rc = idd_tfa_seal_secret(&r->app->pepper, user_id, &s, b->secret, sizeof(b->secret));
+    idd_wipe(&s, sizeof(s));
+    return rc;
+}
+
+/* Opens the secret a binding holds. */
+static int binding_secret(idd_request_t *r, const idd_tfa_t *b, idd_totp_secret_t *out)
+{
+    if (!b->derived)
+        return idd_tfa_open_secret(&r->app->pepper, b->user_id, b->secret, out);
+    size_t len = 0;
+    const char *mk = idd_keyring_machine_key(r->gen->keyring, &len);
+    if (mk == NULL) {
+        idd_log_error("tfa: user %s has a DocSpace secret and no HS256 key has a machine key",
+                      b->user_id);
+        return IDD_ECONFIG;
+    }
+    return idd_totp_secret_docspace(b->salt, mk, len, out);
+}
+
+/* Reads user_id's binding, making it first when create allows. */
+static int binding_get(idd_request_t *r, const char *user_id, bool create, idd_tfa_t *b)
+{
+    int rc = idd_store_tfa_get(r->thread->store, user_id, b);
+    if (rc != IDD_ENOTFOUND || !create)
+        return rc;
+    rc = binding_new(r, user_id, b);
+    if (rc == 0)
+        rc = idd_store_tfa_create(r->thread->store, b, idd_now());
+    /* Another request made it first: use that one. */
+    if (rc == 0 || rc == IDD_EEXIST)
+        rc = idd_store_tfa_get(r->thread->store, user_id, b);
+    return rc;
+}
+
+int idd_tfa_secret(idd_request_t *r, const char *user_id, bool create, idd_totp_secret_t *out,
+                   bool *set_up)
+{
+    idd_tfa_t b;
+    int rc = binding_get(r, user_id, create, &b);
+    if (rc == 0)
+        rc = binding_secret(r, &b, out);
+    if (rc == 0 && set_up != NULL)
+        *set_up = b.codes[0] != '\0';
+    idd_wipe(&b, sizeof(b));
+    return rc;
+}
+
+/* A backup code instead of a TOTP: spent with a compare-and-swap of the sealed set. */
+static int use_backup_code(idd_request_t *r, const idd_tfa_t *b, const char *code, size_t len)
+{
+    idd_tfa_codes_t codes;
+    char sealed[IDD_TFA_RECORD_MAX];
+    int rc = idd_tfa_open_codes(&r->app->pepper, b->user_id, b->codes, &codes);
+    if (rc == 0)
+        rc = idd_tfa_codes_use(&codes, code, len) >= 0 ? 0 : IDD_EDENIED;
+    if (rc == 0)
+        rc = idd_tfa_seal_codes(&r->app->pepper, b->user_id, &codes, sealed, sizeof(sealed));
+    if (rc == 0)
+        rc = idd_store_tfa_set_codes(r->thread->store, b->user_id, b->codes, sealed, idd_now());
+    idd_wipe(&codes, sizeof(codes));
+    return rc == IDD_EINVAL ? IDD_EDENIED : rc;
+}
+
+/* The first good code of an activation: the backup codes are made with it. */
+static int activate(idd_request_t *r, const idd_tfa_t *b, int64_t step)
+{
+    idd_tfa_codes_t codes;
+    char sealed[IDD_TFA_RECORD_MAX];
+    int rc = idd_tfa_codes_new(&codes);
+    if (rc == 0)
+        rc = idd_tfa_seal_codes(&r->app->pepper, b->user_id, &codes, sealed, sizeof(sealed));
+    if (rc == 0)
+        rc = idd_store_tfa_activate(r->thread->store, b->user_id, sealed, step, idd_now());
+    idd_wipe(&codes, sizeof(codes));
+    return rc;
+}
+
+int idd_tfa_check_code(idd_request_t *r, const idd_user_t *user, const char *code, size_t len,
+                       bool *activated)
+{
+    char key[IDD_ATTEMPTS_KEY_MAX];
+    int key_len = snprintf(key, sizeof(key), "tfa:%s", user->id);
+    int64_t now_ms = idd_monotonic_ms();
+    *activated = false;
+    int rc = idd_attempts_take(r->app->tfa_attempts, key, (size_t)key_len, now_ms, NULL);
+    if (rc != 0)
+        return rc == IDD_EINVAL ? IDD_EDENIED : IDD_EBUSY;
+
+    idd_tfa_t b;
+    idd_totp_secret_t secret;
+    int64_t matched = -1;
+    memset(&secret, 0, sizeof(secret));
+    rc = idd_store_tfa_get(r->thread->store, user->id, &b);
+    if (rc == IDD_ENOTFOUND)
+        rc = IDD_EDENIED;
+    if (rc == 0)
+        rc = binding_secret(r, &b, &secret);
+    if (rc == 0) {
+        rc = idd_totp_verify(&secret, code, len, idd_totp_step(idd_now()), r->gen->cfg->tfa_window,
+                             b.last_step, &matched);
+        if (rc == 0) {
+            if (b.codes[0] == '\0') {
+                rc = activate(r, &b, matched);
+                *activated = rc == 0;
+            } else {
+                rc = idd_store_tfa_accept_step(r->thread->store, user->id, matched, idd_now());
+            }
+        } else if ((rc == IDD_EDENIED || rc == IDD_EINVAL) && b.codes[0] != '\0') {
+            rc = use_backup_code(r, &b, code, len);
+        } else if (rc == IDD_EINVAL) {
+            rc = IDD_EDENIED;
+        }
+    }
+    idd_wipe(&secret, sizeof(secret));
+    idd_wipe(&b, sizeof(b));
+    if (rc == 0)
+        idd_attempts_refund(r->app->tfa_attempts, key, (size_t)key_len, now_ms);
+    else if (rc != IDD_EDENIED)
+        idd_log_error("tfa: checking a code of user %s: %s", user->id, idd_strerror(rc));
+    return rc;
+}
+
+/* ---- confirm keys ---- */
+
+/* The MAC of a confirm key: what it is bound to, under the pepper. */
+static int confirm_mac(idd_request_t *r, const char *type, const idd_user_t *user, int64_t expires,
+                       unsigned char mac[IDD_SESSION_DIGEST_LEN])
+{
+    char msg[160];
+    int n = snprintf(msg, sizeof(msg), "%s|%lld|%s|%lld|%lld", type, (long long)user->tenant_id,
+                     user->id, (long long)user->auth_version, (long long)expires);
+    if (n <= 0 || (size_t)n >= sizeof(msg))
+        return IDD_EINVAL;
+    return idd_keyed_digest(&r->app->pepper, IDD_DIGEST_LABEL_CONFIRM, msg, (size_t)n, mac);
+}
+
+int idd_tfa_confirm_key(idd_request_t *r, const idd_user_t *user, const char *type,
+                        char out[IDD_CONFIRM_KEY_MAX])
+{
+    unsigned char mac[IDD_SESSION_DIGEST_LEN];
+    int64_t expires = idd_now() + IDD_CONFIRM_TTL;
+    int rc = confirm_mac(r, type, user, expires, mac);
+    if (rc != 0)
+        return rc;
+    int n = snprintf(out, IDD_CONFIRM_KEY_MAX, "%lld.", (long long)expires);
+    idd_b64url_encode(out + n, mac, sizeof(mac));
+    idd_wipe(mac, sizeof(mac));
+    return 0;
+}
+
+int idd_tfa_confirm_issue(idd_request_t *r, const idd_user_t *user, const char *type, char *url,
+                          size_t urlsize)
+{
+    char key[IDD_CONFIRM_KEY_MAX], name[40];
+    int rc = idd_tfa_confirm_key(r, user, type, key);
+    if (rc != 0)
+        return rc;
+    snprintf(name, sizeof(name), IDD_CONFIRM_COOKIE_PREFIX "%s", type);
+    idd_cookie_set(r->req, name, key, 0, r->https);
+    idd_wipe(key, sizeof(key));
+    snprintf(url, urlsize, "%.*s/confirm/%s?type=%s&uid=%s", (int)r->origin.len, r->origin.base,
+             type, type, user->id);
+    return 0;
+}
+
+idd_confirm_result_t idd_tfa_confirm_check(idd_request_t *r, const char *type, const char *uid,
+                                           h2o_iovec_t key, idd_user_t *user)
+{
+    if (key.base == NULL) {
+        char name[40];
+        snprintf(name, sizeof(name), IDD_CONFIRM_COOKIE_PREFIX "%s", type);
+        if (!idd_cookie_find(r->req, name, &key))
+            return IDD_CONFIRM_INVALID;
+    }
+    /* "<expires>.<base64url of the MAC>" */
+    const char *dot = memchr(key.base, '.', key.len);
+    if (dot == NULL || dot == key.base || dot - key.base > 12 || uid == NULL ||
+        strlen(uid) != IDD_GUID_LEN)
+        return IDD_CONFIRM_INVALID;
+    int64_t expires = 0;
+    for (const char *p = key.base; p < dot; p++) {
+        if (*p < '0' || *p > '9')
+            return IDD_CONFIRM_INVALID;
+        expires = expires * 10 + (*p - '0');
+    }
+    unsigned char given[IDD_SESSION_DIGEST_LEN + 3], want[IDD_SESSION_DIGEST_LEN];
+    size_t given_len = 0;
+    size_t mac_chars = key.len - (size_t)(dot + 1 - key.base);
+    if (mac_chars > 44 || idd_b64url_decode(given, &given_len, dot + 1, mac_chars) != 0 ||
+        given_len != IDD_SESSION_DIGEST_LEN)
+        return IDD_CONFIRM_INVALID;
+    int rc = idd_store_user_by_id(r->thread->store, uid, user);
+    if (rc != 0) {
+        if (rc != IDD_ENOTFOUND)
+            idd_log_error("tfa: confirm: user lookup failed: %s", idd_strerror(rc));
+        return IDD_CONFIRM_INVALID;
+    }
+    idd_wipe(user->password, sizeof(user->password));
+    if (user->tenant_id != r->tenant->id || user->status != IDD_USER_ACTIVE ||
+        confirm_mac(r, type, user, expires, want) != 0 ||
+        !idd_ct_equal(given, want, IDD_SESSION_DIGEST_LEN))
+        return IDD_CONFIRM_INVALID;
+    /* Checked after the MAC, so that an expired key must still be a real one. */
+    if (expires <= idd_now())
+        return IDD_CONFIRM_EXPIRED;
+    return IDD_CONFIRM_OK;
+}
+
+/* Reads one parameter of a query-string value ("type=TfaAuth&uid=..."). */
+static h2o_iovec_t param(h2o_iovec_t q, const char *name)
+{
+    size_t n = strlen(name);
+    const char *p = q.base, *end = q.base + q.len;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        if ((size_t)(stop - p) > n && memcmp(p, name, n) == 0 && p[n] == '=')
+            return h2o_iovec_init(p + n + 1, (size_t)(stop - p - (ptrdiff_t)n - 1));
+        p = stop + 1;
+    }
+    return h2o_iovec_init(NULL, 0);
+}
+
+/* Whether type is one of the space-separated names of types. */
+static bool type_allowed(const char *types, const char *type)
+{
+    size_t n = strlen(type);
+    for (const char *p = types; *p != '\0';) {
+        size_t len = strcspn(p, " ");
+        if (len == n && memcmp(p, type, n) == 0)
+            return true;
+        p += len;
+        p += strspn(p, " ");
+    }
+    return false;
+}
+
+void idd_auth_confirm(idd_request_t *r, const char *types, idd_auth_next_fn next)
+{
+    ssize_t i = h2o_find_header_by_str(&r->req->headers, H2O_STRLIT("confirm"), -1);
+    if (i == -1) {
+        idd_auth_respond_failure(r, IDD_AUTH_DENY, "Unauthorized");
+        return;
+    }
+    h2o_iovec_t q = r->req->headers.entries[i].value;
+    h2o_iovec_t type_v = param(q, "type"), uid_v = param(q, "uid"), key = param(q, "key");
+    const char *type = type_v.base ? idd_tfa_confirm_type(type_v.base, type_v.len) : NULL;
+    char uid[IDD_GUID_LEN + 1];
+    idd_principal_t *p = h2o_mem_alloc_pool(&r->req->pool, sizeof(*p));
+    memset(p, 0, sizeof(*p));
+    if (type == NULL || !type_allowed(types, type) || uid_v.len != IDD_GUID_LEN) {
+        idd_auth_respond_failure(r, IDD_AUTH_DENY, "Unauthorized");
+        return;
+    }
+    memcpy(uid, uid_v.base, IDD_GUID_LEN);
+    uid[IDD_GUID_LEN] = '\0';
+    if (key.len == 0)
+        key.base = NULL;
+    if (idd_tfa_confirm_check(r, type, uid, key, &p->user) != IDD_CONFIRM_OK) {
+        idd_auth_respond_failure(r, IDD_AUTH_DENY, "Unauthorized");
+        return;
+    }
+    p->via = IDD_CRED_CONFIRM;
+    p->confirm = type;
+    next(r, p);
+}
