@@ -76,13 +76,13 @@ static void sink_flush(png_structp png)
 /* libpng's error function must not return: back to write_png's setjmp. Its message names
  * libpng's internal state only, and is not worth a log line per failure; the caller gets
  * IDD_EIO. */
-static void png_fail(png_structp png, png_const_charp msg)
+static void qr_png_fail(png_structp png, png_const_charp msg)
 {
     (void)msg;
     png_longjmp(png, 1);
 }
 
-static void png_warn(png_structp png, png_const_charp msg)
+static void qr_png_warn(png_structp png, png_const_charp msg)
 {
     (void)png;
     (void)msg;
@@ -110,7 +110,8 @@ static void draw_row(const QRcode *qr, int y, unsigned char *row, size_t rowbyte
  * it, so no local needs to be volatile. */
 static int write_png(const QRcode *qr, idd_buf_t *out, unsigned char *row, size_t rowbytes)
 {
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, png_fail, png_warn);
+    png_structp png =
+        png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, qr_png_fail, qr_png_warn);
     if (png == NULL)
         return IDD_EIO;
     png_infop info = png_create_info_struct(png);
