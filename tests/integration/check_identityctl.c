@@ -1920,6 +1920,13 @@ START_TEST(test_user_tfa_reset)
                          "--trusted-ips", "10.0.0.1", NULL),
                      2);
     ck_assert_int_eq(has_binding(&env, 1, "bob@example.com"), 1);
+
+    /* The help names the commands, also when asked after the first two words. */
+    ck_assert_int_eq(ctl(NULL, NULL, &out, NULL, "user", "tfa", "--help", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(out, "user tfa reset EMAIL"));
+    ck_assert_ptr_nonnull(strstr(out, "tenant tfa on [--trusted-ips LIST] [--mandatory EMAILS]"));
+    ck_assert_ptr_nonnull(strstr(out, "tenant tfa show"));
+    free(out);
     th_env_dispose(&env);
 }
 END_TEST
