@@ -2,13 +2,16 @@
  * What the files of identityctl share: the parsed command line, and the helpers its commands
  * use to check operands, open the database and find a user. identityctl.c holds main, the
  * parser, and the migrate, user, key and token commands; ctl_common.c the helpers;
- * ctl_sessions.c and ctl_keys.c the session and API key commands.
+ * ctl_sessions.c and ctl_keys.c the session and API key commands; ctl_tfa.c the two-factor
+ * ones.
  *
  * These files are built into identityctl alone, never into the server's library: identityd
  * cannot call them, and a test that needs a rule of theirs finds it in the layer it belongs
  * to (cred, store, ...). Their functions carry the idd_ctl_ prefix all the same. They print
  * to stdout and stderr as the tool does, and follow its exit-status rule: a command returns 0
- * or a negative IDD_E* code after printing why (main turns that into status 1). The option
+ * or a negative IDD_E* code after printing why (main turns that into status 1), or
+ * IDD_CTL_EXIT_USAGE when an option's value is malformed (status 2, as for a malformed command
+ * line). The option
  * constants carry no prefix because they have no linkage and are only used by these files.
  * Include it as "ctl.h", from the same folder.
  */
@@ -36,8 +39,17 @@ enum {
     OPT_PERMISSIONS,
     OPT_EXPIRES_DAYS,
     OPT_DIR,
+    OPT_TRUSTED_IPS,
+    OPT_MANDATORY,
     OPT_COUNT
 };
+
+/* What a command returns, after printing why, when an option's value is malformed: main
+ * exits with status 2. Positive, so never an IDD_E* code. */
+#define IDD_CTL_EXIT_USAGE 2
+
+/* The variants of `tenant tfa`. */
+enum { IDD_CTL_TFA_ON, IDD_CTL_TFA_OFF, IDD_CTL_TFA_SHOW };
 
 /* The parsed command line. Every string is borrowed from argv. */
 typedef struct idd_ctl_args {
@@ -94,5 +106,10 @@ int idd_ctl_apikey_revoke(const idd_ctl_args_t *args, const idd_config_t *cfg, i
  * introduces it), reload (SIGHUP to the identityd named by pid_file). */
 int idd_ctl_key_rotate(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant);
 int idd_ctl_reload(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant);
+
+/* ctl_tfa.c: user tfa reset EMAIL (unlink the app, end the user's sessions), tenant tfa
+ * on|off|show (variant: IDD_CTL_TFA_*) with --trusted-ips LIST and --mandatory EMAILS. */
+int idd_ctl_user_tfa_reset(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant);
+int idd_ctl_tenant_tfa(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant);
 
 #endif

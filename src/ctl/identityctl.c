@@ -5,14 +5,15 @@
  * runs as the account that owns the database and key files, and it creates files readable by
  * that account only. This file holds main, the command line and the user, key and token
  * commands; the session and API key commands live in ctl_sessions.c and ctl_keys.c, the
- * helpers they share in ctl_common.c (see ctl.h).
+ * two-factor ones in ctl_tfa.c, the helpers they share in ctl_common.c (see ctl.h).
  *
  * Exit status: 0 on success, 1 when the command was understood but failed (its reason on
  * stderr), 2 when the command line itself is malformed (unknown command or option, missing
- * argument). Passwords are read from stdin, never from argv where `ps` would show them, and
- * neither passwords, client hashes nor password records are ever printed; nor are session
- * digests, which identify sessions by their id instead. An API key is printed once, when it
- * is created; afterwards only its last four characters are.
+ * argument, an option value that is not one, such as a bad --trusted-ips entry). Passwords are read
+ * from stdin, never from argv where `ps` would show them, and neither passwords, client hashes nor
+ * password records are ever printed; nor are session digests, which identify sessions by their id
+ * instead. An API key is printed once, when it is created; afterwards only its last four characters
+ * are.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -58,13 +59,15 @@ static const char *const option_names[OPT_COUNT] = {
     [OPT_PERMISSIONS] = "--permissions",
     [OPT_EXPIRES_DAYS] = "--expires-days",
     [OPT_DIR] = "--dir",
+    [OPT_TRUSTED_IPS] = "--trusted-ips",
+    [OPT_MANDATORY] = "--mandatory",
 };
 
 typedef struct ctl_command ctl_command_t;
 typedef int (*ctl_run_fn)(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant);
 
 struct ctl_command {
-    const char *word;    /* "migrate", "user", "session", "apikey", "key", "token" */
+    const char *word;    /* "migrate", "user", "tenant", "session", "apikey", "key", "token" */
     const char *sub;     /* second word, or NULL */
     unsigned allowed;    /* OPT_BIT()s accepted */
     unsigned required;   /* OPT_BIT()s that must be given */
@@ -74,6 +77,7 @@ struct ctl_command {
     ctl_run_fn run;
     int variant;           /* passed to run: the target status of enable/disable */
     bool operand_optional; /* the operand may be left out */
+    const char *verb;      /* third word ("user tfa reset"), or NULL */
 };
 
 static void print_usage(FILE *out)
@@ -89,6 +93,19 @@ static void print_usage(FILE *out)
           "  user enable EMAIL [--tenant N]\n"
           "  user passwd EMAIL [--tenant N]\n"
           "                              set a new password, read from stdin\n"
+          "  user tfa reset EMAIL [--tenant N]\n"
+          "                              unlink the user's two-factor app and end their\n"
+          "                              sessions: the next sign-in links an app again\n"
+          "  tenant tfa on [--trusted-ips LIST] [--mandatory EMAILS] [--tenant N]\n"
+          "                              turn two-factor sign-in on (from off, it ends every\n"
+          "                              session of the tenant); each option replaces its\n"
+          "                              stored list: LIST of addresses, a-b ranges and CIDR\n"
+          "                              networks, EMAILS of users challenged even from a\n"
+          "                              trusted address (comma-separated; \"\" empties it)\n"
+          "  tenant tfa off [--tenant N]\n"
+          "                              turn it off (the lists are kept)\n"
+          "  tenant tfa show [--tenant N]\n"
+          "                              print whether it is on, and the lists\n"
           "  session list EMAIL [--tenant N]\n"
           "                              list the user's active, unexpired sessions\n"
           "  session revoke ID           end one session\n"
@@ -550,31 +567,41 @@ done:
 }
 
 static const ctl_command_t commands[] = {
-    {"migrate", NULL, 0, 0, 0, NULL, true, cmd_migrate, 0, false},
+    {"migrate", NULL, 0, 0, 0, NULL, true, cmd_migrate, 0, false, NULL},
     {"user", "add",
      OPT_BIT(OPT_FIRST) | OPT_BIT(OPT_LAST) | OPT_BIT(OPT_ROLE) | OPT_BIT(OPT_TENANT),
-     OPT_BIT(OPT_FIRST) | OPT_BIT(OPT_LAST), 1, "EMAIL", true, cmd_user_add, 0, false},
-    {"user", "list", OPT_BIT(OPT_TENANT), 0, 0, NULL, true, cmd_user_list, 0, false},
+     OPT_BIT(OPT_FIRST) | OPT_BIT(OPT_LAST), 1, "EMAIL", true, cmd_user_add, 0, false, NULL},
+    {"user", "list", OPT_BIT(OPT_TENANT), 0, 0, NULL, true, cmd_user_list, 0, false, NULL},
     {"user", "disable", OPT_BIT(OPT_TENANT), 0, 1, "EMAIL", true, cmd_user_status,
-     IDD_USER_DISABLED, false},
+     IDD_USER_DISABLED, false, NULL},
     {"user", "enable", OPT_BIT(OPT_TENANT), 0, 1, "EMAIL", true, cmd_user_status, IDD_USER_ACTIVE,
-     false},
-    {"user", "passwd", OPT_BIT(OPT_TENANT), 0, 1, "EMAIL", true, cmd_user_passwd, 0, false},
-    {"session", "list", OPT_BIT(OPT_TENANT), 0, 1, "EMAIL", true, idd_ctl_session_list, 0, false},
+     false, NULL},
+    {"user", "passwd", OPT_BIT(OPT_TENANT), 0, 1, "EMAIL", true, cmd_user_passwd, 0, false, NULL},
+    {"user", "tfa", OPT_BIT(OPT_TENANT), 0, 1, "EMAIL", true, idd_ctl_user_tfa_reset, 0, false,
+     "reset"},
+    {"tenant", "tfa", OPT_BIT(OPT_TENANT) | OPT_BIT(OPT_TRUSTED_IPS) | OPT_BIT(OPT_MANDATORY), 0, 0,
+     NULL, true, idd_ctl_tenant_tfa, IDD_CTL_TFA_ON, false, "on"},
+    {"tenant", "tfa", OPT_BIT(OPT_TENANT), 0, 0, NULL, true, idd_ctl_tenant_tfa, IDD_CTL_TFA_OFF,
+     false, "off"},
+    {"tenant", "tfa", OPT_BIT(OPT_TENANT), 0, 0, NULL, true, idd_ctl_tenant_tfa, IDD_CTL_TFA_SHOW,
+     false, "show"},
+    {"session", "list", OPT_BIT(OPT_TENANT), 0, 1, "EMAIL", true, idd_ctl_session_list, 0, false,
+     NULL},
     /* The operand is a session id, or with --all an email address. */
     {"session", "revoke", OPT_BIT(OPT_ALL) | OPT_BIT(OPT_TENANT), 0, 1, "ID (or --all EMAIL)", true,
-     idd_ctl_session_revoke, 0, false},
+     idd_ctl_session_revoke, 0, false, NULL},
     {"apikey", "create",
      OPT_BIT(OPT_NAME) | OPT_BIT(OPT_PERMISSIONS) | OPT_BIT(OPT_EXPIRES_DAYS) | OPT_BIT(OPT_TENANT),
-     OPT_BIT(OPT_NAME), 1, "EMAIL", true, idd_ctl_apikey_create, 0, false},
-    {"apikey", "list", OPT_BIT(OPT_TENANT), 0, 1, "EMAIL", true, idd_ctl_apikey_list, 0, true},
-    {"apikey", "revoke", 0, 0, 1, "ID", true, idd_ctl_apikey_revoke, 0, false},
+     OPT_BIT(OPT_NAME), 1, "EMAIL", true, idd_ctl_apikey_create, 0, false, NULL},
+    {"apikey", "list", OPT_BIT(OPT_TENANT), 0, 1, "EMAIL", true, idd_ctl_apikey_list, 0, true,
+     NULL},
+    {"apikey", "revoke", 0, 0, 1, "ID", true, idd_ctl_apikey_revoke, 0, false, NULL},
     {"key", "generate", OPT_BIT(OPT_ALG) | OPT_BIT(OPT_OUT), OPT_BIT(OPT_ALG) | OPT_BIT(OPT_OUT), 0,
-     NULL, false, cmd_key_generate, 0, false},
+     NULL, false, cmd_key_generate, 0, false, NULL},
     {"key", "rotate", OPT_BIT(OPT_ALG) | OPT_BIT(OPT_DIR), OPT_BIT(OPT_ALG) | OPT_BIT(OPT_DIR), 0,
-     NULL, false, idd_ctl_key_rotate, 0, false},
-    {"reload", NULL, 0, 0, 0, NULL, true, idd_ctl_reload, 0, false},
-    {"token", "verify", 0, 0, 0, NULL, true, cmd_token_verify, 0, false},
+     NULL, false, idd_ctl_key_rotate, 0, false, NULL},
+    {"reload", NULL, 0, 0, 0, NULL, true, idd_ctl_reload, 0, false, NULL},
+    {"token", "verify", 0, 0, 0, NULL, true, cmd_token_verify, 0, false, NULL},
 };
 
 /* Parses argv[*i] when it is -c/--config/-h/--help (any position). Returns 1 when it was one
@@ -685,13 +712,34 @@ int main(int argc, char **argv)
     }
     const char *word = argv[i++];
     const char *sub = i < argc ? argv[i] : NULL;
-    bool known_word = false;
+    const char *verb = i + 1 < argc ? argv[i + 1] : NULL;
+    bool known_word = false, known_sub = false;
     for (size_t k = 0; k < IDD_ARRAY_LEN(commands) && cmd == NULL; k++) {
         if (strcmp(commands[k].word, word) != 0)
             continue;
         known_word = true;
-        if (commands[k].sub == NULL || (sub != NULL && strcmp(commands[k].sub, sub) == 0))
+        if (commands[k].sub == NULL) {
             cmd = &commands[k];
+            continue;
+        }
+        if (sub == NULL || strcmp(commands[k].sub, sub) != 0)
+            continue;
+        known_sub = true;
+        if (commands[k].verb == NULL || (verb != NULL && strcmp(commands[k].verb, verb) == 0))
+            cmd = &commands[k];
+    }
+    if (cmd == NULL && known_sub) {
+        /* Three-word commands: "user tfa" and "tenant tfa" name a group, not a command. */
+        char group[64];
+        snprintf(group, sizeof(group), "%s %s", word, sub);
+        if (verb != NULL && (strcmp(verb, "-h") == 0 || strcmp(verb, "--help") == 0)) {
+            print_usage(stdout);
+            status = 0;
+        } else if (verb == NULL || verb[0] == '-')
+            status = usage_error("\"%s\" needs a subcommand", group);
+        else
+            status = usage_error("unknown subcommand \"%s\"", verb);
+        goto done;
     }
     if (cmd == NULL) {
         if (known_word && sub != NULL && (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0)) {
@@ -706,6 +754,8 @@ int main(int argc, char **argv)
         goto done;
     }
     if (cmd->sub != NULL)
+        i++;
+    if (cmd->verb != NULL)
         i++;
     status = parse_rest(argc, argv, i, cmd, &args);
     if (status != 0)
@@ -728,7 +778,8 @@ int main(int argc, char **argv)
             goto done;
         }
     }
-    status = cmd->run(&args, cfg, cmd->variant) == 0 ? 0 : 1;
+    int rc = cmd->run(&args, cfg, cmd->variant);
+    status = rc == 0 ? 0 : rc == IDD_CTL_EXIT_USAGE ? 2 : 1;
 
 done:
     idd_config_free(cfg);

@@ -29,6 +29,8 @@
 #include "identityd/config/config.h"
 #include "identityd/token/keyring.h"
 #include "identityd/cred/password.h"
+#include "identityd/cred/totp.h"
+#include "identityd/core/cidr.h"
 #include "identityd/token/signer.h"
 #include "identityd/store/store.h"
 
@@ -1774,6 +1776,492 @@ START_TEST(test_apikey_revoke)
 }
 END_TEST
 
+/* ---- two-factor sign-in ---- */
+
+/* Links an authenticator app to email in tenant through the library's store, as the first
+ * step of an activation would: a random secret, sealed under the harness's pepper. */
+static void add_binding(const th_env_t *env, int64_t tenant, const char *email)
+{
+    idd_store_t *store = open_db(env);
+    idd_user_t user;
+    idd_pepper_t pepper;
+    idd_totp_secret_t secret;
+    idd_tfa_t tfa;
+
+    ck_assert_int_eq(idd_store_user_by_email(store, tenant, email, &user), 0);
+    memset(&pepper, 0, sizeof(pepper));
+    pepper.len = strlen(TEST_PEPPER);
+    memcpy(pepper.bytes, TEST_PEPPER, pepper.len);
+    ck_assert_int_eq(idd_totp_secret_random(&secret), 0);
+    memset(&tfa, 0, sizeof(tfa));
+    memcpy(tfa.user_id, user.id, sizeof(tfa.user_id));
+    ck_assert_int_eq(idd_tfa_seal_secret(&pepper, user.id, &secret, tfa.secret, sizeof(tfa.secret)),
+                     0);
+    ck_assert_int_eq(idd_store_tfa_create(store, &tfa, idd_now()), 0);
+    idd_store_free(store);
+}
+
+/* Whether email in tenant has an app linked (a binding row). */
+static int has_binding(const th_env_t *env, int64_t tenant, const char *email)
+{
+    idd_store_t *store = open_db(env);
+    idd_user_t user;
+    idd_tfa_t tfa;
+    ck_assert_int_eq(idd_store_user_by_email(store, tenant, email, &user), 0);
+    int rc = idd_store_tfa_get(store, user.id, &tfa);
+    ck_assert_msg(rc == 0 || rc == IDD_ENOTFOUND, "tfa_get: %d", rc);
+    idd_store_free(store);
+    return rc == 0;
+}
+
+static void tenant_tfa(const th_env_t *env, int64_t tenant, idd_tenant_tfa_t *out)
+{
+    idd_store_t *store = open_db(env);
+    ck_assert_int_eq(idd_store_tenant_tfa_get(store, tenant, out), 0);
+    idd_store_free(store);
+}
+
+static void assert_same_tfa(const idd_tenant_tfa_t *a, const idd_tenant_tfa_t *b)
+{
+    ck_assert_int_eq(a->enabled, b->enabled);
+    ck_assert_str_eq(a->trusted_ips, b->trusted_ips);
+    ck_assert_str_eq(a->mandatory_users, b->mandatory_users);
+    ck_assert_int_eq(a->updated, b->updated);
+}
+
+START_TEST(test_user_tfa_reset)
+{
+    th_env_t env;
+    th_env_init(&env, NULL, NULL);
+    ck_assert_int_eq(add_user(&env, "pw\n", NULL, NULL, "alice@example.com", NULL), 0);
+    ck_assert_int_eq(add_user(&env, "pw\n", NULL, NULL, "bob@example.com", NULL), 0);
+    ck_assert_int_eq(add_user(&env, "pw\n", NULL, NULL, "alice@example.com", "2"), 0);
+    add_binding(&env, 1, "alice@example.com");
+    add_binding(&env, 1, "bob@example.com");
+    add_binding(&env, 2, "alice@example.com");
+    int64_t now = idd_now();
+    int64_t a1 =
+        add_session(&env, 1, "alice@example.com", now - 60, now + 3600, "192.0.2.1", "a/1");
+    int64_t a2 =
+        add_session(&env, 1, "alice@example.com", now - 30, now + 3600, "192.0.2.1", "a/2");
+    int64_t b1 = add_session(&env, 1, "bob@example.com", now - 30, now + 3600, "192.0.2.2", "b/1");
+    int64_t t2 =
+        add_session(&env, 2, "alice@example.com", now - 30, now + 3600, "192.0.2.3", "t/2");
+    char *out = NULL, *err = NULL;
+
+    ck_assert_int_eq(ctl(&env, NULL, &out, &err, "user", "tfa", "reset", "Alice@Example.com", NULL),
+                     0);
+    ck_assert_str_eq(out, "two-factor app unlinked for alice@example.com; 2 sessions ended\n");
+    ck_assert_str_eq(err, "");
+    free(out);
+    free(err);
+    ck_assert_int_eq(has_binding(&env, 1, "alice@example.com"), 0);
+    ck_assert_int_eq(session_active(&env, a1), 0);
+    ck_assert_int_eq(session_active(&env, a2), 0);
+    /* Nobody else's app or sessions, in this tenant or another. */
+    ck_assert_int_eq(has_binding(&env, 1, "bob@example.com"), 1);
+    ck_assert_int_eq(has_binding(&env, 2, "alice@example.com"), 1);
+    ck_assert_int_eq(session_active(&env, b1), 1);
+    ck_assert_int_eq(session_active(&env, t2), 1);
+
+    /* Again: no app linked is not an error, and a session made since is left alone. */
+    int64_t a3 = add_session(&env, 1, "alice@example.com", now, now + 3600, "192.0.2.1", "a/3");
+    ck_assert_int_eq(ctl(&env, NULL, &out, &err, "user", "tfa", "reset", "alice@example.com", NULL),
+                     0);
+    ck_assert_str_eq(out, "alice@example.com has no two-factor app linked\n");
+    free(out);
+    free(err);
+    ck_assert_int_eq(session_active(&env, a3), 1);
+
+    ck_assert_int_eq(ctl(&env, NULL, &out, &err, "user", "tfa", "reset", "bob@example.com",
+                         "--tenant", "1", NULL),
+                     0);
+    ck_assert_str_eq(out, "two-factor app unlinked for bob@example.com; 1 session ended\n");
+    free(out);
+    free(err);
+    ck_assert_int_eq(has_binding(&env, 1, "bob@example.com"), 0);
+    ck_assert_int_eq(session_active(&env, b1), 0);
+
+    ck_assert_int_eq(ctl(&env, NULL, &out, &err, "user", "tfa", "reset", "alice@example.com",
+                         "--tenant", "2", NULL),
+                     0);
+    ck_assert_str_eq(out, "two-factor app unlinked for alice@example.com; 1 session ended\n");
+    free(out);
+    free(err);
+    ck_assert_int_eq(session_active(&env, t2), 0);
+
+    /* Unknown users fail as the other user commands do, and change nothing. */
+    add_binding(&env, 1, "bob@example.com");
+    ck_assert_int_eq(ctl(&env, NULL, &out, &err, "user", "tfa", "reset", "ghost@example.com", NULL),
+                     1);
+    ck_assert_str_eq(out, "");
+    ck_assert_msg(strstr(err, "no user ghost@example.com in tenant 1") != NULL, "stderr: %s", err);
+    free(out);
+    free(err);
+    ck_assert_int_eq(ctl(&env, NULL, NULL, NULL, "user", "tfa", "reset", "bob@example.com",
+                         "--tenant", "2", NULL),
+                     1);
+    ck_assert_int_eq(ctl(&env, NULL, NULL, NULL, "user", "tfa", "reset", "not-an-address", NULL),
+                     1);
+    ck_assert_int_eq(has_binding(&env, 1, "bob@example.com"), 1);
+
+    /* A malformed command line is status 2. */
+    ck_assert_int_eq(ctl(&env, NULL, NULL, &err, "user", "tfa", NULL), 2);
+    ck_assert_msg(strstr(err, "\"user tfa\" needs a subcommand") != NULL, "stderr: %s", err);
+    free(err);
+    ck_assert_int_eq(ctl(&env, NULL, NULL, &err, "user", "tfa", "rest", "bob@example.com", NULL),
+                     2);
+    ck_assert_msg(strstr(err, "unknown subcommand \"rest\"") != NULL, "stderr: %s", err);
+    free(err);
+    ck_assert_int_eq(ctl(&env, NULL, NULL, &err, "user", "tfa", "reset", NULL), 2);
+    ck_assert_msg(strstr(err, "missing EMAIL") != NULL, "stderr: %s", err);
+    free(err);
+    ck_assert_int_eq(ctl(&env, NULL, NULL, NULL, "user", "tfa", "reset", "bob@example.com",
+                         "--trusted-ips", "10.0.0.1", NULL),
+                     2);
+    ck_assert_int_eq(has_binding(&env, 1, "bob@example.com"), 1);
+
+    /* The help names the commands, also when asked after the first two words. */
+    ck_assert_int_eq(ctl(NULL, NULL, &out, NULL, "user", "tfa", "--help", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(out, "user tfa reset EMAIL"));
+    ck_assert_ptr_nonnull(strstr(out, "tenant tfa on [--trusted-ips LIST] [--mandatory EMAILS]"));
+    ck_assert_ptr_nonnull(strstr(out, "tenant tfa show"));
+    free(out);
+    th_env_dispose(&env);
+}
+END_TEST
+
+/* The value after "label: " on its own line of a `tenant tfa show` output (malloc'd). */
+static char *show_field(const char *listing, const char *label)
+{
+    size_t n = strlen(label);
+    for (const char *line = listing; line != NULL && *line != '\0';) {
+        if (strncmp(line, label, n) == 0 && line[n] == ':' && line[n + 1] == ' ')
+            return strndup(line + n + 2, strcspn(line + n + 2, "\n"));
+        line = strchr(line, '\n');
+        line = line != NULL ? line + 1 : NULL;
+    }
+    ck_abort_msg("no %s in: %s", label, listing);
+    return NULL;
+}
+
+static void assert_show(const th_env_t *env, const char *tenant, const char *enabled,
+                        const char *ips, const char *mandatory)
+{
+    char *out = NULL, *err = NULL;
+    int rc = tenant != NULL
+                 ? ctl(env, NULL, &out, &err, "tenant", "tfa", "show", "--tenant", tenant, NULL)
+                 : ctl(env, NULL, &out, &err, "tenant", "tfa", "show", NULL);
+    ck_assert_msg(rc == 0, "show: %d %s", rc, err);
+    ck_assert_str_eq(err, "");
+    char *v = show_field(out, "two-factor sign-in");
+    ck_assert_str_eq(v, enabled);
+    free(v);
+    v = show_field(out, "trusted ips");
+    ck_assert_str_eq(v, ips);
+    free(v);
+    v = show_field(out, "mandatory users");
+    ck_assert_str_eq(v, mandatory);
+    free(v);
+    free(out);
+    free(err);
+}
+
+START_TEST(test_tenant_tfa_settings)
+{
+    th_env_t env;
+    th_env_init(&env, NULL, NULL);
+    ck_assert_int_eq(add_user(&env, "pw\n", NULL, NULL, "alice@example.com", NULL), 0);
+    ck_assert_int_eq(add_user(&env, "pw\n", NULL, NULL, "bob@example.com", NULL), 0);
+    ck_assert_int_eq(add_user(&env, "pw\n", NULL, NULL, "carol@example.com", "2"), 0);
+    idd_user_t alice, bob, carol;
+    fetch_user(&env, 1, "alice@example.com", &alice);
+    fetch_user(&env, 1, "bob@example.com", &bob);
+    fetch_user(&env, 2, "carol@example.com", &carol);
+    idd_tenant_tfa_t before, after;
+    char *out = NULL, *err = NULL;
+
+    assert_show(&env, NULL, "off", "-", "-");
+    ck_assert_int_eq(ctl(&env, NULL, &out, &err, "tenant", "tfa", "on", "--trusted-ips",
+                         " 10.0.0.0/8 , 192.0.2.1-192.0.2.9,2001:db8::1", "--mandatory",
+                         "bob@example.com, ALICE@example.com,bob@example.com", NULL),
+                     0);
+    ck_assert_str_eq(out, "two-factor sign-in turned on for tenant 1; 0 sessions ended\n");
+    ck_assert_str_eq(err, "");
+    free(out);
+    free(err);
+    tenant_tfa(&env, 1, &after);
+    ck_assert_int_eq(after.enabled, 1);
+    ck_assert_str_eq(after.trusted_ips, "10.0.0.0/8,192.0.2.1-192.0.2.9,2001:db8::1");
+    char *ids = th_strf("%s,%s", bob.id, alice.id);
+    ck_assert_str_eq(after.mandatory_users, ids);
+    free(ids);
+    assert_show(&env, "1", "on", "10.0.0.0/8,192.0.2.1-192.0.2.9,2001:db8::1",
+                "bob@example.com,alice@example.com");
+    /* The other tenant is untouched. */
+    tenant_tfa(&env, 2, &before);
+    ck_assert_int_eq(before.enabled, 0);
+    assert_show(&env, "2", "off", "-", "-");
+
+    /* off keeps the lists; on without options keeps them too. */
+    ck_assert_int_eq(ctl(&env, NULL, &out, &err, "tenant", "tfa", "off", NULL), 0);
+    ck_assert_str_eq(out, "two-factor sign-in turned off for tenant 1\n");
+    free(out);
+    free(err);
+    assert_show(&env, NULL, "off", "10.0.0.0/8,192.0.2.1-192.0.2.9,2001:db8::1",
+                "bob@example.com,alice@example.com");
+    ck_assert_int_eq(ctl(&env, NULL, &out, &err, "tenant", "tfa", "on", NULL), 0);
+    ck_assert_str_eq(out, "two-factor sign-in turned on for tenant 1; 0 sessions ended\n");
+    free(out);
+    free(err);
+    assert_show(&env, NULL, "on", "10.0.0.0/8,192.0.2.1-192.0.2.9,2001:db8::1",
+                "bob@example.com,alice@example.com");
+    /* An empty option empties its list alone. */
+    ck_assert_int_eq(ctl(&env, NULL, &out, &err, "tenant", "tfa", "on", "--trusted-ips", "", NULL),
+                     0);
+    ck_assert_str_eq(out, "two-factor sign-in was already on for tenant 1; 0 sessions ended\n");
+    free(out);
+    free(err);
+    assert_show(&env, NULL, "on", "-", "bob@example.com,alice@example.com");
+    ck_assert_int_eq(ctl(&env, NULL, NULL, NULL, "tenant", "tfa", "on", "--tenant", "2",
+                         "--mandatory", "carol@example.com", "--trusted-ips", "::1", NULL),
+                     0);
+    assert_show(&env, "2", "on", "::1", "carol@example.com");
+    tenant_tfa(&env, 2, &after);
+    ck_assert_str_eq(after.mandatory_users, carol.id);
+
+    /* Bad input: a clear error naming what is wrong, and nothing changes. */
+    tenant_tfa(&env, 1, &before);
+    const char *bad_ips[] = {"10.0.0.1,nonsense",    "10.0.0.0/33",        "192.0.2.9-192.0.2.1",
+                             "10.0.0.1-2001:db8::1", "10.0.0.1,,10.0.0.2", "bad\x1b[2J"};
+    const char *bad_names[] = {
+        "\"nonsense\"", "\"10.0.0.0/33\"", "\"192.0.2.9-192.0.2.1\"", "\"10.0.0.1-2001:db8::1\"",
+        "\"\"",         "\"bad?[2J\""};
+    for (size_t i = 0; i < IDD_ARRAY_LEN(bad_ips); i++) {
+        ck_assert_int_eq(
+            ctl(&env, NULL, &out, &err, "tenant", "tfa", "on", "--trusted-ips", bad_ips[i], NULL),
+            2);
+        ck_assert_msg(strstr(err, bad_names[i]) != NULL, "%s: %s", bad_ips[i], err);
+        ck_assert_str_eq(out, "");
+        free(out);
+        free(err);
+    }
+    /* More entries than a list may hold. */
+    char many[IDD_IP_LIST_ENTRIES_MAX * 12 + 32] = "";
+    for (int i = 0; i <= IDD_IP_LIST_ENTRIES_MAX; i++) {
+        size_t used = strlen(many);
+        snprintf(many + used, sizeof(many) - used, "%s10.0.%d.1", i > 0 ? "," : "", i);
+    }
+    ck_assert_int_eq(ctl(&env, NULL, NULL, &err, "tenant", "tfa", "on", "--trusted-ips", many,
+                         "--tenant", "1", NULL),
+                     2);
+    ck_assert_msg(strstr(err, "more than 64 entries") != NULL, "stderr: %s", err);
+    free(err);
+    /* An unknown user, a user of another tenant, a malformed address. */
+    const char *bad_users[] = {"alice@example.com,ghost@example.com", "carol@example.com",
+                               "not-an-address"};
+    const char *bad_user_names[] = {"ghost@example.com", "carol@example.com", "invalid email"};
+    for (size_t i = 0; i < IDD_ARRAY_LEN(bad_users); i++) {
+        ck_assert_int_eq(
+            ctl(&env, NULL, &out, &err, "tenant", "tfa", "on", "--mandatory", bad_users[i], NULL),
+            1);
+        ck_assert_msg(strstr(err, bad_user_names[i]) != NULL, "%s: %s", bad_users[i], err);
+        ck_assert_str_eq(out, "");
+        free(out);
+        free(err);
+    }
+    /* A good list with a bad one beside it is refused whole. */
+    ck_assert_int_eq(ctl(&env, NULL, NULL, NULL, "tenant", "tfa", "on", "--mandatory",
+                         "ghost@example.com", "--trusted-ips", "10.1.0.0/16", NULL),
+                     1);
+    ck_assert_int_eq(ctl(&env, NULL, NULL, NULL, "tenant", "tfa", "on", "--mandatory",
+                         "alice@example.com", "--trusted-ips", "10.1.0.0/16,x", NULL),
+                     2);
+    /* Options that do not go with the command, and unknown tenants. */
+    ck_assert_int_eq(
+        ctl(&env, NULL, NULL, NULL, "tenant", "tfa", "off", "--trusted-ips", "10.0.0.1", NULL), 2);
+    ck_assert_int_eq(
+        ctl(&env, NULL, NULL, NULL, "tenant", "tfa", "show", "--mandatory", "a@example.com", NULL),
+        2);
+    ck_assert_int_eq(ctl(&env, NULL, NULL, &err, "tenant", "tfa", NULL), 2);
+    ck_assert_msg(strstr(err, "\"tenant tfa\" needs a subcommand") != NULL, "stderr: %s", err);
+    free(err);
+    ck_assert_int_eq(ctl(&env, NULL, NULL, &err, "tenant", "tfa", "maybe", NULL), 2);
+    ck_assert_msg(strstr(err, "unknown subcommand \"maybe\"") != NULL, "stderr: %s", err);
+    free(err);
+    ck_assert_int_eq(ctl(&env, NULL, NULL, NULL, "tenant", "tfa", "off", "--tenant", "9", NULL), 1);
+    ck_assert_int_eq(ctl(&env, NULL, NULL, NULL, "tenant", "tfa", "off", "--tenant", "x", NULL), 1);
+    tenant_tfa(&env, 1, &after);
+    assert_same_tfa(&before, &after);
+    th_env_dispose(&env);
+}
+END_TEST
+
+/* --mandatory is bounded by what the stored list holds (IDD_TENANT_TFA_LIST_MAX bytes of
+ * ids): one user more than fits is refused, and nothing is written. */
+START_TEST(test_tenant_tfa_mandatory_bound)
+{
+    th_env_t env;
+    th_env_init(&env, NULL, NULL);
+    migrate(&env);
+    const int fit = (IDD_TENANT_TFA_LIST_MAX + 1) / (IDD_GUID_LEN + 1);
+    idd_store_t *store = open_db(&env);
+    idd_buf_t list;
+    idd_buf_init(&list);
+    for (int i = 0; i <= fit; i++) {
+        idd_user_t user;
+        memset(&user, 0, sizeof(user));
+        user.tenant_id = 1;
+        user.role = IDD_ROLE_USER;
+        user.status = IDD_USER_ACTIVE;
+        snprintf(user.email, sizeof(user.email), "user%d@example.com", i);
+        snprintf(user.first_name, sizeof(user.first_name), "User");
+        snprintf(user.last_name, sizeof(user.last_name), "%d", i);
+        snprintf(user.password, sizeof(user.password), "unused");
+        ck_assert_int_eq(idd_store_user_insert(store, &user), 0);
+        if (i < fit) {
+            if (i > 0)
+                idd_buf_append(&list, ",", 1);
+            idd_buf_append(&list, user.email, strlen(user.email));
+        }
+    }
+    idd_store_free(store);
+    idd_buf_append(&list, "", 1);
+    char *out = NULL, *err = NULL;
+    ck_assert_int_eq(
+        ctl(&env, NULL, &out, &err, "tenant", "tfa", "on", "--mandatory", list.data, NULL), 0);
+    free(out);
+    free(err);
+    idd_tenant_tfa_t before, after;
+    tenant_tfa(&env, 1, &before);
+    ck_assert_uint_eq(strlen(before.mandatory_users), (size_t)fit * (IDD_GUID_LEN + 1) - 1);
+
+    char *more = th_strf("%s,user%d@example.com", list.data, fit);
+    ck_assert_int_eq(ctl(&env, NULL, &out, &err, "tenant", "tfa", "off", NULL), 0);
+    free(out);
+    free(err);
+    tenant_tfa(&env, 1, &before);
+    ck_assert_int_eq(ctl(&env, NULL, &out, &err, "tenant", "tfa", "on", "--mandatory", more, NULL),
+                     1);
+    ck_assert_msg(strstr(err, "too many users") != NULL, "stderr: %s", err);
+    ck_assert_str_eq(out, "");
+    free(out);
+    free(err);
+    tenant_tfa(&env, 1, &after);
+    assert_same_tfa(&before, &after);
+    free(more);
+    idd_buf_dispose(&list);
+    th_env_dispose(&env);
+}
+END_TEST
+
+/* Signs email in through the running server and returns the session token (malloc'd). */
+static char *server_sign_in(const th_server_t *srv, const char *email, const char *password)
+{
+    th_response_t r;
+    char *url = th_url(srv, "/api/2.0/authentication");
+    char *body = th_strf("{\"userName\":\"%s\",\"password\":\"%s\"}", email, password);
+    const char *headers[] = {"Content-Type: application/json", NULL};
+    th_http(&r, "POST", url, headers, body, strlen(body), 0);
+    ck_assert_msg(r.status == 200, "sign-in: %ld %s", r.status, r.body);
+    json_t *j = th_json_parse(r.body);
+    const char *token = json_string_value(json_object_get(json_object_get(j, "response"), "token"));
+    ck_assert_msg(token != NULL, "no token: %s", r.body);
+    char *copy = strdup(token);
+    json_decref(j);
+    th_response_dispose(&r);
+    free(body);
+    free(url);
+    return copy;
+}
+
+/* What GET /api/2.0/authentication answers for the session token. */
+static bool server_signed_in(const th_server_t *srv, const char *token)
+{
+    th_response_t r;
+    char *cookie = th_strf("Cookie: asc_auth_key=%s", token);
+    th_get(&r, srv, "/api/2.0/authentication", cookie);
+    ck_assert_msg(r.status == 200, "GET authentication: %ld %s", r.status, r.body);
+    json_t *j = th_json_parse(r.body);
+    json_t *v = json_object_get(j, "response");
+    ck_assert_msg(json_is_boolean(v), "not a boolean: %s", r.body);
+    bool b = json_is_true(v);
+    json_decref(j);
+    th_response_dispose(&r);
+    free(cookie);
+    return b;
+}
+
+/* Turning two-factor sign-in on ends the tenant's sessions: the real server then refuses a
+ * session it issued before, and only that tenant's. */
+START_TEST(test_tenant_tfa_on_ends_sessions)
+{
+    th_env_t env;
+    th_server_t srv;
+    th_env_init(&env, NULL, NULL);
+    ck_assert_int_eq(th_add_user(&env, "alice@example.com", "alice pass", "Alice", "A", "user"), 0);
+    ck_assert_int_eq(add_user(&env, "pw\n", NULL, NULL, "carol@example.com", "2"), 0);
+    int64_t now = idd_now();
+    int64_t other = add_session(&env, 2, "carol@example.com", now, now + 3600, "192.0.2.1", "t/2");
+    th_server_start(&srv, &env);
+    char *token = server_sign_in(&srv, "alice@example.com", "alice pass");
+    ck_assert(server_signed_in(&srv, token));
+
+    char *out = NULL, *err = NULL;
+    /* A refused command ends nothing. */
+    ck_assert_int_eq(
+        ctl(&env, NULL, NULL, NULL, "tenant", "tfa", "on", "--trusted-ips", "10.0.0.300", NULL), 2);
+    ck_assert(server_signed_in(&srv, token));
+
+    ck_assert_int_eq(ctl(&env, NULL, &out, &err, "tenant", "tfa", "on", NULL), 0);
+    ck_assert_str_eq(out, "two-factor sign-in turned on for tenant 1; 1 session ended\n");
+    free(out);
+    free(err);
+    ck_assert(!server_signed_in(&srv, token));
+    ck_assert_int_eq(session_active(&env, other), 1);
+
+    /* Already on: nothing more ends, and nothing is reported as ended. */
+    ck_assert_int_eq(ctl(&env, NULL, &out, &err, "tenant", "tfa", "on", NULL), 0);
+    ck_assert_str_eq(out, "two-factor sign-in was already on for tenant 1; 0 sessions ended\n");
+    free(out);
+    free(err);
+    ck_assert_int_eq(session_active(&env, other), 1);
+    free(token);
+    ck_assert_int_eq(th_server_stop(&srv), 0);
+    th_env_dispose(&env);
+}
+END_TEST
+
+/* user tfa reset ends the user's sessions as the server sees them. */
+START_TEST(test_user_tfa_reset_server)
+{
+    th_env_t env;
+    th_server_t srv;
+    th_env_init(&env, NULL, NULL);
+    ck_assert_int_eq(th_add_user(&env, "alice@example.com", "alice pass", "Alice", "A", "user"), 0);
+    ck_assert_int_eq(th_add_user(&env, "bob@example.com", "bob pass", "Bob", "B", "user"), 0);
+    add_binding(&env, 1, "alice@example.com");
+    th_server_start(&srv, &env);
+    char *alice = server_sign_in(&srv, "alice@example.com", "alice pass");
+    char *bob = server_sign_in(&srv, "bob@example.com", "bob pass");
+    ck_assert(server_signed_in(&srv, alice));
+
+    char *out = NULL, *err = NULL;
+    ck_assert_int_eq(ctl(&env, NULL, &out, &err, "user", "tfa", "reset", "alice@example.com", NULL),
+                     0);
+    ck_assert_str_eq(out, "two-factor app unlinked for alice@example.com; 1 session ended\n");
+    free(out);
+    free(err);
+    ck_assert(!server_signed_in(&srv, alice));
+    ck_assert(server_signed_in(&srv, bob));
+    ck_assert_int_eq(has_binding(&env, 1, "alice@example.com"), 0);
+    free(alice);
+    free(bob);
+    ck_assert_int_eq(th_server_stop(&srv), 0);
+    th_env_dispose(&env);
+}
+END_TEST
+
 static Suite *identityctl_suite(void)
 {
     Suite *s = suite_create("identityctl");
@@ -1819,6 +2307,15 @@ static Suite *identityctl_suite(void)
     tcase_add_test(tokens, test_token_verify_valid);
     tcase_add_test(tokens, test_token_verify_rejects);
     suite_add_tcase(s, tokens);
+
+    TCase *tfa = tcase_create("tfa");
+    tcase_set_timeout(tfa, 120);
+    tcase_add_test(tfa, test_user_tfa_reset);
+    tcase_add_test(tfa, test_tenant_tfa_settings);
+    tcase_add_test(tfa, test_tenant_tfa_mandatory_bound);
+    tcase_add_test(tfa, test_tenant_tfa_on_ends_sessions);
+    tcase_add_test(tfa, test_user_tfa_reset_server);
+    suite_add_tcase(s, tfa);
     return s;
 }
 
