@@ -4,9 +4,13 @@
  */
 #include "identityd/http/respond.h"
 
+#include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "identityd/core/buf.h"
+#include "identityd/core/ct.h"
 #include "identityd/http/server.h"
 
 const char *idd_status_reason(int status)
@@ -75,9 +79,100 @@ void idd_respond_json(h2o_req_t *req, int status, const char *body, size_t len)
     idd_respond_body(req, status, "application/json; charset=utf-8", body, len);
 }
 
+/* The value of ?fields= (the last one), or {NULL, 0}. */
+static h2o_iovec_t fields_param(const h2o_req_t *req)
+{
+    h2o_iovec_t found = {NULL, 0};
+    if (req->query_at == SIZE_MAX)
+        return found;
+    const char *q = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    while (q < end) {
+        const char *amp = memchr(q, '&', (size_t)(end - q));
+        const char *stop = amp ? amp : end;
+        if (stop - q >= 7 && memcmp(q, "fields=", 7) == 0)
+            found = h2o_iovec_init(q + 7, (size_t)(stop - q - 7));
+        q = stop + 1;
+    }
+    return found;
+}
+
+/* Whether key is one of the comma-separated names of fields (case-insensitive, as DocSpace
+ * matches them; %2C taken as a comma). */
+static bool field_wanted(h2o_iovec_t fields, const char *key)
+{
+    size_t n = strlen(key);
+    const char *p = fields.base, *end = fields.base + fields.len;
+    while (p <= end) {
+        const char *stop = p;
+        size_t sep = 0;
+        for (; stop < end; stop++) {
+            if (*stop == ',') {
+                sep = 1;
+                break;
+            }
+            if (end - stop >= 3 && stop[0] == '%' && stop[1] == '2' &&
+                (stop[2] == 'C' || stop[2] == 'c')) {
+                sep = 3;
+                break;
+            }
+        }
+        if ((size_t)(stop - p) == n && strncasecmp(p, key, n) == 0)
+            return true;
+        if (sep == 0)
+            break;
+        p = stop + sep;
+    }
+    return false;
+}
+
+static void trim_object(json_t *o, h2o_iovec_t fields)
+{
+    const char *key;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(o, tmp, key, v)
+    {
+        (void)v;
+        if (!field_wanted(fields, key))
+            json_object_del(o, key);
+    }
+}
+
+/* ?fields=a,b keeps only those members of the response (of each element of a list): DocSpace's
+ * serialisation rule for every endpoint. Returns the trimmed JSON (malloc'd) or NULL to send
+ * the response as it is. */
+static char *trimmed(const h2o_req_t *req, const char *response_json, size_t len)
+{
+    h2o_iovec_t fields = fields_param(req);
+    if (fields.base == NULL || fields.len == 0 || response_json == NULL)
+        return NULL;
+    json_t *doc = json_loadb(response_json, len, 0, NULL);
+    if (doc == NULL)
+        return NULL;
+    if (json_is_object(doc)) {
+        trim_object(doc, fields);
+    } else if (json_is_array(doc)) {
+        size_t i;
+        json_t *e;
+        json_array_foreach(doc, i, e)
+        {
+            if (json_is_object(e))
+                trim_object(e, fields);
+        }
+    }
+    char *out = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    json_decref(doc);
+    return out;
+}
+
 void idd_respond_envelope(h2o_req_t *req, h2o_iovec_t origin, int status, const char *response_json,
                           size_t len, long count)
 {
+    char *trim = trimmed(req, response_json, len);
+    if (trim != NULL) {
+        response_json = trim;
+        len = strlen(trim);
+    }
     idd_buf_t b;
     idd_buf_init(&b);
     idd_buf_reserve(&b, len + 256 + req->path.len);
@@ -105,6 +200,10 @@ void idd_respond_envelope(h2o_req_t *req, h2o_iovec_t origin, int status, const 
     idd_buf_putc(&b, '}');
     idd_respond_json(req, status, b.data, b.len);
     idd_buf_dispose(&b);
+    if (trim != NULL) {
+        idd_wipe(trim, strlen(trim));
+        free(trim);
+    }
 }
 
 void idd_respond_bool(h2o_req_t *req, h2o_iovec_t origin, bool value)

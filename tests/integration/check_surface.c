@@ -495,6 +495,19 @@ START_TEST(capabilities_anonymous)
         json_decref(doc);
         th_response_dispose(&r);
     }
+    /* ?fields= keeps only the members named, in the order sent (reference §0). */
+    th_response_t r;
+    json_t *doc;
+    call(&r, "GET", "/api/2.0/capabilities?fields=ssoUrl,oauthenabled,nosuch", NULL, NULL, NULL);
+    ck_assert_int_eq(r.status, 200);
+    doc = th_json_parse(r.body);
+    json_t *c = json_object_get(doc, "response");
+    ck_assert_int_eq(json_object_size(c), 2);
+    ck_assert_ptr_nonnull(json_object_get(c, "ssoUrl"));
+    ck_assert_ptr_nonnull(json_object_get(c, "oauthEnabled"));
+    ck_assert_ptr_nonnull(json_object_get(doc, "links"));
+    json_decref(doc);
+    th_response_dispose(&r);
 }
 END_TEST
 

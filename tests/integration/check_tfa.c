@@ -354,6 +354,18 @@ START_TEST(settings_get_put)
     json_decref(doc);
     th_response_dispose(&r);
 
+    /* ?fields= trims every element of a list to the members named (any case, %2C too). */
+    call(&r, "GET", TFA_PATH "?fields=ID%2cEnabled", h, NULL);
+    list = ok(&r, "GET tfaapp?fields=", 2, NULL, 0, &doc);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *e = json_array_get(list, i);
+        ck_assert_int_eq(json_object_size(e), 2);
+        ck_assert_ptr_nonnull(json_object_get(e, "id"));
+        ck_assert_ptr_nonnull(json_object_get(e, "enabled"));
+    }
+    json_decref(doc);
+    th_response_dispose(&r);
+
     /* Not an admin; then what is refused as input, leaving everything as it was. */
     ck_assert_int_eq(put_settings(user, "{\"type\":\"App\"}", NULL), 403);
     ck_assert_int_eq(put_settings(admin, "{\"type\":\"Sms\"}", NULL), 400);
