@@ -172,23 +172,17 @@ static int read_apikey(sqlite_store_t *ss, sqlite3_stmt *stmt, void *record)
 static int apikey_validate(const idd_apikey_t *key)
 {
     size_t id_len = 0, creator_len = 0, name_len = 0, postfix_len = 0, permissions_len = 0;
-    const struct {
-        const char *field;
-        size_t size;
-        size_t *len;
-    } texts[] = {
-        {key->id, sizeof key->id, &id_len},
-        {key->created_by, sizeof key->created_by, &creator_len},
-        {key->name, sizeof key->name, &name_len},
-        {key->postfix, sizeof key->postfix, &postfix_len},
-        {key->permissions, sizeof key->permissions, &permissions_len},
+    const sqlite_field_t texts[] = {
+        SQL_FIELD(key->id, &id_len),
+        SQL_FIELD(key->created_by, &creator_len),
+        SQL_FIELD(key->name, &name_len),
+        SQL_FIELD(key->postfix, &postfix_len),
+        SQL_FIELD(key->permissions, &permissions_len),
     };
+    int rc = idd_sqlite_fields_length(texts, IDD_ARRAY_LEN(texts));
 
-    for (size_t i = 0; i < IDD_ARRAY_LEN(texts); i++) {
-        int rc = idd_sqlite_field_length(texts[i].field, texts[i].size, texts[i].len);
-        if (rc != 0)
-            return rc;
-    }
+    if (rc != 0)
+        return rc;
     if (key->tenant_id <= 0 || name_len == 0 || postfix_len != POSTFIX_LEN || key->created < 0 ||
         key->expires < 0)
         return IDD_EINVAL;

@@ -65,13 +65,13 @@ static int read_session(sqlite_store_t *ss, sqlite3_stmt *stmt, void *record)
  * and auth_version (IDD_EINVAL), a user id of the stored shape (IDD_ENOTFOUND). */
 static int session_validate(const idd_session_t *session)
 {
-    size_t len = 0;
-    int rc = idd_sqlite_field_length(session->user_id, sizeof session->user_id, &len);
+    const sqlite_field_t texts[] = {
+        SQL_FIELD(session->user_id, NULL),
+        SQL_FIELD(session->ip, NULL),
+        SQL_FIELD(session->user_agent, NULL),
+    };
+    int rc = idd_sqlite_fields_length(texts, IDD_ARRAY_LEN(texts));
 
-    if (rc == 0)
-        rc = idd_sqlite_field_length(session->ip, sizeof session->ip, &len);
-    if (rc == 0)
-        rc = idd_sqlite_field_length(session->user_agent, sizeof session->user_agent, &len);
     if (rc != 0)
         return rc;
     if (session->tenant_id <= 0 || session->auth_version < 1)
