@@ -172,23 +172,17 @@ static int read_apikey(sqlite_store_t *ss, sqlite3_stmt *stmt, void *record)
 static int apikey_validate(const idd_apikey_t *key)
 {
     size_t id_len = 0, creator_len = 0, name_len = 0, postfix_len = 0, permissions_len = 0;
-    const struct {
-        const char *field;
-        size_t size;
-        size_t *len;
-    } texts[] = {
-        {key->id, sizeof key->id, &id_len},
-        {key->created_by, sizeof key->created_by, &creator_len},
-        {key->name, sizeof key->name, &name_len},
-        {key->postfix, sizeof key->postfix, &postfix_len},
-        {key->permissions, sizeof key->permissions, &permissions_len},
+    const sqlite_field_t texts[] = {
+        SQL_FIELD(key->id, &id_len),
+        SQL_FIELD(key->created_by, &creator_len),
+        SQL_FIELD(key->name, &name_len),
+        SQL_FIELD(key->postfix, &postfix_len),
+        SQL_FIELD(key->permissions, &permissions_len),
     };
+    int rc = idd_sqlite_fields_length(texts, IDD_ARRAY_LEN(texts));
 
-    for (size_t i = 0; i < IDD_ARRAY_LEN(texts); i++) {
-        int rc = idd_sqlite_field_length(texts[i].field, texts[i].size, texts[i].len);
-        if (rc != 0)
-            return rc;
-    }
+    if (rc != 0)
+        return rc;
     if (key->tenant_id <= 0 || name_len == 0 || postfix_len != POSTFIX_LEN || key->created < 0 ||
         key->expires < 0)
         return IDD_EINVAL;
@@ -205,13 +199,12 @@ static int apikey_validate(const idd_apikey_t *key)
 int idd_sqlite_apikey_create(idd_store_t *s, idd_apikey_t *key, int max_per_user)
 {
     sqlite_store_t *ss = to_sqlite(s);
-    sqlite3_stmt *stmt = NULL;
     char id[IDD_GUID_LEN + 1];
     char *permissions = NULL;
     int64_t created;
     int began = 0;
+    int changes = 0;
     int rc = IDD_EINVAL;
-    int src;
 
     if (key == NULL || max_per_user < 0)
         goto done;
@@ -229,49 +222,39 @@ int idd_sqlite_apikey_create(idd_store_t *s, idd_apikey_t *key, int max_per_user
             goto done;
     }
     created = key->created != 0 ? key->created : idd_now();
-    rc = idd_sqlite_stmt_get(ss, ST_APIKEY_CREATE, &stmt);
-    if (rc != 0)
-        goto done;
-    sqlite3_bind_text(stmt, 1, id, IDD_GUID_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 2, key->tenant_id);
-    sqlite3_bind_text(stmt, 3, key->created_by, IDD_GUID_LEN, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 4, key->name, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(stmt, 5, key->digest, IDD_SESSION_DIGEST_LEN, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 6, key->postfix, POSTFIX_LEN, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 7, permissions, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 8, created);
-    if (key->expires != 0)
-        sqlite3_bind_int64(stmt, 9, key->expires);
-    else
-        sqlite3_bind_null(stmt, 9);
-    sqlite3_bind_int64(stmt, 10, max_per_user > 0 ? max_per_user : INT64_MAX);
     if (max_per_user > 0) {
         rc = idd_sqlite_exec(ss, "BEGIN IMMEDIATE", "apikey_create");
         if (rc != 0)
             goto done;
         began = 1;
     }
-    src = sqlite3_step(stmt);
-    if (src != SQLITE_DONE) {
-        rc = idd_sqlite_step_error(ss, src, "apikey_create");
+    const sqlite_param_t params[] = {
+        SQL_TEXT(id, IDD_GUID_LEN),
+        SQL_INT64(key->tenant_id),
+        SQL_TEXT(key->created_by, IDD_GUID_LEN),
+        SQL_TEXT(key->name, -1),
+        SQL_BLOB(key->digest, IDD_SESSION_DIGEST_LEN),
+        SQL_TEXT(key->postfix, POSTFIX_LEN),
+        SQL_TEXT(permissions, -1),
+        SQL_INT64(created),
+        key->expires != 0 ? SQL_INT64(key->expires) : SQL_NULL,
+        SQL_INT64(max_per_user > 0 ? max_per_user : INT64_MAX),
+    };
+    rc = idd_sqlite_write(ss, ST_APIKEY_CREATE, params, IDD_ARRAY_LEN(params), &changes);
+    if (rc != 0)
         goto done;
-    }
     /* The SELECT found no user with this id in this tenant, or one already at the cap. */
-    if (sqlite3_changes(ss->db) != 1) {
+    if (changes != 1) {
         int64_t count = 0;
-        const sqlite_param_t params[] = {SQL_TEXT(key->created_by, IDD_GUID_LEN)};
-        idd_sqlite_stmt_put(stmt);
-        stmt = NULL;
+        const sqlite_param_t creator[] = {SQL_TEXT(key->created_by, IDD_GUID_LEN)};
         rc = IDD_ENOTFOUND;
         if (max_per_user > 0 &&
-            idd_sqlite_query_int(ss, ST_APIKEY_COUNT_CREATOR, params, 1, &count) == 0 &&
+            idd_sqlite_query_int(ss, ST_APIKEY_COUNT_CREATOR, creator, 1, &count) == 0 &&
             count >= max_per_user)
             rc = IDD_EDENIED;
         goto done;
     }
     if (began) {
-        idd_sqlite_stmt_put(stmt);
-        stmt = NULL;
         rc = idd_sqlite_exec(ss, "COMMIT", "apikey_create");
         if (rc != 0)
             goto done;
@@ -285,8 +268,6 @@ int idd_sqlite_apikey_create(idd_store_t *s, idd_apikey_t *key, int max_per_user
     rc = 0;
 
 done:
-    /* Unbinds before the JSON text it points to is freed. */
-    idd_sqlite_stmt_put(stmt);
     if (rc != 0 && began)
         idd_sqlite_rollback(ss);
     free(permissions);
@@ -338,9 +319,10 @@ int idd_sqlite_apikey_list(idd_store_t *s, int64_t tenant_id, const char *create
         ss, created_by != NULL ? ST_APIKEY_LIST_CREATOR : ST_APIKEY_LIST_TENANT, &stmt);
     if (rc != 0)
         goto done;
-    sqlite3_bind_int64(stmt, 1, tenant_id);
-    if (created_by != NULL)
-        sqlite3_bind_text(stmt, 2, created_by, IDD_GUID_LEN, SQLITE_STATIC);
+    const sqlite_param_t params[] = {SQL_INT64(tenant_id), SQL_TEXT(created_by, IDD_GUID_LEN)};
+    rc = idd_sqlite_bind(ss, stmt, params, created_by != NULL ? 2 : 1);
+    if (rc != 0)
+        goto done;
     for (;;) {
         rc = idd_sqlite_next(ss, stmt, "apikey_list", read_apikey, &key);
         if (rc != 1 || visit(&key, arg) != 0)
@@ -358,11 +340,9 @@ done:
 int idd_sqlite_apikey_update(idd_store_t *s, const char *id, const char *name,
                              const char *permissions)
 {
-    sqlite_store_t *ss = to_sqlite(s);
-    sqlite3_stmt *stmt = NULL;
     char *json = NULL;
+    int changes = 0;
     int rc = IDD_ENOTFOUND;
-    int src;
 
     if (!id_plausible(id))
         goto done;
@@ -377,23 +357,17 @@ int idd_sqlite_apikey_update(idd_store_t *s, const char *id, const char *name,
         if (rc != 0)
             goto done;
     }
-    rc = idd_sqlite_stmt_get(ss, ST_APIKEY_UPDATE, &stmt);
-    if (rc != 0)
-        goto done;
-    sqlite3_bind_text(stmt, 1, id, IDD_GUID_LEN, SQLITE_STATIC);
-    if (name != NULL)
-        sqlite3_bind_text(stmt, 2, name, -1, SQLITE_STATIC);
-    if (json != NULL)
-        sqlite3_bind_text(stmt, 3, json, -1, SQLITE_STATIC);
-    /* Parameters left unbound are NULL: those columns keep their values. */
-    src = sqlite3_step(stmt);
-    if (src != SQLITE_DONE)
-        rc = idd_sqlite_step_error(ss, src, "apikey_update");
-    else
-        rc = sqlite3_changes(ss->db) == 1 ? 0 : IDD_ENOTFOUND;
+    /* A NULL parameter keeps its column's value. */
+    const sqlite_param_t params[] = {
+        SQL_TEXT(id, IDD_GUID_LEN),
+        name != NULL ? SQL_TEXT(name, -1) : SQL_NULL,
+        json != NULL ? SQL_TEXT(json, -1) : SQL_NULL,
+    };
+    rc = idd_sqlite_write(to_sqlite(s), ST_APIKEY_UPDATE, params, IDD_ARRAY_LEN(params), &changes);
+    if (rc == 0 && changes != 1)
+        rc = IDD_ENOTFOUND;
 
 done:
-    idd_sqlite_stmt_put(stmt);
     free(json);
     return rc;
 }
@@ -443,26 +417,14 @@ int idd_sqlite_apikey_prune(idd_store_t *s, int64_t now, int limit, int *deleted
 
 int idd_sqlite_apikey_delete(idd_store_t *s, const char *id)
 {
-    sqlite_store_t *ss = to_sqlite(s);
-    sqlite3_stmt *stmt = NULL;
-    int rc = IDD_ENOTFOUND;
-    int src;
+    int changes = 0;
 
     if (!id_plausible(id))
-        goto done;
-    rc = idd_sqlite_stmt_get(ss, ST_APIKEY_DELETE, &stmt);
-    if (rc != 0)
-        goto done;
-    sqlite3_bind_text(stmt, 1, id, IDD_GUID_LEN, SQLITE_STATIC);
-    src = sqlite3_step(stmt);
-    if (src != SQLITE_DONE)
-        rc = idd_sqlite_step_error(ss, src, "apikey_delete");
-    else
-        rc = sqlite3_changes(ss->db) == 1 ? 0 : IDD_ENOTFOUND;
-
-done:
-    idd_sqlite_stmt_put(stmt);
-    return rc;
+        return IDD_ENOTFOUND;
+    const sqlite_param_t params[] = {SQL_TEXT(id, IDD_GUID_LEN)};
+    int rc =
+        idd_sqlite_write(to_sqlite(s), ST_APIKEY_DELETE, params, IDD_ARRAY_LEN(params), &changes);
+    return rc == 0 && changes != 1 ? IDD_ENOTFOUND : rc;
 }
 
 /* One write transaction for the whole batch: one commit (one WAL sync) instead of one per key,
@@ -472,7 +434,6 @@ int idd_sqlite_apikey_touch(idd_store_t *s, const char (*ids)[IDD_GUID_LEN + 1],
                             const int64_t *when, size_t n)
 {
     sqlite_store_t *ss = to_sqlite(s);
-    sqlite3_stmt *stmt = NULL;
     int began = 0;
     int rc = 0;
 
@@ -481,9 +442,6 @@ int idd_sqlite_apikey_touch(idd_store_t *s, const char (*ids)[IDD_GUID_LEN + 1],
     rc = IDD_EINVAL;
     if (ids == NULL || when == NULL)
         goto done;
-    rc = idd_sqlite_stmt_get(ss, ST_APIKEY_TOUCH, &stmt);
-    if (rc != 0)
-        goto done;
     /* IMMEDIATE takes the write lock up front, where busy_timeout still applies; a deferred
      * transaction could fail half-way instead when another writer holds it. */
     rc = idd_sqlite_exec(ss, "BEGIN IMMEDIATE", "apikey_touch");
@@ -491,23 +449,17 @@ int idd_sqlite_apikey_touch(idd_store_t *s, const char (*ids)[IDD_GUID_LEN + 1],
         goto done;
     began = 1;
     for (size_t i = 0; i < n; i++) {
-        int src;
         /* An id of another shape names no key, and a time that is not positive is no use. */
         if (!id_plausible(ids[i]) || when[i] <= 0)
             continue;
-        sqlite3_bind_text(stmt, 1, ids[i], IDD_GUID_LEN, SQLITE_STATIC);
-        sqlite3_bind_int64(stmt, 2, when[i]);
-        src = sqlite3_step(stmt);
-        if (src != SQLITE_DONE) {
-            rc = idd_sqlite_step_error(ss, src, "apikey_touch");
+        const sqlite_param_t params[] = {SQL_TEXT(ids[i], IDD_GUID_LEN), SQL_INT64(when[i])};
+        rc = idd_sqlite_write(ss, ST_APIKEY_TOUCH, params, IDD_ARRAY_LEN(params), NULL);
+        if (rc != 0)
             goto done;
-        }
-        sqlite3_reset(stmt);
     }
     rc = idd_sqlite_exec(ss, "COMMIT", "apikey_touch");
 
 done:
-    idd_sqlite_stmt_put(stmt);
     /* Only a transaction begun here is rolled back. */
     if (rc != 0 && began)
         idd_sqlite_rollback(ss);

@@ -65,13 +65,13 @@ static int read_session(sqlite_store_t *ss, sqlite3_stmt *stmt, void *record)
  * and auth_version (IDD_EINVAL), a user id of the stored shape (IDD_ENOTFOUND). */
 static int session_validate(const idd_session_t *session)
 {
-    size_t len = 0;
-    int rc = idd_sqlite_field_length(session->user_id, sizeof session->user_id, &len);
+    const sqlite_field_t texts[] = {
+        SQL_FIELD(session->user_id, NULL),
+        SQL_FIELD(session->ip, NULL),
+        SQL_FIELD(session->user_agent, NULL),
+    };
+    int rc = idd_sqlite_fields_length(texts, IDD_ARRAY_LEN(texts));
 
-    if (rc == 0)
-        rc = idd_sqlite_field_length(session->ip, sizeof session->ip, &len);
-    if (rc == 0)
-        rc = idd_sqlite_field_length(session->user_agent, sizeof session->user_agent, &len);
     if (rc != 0)
         return rc;
     if (session->tenant_id <= 0 || session->auth_version < 1)
@@ -84,38 +84,29 @@ static int session_validate(const idd_session_t *session)
 /* Inserts the row; the caller holds the transaction, if any. */
 static int session_insert(sqlite_store_t *ss, idd_session_t *session)
 {
-    sqlite3_stmt *stmt = NULL;
-    int rc = idd_sqlite_stmt_get(ss, ST_SESSION_CREATE, &stmt);
-    int src;
+    const sqlite_param_t params[] = {
+        SQL_INT64(session->tenant_id),
+        SQL_TEXT(session->user_id, -1),
+        SQL_BLOB(session->digest, IDD_SESSION_DIGEST_LEN),
+        SQL_INT64(session->created),
+        SQL_INT64(session->expires),
+        SQL_INT64(session->last_seen),
+        SQL_TEXT(session->ip, -1),
+        SQL_TEXT(session->user_agent, -1),
+        SQL_INT64(session->browser_session != 0),
+        SQL_INT64(session->auth_version),
+    };
+    int changes = 0;
+    int rc = idd_sqlite_write(ss, ST_SESSION_CREATE, params, IDD_ARRAY_LEN(params), &changes);
 
     if (rc != 0)
-        goto done;
-    sqlite3_bind_int64(stmt, 1, session->tenant_id);
-    sqlite3_bind_text(stmt, 2, session->user_id, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(stmt, 3, session->digest, IDD_SESSION_DIGEST_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 4, session->created);
-    sqlite3_bind_int64(stmt, 5, session->expires);
-    sqlite3_bind_int64(stmt, 6, session->last_seen);
-    sqlite3_bind_text(stmt, 7, session->ip, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 8, session->user_agent, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 9, session->browser_session != 0);
-    sqlite3_bind_int64(stmt, 10, session->auth_version);
-    src = sqlite3_step(stmt);
-    if (src != SQLITE_DONE) {
-        rc = idd_sqlite_step_error(ss, src, "session_create");
-        goto done;
-    }
+        return rc;
     /* The SELECT found no user with this id in this tenant. */
-    if (sqlite3_changes(ss->db) != 1) {
-        rc = IDD_ENOTFOUND;
-        goto done;
-    }
+    if (changes != 1)
+        return IDD_ENOTFOUND;
     session->id = sqlite3_last_insert_rowid(ss->db);
     session->active = 1;
-
-done:
-    idd_sqlite_stmt_put(stmt);
-    return rc;
+    return 0;
 }
 
 /* With a cap, the insert and the ending of the oldest sessions share one IMMEDIATE
@@ -183,50 +174,33 @@ int idd_sqlite_session_by_id(idd_store_t *s, int64_t id, idd_session_t *out)
                              read_session, out, sizeof *out);
 }
 
-/* Runs the UPDATE which, keyed by session id (?1) with an optional ?2, and reports
+/* Runs the UPDATE which, keyed by session id (?1, then params[1..n)), and reports
  * IDD_ENOTFOUND when it matched no row. A row whose values did not change still counts as
  * matched, so ending an ended session is not an error. */
-static int session_update(sqlite_store_t *ss, enum stmt_id which, int64_t id, int64_t value,
-                          const char *what)
+static int session_update(idd_store_t *s, enum stmt_id which, const sqlite_param_t *params,
+                          size_t n)
 {
-    sqlite3_stmt *stmt = NULL;
-    int rc;
-    int src;
-
-    rc = idd_sqlite_stmt_get(ss, which, &stmt);
-    if (rc != 0)
-        goto done;
-    sqlite3_bind_int64(stmt, 1, id);
-    if (sqlite3_bind_parameter_count(stmt) >= 2)
-        sqlite3_bind_int64(stmt, 2, value);
-    src = sqlite3_step(stmt);
-    if (src != SQLITE_DONE)
-        rc = idd_sqlite_step_error(ss, src, what);
-    else
-        rc = sqlite3_changes(ss->db) == 1 ? 0 : IDD_ENOTFOUND;
-
-done:
-    idd_sqlite_stmt_put(stmt);
-    return rc;
+    int changes = 0;
+    int rc = idd_sqlite_write(to_sqlite(s), which, params, n, &changes);
+    return rc == 0 && changes != 1 ? IDD_ENOTFOUND : rc;
 }
 
 int idd_sqlite_session_touch(idd_store_t *s, int64_t id, int64_t when)
 {
-    return session_update(to_sqlite(s), ST_SESSION_TOUCH, id, when, "session_touch");
+    const sqlite_param_t params[] = {SQL_INT64(id), SQL_INT64(when)};
+    return session_update(s, ST_SESSION_TOUCH, params, IDD_ARRAY_LEN(params));
 }
 
 int idd_sqlite_session_end(idd_store_t *s, int64_t id)
 {
-    return session_update(to_sqlite(s), ST_SESSION_END, id, 0, "session_end");
+    const sqlite_param_t params[] = {SQL_INT64(id)};
+    return session_update(s, ST_SESSION_END, params, IDD_ARRAY_LEN(params));
 }
 
 int idd_sqlite_session_end_user(idd_store_t *s, const char *user_id, int64_t except_id, int *count)
 {
-    sqlite_store_t *ss = to_sqlite(s);
-    sqlite3_stmt *stmt = NULL;
     int ended = 0;
     int rc = IDD_EINVAL;
-    int src;
 
     if (user_id == NULL)
         goto done;
@@ -234,20 +208,10 @@ int idd_sqlite_session_end_user(idd_store_t *s, const char *user_id, int64_t exc
     rc = 0;
     if (!user_id_plausible(user_id))
         goto done;
-    rc = idd_sqlite_stmt_get(ss, ST_SESSION_END_USER, &stmt);
-    if (rc != 0)
-        goto done;
-    sqlite3_bind_text(stmt, 1, user_id, IDD_GUID_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 2, except_id);
-    src = sqlite3_step(stmt);
-    if (src != SQLITE_DONE) {
-        rc = idd_sqlite_step_error(ss, src, "session_end_user");
-        goto done;
-    }
-    ended = sqlite3_changes(ss->db);
+    const sqlite_param_t params[] = {SQL_TEXT(user_id, IDD_GUID_LEN), SQL_INT64(except_id)};
+    rc = idd_sqlite_write(to_sqlite(s), ST_SESSION_END_USER, params, IDD_ARRAY_LEN(params), &ended);
 
 done:
-    idd_sqlite_stmt_put(stmt);
     if (count != NULL)
         *count = rc == 0 ? ended : 0;
     return rc;
@@ -273,8 +237,10 @@ int idd_sqlite_session_list_user(idd_store_t *s, const char *user_id, int64_t no
     rc = idd_sqlite_stmt_get(ss, ST_SESSION_LIST_USER, &stmt);
     if (rc != 0)
         goto done;
-    sqlite3_bind_text(stmt, 1, user_id, IDD_GUID_LEN, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 2, now);
+    const sqlite_param_t params[] = {SQL_TEXT(user_id, IDD_GUID_LEN), SQL_INT64(now)};
+    rc = idd_sqlite_bind(ss, stmt, params, IDD_ARRAY_LEN(params));
+    if (rc != 0)
+        goto done;
     for (;;) {
         rc = idd_sqlite_next(ss, stmt, "session_list_user", read_session, &session);
         if (rc != 1 || visit(&session, arg) != 0)

@@ -330,6 +330,19 @@ int idd_sqlite_field_length(const char *field, size_t size, size_t *len)
     return 0;
 }
 
+int idd_sqlite_fields_length(const sqlite_field_t *fields, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t len = 0;
+        int rc = idd_sqlite_field_length(fields[i].field, fields[i].size, &len);
+        if (rc != 0)
+            return rc;
+        if (fields[i].len != NULL)
+            *fields[i].len = len;
+    }
+    return 0;
+}
+
 /* A value that does not fit means another writer bypassed the schema's limits: refuse it
  * rather than truncate. */
 int idd_sqlite_column_copy(sqlite_store_t *ss, sqlite3_stmt *stmt, int col, char *dst, size_t size)

@@ -151,6 +151,22 @@ void idd_sqlite_stmts_finalize(sqlite_store_t *ss);
  * field holds no terminator. */
 int idd_sqlite_field_length(const char *field, size_t size, size_t *len);
 
+/* One string field of a record about to be written: its char array, the array's size and
+ * where its length goes (NULL: checked only). SQL_FIELD(arr, len) fills one from an array. */
+typedef struct sqlite_field {
+    const char *field;
+    size_t size;
+    size_t *len;
+} sqlite_field_t;
+#define SQL_FIELD(arr, lenp)                                                                       \
+    {                                                                                              \
+        (arr), sizeof(arr), (lenp)                                                                 \
+    }
+
+/* Checks fields[0..n) in order as idd_sqlite_field_length does, storing each length: 0, or
+ * IDD_ETOOBIG for the first field that holds no terminator (later ones are left unread). */
+int idd_sqlite_fields_length(const sqlite_field_t *fields, size_t n);
+
 /* Copies a TEXT column into a char[size] field; IDD_ESTORE (logged) for NULL or a value that
  * does not fit, which only a writer bypassing the schema's limits could have stored. */
 int idd_sqlite_column_copy(sqlite_store_t *ss, sqlite3_stmt *stmt, int col, char *dst, size_t size);

@@ -173,7 +173,6 @@ int idd_sqlite_tenant_tfa_set(idd_store_t *s, const idd_tenant_tfa_t *tfa, int64
 {
     sqlite_store_t *ss = to_sqlite(s);
     const char *what = idd_sqlite_stmt_what(ST_TENANT_TFA_SET);
-    size_t len = 0;
     int changes = 0;
     int64_t was_on = 0;
 
@@ -181,9 +180,11 @@ int idd_sqlite_tenant_tfa_set(idd_store_t *s, const idd_tenant_tfa_t *tfa, int64
         *ended = 0;
     if (tfa->tenant_id <= 0)
         return IDD_EINVAL;
-    int rc = idd_sqlite_field_length(tfa->trusted_ips, sizeof(tfa->trusted_ips), &len);
-    if (rc == 0)
-        rc = idd_sqlite_field_length(tfa->mandatory_users, sizeof(tfa->mandatory_users), &len);
+    const sqlite_field_t texts[] = {
+        SQL_FIELD(tfa->trusted_ips, NULL),
+        SQL_FIELD(tfa->mandatory_users, NULL),
+    };
+    int rc = idd_sqlite_fields_length(texts, IDD_ARRAY_LEN(texts));
     if (rc != 0)
         return rc;
     rc = idd_sqlite_exec(ss, "BEGIN IMMEDIATE", what);

@@ -143,23 +143,17 @@ int idd_sqlite_user_by_id(idd_store_t *s, const char *id, idd_user_t *out)
 static int user_validate(const idd_user_t *user)
 {
     size_t id_len = 0, email_len = 0, first_len = 0, last_len = 0, password_len = 0;
-    const struct {
-        const char *field;
-        size_t size;
-        size_t *len;
-    } texts[] = {
-        {user->id, sizeof user->id, &id_len},
-        {user->email, sizeof user->email, &email_len},
-        {user->first_name, sizeof user->first_name, &first_len},
-        {user->last_name, sizeof user->last_name, &last_len},
-        {user->password, sizeof user->password, &password_len},
+    const sqlite_field_t texts[] = {
+        SQL_FIELD(user->id, &id_len),
+        SQL_FIELD(user->email, &email_len),
+        SQL_FIELD(user->first_name, &first_len),
+        SQL_FIELD(user->last_name, &last_len),
+        SQL_FIELD(user->password, &password_len),
     };
+    int rc = idd_sqlite_fields_length(texts, IDD_ARRAY_LEN(texts));
 
-    for (size_t i = 0; i < IDD_ARRAY_LEN(texts); i++) {
-        int rc = idd_sqlite_field_length(texts[i].field, texts[i].size, texts[i].len);
-        if (rc != 0)
-            return rc;
-    }
+    if (rc != 0)
+        return rc;
     if (email_len == 0 || password_len == 0 || user->tenant_id <= 0)
         return IDD_EINVAL;
     if (id_len != 0 && !idd_sqlite_guid_valid(user->id, id_len))

@@ -53,3 +53,17 @@ expect fail "an unknown folder" "folder 'extra' is not in the layer table"
 fresh
 sed -i 's/^core:$/core: config/' "$work/tree/src/ARCHITECTURE.md"
 expect fail "a cycle in the table" "cycle"
+
+# A file at the top of src/ besides main.c keeps its own entry of the table: reload.c (with
+# its header) may not reach up into api.
+fresh
+sed -i '0,/#include "identityd\/core\//s||#include "identityd/api/api.h"\n&|' "$work/tree/src/reload.c"
+expect fail "reload.c including api" "reload.c may not include api"
+fresh
+sed -i 's|#include <stddef.h>|#include <stddef.h>\n#include "identityd/api/api.h"|' "$work/tree/src/reload.h"
+expect fail "reload.h including api" "src/reload.h:13: reload.c may not include api"
+
+# A new file at the top of src/ needs an entry of its own.
+fresh
+printf '#include "identityd/core/common.h"\n' >"$work/tree/src/extra.c"
+expect fail "an unknown top-level file" "folder 'extra.c' is not in the layer table"
