@@ -168,6 +168,11 @@ START_TEST(two_factor_setup_and_backup_code)
         strstr(json_string_value(json_object_get(seen, "whoAfterBackupCode")), "Grace"));
     ck_assert(json_is_true(json_object_get(seen, "cookieAfterBackupCode")));
     ck_assert(json_is_true(json_object_get(seen, "backupCodeUsed")));
+    /* Too many wrong codes: the page says to wait, within the limit's 5 (+1 refused). */
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(seen, "tooManyError")), "Wait a minute"));
+    ck_assert_int_le(json_integer_value(json_object_get(seen, "tooManyAfter")), 6);
+    ck_assert(json_is_false(json_object_get(seen, "cookieAfterTooMany")));
     ck_assert_int_eq(json_array_size(json_object_get(seen, "scriptErrors")), 0);
     /* Both screenshots are PNGs. */
     ck_assert(th_file_contains(json_string_value(json_object_get(seen, "setupScreenshot")),

@@ -2,8 +2,9 @@
 // playwright-core), for a user whom two-factor sign-in already applies to and who has no app
 // linked: sign in, link an app (reading the key the page shows and computing the codes here, as
 // the app would), a wrong code then the right one, the backup codes, the signed-in view, sign
-// out, then sign in again with one of the backup codes. Prints one JSON object with what it saw
-// on stdout and exits 0; anything unexpected exits 1 with the reason on stderr.
+// out, sign in again with one of the backup codes, and once more with wrong codes until the
+// limit refuses them. Prints one JSON object with what it saw on stdout and exits 0; anything
+// unexpected exits 1 with the reason on stderr.
 // Usage: node tfa.mjs BASE_URL EMAIL PASSWORD OUT_DIR
 import { createHmac } from 'node:crypto';
 import { chromium } from 'playwright-core';
@@ -161,6 +162,24 @@ try {
     return (await r.json()).response;
   });
   seen.backupCodeUsed = codes.find((c) => c.code === backup)?.isUsed === true;
+
+  // ---- third sign-in: wrong codes until identityd stops checking them ----
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+  await signInWithPassword();
+  const tries = [];
+  // The limit is 5 codes a minute: the 6th wrong one is refused at the latest.
+  for (let i = 0; i < 7 && !/wait a minute/i.test(tries[tries.length - 1] || ''); i++) {
+    await codeField.fill(wrongCode(key));
+    await codeField.press('Enter');
+    // Submitting hides the alert and disables the button until identityd has answered.
+    await page.waitForFunction(() => !document.getElementById('tfa-button').disabled &&
+                                     !document.getElementById('error').hidden);
+    tries.push((await alert.textContent()).trim());
+  }
+  seen.tooManyError = tries[tries.length - 1];
+  seen.tooManyAfter = tries.length;
+  seen.cookieAfterTooMany = (await cookieNamed('asc_auth_key')) !== undefined;
   seen.scriptErrors = scriptErrors;
   process.stdout.write(JSON.stringify(seen) + '\n');
 } catch (e) {
