@@ -1,16 +1,26 @@
 // identityd's sign-in page: what a DocSpace login client does, in plain JavaScript. It reads
 // /api/2.0/settings, computes DocSpace's passwordHash in the browser (WebCrypto PBKDF2, so the
 // password itself never leaves the page), signs in, then shows who is signed in, the
-// login-to-identity token and its claims, and signs out. The session lives in identityd's
-// HttpOnly cookie: this script never sees it. Text from the server is only ever set as
-// textContent, never parsed as HTML.
+// login-to-identity token and its claims, and signs out. When the account signs in with a second
+// factor, the same page asks for it: on the first time, it shows the QR code and key to link an
+// authenticator app, takes a code, then shows the backup codes once; afterwards, it takes a code
+// from the app or a backup code. The session lives in identityd's HttpOnly cookie, and so does
+// the confirm key of a half-done sign-in: this script never sees either. Text from the server is
+// only ever set as textContent, never parsed as HTML.
 'use strict';
 
 const $ = (id) => document.getElementById(id);
 
+// The second step under way: its confirm type and the `confirm` header naming it
+// ("type=TfaAuth&uid=..."), or null.
+let pending = null;
+
 // One call to identityd's API on this origin: {status, body} (body is null when not JSON).
-async function api(method, path, body) {
+// confirm, when given, is sent as the `confirm` header of the two-factor step.
+async function api(method, path, body, confirm) {
   const init = { method, credentials: 'same-origin', headers: {} };
+  if (confirm)
+    init.headers.confirm = confirm;
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -71,16 +81,17 @@ function messageOf(result) {
   return typeof message === 'string' ? message : '';
 }
 
-function show(signedIn) {
-  $('signin').hidden = signedIn;
-  $('signed-in').hidden = !signedIn;
+// Shows one of the page's views: 'signin', 'tfa', 'backup' or 'signed-in'.
+function show(view) {
+  for (const id of ['signin', 'tfa', 'backup', 'signed-in'])
+    $(id).hidden = id !== view;
 }
 
 // The signed-in view: who (from @self, or the token's claims), the token and its claims.
 async function showSignedIn() {
   const token = await api('GET', '/api/2.0/security/oauth2/token');
   if (token.status !== 200 || typeof token.body?.response !== 'string') {
-    show(false);
+    show('signin');
     if (token.status !== 401)
       fail('Signed in, but identityd gave no token (status ' + token.status + '). Try again.');
     return;
@@ -105,7 +116,7 @@ async function showSignedIn() {
   $('who').textContent = who.trim();
   $('token').value = token.body.response;
   $('claims').textContent = claims;
-  show(true);
+  show('signed-in');
   fail('');
   say('Signed in.');
   $('signout-button').focus();
@@ -137,7 +148,8 @@ async function signIn(event) {
                              { userName: email, passwordHash, session: false });
     $('password').value = '';
     if (result.status === 200 && result.body?.response?.tfa) {
-      fail('This account signs in with a second step, which this page does not offer yet.');
+      await startSecondStep(result.body.response);
+      return;
     } else if (result.status === 200) {
       await showSignedIn();
       return;
@@ -158,12 +170,167 @@ async function signIn(event) {
   }
 }
 
+// The confirm header of a challenge: the query string of its confirmUrl when that names one of
+// the two types and a user id, else null.
+function confirmOf(challenge) {
+  if (typeof challenge.confirmUrl !== 'string')
+    return null;
+  let url;
+  try {
+    url = new URL(challenge.confirmUrl, location.origin);
+  } catch {
+    return null;
+  }
+  const type = url.searchParams.get('type');
+  const uid = url.searchParams.get('uid');
+  if ((type !== 'TfaActivation' && type !== 'TfaAuth') || !/^[0-9a-f-]{36}$/i.test(uid || ''))
+    return null;
+  return { type, header: 'type=' + type + '&uid=' + uid };
+}
+
+// Back to the first step, forgetting the second (its confirm cookie expires on its own).
+function restart(message) {
+  pending = null;
+  $('tfa-code').value = '';
+  $('tfa-qr').removeAttribute('src');
+  $('tfa-key').textContent = '';
+  show('signin');
+  fail(message || '');
+  say('');
+  $('email').focus();
+}
+
+// Shows the second step for a sign-in that answered tfa:true: linking an app first when the
+// challenge is an activation, then the code field.
+async function startSecondStep(challenge) {
+  const confirm = confirmOf(challenge);
+  if (!confirm) {
+    fail('identityd asked for a second step this page does not know. Try again later.');
+    $('password').focus();
+    return;
+  }
+  pending = confirm;
+  const activation = confirm.type === 'TfaActivation';
+  $('tfa-code').value = '';
+  // Backup codes hold letters: a numeric keypad only while none exists yet.
+  $('tfa-code').inputMode = activation ? 'numeric' : 'text';
+  $('tfa-auth-hint').hidden = activation;
+  $('tfa-setup').hidden = true;
+  if (activation) {
+    const setup = await api('GET', '/api/2.0/settings/tfaapp/setup', undefined, confirm.header);
+    const info = setup.body?.response;
+    const image = info?.qrCodeSetupImageUrl;
+    const key = info?.manualEntryKey;
+    if (setup.status !== 200 || typeof image !== 'string' ||
+        !image.startsWith('data:image/png;base64,') || typeof key !== 'string') {
+      restart(setup.status === 401
+                  ? 'This sign-in has expired. Sign in again with your e-mail and password.'
+                  : 'identityd could not start linking your app (status ' + setup.status +
+                        '). Sign in again in a minute.');
+      return;
+    }
+    $('tfa-qr').src = image;
+    // In groups of four, as apps show keys; they ignore the spaces.
+    $('tfa-key').textContent = key.replace(/(.{4})(?=.)/g, '$1 ');
+    $('tfa-setup').hidden = false;
+  }
+  show('tfa');
+  fail('');
+  say(activation ? 'Link your authenticator app, then type its code.'
+                 : 'Type the code from your authenticator app.');
+  $('tfa-code').focus();
+}
+
+// Sends the code of the second step: the signed-in view, or the backup codes when this linked
+// the app.
+async function verifyCode(event) {
+  event.preventDefault();
+  fail('');
+  if (!pending) {
+    restart('Sign in again with your e-mail and password.');
+    return;
+  }
+  const field = $('tfa-code');
+  const code = field.value.replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9_-]{6}$/.test(code)) {
+    fail('Type the 6-digit code from your app, or one of your 6-character backup codes.');
+    field.focus();
+    return;
+  }
+  const button = $('tfa-button');
+  button.disabled = true;
+  say('Checking the code…');
+  try {
+    const result = await api('POST', '/api/2.0/settings/tfaapp/validate',
+                             { code, session: false }, pending.header);
+    field.value = '';
+    if (result.status === 200 && typeof result.body?.response === 'boolean') {
+      pending = null;
+      if (result.body.response)
+        await showBackupCodes();
+      else
+        await showSignedIn();
+      return;
+    }
+    if (result.status === 400) {
+      fail('That code is not right: type the current 6-digit code from your app, or a backup ' +
+           'code.');
+    } else if (result.status === 403) {
+      fail('Too many codes were tried. Wait a minute, then type the current code from your ' +
+           'app.');
+    } else if (result.status === 401) {
+      restart('This sign-in has expired. Sign in again with your e-mail and password.');
+      return;
+    } else if (result.status === 0) {
+      fail('identityd cannot be reached. Check your connection and try again.');
+    } else {
+      fail('identityd could not check the code (status ' + result.status +
+           '). Try again later.');
+    }
+    field.focus();
+  } finally {
+    button.disabled = false;
+    if (!$('error').hidden)
+      say('');
+  }
+}
+
+// After linking the app: its five backup codes, once, then on to the signed-in view.
+async function showBackupCodes() {
+  const result = await api('GET', '/api/2.0/settings/tfaappcodes');
+  const list = $('backup-codes');
+  list.replaceChildren();
+  const codes = Array.isArray(result.body?.response) ? result.body.response : [];
+  for (const entry of codes) {
+    if (typeof entry?.code !== 'string')
+      continue;
+    const item = document.createElement('li');
+    item.textContent = entry.code;
+    list.append(item);
+  }
+  show('backup');
+  if (result.status !== 200 || list.childElementCount === 0) {
+    fail('Your app is linked, but identityd could not show your backup codes (status ' +
+         result.status + '). Continue, and ask your administrator for new ones.');
+  } else {
+    fail('');
+  }
+  say('Your app is linked.');
+  $('backup-title').focus();
+}
+
+// Leaves the backup codes for the signed-in view, taking them off the page.
+async function continueSignedIn() {
+  $('backup-codes').replaceChildren();
+  await showSignedIn();
+}
+
 async function signOut() {
   await api('POST', '/api/2.0/authentication/logout');
   $('token').value = '';
   $('claims').textContent = '';
   $('who').textContent = '';
-  show(false);
+  show('signin');
   say('Signed out.');
   $('email').focus();
 }
@@ -171,6 +338,9 @@ async function signOut() {
 document.addEventListener('DOMContentLoaded', async () => {
   $('signin-form').addEventListener('submit', signIn);
   $('signout-button').addEventListener('click', signOut);
+  $('tfa-form').addEventListener('submit', verifyCode);
+  $('tfa-cancel').addEventListener('click', () => restart(''));
+  $('continue-button').addEventListener('click', continueSignedIn);
   const state = await api('GET', '/api/2.0/authentication');
   if (state.status === 200 && state.body?.response === true)
     await showSignedIn();

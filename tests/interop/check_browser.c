@@ -3,8 +3,11 @@
  * playwright-core (tests/interop/login.mjs), against the real server. A wrong then a right
  * password, the session cookie as the browser keeps it (HttpOnly, SameSite=Strict, out of the
  * page's reach), a reload that keeps the session, sign-out that ends it, and a screenshot in
- * the build tree's test-output folder. Also what /login answers without a browser: the
- * page's headers, and 404 when its files are not installed.
+ * the build tree's test-output folder. Then the two-factor steps (tests/interop/tfa.mjs), with
+ * two-factor sign-in turned on through the admin API: linking an app from the page's key, a
+ * wrong then a right code, the backup codes, and a later sign-in with one of them. Also what
+ * /login answers without a browser: the page's headers, and 404 when its files are not
+ * installed.
  */
 #include <check.h>
 #include <stdio.h>
@@ -88,6 +91,103 @@ START_TEST(sign_in_reload_sign_out)
 }
 END_TEST
 
+/* Turns two-factor sign-in on for the tenant, as its admin does, naming user_id as mandatory. */
+static void tfa_on(const char *admin, const char *password, const char *user_id)
+{
+    char *url = th_url(&srv, "/api/2.0/settings/tfaapp");
+    char *auth = th_basic(admin, password);
+    char *body = th_strf("{\"type\":\"App\",\"mandatoryUsers\":[\"%s\"]}", user_id);
+    const char *headers[] = {auth, "Content-Type: application/json", NULL};
+    th_response_t r;
+    th_http(&r, "PUT", url, headers, body, strlen(body), 0);
+    ck_assert_msg(r.status == 200, "PUT tfaapp: %ld %s", r.status, r.body);
+    th_response_dispose(&r);
+    free(body);
+    free(auth);
+    free(url);
+}
+
+/* The two-factor steps of the page: an app linked from the key it shows, a wrong code refused
+ * in words, the backup codes shown once, the session cookie; then a backup code in place of the
+ * app at the next sign-in. */
+START_TEST(two_factor_setup_and_backup_code)
+{
+    ck_assert_int_eq(
+        th_add_user(&env, "grace@example.com", "a second factor", "Grace", "Hopper", "user"), 0);
+    char *grace = th_user_guid(&env, "grace@example.com");
+    tfa_on("ada@example.com", "correct horse", grace);
+
+    char *script = th_strf("%s/tfa.mjs", th_getenv("IDD_INTEROP_DIR"));
+    const char *argv[] = {th_getenv("IDD_NODE"), script,       srv.base, "grace@example.com",
+                          "a second factor",     output_dir(), NULL};
+    char *out = NULL, *err = NULL;
+    int rc = th_run(argv, NULL, &out, &err);
+    ck_assert_msg(rc == 0, "tfa.mjs exit %d: %s", rc, err);
+    json_t *seen = th_json_parse(out);
+
+    /* The QR code is a PNG the page's policy lets load, next to a key of 20 random bytes. */
+    ck_assert_str_eq(json_string_value(json_object_get(seen, "qrSrc")), "data:image/png;base64,");
+    ck_assert_int_gt(json_integer_value(json_object_get(seen, "qrNaturalWidth")), 0);
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(seen, "csp")), "img-src 'self' data:"));
+    ck_assert_int_eq(json_integer_value(json_object_get(seen, "keyBytes")), 20);
+    json_t *field = json_object_get(seen, "codeField");
+    ck_assert_str_eq(json_string_value(json_object_get(field, "inputMode")), "numeric");
+    ck_assert_str_eq(json_string_value(json_object_get(field, "autocomplete")), "one-time-code");
+    ck_assert_int_eq(json_integer_value(json_object_get(field, "maxLength")), 6);
+    /* A wrong code says what to do. */
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(seen, "wrongCodeError")),
+                                 "That code is not right"));
+    /* The right one links the app: five backup codes of six characters, to keep safe. */
+    json_t *codes = json_object_get(seen, "backupCodes");
+    ck_assert_int_eq(json_array_size(codes), 5);
+    for (size_t i = 0; i < json_array_size(codes); i++) {
+        const char *code = json_string_value(json_array_get(codes, i));
+        ck_assert_int_eq(strlen(code), 6);
+        ck_assert_uint_eq(strspn(code, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "0123456789-_"),
+                          6);
+    }
+    ck_assert(json_is_true(json_object_get(seen, "keepSafe")));
+    ck_assert(json_is_false(json_object_get(seen, "alertAfterRightCode")));
+    /* Signed in, with the session cookie as the browser keeps it, and the codes off the page. */
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(seen, "who")), "Grace"));
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(seen, "claims"), "user_email")),
+        "grace@example.com");
+    json_t *cookie = json_object_get(seen, "cookie");
+    ck_assert(json_is_true(json_object_get(cookie, "httpOnly")));
+    ck_assert_str_eq(json_string_value(json_object_get(cookie, "sameSite")), "Strict");
+    ck_assert(json_is_false(json_object_get(seen, "confirmCookieLeft")));
+    ck_assert_int_eq(json_integer_value(json_object_get(seen, "codesLeftOnPage")), 0);
+    ck_assert(json_is_false(json_object_get(seen, "cookieAfterSignOut")));
+    /* The next sign-in asks for a code only, and a backup code does, once. */
+    ck_assert(json_is_false(json_object_get(seen, "secondStepShowsQr")));
+    ck_assert_str_eq(json_string_value(json_object_get(seen, "secondStepInputMode")), "text");
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(seen, "whoAfterBackupCode")), "Grace"));
+    ck_assert(json_is_true(json_object_get(seen, "cookieAfterBackupCode")));
+    ck_assert(json_is_true(json_object_get(seen, "backupCodeUsed")));
+    /* Too many wrong codes: the page says to wait, within the limit's 5 (+1 refused). */
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(seen, "tooManyError")), "Wait a minute"));
+    ck_assert_int_le(json_integer_value(json_object_get(seen, "tooManyAfter")), 6);
+    ck_assert(json_is_false(json_object_get(seen, "cookieAfterTooMany")));
+    ck_assert_int_eq(json_array_size(json_object_get(seen, "scriptErrors")), 0);
+    /* Both screenshots are PNGs. */
+    ck_assert(th_file_contains(json_string_value(json_object_get(seen, "setupScreenshot")),
+                               "\x89PNG\r\n\x1a\n", 8));
+    ck_assert(th_file_contains(json_string_value(json_object_get(seen, "codesScreenshot")),
+                               "\x89PNG\r\n\x1a\n", 8));
+
+    json_decref(seen);
+    free(out);
+    free(err);
+    free(script);
+    free(grace);
+}
+END_TEST
+
 /* Without a browser: the page, its script and style sheet, with their types and headers. */
 START_TEST(page_files_and_headers)
 {
@@ -152,6 +252,7 @@ static Suite *browser_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 180);
     tcase_add_test(tc, sign_in_reload_sign_out);
+    tcase_add_test(tc, two_factor_setup_and_backup_code);
     tcase_add_test(tc, page_files_and_headers);
     tcase_add_test(tc, page_not_installed);
     suite_add_tcase(s, tc);
