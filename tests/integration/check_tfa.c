@@ -709,6 +709,53 @@ START_TEST(trusted_keys_unlink)
 }
 END_TEST
 
+/* tfa.secret: docspace: the key is DocSpace's (16 base32 characters: 10 ASCII bytes derived
+ * from a salt and the machine key), and codes computed from it sign in. identityd -t refuses
+ * the mode when no HS256 key has a machine key to derive from. */
+START_TEST(docspace_secrets)
+{
+    ck_assert_int_eq(th_server_stop(&srv), 0);
+    th_env_write_config(&env,
+                        "bruteforce: { attempts: 50, window: 60, block: 60 }\n"
+                        "tfa: { secret: docspace }\n",
+                        NULL);
+    const char *test_argv[] = {th_bin(), "-t", "-c", env.config, NULL};
+    char *out = NULL, *err = NULL;
+    ck_assert_int_ne(th_run(test_argv, NULL, &out, &err), 0);
+    ck_assert_msg(strstr(err, "tfa.secret: docspace") != NULL, "-t said: %s", err);
+    free(out);
+    free(err);
+    th_env_write_config(
+        &env,
+        "bruteforce: { attempts: 50, window: 60, block: 60 }\n"
+        "tfa: { secret: docspace }\n",
+        "keys:\n  - { kid: test-es256, alg: ES256, file: es256.pem, state: active }\n"
+        "  - { kid: docspace, alg: HS256, machine_key: \"1123askdasjklasbnd\","
+        " state: published }\n");
+    th_server_start(&srv, &env);
+    turn_on();
+    char *cookie, *confirm, *token = NULL;
+    json_t *s1 = challenge(USER, USER_PASS, "TfaActivation", &cookie, &confirm);
+    const char *key = json_string_value(json_object_get(s1, "tfaKey"));
+    ck_assert_msg(key != NULL && strlen(key) == 16, "a DocSpace key: %s", key ? key : "-");
+    /* The secret is printable ASCII, as DocSpace's base64url prefix is. */
+    unsigned char raw[16];
+    ck_assert_uint_eq(base32_decode(key, raw), 10);
+    for (int i = 0; i < 10; i++)
+        ck_assert_msg(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+                             raw[i]) != NULL,
+                      "byte %d of the secret is not base64url", i);
+    char good[7];
+    totp(key, 0, good);
+    ck_assert_int_eq(sdk_step(USER_PASS, good, NULL, &token), 200);
+    ck_assert(signed_in_with(token));
+    json_decref(s1);
+    free(token);
+    free(cookie);
+    free(confirm);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("tfa");
@@ -720,6 +767,7 @@ int main(void)
     tcase_add_test(tc, web_flow);
     tcase_add_test(tc, attempt_limit);
     tcase_add_test(tc, trusted_keys_unlink);
+    tcase_add_test(tc, docspace_secrets);
     suite_add_tcase(s, tc);
     return th_run_suite(s);
 }
