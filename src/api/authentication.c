@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/body.h"
 #include "identityd/api/api.h"
 #include "identityd/auth/auth.h"
 #include "identityd/auth/tfa.h"
@@ -32,20 +33,6 @@ typedef struct signin_request {
     char code[CODE_MAX + 1];
     size_t code_len;
 } signin_request_t;
-
-/* A member that must be a string when present and not null. Returns 0 (absent: *out NULL),
- * or -1 for another type or an embedded NUL. */
-static int optional_string(json_t *body, const char *name, const char **out)
-{
-    json_t *v = json_object_get(body, name);
-    *out = NULL;
-    if (v == NULL || json_is_null(v))
-        return 0;
-    if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
-        return -1;
-    *out = json_string_value(v);
-    return 0;
-}
 
 /* Starts a session for user and answers with the token (AuthenticationTokenDto) and the
  * cookie; tfa tells whether a second factor was given. */
@@ -177,13 +164,13 @@ static void signin(idd_request_t *r, bool with_code)
         problem = "The request body must be a JSON object";
         goto done;
     }
-    if (optional_string(body, "userName", &user_name) != 0 || user_name == NULL ||
+    if (idd_api_string_member(body, "userName", &user_name) != 0 || user_name == NULL ||
         *user_name == '\0') {
         problem = "userName is required";
         goto done;
     }
-    if (optional_string(body, "password", &password) != 0 ||
-        optional_string(body, "passwordHash", &client_hash) != 0) {
+    if (idd_api_string_member(body, "password", &password) != 0 ||
+        idd_api_string_member(body, "passwordHash", &client_hash) != 0) {
         problem = "password and passwordHash must be strings";
         goto done;
     }
@@ -219,7 +206,7 @@ static void signin(idd_request_t *r, bool with_code)
     const char *code = NULL;
     size_t code_len = 0;
     if (with_code) {
-        if (optional_string(body, "code", &code) != 0) {
+        if (idd_api_string_member(body, "code", &code) != 0) {
             problem = "code must be a string";
             goto done;
         }

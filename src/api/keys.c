@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "api/body.h"
 #include "identityd/api/api.h"
 #include "identityd/cred/apikey.h"
 #include "identityd/auth/auth.h"
@@ -95,20 +96,6 @@ static void store_failed(idd_request_t *r, const char *what, int rc)
 
 /* ---- reading requests ---- */
 
-/* Parses the JSON object body; answers 400 and returns NULL otherwise. The caller owns it. */
-static json_t *read_body(idd_request_t *r)
-{
-    json_error_t error;
-    json_t *body =
-        json_loadb(r->req->entity.base, r->req->entity.len, JSON_REJECT_DUPLICATES, &error);
-    if (body == NULL || !json_is_object(body)) {
-        json_decref(body);
-        idd_respond_error(r->req, 400, "The request body must be a JSON object");
-        return NULL;
-    }
-    return body;
-}
-
 /* The rules are cred's (idd_apikey_check_name and the others), which identityctl applies
  * too; what is left here is turning JSON into the C values they take. */
 
@@ -180,7 +167,7 @@ void idd_api_keys_create(idd_request_t *r, idd_principal_t *p)
     char key[IDD_APIKEY_LEN + 1] = "";
     const char *problem = NULL;
     memset(&k, 0, sizeof(k));
-    json_t *body = read_body(r);
+    json_t *body = idd_api_body_object(r);
     if (body == NULL)
         return;
     if (p->user.role == IDD_ROLE_GUEST) {
@@ -362,7 +349,7 @@ void idd_api_keys_update(idd_request_t *r, idd_principal_t *p)
     idd_apikey_t k;
     char perms[IDD_APIKEY_PERMISSIONS_MAX + 1];
     const char *problem = NULL;
-    json_t *body = read_body(r);
+    json_t *body = idd_api_body_object(r);
     if (body == NULL)
         return;
     json_t *name = json_object_get(body, "name");

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/body.h"
 #include "identityd/api/api.h"
 #include "identityd/auth/tfa.h"
 #include "identityd/core/buf.h"
@@ -31,38 +32,20 @@
 #define TOO_MANY "You have sent too many text messages. Please try again later."
 #define NO_PERMISSION "No permissions to perform this action"
 
-/* Parses the request body as a JSON object; answers 400 and returns NULL otherwise. */
-static json_t *body_object(idd_request_t *r)
-{
-    json_error_t error;
-    json_t *body =
-        json_loadb(r->req->entity.base, r->req->entity.len, JSON_REJECT_DUPLICATES, &error);
-    if (body == NULL || !json_is_object(body)) {
-        json_decref(body);
-        idd_respond_error(r->req, 400, "The request body must be a JSON object");
-        return NULL;
-    }
-    return body;
-}
-
 /* A string member: NULL when absent or null, *bad when of another type or holding a NUL. */
 static const char *member_string(json_t *o, const char *name, bool *bad)
 {
-    json_t *v = json_object_get(o, name);
-    if (v == NULL || json_is_null(v))
-        return NULL;
-    if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
+    const char *v;
+    if (idd_api_string_member(o, name, &v) != 0)
         *bad = true;
-        return NULL;
-    }
-    return json_string_value(v);
+    return v;
 }
 
 /* ---- POST /api/2.0/authentication/confirm ---- */
 
 void idd_api_auth_confirm(idd_request_t *r, idd_principal_t *p)
 {
-    json_t *body = body_object(r);
+    json_t *body = idd_api_body_object(r);
     if (body == NULL)
         return;
     bool bad = false;
@@ -178,7 +161,7 @@ void idd_api_tfa_setup(idd_request_t *r, idd_principal_t *p)
 
 void idd_api_tfa_validate(idd_request_t *r, idd_principal_t *p)
 {
-    json_t *body = body_object(r);
+    json_t *body = idd_api_body_object(r);
     idd_wipe(r->req->entity.base, r->req->entity.len);
     if (body == NULL)
         return;
@@ -350,7 +333,7 @@ static int put_settings(idd_request_t *r, idd_principal_t *p)
         idd_respond_error(r->req, 403, "Access denied");
         return -1;
     }
-    json_t *body = body_object(r);
+    json_t *body = idd_api_body_object(r);
     if (body == NULL)
         return -1;
     idd_tenant_tfa_t t;
@@ -474,17 +457,23 @@ void idd_api_tfa_confirm_link(idd_request_t *r, idd_principal_t *p)
 
 /* ---- backup codes and unlinking ---- */
 
-static void codes_json(idd_buf_t *b, const idd_tfa_codes_t *codes)
+/* Answers with the codes ([{isUsed, code}] x 5) and wipes them. */
+static void respond_codes(idd_request_t *r, idd_tfa_codes_t *codes)
 {
-    idd_buf_putc(b, '[');
+    idd_buf_t b;
+    idd_buf_init(&b);
+    idd_buf_putc(&b, '[');
     for (int i = 0; i < IDD_TFA_CODE_COUNT; i++) {
-        idd_buf_puts(b, i ? ",{\"isUsed\":" : "{\"isUsed\":");
-        idd_buf_puts(b, codes->used[i] ? "true" : "false");
-        idd_buf_puts(b, ",\"code\":\"");
-        idd_buf_puts(b, codes->code[i]); /* the alphabet needs no escaping */
-        idd_buf_puts(b, "\"}");
+        idd_buf_puts(&b, i ? ",{\"isUsed\":" : "{\"isUsed\":");
+        idd_buf_puts(&b, codes->used[i] ? "true" : "false");
+        idd_buf_puts(&b, ",\"code\":\"");
+        idd_buf_puts(&b, codes->code[i]); /* the alphabet needs no escaping */
+        idd_buf_puts(&b, "\"}");
     }
-    idd_buf_putc(b, ']');
+    idd_buf_putc(&b, ']');
+    idd_wipe(codes, sizeof(*codes));
+    idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, IDD_TFA_CODE_COUNT);
+    idd_buf_dispose_secret(&b);
 }
 
 /* The caller's linked binding, when the tenant has two-factor sign-in on; answers 403 (or
@@ -518,12 +507,7 @@ void idd_api_tfa_codes(idd_request_t *r, idd_principal_t *p)
         idd_respond_error(r->req, 503, "Service unavailable");
         return;
     }
-    idd_buf_t out;
-    idd_buf_init(&out);
-    codes_json(&out, &codes);
-    idd_wipe(&codes, sizeof(codes));
-    idd_respond_envelope(r->req, r->origin, 200, out.data, out.len, IDD_TFA_CODE_COUNT);
-    idd_buf_dispose_secret(&out);
+    respond_codes(r, &codes);
 }
 
 void idd_api_tfa_new_codes(idd_request_t *r, idd_principal_t *p)
@@ -548,17 +532,12 @@ void idd_api_tfa_new_codes(idd_request_t *r, idd_principal_t *p)
         return;
     }
     idd_log_info("user %s made new backup codes", p->user.id);
-    idd_buf_t out;
-    idd_buf_init(&out);
-    codes_json(&out, &codes);
-    idd_wipe(&codes, sizeof(codes));
-    idd_respond_envelope(r->req, r->origin, 200, out.data, out.len, IDD_TFA_CODE_COUNT);
-    idd_buf_dispose_secret(&out);
+    respond_codes(r, &codes);
 }
 
 void idd_api_tfa_new_app(idd_request_t *r, idd_principal_t *p)
 {
-    json_t *body = r->req->entity.len > 0 ? body_object(r) : json_object();
+    json_t *body = r->req->entity.len > 0 ? idd_api_body_object(r) : json_object();
     if (body == NULL)
         return;
     bool bad = false;
