@@ -25,6 +25,7 @@
 #include "identityd/api/api.h"
 #include "identityd/app/app.h"
 #include "identityd/auth/auth.h"
+#include "identityd/auth/credcache.h"
 #include "identityd/core/attempts.h"
 #include "identityd/core/bruteforce.h"
 #include "identityd/core/common.h"
@@ -607,6 +608,7 @@ int main(int argc, char **argv)
         goto done;
     }
     app.apikey_usage = idd_apikey_usage_new();
+    app.credcache = idd_credcache_new((size_t)cfg->cache_entries);
     app.tfa_attempts = idd_attempts_new((size_t)cfg->tfa_slots, cfg->tfa_attempts,
                                         (int64_t)cfg->tfa_attempts_window * 1000);
     if (app.tfa_attempts == NULL) {
@@ -641,6 +643,7 @@ done:
     idd_workers_free(app.workers);
     idd_workers_free(app.outbound);
     idd_apikey_usage_free(app.apikey_usage);
+    idd_credcache_free(app.credcache);
     free(app.thread_metrics);
     idd_bruteforce_free(app.bruteforce);
     idd_attempts_free(app.tfa_attempts);

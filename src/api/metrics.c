@@ -13,6 +13,7 @@
 #include <h2o/version.h>
 
 #include "identityd/api/api.h"
+#include "identityd/auth/credcache.h"
 #include "identityd/core/buf.h"
 #include "identityd/core/jwa.h"
 
@@ -200,6 +201,42 @@ static void caches(idd_buf_t *b, idd_app_t *app, const idd_gen_t *gen)
                    o.introspection_misses);
 }
 
+/* The shared credential cache: lookups by kind (a miss is a store read), its change
+ * checks and the change version and epoch they saw. */
+static void credcache(idd_buf_t *b, idd_app_t *app)
+{
+    static const char *const kinds[IDD_METRICS_CREDCACHE_KINDS] = {"session", "apikey", "basic",
+                                                                   "tenant_tfa"};
+    if (app->credcache == NULL)
+        return;
+    help(b, "identityd_credcache_lookups_total", "counter",
+         "Credential cache lookups by kind; a miss reads the store.");
+    for (int k = 0; k < IDD_METRICS_CREDCACHE_KINDS; k++) {
+        unsigned long n[2] = {0, 0};
+        for (int t = 0; t < app->n_thread_metrics; t++)
+            for (int i = 0; i < 2; i++)
+                n[i] += atomic_load_explicit(&app->thread_metrics[t].credcache[k][i],
+                                             memory_order_relaxed);
+        idd_buf_printf(b,
+                       "identityd_credcache_lookups_total{kind=\"%s\",result=\"hit\"} %lu\n"
+                       "identityd_credcache_lookups_total{kind=\"%s\",result=\"miss\"} %lu\n",
+                       kinds[k], n[0], kinds[k], n[1]);
+    }
+    help(b, "identityd_credcache_entries", "gauge", "Entries the credential cache holds at most.");
+    idd_buf_printf(b, "identityd_credcache_entries %zu\n", idd_credcache_entries(app->credcache));
+    help(b, "identityd_credcache_change_checks_total", "counter",
+         "Checks of the store's change version (writes by other processes), all loops.");
+    idd_buf_printf(b, "identityd_credcache_change_checks_total %lu\n",
+                   idd_credcache_checks(app->credcache));
+    help(b, "identityd_credcache_change_version", "gauge",
+         "The store's change version as last checked (-1 before the first check).");
+    idd_buf_printf(b, "identityd_credcache_change_version %lld\n",
+                   (long long)idd_credcache_version(app->credcache));
+    help(b, "identityd_credcache_epoch", "counter",
+         "Invalidations of the credential cache: local writes and changes seen, from 1.");
+    idd_buf_printf(b, "identityd_credcache_epoch %lu\n", idd_store_epoch());
+}
+
 static void process(idd_buf_t *b, idd_app_t *app, const idd_gen_t *gen)
 {
     help(b, "identityd_database_errors_total", "counter",
@@ -234,5 +271,6 @@ void idd_api_metrics_write(idd_app_t *app, const idd_gen_t *gen, idd_buf_t *b)
     tokens(b, app);
     workers(b, app);
     caches(b, app, gen);
+    credcache(b, app);
     process(b, app, gen);
 }

@@ -1,6 +1,7 @@
 /*
- * API keys as credentials. Checking a key is one HMAC and one indexed lookup (the key is
- * 256 random bits: no KDF is needed or wanted), plus the creator's row. Nothing is written
+ * API keys as credentials. Checking a key is one HMAC and one lookup in the credential
+ * cache (the key is 256 random bits: no KDF is needed or wanted); on a miss, the key's row
+ * and its creator's from the store, kept in the cache (auth/credcache.h). Nothing is written
  * on the request path: the use is noted in a small shared table, and thread 0 writes the
  * table out once a minute (and main() once more at shutdown), one row update per key.
  */
@@ -11,6 +12,7 @@
 
 #include "identityd/cred/apikey.h"
 #include "identityd/auth/auth.h"
+#include "identityd/auth/credcache.h"
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
 #include "identityd/core/log.h"
@@ -103,48 +105,74 @@ int idd_apikey_usage_flush(idd_apikey_usage_t *u, idd_store_t *store)
     return rc;
 }
 
+/* The key's row and its creator's, from the store: what the cache keeps of a key. Returns
+ * IDD_ENOTFOUND when either row is missing, or a store error. */
+static int apikey_load(idd_store_t *store, const unsigned char digest[IDD_SESSION_DIGEST_LEN],
+                       idd_cc_cred_t *out)
+{
+    idd_apikey_t k;
+    idd_user_t u;
+    int rc = idd_store_apikey_by_digest(store, digest, &k);
+    if (rc == 0 && !idd_ct_equal(k.digest, digest, IDD_SESSION_DIGEST_LEN))
+        rc = IDD_ENOTFOUND;
+    if (rc == 0)
+        rc = idd_store_user_by_id(store, k.created_by, &u);
+    if (rc != 0)
+        return rc;
+    idd_wipe(u.password, sizeof(u.password));
+    memset(out, 0, sizeof(*out));
+    out->tenant_id = k.tenant_id;
+    out->expires = k.expires;
+    out->active = k.active;
+    memcpy(out->apikey_id, k.id, sizeof(out->apikey_id));
+    idd_apikey_scopes(k.permissions, out->scopes, sizeof(out->scopes));
+    idd_cc_user_from(&out->user, &u);
+    return 0;
+}
+
 void idd_auth_apikey(idd_request_t *r, h2o_iovec_t key, idd_auth_done_fn done)
 {
-    idd_store_t *store = r->thread->store;
     unsigned char digest[IDD_SESSION_DIGEST_LEN];
-    idd_apikey_t k;
+    idd_cc_cred_t k;
     idd_principal_t *p = NULL;
     idd_auth_result_t result = IDD_AUTH_DENY;
+    idd_credcache_t *cache = r->app->credcache;
 
     if (!idd_apikey_well_formed(key.base, key.len) ||
         idd_apikey_digest(&r->app->pepper, key.base, key.len, digest) != 0)
         goto done;
-    int rc = idd_store_apikey_by_digest(store, digest, &k);
-    if (rc != 0) {
-        if (rc != IDD_ENOTFOUND)
-            result = IDD_AUTH_ERROR;
-        goto done;
+    bool hit = cache != NULL && idd_credcache_get(cache, IDD_CC_APIKEY, digest, &k);
+    if (r->thread->metrics != NULL)
+        idd_metrics_add(&r->thread->metrics->credcache[IDD_CC_APIKEY][hit ? 0 : 1], 1);
+    if (!hit) {
+        /* The epoch before the read: a change committed after it makes the entry stale. */
+        unsigned long epoch = idd_store_epoch();
+        int rc = apikey_load(r->thread->store, digest, &k);
+        if (rc != 0) {
+            if (rc != IDD_ENOTFOUND)
+                result = IDD_AUTH_ERROR;
+            goto done;
+        }
+        if (cache != NULL)
+            idd_credcache_put(cache, IDD_CC_APIKEY, digest, &k, epoch);
     }
     int64_t now = idd_now();
-    if (!k.active || (k.expires != 0 && k.expires <= now) || k.tenant_id != r->tenant->id ||
-        !idd_ct_equal(k.digest, digest, sizeof(digest))) {
+    if (!k.active || (k.expires != 0 && k.expires <= now) || k.tenant_id != r->tenant->id) {
         /* Counted as expired only when that is all that is wrong with it. */
-        r->auth_expired = k.active && k.expires != 0 && k.expires <= now &&
-                          k.tenant_id == r->tenant->id &&
-                          idd_ct_equal(k.digest, digest, sizeof(digest));
+        r->auth_expired =
+            k.active && k.expires != 0 && k.expires <= now && k.tenant_id == r->tenant->id;
         goto done;
     }
+    if (k.user.status != IDD_USER_ACTIVE || k.user.tenant_id != k.tenant_id)
+        goto done;
 
     p = h2o_mem_alloc_pool(&r->req->pool, sizeof(*p));
     memset(p, 0, sizeof(*p));
-    rc = idd_store_user_by_id(store, k.created_by, &p->user);
-    if (rc != 0) {
-        if (rc != IDD_ENOTFOUND)
-            result = IDD_AUTH_ERROR;
-        goto done;
-    }
-    idd_wipe(p->user.password, sizeof(p->user.password));
-    if (p->user.status != IDD_USER_ACTIVE || p->user.tenant_id != k.tenant_id)
-        goto done;
+    idd_cc_user_to(&p->user, &k.user);
     p->via = IDD_CRED_APIKEY;
-    memcpy(p->apikey_id, k.id, sizeof(p->apikey_id));
-    idd_apikey_scopes(k.permissions, p->scopes, sizeof(p->scopes));
-    usage_note(r->app->apikey_usage, k.id, now);
+    memcpy(p->apikey_id, k.apikey_id, sizeof(p->apikey_id));
+    memcpy(p->scopes, k.scopes, sizeof(p->scopes));
+    usage_note(r->app->apikey_usage, k.apikey_id, now);
     result = IDD_AUTH_OK;
 
 done:

@@ -3,6 +3,7 @@
  * the only place that turns a failed authentication into 401 or 403.
  */
 #include "identityd/auth/auth.h"
+#include "identityd/auth/credcache.h"
 #include "identityd/auth/tfa.h"
 
 #include <stdio.h>
@@ -354,6 +355,19 @@ static void on_prune(h2o_timeout_entry_t *entry)
     h2o_timeout_link(t->http->ctx.loop, more ? &a->prune_soon : &a->prune_timeout, &a->prune_entry);
 }
 
+/* Every loop, every cache.check_interval_ms: has another process ended or narrowed a
+ * credential? One tiny store read; the cache is emptied when the answer is yes. */
+static void on_changes(h2o_timeout_entry_t *entry)
+{
+    idd_auth_thread_t *a = H2O_STRUCT_FROM_MEMBER(idd_auth_thread_t, changes_entry, entry);
+    idd_thread_t *t = a->thread;
+    int rc = idd_credcache_check(t->app->credcache, t->store);
+    if (rc != 0)
+        idd_log_warn("credential cache: could not read the store's change version: %s",
+                     idd_strerror(rc));
+    h2o_timeout_link(t->http->ctx.loop, &a->changes_timeout, &a->changes_entry);
+}
+
 int idd_auth_thread_init(idd_thread_t *t)
 {
     idd_auth_thread_t *a = idd_xcalloc(1, sizeof(*a));
@@ -368,6 +382,12 @@ int idd_auth_thread_init(idd_thread_t *t)
     a->delay_max_waiting = (size_t)t->gen->cfg->bruteforce_login_delay_waiting;
     if (a->delay_ms > 0)
         h2o_timeout_init(t->http->ctx.loop, &a->delay_timeout, (uint64_t)a->delay_ms);
+    if (t->app->credcache != NULL) {
+        h2o_timeout_init(t->http->ctx.loop, &a->changes_timeout,
+                         (uint64_t)t->gen->cfg->cache_check_interval_ms);
+        a->changes_entry.cb = on_changes;
+        h2o_timeout_link(t->http->ctx.loop, &a->changes_timeout, &a->changes_entry);
+    }
     if (t->index == 0) {
         h2o_timeout_init(t->http->ctx.loop, &a->flush_timeout, USAGE_FLUSH_MS);
         a->flush_entry.cb = on_flush;
@@ -387,6 +407,11 @@ void idd_auth_thread_dispose(idd_thread_t *t)
     idd_auth_thread_t *a = t->auth;
     if (a == NULL)
         return;
+    if (t->app->credcache != NULL) {
+        if (h2o_timeout_is_linked(&a->changes_entry))
+            h2o_timeout_unlink(&a->changes_entry);
+        h2o_timeout_dispose(t->http->ctx.loop, &a->changes_timeout);
+    }
     if (t->index == 0) {
         if (h2o_timeout_is_linked(&a->flush_entry))
             h2o_timeout_unlink(&a->flush_entry);

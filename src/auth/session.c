@@ -1,16 +1,18 @@
 /*
  * Sign-in sessions: identityd's own asc_auth_key. A token is 32 bytes from the CSPRNG
  * (43 base64url characters); the store keeps only HMAC-SHA256(pepper, "session:" token),
- * so a copy of the database yields no usable token. Every use looks the login event up, so
- * a logout or revocation is seen at once by every thread and process; the user row is read
- * too, and a disabled user or a changed password (auth_version moved on) ends the session
- * even if nothing marked it inactive.
+ * so a copy of the database yields no usable token. Every use looks the login event and its
+ * user up in the credential cache (auth/credcache.h), or in the store on a miss: a logout or
+ * revocation made here is seen at once by every thread, one made by another process after
+ * the next change check (cache.check_interval_ms). A disabled user or a changed password
+ * (auth_version moved on) ends the session even if nothing marked it inactive.
  */
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "identityd/auth/auth.h"
+#include "identityd/auth/credcache.h"
 #include "identityd/core/b64.h"
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
@@ -32,11 +34,44 @@ static bool token_well_formed(h2o_iovec_t t)
     return true;
 }
 
+/* The session's row and its user's, from the store: what the cache keeps of a session.
+ * IDD_ENOTFOUND when the session is unknown; *user_found tells whether the user was. */
+static int session_load(idd_store_t *store, const unsigned char digest[IDD_SESSION_DIGEST_LEN],
+                        idd_cc_cred_t *out, bool *user_found)
+{
+    idd_session_t session;
+    idd_user_t u;
+    *user_found = false;
+    int rc = idd_store_session_by_digest(store, digest, &session);
+    if (rc == 0 && !idd_ct_equal(session.digest, digest, IDD_SESSION_DIGEST_LEN))
+        rc = IDD_ENOTFOUND;
+    if (rc != 0)
+        return rc;
+    memset(out, 0, sizeof(*out));
+    out->tenant_id = session.tenant_id;
+    out->expires = session.expires;
+    out->active = session.active;
+    out->session_id = session.id;
+    out->last_seen = session.last_seen;
+    out->auth_version = session.auth_version;
+    idd_wipe(session.digest, sizeof(session.digest));
+    rc = idd_store_user_by_id(store, session.user_id, &u);
+    if (rc == IDD_ENOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    idd_wipe(u.password, sizeof(u.password));
+    idd_cc_user_from(&out->user, &u);
+    *user_found = true;
+    return 0;
+}
+
 void idd_auth_session(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done)
 {
     idd_store_t *store = r->thread->store;
+    idd_credcache_t *cache = r->app->credcache;
     unsigned char digest[IDD_SESSION_DIGEST_LEN];
-    idd_session_t session;
+    idd_cc_cred_t session;
     idd_principal_t *p = NULL;
     /* A token that is not one of ours (wrong shape, or no such session) is declined, so
      * that the caller may still try it as an authority's opaque token; one of ours that no
@@ -46,42 +81,53 @@ void idd_auth_session(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done
     if (!token_well_formed(token) || idd_keyed_digest(&r->app->pepper, IDD_DIGEST_LABEL_SESSION,
                                                       token.base, token.len, digest) != 0)
         goto done;
-    int rc = idd_store_session_by_digest(store, digest, &session);
-    if (rc != 0) {
-        if (rc != IDD_ENOTFOUND)
-            result = IDD_AUTH_ERROR;
-        goto done;
+    bool hit = cache != NULL && idd_credcache_get(cache, IDD_CC_SESSION, digest, &session);
+    if (r->thread->metrics != NULL)
+        idd_metrics_add(&r->thread->metrics->credcache[IDD_CC_SESSION][hit ? 0 : 1], 1);
+    if (!hit) {
+        /* The epoch before the read: a change committed after it makes the entry stale. */
+        unsigned long epoch = idd_store_epoch();
+        bool user_found = false;
+        int rc = session_load(store, digest, &session, &user_found);
+        if (rc != 0) {
+            if (rc != IDD_ENOTFOUND)
+                result = IDD_AUTH_ERROR;
+            goto done;
+        }
+        if (!user_found) {
+            result = IDD_AUTH_DENY;
+            goto done;
+        }
+        if (cache != NULL)
+            idd_credcache_put(cache, IDD_CC_SESSION, digest, &session, epoch);
     }
     result = IDD_AUTH_DENY;
+    /* The expiry against the clock on every use, cached or not. */
     int64_t now = idd_now();
-    if (!session.active || session.expires <= now || session.tenant_id != r->tenant->id ||
-        !idd_ct_equal(session.digest, digest, sizeof(digest))) {
+    if (!session.active || session.expires <= now || session.tenant_id != r->tenant->id) {
         /* Counted as expired only when that is all that is wrong with it. */
-        r->auth_expired = session.active && session.expires <= now &&
-                          session.tenant_id == r->tenant->id &&
-                          idd_ct_equal(session.digest, digest, sizeof(digest));
+        r->auth_expired =
+            session.active && session.expires <= now && session.tenant_id == r->tenant->id;
         goto done;
     }
+    if (session.user.status != IDD_USER_ACTIVE ||
+        session.user.auth_version != session.auth_version ||
+        session.user.tenant_id != r->tenant->id)
+        goto done;
 
+    /* last_seen is written at most once a minute per session, not on every request; the
+     * cached entry remembers the write, so the next minute's requests read nothing. */
+    if (now - session.last_seen >= TOUCH_INTERVAL) {
+        if (idd_store_session_touch(store, session.session_id, now) != 0)
+            idd_log_warn("session %lld: could not record last use", (long long)session.session_id);
+        else if (cache != NULL)
+            idd_credcache_seen(cache, digest, now);
+    }
     p = h2o_mem_alloc_pool(&r->req->pool, sizeof(*p));
     memset(p, 0, sizeof(*p));
-    rc = idd_store_user_by_id(store, session.user_id, &p->user);
-    if (rc != 0) {
-        if (rc != IDD_ENOTFOUND)
-            result = IDD_AUTH_ERROR;
-        goto done;
-    }
-    idd_wipe(p->user.password, sizeof(p->user.password));
-    if (p->user.status != IDD_USER_ACTIVE || p->user.auth_version != session.auth_version ||
-        p->user.tenant_id != r->tenant->id)
-        goto done;
-
-    /* last_seen is written at most once a minute per session, not on every request. */
-    if (now - session.last_seen >= TOUCH_INTERVAL &&
-        idd_store_session_touch(store, session.id, now) != 0)
-        idd_log_warn("session %lld: could not record last use", (long long)session.id);
+    idd_cc_user_to(&p->user, &session.user);
     p->via = IDD_CRED_SESSION;
-    p->session_id = session.id;
+    p->session_id = session.session_id;
     snprintf(p->scopes, sizeof(p->scopes), "%s", IDD_SCOPE_ALL_WRITE);
     result = IDD_AUTH_OK;
 

@@ -29,6 +29,7 @@
 
 #include "auth/record_upgrade.h"
 #include "identityd/auth/auth.h"
+#include "identityd/auth/credcache.h"
 #include "identityd/core/bruteforce.h"
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
@@ -262,6 +263,15 @@ static bool cached_credential(idd_request_t *r, const signin_check_t *c)
     return e->expires_ms > idd_monotonic_ms() && idd_ct_equal(e->key, c->key, 32);
 }
 
+/* Whether the user row read for a remembered credential matches what this loop verified. */
+static bool basic_cache_hit(idd_request_t *r, const signin_check_t *c)
+{
+    const cache_entry_t *e = cache_slot(r->thread->auth->basic_cache, c->key);
+    return c->user_found && may_sign_in(&c->user) && e->expires_ms > idd_monotonic_ms() &&
+           idd_ct_equal(e->key, c->key, 32) && strcmp(e->user_id, c->user.id) == 0 &&
+           e->auth_version == c->user.auth_version;
+}
+
 /* ---- failures answered at a fixed step after the check began ---- */
 
 /* A failed sign-in is not answered as soon as its check is done, but at the first multiple
@@ -474,6 +484,31 @@ static void signin_continue(idd_request_t *r, signin_check_t *c)
     }
     snprintf(c->salt, sizeof(c->salt), "%s", r->tenant_row->password_salt);
 
+    /* A Basic credential this loop verified a moment ago needs its user row only to see
+     * that the user may still sign in: the shared credential cache keeps that row (without
+     * its password record) under the credential's key, emptied by any change to users. */
+    idd_credcache_t *cache = r->app->credcache;
+    if (cache != NULL && cached_credential(r, c)) {
+        idd_cc_cred_t e;
+        bool found = idd_credcache_get(cache, IDD_CC_BASIC, c->key, &e);
+        if (found) {
+            idd_cc_user_to(&c->user, &e.user);
+            c->user_found = true;
+        }
+        if (found && basic_cache_hit(r, c)) {
+            if (r->thread->metrics != NULL) {
+                idd_metrics_add(&r->thread->metrics->credcache[IDD_CC_BASIC][0], 1);
+                idd_metrics_add(&r->thread->metrics->credential_cache[0], 1);
+            }
+            grant(r, &c->user, c->via, done);
+            check_release(c);
+            return;
+        }
+        c->user_found = false;
+    }
+    if (cache != NULL && c->remember && r->thread->metrics != NULL)
+        idd_metrics_add(&r->thread->metrics->credcache[IDD_CC_BASIC][1], 1);
+    unsigned long epoch = idd_store_epoch(); /* before the read: see credcache.h */
     int rc = idd_store_user_by_email(r->thread->store, r->tenant->id, c->login, &c->user);
     if (rc != 0 && rc != IDD_ENOTFOUND) {
         idd_log_error("signin: user lookup failed: %s", idd_strerror(rc));
@@ -484,13 +519,16 @@ static void signin_continue(idd_request_t *r, signin_check_t *c)
     c->user_found = rc == 0;
 
     if (c->remember) {
-        cache_entry_t *e = cache_slot(r->thread->auth->basic_cache, c->key);
-        bool hit = c->user_found && may_sign_in(&c->user) && e->expires_ms > idd_monotonic_ms() &&
-                   idd_ct_equal(e->key, c->key, 32) && strcmp(e->user_id, c->user.id) == 0 &&
-                   e->auth_version == c->user.auth_version;
+        bool hit = basic_cache_hit(r, c);
         if (r->thread->metrics != NULL)
             idd_metrics_add(&r->thread->metrics->credential_cache[hit ? 0 : 1], 1);
         if (hit) {
+            if (cache != NULL) {
+                idd_cc_cred_t e;
+                memset(&e, 0, sizeof(e));
+                idd_cc_user_from(&e.user, &c->user); /* without the password record */
+                idd_credcache_put(cache, IDD_CC_BASIC, c->key, &e, epoch);
+            }
             grant(r, &c->user, c->via, done);
             check_release(c);
             return;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "identityd/auth/credcache.h"
 #include "identityd/core/b64.h"
 #include "identityd/core/attempts.h"
 #include "identityd/core/cidr.h"
@@ -69,9 +70,21 @@ int idd_tfa_required(idd_request_t *r, const idd_user_t *user, idd_tfa_step_t *s
 {
     idd_tenant_tfa_t t;
     *step = IDD_TFA_NONE;
-    int rc = idd_store_tenant_tfa_get(r->thread->store, user->tenant_id, &t);
-    if (rc != 0)
-        return rc;
+    int rc = 0;
+    /* The tenant's settings come from the credential cache, under the same invalidation as
+     * the credentials (auth/credcache.h): a change to them moves the epoch. */
+    idd_credcache_t *cache = r->app->credcache;
+    bool hit = cache != NULL && idd_credcache_tenant_tfa_get(cache, user->tenant_id, &t);
+    if (r->thread->metrics != NULL)
+        idd_metrics_add(&r->thread->metrics->credcache[IDD_CC_TENANT_TFA][hit ? 0 : 1], 1);
+    if (!hit) {
+        unsigned long epoch = idd_store_epoch();
+        rc = idd_store_tenant_tfa_get(r->thread->store, user->tenant_id, &t);
+        if (rc != 0)
+            return rc;
+        if (cache != NULL)
+            idd_credcache_tenant_tfa_put(cache, &t, epoch);
+    }
     if (!t.enabled)
         return 0;
     /* r->client_ip is the socket's peer, or what a trusted proxy said: never a value any

@@ -64,6 +64,7 @@ static const idd_store_ops_t sqlite_ops = {
     .apikey_set_active = idd_sqlite_apikey_set_active,
     .apikey_prune = idd_sqlite_apikey_prune,
     .counts = idd_sqlite_counts,
+    .changes = idd_sqlite_changes,
     .apikey_delete = idd_sqlite_apikey_delete,
     .apikey_touch = idd_sqlite_apikey_touch,
     .signing_key_list = idd_sqlite_signing_key_list,

@@ -42,6 +42,7 @@ int idd_sqlite_session_list_user(idd_store_t *s, const char *user_id, int64_t no
                                  idd_session_visit_fn visit, void *arg);
 int idd_sqlite_session_prune(idd_store_t *s, int64_t now, int limit, int *deleted);
 int idd_sqlite_counts(idd_store_t *s, int64_t now, int64_t *live_sessions, int64_t *apikeys);
+int idd_sqlite_changes(idd_store_t *s, int64_t *version);
 
 /* ---- sqlite_apikey.c ---- */
 int idd_sqlite_apikey_create(idd_store_t *s, idd_apikey_t *key, int max_per_user);

@@ -266,6 +266,13 @@ int idd_sqlite_session_prune(idd_store_t *s, int64_t now, int limit, int *delete
     return idd_sqlite_write(to_sqlite(s), ST_SESSION_PRUNE, params, IDD_ARRAY_LEN(params), deleted);
 }
 
+/* One point read of the change counter (migrations/0008): the writes that end or narrow a
+ * credential bump it by trigger, in their own transaction, whichever process makes them. */
+int idd_sqlite_changes(idd_store_t *s, int64_t *version)
+{
+    return idd_sqlite_query_int(to_sqlite(s), ST_STORE_CHANGES, NULL, 0, version);
+}
+
 int idd_sqlite_counts(idd_store_t *s, int64_t now, int64_t *live_sessions, int64_t *apikeys)
 {
     sqlite_store_t *ss = to_sqlite(s);

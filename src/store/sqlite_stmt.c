@@ -161,6 +161,9 @@ static const struct {
                          "WHERE expires_at IS NOT NULL AND expires_at <= ?1 LIMIT ?2)",
                          "apikey_prune"},
     [ST_APIKEY_COUNT] = {"SELECT count(*) FROM api_keys", "apikey_count"},
+    /* Bumped by the triggers of migrations/0008 with every write that ends or narrows a
+     * credential. */
+    [ST_STORE_CHANGES] = {"SELECT version FROM store_changes WHERE id = 1", "changes"},
     [ST_APIKEY_DELETE] = {"DELETE FROM api_keys WHERE id = ?1", "apikey_delete"},
     /* Batches from several threads, or from a server and a restart, may land out of order;
      * last_used only moves forward, so a late write of an older time cannot make a key look

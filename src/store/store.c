@@ -76,3 +76,19 @@ unsigned long idd_store_errors(void)
 {
     return atomic_load_explicit(&store_errors, memory_order_relaxed);
 }
+
+/* The process's epoch of credential changes: moved after every write of this process that can
+ * end or narrow a credential (the wrappers of store.h), and by a cache that saw the store's
+ * change version move (another process wrote). Release on the way up, acquire on the way in:
+ * whoever reads a row after loading the epoch sees every write the epoch counted. */
+static atomic_ulong store_epoch = 1;
+
+void idd_store_note_change(void)
+{
+    atomic_fetch_add_explicit(&store_epoch, 1, memory_order_acq_rel);
+}
+
+unsigned long idd_store_epoch(void)
+{
+    return atomic_load_explicit(&store_epoch, memory_order_acquire);
+}

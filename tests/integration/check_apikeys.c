@@ -1017,6 +1017,8 @@ START_TEST(identityctl_revoke)
     int rc = th_run(argv, NULL, &out, &err);
     ck_assert_msg(rc == 0, "identityctl apikey revoke: %d %s", rc, err);
     free(out), free(err);
+    /* Another process's write: refused once a change check has seen it (cache.*). */
+    th_wait_changes_seen(&srv, &env);
     for (int i = 0; i < 8; i++)
         assert_refused(bearer(&k), NULL);
     json_t *item = listed(user_basic, k.id);
@@ -1139,6 +1141,7 @@ START_TEST(disabled_creator)
     free(sub);
     const char *argv[] = {th_ctl(), "-c", env.config, "user", "disable", "user@example.com", NULL};
     ck_assert_int_eq(th_run(argv, NULL, NULL, NULL), 0);
+    th_wait_changes_seen(&srv, &env);
     for (int i = 0; i < 6; i++)
         assert_refused(i % 2 ? bearer(&k) : fmt("ApiKeyBearer: %s", k.key), NULL);
 }

@@ -2217,6 +2217,7 @@ START_TEST(test_tenant_tfa_on_ends_sessions)
     ck_assert_str_eq(out, "two-factor sign-in turned on for tenant 1; 1 session ended\n");
     free(out);
     free(err);
+    th_wait_changes_seen(&srv, &env);
     ck_assert(!server_signed_in(&srv, token));
     ck_assert_int_eq(session_active(&env, other), 1);
 
@@ -2252,6 +2253,7 @@ START_TEST(test_user_tfa_reset_server)
     ck_assert_str_eq(out, "two-factor app unlinked for alice@example.com; 1 session ended\n");
     free(out);
     free(err);
+    th_wait_changes_seen(&srv, &env);
     ck_assert(!server_signed_in(&srv, alice));
     ck_assert(server_signed_in(&srv, bob));
     ck_assert_int_eq(has_binding(&env, 1, "alice@example.com"), 0);

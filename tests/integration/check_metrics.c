@@ -328,6 +328,7 @@ START_TEST(expired_session_counted_as_expired)
     const char *ok = "identityd_auth_total{scheme=\"session\",outcome=\"ok\"}";
     ck_assert_int_eq(request("GET", TOKEN_PATH, bearer), 200);
     th_sql(&env, "UPDATE login_events SET expires = 1");
+    th_wait_changes_seen(&srv, &env); /* another writer: seen at the next change check */
     ck_assert_int_eq(request("GET", TOKEN_PATH, bearer), 401);
     char *after = scrape();
     ck_assert_double_eq(value(after, ok), value(before, ok) + 1);

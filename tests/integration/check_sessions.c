@@ -340,6 +340,8 @@ static void ctl_user(const char *verb, const char *email, const char *stdin_text
     int rc = th_run(argv, stdin_text, NULL, &err);
     ck_assert_msg(rc == 0, "identityctl user %s %s: %s", verb, email, err);
     free(err);
+    /* Another process's change: the server sees it at its next change check (cache.*). */
+    th_wait_changes_seen(&srv, &env);
 }
 
 /* ---- tokens from the token endpoint --------------------------------------------------- */
@@ -999,7 +1001,9 @@ static int64_t stored_last_seen(const char *email)
 }
 
 /* Using a session writes last_seen at most once a minute: a session seen 30 s ago is not
- * written again, one last seen two minutes ago is. Otherwise every request would be a write. */
+ * written again, one last seen two minutes ago is. Otherwise every request would be a write.
+ * (Each session is used first after its row is set: the credential cache keeps the
+ * last_seen it read, and a touch from outside moves nothing it watches.) */
 START_TEST(last_seen_is_coalesced)
 {
     char *token = login("user@example.com", "user pass");
@@ -1012,18 +1016,25 @@ START_TEST(last_seen_is_coalesced)
     th_sql(&env, sql);
     free(sql);
     th_response_t r;
-    req(&r, "GET", TOKEN_PATH, h, NULL, 0, 0);
-    ck_assert_int_eq(r.status, 200);
-    th_response_dispose(&r);
+    for (int i = 0; i < 3; i++) {
+        req(&r, "GET", TOKEN_PATH, h, NULL, 0, 0);
+        ck_assert_int_eq(r.status, 200);
+        th_response_dispose(&r);
+    }
     ck_assert_int_eq(stored_last_seen("user@example.com"), now - 30);
+    free(token);
 
+    token = login("off@example.com", "off pass");
+    snprintf(auth, sizeof(auth), "Authorization: %s", token);
     sql = th_strf("UPDATE login_events SET last_seen = %lld", (long long)(now - 120));
     th_sql(&env, sql);
     free(sql);
-    req(&r, "GET", TOKEN_PATH, h, NULL, 0, 0);
-    ck_assert_int_eq(r.status, 200);
-    th_response_dispose(&r);
-    ck_assert_int_ge(stored_last_seen("user@example.com"), now);
+    for (int i = 0; i < 3; i++) {
+        req(&r, "GET", TOKEN_PATH, h, NULL, 0, 0);
+        ck_assert_int_eq(r.status, 200);
+        th_response_dispose(&r);
+    }
+    ck_assert_int_ge(stored_last_seen("off@example.com"), now);
     free(token);
 }
 END_TEST

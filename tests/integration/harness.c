@@ -353,6 +353,47 @@ void th_sql(const th_env_t *env, const char *statement)
     sqlite3_close(db);
 }
 
+int64_t th_store_changes(const th_env_t *env)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(env->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    ck_assert_int_eq(
+        sqlite3_prepare_v2(db, "SELECT version FROM store_changes WHERE id = 1", -1, &st, NULL),
+        SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+double th_metric(const th_server_t *s, const char *series)
+{
+    th_response_t r;
+    th_get(&r, s, "/metrics", NULL);
+    ck_assert_int_eq(r.status, 200);
+    char *key = th_strf("\n%s ", series);
+    const char *line = strstr(r.body, key);
+    ck_assert_msg(line != NULL, "no %s in /metrics", series);
+    double v = strtod(line + strlen(key), NULL);
+    free(key);
+    th_response_dispose(&r);
+    return v;
+}
+
+void th_wait_changes_seen(const th_server_t *s, const th_env_t *env)
+{
+    int64_t want = th_store_changes(env);
+    double give_up = th_now() + 60;
+    while (th_metric(s, "identityd_credcache_change_version") < (double)want) {
+        ck_assert_msg(th_now() < give_up, "identityd never saw change version %lld",
+                      (long long)want);
+        usleep(20 * 1000);
+    }
+}
+
 /* What a sanitizer prints first when it reports (TSan, ASan and LSan, UBSan). */
 static const char *const sanitizer_marks[] = {"WARNING: ThreadSanitizer", "ERROR: AddressSanitizer",
                                               "ERROR: LeakSanitizer", "runtime error:"};

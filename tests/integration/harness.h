@@ -105,6 +105,9 @@ void th_user_row(const th_env_t *env, int64_t tenant, const char *email, idd_use
 /* Runs SQL on the environment's database with the sqlite3 API (never through the server). */
 void th_sql(const th_env_t *env, const char *statement);
 
+/* The store's change version (migrations/0008) as the database holds it now. */
+int64_t th_store_changes(const th_env_t *env);
+
 /* A running identityd. */
 typedef struct th_server {
     pid_t pid;
@@ -151,6 +154,15 @@ void th_get(th_response_t *r, const th_server_t *s, const char *path, const char
 char *th_basic(const char *user, const char *password);
 /* "Authorization: Bearer token" (malloc'd). */
 char *th_bearer(const char *token);
+
+/* The value of one series of s's /metrics, named with its labels as printed
+ * (`identityd_credcache_lookups_total{kind="apikey",result="hit"}`); fails the test when
+ * it is missing. */
+double th_metric(const th_server_t *s, const char *series);
+/* Waits until s has run a change check of its credential cache that saw the store as it is
+ * now (identityd_credcache_change_version reached the database's version): from then on,
+ * what another process (identityctl) ended or narrowed is refused. Fails after 60 s. */
+void th_wait_changes_seen(const th_server_t *s, const th_env_t *env);
 
 /* ---- what identityd answers ----------------------------------------------------------------- */
 

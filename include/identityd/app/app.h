@@ -24,6 +24,7 @@
 
 struct idd_bruteforce;
 struct idd_apikey_usage;
+struct idd_credcache;
 struct idd_oidc;
 typedef struct idd_web idd_web_t;
 struct idd_auth_thread;
@@ -59,6 +60,7 @@ typedef struct idd_app {
     struct idd_bruteforce *bruteforce;     /* failed sign-ins */
     struct idd_attempts *tfa_attempts;     /* two-factor codes tried, per user (auth/tfa.c) */
     struct idd_apikey_usage *apikey_usage; /* API key uses not yet written */
+    struct idd_credcache *credcache;       /* credentials every loop shares (auth/credcache.h) */
     atomic_ulong reloads;                  /* SIGHUP reloads published */
     atomic_ulong reload_failures; /* SIGHUP reloads refused: the old configuration serves on */
     atomic_ulong tokens_minted;   /* counters served by GET /metrics */

@@ -54,6 +54,9 @@ typedef enum {
 } idd_metrics_outcome_t;
 extern const char *const idd_metrics_outcome_names[IDD_MOUTCOMES];
 
+/* Kinds of the credential cache: session, apikey, basic (user), tenant_tfa. */
+#define IDD_METRICS_CREDCACHE_KINDS 4
+
 /* Keys tokens were signed with: (kid, alg) pairs in the order first seen, at most this many
  * (any beyond count as kid "other"). Survives a keyring's replacement. */
 #define IDD_METRICS_KEYS 16
@@ -76,6 +79,8 @@ typedef struct idd_thread_metrics {
     atomic_ullong latency_ns[IDD_METRICS_ROUTES];
     atomic_ulong auth[IDD_MSCHEMES][IDD_MOUTCOMES];
     atomic_ulong credential_cache[2]; /* hit, miss */
+    /* The shared credential cache (auth/credcache.h), per kind: hit, miss (a store read). */
+    atomic_ulong credcache[IDD_METRICS_CREDCACHE_KINDS][2];
     atomic_ulong tokens[IDD_METRICS_KEYS + 1];
 } __attribute__((aligned(64))) idd_thread_metrics_t;
 

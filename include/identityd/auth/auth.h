@@ -207,6 +207,8 @@ typedef struct idd_auth_thread {
     h2o_timeout_t prune_timeout; /* thread 0 only: prune.interval */
     h2o_timeout_t prune_soon;    /* thread 0 only: one second */
     h2o_timeout_entry_t prune_entry;
+    h2o_timeout_t changes_timeout; /* cache.check_interval_ms: the credential cache's check */
+    h2o_timeout_entry_t changes_entry;
 } idd_auth_thread_t;
 
 /* Made on the main thread before t's loop runs, freed after it stopped (while the loop

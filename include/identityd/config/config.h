@@ -165,6 +165,9 @@ typedef struct idd_config {
     /* Two-factor sign-in with an authenticator app (tfa:; cred/totp.h, core/attempts.h). */
     int tfa_window;              /* tfa.window: TOTP steps accepted either side of now (1) */
     idd_tfa_secret_t tfa_secret; /* tfa.secret: how new users' secrets are made (random) */
+    /* The credential cache (auth/credcache.h), both at start only. */
+    int cache_entries;           /* cache.entries: entries shared by the loops (16384) */
+    int cache_check_interval_ms; /* cache.check_interval_ms: between change checks (250) */
     int tfa_attempts;            /* tfa.attempts: code attempts per user before refusals (5) */
     int tfa_attempts_window;     /* tfa.attempts_window: seconds each attempt re-arms (60) */
     int tfa_slots;               /* tfa.slots: entries of the shared attempt table (4096) */

@@ -257,6 +257,14 @@ typedef struct idd_store_ops {
     int (*apikey_prune)(idd_store_t *s, int64_t now, int limit, int *deleted);
     /* What /metrics shows: live sessions (active, expires > now) and stored API keys. */
     int (*counts)(idd_store_t *s, int64_t now, int64_t *live_sessions, int64_t *apikeys);
+    /* The store's change version: a number that moves with every committed write, by any
+     * process, that can end or narrow a credential (a session ended, a user disabled or
+     * their password changed, an API key deactivated, changed or deleted, a tenant's
+     * two-factor settings stored, an app unlinked), and not with touches of last_seen or
+     * last_used. Caches of credentials read it a few times a second (auth/credcache.c). One
+     * tiny read for SQLite (migrations/0008's triggers keep it); a networked engine may
+     * answer it from notifications instead. */
+    int (*changes)(idd_store_t *s, int64_t *version);
     /* Deletes a key; IDD_ENOTFOUND for an unknown id. */
     int (*apikey_delete)(idd_store_t *s, const char *id);
     /* Records uses: last_used = max(last_used, when) for each of n ids, in one transaction. */
@@ -334,6 +342,24 @@ static inline int idd_store_result(int rc)
     return rc;
 }
 
+/* The epoch of credential changes in this process (starts at 1): it moves once the store
+ * returns from any write below that can end or narrow a credential (whatever the result: a
+ * failed write moves it too, which costs only a refill), and when idd_store_note_change is
+ * called (a cache that saw the store's change version move: another process wrote). A cache
+ * of rows tags what it fills with the epoch loaded before its read, and ignores an entry
+ * whose tag is older than the current epoch (auth/credcache.h). */
+void idd_store_note_change(void);
+unsigned long idd_store_epoch(void);
+static inline int idd_store_changed(int rc)
+{
+    idd_store_note_change();
+    return idd_store_result(rc);
+}
+static inline int idd_store_changes(idd_store_t *s, int64_t *version)
+{
+    return idd_store_result(s->ops->changes(s, version));
+}
+
 static inline int idd_store_migrate(idd_store_t *s, int *from, int *to)
 {
     return idd_store_result(s->ops->migrate(s, from, to));
@@ -365,11 +391,11 @@ static inline int idd_store_user_insert(idd_store_t *s, idd_user_t *u)
 }
 static inline int idd_store_user_set_status(idd_store_t *s, const char *id, idd_user_status_t st)
 {
-    return idd_store_result(s->ops->user_set_status(s, id, st));
+    return idd_store_changed(s->ops->user_set_status(s, id, st));
 }
 static inline int idd_store_user_set_password(idd_store_t *s, const char *id, const char *rec)
 {
-    return idd_store_result(s->ops->user_set_password(s, id, rec));
+    return idd_store_changed(s->ops->user_set_password(s, id, rec));
 }
 static inline int idd_store_user_list(idd_store_t *s, int64_t t, idd_user_visit_fn f, void *a)
 {
@@ -377,7 +403,7 @@ static inline int idd_store_user_list(idd_store_t *s, int64_t t, idd_user_visit_
 }
 static inline int idd_store_user_set_password_change(idd_store_t *s, const char *id, int r)
 {
-    return idd_store_result(s->ops->user_set_password_change(s, id, r));
+    return idd_store_changed(s->ops->user_set_password_change(s, id, r));
 }
 static inline int idd_store_user_upgrade_password(idd_store_t *s, const char *id, const char *old,
                                                   const char *rec)
@@ -391,7 +417,13 @@ static inline int idd_store_session_create(idd_store_t *s, idd_session_t *x)
 static inline int idd_store_session_create_capped(idd_store_t *s, idd_session_t *x, int max,
                                                   int *ended)
 {
-    return idd_store_result(s->ops->session_create(s, x, max, ended));
+    int n = 0;
+    int rc = idd_store_result(s->ops->session_create(s, x, max, &n));
+    if (n > 0) /* the cap ended older sessions */
+        idd_store_note_change();
+    if (ended != NULL)
+        *ended = n;
+    return rc;
 }
 static inline int idd_store_session_prune(idd_store_t *s, int64_t now, int limit, int *n)
 {
@@ -413,12 +445,12 @@ static inline int idd_store_session_touch(idd_store_t *s, int64_t id, int64_t wh
 }
 static inline int idd_store_session_end(idd_store_t *s, int64_t id)
 {
-    return idd_store_result(s->ops->session_end(s, id));
+    return idd_store_changed(s->ops->session_end(s, id));
 }
 static inline int idd_store_session_end_user(idd_store_t *s, const char *uid, int64_t except,
                                              int *n)
 {
-    return idd_store_result(s->ops->session_end_user(s, uid, except, n));
+    return idd_store_changed(s->ops->session_end_user(s, uid, except, n));
 }
 static inline int idd_store_apikey_create(idd_store_t *s, idd_apikey_t *k)
 {
@@ -446,12 +478,12 @@ static inline int idd_store_apikey_list(idd_store_t *s, int64_t t, const char *b
 static inline int idd_store_apikey_update(idd_store_t *s, const char *id, const char *name,
                                           const char *perms)
 {
-    return idd_store_result(s->ops->apikey_update(s, id, name, perms));
+    return idd_store_changed(s->ops->apikey_update(s, id, name, perms));
 }
 static inline int idd_store_apikey_set_active(idd_store_t *s, const char *id, int active, int level,
                                               const char *by)
 {
-    return idd_store_result(s->ops->apikey_set_active(s, id, active, level, by));
+    return idd_store_changed(s->ops->apikey_set_active(s, id, active, level, by));
 }
 static inline int idd_store_apikey_prune(idd_store_t *s, int64_t now, int limit, int *n)
 {
@@ -463,7 +495,7 @@ static inline int idd_store_counts(idd_store_t *s, int64_t now, int64_t *live, i
 }
 static inline int idd_store_apikey_delete(idd_store_t *s, const char *id)
 {
-    return idd_store_result(s->ops->apikey_delete(s, id));
+    return idd_store_changed(s->ops->apikey_delete(s, id));
 }
 static inline int idd_store_signing_key_list(idd_store_t *s, idd_signing_key_visit_fn visit,
                                              void *arg)
@@ -508,7 +540,7 @@ static inline int idd_store_tfa_set_codes(idd_store_t *s, const char *uid, const
 }
 static inline int idd_store_tfa_delete(idd_store_t *s, const char *uid)
 {
-    return idd_store_result(s->ops->tfa_delete(s, uid));
+    return idd_store_changed(s->ops->tfa_delete(s, uid));
 }
 static inline int idd_store_tenant_tfa_get(idd_store_t *s, int64_t tenant_id, idd_tenant_tfa_t *out)
 {
@@ -517,7 +549,7 @@ static inline int idd_store_tenant_tfa_get(idd_store_t *s, int64_t tenant_id, id
 static inline int idd_store_tenant_tfa_set(idd_store_t *s, const idd_tenant_tfa_t *tfa, int64_t now,
                                            int *ended)
 {
-    return idd_store_result(s->ops->tenant_tfa_set(s, tfa, now, ended));
+    return idd_store_changed(s->ops->tenant_tfa_set(s, tfa, now, ended));
 }
 static inline int idd_store_apikey_touch(idd_store_t *s, const char (*ids)[IDD_GUID_LEN + 1],
                                          const int64_t *when, size_t n)
