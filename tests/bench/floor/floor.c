@@ -7,7 +7,9 @@
  *
  *   identityd-floor -c CONFIG -p PORT [-t THREADS]
  *
- * CONFIG is an identityd configuration: only its keys: are used (the active one signs).
+ * CONFIG is an identityd configuration: only its keys: and token.ttl are used (the active
+ * key signs). PORT 0 takes one from the kernel. Once every loop's socket is bound it prints
+ * "identityd-floor: N loops on 127.0.0.1:PORT, ALG" on stdout.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -66,6 +68,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     return 0;
 }
 
+/* A listening socket on 127.0.0.1:port; with port 0 the first one takes a port from the
+ * kernel and the others bind that one. */
 static int listen_socket(void)
 {
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
@@ -80,6 +84,9 @@ static int listen_socket(void)
         perror("identityd-floor: listen");
         exit(1);
     }
+    socklen_t len = sizeof(sin);
+    if (port == 0 && getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+        port = ntohs(sin.sin_port);
     return fd;
 }
 
@@ -119,6 +126,7 @@ static void *loop_main(void *arg)
 int main(int argc, char **argv)
 {
     const char *config_path = NULL;
+    const char *port_arg = NULL;
     long threads = sysconf(_SC_NPROCESSORS_ONLN);
     int opt;
 
@@ -126,13 +134,16 @@ int main(int argc, char **argv)
         if (opt == 'c')
             config_path = optarg;
         else if (opt == 'p')
-            port = (unsigned short)atoi(optarg);
+            port_arg = optarg;
         else if (opt == 't')
             threads = atol(optarg);
         else
-            config_path = NULL, port = 0;
+            config_path = NULL;
     }
-    if (config_path == NULL || port == 0 || threads < 1 || threads > 256) {
+    char *end = NULL;
+    long port_value = port_arg != NULL ? strtol(port_arg, &end, 10) : -1;
+    if (config_path == NULL || port_arg == NULL || *end != '\0' || port_value < 0 ||
+        port_value > 65535 || threads < 1 || threads > 256) {
         fprintf(stderr, "usage: identityd-floor -c CONFIG -p PORT [-t THREADS]\n");
         return 2;
     }
@@ -146,6 +157,7 @@ int main(int argc, char **argv)
     }
     keyring = kr;
     token_ttl = cfg->token_ttl;
+    port = (unsigned short)port_value;
 
     h2o_config_init(&globalconf);
     h2o_hostconf_t *host =
