@@ -43,17 +43,19 @@ config published active hs256.yaml
 # The floor's tokens verify with the keys it was given.
 for alg in ES256 HS256; do
     cfg=$work/$(tr 'A-Z' 'a-z' <<<"$alg").yaml
-    "$floor" -c "$cfg" -p 0 -t 2 >"$work/floor.out" 2>&1 &
+    # A file of its own per run: the shell truncates it in the child, after the fork, and a
+    # shared one could still show the previous run's port line.
+    "$floor" -c "$cfg" -p 0 -t 2 >"$work/floor-$alg.out" 2>&1 &
     floor_pid=$!
     port=""
     for _ in $(seq 600); do
-        port=$(sed -n 's/.*on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$work/floor.out")
+        port=$(sed -n 's/.*on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$work/floor-$alg.out" 2>/dev/null)
         [ -n "$port" ] && break
-        kill -0 "$floor_pid" 2>/dev/null || fail "floor $alg exited: $(cat "$work/floor.out")"
+        kill -0 "$floor_pid" 2>/dev/null || fail "floor $alg exited: $(cat "$work/floor-$alg.out")"
         sleep 0.05
     done
     [ -n "$port" ] || fail "floor $alg: no port line"
-    grep -q ", $alg\$" "$work/floor.out" || fail "floor $alg signs with: $(cat "$work/floor.out")"
+    grep -q ", $alg\$" "$work/floor-$alg.out" || fail "floor $alg signs with: $(cat "$work/floor-$alg.out")"
     body=$(curl -s --retry 20 --retry-connrefused --retry-delay 0 \
         "http://127.0.0.1:$port/api/2.0/security/oauth2/token")
     jwt=$(sed -n 's/^{"response":"\([^"]*\)","count":1,"links":\[.*"statusCode":200}$/\1/p' <<<"$body")
