@@ -10,8 +10,9 @@
 // CONFIG: {"port": N, "workers": N, "pepper_file": F, "key_file": PKCS8_PEM, "kid": K,
 //          "token_ttl": S, "keys": [{"digest": HEX, "tenant_id": N,
 //          "user": {"id", "first_name", "last_name", "email", "role"}}]}
-// Listens on 127.0.0.1:port with `workers` processes (node:cluster); prints "ready" once
-// every worker listens. Run by scripts/bench, not by ctest.
+// Listens on 127.0.0.1:port (0: one the kernel picks, shared by the workers) with `workers`
+// processes (node:cluster); prints "ready on 127.0.0.1:PORT" once every worker listens. Run
+// by scripts/bench, not by ctest.
 import cluster from 'node:cluster';
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -24,8 +25,8 @@ const config = JSON.parse(readFileSync(argv[2], 'utf8'));
 if (cluster.isPrimary) {
   let listening = 0;
   for (let i = 0; i < config.workers; i++) cluster.fork();
-  cluster.on('listening', () => {
-    if (++listening === config.workers) stdout.write('ready\n');
+  cluster.on('listening', (worker, address) => {
+    if (++listening === config.workers) stdout.write(`ready on 127.0.0.1:${address.port}\n`);
   });
   cluster.on('exit', (worker, code) => {
     stderr.write(`peer: worker ${worker.process.pid} exited ${code}\n`);
