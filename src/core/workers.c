@@ -6,6 +6,9 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,8 @@ struct idd_workers {
     int max_pending; /* 0: unlimited */
     bool stopping;
     int n_threads;
+    int nice;      /* of each worker thread */
+    char name[16]; /* each worker thread's name */
     pthread_t *threads;
     atomic_ulong counts[IDD_JOBS_NCOUNTS];
     unsigned long taken; /* jobs a worker took from the queue (lock) */
@@ -53,6 +58,12 @@ static void unlink_job(idd_workers_t *w, idd_job_t *job)
 static void *worker_main(void *arg)
 {
     idd_workers_t *w = arg;
+    /* Linux keeps a nice value per thread: this one only. A failure leaves the thread at
+     * the process's priority, which is what it would have had anyway. */
+    if (w->nice != 0)
+        (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), w->nice);
+    if (w->name[0] != '\0')
+        (void)pthread_setname_np(pthread_self(), w->name);
     pthread_mutex_lock(&w->lock);
     for (;;) {
         while (w->head == NULL && !w->stopping)
@@ -81,8 +92,16 @@ static void *worker_main(void *arg)
 
 idd_workers_t *idd_workers_new(int n, int max_pending)
 {
+    return idd_workers_new_named(n, max_pending, NULL, 0);
+}
+
+idd_workers_t *idd_workers_new_named(int n, int max_pending, const char *name, int nice)
+{
     idd_workers_t *w = idd_xcalloc(1, sizeof(*w));
     w->max_pending = max_pending;
+    w->nice = nice;
+    if (name != NULL)
+        snprintf(w->name, sizeof(w->name), "%s", name);
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->wake, NULL);
     w->n_threads = n < 1 ? 1 : n;

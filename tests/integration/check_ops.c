@@ -9,6 +9,7 @@
  * sleeping for a guessed time.
  */
 #include <check.h>
+#include <dirent.h>
 #include <curl/curl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -121,6 +122,53 @@ static long keepalive_get(CURL *c, const char *path, long *new_connections)
     free(url);
     return status;
 }
+
+/* The KDF threads are named and run at a lower priority than the loops, so that a flood of
+ * password checks leaves the CPU to the requests everyone else makes; the outbound threads
+ * and the loops keep the process's priority. */
+START_TEST(kdf_threads_yield_to_the_loops)
+{
+    char *dir = th_strf("/proc/%d/task", (int)srv.pid);
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int kdf = 0, out = 0, others = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *comm_path = th_strf("%s/%s/comm", dir, e->d_name);
+        char *stat_path = th_strf("%s/%s/stat", dir, e->d_name);
+        char *comm = th_read_file(comm_path);
+        char *stat = th_read_file(stat_path);
+        /* field 19 of stat is the nice value; fields after the ")" closing comm */
+        const char *p = strrchr(stat, ')');
+        long nice = 0;
+        ck_assert_ptr_nonnull(p);
+        for (int field = 2; field < 19; field++)
+            p = strchr(p + 1, ' ');
+        nice = strtol(p + 1, NULL, 10);
+        if (strncmp(comm, "identityd-kdf", 13) == 0) {
+            kdf++;
+            ck_assert_int_eq(nice, 10);
+        } else if (strncmp(comm, "identityd-out", 13) == 0) {
+            out++;
+            ck_assert_int_eq(nice, 0);
+        } else {
+            others++;
+            ck_assert_msg(nice == 0, "thread %s (%s) runs at nice %ld", e->d_name, comm, nice);
+        }
+        free(comm);
+        free(stat);
+        free(comm_path);
+        free(stat_path);
+    }
+    closedir(d);
+    free(dir);
+    ck_assert_int_gt(kdf, 0);
+    ck_assert_int_gt(out, 0);
+    ck_assert_int_gt(others, 0);
+}
+END_TEST
 
 static void setup_drain(void)
 {
@@ -445,6 +493,7 @@ static Suite *ops_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, healthz_and_readyz);
+    tcase_add_test(tc, kdf_threads_yield_to_the_loops);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("drain");

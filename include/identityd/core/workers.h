@@ -36,6 +36,11 @@ typedef struct idd_workers idd_workers_t;
  * (0: no limit); beyond that, submit refuses. Aborts when a thread cannot be created. */
 idd_workers_t *idd_workers_new(int n, int max_pending);
 
+/* The same, with each thread named name (at most 15 characters; NULL: unnamed, as the
+ * process) and running at nice value nice (0: the process's priority; higher: less CPU when
+ * the event loops want it). */
+idd_workers_t *idd_workers_new_named(int n, int max_pending, const char *name, int nice);
+
 /* Queues job. The job must stay valid until its done callback has returned.
  * Returns 0, or IDD_EBUSY once the pool is stopping or holds max_pending jobs. */
 int idd_workers_submit(idd_workers_t *w, idd_job_t *job);
