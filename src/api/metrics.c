@@ -206,7 +206,7 @@ static void caches(idd_buf_t *b, idd_app_t *app, const idd_gen_t *gen)
 static void credcache(idd_buf_t *b, idd_app_t *app)
 {
     static const char *const kinds[IDD_METRICS_CREDCACHE_KINDS] = {"session", "apikey", "basic",
-                                                                   "tenant_tfa"};
+                                                                   "tenant_tfa", "jwt"};
     if (app->credcache == NULL)
         return;
     help(b, "identityd_credcache_lookups_total", "counter",

@@ -17,9 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "identityd/auth/credcache.h"
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
 #include "identityd/core/log.h"
+#include "identityd/cred/digest.h"
 
 /* ---- what the authority says, mapped onto identityd ---- */
 
@@ -81,6 +83,9 @@ void idd_oidc_identity_from(json_t *claims, identity_t *who)
         snprintf(who->email, sizeof(who->email), "%s", json_string_value(email));
     who->email_verified = json_is_true(json_object_get(claims, "email_verified"));
     map_scopes(claims, who->scopes, sizeof(who->scopes));
+    json_t *exp = json_object_get(claims, "exp");
+    if (json_is_integer(exp))
+        who->exp = (int64_t)json_integer_value(exp);
 }
 
 /* ---- one check, start to end ---- */
@@ -97,7 +102,35 @@ typedef struct oidc_check {
     idd_auth_result_t result;
     identity_t who;
     idd_auth_done_fn done;
+    /* A JWT verified here (not introspected) is remembered under this key, once its subject
+     * is one of our users: the next request with it checks no signature and reads no row. */
+    bool cacheable;
+    unsigned char cache_key[IDD_CREDCACHE_KEY_LEN];
 } oidc_check_t;
+
+/* How long a verified JWT is remembered at most, even when it lives longer: a key the
+ * authority withdraws stops vouching for its tokens within this bound. */
+#define JWT_CACHE_MAX_SECONDS 60
+
+/* The cache key of a JWT for the request's tenant and generation (the audience and the
+ * authority are theirs): a keyed digest, so the cache holds nothing a token could be
+ * recovered from. Returns false when it cannot be made. */
+static bool jwt_cache_key(idd_request_t *r, h2o_iovec_t token,
+                          unsigned char key[IDD_CREDCACHE_KEY_LEN])
+{
+    char head[400];
+    int n = snprintf(head, sizeof(head), "%llu|%lld|%.*s|", (unsigned long long)r->gen->id,
+                     (long long)r->tenant->id, (int)r->tenant_url.len, r->tenant_url.base);
+    if (n <= 0 || (size_t)n >= sizeof(head) || token.len > IDD_JWT_MAX)
+        return false;
+    unsigned char msg[sizeof(head) + IDD_JWT_MAX];
+    memcpy(msg, head, (size_t)n);
+    memcpy(msg + n, token.base, token.len);
+    bool ok = idd_keyed_digest(&r->app->pepper, IDD_DIGEST_LABEL_JWT, msg, (size_t)n + token.len,
+                               key) == 0;
+    idd_wipe(msg, (size_t)n + token.len);
+    return ok;
+}
 
 /* The audiences a token must name: the configured ones, or the request's tenant_url. */
 static size_t audiences_of(const oidc_check_t *c, const char **out, size_t max)
@@ -212,6 +245,8 @@ static void check_finish(void *owner, void *arg)
     idd_principal_t *p = h2o_mem_alloc_pool(&r->req->pool, sizeof(*p));
     memset(p, 0, sizeof(*p));
     int rc = IDD_ENOTFOUND;
+    /* The epoch before the read: a change committed after it makes the entry stale. */
+    unsigned long epoch = idd_store_epoch();
     if (strcmp(c->o->cfg->user_claim, "email") == 0) {
         /* An address the authority has not verified proves nothing about who holds it. */
         if (who->email[0] != '\0' && who->email_verified)
@@ -235,6 +270,17 @@ static void check_finish(void *owner, void *arg)
     }
     p->via = IDD_CRED_JWT;
     snprintf(p->scopes, sizeof(p->scopes), "%s", who->scopes);
+    int64_t now = idd_now();
+    if (c->cacheable && r->app->credcache != NULL && who->exp > now) {
+        idd_cc_cred_t e;
+        memset(&e, 0, sizeof(e));
+        e.tenant_id = r->tenant->id;
+        e.active = 1;
+        e.expires = who->exp < now + JWT_CACHE_MAX_SECONDS ? who->exp : now + JWT_CACHE_MAX_SECONDS;
+        snprintf(e.scopes, sizeof(e.scopes), "%s", who->scopes);
+        idd_cc_user_from(&e.user, &p->user);
+        idd_credcache_put(r->app->credcache, IDD_CC_JWT, c->cache_key, &e, epoch);
+    }
     c->done(r, IDD_AUTH_OK, p);
 }
 
@@ -264,10 +310,41 @@ static bool minted_here(const idd_keyring_t *kr, json_t *header)
     return json_is_string(kid) && idd_keyring_find(kr, json_string_value(kid)) != NULL;
 }
 
+/* A JWT this tenant accepted a moment ago: its principal, from the cache. */
+static bool jwt_cached(idd_request_t *r, const unsigned char key[IDD_CREDCACHE_KEY_LEN],
+                       idd_principal_t **out)
+{
+    idd_cc_cred_t e;
+    bool hit = r->app->credcache != NULL &&
+               idd_credcache_get(r->app->credcache, IDD_CC_JWT, key, &e) && e.expires > idd_now() &&
+               e.tenant_id == r->tenant->id && e.user.status == IDD_USER_ACTIVE &&
+               e.user.tenant_id == r->tenant->id;
+    if (r->thread->metrics != NULL && r->app->credcache != NULL)
+        idd_metrics_add(&r->thread->metrics->credcache[IDD_CC_JWT][hit ? 0 : 1], 1);
+    if (!hit)
+        return false;
+    idd_principal_t *p = h2o_mem_alloc_pool(&r->req->pool, sizeof(*p));
+    memset(p, 0, sizeof(*p));
+    idd_cc_user_to(&p->user, &e.user);
+    p->via = IDD_CRED_JWT;
+    memcpy(p->scopes, e.scopes, sizeof(p->scopes));
+    *out = p;
+    return true;
+}
+
 void idd_auth_jwt(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done)
 {
     idd_oidc_t *o = r->gen->oidc;
     json_t *header = NULL, *claims = NULL;
+    unsigned char key[IDD_CREDCACHE_KEY_LEN];
+    bool cacheable = o != NULL && !(o->cfg->introspection_enabled && o->cfg->introspection_jwt) &&
+                     jwt_cache_key(r, token, key);
+    idd_principal_t *cached = NULL;
+    if (cacheable && jwt_cached(r, key, &cached)) {
+        idd_wipe(key, sizeof(key));
+        done(r, IDD_AUTH_OK, cached);
+        return;
+    }
     if (token.len > IDD_JWT_MAX ||
         idd_jwt_decode(token.base, token.len, &header, &claims) != IDD_JWT_OK ||
         minted_here(r->gen->keyring, header) || o == NULL) {
@@ -280,6 +357,10 @@ void idd_auth_jwt(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done)
     json_decref(claims);
 
     oidc_check_t *c = check_new(r, token, true, done);
+    c->cacheable = cacheable;
+    if (cacheable)
+        memcpy(c->cache_key, key, sizeof(key));
+    idd_wipe(key, sizeof(key));
     /* With the discovery document and a fresh key set at hand, a JWT is verified right here:
      * a signature check costs tens of microseconds and needs no network. */
     bool needs_introspection = o->cfg->introspection_enabled && o->cfg->introspection_jwt;

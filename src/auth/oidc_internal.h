@@ -26,6 +26,7 @@ typedef struct identity {
     char email[IDD_EMAIL_MAX + 1];
     bool email_verified;
     char scopes[256]; /* mapped onto identityd's scopes */
+    int64_t exp;      /* the token's expiry (JWTs; 0 when not known) */
 } identity_t;
 
 typedef struct jwks_snapshot {

@@ -657,6 +657,8 @@ START_TEST(unknown_subjects)
     assert_bearer_ok(bobs, &bob, "bob's JWT while bob is active");
     const char *argv[] = {th_ctl(), "-c", env.config, "user", "disable", bob.email, NULL};
     ck_assert_int_eq(th_run(argv, NULL, NULL, NULL), 0);
+    /* identityctl is another process: its write is seen at the next change check. */
+    th_wait_changes_seen(&srv, &env);
     assert_not_ok(bobs, "JWT of a disabled user");
 
     free(jwt), free(opaque), free(email_sub), free(basic), free(bobs);

@@ -205,6 +205,9 @@ static void world_craft(world_t *w, const char *issuer)
     ck_assert_msg(w->tokens != NULL, "tokens.json: %s", e.text);
 }
 
+/* Bearer JWTs answered from the credential cache (verified before, for this tenant). */
+#define JWT_REMEMBERED "identityd_credcache_lookups_total{kind=\"jwt\",result=\"hit\"}"
+
 static const char *token(const world_t *w, const char *name)
 {
     const char *t = json_string_value(json_object_get(w->tokens, name));
@@ -626,6 +629,41 @@ END_TEST
 /* Without introspection of JWTs, the authority going down changes nothing for tokens
  * signed with keys already fetched: the JWKS is kept (oidc.jwks.max_age), so a never-seen
  * valid token still verifies, and a forged one is still refused. */
+/* A JWT verified once is remembered for its tenant (no signature checked, no row read the
+ * next time), and what ends the user still ends it: disabling them through identityctl is
+ * refused once a change check has run, and enabling them again lets the token back in. */
+START_TEST(verified_jwt_is_remembered)
+{
+    ck_assert(!W.introspect_jwt);
+    th_response_t r;
+    bearer(&W.srv, token(&W, "valid_rs256"), &r);
+    assert_accepted(&W, &r, "valid_rs256, first");
+    th_response_dispose(&r);
+    double hits = th_metric(&W.srv, JWT_REMEMBERED);
+    for (int i = 0; i < 3; i++) {
+        bearer(&W.srv, token(&W, "valid_rs256"), &r);
+        assert_accepted(&W, &r, "valid_rs256, again");
+        th_response_dispose(&r);
+    }
+    ck_assert_int_eq((int)(th_metric(&W.srv, JWT_REMEMBERED) - hits), 3);
+
+    const char *disable[] = {th_ctl(), "-c", W.env.config, "user", "disable", "Admin@Example.com",
+                             NULL};
+    const char *enable[] = {th_ctl(), "-c", W.env.config, "user", "enable", "Admin@Example.com",
+                            NULL};
+    ck_assert_int_eq(th_run(disable, NULL, NULL, NULL), 0);
+    th_wait_changes_seen(&W.srv, &W.env);
+    bearer(&W.srv, token(&W, "valid_rs256"), &r);
+    assert_refused(&r, "remembered token of a disabled user");
+    th_response_dispose(&r);
+    ck_assert_int_eq(th_run(enable, NULL, NULL, NULL), 0);
+    th_wait_changes_seen(&W.srv, &W.env);
+    bearer(&W.srv, token(&W, "valid_rs256"), &r);
+    assert_accepted(&W, &r, "valid_rs256, user enabled again");
+    th_response_dispose(&r);
+}
+END_TEST
+
 START_TEST(authority_down_cached_jwks_still_verifies)
 {
     ck_assert(!W.introspect_jwt);
@@ -810,6 +848,7 @@ END_TEST
 START_TEST(keys_fetched_once)
 {
     double hits = metric_of(&W.srv, JWKS_HIT), misses = metric_of(&W.srv, JWKS_MISS);
+    double remembered = th_metric(&W.srv, JWT_REMEMBERED);
     long long jwks = stat_count(&W.authority, "/jwks");
     for (int i = 0; i < 5; i++) {
         th_response_t r;
@@ -818,11 +857,13 @@ START_TEST(keys_fetched_once)
         th_response_dispose(&r);
     }
     ck_assert_int_le(stat_count(&W.authority, "/jwks") - jwks, jwks == 0 ? 1 : 0);
-    /* Each check looked the key set up once: a miss only while none was fetched yet. */
+    /* Each request was either remembered (a token verified before: no key looked up) or
+     * looked the key set up once, a miss only while none was fetched yet. */
     double new_hits = metric_of(&W.srv, JWKS_HIT) - hits;
     double new_misses = metric_of(&W.srv, JWKS_MISS) - misses;
-    ck_assert_double_eq(new_hits + new_misses, 5);
-    ck_assert(new_hits >= 4);
+    double new_remembered = th_metric(&W.srv, JWT_REMEMBERED) - remembered;
+    ck_assert_double_eq(new_hits + new_misses + new_remembered, 5);
+    ck_assert(new_hits + new_remembered >= 4);
 }
 END_TEST
 
@@ -1062,6 +1103,7 @@ static Suite *oidc_suite(void)
     tcase_add_test(plain, own_token_not_a_credential);
     tcase_add_test(plain, keys_fetched_once);
     tcase_add_test(plain, scope_or_scp_decides);
+    tcase_add_test(plain, verified_jwt_is_remembered);
     tcase_add_test(plain, authority_down_cached_jwks_still_verifies);
     suite_add_tcase(s, plain);
 

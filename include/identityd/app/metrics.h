@@ -55,7 +55,7 @@ typedef enum {
 extern const char *const idd_metrics_outcome_names[IDD_MOUTCOMES];
 
 /* Kinds of the credential cache: session, apikey, basic (user), tenant_tfa. */
-#define IDD_METRICS_CREDCACHE_KINDS 4
+#define IDD_METRICS_CREDCACHE_KINDS 5
 
 /* Keys tokens were signed with: (kid, alg) pairs in the order first seen, at most this many
  * (any beyond count as kid "other"). Survives a keyring's replacement. */

@@ -36,6 +36,7 @@ typedef enum {
     IDD_CC_APIKEY,      /* by the API key's digest */
     IDD_CC_BASIC,       /* by a verified Basic credential's key (auth/signin.c): its user */
     IDD_CC_TENANT_TFA,  /* by tenant id: its two-factor settings */
+    IDD_CC_JWT,         /* by an external JWT verified for a tenant (auth/oidc.c): its user */
     IDD_CC_KINDS
 } idd_cc_kind_t;
 
@@ -63,7 +64,7 @@ typedef struct idd_cc_cred {
     int64_t last_seen;    /* sessions: for the coalesced touch */
     int64_t auth_version; /* sessions: the user's when signed in */
     char apikey_id[IDD_GUID_LEN + 1];
-    char scopes[IDD_CREDCACHE_SCOPES_MAX]; /* API keys: the scopes its permissions give */
+    char scopes[IDD_CREDCACHE_SCOPES_MAX]; /* API keys, JWTs: the scopes the credential gives */
     idd_cc_user_t user;
 } idd_cc_cred_t;
 

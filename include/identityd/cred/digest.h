@@ -22,6 +22,8 @@
 #define IDD_DIGEST_LABEL_SESSION "session:"
 #define IDD_DIGEST_LABEL_APIKEY "apikey:"
 #define IDD_DIGEST_LABEL_PASSWORD "password:"
+/* Kept only in memory (never stored): the credential cache's key of a verified external JWT. */
+#define IDD_DIGEST_LABEL_JWT "jwt:"
 
 /* Writes HMAC-SHA256(pepper, label || data[0..len)) to out. label is a NUL-terminated string
  * and may be "" or NULL for none; data may be NULL when len is 0. Returns 0; IDD_EINVAL for an
