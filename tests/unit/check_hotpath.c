@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "identityd/app/app.h"
 #include "identityd/core/buf.h"
 #include "identityd/core/cidr.h"
 #include "identityd/token/signer.h"
@@ -190,6 +191,28 @@ START_TEST(ipv4_text_as_inet_ntop)
 }
 END_TEST
 
+/* What every authenticated request notes of its caller (app.c): a copy, cut to the field. */
+START_TEST(note_auth_without_printf)
+{
+    idd_thread_t thread;
+    idd_request_t r;
+    memset(&thread, 0, sizeof(thread));
+    memset(&r, 0, sizeof(r));
+    r.thread = &thread;
+    printf_calls = 0;
+    idd_request_note_auth(&r, 0, IDD_MOUTCOME_OK, "5cb26450-8f6c-47af-a6ec-3edb3242f708");
+    int calls = printf_calls;
+    ck_assert_int_eq(calls, 0);
+    ck_assert_str_eq(r.user_id, "5cb26450-8f6c-47af-a6ec-3edb3242f708");
+    char longer[sizeof(r.user_id) + 8];
+    memset(longer, 'a', sizeof(longer) - 1);
+    longer[sizeof(longer) - 1] = '\0';
+    idd_request_note_auth(&r, 0, IDD_MOUTCOME_OK, longer);
+    ck_assert_uint_eq(strlen(r.user_id), sizeof(r.user_id) - 1);
+    ck_assert_int_eq(memcmp(r.user_id, longer, sizeof(r.user_id) - 1), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("hotpath");
@@ -198,6 +221,7 @@ static Suite *suite(void)
     tcase_add_test(tc, json_str2_is_one_string_of_both);
     tcase_add_test(tc, claims_without_printf);
     tcase_add_test(tc, ipv4_text_as_inet_ntop);
+    tcase_add_test(tc, note_auth_without_printf);
     suite_add_tcase(s, tc);
     return s;
 }
