@@ -18,6 +18,7 @@
 #include "identityd/app/app.h"
 #include "identityd/core/buf.h"
 #include "identityd/core/cidr.h"
+#include "identityd/cred/apikey.h"
 #include "identityd/token/signer.h"
 
 static int printf_calls;
@@ -213,6 +214,31 @@ START_TEST(note_auth_without_printf)
 }
 END_TEST
 
+/* An API key's permissions become the principal's scopes on every request it makes. */
+START_TEST(apikey_scopes_without_printf)
+{
+    static const char *const cases[][2] = {
+        {"", "*:write"},
+        {"  ", "*:write"},
+        {"accounts:read files:write", "accounts:read files:write"},
+        {"  accounts:read", "accounts:read"},
+        {"accounts:read * files:read", "*:write"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[128];
+        memset(out, 'x', sizeof(out));
+        printf_calls = 0;
+        idd_apikey_scopes(cases[i][0], out, sizeof(out));
+        int calls = printf_calls;
+        ck_assert_int_eq(calls, 0);
+        ck_assert_str_eq(out, cases[i][1]);
+    }
+    char small[6];
+    idd_apikey_scopes("accounts:read", small, sizeof(small));
+    ck_assert_str_eq(small, "accou"); /* cut to the buffer, as before */
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("hotpath");
@@ -222,6 +248,7 @@ static Suite *suite(void)
     tcase_add_test(tc, claims_without_printf);
     tcase_add_test(tc, ipv4_text_as_inet_ntop);
     tcase_add_test(tc, note_auth_without_printf);
+    tcase_add_test(tc, apikey_scopes_without_printf);
     suite_add_tcase(s, tc);
     return s;
 }
