@@ -79,6 +79,12 @@ void idd_api_metrics(idd_request_t *r, idd_principal_t *p)
                    "# TYPE identityd_password_kdf_iterations_total counter\n"
                    "identityd_password_kdf_iterations_total %llu\n",
                    (unsigned long long)atomic_load(&app->kdf_iterations));
+    metric(&b, "identityd_password_kdf_shared_total", "counter",
+           "Password checks answered by the KDF of a concurrent check of the same credential.",
+           atomic_load(&app->kdf_shared));
+    metric(&b, "identityd_password_kdf_waiting", "gauge",
+           "Password checks waiting for the KDF of a concurrent check of the same credential.",
+           (unsigned long)atomic_load(&app->kdf_waiting));
     idd_buf_printf(&b,
                    "# HELP identityd_sessions_live Active, unexpired sign-in sessions, as of the "
                    "last pruning run.\n"

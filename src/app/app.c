@@ -62,6 +62,9 @@ void idd_request_note_auth(idd_request_t *r, int scheme, idd_metrics_outcome_t o
     r->metrics_scheme = scheme;
     if (r->thread->metrics != NULL && scheme >= 0 && scheme < IDD_MSCHEMES)
         idd_metrics_add(&r->thread->metrics->auth[scheme][outcome], 1);
-    if (user_id != NULL)
-        snprintf(r->user_id, sizeof(r->user_id), "%s", user_id);
+    if (user_id != NULL) { /* on every authenticated request: a bounded copy, no printf */
+        size_t n = strnlen(user_id, sizeof(r->user_id) - 1);
+        memcpy(r->user_id, user_id, n);
+        r->user_id[n] = '\0';
+    }
 }

@@ -12,6 +12,7 @@
 
 #include "identityd/app/app.h"
 
+#include "identityd/core/cidr.h"
 #include "identityd/core/common.h"
 #include "identityd/http/respond.h"
 #include "identityd/http/server.h"
@@ -129,6 +130,16 @@ static int query_origin(h2o_req_t *req, h2o_iovec_t *out)
     return 0;
 }
 
+/* text receives an IPv4 address as idd_ipv4_text writes it (no printf on every request). */
+static void ipv4_text(const void *addr, char *text, size_t textlen)
+{
+    if (textlen < INET_ADDRSTRLEN) {
+        text[0] = '\0';
+        return;
+    }
+    idd_ipv4_text(addr, text);
+}
+
 /* Parses one address of X-Forwarded-For ("a.b.c.d", "v6", "[v6]") into a sockaddr and its
  * canonical text; IPv4-mapped IPv6 becomes IPv4. Returns 0 or -1. */
 static int parse_hop(h2o_iovec_t v, struct sockaddr_storage *ss, char *text, size_t textlen)
@@ -145,7 +156,7 @@ static int parse_hop(h2o_iovec_t v, struct sockaddr_storage *ss, char *text, siz
     struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
     if (inet_pton(AF_INET, buf, &in4->sin_addr) == 1) {
         in4->sin_family = AF_INET;
-        inet_ntop(AF_INET, &in4->sin_addr, text, (socklen_t)textlen);
+        ipv4_text(&in4->sin_addr, text, textlen);
         return 0;
     }
     if (inet_pton(AF_INET6, buf, &in6->sin6_addr) == 1) {
@@ -157,7 +168,7 @@ static int parse_hop(h2o_iovec_t v, struct sockaddr_storage *ss, char *text, siz
             memset(ss, 0, sizeof(*ss));
             in4->sin_family = AF_INET;
             in4->sin_addr = v4;
-            inet_ntop(AF_INET, &in4->sin_addr, text, (socklen_t)textlen);
+            ipv4_text(&in4->sin_addr, text, textlen);
             return 0;
         }
         in6->sin6_family = AF_INET6;
@@ -172,11 +183,11 @@ static void address_text(const struct sockaddr_storage *ss, char *text, size_t t
 {
     text[0] = '\0';
     if (ss->ss_family == AF_INET) {
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, text, (socklen_t)textlen);
+        ipv4_text(&((const struct sockaddr_in *)ss)->sin_addr, text, textlen);
     } else if (ss->ss_family == AF_INET6) {
         const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
         if (IN6_IS_ADDR_V4MAPPED(a))
-            inet_ntop(AF_INET, &a->s6_addr[12], text, (socklen_t)textlen);
+            ipv4_text(&a->s6_addr[12], text, textlen);
         else
             inet_ntop(AF_INET6, a, text, (socklen_t)textlen);
     }

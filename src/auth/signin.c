@@ -20,7 +20,14 @@
  * is remembered for at most basic_cache.ttl seconds under an HMAC of the credential, tied
  * to the user's auth_version: a password or status change, from any process, makes the
  * entry useless at once.
+ *
+ * Concurrent checks of one plain password for one login share one KDF ("single flight"):
+ * the first runs it in the pool, and the others that arrive while it runs, on any loop,
+ * park their requests and take its client hash when it is done. Each still checks that hash
+ * against its own user's record and goes through check_finish, so every request is judged
+ * and counted by brute force on its own, exactly as if it had run the KDF.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/timerfd.h>
@@ -107,6 +114,8 @@ static int key_is_zero(const unsigned char key[32])
 
 /* ---- the check ---- */
 
+struct flight;
+
 typedef struct signin_check {
     /* inputs, copied so the worker never touches request memory */
     char login[IDD_EMAIL_MAX + 1];
@@ -131,7 +140,112 @@ typedef struct signin_check {
     idd_auth_done_fn done;
     idd_bruteforce_key_t bf_key; /* the counters this sign-in is judged and counted under */
     int64_t began_ns;            /* CLOCK_MONOTONIC when the check proper began */
+    /* single flight (below): under flights_lock until the flight lands */
+    struct flight *flight;            /* the leader's own flight, until it lands */
+    struct signin_check *next_waiter; /* in the flight's list of waiters */
+    idd_http_parked_t *parked;        /* a waiter's parked request */
+    int flight_rc;                    /* a waiter's outcome: 0, the KDF's error, or FLIGHT_LOST */
 } signin_check_t;
+
+/* ---- single flight: one KDF for concurrent checks of one password ---- */
+
+/* A flight lives in a small table shared by every loop, only while its KDF runs. It is found
+ * by the key of the Basic cache (cache_key: tenant, login, password, under the pepper) and
+ * joined only by a check of the same salt and rounds, so its client hash is the one the
+ * joining check would compute. Both bounds only cost speed: a check that finds the table
+ * full, or its flight with FLIGHT_WAITERS waiting, runs its own KDF as before. */
+#define FLIGHTS 64
+#define FLIGHT_WAITERS 256
+#define FLIGHT_LOST 1 /* the leader's KDF never ran (client left, queue full, shutdown) */
+
+typedef struct flight {
+    bool used;
+    unsigned char key[32];
+    char salt[IDD_SALT_MAX + 1];
+    unsigned iterations;
+    size_t n_waiters;
+    signin_check_t *waiters;
+} flight_t;
+
+static pthread_mutex_t flights_lock = PTHREAD_MUTEX_INITIALIZER;
+static flight_t flights[FLIGHTS];
+
+static void flight_resume(void *owner, void *arg);
+static void check_release(void *arg);
+
+/* A waiter's parked request is done with (resumed, or its client left). */
+static void waiter_release(void *arg)
+{
+    signin_check_t *c = arg;
+    atomic_fetch_sub_explicit(&c->app->kdf_waiting, 1, memory_order_relaxed);
+    check_release(c);
+}
+
+/* Joins the flight of c's credential as a waiter (its request parked) and returns true, or
+ * becomes the leader of a new flight (c->flight set) and returns false; neither when the
+ * flight is full or the table is: c then runs its own KDF. On the loop. */
+static bool flight_join(idd_request_t *r, signin_check_t *c)
+{
+    flight_t *free_slot = NULL;
+    bool joined = false;
+    if (key_is_zero(c->key))
+        return false;
+    pthread_mutex_lock(&flights_lock);
+    for (size_t i = 0; i < FLIGHTS; i++) {
+        flight_t *f = &flights[i];
+        if (!f->used) {
+            if (free_slot == NULL)
+                free_slot = f;
+            continue;
+        }
+        if (!idd_ct_equal(f->key, c->key, 32))
+            continue;
+        if (f->iterations == c->iterations && strcmp(f->salt, c->salt) == 0 &&
+            f->n_waiters < FLIGHT_WAITERS) {
+            c->parked = idd_http_park(r->req, r, c, flight_resume, waiter_release);
+            c->next_waiter = f->waiters;
+            f->waiters = c;
+            f->n_waiters++;
+            atomic_fetch_add_explicit(&r->app->kdf_waiting, 1, memory_order_relaxed);
+            joined = true;
+        }
+        free_slot = NULL; /* one flight per credential */
+        break;
+    }
+    if (!joined && free_slot != NULL) {
+        free_slot->used = true;
+        memcpy(free_slot->key, c->key, 32);
+        memcpy(free_slot->salt, c->salt, sizeof(free_slot->salt));
+        free_slot->iterations = c->iterations;
+        c->flight = free_slot;
+    }
+    pthread_mutex_unlock(&flights_lock);
+    return joined;
+}
+
+/* The leader's KDF is done (rc, and its client hash in leader->client_hash) or never ran
+ * (FLIGHT_LOST): every waiter takes the outcome and is woken on its own loop, and the slot
+ * is free again. On a worker or on the leader's loop. */
+static void flight_land(signin_check_t *leader, int rc)
+{
+    flight_t *f = leader->flight;
+    leader->flight = NULL;
+    pthread_mutex_lock(&flights_lock);
+    signin_check_t *w = f->waiters;
+    idd_wipe(f, sizeof(*f));
+    pthread_mutex_unlock(&flights_lock);
+    /* Out of the table, the waiters are this thread's alone until each is woken; a woken
+     * one may be freed at once by its loop, so its successor is read first. */
+    while (w != NULL) {
+        signin_check_t *next = w->next_waiter;
+        w->next_waiter = NULL;
+        w->flight_rc = rc;
+        if (rc == 0)
+            memcpy(w->client_hash, leader->client_hash, sizeof(w->client_hash));
+        idd_http_wake(w->parked);
+        w = next;
+    }
+}
 
 /* The slow part when a plain password was given; the cheap part otherwise. */
 static void check_secret(void *arg)
@@ -149,6 +263,9 @@ static void check_secret(void *arg)
         }
         atomic_fetch_add(&c->app->kdf_iterations,
                          (unsigned long long)c->iterations + c->pad_iterations);
+        /* After the padding, so that waiters learn no more from the time than the leader. */
+        if (c->flight != NULL)
+            flight_land(c, rc);
     }
     if (rc == 0)
         rc = idd_password_record_check(c->pepper, c->record, c->client_hash);
@@ -157,6 +274,9 @@ static void check_secret(void *arg)
 
 static void check_release(void *arg)
 {
+    signin_check_t *c = arg;
+    if (c->flight != NULL) /* a leader whose KDF never ran: its waiters run their own */
+        flight_land(c, FLIGHT_LOST);
     idd_wipe(arg, sizeof(signin_check_t));
     free(arg);
 }
@@ -439,7 +559,7 @@ void idd_auth_signin(idd_request_t *r, const idd_signin_t *in, idd_auth_done_fn 
         done(r, IDD_AUTH_BLOCKED, NULL);
         return;
     }
-    if (c->remember)
+    if (!c->have_client_hash) /* the Basic cache's key, and the single flight's */
         cache_key(&app->pepper, r->tenant->id, c->login, c->password, c->password_len, c->key);
 
     idd_auth_thread_t *a = r->thread->auth;
@@ -556,6 +676,32 @@ static void signin_continue(idd_request_t *r, signin_check_t *c)
         check_release(c);
         return;
     }
+    if (flight_join(r, c))
+        return;
     idd_http_offload(r->req, r->client_ip, r->app->workers, r, c, check_secret, check_finish,
                      check_release);
+}
+
+/* A waiter of a flight, back on its own loop with the flight's outcome. */
+static void flight_resume(void *owner, void *arg)
+{
+    idd_request_t *r = owner;
+    signin_check_t *c = arg;
+    if (c->flight_rc != FLIGHT_LOST)
+        atomic_fetch_add_explicit(&r->app->kdf_shared, 1, memory_order_relaxed);
+    if (c->flight_rc == FLIGHT_LOST) {
+        /* c belongs to the parked request, released after this returns: the check that now
+         * runs as it would have without a flight gets a copy. */
+        signin_check_t *own = idd_xcalloc(1, sizeof(*own));
+        memcpy(own, c, sizeof(*own));
+        own->parked = NULL;
+        idd_http_offload(r->req, r->client_ip, r->app->workers, r, own, check_secret, check_finish,
+                         check_release);
+        return;
+    }
+    /* The leader's client hash, checked against this request's own record: one HMAC. */
+    c->verdict = c->flight_rc != 0
+                     ? c->flight_rc
+                     : idd_password_record_check(c->pepper, c->record, c->client_hash);
+    check_finish(r, c);
 }

@@ -90,13 +90,11 @@ void idd_buf_printf(idd_buf_t *b, const char *fmt, ...)
     va_end(ap);
 }
 
-void idd_buf_json_str(idd_buf_t *b, const char *s, size_t len)
+/* Writes s escaped for a JSON string, without the quotes, at p (room for len * 6 bytes);
+ * returns the end. */
+static char *json_escape(char *p, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    /* Worst case every byte becomes \u00XX: reserve once, then write without checks. */
-    idd_buf_reserve(b, len * 6 + 2);
-    char *p = b->data + b->len;
-    *p++ = '"';
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         switch (c) {
@@ -141,14 +139,46 @@ void idd_buf_json_str(idd_buf_t *b, const char *s, size_t len)
             }
         }
     }
+    return p;
+}
+
+void idd_buf_json_str(idd_buf_t *b, const char *s, size_t len)
+{
+    /* Worst case every byte becomes \u00XX: reserve once, then write without checks. */
+    idd_buf_reserve(b, len * 6 + 2);
+    char *p = b->data + b->len;
+    *p++ = '"';
+    p = json_escape(p, s, len);
     *p++ = '"';
     b->len = (size_t)(p - b->data);
     b->data[b->len] = '\0';
 }
 
+void idd_buf_json_str2(idd_buf_t *b, const char *s1, size_t len1, const char *s2, size_t len2)
+{
+    idd_buf_reserve(b, (len1 + len2) * 6 + 2);
+    char *p = b->data + b->len;
+    *p++ = '"';
+    p = json_escape(p, s1, len1);
+    p = json_escape(p, s2, len2);
+    *p++ = '"';
+    b->len = (size_t)(p - b->data);
+    b->data[b->len] = '\0';
+}
+
+/* Decimal digits written backwards from the end of a small array: the token path writes
+ * several integers per response, and snprintf's format parsing was most of their cost. */
 void idd_buf_json_int(idd_buf_t *b, int64_t v)
 {
     char tmp[24];
-    int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
-    idd_buf_append(b, tmp, (size_t)n);
+    char *end = tmp + sizeof(tmp), *p = end;
+    /* The magnitude as unsigned, so that INT64_MIN needs no special case. */
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        *--p = '-';
+    idd_buf_append(b, p, (size_t)(end - p));
 }

@@ -234,3 +234,18 @@ int idd_ip_list_match(const char *list, const char *ip)
         return 0;
     return each_entry(list, match_entry, &m) == 1;
 }
+
+void idd_ipv4_text(const void *addr, char out[16])
+{
+    const unsigned char *a = addr;
+    char *p = out;
+    for (int i = 0; i < 4; i++) {
+        unsigned v = a[i];
+        if (v >= 100)
+            *p++ = (char)('0' + v / 100);
+        if (v >= 10)
+            *p++ = (char)('0' + v / 10 % 10);
+        *p++ = (char)('0' + v % 10);
+        *p++ = i < 3 ? '.' : '\0';
+    }
+}

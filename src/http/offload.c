@@ -188,8 +188,8 @@ struct offload {
     h2o_multithread_message_t msg; /* brings it back to the loop */
     h2o_timeout_entry_t wait;      /* max_wait_ms in the queue */
     loop_t *loop;
-    idd_workers_t *pool;
-    h2o_req_t *req; /* NULL once the request is gone */
+    idd_workers_t *pool; /* NULL for a parked request (idd_http_park) */
+    h2o_req_t *req;      /* NULL once the request is gone */
     offload_link_t *link;
     conn_t *conn;
     int http1_fd;     /* the HTTP/1 connection's socket, to peek at; -1 for HTTP/2 */
@@ -233,7 +233,8 @@ static void offload_finish(offload_t *o)
         o->conn->queued--;
         conn_unref(o->conn);
     }
-    client_put(o->client);
+    if (o->pool != NULL)
+        client_put(o->client);
     o->loop->offloads_in_flight--;
     o->release(o->arg);
     free(o);
@@ -259,6 +260,8 @@ static void offload_link_dispose(void *p)
         return;
     o->req = NULL;
     o->link = NULL;
+    if (o->pool == NULL)
+        return; /* parked: freed when it is woken */
     if (o->conn != NULL && o->http1_fd < 0)
         conn_note_reset(o->conn);
     if (idd_workers_withdraw(o->pool, &o->job) == 0) {
@@ -295,7 +298,7 @@ void idd_http_offloads_back(h2o_multithread_receiver_t *receiver, h2o_linklist_t
             H2O_STRUCT_FROM_MEMBER(h2o_multithread_message_t, link, messages->next);
         h2o_linklist_unlink(&msg->link);
         offload_t *o = H2O_STRUCT_FROM_MEMBER(offload_t, msg, msg);
-        if (o->client_left)
+        if (o->client_left && o->pool != NULL)
             idd_workers_note(o->pool, IDD_JOBS_DROPPED);
         if (o->req != NULL) {
             o->link->offload = NULL;
@@ -363,6 +366,34 @@ void idd_http_offload(h2o_req_t *req, const char *client, idd_workers_t *pool, v
     l->offloads_in_flight++;
     o->wait.cb = on_queue_timeout;
     h2o_timeout_link(l->t.ctx.loop, &l->queue_timeout, &o->wait);
+}
+
+struct idd_http_parked {
+    offload_t o;
+};
+
+idd_http_parked_t *idd_http_park(h2o_req_t *req, void *owner, void *arg,
+                                 void (*resume)(void *owner, void *arg), void (*release)(void *arg))
+{
+    loop_t *l = (loop_t *)idd_http_thread_of(req);
+    idd_http_parked_t *p = idd_xcalloc(1, sizeof(*p));
+    offload_t *o = &p->o;
+    o->loop = l;
+    o->req = req;
+    o->http1_fd = -1;
+    o->owner = owner;
+    o->arg = arg;
+    o->resume = resume;
+    o->release = release;
+    o->link = h2o_mem_alloc_shared(&req->pool, sizeof(*o->link), offload_link_dispose);
+    o->link->offload = o;
+    l->offloads_in_flight++;
+    return p;
+}
+
+void idd_http_wake(idd_http_parked_t *parked)
+{
+    h2o_multithread_send_message(&parked->o.loop->offload_receiver, &parked->o.msg);
 }
 
 void idd_http_conn_track(loop_t *l, h2o_socket_t *sock)

@@ -187,12 +187,7 @@ void idd_respond_envelope(h2o_req_t *req, h2o_iovec_t origin, int status, const 
     idd_buf_json_int(&b, count);
     idd_buf_puts(&b, ",\"links\":[{\"href\":");
     /* The full URL the client asked for, as the client addressed us. */
-    idd_buf_t url;
-    idd_buf_init(&url);
-    idd_buf_append(&url, origin.base, origin.len);
-    idd_buf_append(&url, req->path.base, req->path.len);
-    idd_buf_json_str(&b, url.data, url.len);
-    idd_buf_dispose(&url);
+    idd_buf_json_str2(&b, origin.base, origin.len, req->path.base, req->path.len);
     idd_buf_puts(&b, ",\"action\":");
     idd_buf_json_str(&b, req->method.base, req->method.len);
     idd_buf_puts(&b, "}],\"status\":0,\"statusCode\":");

@@ -67,6 +67,10 @@ typedef struct idd_app {
     atomic_ulong auth_failures;   /* 401s for a missing or invalid credential */
     atomic_ulong signins_blocked; /* 403s from brute-force blocks */
     atomic_ullong kdf_iterations; /* PBKDF2 rounds run for password checks (decoys included) */
+    /* Password checks that took the KDF of a concurrent check of the same credential
+     * (auth/signin.c's single flight), and how many wait for one now. */
+    atomic_ulong kdf_shared;
+    atomic_long kdf_waiting;
     /* Written by the pruner (idd_app_prune, thread 0), read by GET /metrics. The two gauges
      * are as of its last run (0 until the first, a second after start). */
     atomic_llong sessions_live;   /* active, unexpired sessions */

@@ -43,6 +43,9 @@ void idd_buf_vprintf(idd_buf_t *b, const char *fmt, va_list ap);
  * \b \f \n \r \t or \u00XX, DEL and bytes >= 0x80 copied as they are (UTF-8 passes through
  * unchanged). */
 void idd_buf_json_str(idd_buf_t *b, const char *s, size_t len);
+/* One JSON string of s1 followed by s2 (escaped as idd_buf_json_str), without joining them
+ * first. */
+void idd_buf_json_str2(idd_buf_t *b, const char *s1, size_t len1, const char *s2, size_t len2);
 
 /* Appends a decimal integer. */
 void idd_buf_json_int(idd_buf_t *b, int64_t v);

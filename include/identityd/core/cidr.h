@@ -47,4 +47,9 @@ int idd_ip_list_check(const char *list, const char **bad, size_t *bad_len);
  * do not parse match nothing). */
 int idd_ip_list_match(const char *list, const char *ip);
 
+/* Writes the 4 bytes at addr (an IPv4 address, network order) as "a.b.c.d", exactly as
+ * inet_ntop does, into out (INET_ADDRSTRLEN bytes), without printf: every request writes
+ * its client's address this way. */
+void idd_ipv4_text(const void *addr, char out[16]);
+
 #endif

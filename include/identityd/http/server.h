@@ -178,4 +178,21 @@ void idd_http_offload(h2o_req_t *req, const char *client, idd_workers_t *pool, v
                       void *arg, void (*work)(void *arg), void (*resume)(void *owner, void *arg),
                       void (*release)(void *arg));
 
+/* A request parked on its own loop until another thread wakes it: how a request waits for
+ * work that an earlier request already handed to a pool (a shared password check), without
+ * taking a worker or a place in a queue. */
+typedef struct idd_http_parked idd_http_parked_t;
+
+/* Parks req: once idd_http_wake is called, resume(owner, arg) runs on req's loop, then
+ * release(arg). resume is skipped, and only release runs, when the request went away
+ * meanwhile (client left, stream reset). The parked request counts as work in flight, so a
+ * stopping loop waits for its wake. Never fails; arg must be heap memory owned by release. */
+idd_http_parked_t *idd_http_park(h2o_req_t *req, void *owner, void *arg,
+                                 void (*resume)(void *owner, void *arg),
+                                 void (*release)(void *arg));
+
+/* From any thread, exactly once for each park: sends the parked request back to its loop.
+ * The handle is not to be used after. */
+void idd_http_wake(idd_http_parked_t *parked);
+
 #endif
