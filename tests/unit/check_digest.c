@@ -8,6 +8,7 @@
  *     -macopt hexkey:3031323334353637383961626364656630313233343536373839616263646566
  */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,42 @@ START_TEST(test_salted_password_mac_known_answer)
 END_TEST
 
 /* The label is a plain prefix of the message, and different labels give different digests. */
+/* Each thread keeps HMAC keyed with the last pepper it used: a digest under another pepper,
+ * then under the first again (also one that shares the first one's leading bytes), must each
+ * be that pepper's own, in one thread and in several at once. */
+static void *digest_both(void *arg)
+{
+    (void)arg;
+    idd_pepper_t a = test_pepper(PEPPER_TEXT), b = test_pepper(PEPPER_TEXT "x");
+    unsigned char da[IDD_SESSION_DIGEST_LEN], db[IDD_SESSION_DIGEST_LEN];
+    for (int i = 0; i < 200; i++) {
+        if (idd_keyed_digest(&a, IDD_DIGEST_LABEL_SESSION, SESSION_TOKEN, strlen(SESSION_TOKEN),
+                             da) != 0 ||
+            idd_keyed_digest(&b, IDD_DIGEST_LABEL_SESSION, SESSION_TOKEN, strlen(SESSION_TOKEN),
+                             db) != 0)
+            return (void *)1;
+        char hex[2 * IDD_SESSION_DIGEST_LEN + 1];
+        to_hex(da, hex);
+        if (strcmp(hex, SESSION_DIGEST) != 0 || memcmp(da, db, sizeof da) == 0)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+START_TEST(test_peppers_alternate)
+{
+    ck_assert_ptr_null(digest_both(NULL));
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, digest_both, NULL), 0);
+    for (int i = 0; i < 4; i++) {
+        void *rv = (void *)1;
+        ck_assert_int_eq(pthread_join(t[i], &rv), 0);
+        ck_assert_ptr_null(rv);
+    }
+}
+END_TEST
+
 START_TEST(test_label_is_a_prefix)
 {
     idd_pepper_t pepper = test_pepper(PEPPER_TEXT);
@@ -178,6 +215,7 @@ static Suite *digest_suite(void)
     Suite *s = suite_create("digest");
     TCase *tc = tcase_create("keyed");
     tcase_add_test(tc, test_session_known_answer);
+    tcase_add_test(tc, test_peppers_alternate);
     tcase_add_test(tc, test_apikey_known_answer);
     tcase_add_test(tc, test_password_mac_known_answer);
     tcase_add_test(tc, test_salted_password_mac_known_answer);
