@@ -46,7 +46,6 @@
  * minutes of queued work. Password checks are ~20-60 ms each; authority calls may take up
  * to the configured timeout, so fewer of them may wait. */
 #define KDF_QUEUE_MAX 4096
-#define KDF_NICE 10
 #define OUTBOUND_QUEUE_MAX 256
 
 static void usage(FILE *out)
@@ -620,11 +619,13 @@ int main(int argc, char **argv)
     app.thread_metrics = idd_metrics_threads_new(cfg->threads);
     app.n_thread_metrics = cfg->threads;
     pthread_mutex_init(&app.minted_keys.lock, NULL);
-    /* Password checks are deliberately slow; a flood of them must not take the CPU from the
-     * loops that answer everyone else, so the KDF threads yield to them (nice 10: about a
-     * tenth of a core's share when a loop wants it, all of it when the loops are idle). */
-    app.workers = idd_workers_new_named(cfg->workers, KDF_QUEUE_MAX, "identityd-kdf", KDF_NICE);
-    app.outbound = idd_workers_new_named(cfg->workers, OUTBOUND_QUEUE_MAX, "identityd-out", 0);
+    /* Password checks are deliberately slow; a flood of them must not delay the loops that
+     * answer everyone else, so the KDF threads run as batch work: a loop woken by a request
+     * runs at once instead of waiting for a check's time slice to end, while the checks keep
+     * their fair share of the CPU (so that they still finish on a busy machine). */
+    app.workers = idd_workers_new_named(cfg->workers, KDF_QUEUE_MAX, "identityd-kdf", true, 0);
+    app.outbound =
+        idd_workers_new_named(cfg->workers, OUTBOUND_QUEUE_MAX, "identityd-out", false, 0);
     if (cfg->pid_file != NULL && write_pid_file(cfg->pid_file) != 0) {
         fprintf(stderr, "%s: pid_file %s: %s\n", cfg->path, cfg->pid_file, strerror(errno));
         goto done;

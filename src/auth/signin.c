@@ -328,6 +328,16 @@ static void log_failure(const idd_request_t *r, const signin_check_t *c)
 /* Back on the loop (owner is the request) with the verdict. */
 static void deny_in_step(idd_request_t *r, int64_t began_ns, idd_auth_done_fn done);
 
+/* A failure that found its pair blocked by parallel ones: answered as a block, with the
+ * block's Retry-After. */
+static void refuse_blocked(idd_request_t *r, signin_check_t *c)
+{
+    if (idd_bruteforce_check(r->app->bruteforce, &c->bf_key, bf_now(r), &r->retry_after) == 0 ||
+        r->retry_after < 1)
+        r->retry_after = 1;
+    c->done(r, IDD_AUTH_BLOCKED, NULL);
+}
+
 static void check_finish(void *owner, void *arg)
 {
     idd_request_t *r = owner;
@@ -360,14 +370,20 @@ static void check_finish(void *owner, void *arg)
          * could be compared with. */
         idd_log_info("signin: user %s may not sign in (%s)", c->user.id,
                      c->user.status != IDD_USER_ACTIVE ? "disabled" : "password change required");
-        idd_bruteforce_fail(app->bruteforce, &c->bf_key, bf_now(r));
+        if (idd_bruteforce_fail(app->bruteforce, &c->bf_key, bf_now(r)) != 0) {
+            refuse_blocked(r, c);
+            return;
+        }
         deny_in_step(r, c->began_ns, c->done);
         return;
     }
     if (c->verdict != 0 && c->verdict != IDD_EDENIED)
         idd_log_error("signin: password check failed: %s", idd_strerror(c->verdict));
     log_failure(r, c);
-    idd_bruteforce_fail(app->bruteforce, &c->bf_key, bf_now(r));
+    if (idd_bruteforce_fail(app->bruteforce, &c->bf_key, bf_now(r)) != 0) {
+        refuse_blocked(r, c);
+        return;
+    }
     deny_in_step(r, c->began_ns, c->done);
 }
 

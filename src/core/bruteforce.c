@@ -437,10 +437,12 @@ bool idd_bruteforce_client_clean(idd_bruteforce_t *bf, const idd_bruteforce_key_
  * all live. Returns the entry when this failure is the one that reached `most`, else NULL;
  * the stripe is locked either way (the caller unlocks *mutex). */
 static entry_t *count(idd_bruteforce_t *bf, const uint64_t tag[2], int64_t now_ms,
-                      int64_t window_ms, uint32_t most, pthread_mutex_t **mutex)
+                      int64_t window_ms, uint32_t most, pthread_mutex_t **mutex, bool *spent)
 {
     entry_t *bucket = lock_bucket(bf, tag, mutex);
     entry_t *e = find(bucket, tag, now_ms);
+    if (spent != NULL)
+        *spent = e != NULL && e->failures >= most;
     if (e == NULL) {
         e = free_entry(bucket, now_ms);
         if (e == NULL)
@@ -455,25 +457,29 @@ static entry_t *count(idd_bruteforce_t *bf, const uint64_t tag[2], int64_t now_m
     return ++e->failures == most ? e : NULL;
 }
 
-void idd_bruteforce_fail(idd_bruteforce_t *bf, const idd_bruteforce_key_t *key, int64_t now_ms)
+int idd_bruteforce_fail(idd_bruteforce_t *bf, const idd_bruteforce_key_t *key, int64_t now_ms)
 {
     pthread_mutex_t *mutex;
+    bool spent = false;
     if (bf == NULL)
-        return;
+        return 0;
 
     /* The pair: the failure that reaches `attempts` turns the window into a block. Failing
-     * while blocked neither extends nor resets it: callers refuse blocked pairs before
-     * checking the password, so that is only a race between parallel requests. */
-    entry_t *e = count(bf, key->pair, now_ms, bf->window_ms, bf->attempts, &mutex);
+     * while blocked neither extends nor resets it. Callers refuse blocked pairs before
+     * checking the password, but parallel requests can all pass that check first: whether
+     * the pair was spent is read and the failure counted under one lock, so that of N
+     * parallel failures only `attempts` are told apart from a block. */
+    entry_t *e = count(bf, key->pair, now_ms, bf->window_ms, bf->attempts, &mutex, &spent);
     if (e != NULL)
         e->deadline_ms = now_ms + bf->block_ms;
     pthread_mutex_unlock(mutex);
 
     /* The client's and the login's budgets stay spent until their windows end. */
-    (void)count(bf, key->client, now_ms, bf->client_window_ms, bf->client_attempts, &mutex);
+    (void)count(bf, key->client, now_ms, bf->client_window_ms, bf->client_attempts, &mutex, NULL);
     pthread_mutex_unlock(mutex);
-    (void)count(bf, key->login, now_ms, bf->login_window_ms, bf->login_attempts, &mutex);
+    (void)count(bf, key->login, now_ms, bf->login_window_ms, bf->login_attempts, &mutex, NULL);
     pthread_mutex_unlock(mutex);
+    return spent ? IDD_EDENIED : 0;
 }
 
 size_t idd_bruteforce_used(idd_bruteforce_t *bf, int64_t now_ms)

@@ -5,6 +5,7 @@
 #include "identityd/core/workers.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -26,6 +27,7 @@ struct idd_workers {
     bool stopping;
     int n_threads;
     int nice;      /* of each worker thread */
+    bool batch;    /* SCHED_BATCH: CPU-bound work that never preempts a waking loop */
     char name[16]; /* each worker thread's name */
     pthread_t *threads;
     atomic_ulong counts[IDD_JOBS_NCOUNTS];
@@ -58,8 +60,12 @@ static void unlink_job(idd_workers_t *w, idd_job_t *job)
 static void *worker_main(void *arg)
 {
     idd_workers_t *w = arg;
-    /* Linux keeps a nice value per thread: this one only. A failure leaves the thread at
-     * the process's priority, which is what it would have had anyway. */
+    /* Linux keeps a scheduling policy and a nice value per thread: this one only. A failure
+     * leaves the thread as the process is, which is what it would have had anyway. */
+    if (w->batch) {
+        struct sched_param none = {0};
+        (void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &none);
+    }
     if (w->nice != 0)
         (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), w->nice);
     if (w->name[0] != '\0')
@@ -92,13 +98,14 @@ static void *worker_main(void *arg)
 
 idd_workers_t *idd_workers_new(int n, int max_pending)
 {
-    return idd_workers_new_named(n, max_pending, NULL, 0);
+    return idd_workers_new_named(n, max_pending, NULL, false, 0);
 }
 
-idd_workers_t *idd_workers_new_named(int n, int max_pending, const char *name, int nice)
+idd_workers_t *idd_workers_new_named(int n, int max_pending, const char *name, bool batch, int nice)
 {
     idd_workers_t *w = idd_xcalloc(1, sizeof(*w));
     w->max_pending = max_pending;
+    w->batch = batch;
     w->nice = nice;
     if (name != NULL)
         snprintf(w->name, sizeof(w->name), "%s", name);

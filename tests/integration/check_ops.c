@@ -123,10 +123,10 @@ static long keepalive_get(CURL *c, const char *path, long *new_connections)
     return status;
 }
 
-/* The KDF threads are named and run at a lower priority than the loops, so that a flood of
- * password checks leaves the CPU to the requests everyone else makes; the outbound threads
- * and the loops keep the process's priority. */
-START_TEST(kdf_threads_yield_to_the_loops)
+/* The KDF threads are named and run as batch work (policy 3, SCHED_BATCH), so that a flood
+ * of password checks never delays a loop woken by a request; the outbound threads and the
+ * loops keep the process's policy. None runs at another nice value. */
+START_TEST(kdf_threads_are_batch_work)
 {
     char *dir = th_strf("/proc/%d/task", (int)srv.pid);
     DIR *d = opendir(dir);
@@ -140,22 +140,28 @@ START_TEST(kdf_threads_yield_to_the_loops)
         char *stat_path = th_strf("%s/%s/stat", dir, e->d_name);
         char *comm = th_read_file(comm_path);
         char *stat = th_read_file(stat_path);
-        /* field 19 of stat is the nice value; fields after the ")" closing comm */
+        /* fields 19 (nice) and 41 (policy) of stat, counted after the ")" closing comm */
         const char *p = strrchr(stat, ')');
-        long nice = 0;
+        long nice = 0, policy = -1;
         ck_assert_ptr_nonnull(p);
-        for (int field = 2; field < 19; field++)
+        for (int field = 2; field <= 41 && p != NULL; field++) {
             p = strchr(p + 1, ' ');
-        nice = strtol(p + 1, NULL, 10);
+            if (p != NULL && field == 18)
+                nice = strtol(p + 1, NULL, 10);
+            if (p != NULL && field == 40)
+                policy = strtol(p + 1, NULL, 10);
+        }
+        ck_assert_int_eq(nice, 0);
         if (strncmp(comm, "identityd-kdf", 13) == 0) {
             kdf++;
-            ck_assert_int_eq(nice, 10);
+            ck_assert_int_eq(policy, 3);
         } else if (strncmp(comm, "identityd-out", 13) == 0) {
             out++;
-            ck_assert_int_eq(nice, 0);
+            ck_assert_int_eq(policy, 0);
         } else {
             others++;
-            ck_assert_msg(nice == 0, "thread %s (%s) runs at nice %ld", e->d_name, comm, nice);
+            ck_assert_msg(policy == 0, "thread %s (%s) runs under policy %ld", e->d_name, comm,
+                          policy);
         }
         free(comm);
         free(stat);
@@ -493,7 +499,7 @@ static Suite *ops_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, healthz_and_readyz);
-    tcase_add_test(tc, kdf_threads_yield_to_the_loops);
+    tcase_add_test(tc, kdf_threads_are_batch_work);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("drain");

@@ -75,8 +75,11 @@ bool idd_bruteforce_login_hot(idd_bruteforce_t *bf, const idd_bruteforce_key_t *
 bool idd_bruteforce_client_clean(idd_bruteforce_t *bf, const idd_bruteforce_key_t *key,
                                  int64_t now_ms);
 
-/* Records a failure for the pair, its client and its login. */
-void idd_bruteforce_fail(idd_bruteforce_t *bf, const idd_bruteforce_key_t *key, int64_t now_ms);
+/* Records a failure for the pair, its client and its login. Returns 0, or IDD_EDENIED when
+ * the pair had already used its attempts before this one (a parallel request got there
+ * first): the caller answers as for a block, so no more than `attempts` verdicts are ever
+ * told. Reading that and counting happen under one lock. */
+int idd_bruteforce_fail(idd_bruteforce_t *bf, const idd_bruteforce_key_t *key, int64_t now_ms);
 
 /* Live entries (failures inside their window, or blocking), for tests and diagnostics;
  * takes every lock. */

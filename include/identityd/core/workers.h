@@ -8,6 +8,8 @@
 #ifndef IDENTITYD_WORKERS_H
 #define IDENTITYD_WORKERS_H
 
+#include <stdbool.h>
+
 typedef struct idd_job idd_job_t;
 struct idd_job {
     void (*run)(idd_job_t *job);  /* the slow work */
@@ -37,9 +39,11 @@ typedef struct idd_workers idd_workers_t;
 idd_workers_t *idd_workers_new(int n, int max_pending);
 
 /* The same, with each thread named name (at most 15 characters; NULL: unnamed, as the
- * process) and running at nice value nice (0: the process's priority; higher: less CPU when
- * the event loops want it). */
-idd_workers_t *idd_workers_new_named(int n, int max_pending, const char *name, int nice);
+ * process), under SCHED_BATCH when batch (long CPU-bound jobs: the scheduler does not let
+ * them preempt a thread that wakes, such as an event loop with a request, yet gives them
+ * their fair share), and at nice value nice (0: the process's). */
+idd_workers_t *idd_workers_new_named(int n, int max_pending, const char *name, bool batch,
+                                     int nice);
 
 /* Queues job. The job must stay valid until its done callback has returned.
  * Returns 0, or IDD_EBUSY once the pool is stopping or holds max_pending jobs. */
