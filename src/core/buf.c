@@ -3,6 +3,7 @@
  */
 #include "identityd/core/buf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,15 +37,42 @@ void idd_buf_reset(idd_buf_t *b)
         b->data[0] = '\0';
 }
 
+/* The capacity that holds need bytes: doubling from 256. */
+static size_t grown(const idd_buf_t *b, size_t need)
+{
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    return cap;
+}
+
 void idd_buf_reserve(idd_buf_t *b, size_t extra)
 {
     size_t need = b->len + extra + 1;
     if (need <= b->cap)
         return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < need)
-        cap *= 2;
+    size_t cap = grown(b, need);
     b->data = idd_xrealloc(b->data, cap);
+    b->cap = cap;
+}
+
+void idd_buf_reserve_wiped(idd_buf_t *b, size_t extra)
+{
+    if (extra > SIZE_MAX - b->len - 1)
+        abort();
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return;
+    size_t cap = grown(b, need);
+    char *data = idd_xmalloc(cap);
+    if (b->data != NULL) {
+        memcpy(data, b->data, b->len + 1);
+        idd_wipe(b->data, b->cap);
+        free(b->data);
+    } else {
+        data[0] = '\0';
+    }
+    b->data = data;
     b->cap = cap;
 }
 

@@ -24,30 +24,6 @@
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
 
-/* Makes room for extra more bytes (plus the NUL) in b; when the storage must move, the old
- * storage is wiped before it is freed, so no stale copy of a secret stays in the heap. */
-static void reserve_wiped(idd_buf_t *b, size_t extra)
-{
-    if (extra > SIZE_MAX - b->len - 1)
-        abort();
-    size_t need = b->len + extra + 1;
-    if (need <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < need)
-        cap *= 2;
-    char *data = idd_xmalloc(cap);
-    if (b->data != NULL) {
-        memcpy(data, b->data, b->len + 1);
-        idd_wipe(b->data, b->cap);
-        free(b->data);
-    } else {
-        data[0] = '\0';
-    }
-    b->data = data;
-    b->cap = cap;
-}
-
 /* Puts b back to old_len bytes, wiping what was appended after them. */
 static void truncate_wiped(idd_buf_t *b, size_t old_len)
 {
@@ -62,7 +38,7 @@ static void truncate_wiped(idd_buf_t *b, size_t old_len)
 static void sink_write(png_structp png, png_bytep data, size_t n)
 {
     idd_buf_t *b = png_get_io_ptr(png);
-    reserve_wiped(b, n);
+    idd_buf_reserve_wiped(b, n);
     memcpy(b->data + b->len, data, n);
     b->len += n;
     b->data[b->len] = '\0';
@@ -188,7 +164,7 @@ int idd_qr_data_uri(const char *text, size_t len, idd_buf_t *out)
         return rc;
     }
     /* One reservation for the whole value, so out's storage moves at most once. */
-    reserve_wiped(out, sizeof(prefix) - 1 + IDD_B64_LEN(png.len));
+    idd_buf_reserve_wiped(out, sizeof(prefix) - 1 + IDD_B64_LEN(png.len));
     memcpy(out->data + out->len, prefix, sizeof(prefix) - 1);
     out->len += sizeof(prefix) - 1;
     out->len += idd_b64_encode(out->data + out->len, png.data, png.len);

@@ -32,6 +32,10 @@ void idd_buf_reset(idd_buf_t *b);
 /* Makes room for at least extra more bytes (plus the NUL). Aborts on out-of-memory. */
 void idd_buf_reserve(idd_buf_t *b, size_t extra);
 
+/* The same for a buffer holding a secret: when the storage must move, the old storage is
+ * wiped before it is freed, so no stale copy stays in the heap. */
+void idd_buf_reserve_wiped(idd_buf_t *b, size_t extra);
+
 /* Appends bytes / a C string / one character / formatted text. */
 void idd_buf_append(idd_buf_t *b, const void *data, size_t len);
 void idd_buf_puts(idd_buf_t *b, const char *s);
