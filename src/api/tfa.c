@@ -62,15 +62,7 @@ void idd_api_auth_confirm(idd_request_t *r, idd_principal_t *p)
     ssize_t i = h2o_find_header_by_str(&r->req->headers, H2O_STRLIT("confirm"), -1);
     if (i != -1) {
         /* The header's key= wins over the cookie, as for the confirm routes. */
-        h2o_iovec_t q = r->req->headers.entries[i].value;
-        for (size_t at = 0; at + 4 <= q.len; at++) {
-            if ((at == 0 || q.base[at - 1] == '&') && memcmp(q.base + at, "key=", 4) == 0) {
-                const char *v = q.base + at + 4;
-                const char *end = memchr(v, '&', q.len - at - 4);
-                key = h2o_iovec_init(v, end ? (size_t)(end - v) : q.len - at - 4);
-                break;
-            }
-        }
+        key = idd_tfa_confirm_param(r->req->headers.entries[i].value, "key");
         if (key.len == 0)
             key.base = NULL;
     }

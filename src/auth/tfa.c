@@ -322,8 +322,7 @@ idd_confirm_result_t idd_tfa_confirm_check(idd_request_t *r, const char *type, c
     return IDD_CONFIRM_OK;
 }
 
-/* Reads one parameter of a query-string value ("type=TfaAuth&uid=..."). */
-static h2o_iovec_t param(h2o_iovec_t q, const char *name)
+h2o_iovec_t idd_tfa_confirm_param(h2o_iovec_t q, const char *name)
 {
     size_t n = strlen(name);
     const char *p = q.base, *end = q.base + q.len;
@@ -359,7 +358,8 @@ void idd_auth_confirm(idd_request_t *r, const char *types, idd_auth_next_fn next
         return;
     }
     h2o_iovec_t q = r->req->headers.entries[i].value;
-    h2o_iovec_t type_v = param(q, "type"), uid_v = param(q, "uid"), key = param(q, "key");
+    h2o_iovec_t type_v = idd_tfa_confirm_param(q, "type"), uid_v = idd_tfa_confirm_param(q, "uid"),
+                key = idd_tfa_confirm_param(q, "key");
     const char *type = type_v.base ? idd_tfa_confirm_type(type_v.base, type_v.len) : NULL;
     char uid[IDD_GUID_LEN + 1];
     idd_principal_t *p = h2o_mem_alloc_pool(&r->req->pool, sizeof(*p));

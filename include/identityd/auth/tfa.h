@@ -82,6 +82,10 @@ typedef enum {
 idd_confirm_result_t idd_tfa_confirm_check(idd_request_t *r, const char *type, const char *uid,
                                            h2o_iovec_t key_hint, idd_user_t *user);
 
+/* One parameter of a confirm header's value ("type=TfaAuth&uid=...&key=..."), or {NULL, 0}
+ * when it has none. */
+h2o_iovec_t idd_tfa_confirm_param(h2o_iovec_t q, const char *name);
+
 /* The canonical name of a confirm type given in any case, or NULL when it is neither
  * two-factor type. */
 const char *idd_tfa_confirm_type(const char *text, size_t len);
