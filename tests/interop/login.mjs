@@ -3,7 +3,7 @@
 // cookie through the browser's own cookie store, never through the page. Prints one JSON
 // object with what it saw on stdout and exits 0; anything unexpected exits 1 with the reason
 // on stderr. Usage: node login.mjs BASE_URL EMAIL PASSWORD OUT_DIR
-import { chromium } from 'playwright-core';
+import { check, launchChromium } from './browser.mjs';
 
 const [base, email, password, outDir] = process.argv.slice(2);
 if (!outDir) {
@@ -11,17 +11,8 @@ if (!outDir) {
   process.exit(2);
 }
 
-function check(ok, what) {
-  if (!ok)
-    throw new Error(what);
-}
 
-const browser = await chromium.launch({
-  executablePath: process.env.IDD_CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  // The test runs as root in CI, where Chromium's sandbox cannot start.
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-});
+const browser = await launchChromium();
 const seen = {};
 try {
   const context = await browser.newContext();

@@ -7,7 +7,7 @@
 // unexpected exits 1 with the reason on stderr.
 // Usage: node tfa.mjs BASE_URL EMAIL PASSWORD OUT_DIR
 import { createHmac } from 'node:crypto';
-import { chromium } from 'playwright-core';
+import { check, launchChromium } from './browser.mjs';
 
 const [base, email, password, outDir] = process.argv.slice(2);
 if (!outDir) {
@@ -15,10 +15,6 @@ if (!outDir) {
   process.exit(2);
 }
 
-function check(ok, what) {
-  if (!ok)
-    throw new Error(what);
-}
 
 // RFC 4648 base32 (upper case, no padding; spaces ignored) to bytes.
 function base32Decode(text) {
@@ -63,12 +59,7 @@ function wrongCode(key) {
   return String(n).padStart(6, '0');
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.IDD_CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  // The test runs as root in CI, where Chromium's sandbox cannot start.
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-});
+const browser = await launchChromium();
 const seen = {};
 try {
   const context = await browser.newContext();
