@@ -34,6 +34,7 @@
 #include "identityd/config/config.h"
 #include "identityd/token/keyring.h"
 #include "identityd/core/log.h"
+#include "identityd/core/pacer.h"
 #include "identityd/cred/password.h"
 #include "identityd/http/server.h"
 #include "identityd/store/store.h"
@@ -624,6 +625,9 @@ int main(int argc, char **argv)
      * runs at once instead of waiting for a check's time slice to end, while the checks keep
      * their fair share of the CPU (so that they still finish on a busy machine). */
     app.workers = idd_workers_new_named(cfg->workers, KDF_QUEUE_MAX, "identityd-kdf", true, 0);
+    /* And while the loops are busy, the checks together get password.busy_percent of the
+     * loops' cores, no more: a flood of wrong passwords slows sign-ins, not tokens. */
+    app.kdf_pacer = idd_pacer_new(cfg->password_busy_percent, cfg->threads);
     app.outbound =
         idd_workers_new_named(cfg->workers, OUTBOUND_QUEUE_MAX, "identityd-out", false, 0);
     if (cfg->pid_file != NULL && write_pid_file(cfg->pid_file) != 0) {
@@ -647,6 +651,7 @@ int main(int argc, char **argv)
 done:
     idd_workers_free(app.workers);
     idd_workers_free(app.outbound);
+    idd_pacer_free(app.kdf_pacer);
     idd_apikey_usage_free(app.apikey_usage);
     idd_credcache_free(app.credcache);
     free(app.thread_metrics);

@@ -8,6 +8,7 @@
  */
 #include "identityd/api/api.h"
 #include "identityd/core/buf.h"
+#include "identityd/core/pacer.h"
 #include "identityd/http/respond.h"
 #include "identityd/http/server.h"
 
@@ -79,6 +80,12 @@ void idd_api_metrics(idd_request_t *r, idd_principal_t *p)
                    "# TYPE identityd_password_kdf_iterations_total counter\n"
                    "identityd_password_kdf_iterations_total %llu\n",
                    (unsigned long long)atomic_load(&app->kdf_iterations));
+    idd_buf_printf(&b,
+                   "# HELP identityd_password_kdf_paced_seconds_total Seconds password checks "
+                   "waited for their CPU budget while the event loops were busy.\n"
+                   "# TYPE identityd_password_kdf_paced_seconds_total counter\n"
+                   "identityd_password_kdf_paced_seconds_total %.3f\n",
+                   idd_pacer_slept(app->kdf_pacer));
     metric(&b, "identityd_password_kdf_shared_total", "counter",
            "Password checks answered by the KDF of a concurrent check of the same credential.",
            atomic_load(&app->kdf_shared));

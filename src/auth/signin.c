@@ -254,11 +254,11 @@ static void check_secret(void *arg)
     int rc = 0;
     if (!c->have_client_hash) {
         rc = idd_password_client_hash(c->password, c->password_len, c->salt, c->iterations,
-                                      c->client_hash);
+                                      c->client_hash, c->app->kdf_pacer);
         if (c->pad_iterations > 0) {
             char burn[IDD_CLIENT_HASH_HEX_LEN + 1];
-            idd_password_client_hash(c->password, c->password_len, c->salt, c->pad_iterations,
-                                     burn);
+            idd_password_client_hash(c->password, c->password_len, c->salt, c->pad_iterations, burn,
+                                     c->app->kdf_pacer);
             idd_wipe(burn, sizeof(burn));
         }
         atomic_fetch_add(&c->app->kdf_iterations,

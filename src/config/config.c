@@ -396,6 +396,7 @@ static const entry_t config_entries[] = {
      .offset = CFG(token_ttl)},
     {.name = "password.iterations", .type = T_UINT, .min = 1000, .max = 10000000,
      .dflt = "100000", .offset = CFG(password_iterations)},
+    {.name = "password.busy_percent", .flags = F_RESTART, .type = T_INT, .min = 1, .max = 100, .dflt = "15", .offset = CFG(password_busy_percent)},
     {.name = "password.pepper_file", .type = T_PATH, .flags = F_REQUIRED | F_RESTART,
      .offset = CFG(pepper_file), .line_offset = CFG(pepper_file_line)},
     {.name = "basic_cache.ttl", .type = T_INT, .min = 0, .max = 60, .dflt = "60",

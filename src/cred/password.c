@@ -27,6 +27,7 @@
 #include "identityd/core/ct.h"
 #include "identityd/core/secretfile.h"
 #include "identityd/cred/digest.h"
+#include "identityd/cred/pbkdf2.h"
 
 #define PREFIX_V1 "$idd1$"
 #define PREFIX_V2 "$idd2$"
@@ -50,7 +51,7 @@ typedef struct record {
     unsigned char mac[MAC_BYTES];
 } record_t;
 
-/* PKCS5_PBKDF2_HMAC takes int lengths and counts. */
+/* Records have always carried counts that fit an int. */
 static int iterations_valid(unsigned iterations)
 {
     return iterations >= 1 && iterations <= INT_MAX;
@@ -178,7 +179,8 @@ static int record_format(unsigned iterations, const unsigned char salt[SALT_BYTE
 }
 
 int idd_password_client_hash(const char *password, size_t len, const char *salt,
-                             unsigned iterations, char out[IDD_CLIENT_HASH_HEX_LEN + 1])
+                             unsigned iterations, char out[IDD_CLIENT_HASH_HEX_LEN + 1],
+                             idd_pacer_t *pacer)
 {
     static const char digits[] = "0123456789abcdef";
     unsigned char derived[CLIENT_HASH_BYTES];
@@ -192,10 +194,8 @@ int idd_password_client_hash(const char *password, size_t len, const char *salt,
     salt_len = strlen(salt);
     if (salt_len > INT_MAX)
         goto done;
-    /* An empty password is passed as "" rather than NULL, which some providers refuse. */
-    if (PKCS5_PBKDF2_HMAC(password != NULL ? password : "", (int)len, (const unsigned char *)salt,
-                          (int)salt_len, (int)iterations, EVP_sha256(), CLIENT_HASH_BYTES,
-                          derived) != 1) {
+    if (idd_pbkdf2_sha256(password, len, salt, salt_len, iterations, derived, CLIENT_HASH_BYTES,
+                          pacer) != 0) {
         rc = IDD_ECRYPTO;
         goto done;
     }

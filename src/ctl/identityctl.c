@@ -259,7 +259,7 @@ static int make_record(idd_store_t *store, const idd_config_t *cfg, int64_t tena
         goto done;
     }
     rc = idd_password_client_hash(password, len, tenant.password_salt, cfg->password_iterations,
-                                  client_hash);
+                                  client_hash, NULL);
     if (rc == 0)
         rc = idd_password_record_make(&pepper, client_hash, cfg->password_iterations, record,
                                       IDD_PASSWORD_RECORD_MAX + 1);

@@ -175,8 +175,9 @@ static int check_password(const th_env_t *env, int64_t tenant, const char *email
     idd_store_free(store);
 
     char client_hash[IDD_CLIENT_HASH_HEX_LEN + 1];
-    ck_assert_int_eq(
-        idd_password_client_hash(password, len, t.password_salt, TEST_ITERATIONS, client_hash), 0);
+    ck_assert_int_eq(idd_password_client_hash(password, len, t.password_salt, TEST_ITERATIONS,
+                                              client_hash, NULL),
+                     0);
     idd_pepper_t pepper;
     memset(&pepper, 0, sizeof(pepper));
     pepper.len = strlen(TEST_PEPPER);

@@ -50,7 +50,7 @@ START_TEST(test_client_hash_rfc7914)
      * of that output are the 32-byte derivation, since PBKDF2's first block does not depend
      * on dkLen. */
     char out[IDD_CLIENT_HASH_HEX_LEN + 1];
-    ck_assert_int_eq(idd_password_client_hash("passwd", 6, "salt", 1, out), 0);
+    ck_assert_int_eq(idd_password_client_hash("passwd", 6, "salt", 1, out, NULL), 0);
     ck_assert_str_eq(out, "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc");
 }
 END_TEST
@@ -60,7 +60,7 @@ START_TEST(test_client_hash_4096)
     /* python3 -c "import hashlib; print(hashlib.pbkdf2_hmac('sha256', b'password', b'salt',
      * 4096, 32).hex())" */
     char out[IDD_CLIENT_HASH_HEX_LEN + 1];
-    ck_assert_int_eq(idd_password_client_hash("password", 8, "salt", 4096, out), 0);
+    ck_assert_int_eq(idd_password_client_hash("password", 8, "salt", 4096, out, NULL), 0);
     ck_assert_str_eq(out, "c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a");
 }
 END_TEST
@@ -72,7 +72,7 @@ START_TEST(test_client_hash_utf8_and_length)
     char out[IDD_CLIENT_HASH_HEX_LEN + 1];
     char padded[] = UTF8_PASSWORD "trailing bytes that must be ignored";
     ck_assert_int_eq(
-        idd_password_client_hash(padded, strlen(UTF8_PASSWORD), TENANT_SALT, 1000, out), 0);
+        idd_password_client_hash(padded, strlen(UTF8_PASSWORD), TENANT_SALT, 1000, out, NULL), 0);
     ck_assert_str_eq(out, UTF8_CLIENT_HASH);
     ck_assert_uint_eq(strlen(out), IDD_CLIENT_HASH_HEX_LEN);
 }
@@ -81,9 +81,10 @@ END_TEST
 START_TEST(test_client_hash_bad_arguments)
 {
     char out[IDD_CLIENT_HASH_HEX_LEN + 1];
-    ck_assert_int_ne(idd_password_client_hash("passwd", 6, "salt", 0, out), 0);
-    ck_assert_int_ne(idd_password_client_hash("passwd", 6, NULL, 1, out), 0);
-    ck_assert_int_ne(idd_password_client_hash("passwd", 6, "salt", (unsigned)INT_MAX + 1u, out), 0);
+    ck_assert_int_ne(idd_password_client_hash("passwd", 6, "salt", 0, out, NULL), 0);
+    ck_assert_int_ne(idd_password_client_hash("passwd", 6, NULL, 1, out, NULL), 0);
+    ck_assert_int_ne(
+        idd_password_client_hash("passwd", 6, "salt", (unsigned)INT_MAX + 1u, out, NULL), 0);
 }
 END_TEST
 
@@ -191,7 +192,8 @@ START_TEST(test_record_round_trip)
     char record[IDD_PASSWORD_RECORD_MAX + 1];
     unsigned iterations = 0;
 
-    ck_assert_int_eq(idd_password_client_hash("hunter2", 7, TENANT_SALT, 100000, client_hash), 0);
+    ck_assert_int_eq(idd_password_client_hash("hunter2", 7, TENANT_SALT, 100000, client_hash, NULL),
+                     0);
     ck_assert_int_eq(idd_password_record_make(&pepper, client_hash, 100000, record, sizeof record),
                      0);
     ck_assert_int_eq(strncmp(record, "$idd2$100000$", 13), 0);

@@ -53,10 +53,11 @@ typedef struct idd_app {
      * it, or replaces it, does so under gen_lock, so that it cannot be freed in between. */
     _Atomic(idd_gen_t *) gen;
     pthread_mutex_t gen_lock;
-    idd_pepper_t pepper;     /* secret; wiped at exit */
-    idd_web_t *web;          /* the sign-in page's files (api/web.c); NULL when not installed */
-    idd_workers_t *workers;  /* password KDF */
-    idd_workers_t *outbound; /* calls to the OAuth2/OpenID authority */
+    idd_pepper_t pepper;         /* secret; wiped at exit */
+    idd_web_t *web;              /* the sign-in page's files (api/web.c); NULL when not installed */
+    idd_workers_t *workers;      /* password KDF */
+    struct idd_pacer *kdf_pacer; /* the KDF's CPU budget while the loops are busy */
+    idd_workers_t *outbound;     /* calls to the OAuth2/OpenID authority */
     struct idd_bruteforce *bruteforce;     /* failed sign-ins */
     struct idd_attempts *tfa_attempts;     /* two-factor codes tried, per user (auth/tfa.c) */
     struct idd_apikey_usage *apikey_usage; /* API key uses not yet written */

@@ -110,6 +110,7 @@ typedef struct idd_config {
     int workers;                  /* worker threads for KDF and outbound calls */
     int token_ttl;                /* seconds, token.ttl */
     unsigned password_iterations; /* PBKDF2 iterations of the client hash */
+    int password_busy_percent;    /* the KDF's share of the loops' cores while they are busy */
     char *pepper_file;            /* resolved path */
     int pepper_file_line;         /* of the `pepper_file:` key */
     int basic_cache_ttl; /* seconds a verified Basic credential is remembered; 0 off; <= 60 */

@@ -27,6 +27,8 @@
 
 #include <stddef.h>
 
+#include "identityd/core/pacer.h"
+
 #define IDD_CLIENT_HASH_HEX_LEN 64
 #define IDD_PEPPER_MIN 32
 #define IDD_PEPPER_MAX 1024
@@ -52,9 +54,11 @@ int idd_pepper_load(const char *path, idd_pepper_t *out, char *err, size_t errle
 void idd_pepper_wipe(idd_pepper_t *p);
 
 /* Computes the client hash of password[0..len) into out (65 bytes, NUL-terminated hex).
- * This is the slow part (PBKDF2): never call it on an event loop. Returns 0 or IDD_ECRYPTO. */
+ * This is the slow part (PBKDF2): never call it on an event loop. pacer (NULL: none) paces
+ * it while the event loops are busy (core/pacer.h). Returns 0, IDD_EINVAL or IDD_ECRYPTO. */
 int idd_password_client_hash(const char *password, size_t len, const char *salt,
-                             unsigned iterations, char out[IDD_CLIENT_HASH_HEX_LEN + 1]);
+                             unsigned iterations, char out[IDD_CLIENT_HASH_HEX_LEN + 1],
+                             idd_pacer_t *pacer);
 
 /* Writes a record of the current version for a client hash into out (outlen >=
  * IDD_PASSWORD_RECORD_MAX + 1), with a fresh random salt: two calls never give the same

@@ -1,0 +1,64 @@
+/*
+ * A CPU budget for slow background work (the password KDF) that must not crowd out the
+ * event loops.
+ *
+ * A KDF runs in slices; after each, its thread tells the pacer how much CPU the slice took.
+ * While the loops are idle the pacer lets the work run at full speed. While they are busy
+ * (in the last window of PACER_WINDOW_MS they used at least half of their cores' time) the
+ * work of all the paced threads together may use at most `percent` of the loops' cores: a
+ * slice that goes over the budget makes its thread sleep until the budget has caught up.
+ * The budget is virtual time, not a bucket: idle time does not build up a burst to spend
+ * later, so the loops see a steady small share taken rather than bursts.
+ *
+ * The loops' use is read without their help: the process's CPU clock less what the paced
+ * threads reported (other threads of the process are little next to the loops). The
+ * decision itself is idd_pacer_step, a pure function of the times given, so that tests can
+ * check the policy without sleeping.
+ */
+#ifndef IDENTITYD_PACER_H
+#define IDENTITYD_PACER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define PACER_WINDOW_MS 10
+
+typedef struct idd_pacer_state {
+    int percent;          /* 1..100 of the loops' cores while they are busy; 100: no limit */
+    int loops;            /* the event loops' number (their cores) */
+    int64_t window_start; /* monotonic ns */
+    int64_t process_at;   /* the process's CPU ns at window_start */
+    int64_t spent;        /* the paced threads' CPU ns reported in this window */
+    bool busy;            /* the loops were busy in the last whole window */
+    int64_t free_at;      /* monotonic ns: when the budget has paid for what was spent */
+    uint64_t paced_ns;    /* sleep imposed so far, for /metrics */
+} idd_pacer_state_t;
+
+/* Starts a state at now_ns with the process's CPU clock at process_ns. */
+void idd_pacer_state_init(idd_pacer_state_t *s, int percent, int loops, int64_t now_ns,
+                          int64_t process_ns);
+
+/* Counts a slice of slice_ns CPU reported at now_ns; read_process, which reads the process's
+ * CPU clock, is called only when a window ends. Returns the monotonic ns until which the
+ * reporting thread must sleep, or 0. */
+int64_t idd_pacer_step(idd_pacer_state_t *s, int64_t now_ns, int64_t slice_ns,
+                       int64_t (*read_process)(void));
+
+typedef struct idd_pacer idd_pacer_t;
+
+/* A pacer for work beside `loops` event loops; percent 100 never sleeps. */
+idd_pacer_t *idd_pacer_new(int percent, int loops);
+void idd_pacer_free(idd_pacer_t *p);
+
+/* A paced thread's slice: call idd_pacer_begin before it and idd_pacer_end after it, with
+ * the same mark; end may sleep. NULL p: both do nothing. */
+typedef struct idd_pacer_mark {
+    int64_t cpu_ns; /* the thread's CPU clock at the slice's start */
+} idd_pacer_mark_t;
+void idd_pacer_begin(idd_pacer_t *p, idd_pacer_mark_t *m);
+void idd_pacer_end(idd_pacer_t *p, idd_pacer_mark_t *m);
+
+/* Seconds the paced threads have slept for the budget so far. */
+double idd_pacer_slept(idd_pacer_t *p);
+
+#endif
