@@ -2,7 +2,7 @@
  * PBKDF2-HMAC-SHA256 over SHA-256's block function (include/identityd/cred/pbkdf2.h).
  *
  * HMAC(K, m) = H((K ^ opad) || H((K ^ ipad) || m)). The keyed halves, one block each, are
- * hashed once; every iteration then starts from a copy of those two states. From the second
+ * hashed once (cred/hmac256.h); every iteration starts from a copy of those two states. From the second
  * iteration on, the message of both halves is one 32-byte digest, so each half is exactly
  * one more block (the digest, 0x80, zeros, the length of 64 + 32 bytes in bits), hashed with
  * SHA256_Transform straight from a block built once. OpenSSL 3 marks the low-level SHA-256
@@ -19,6 +19,7 @@
 
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
+#include "identityd/cred/hmac256.h"
 
 #define BLOCK 64
 #define DIGEST 32
@@ -37,29 +38,16 @@ static void state_bytes(unsigned char *block, const SHA256_CTX *c)
 int idd_pbkdf2_sha256(const void *password, size_t plen, const void *salt, size_t slen,
                       unsigned iterations, unsigned char *out, size_t outlen, idd_pacer_t *pacer)
 {
-    unsigned char key[BLOCK] = {0};
-    unsigned char pad[BLOCK];
     unsigned char block[BLOCK];
     unsigned char t[DIGEST];
-    SHA256_CTX inner, outer, c;
+    idd_hmac256_t k;
+    SHA256_CTX c;
     idd_pacer_mark_t mark;
 
     if ((password == NULL && plen > 0) || (salt == NULL && slen > 0) || iterations < 1 ||
         out == NULL || outlen < 1 || outlen > 1024)
         return IDD_EINVAL;
-    /* A key longer than a block is replaced by its digest (RFC 2104). */
-    if (plen > BLOCK)
-        SHA256(password, plen, key);
-    else if (plen > 0)
-        memcpy(key, password, plen);
-    for (int i = 0; i < BLOCK; i++)
-        pad[i] = key[i] ^ 0x36;
-    SHA256_Init(&inner);
-    SHA256_Update(&inner, pad, BLOCK);
-    for (int i = 0; i < BLOCK; i++)
-        pad[i] = key[i] ^ 0x5c;
-    SHA256_Init(&outer);
-    SHA256_Update(&outer, pad, BLOCK);
+    idd_hmac256_key(&k, password, plen);
 
     /* The block of every iteration after the first: digest, padding, 768 bits. */
     memset(block, 0, sizeof block);
@@ -70,22 +58,15 @@ int idd_pbkdf2_sha256(const void *password, size_t plen, const void *salt, size_
     for (uint32_t index = 1; outlen > 0; index++) {
         unsigned char be[4] = {(unsigned char)(index >> 24), (unsigned char)(index >> 16),
                                (unsigned char)(index >> 8), (unsigned char)index};
-        /* U1 = HMAC(P, S || INT(index)), through the ordinary calls. */
-        c = inner;
-        if (slen > 0)
-            SHA256_Update(&c, salt, slen);
-        SHA256_Update(&c, be, sizeof be);
-        SHA256_Final(block, &c);
-        c = outer;
-        SHA256_Update(&c, block, DIGEST);
-        SHA256_Final(block, &c);
+        /* U1 = HMAC(P, S || INT(index)). */
+        idd_hmac256(&k, salt, slen, be, sizeof be, block);
         memcpy(t, block, DIGEST);
-        /* SHA256_Final wrote only the digest: the padding after it is still in place. */
+        /* U1 filled only the digest: the padding after it is still in place. */
         for (unsigned j = 1; j < iterations; j++) {
-            c = inner;
+            c = k.inner;
             SHA256_Transform(&c, block);
             state_bytes(block, &c);
-            c = outer;
+            c = k.outer;
             SHA256_Transform(&c, block);
             state_bytes(block, &c);
             for (int i = 0; i < DIGEST; i++)
@@ -102,12 +83,9 @@ int idd_pbkdf2_sha256(const void *password, size_t plen, const void *salt, size_
     }
     idd_pacer_end(pacer, &mark);
 
-    idd_wipe(key, sizeof key);
-    idd_wipe(pad, sizeof pad);
     idd_wipe(block, sizeof block);
     idd_wipe(t, sizeof t);
-    idd_wipe(&inner, sizeof inner);
-    idd_wipe(&outer, sizeof outer);
+    idd_hmac256_wipe(&k);
     idd_wipe(&c, sizeof c);
     return 0;
 }

@@ -1,7 +1,7 @@
 /*
  * Mints the login-to-identity token on the request path, so everything that can be done
- * once is done in idd_signer_new: the header and its base64url, the HMAC context keyed with
- * the HS256 secret, the digest-sign context bound to the private key. A mint then writes
+ * once is done in idd_signer_new: the header and its base64url, the HMAC states keyed with
+ * the HS256 secret (cred/hmac256.h), the digest-sign context bound to the private key. A mint then writes
  * the claims with the escaping writer, signs by re-initialising or copying those contexts,
  * and base64url-encodes straight into the caller's buffer. A signer belongs to one thread;
  * the keyring it reads is shared and immutable.
@@ -24,6 +24,8 @@
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
 #include "identityd/core/log.h"
+#include "identityd/core/rand.h"
+#include "identityd/cred/hmac256.h"
 
 #define JTI_BYTES 16
 #define ES256_COORD 32
@@ -33,8 +35,7 @@ struct idd_signer {
     char *header_b64;     /* base64url of {"alg":…,"typ":"JWT","kid":…} */
     size_t header_b64_len;
     size_t sig_max;        /* bytes of the longest signature this key makes */
-    EVP_MAC *mac;          /* HS256 only */
-    EVP_MAC_CTX *hmac;     /* HS256: keyed once, re-initialised per token */
+    idd_hmac256_t hmac;    /* HS256: keyed once */
     EVP_MD_CTX *sign_tmpl; /* ES256/RS256: EVP_DigestSignInit done once, copied per token */
     EVP_MD_CTX *sign_ctx;  /* the per-token working context (EdDSA: re-initialised) */
     unsigned char *sig;    /* scratch of sig_max bytes */
@@ -57,20 +58,8 @@ static void append_b64url(idd_buf_t *b, const void *bytes, size_t n)
 
 static int setup_hmac(idd_signer_t *s)
 {
-    OSSL_PARAM params[2];
-    char digest[] = "SHA256";
-
-    s->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    if (s->mac == NULL)
-        return IDD_ECRYPTO;
-    s->hmac = EVP_MAC_CTX_new(s->mac);
-    if (s->hmac == NULL)
-        return IDD_ECRYPTO;
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0);
-    params[1] = OSSL_PARAM_construct_end();
-    if (!EVP_MAC_init(s->hmac, s->key->secret, s->key->secret_len, params))
-        return IDD_ECRYPTO;
-    s->sig_max = EVP_MAX_MD_SIZE;
+    idd_hmac256_key(&s->hmac, s->key->secret, s->key->secret_len);
+    s->sig_max = IDD_HMAC256_LEN;
     return 0;
 }
 
@@ -152,9 +141,7 @@ void idd_signer_free(idd_signer_t *s)
 {
     if (s == NULL)
         return;
-    /* The MAC context holds the keyed HMAC state; OpenSSL wipes it on free. */
-    EVP_MAC_CTX_free(s->hmac);
-    EVP_MAC_free(s->mac);
+    idd_hmac256_wipe(&s->hmac);
     EVP_MD_CTX_free(s->sign_tmpl);
     EVP_MD_CTX_free(s->sign_ctx);
     if (s->sig != NULL) {
@@ -194,10 +181,8 @@ static int sign(idd_signer_t *s, const unsigned char *tbs, size_t tbs_len, size_
 
     switch (s->key->alg) {
     case IDD_ALG_HS256:
-        /* A NULL key re-initialises the context with the key it already holds. */
-        if (!EVP_MAC_init(s->hmac, NULL, 0, NULL) || !EVP_MAC_update(s->hmac, tbs, tbs_len) ||
-            !EVP_MAC_final(s->hmac, s->sig, &len, s->sig_max))
-            return IDD_ECRYPTO;
+        idd_hmac256(&s->hmac, tbs, tbs_len, NULL, 0, s->sig);
+        len = IDD_HMAC256_LEN;
         break;
     case IDD_ALG_ES256: {
         unsigned char der[80]; /* a P-256 DER signature is at most 72 bytes */
@@ -239,7 +224,7 @@ int idd_signer_mint(idd_signer_t *s, const idd_claims_t *claims, idd_buf_t *out)
 
     if (s == NULL || claims == NULL)
         goto done;
-    if (RAND_bytes(jti_raw, sizeof(jti_raw)) != 1)
+    if (idd_rand_id(jti_raw, sizeof(jti_raw)) != 0)
         goto done;
     idd_b64url_encode(jti, jti_raw, sizeof(jti_raw));
 
