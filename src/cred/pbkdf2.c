@@ -2,12 +2,12 @@
  * PBKDF2-HMAC-SHA256 over SHA-256's block function (include/identityd/cred/pbkdf2.h).
  *
  * HMAC(K, m) = H((K ^ opad) || H((K ^ ipad) || m)). The keyed halves, one block each, are
- * hashed once (cred/hmac256.h); every iteration starts from a copy of those two states. From the second
- * iteration on, the message of both halves is one 32-byte digest, so each half is exactly
- * one more block (the digest, 0x80, zeros, the length of 64 + 32 bytes in bits), hashed with
- * SHA256_Transform straight from a block built once. OpenSSL 3 marks the low-level SHA-256
- * calls deprecated in favour of EVP, which has no way to hash a single block from a saved
- * state; they are kept by Debian's OpenSSL and are what makes this fast.
+ * hashed once (cred/hmac256.h); every iteration starts from a copy of those two states.
+ * From the second iteration on, the message of both halves is one 32-byte digest, so each
+ * half is exactly one more block (the digest, 0x80, zeros, the length of 64 + 32 bytes in
+ * bits), hashed with SHA256_Transform straight from a block built once. OpenSSL 3 marks the
+ * low-level SHA-256 calls deprecated in favour of EVP, which has no way to hash a single
+ * block from a saved state; they are kept by Debian's OpenSSL and are what makes this fast.
  */
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "identityd/cred/pbkdf2.h"

@@ -1,8 +1,8 @@
 /*
  * Mints the login-to-identity token on the request path, so everything that can be done
  * once is done in idd_signer_new: the header and its base64url, the HMAC states keyed with
- * the HS256 secret (cred/hmac256.h), the digest-sign context bound to the private key. A mint then writes
- * the claims with the escaping writer, signs by re-initialising or copying those contexts,
+ * the HS256 secret (cred/hmac256.h), the digest-sign context bound to the private key. A mint then
+ * writes the claims with the escaping writer, signs by re-initialising or copying those contexts,
  * and base64url-encodes straight into the caller's buffer. A signer belongs to one thread;
  * the keyring it reads is shared and immutable.
  */
@@ -19,6 +19,7 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
+#include <openssl/sha.h>
 
 #include "identityd/core/b64.h"
 #include "identityd/core/common.h"
@@ -36,7 +37,8 @@ struct idd_signer {
     size_t header_b64_len;
     size_t sig_max;        /* bytes of the longest signature this key makes */
     idd_hmac256_t hmac;    /* HS256: keyed once */
-    EVP_MD_CTX *sign_tmpl; /* ES256/RS256: EVP_DigestSignInit done once, copied per token */
+    EVP_PKEY_CTX *ecdsa;   /* ES256: EVP_PKEY_sign_init done once, signs each token's digest */
+    EVP_MD_CTX *sign_tmpl; /* RS256: EVP_DigestSignInit done once, copied per token */
     EVP_MD_CTX *sign_ctx;  /* the per-token working context (EdDSA: re-initialised) */
     unsigned char *sig;    /* scratch of sig_max bytes */
     idd_buf_t claims;      /* scratch for the payload JSON */
@@ -78,6 +80,14 @@ static int setup_digest_sign(idd_signer_t *s)
      * per token (cheap: no parsing), so no template is kept. */
     if (s->key->alg == IDD_ALG_EDDSA)
         return 0;
+    /* ECDSA signs a digest: hashing the input here and signing the digest with one context
+     * spares the per-token copies of a digest-sign context and of its key context. */
+    if (s->key->alg == IDD_ALG_ES256) {
+        s->ecdsa = EVP_PKEY_CTX_new_from_pkey(NULL, s->key->pkey, NULL);
+        if (s->ecdsa == NULL || EVP_PKEY_sign_init(s->ecdsa) != 1)
+            return IDD_ECRYPTO;
+        return 0;
+    }
     s->sign_tmpl = EVP_MD_CTX_new();
     if (s->sign_tmpl == NULL)
         return IDD_ECRYPTO;
@@ -142,6 +152,7 @@ void idd_signer_free(idd_signer_t *s)
     if (s == NULL)
         return;
     idd_hmac256_wipe(&s->hmac);
+    EVP_PKEY_CTX_free(s->ecdsa);
     EVP_MD_CTX_free(s->sign_tmpl);
     EVP_MD_CTX_free(s->sign_ctx);
     if (s->sig != NULL) {
@@ -153,25 +164,39 @@ void idd_signer_free(idd_signer_t *s)
     free(s);
 }
 
-/* Converts OpenSSL's DER ECDSA signature into the fixed 64-byte R‖S of RFC 7518 §3.4. */
+/* Reads one DER INTEGER of at most 32 significant bytes at *p (end: one past the input)
+ * into out, left-padded with zeros to 32 bytes, and moves *p past it. */
+static int der_coord(const unsigned char **p, const unsigned char *end, unsigned char *out)
+{
+    const unsigned char *q = *p;
+    if (end - q < 2 || q[0] != 0x02 || q[1] == 0 || q[1] > ES256_COORD + 1 || end - q - 2 < q[1])
+        return IDD_ECRYPTO;
+    size_t len = q[1];
+    q += 2;
+    /* A leading zero only keeps a high bit from reading as a sign. */
+    if (len == ES256_COORD + 1) {
+        if (q[0] != 0)
+            return IDD_ECRYPTO;
+        q++;
+        len--;
+    }
+    memset(out, 0, ES256_COORD - len);
+    memcpy(out + ES256_COORD - len, q, len);
+    *p = q + len;
+    return 0;
+}
+
+/* Converts OpenSSL's DER ECDSA signature, SEQUENCE { INTEGER r, INTEGER s } (at most 72
+ * bytes, so one length byte each), into the fixed 64-byte R‖S of RFC 7518 §3.4. */
 static int ecdsa_der_to_raw(const unsigned char *der, size_t der_len, unsigned char *raw)
 {
-    int rc = IDD_ECRYPTO;
-    const unsigned char *p = der;
-    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
-    const BIGNUM *r = NULL;
-    const BIGNUM *s = NULL;
-
-    if (sig == NULL)
-        goto done;
-    ECDSA_SIG_get0(sig, &r, &s);
-    if (BN_bn2binpad(r, raw, ES256_COORD) != ES256_COORD ||
-        BN_bn2binpad(s, raw + ES256_COORD, ES256_COORD) != ES256_COORD)
-        goto done;
-    rc = 0;
-done:
-    ECDSA_SIG_free(sig);
-    return rc;
+    const unsigned char *p = der, *end = der + der_len;
+    if (der_len < 2 || der[0] != 0x30 || der[1] != der_len - 2)
+        return IDD_ECRYPTO;
+    p += 2;
+    if (der_coord(&p, end, raw) != 0 || der_coord(&p, end, raw + ES256_COORD) != 0 || p != end)
+        return IDD_ECRYPTO;
+    return 0;
 }
 
 /* Signs tbs into s->sig; *sig_len receives the signature's length. */
@@ -186,10 +211,10 @@ static int sign(idd_signer_t *s, const unsigned char *tbs, size_t tbs_len, size_
         break;
     case IDD_ALG_ES256: {
         unsigned char der[80]; /* a P-256 DER signature is at most 72 bytes */
+        unsigned char digest[SHA256_DIGEST_LENGTH];
         size_t der_len = sizeof(der);
-        if (!EVP_MD_CTX_copy_ex(s->sign_ctx, s->sign_tmpl) ||
-            EVP_DigestSignUpdate(s->sign_ctx, tbs, tbs_len) != 1 ||
-            EVP_DigestSignFinal(s->sign_ctx, der, &der_len) != 1)
+        SHA256(tbs, tbs_len, digest);
+        if (EVP_PKEY_sign(s->ecdsa, der, &der_len, digest, sizeof digest) != 1)
             return IDD_ECRYPTO;
         if (s->sig_max < 2 * ES256_COORD || ecdsa_der_to_raw(der, der_len, s->sig) != 0)
             return IDD_ECRYPTO;

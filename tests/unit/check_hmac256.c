@@ -57,14 +57,13 @@ START_TEST(test_agrees_with_openssl)
             size_t kl = lengths[i], ml = lengths[j];
             idd_hmac256_t k;
             idd_hmac256_key(&k, key, kl);
-            ck_assert_ptr_nonnull(
-                HMAC(EVP_sha256(), key, (int)kl, msg, ml, theirs, &theirs_len));
+            ck_assert_ptr_nonnull(HMAC(EVP_sha256(), key, (int)kl, msg, ml, theirs, &theirs_len));
             ck_assert_uint_eq(theirs_len, IDD_HMAC256_LEN);
             idd_hmac256(&k, msg, ml, NULL, 0, ours);
             ck_assert_msg(memcmp(ours, theirs, sizeof ours) == 0, "key %zu, message %zu", kl, ml);
             idd_hmac256(&k, msg, ml / 3, msg + ml / 3, ml - ml / 3, ours);
-            ck_assert_msg(memcmp(ours, theirs, sizeof ours) == 0, "split: key %zu, message %zu",
-                          kl, ml);
+            ck_assert_msg(memcmp(ours, theirs, sizeof ours) == 0, "split: key %zu, message %zu", kl,
+                          ml);
             idd_hmac256(&k, NULL, 0, msg, ml, ours);
             ck_assert_msg(memcmp(ours, theirs, sizeof ours) == 0,
                           "second part: key %zu, message %zu", kl, ml);
