@@ -10,13 +10,23 @@
 
 #define BLOCK 64
 
+void idd_sha256(const void *data, size_t len, unsigned char out[IDD_HMAC256_LEN])
+{
+    SHA256_CTX c;
+    SHA256_Init(&c);
+    if (len > 0)
+        SHA256_Update(&c, data, len);
+    SHA256_Final(out, &c);
+    idd_wipe(&c, sizeof c);
+}
+
 void idd_hmac256_key(idd_hmac256_t *k, const void *key, size_t len)
 {
     unsigned char block[BLOCK] = {0};
     unsigned char pad[BLOCK];
 
     if (len > BLOCK)
-        SHA256(key, len, block);
+        idd_sha256(key, len, block);
     else if (len > 0)
         memcpy(block, key, len);
     for (int i = 0; i < BLOCK; i++)

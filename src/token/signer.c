@@ -19,7 +19,6 @@
 #include <openssl/params.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
-#include <openssl/sha.h>
 
 #include "identityd/core/b64.h"
 #include "identityd/core/common.h"
@@ -211,9 +210,9 @@ static int sign(idd_signer_t *s, const unsigned char *tbs, size_t tbs_len, size_
         break;
     case IDD_ALG_ES256: {
         unsigned char der[80]; /* a P-256 DER signature is at most 72 bytes */
-        unsigned char digest[SHA256_DIGEST_LENGTH];
+        unsigned char digest[IDD_HMAC256_LEN];
         size_t der_len = sizeof(der);
-        SHA256(tbs, tbs_len, digest);
+        idd_sha256(tbs, tbs_len, digest);
         if (EVP_PKEY_sign(s->ecdsa, der, &der_len, digest, sizeof digest) != 1)
             return IDD_ECRYPTO;
         if (s->sig_max < 2 * ES256_COORD || ecdsa_der_to_raw(der, der_len, s->sig) != 0)

@@ -71,6 +71,18 @@ START_TEST(test_agrees_with_openssl)
 }
 END_TEST
 
+START_TEST(test_sha256_agrees_with_openssl)
+{
+    unsigned char msg[300], ours[IDD_HMAC256_LEN], theirs[IDD_HMAC256_LEN];
+    ck_assert_int_eq(RAND_bytes(msg, sizeof msg), 1);
+    for (size_t n = 0; n <= sizeof msg; n += 13) {
+        idd_sha256(msg, n, ours);
+        ck_assert_int_eq(EVP_Digest(msg, n, theirs, NULL, EVP_sha256(), NULL), 1);
+        ck_assert_msg(memcmp(ours, theirs, sizeof ours) == 0, "length %zu", n);
+    }
+}
+END_TEST
+
 START_TEST(test_states_are_reusable)
 {
     /* A keyed state serves any number of MACs: the second is not a continuation of the first. */
@@ -91,6 +103,7 @@ int main(void)
     TCase *tc = tcase_create("hmac256");
     tcase_add_test(tc, test_rfc4231);
     tcase_add_test(tc, test_agrees_with_openssl);
+    tcase_add_test(tc, test_sha256_agrees_with_openssl);
     tcase_add_test(tc, test_states_are_reusable);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

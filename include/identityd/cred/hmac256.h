@@ -21,6 +21,9 @@ typedef struct idd_hmac256 {
     SHA256_CTX outer; /* after key ^ opad */
 } idd_hmac256_t;
 
+/* out = SHA-256(data[0..len)), without the algorithm fetch of OpenSSL 3's one-shot SHA256(). */
+void idd_sha256(const void *data, size_t len, unsigned char out[IDD_HMAC256_LEN]);
+
 /* Keys k with key[0..len) (any length; longer than 64 bytes is hashed first). */
 void idd_hmac256_key(idd_hmac256_t *k, const void *key, size_t len);
 
