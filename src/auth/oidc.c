@@ -118,18 +118,14 @@ typedef struct oidc_check {
 static bool jwt_cache_key(idd_request_t *r, h2o_iovec_t token,
                           unsigned char key[IDD_CREDCACHE_KEY_LEN])
 {
-    char head[400];
-    int n = snprintf(head, sizeof(head), "%llu|%lld|%.*s|", (unsigned long long)r->gen->id,
-                     (long long)r->tenant->id, (int)r->tenant_url.len, r->tenant_url.base);
-    if (n <= 0 || (size_t)n >= sizeof(head) || token.len > IDD_JWT_MAX)
+    /* Fixed-width numbers and the URL's length first, so that no two inputs run together. */
+    uint64_t head[3] = {(uint64_t)r->gen->id, (uint64_t)r->tenant->id, r->tenant_url.len};
+    if (token.len > IDD_JWT_MAX)
         return false;
-    unsigned char msg[sizeof(head) + IDD_JWT_MAX];
-    memcpy(msg, head, (size_t)n);
-    memcpy(msg + n, token.base, token.len);
-    bool ok = idd_keyed_digest(&r->app->pepper, IDD_DIGEST_LABEL_JWT, msg, (size_t)n + token.len,
-                               key) == 0;
-    idd_wipe(msg, (size_t)n + token.len);
-    return ok;
+    idd_bytes_t parts[] = {
+        {head, sizeof head}, {r->tenant_url.base, r->tenant_url.len}, {token.base, token.len}};
+    return idd_keyed_digest_parts(&r->app->pepper, IDD_DIGEST_LABEL_JWT, parts,
+                                  IDD_ARRAY_LEN(parts), key) == 0;
 }
 
 /* The audiences a token must name: the configured ones, or the request's tenant_url. */

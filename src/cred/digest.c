@@ -56,16 +56,30 @@ static const idd_hmac256_t *keyed(const idd_pepper_t *pepper)
     return &t->k;
 }
 
-int idd_keyed_digest(const idd_pepper_t *pepper, const char *label, const void *data, size_t len,
-                     unsigned char out[IDD_SESSION_DIGEST_LEN])
+int idd_keyed_digest_parts(const idd_pepper_t *pepper, const char *label, const idd_bytes_t *parts,
+                           size_t n, unsigned char out[IDD_SESSION_DIGEST_LEN])
 {
+    idd_bytes_t all[8];
     memset(out, 0, IDD_SESSION_DIGEST_LEN);
     if (pepper == NULL || pepper->len == 0 || pepper->len > sizeof(pepper->bytes) ||
-        (data == NULL && len > 0))
+        n + 1 > sizeof all / sizeof *all)
         return IDD_EINVAL;
+    all[0] = (idd_bytes_t){label, label != NULL ? strlen(label) : 0};
+    for (size_t i = 0; i < n; i++) {
+        if (parts[i].p == NULL && parts[i].n > 0)
+            return IDD_EINVAL;
+        all[i + 1] = parts[i];
+    }
     const idd_hmac256_t *k = keyed(pepper);
     if (k == NULL)
         return IDD_ECRYPTO;
-    idd_hmac256(k, label, label != NULL ? strlen(label) : 0, data, len, out);
+    idd_hmac256_parts(k, all, n + 1, out);
     return 0;
+}
+
+int idd_keyed_digest(const idd_pepper_t *pepper, const char *label, const void *data, size_t len,
+                     unsigned char out[IDD_SESSION_DIGEST_LEN])
+{
+    idd_bytes_t part = {data, len};
+    return idd_keyed_digest_parts(pepper, label, &part, 1, out);
 }

@@ -44,13 +44,19 @@ void idd_hmac256_key(idd_hmac256_t *k, const void *key, size_t len)
 void idd_hmac256(const idd_hmac256_t *k, const void *a, size_t alen, const void *b, size_t blen,
                  unsigned char out[IDD_HMAC256_LEN])
 {
+    idd_bytes_t parts[2] = {{a, alen}, {b, blen}};
+    idd_hmac256_parts(k, parts, 2, out);
+}
+
+void idd_hmac256_parts(const idd_hmac256_t *k, const idd_bytes_t *parts, size_t n,
+                       unsigned char out[IDD_HMAC256_LEN])
+{
     SHA256_CTX c = k->inner;
     unsigned char inner[IDD_HMAC256_LEN];
 
-    if (alen > 0)
-        SHA256_Update(&c, a, alen);
-    if (blen > 0)
-        SHA256_Update(&c, b, blen);
+    for (size_t i = 0; i < n; i++)
+        if (parts[i].n > 0)
+            SHA256_Update(&c, parts[i].p, parts[i].n);
     SHA256_Final(inner, &c);
     c = k->outer;
     SHA256_Update(&c, inner, sizeof inner);

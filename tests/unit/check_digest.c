@@ -183,6 +183,28 @@ START_TEST(test_label_is_a_prefix)
 }
 END_TEST
 
+/* Parts are hashed as their concatenation; too many parts or a NULL part with a length are
+ * refused with zeros left behind. */
+START_TEST(test_parts_are_the_concatenation)
+{
+    idd_pepper_t pepper = test_pepper(PEPPER_TEXT);
+    unsigned char a[IDD_SESSION_DIGEST_LEN], b[IDD_SESSION_DIGEST_LEN];
+    idd_bytes_t parts[] = {{"sess", 4}, {NULL, 0}, {"ion-", 4}, {SESSION_TOKEN, 5}};
+    ck_assert_int_eq(idd_keyed_digest_parts(&pepper, IDD_DIGEST_LABEL_JWT, parts, 4, a), 0);
+    const char whole[] = "session-" SESSION_TOKEN;
+    ck_assert_int_eq(idd_keyed_digest(&pepper, IDD_DIGEST_LABEL_JWT, whole, 13, b), 0);
+    ck_assert(memcmp(a, b, sizeof a) == 0);
+    idd_bytes_t bad[] = {{NULL, 3}};
+    memset(a, 0xaa, sizeof a);
+    ck_assert_int_eq(idd_keyed_digest_parts(&pepper, "x", bad, 1, a), IDD_EINVAL);
+    ck_assert(all_zero(a));
+    idd_bytes_t many[8] = {{"x", 1}};
+    memset(a, 0xaa, sizeof a);
+    ck_assert_int_eq(idd_keyed_digest_parts(&pepper, "x", many, 8, a), IDD_EINVAL);
+    ck_assert(all_zero(a));
+}
+END_TEST
+
 /* Refused arguments leave all zeros behind, which no caller stores or accepts. */
 START_TEST(test_bad_arguments)
 {
@@ -221,6 +243,7 @@ static Suite *digest_suite(void)
     tcase_add_test(tc, test_salted_password_mac_known_answer);
     tcase_add_test(tc, test_label_is_a_prefix);
     tcase_add_test(tc, test_bad_arguments);
+    tcase_add_test(tc, test_parts_are_the_concatenation);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 
+#include "identityd/cred/hmac256.h"
 #include "identityd/cred/password.h"
 
 /* The labels in use. The MAC of a first-version password record has none (password.h); that
@@ -31,5 +32,9 @@
  * which no caller stores or accepts. */
 int idd_keyed_digest(const idd_pepper_t *pepper, const char *label, const void *data, size_t len,
                      unsigned char out[IDD_SESSION_DIGEST_LEN]);
+
+/* The same over label || the concatenation of n parts (none NULL with a length). */
+int idd_keyed_digest_parts(const idd_pepper_t *pepper, const char *label, const idd_bytes_t *parts,
+                           size_t n, unsigned char out[IDD_SESSION_DIGEST_LEN]);
 
 #endif

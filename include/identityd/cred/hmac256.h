@@ -31,6 +31,14 @@ void idd_hmac256_key(idd_hmac256_t *k, const void *key, size_t len);
 void idd_hmac256(const idd_hmac256_t *k, const void *a, size_t alen, const void *b, size_t blen,
                  unsigned char out[IDD_HMAC256_LEN]);
 
+/* The same over the concatenation of n parts. */
+typedef struct idd_bytes {
+    const void *p;
+    size_t n; /* 0: the part is empty (p may be NULL) */
+} idd_bytes_t;
+void idd_hmac256_parts(const idd_hmac256_t *k, const idd_bytes_t *parts, size_t n,
+                       unsigned char out[IDD_HMAC256_LEN]);
+
 /* Wipes the keyed states. */
 void idd_hmac256_wipe(idd_hmac256_t *k);
 
