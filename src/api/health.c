@@ -7,6 +7,7 @@
  * about any user or credential; still, expose the port to the monitoring network only.
  */
 #include "identityd/api/api.h"
+#include "identityd/auth/auth.h"
 #include "identityd/core/buf.h"
 #include "identityd/core/pacer.h"
 #include "identityd/http/respond.h"
@@ -86,6 +87,10 @@ void idd_api_metrics(idd_request_t *r, idd_principal_t *p)
                    "# TYPE identityd_password_kdf_paced_seconds_total counter\n"
                    "identityd_password_kdf_paced_seconds_total %.3f\n",
                    idd_pacer_slept(app->kdf_pacer));
+    metric(&b, "identityd_apikey_uses_noted_total", "counter",
+           "API key uses noted for the once-a-minute last-use write (one per key, event loop "
+           "and minute).",
+           idd_apikey_usage_notes(app->apikey_usage));
     metric(&b, "identityd_password_kdf_shared_total", "counter",
            "Password checks answered by the KDF of a concurrent check of the same credential.",
            atomic_load(&app->kdf_shared));

@@ -3,9 +3,15 @@
  * cache (the key is 256 random bits: no KDF is needed or wanted); on a miss, the key's row
  * and its creator's from the store, kept in the cache (auth/credcache.h). Nothing is written
  * on the request path: the use is noted in a small shared table, and thread 0 writes the
- * table out once a minute (and main() once more at shutdown), one row update per key.
+ * table out once a minute (and main() once more at shutdown), one row update per key. Each
+ * loop first looks in a small table of its own for the keys it noted this minute, so the
+ * shared table's mutex is taken once per key, loop and minute rather than per request: the
+ * stored last use is the first of its minute on some loop, which is what the once-a-minute
+ * write could promise anyway.
  */
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +35,36 @@ struct idd_apikey_usage {
     usage_entry_t *entries;
     size_t n;
     bool warned_full;
+    atomic_ulong notes; /* uses noted in the shared table (for /metrics) */
 };
+
+/* The keys this thread noted in the shared table, by minute: direct-mapped by the id. */
+#define NOTED_SLOTS 256
+typedef struct noted {
+    char id[IDD_GUID_LEN + 1];
+    int64_t minute;
+} noted_t;
+static __thread noted_t noted[NOTED_SLOTS];
+
+/* True when this thread already noted id in the minute of now; else remembers it. */
+static bool noted_this_minute(const char *id, int64_t now)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < IDD_GUID_LEN && id[i] != '\0'; i++)
+        h = (h ^ (unsigned char)id[i]) * 16777619u;
+    noted_t *n = &noted[h % NOTED_SLOTS];
+    int64_t minute = now / 60;
+    if (n->minute == minute && strcmp(n->id, id) == 0)
+        return true;
+    memcpy(n->id, id, IDD_GUID_LEN + 1);
+    n->minute = minute;
+    return false;
+}
+
+unsigned long idd_apikey_usage_notes(idd_apikey_usage_t *u)
+{
+    return u != NULL ? atomic_load(&u->notes) : 0;
+}
 
 idd_apikey_usage_t *idd_apikey_usage_new(void)
 {
@@ -50,6 +85,7 @@ void idd_apikey_usage_free(idd_apikey_usage_t *u)
 
 static void usage_note(idd_apikey_usage_t *u, const char *id, int64_t when)
 {
+    atomic_fetch_add(&u->notes, 1);
     pthread_mutex_lock(&u->lock);
     /* A linear scan: the table holds the keys used within one minute, and a use of a key
      * already pending only moves its time. */
@@ -172,7 +208,8 @@ void idd_auth_apikey(idd_request_t *r, h2o_iovec_t key, idd_auth_done_fn done)
     p->via = IDD_CRED_APIKEY;
     memcpy(p->apikey_id, k.apikey_id, sizeof(p->apikey_id));
     memcpy(p->scopes, k.scopes, sizeof(p->scopes));
-    usage_note(r->app->apikey_usage, k.apikey_id, now);
+    if (!noted_this_minute(k.apikey_id, now))
+        usage_note(r->app->apikey_usage, k.apikey_id, now);
     result = IDD_AUTH_OK;
 
 done:

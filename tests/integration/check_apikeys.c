@@ -1681,6 +1681,22 @@ START_TEST(last_used_survives_restart)
 }
 END_TEST
 
+/* A burst of uses of one key takes the shared table of pending uses at most once per loop and
+ * minute, not once per request (the minute may turn during the burst: twice per loop). */
+START_TEST(uses_noted_once_per_loop_and_minute)
+{
+    made_key_t k;
+    create_key(user_basic, "{\"name\":\"burst\"}", &k);
+    double before = th_metric(&srv, "identityd_apikey_uses_noted_total");
+    for (int i = 0; i < 40; i++) {
+        char *sub = token_sub(bearer(&k), NULL);
+        free(sub);
+    }
+    double noted = th_metric(&srv, "identityd_apikey_uses_noted_total") - before;
+    ck_assert_msg(noted >= 1 && noted <= 2 * th_threads, "%g uses noted for 40 requests", noted);
+}
+END_TEST
+
 /* ---- the cap on keys per user, and revocation ------------------------------------------- */
 
 #define KEY_LIMIT_MESSAGE                                                                          \
@@ -1889,6 +1905,7 @@ static Suite *apikeys_suite(void)
     tcase_add_test(tc, self_endpoint);
     tcase_add_test(tc, update_key);
     tcase_add_test(tc, last_used_survives_restart);
+    tcase_add_test(tc, uses_noted_once_per_loop_and_minute);
     tcase_add_test(tc, key_cap);
     tcase_add_test(tc, revoked_stays_revoked);
     tcase_add_test(tc, revoke_after_deactivation);

@@ -170,6 +170,8 @@ void idd_apikey_usage_free(idd_apikey_usage_t *u);
 /* Writes what is pending (at most one row update per key) through store. Returns 0 or the
  * store's error (then the uses are kept for the next flush). */
 int idd_apikey_usage_flush(idd_apikey_usage_t *u, idd_store_t *store);
+/* Uses noted in the shared table so far: at most one per key, loop and minute. */
+unsigned long idd_apikey_usage_notes(idd_apikey_usage_t *u);
 
 /* Session tokens (auth/session.c): 32 random bytes as 43 base64url characters. */
 #define IDD_SESSION_TOKEN_LEN 43
