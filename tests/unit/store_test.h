@@ -1,9 +1,17 @@
 /*
- * What the unit suites of the store (check_store_*.c) share: a fresh mkdtemp folder per test
- * holding db_path, stores opened and migrated in it, records to insert, and a way to reach
- * under the interface with SQLite directly (to fake a newer schema, or to write a row the C
- * code would refuse). Each suite is its own program, so everything here is static; the
- * functions are inline so that a suite not using one of them does not warn.
+ * What the unit suites of the store (check_store_*.c, check_credcache.c) share: a fresh
+ * store per test at store_location, stores opened and migrated there, records to insert,
+ * and a way to reach under the interface with SQLite directly (to fake a newer schema, or to
+ * write a row the C code would refuse). Each suite is its own program, so everything here is
+ * static; the functions are inline so that a suite not using one of them does not warn.
+ *
+ * The engine comes from IDD_TEST_STORE: unset (or "sqlite"), store_location is db_path, a
+ * file in a fresh mkdtemp folder; "pg", it is the conninfo of a database made for the test
+ * (idd_t_<runner's pid>_<random>) on the server whose admin conninfo IDD_TEST_PG_FILE holds
+ * (ctest's pg/ tests: tests/scripts/pg.sh), dropped by teardown; what a failed test left
+ * (Check's child exits at the failed assertion, before teardown) is dropped when the runner
+ * exits. A test that reaches under the interface into SQLite begins with
+ * SKIP_UNLESS_SQLITE(why), which says on stderr that it was skipped, and why.
  */
 #ifndef IDD_TESTS_UNIT_STORE_TEST_H
 #define IDD_TESTS_UNIT_STORE_TEST_H
@@ -17,7 +25,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
+#include <sys/random.h>
 
 #include "identityd/core/common.h"
 #include "identityd/core/log.h"
@@ -29,12 +39,150 @@
 
 static char test_dir[sizeof DIR_TEMPLATE];
 static char db_path[sizeof DIR_TEMPLATE + 16];
+/* What the suites open: db_path, or the conninfo of the test's PostgreSQL database. */
+static char store_location[1024];
+static char pg_admin[900];
+static char pg_db[64];
+static pid_t runner_pid;
+
+/* Whether the suite runs against PostgreSQL (IDD_TEST_STORE=pg) rather than SQLite. */
+static inline int store_test_pg(void)
+{
+    const char *e = getenv("IDD_TEST_STORE");
+    if (e == NULL || *e == '\0' || strcmp(e, "sqlite") == 0)
+        return 0;
+    if (strcmp(e, "pg") != 0) {
+        fprintf(stderr, "IDD_TEST_STORE must be sqlite or pg, not %s\n", e);
+        abort();
+    }
+    return 1;
+}
+
+/* For a test that reaches under the store interface into SQLite: under PostgreSQL it says
+ * so on stderr and ends the test (Check has no skipped state: it counts as passed). */
+#define SKIP_UNLESS_SQLITE(why)                                                                    \
+    do {                                                                                           \
+        if (store_test_pg()) {                                                                     \
+            fprintf(stderr, "%s:%d: SKIP %s under IDD_TEST_STORE=pg: %s\n", __FILE__, __LINE__,    \
+                    __func__, why);                                                                \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
+
+/* The admin conninfo pg/start wrote to IDD_TEST_PG_FILE, read once; NULL when missing. */
+static inline const char *pg_admin_conninfo(char *err, size_t errlen)
+{
+    if (pg_admin[0] != '\0')
+        return pg_admin;
+    const char *file = getenv("IDD_TEST_PG_FILE");
+    FILE *f = file != NULL && *file != '\0' ? fopen(file, "r") : NULL;
+    if (f == NULL) {
+        snprintf(err, errlen,
+                 "IDD_TEST_STORE=pg needs IDD_TEST_PG_FILE, the file of a server's "
+                 "conninfo (run the pg/ tests through ctest)");
+        return NULL;
+    }
+    if (fgets(pg_admin, sizeof pg_admin, f) == NULL)
+        pg_admin[0] = '\0';
+    fclose(f);
+    pg_admin[strcspn(pg_admin, "\r\n")] = '\0';
+    if (pg_admin[0] == '\0') {
+        snprintf(err, errlen, "%s holds no conninfo", file);
+        return NULL;
+    }
+    return pg_admin;
+}
+
+/* Runs one statement on the server's admin database; 0, or -1 with the reason in err. */
+static inline int pg_admin_exec(const char *sql, char *err, size_t errlen)
+{
+    const char *admin = pg_admin_conninfo(err, errlen);
+    if (admin == NULL)
+        return -1;
+    PGconn *c = PQconnectdb(admin);
+    int rc = -1;
+    if (PQstatus(c) != CONNECTION_OK) {
+        snprintf(err, errlen, "connecting to %s: %s", admin, PQerrorMessage(c));
+    } else {
+        PGresult *r = PQexec(c, sql);
+        if (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK)
+            rc = 0;
+        else
+            snprintf(err, errlen, "%s: %s", sql, PQerrorMessage(c));
+        PQclear(r);
+    }
+    PQfinish(c);
+    return rc;
+}
+
+/* The admin conninfo with its database replaced by db: in the URI's path, or as a
+ * dbname= keyword appended to a key=value conninfo. */
+static inline void pg_conninfo_for(const char *admin, const char *db, char *out, size_t outlen)
+{
+    const char *scheme_end = strstr(admin, "://");
+    const char *path = scheme_end != NULL ? strchr(scheme_end + 3, '/') : NULL;
+    if (scheme_end == NULL) {
+        snprintf(out, outlen, "%s dbname=%s", admin, db);
+        return;
+    }
+    const char *query = strchr(scheme_end + 3, '?');
+    if (path == NULL || (query != NULL && path > query))
+        path = query != NULL ? query : admin + strlen(admin);
+    int n = snprintf(out, outlen, "%.*s/%s%s", (int)(path - admin), admin, db,
+                     query != NULL ? query : "");
+    ck_assert_msg(n > 0 && (size_t)n < outlen, "conninfo too long: %s", admin);
+}
+
+/* The runner's pid, taken before Check forks any test. */
+__attribute__((constructor)) static void pg_runner(void)
+{
+    runner_pid = getpid();
+}
+
+/* When the runner exits: drops the databases its tests left (a failed test's). */
+__attribute__((destructor)) static void pg_sweep(void)
+{
+    char err[1200], sql[160];
+    if (runner_pid == 0 || getpid() != runner_pid || !store_test_pg())
+        return;
+    const char *admin = pg_admin_conninfo(err, sizeof err);
+    PGconn *c = admin != NULL ? PQconnectdb(admin) : NULL;
+    if (c != NULL && PQstatus(c) == CONNECTION_OK) {
+        snprintf(sql, sizeof sql,
+                 "SELECT datname FROM pg_database WHERE datname LIKE 'idd\\_t\\_%ld\\_%%'",
+                 (long)runner_pid);
+        PGresult *r = PQexec(c, sql);
+        int n = PQresultStatus(r) == PGRES_TUPLES_OK ? PQntuples(r) : 0;
+        for (int i = 0; i < n; i++) {
+            snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)",
+                     PQgetvalue(r, i, 0));
+            PQclear(PQexec(c, sql));
+        }
+        if (n > 0)
+            fprintf(stderr, "dropped %d database(s) that failed tests left\n", n);
+        PQclear(r);
+    }
+    PQfinish(c);
+}
 
 static inline void setup(void)
 {
     memcpy(test_dir, DIR_TEMPLATE, sizeof DIR_TEMPLATE);
     ck_assert_ptr_nonnull(mkdtemp(test_dir));
     snprintf(db_path, sizeof db_path, "%s/id.db", test_dir);
+    snprintf(store_location, sizeof store_location, "%s", db_path);
+    pg_db[0] = '\0';
+    if (store_test_pg()) {
+        /* A database of the test's own, named after the runner so that it can drop what
+         * a failed test left. */
+        char err[1200], sql[128];
+        uint32_t rnd;
+        ck_assert_int_eq(getrandom(&rnd, sizeof rnd, 0), (ssize_t)sizeof rnd);
+        snprintf(pg_db, sizeof pg_db, "idd_t_%ld_%08x", (long)runner_pid, (unsigned)rnd);
+        snprintf(sql, sizeof sql, "CREATE DATABASE %s", pg_db);
+        ck_assert_msg(pg_admin_exec(sql, err, sizeof err) == 0, "%s", err);
+        pg_conninfo_for(pg_admin, pg_db, store_location, sizeof store_location);
+    }
     /* Applied migrations are logged at info level: keep the output to errors (some tests
      * provoke them on purpose), unless IDD_TEST_LOG asks for everything. */
     idd_log_set_level(getenv("IDD_TEST_LOG") != NULL ? IDD_LOG_DEBUG : IDD_LOG_ERROR);
@@ -46,6 +194,12 @@ static inline void teardown(void)
     struct dirent *e;
     char path[sizeof test_dir + 300];
 
+    if (pg_db[0] != '\0') {
+        char err[1200], sql[128];
+        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", pg_db);
+        ck_assert_msg(pg_admin_exec(sql, err, sizeof err) == 0, "%s", err);
+        pg_db[0] = '\0';
+    }
     if (d == NULL)
         return;
     while ((e = readdir(d)) != NULL) {
@@ -58,11 +212,11 @@ static inline void teardown(void)
     rmdir(test_dir);
 }
 
-/* Opens db_path and brings it to the latest schema. */
+/* Opens store_location and brings it to the latest schema. */
 static inline idd_store_t *open_migrated(void)
 {
     idd_store_t *s = NULL;
-    ck_assert_int_eq(idd_store_open(db_path, &s), 0);
+    ck_assert_int_eq(idd_store_open(store_location, &s), 0);
     ck_assert_ptr_nonnull(s);
     ck_assert_int_eq(idd_store_migrate(s, NULL, NULL), 0);
     return s;
@@ -91,9 +245,11 @@ static inline idd_user_t make_user(int64_t tenant_id, const char *email)
     return u;
 }
 
-/* Runs one SQL statement on db_path through SQLite directly, bypassing the store. */
+/* Runs one SQL statement on db_path through SQLite directly, bypassing the store. A test
+ * using it skips under PostgreSQL (SKIP_UNLESS_SQLITE); one that does not fails here. */
 static inline int raw_exec(const char *sql)
 {
+    ck_assert_msg(!store_test_pg(), "raw_exec reaches SQLite: the test must SKIP_UNLESS_SQLITE");
     sqlite3 *db = NULL;
     int rc = sqlite3_open(db_path, &db);
     if (rc == SQLITE_OK)
