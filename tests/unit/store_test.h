@@ -25,13 +25,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <libpq-fe.h>
 #include <sqlite3.h>
-#include <sys/random.h>
 
 #include "identityd/core/common.h"
 #include "identityd/core/log.h"
 #include "identityd/store/store.h"
+
+#include "../pg_test.h"
 
 #define DIR_TEMPLATE "/tmp/check_store.XXXXXX"
 #define RECORD_A "$idd1$1000$vkuqioKSr1iNsYTo58Dkl0UkX_-2yQcVzfW3FYhiIqM"
@@ -41,21 +41,11 @@ static char test_dir[sizeof DIR_TEMPLATE];
 static char db_path[sizeof DIR_TEMPLATE + 16];
 /* What the suites open: db_path, or the conninfo of the test's PostgreSQL database. */
 static char store_location[1024];
-static char pg_admin[900];
 static char pg_db[64];
-static pid_t runner_pid;
-
 /* Whether the suite runs against PostgreSQL (IDD_TEST_STORE=pg) rather than SQLite. */
 static inline int store_test_pg(void)
 {
-    const char *e = getenv("IDD_TEST_STORE");
-    if (e == NULL || *e == '\0' || strcmp(e, "sqlite") == 0)
-        return 0;
-    if (strcmp(e, "pg") != 0) {
-        fprintf(stderr, "IDD_TEST_STORE must be sqlite or pg, not %s\n", e);
-        abort();
-    }
-    return 1;
+    return pg_test_enabled();
 }
 
 /* For a test that reaches under the store interface into SQLite: under PostgreSQL it says
@@ -69,102 +59,6 @@ static inline int store_test_pg(void)
         }                                                                                          \
     } while (0)
 
-/* The admin conninfo pg/start wrote to IDD_TEST_PG_FILE, read once; NULL when missing. */
-static inline const char *pg_admin_conninfo(char *err, size_t errlen)
-{
-    if (pg_admin[0] != '\0')
-        return pg_admin;
-    const char *file = getenv("IDD_TEST_PG_FILE");
-    FILE *f = file != NULL && *file != '\0' ? fopen(file, "r") : NULL;
-    if (f == NULL) {
-        snprintf(err, errlen,
-                 "IDD_TEST_STORE=pg needs IDD_TEST_PG_FILE, the file of a server's "
-                 "conninfo (run the pg/ tests through ctest)");
-        return NULL;
-    }
-    if (fgets(pg_admin, sizeof pg_admin, f) == NULL)
-        pg_admin[0] = '\0';
-    fclose(f);
-    pg_admin[strcspn(pg_admin, "\r\n")] = '\0';
-    if (pg_admin[0] == '\0') {
-        snprintf(err, errlen, "%s holds no conninfo", file);
-        return NULL;
-    }
-    return pg_admin;
-}
-
-/* Runs one statement on the server's admin database; 0, or -1 with the reason in err. */
-static inline int pg_admin_exec(const char *sql, char *err, size_t errlen)
-{
-    const char *admin = pg_admin_conninfo(err, errlen);
-    if (admin == NULL)
-        return -1;
-    PGconn *c = PQconnectdb(admin);
-    int rc = -1;
-    if (PQstatus(c) != CONNECTION_OK) {
-        snprintf(err, errlen, "connecting to %s: %s", admin, PQerrorMessage(c));
-    } else {
-        PGresult *r = PQexec(c, sql);
-        if (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK)
-            rc = 0;
-        else
-            snprintf(err, errlen, "%s: %s", sql, PQerrorMessage(c));
-        PQclear(r);
-    }
-    PQfinish(c);
-    return rc;
-}
-
-/* The admin conninfo with its database replaced by db: in the URI's path, or as a
- * dbname= keyword appended to a key=value conninfo. */
-static inline void pg_conninfo_for(const char *admin, const char *db, char *out, size_t outlen)
-{
-    const char *scheme_end = strstr(admin, "://");
-    const char *path = scheme_end != NULL ? strchr(scheme_end + 3, '/') : NULL;
-    if (scheme_end == NULL) {
-        snprintf(out, outlen, "%s dbname=%s", admin, db);
-        return;
-    }
-    const char *query = strchr(scheme_end + 3, '?');
-    if (path == NULL || (query != NULL && path > query))
-        path = query != NULL ? query : admin + strlen(admin);
-    int n = snprintf(out, outlen, "%.*s/%s%s", (int)(path - admin), admin, db,
-                     query != NULL ? query : "");
-    ck_assert_msg(n > 0 && (size_t)n < outlen, "conninfo too long: %s", admin);
-}
-
-/* The runner's pid, taken before Check forks any test. */
-__attribute__((constructor)) static void pg_runner(void)
-{
-    runner_pid = getpid();
-}
-
-/* When the runner exits: drops the databases its tests left (a failed test's). */
-__attribute__((destructor)) static void pg_sweep(void)
-{
-    char err[1200], sql[160];
-    if (runner_pid == 0 || getpid() != runner_pid || !store_test_pg())
-        return;
-    const char *admin = pg_admin_conninfo(err, sizeof err);
-    PGconn *c = admin != NULL ? PQconnectdb(admin) : NULL;
-    if (c != NULL && PQstatus(c) == CONNECTION_OK) {
-        snprintf(sql, sizeof sql,
-                 "SELECT datname FROM pg_database WHERE datname LIKE 'idd\\_t\\_%ld\\_%%'",
-                 (long)runner_pid);
-        PGresult *r = PQexec(c, sql);
-        int n = PQresultStatus(r) == PGRES_TUPLES_OK ? PQntuples(r) : 0;
-        for (int i = 0; i < n; i++) {
-            snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS \"%s\" WITH (FORCE)",
-                     PQgetvalue(r, i, 0));
-            PQclear(PQexec(c, sql));
-        }
-        if (n > 0)
-            fprintf(stderr, "dropped %d database(s) that failed tests left\n", n);
-        PQclear(r);
-    }
-    PQfinish(c);
-}
-
 static inline void setup(void)
 {
     memcpy(test_dir, DIR_TEMPLATE, sizeof DIR_TEMPLATE);
@@ -175,13 +69,7 @@ static inline void setup(void)
     if (store_test_pg()) {
         /* A database of the test's own, named after the runner so that it can drop what
          * a failed test left. */
-        char err[1200], sql[128];
-        uint32_t rnd;
-        ck_assert_int_eq(getrandom(&rnd, sizeof rnd, 0), (ssize_t)sizeof rnd);
-        snprintf(pg_db, sizeof pg_db, "idd_t_%ld_%08x", (long)runner_pid, (unsigned)rnd);
-        snprintf(sql, sizeof sql, "CREATE DATABASE %s", pg_db);
-        ck_assert_msg(pg_admin_exec(sql, err, sizeof err) == 0, "%s", err);
-        pg_conninfo_for(pg_admin, pg_db, store_location, sizeof store_location);
+        pg_test_create(pg_db, sizeof pg_db, store_location, sizeof store_location);
     }
     /* Applied migrations are logged at info level: keep the output to errors (some tests
      * provoke them on purpose), unless IDD_TEST_LOG asks for everything. */
@@ -194,12 +82,7 @@ static inline void teardown(void)
     struct dirent *e;
     char path[sizeof test_dir + 300];
 
-    if (pg_db[0] != '\0') {
-        char err[1200], sql[128];
-        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", pg_db);
-        ck_assert_msg(pg_admin_exec(sql, err, sizeof err) == 0, "%s", err);
-        pg_db[0] = '\0';
-    }
+    pg_test_drop(pg_db);
     if (d == NULL)
         return;
     while ((e = readdir(d)) != NULL) {
