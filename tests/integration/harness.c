@@ -25,6 +25,13 @@
 #include "identityd/core/jwa.h"
 #include "identityd/jose/jwks.h"
 
+#include "../pg_test.h"
+
+bool th_store_pg(void)
+{
+    return pg_test_enabled() != 0;
+}
+
 const char *th_getenv(const char *name)
 {
     const char *v = getenv(name);
@@ -247,6 +254,9 @@ void th_env_init(th_env_t *env, const char *extra_yaml, const char *keys_yaml)
     ck_assert_ptr_nonnull(mkdtemp(env->dir));
     snprintf(env->config, sizeof(env->config), "%s/identityd.yaml", env->dir);
     snprintf(env->db, sizeof(env->db), "%s/identity.db", env->dir);
+    env->pg_db[0] = '\0';
+    if (th_store_pg())
+        pg_test_create(env->pg_db, sizeof(env->pg_db), env->db, sizeof(env->db));
 
     char path[TH_PATH + 32];
     snprintf(path, sizeof(path), "%s/pepper", env->dir);
@@ -268,16 +278,23 @@ void th_env_write_config(const th_env_t *env, const char *extra_yaml, const char
 {
     size_t cap = 4096 + (extra_yaml ? strlen(extra_yaml) : 0) + (keys_yaml ? strlen(keys_yaml) : 0);
     char *yaml = malloc(cap);
+    /* The SQLite file beside the config, or the conninfo of the test's PostgreSQL database
+     * (quoted: pg.sh allows no quote or backslash in its folder). */
+    char database[TH_PATH + 8];
+    if (env->pg_db[0] != '\0')
+        snprintf(database, sizeof(database), "\"%s\"", env->db);
+    else
+        snprintf(database, sizeof(database), "identity.db");
     snprintf(yaml, cap,
              "listen: [\"127.0.0.1:0\"]\n"
              "threads: %d\n"
-             "database: identity.db\n"
+             "database: %s\n"
              "workers: 2\n"
              "token: { ttl: %d }\n"
              "password: { iterations: %u, pepper_file: pepper }\n"
              "%s"
              "%s\n%s\n",
-             th_threads, th_token_ttl, th_password_iterations,
+             th_threads, database, th_token_ttl, th_password_iterations,
              th_tenants_yaml ? th_tenants_yaml : TH_TENANTS_YAML,
              keys_yaml
                  ? keys_yaml
@@ -297,6 +314,7 @@ void th_env_dispose(th_env_t *env)
     char cmd[TH_PATH + 16];
     if (strncmp(env->dir, "/tmp/identityd-test-", 20) != 0)
         return;
+    pg_test_drop(env->pg_db);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", env->dir);
     int rc = system(cmd);
     (void)rc;
@@ -344,6 +362,18 @@ void th_user_row(const th_env_t *env, int64_t tenant, const char *email, idd_use
 
 void th_sql(const th_env_t *env, const char *statement)
 {
+    if (env->pg_db[0] != '\0') {
+        /* Another writer on the test's PostgreSQL database. */
+        PGconn *c = PQconnectdb(env->db);
+        ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+        PGresult *r = PQexec(c, statement);
+        ExecStatusType st = PQresultStatus(r);
+        ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", statement,
+                      PQerrorMessage(c));
+        PQclear(r);
+        PQfinish(c);
+        return;
+    }
     sqlite3 *db = NULL;
     ck_assert_int_eq(sqlite3_open_v2(env->db, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     sqlite3_busy_timeout(db, 5000);
@@ -355,6 +385,15 @@ void th_sql(const th_env_t *env, const char *statement)
 
 int64_t th_store_changes(const th_env_t *env)
 {
+    if (env->pg_db[0] != '\0') {
+        /* Through the store's interface: its change version, as identityd reads it. */
+        idd_store_t *s = NULL;
+        int64_t version = 0;
+        ck_assert_int_eq(idd_store_open(env->db, &s), 0);
+        ck_assert_int_eq(idd_store_changes(s, &version), 0);
+        idd_store_free(s);
+        return version;
+    }
     sqlite3 *db = NULL;
     sqlite3_stmt *st = NULL;
     ck_assert_int_eq(sqlite3_open_v2(env->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);

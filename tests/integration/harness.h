@@ -64,8 +64,25 @@ int th_run(const char *const argv[], const char *stdin_text, char **out, char **
 typedef struct th_env {
     char dir[128]; /* mkdtemp under /tmp: short, so paths below always fit */
     char config[TH_PATH];
+    /* The store's location: the SQLite file in dir, or under IDD_TEST_STORE=pg the
+     * conninfo of the database th_env_init made (pg_db) on the pg/ tests' server. */
     char db[TH_PATH];
+    char pg_db[64];
 } th_env_t;
+
+/* Whether the suite runs against PostgreSQL (IDD_TEST_STORE=pg; tests/pg_test.h). */
+bool th_store_pg(void);
+
+/* For a test that reaches under the store into the SQLite file (its bytes, its -wal file):
+ * under PostgreSQL it says so on stderr and ends the test, before it starts anything. */
+#define TH_SKIP_UNLESS_SQLITE(why)                                                                 \
+    do {                                                                                           \
+        if (th_store_pg()) {                                                                       \
+            fprintf(stderr, "%s:%d: SKIP %s under IDD_TEST_STORE=pg: %s\n", __FILE__, __LINE__,    \
+                    __func__, why);                                                                \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
 
 /* Settings the next th_env_init writes into the config (defaults: 2 threads, 1000 PBKDF2
  * iterations so that tests run fast). */

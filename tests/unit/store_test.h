@@ -1,9 +1,17 @@
 /*
- * What the unit suites of the store (check_store_*.c) share: a fresh mkdtemp folder per test
- * holding db_path, stores opened and migrated in it, records to insert, and a way to reach
- * under the interface with SQLite directly (to fake a newer schema, or to write a row the C
- * code would refuse). Each suite is its own program, so everything here is static; the
- * functions are inline so that a suite not using one of them does not warn.
+ * What the unit suites of the store (check_store_*.c, check_credcache.c) share: a fresh
+ * store per test at store_location, stores opened and migrated there, records to insert,
+ * and a way to reach under the interface with SQLite directly (to fake a newer schema, or to
+ * write a row the C code would refuse). Each suite is its own program, so everything here is
+ * static; the functions are inline so that a suite not using one of them does not warn.
+ *
+ * The engine comes from IDD_TEST_STORE: unset (or "sqlite"), store_location is db_path, a
+ * file in a fresh mkdtemp folder; "pg", it is the conninfo of a database made for the test
+ * (idd_t_<runner's pid>_<random>) on the server whose admin conninfo IDD_TEST_PG_FILE holds
+ * (ctest's pg/ tests: tests/scripts/pg.sh), dropped by teardown; what a failed test left
+ * (Check's child exits at the failed assertion, before teardown) is dropped when the runner
+ * exits. A test that reaches under the interface into SQLite begins with
+ * SKIP_UNLESS_SQLITE(why), which says on stderr that it was skipped, and why.
  */
 #ifndef IDD_TESTS_UNIT_STORE_TEST_H
 #define IDD_TESTS_UNIT_STORE_TEST_H
@@ -23,18 +31,46 @@
 #include "identityd/core/log.h"
 #include "identityd/store/store.h"
 
+#include "../pg_test.h"
+
 #define DIR_TEMPLATE "/tmp/check_store.XXXXXX"
 #define RECORD_A "$idd1$1000$vkuqioKSr1iNsYTo58Dkl0UkX_-2yQcVzfW3FYhiIqM"
 #define RECORD_B "$idd1$100000$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 
 static char test_dir[sizeof DIR_TEMPLATE];
 static char db_path[sizeof DIR_TEMPLATE + 16];
+/* What the suites open: db_path, or the conninfo of the test's PostgreSQL database. */
+static char store_location[1024];
+static char pg_db[64];
+/* Whether the suite runs against PostgreSQL (IDD_TEST_STORE=pg) rather than SQLite. */
+static inline int store_test_pg(void)
+{
+    return pg_test_enabled();
+}
+
+/* For a test that reaches under the store interface into SQLite: under PostgreSQL it says
+ * so on stderr and ends the test (Check has no skipped state: it counts as passed). */
+#define SKIP_UNLESS_SQLITE(why)                                                                    \
+    do {                                                                                           \
+        if (store_test_pg()) {                                                                     \
+            fprintf(stderr, "%s:%d: SKIP %s under IDD_TEST_STORE=pg: %s\n", __FILE__, __LINE__,    \
+                    __func__, why);                                                                \
+            return;                                                                                \
+        }                                                                                          \
+    } while (0)
 
 static inline void setup(void)
 {
     memcpy(test_dir, DIR_TEMPLATE, sizeof DIR_TEMPLATE);
     ck_assert_ptr_nonnull(mkdtemp(test_dir));
     snprintf(db_path, sizeof db_path, "%s/id.db", test_dir);
+    snprintf(store_location, sizeof store_location, "%s", db_path);
+    pg_db[0] = '\0';
+    if (store_test_pg()) {
+        /* A database of the test's own, named after the runner so that it can drop what
+         * a failed test left. */
+        pg_test_create(pg_db, sizeof pg_db, store_location, sizeof store_location);
+    }
     /* Applied migrations are logged at info level: keep the output to errors (some tests
      * provoke them on purpose), unless IDD_TEST_LOG asks for everything. */
     idd_log_set_level(getenv("IDD_TEST_LOG") != NULL ? IDD_LOG_DEBUG : IDD_LOG_ERROR);
@@ -46,6 +82,7 @@ static inline void teardown(void)
     struct dirent *e;
     char path[sizeof test_dir + 300];
 
+    pg_test_drop(pg_db);
     if (d == NULL)
         return;
     while ((e = readdir(d)) != NULL) {
@@ -58,11 +95,11 @@ static inline void teardown(void)
     rmdir(test_dir);
 }
 
-/* Opens db_path and brings it to the latest schema. */
+/* Opens store_location and brings it to the latest schema. */
 static inline idd_store_t *open_migrated(void)
 {
     idd_store_t *s = NULL;
-    ck_assert_int_eq(idd_store_open(db_path, &s), 0);
+    ck_assert_int_eq(idd_store_open(store_location, &s), 0);
     ck_assert_ptr_nonnull(s);
     ck_assert_int_eq(idd_store_migrate(s, NULL, NULL), 0);
     return s;
@@ -91,9 +128,11 @@ static inline idd_user_t make_user(int64_t tenant_id, const char *email)
     return u;
 }
 
-/* Runs one SQL statement on db_path through SQLite directly, bypassing the store. */
+/* Runs one SQL statement on db_path through SQLite directly, bypassing the store. A test
+ * using it skips under PostgreSQL (SKIP_UNLESS_SQLITE); one that does not fails here. */
 static inline int raw_exec(const char *sql)
 {
+    ck_assert_msg(!store_test_pg(), "raw_exec reaches SQLite: the test must SKIP_UNLESS_SQLITE");
     sqlite3 *db = NULL;
     int rc = sqlite3_open(db_path, &db);
     if (rc == SQLITE_OK)
