@@ -226,7 +226,11 @@ const char *const idd_tfa_secret_names[] = {"random", "docspace", NULL};
 static const entry_t config_entries[] = {
     {.name = "listen", .type = T_LIST, .list = config_listen_parse},
     {.name = "threads", .flags = F_RESTART, .type = T_INT, .min = 0, .max = 256, .dflt = "0", .offset = CFG(threads)},
-    {.name = "database", .flags = F_RESTART, .type = T_PATH, .dflt = "identity.db", .offset = CFG(database)},
+    /* A path or sqlite:PATH (resolved by database.c), or a PostgreSQL location kept as written. */
+    {.name = "database", .flags = F_RESTART | F_SENSITIVE, .type = T_STRING, .dflt = "identity.db", .offset = CFG(database)},
+    /* The PostgreSQL password, a secret file (never inline in database:). */
+    {.name = "database_password_file", .flags = F_RESTART, .type = T_PATH, .offset = CFG(database_password_file),
+     .line_offset = CFG(database_password_file_line)},
     {.name = "workers", .flags = F_RESTART, .type = T_INT, .min = 1, .max = 64, .dflt = "2", .offset = CFG(workers)},
     {.name = "token.ttl", .type = T_INT, .min = 30, .max = 86400, .dflt = "300",
      .offset = CFG(token_ttl)},
@@ -459,6 +463,8 @@ int idd_config_load(const char *path, idd_config_t **out, char *err, size_t errl
     rc = tbl_load(&L, config_entries, IDD_ARRAY_LEN(config_entries), cfg, root, "", 0, seen);
     if (rc == 0)
         rc = finish(&L);
+    if (rc == 0)
+        rc = config_database_finish(&L, cfg, seen[entry_index("database")]);
     if (rc == 0)
         rc = config_metrics_check(&L, cfg, seen[entry_index("log_level")],
                                   seen[entry_index("log.level")]);
