@@ -326,7 +326,7 @@ static int check_store(const idd_config_t *cfg, char *err, size_t errlen)
         free(dir);
         return rc;
     }
-    rc = idd_store_open(cfg->database, &store);
+    rc = idd_store_open_secret(cfg->database, cfg->database_password_file, &store);
     if (rc == 0)
         rc = idd_store_schema_version(store, &version);
     if (rc != 0)
@@ -415,7 +415,8 @@ static int check_tls(const idd_config_t *cfg, char *err, size_t errlen)
 static void flush_usage(idd_app_t *app)
 {
     idd_store_t *store = NULL;
-    if (idd_store_open(atomic_load(&app->gen)->cfg->database, &store) == 0)
+    const idd_config_t *cfg = atomic_load(&app->gen)->cfg;
+    if (idd_store_open_secret(cfg->database, cfg->database_password_file, &store) == 0)
         idd_apikey_usage_flush(app->apikey_usage, store);
     idd_store_free(store);
 }

@@ -83,7 +83,7 @@ int idd_ctl_open_store(const idd_config_t *cfg, bool prepare, idd_store_t **out,
     }
     /* The database holds password records: only its owner may read it. */
     umask(077);
-    rc = idd_store_open(cfg->database, &store);
+    rc = idd_store_open_secret(cfg->database, cfg->database_password_file, &store);
     if (rc != 0) {
         fprintf(stderr, "identityctl: cannot open database %s: %s\n", path, idd_strerror(rc));
         goto done;

@@ -202,7 +202,7 @@ int idd_rotation_load(idd_config_t *cfg, bool read_only, int64_t now, char *prin
         return 0;
     if (read_only && access(cfg->database, F_OK) != 0)
         return 0; /* made at the first start, with the first key */
-    int rc = idd_store_open(cfg->database, &store);
+    int rc = idd_store_open_secret(cfg->database, cfg->database_password_file, &store);
     if (rc == 0 && read_only) {
         rc = idd_store_schema_version(store, &version);
         if (rc == 0 && version < IDD_SIGNING_KEYS_SCHEMA) {
