@@ -5,7 +5,9 @@
  * Differences: emails compare through lower() (the unique index is on (tenant_id,
  * lower(email))); greatest() for SQLite's two-argument max(); OFFSET without LIMIT; the rows
  * a transaction decides on are locked with FOR UPDATE (PS_USER_LOCK, PS_TENANT_TFA_LOCK),
- * where SQLite's single writer serializes by itself.
+ * and a session or key is made from its user's row read FOR SHARE, so it is ordered with a
+ * change of that user that ends sessions, where SQLite's single writer serializes by
+ * itself.
  */
 #include "store/pg_stmt.h"
 
@@ -59,7 +61,7 @@ const pg_stmt_t idd_pg_stmts[PS_COUNT] = {
       "INSERT INTO login_events (tenant_id, user_id, token_digest, created, expires, last_seen, "
       "ip, user_agent, active, browser_session, auth_version) "
       "SELECT tenant_id, id, $3, $4, $5, $6, $7, $8, 1, $9, $10 FROM users "
-      "WHERE id = $2 AND tenant_id = $1 RETURNING id",
+      "WHERE id = $2 AND tenant_id = $1 FOR SHARE RETURNING id",
       "itbiiittii", "session_create"),
     S(PS_SESSION_BY_DIGEST,
       "SELECT " PG_SESSION_COLUMNS " FROM login_events WHERE token_digest = $1", "b",
@@ -94,7 +96,7 @@ const pg_stmt_t idd_pg_stmts[PS_COUNT] = {
       "permissions, create_on, expires_at, last_used, is_active, deactivated, deactivated_by) "
       "SELECT $1, tenant_id, id, $4, $5, $6, $7, $8, $9, NULL, 1, 0, NULL "
       "FROM users WHERE id = $3 AND tenant_id = $2 "
-      "AND (SELECT count(*) FROM api_keys WHERE create_by = $3) < $10",
+      "AND (SELECT count(*) FROM api_keys WHERE create_by = $3) < $10 FOR SHARE",
       "tittbttiii", "apikey_create"),
     S(PS_APIKEY_BY_DIGEST, "SELECT " PG_APIKEY_COLUMNS " FROM api_keys WHERE key_digest = $1", "b",
       "apikey_by_digest"),

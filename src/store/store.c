@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libpq-fe.h>
+
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
 #include "identityd/core/log.h"
@@ -47,6 +49,33 @@ static int is_postgres(const char *location, size_t scheme)
     const char *p = location + strspn(location, " \t");
     size_t word = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
     return word > 0 && p[word + strspn(p + word, " \t")] == '=';
+}
+
+/* A PostgreSQL location libpq can parse and that carries no password: the password comes
+ * only from database_password_file (the configuration refuses such a location first; this
+ * keeps every other caller to the rule). Neither the location nor libpq's message, which
+ * may quote it, is logged. */
+static int check_conninfo(const char *location)
+{
+    char *why = NULL;
+    PQconninfoOption *opts = PQconninfoParse(location, &why);
+    int has_password = 0;
+
+    PQfreemem(why);
+    if (opts == NULL) {
+        idd_log_error("store: the PostgreSQL location is not a connection string libpq can read");
+        return IDD_EINVAL;
+    }
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
+            has_password = 1;
+    PQconninfoFree(opts);
+    if (has_password) {
+        idd_log_error("store: the PostgreSQL location carries a password; use "
+                      "database_password_file");
+        return IDD_EINVAL;
+    }
+    return 0;
 }
 
 /* The password in database_password_file: the rules of every secret file, trailing
@@ -88,6 +117,9 @@ int idd_store_open_secret(const char *location, const char *password_file, idd_s
     scheme = scheme_length(location);
     if (is_postgres(location, scheme)) {
         char *password = NULL;
+        rc = check_conninfo(location);
+        if (rc != 0)
+            goto done;
         if (password_file != NULL) {
             rc = read_password(password_file, &password);
             if (rc != 0)
