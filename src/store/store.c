@@ -152,6 +152,16 @@ done:
     return rc;
 }
 
+const char *idd_store_file(const char *location)
+{
+    size_t scheme = location != NULL ? scheme_length(location) : 0;
+    if (location == NULL || location[0] == '\0' || is_postgres(location, scheme))
+        return NULL;
+    if (scheme == 6 && strncmp(location, "sqlite", 6) == 0)
+        return location + scheme + 1;
+    return scheme > 0 ? NULL : location;
+}
+
 int idd_store_open(const char *location, idd_store_t **out)
 {
     return idd_store_open_secret(location, NULL, out);

@@ -2,7 +2,8 @@
  * Unit tests of the PostgreSQL engine (src/store/pg*.c) through the public interface
  * (store.h), against a real server: IDD_TEST_PG holds a libpq conninfo (URI or key/value)
  * of a role that may create databases. Each run creates a database of a random name and
- * drops it at the end. Without IDD_TEST_PG the suite says so and passes without running.
+ * drops it at the end. Without IDD_TEST_PG only the checks that need no server run (which
+ * locations are refused), and the suite says that the rest was skipped.
  *
  * It checks the migrations (from empty, again as a no-op, and two processes at once), the
  * results and error codes the SQLite engine gives for users, sessions and API keys, the
@@ -454,9 +455,35 @@ START_TEST(test_clean_failures)
 }
 END_TEST
 
-static Suite *store_pg_suite(void)
+/* Needs no server: which locations are files, and which PostgreSQL ones are refused. */
+START_TEST(test_locations)
+{
+    idd_store_t *s = (idd_store_t *)&s;
+
+    ck_assert_str_eq(idd_store_file("/var/lib/identityd/identity.db"),
+                     "/var/lib/identityd/identity.db");
+    ck_assert_str_eq(idd_store_file("sqlite:/srv/id.db"), "/srv/id.db");
+    ck_assert_ptr_null(idd_store_file("postgresql://db.example/identity"));
+    ck_assert_ptr_null(idd_store_file("postgres:///identity?host=/run/postgresql"));
+    ck_assert_ptr_null(idd_store_file("host=db.example dbname=identity"));
+    ck_assert_ptr_null(idd_store_file(""));
+    /* A password in the location is refused before any connection, whatever its form. */
+    ck_assert_int_eq(idd_store_open("postgresql://u:pw@127.0.0.1:1/x", &s), IDD_EINVAL);
+    ck_assert_ptr_null(s);
+    ck_assert_int_eq(idd_store_open("host=127.0.0.1 port=1 password=pw", &s), IDD_EINVAL);
+    ck_assert_int_eq(idd_store_open("postgres://127.0.0.1:1/x?password=pw", &s), IDD_EINVAL);
+    ck_assert_int_eq(idd_store_open("host='unterminated", &s), IDD_EINVAL);
+}
+END_TEST
+
+static Suite *store_pg_suite(int with_server)
 {
     Suite *s = suite_create("store_pg");
+    TCase *local = tcase_create("locations");
+    tcase_add_test(local, test_locations);
+    suite_add_tcase(s, local);
+    if (!with_server)
+        return s;
     TCase *tc = tcase_create("pg");
     tcase_set_timeout(tc, 60);
     tcase_add_checked_fixture(tc, setup_database, teardown_database);
@@ -475,11 +502,11 @@ static Suite *store_pg_suite(void)
 int main(void)
 {
     admin_conninfo = getenv("IDD_TEST_PG");
-    if (admin_conninfo == NULL || admin_conninfo[0] == '\0') {
-        printf("check_store_pg: SKIPPED: IDD_TEST_PG (a PostgreSQL conninfo) is not set\n");
-        return EXIT_SUCCESS;
-    }
-    SRunner *sr = srunner_create(store_pg_suite());
+    int with_server = admin_conninfo != NULL && admin_conninfo[0] != '\0';
+    if (!with_server)
+        printf("check_store_pg: the tests against a server are SKIPPED: IDD_TEST_PG (a "
+               "PostgreSQL conninfo) is not set\n");
+    SRunner *sr = srunner_create(store_pg_suite(with_server));
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -331,6 +331,10 @@ int idd_store_open(const char *location, idd_store_t **out);
  * IDD_EINVAL when a password file is given for SQLite, IDD_ESTORE when it is refused. */
 int idd_store_open_secret(const char *location, const char *password_file, idd_store_t **out);
 
+/* The file an SQLite location names (the path, past "sqlite:"), for the callers that check or
+ * hand over the file; NULL for a location that is no file (PostgreSQL, an unknown scheme). */
+const char *idd_store_file(const char *location);
+
 /* Closes the connection; NULL is a no-op. */
 void idd_store_free(idd_store_t *s);
 
