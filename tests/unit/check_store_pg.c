@@ -26,6 +26,7 @@
 #include "identityd/store/store.h"
 
 static const char *admin_conninfo; /* IDD_TEST_PG */
+static char run_prefix[32];        /* every database of this run starts with it */
 static char dbname[64];            /* the database this run made */
 static char conninfo[2048];        /* admin_conninfo with dbname replaced */
 
@@ -88,7 +89,7 @@ static void drop_database(const char *name)
 
 static void setup_database(void)
 {
-    random_name("idd_test_", dbname, sizeof dbname);
+    random_name(run_prefix, dbname, sizeof dbname);
     create_database(dbname);
     conninfo_for(admin_conninfo, dbname, conninfo, sizeof conninfo);
 }
@@ -96,6 +97,24 @@ static void setup_database(void)
 static void teardown_database(void)
 {
     drop_database(dbname);
+}
+
+/* Run in the parent once the tests are done: a test that failed part-way (its process ends
+ * at the failed assertion, before its teardown) leaves no database behind. */
+static void drop_run_databases(void)
+{
+    char sql[128];
+    PGconn *c = PQconnectdb(admin_conninfo);
+    snprintf(sql, sizeof sql, "SELECT datname FROM pg_database WHERE datname LIKE '%s%%'",
+             run_prefix);
+    PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
+    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); i++) {
+        char drop[128];
+        snprintf(drop, sizeof drop, "DROP DATABASE IF EXISTS %s WITH (FORCE)", PQgetvalue(r, i, 0));
+        PQclear(PQexec(c, drop));
+    }
+    PQclear(r);
+    PQfinish(c);
 }
 
 static idd_store_t *open_migrated(void)
@@ -176,7 +195,7 @@ START_TEST(test_concurrent_migrate)
     pid_t pids[2];
     int latest = idd_store_latest_version();
 
-    random_name("idd_test_", name, sizeof name);
+    random_name(run_prefix, name, sizeof name);
     create_database(name);
     conninfo_for(admin_conninfo, name, info, sizeof info);
     for (int i = 0; i < 2; i++) {
@@ -487,6 +506,7 @@ static Suite *store_pg_suite(int with_server)
     TCase *tc = tcase_create("pg");
     tcase_set_timeout(tc, 60);
     tcase_add_checked_fixture(tc, setup_database, teardown_database);
+    tcase_add_unchecked_fixture(tc, NULL, drop_run_databases);
     tcase_add_test(tc, test_migrate_from_empty_and_again);
     tcase_add_test(tc, test_newer_schema_is_refused);
     tcase_add_test(tc, test_concurrent_migrate);
@@ -506,6 +526,13 @@ int main(void)
     if (!with_server)
         printf("check_store_pg: the tests against a server are SKIPPED: IDD_TEST_PG (a "
                "PostgreSQL conninfo) is not set\n");
+    if (with_server) { /* "idd_test_" and 12 hex digits (no ck_assert outside a test) */
+        unsigned char b[6];
+        if (RAND_bytes(b, sizeof b) != 1)
+            return EXIT_FAILURE;
+        snprintf(run_prefix, sizeof run_prefix, "idd_test_%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                 b[2], b[3], b[4], b[5]);
+    }
     SRunner *sr = srunner_create(store_pg_suite(with_server));
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
