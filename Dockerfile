@@ -15,6 +15,7 @@ FROM debian:12-slim AS build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         gcc make cmake pkg-config libc6-dev libh2o-evloop-dev libjwt-dev libssl-dev \
         libsqlite3-dev libjansson-dev libyaml-dev libcurl4-openssl-dev libqrencode-dev libpng-dev \
+        libpq-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -30,7 +31,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
 FROM debian:12-slim
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
         libh2o-evloop0.13 libjwt0 libssl3 libsqlite3-0 libjansson4 libyaml-0-2 libcurl4 ca-certificates \
-        libqrencode4 libpng16-16 \
+        libqrencode4 libpng16-16 libpq5 \
         curl tzdata \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --home-dir /var/lib/identityd --shell /usr/sbin/nologin identityd \

@@ -1,9 +1,14 @@
 # Writes OUT, a C file holding every migration in FILES (sorted, named NNNN_name.sql) as a
 # string, so the programs carry their schema with them. Run by the build, not by hand.
+# ARRAY names the table (idd_migrations when not given; idd_pg_migrations for migrations/pg),
+# and ARRAY_count its length.
+if(NOT DEFINED ARRAY)
+  set(ARRAY idd_migrations)
+endif()
 string(REPLACE "|" ";" FILES "${FILES}")
 set(body "/* Generated from the migrations folder by cmake/embed_migrations.cmake. */\n")
 string(APPEND body "#include <stddef.h>\n#include \"store/migrations.h\"\n\n")
-set(table "const idd_migration_t idd_migrations[] = {\n")
+set(table "const idd_migration_t ${ARRAY}[] = {\n")
 set(count 0)
 foreach(f IN LISTS FILES)
   get_filename_component(name ${f} NAME_WE)
@@ -15,6 +20,6 @@ foreach(f IN LISTS FILES)
   string(APPEND table "    {${number}, \"${name}\", m${count}},\n")
   math(EXPR count "${count} + 1")
 endforeach()
-string(APPEND table "};\nconst size_t idd_migrations_count = ${count};\n")
+string(APPEND table "};\nconst size_t ${ARRAY}_count = ${count};\n")
 file(WRITE ${OUT}.tmp "${body}\n${table}")
 file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

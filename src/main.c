@@ -253,10 +253,13 @@ static int drop_to(void *p)
     const idd_config_t *cfg = atomic_load(&app->gen)->cfg;
     if (cfg->user == NULL)
         return 0;
-    char *dir = folder_of_file(cfg->database);
+    /* A PostgreSQL database is no file of this machine: nothing to hand over or check. */
+    const char *file = idd_store_file(cfg->database);
+    char *dir = file != NULL ? folder_of_file(file) : NULL;
     int rc = IDD_EDENIED;
     if (run_as.drop) {
-        hand_over_database(cfg->database, dir);
+        if (file != NULL)
+            hand_over_database(file, dir);
         if (cfg->rotation_every > 0)
             hand_over_rotation_keys(cfg->rotation_dir);
         if (setgroups(1, &run_as.gid) != 0 || setgid(run_as.gid) != 0 || setuid(run_as.uid) != 0) {
@@ -280,10 +283,10 @@ static int drop_to(void *p)
         idd_log_info("serving as user %s (uid %u, gid %u)", cfg->user, (unsigned)run_as.uid,
                      (unsigned)run_as.gid);
     }
-    if (access(cfg->database, R_OK | W_OK) != 0 || access(dir, W_OK | X_OK) != 0) {
+    if (file != NULL && (access(file, R_OK | W_OK) != 0 || access(dir, W_OK | X_OK) != 0)) {
         idd_log_error("%s: database %s: not writable by user %s: the database and its folder "
                       "%s must belong to that user",
-                      cfg->path, cfg->database, cfg->user, dir);
+                      cfg->path, file, cfg->user, dir);
         goto done;
     }
     rc = 0;
@@ -313,8 +316,9 @@ static int check_store(const idd_config_t *cfg, char *err, size_t errlen)
 {
     idd_store_t *store = NULL;
     int version = 0, rc = 0;
-    if (access(cfg->database, F_OK) != 0) {
-        char *dir = idd_xstrdup(cfg->database);
+    const char *file = idd_store_file(cfg->database);
+    if (file != NULL && access(file, F_OK) != 0) {
+        char *dir = idd_xstrdup(file);
         char *slash = strrchr(dir, '/');
         if (slash != NULL)
             *slash = '\0';
@@ -326,7 +330,7 @@ static int check_store(const idd_config_t *cfg, char *err, size_t errlen)
         free(dir);
         return rc;
     }
-    rc = idd_store_open(cfg->database, &store);
+    rc = idd_store_open_secret(cfg->database, cfg->database_password_file, &store);
     if (rc == 0)
         rc = idd_store_schema_version(store, &version);
     if (rc != 0)
@@ -415,7 +419,8 @@ static int check_tls(const idd_config_t *cfg, char *err, size_t errlen)
 static void flush_usage(idd_app_t *app)
 {
     idd_store_t *store = NULL;
-    if (idd_store_open(atomic_load(&app->gen)->cfg->database, &store) == 0)
+    const idd_config_t *cfg = atomic_load(&app->gen)->cfg;
+    if (idd_store_open_secret(cfg->database, cfg->database_password_file, &store) == 0)
         idd_apikey_usage_flush(app->apikey_usage, store);
     idd_store_free(store);
 }

@@ -24,7 +24,7 @@ int idd_gen_prepare_store(idd_gen_t *g, char *err, size_t errlen)
     const idd_config_t *cfg = g->cfg;
     idd_store_t *store = NULL;
     int from = 0, to = 0;
-    int rc = idd_store_open(cfg->database, &store);
+    int rc = idd_store_open_secret(cfg->database, cfg->database_password_file, &store);
     if (rc != 0) {
         snprintf(err, errlen, "%s: cannot open database %s", cfg->path, cfg->database);
         goto done;
@@ -254,7 +254,7 @@ int idd_reload_idle_hook(void *p)
         return -1;
     idd_store_t *store = NULL;
     char print[sizeof(rotation_seen)] = "";
-    int rc = idd_store_open(cfg->database, &store);
+    int rc = idd_store_open_secret(cfg->database, cfg->database_password_file, &store);
     if (rc == 0)
         rc = idd_rotation_run(store, cfg, idd_now());
     if (rc == 0)

@@ -29,7 +29,7 @@ int idd_app_thread_new(idd_app_t *app, idd_http_thread_t *http, idd_thread_t **o
     if (RAND_bytes((unsigned char *)&t->request_id_base, sizeof(t->request_id_base)) != 1)
         t->request_id_base =
             (uint64_t)idd_monotonic_ms() * 0x9e3779b97f4a7c15u + (uint64_t)t->index;
-    int rc = idd_store_open(cfg->database, &t->store);
+    int rc = idd_store_open_secret(cfg->database, cfg->database_password_file, &t->store);
     if (rc != 0) {
         idd_log_error("thread %d: cannot open database %s: %s", t->index, cfg->database,
                       idd_strerror(rc));

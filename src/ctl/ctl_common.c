@@ -69,13 +69,13 @@ int idd_ctl_open_store(const idd_config_t *cfg, bool prepare, idd_store_t **out,
 {
     int rc = IDD_ESTORE;
     idd_store_t *store = NULL;
-    const char *path = cfg->database;
+    const char *file = idd_store_file(cfg->database);
+    const char *path = file != NULL ? file : cfg->database;
     int version = 0;
 
     *out = NULL;
-    if (strncmp(path, "sqlite:", 7) == 0)
-        path += 7;
-    if (!prepare && access(path, F_OK) != 0) {
+    /* A PostgreSQL database is checked by its schema version below. */
+    if (!prepare && file != NULL && access(file, F_OK) != 0) {
         fprintf(stderr, "identityctl: database %s does not exist; run 'identityctl migrate'\n",
                 path);
         rc = IDD_ENOTFOUND;
@@ -83,7 +83,7 @@ int idd_ctl_open_store(const idd_config_t *cfg, bool prepare, idd_store_t **out,
     }
     /* The database holds password records: only its owner may read it. */
     umask(077);
-    rc = idd_store_open(cfg->database, &store);
+    rc = idd_store_open_secret(cfg->database, cfg->database_password_file, &store);
     if (rc != 0) {
         fprintf(stderr, "identityctl: cannot open database %s: %s\n", path, idd_strerror(rc));
         goto done;

@@ -16,4 +16,9 @@ typedef struct idd_migration {
 extern const idd_migration_t idd_migrations[];
 extern const size_t idd_migrations_count;
 
+/* The PostgreSQL engine's (migrations/pg): the same numbers, each leaving the same schema in
+ * PostgreSQL's dialect. */
+extern const idd_migration_t idd_pg_migrations[];
+extern const size_t idd_pg_migrations_count;
+
 #endif

@@ -10,7 +10,7 @@
  * means.
  *
  * store.h carries a key's permissions as one space-separated string; the column holds a JSON
- * array of strings, as DocSpace keeps it. jansson converts between the two here, json_dumps
+ * array of strings, as DocSpace keeps it. permissions.c converts between the two, json_dumps
  * included: keys are written when they are managed, never on the token mint path. Zero for
  * expires and last_used ("never") is NULL in the columns, and sqlite3_column_int64 reads a
  * NULL back as 0.
@@ -22,12 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
 #include "identityd/core/log.h"
 #include "identityd/store/store.h"
+#include "store/permissions.h"
 #include "store/sqlite_ops.h"
 #include "store/sqlite_stmt.h"
 
@@ -37,86 +36,6 @@
 static int id_plausible(const char *id)
 {
     return id != NULL && strnlen(id, IDD_GUID_LEN + 1) == IDD_GUID_LEN;
-}
-
-/* Turns space-separated permission names into the compact JSON array the column holds,
- * ["files:read","rooms:write"] or [] for none, malloc'd into *out (free() it). Runs of
- * spaces count as one separator. IDD_ETOOBIG for a text longer than
- * IDD_APIKEY_PERMISSIONS_MAX bytes, IDD_EINVAL for a name that is not valid UTF-8 (jansson
- * refuses those, and a JSON document must not carry them). */
-static int permissions_to_json(const char *text, char **out)
-{
-    json_t *list = NULL;
-    int rc = IDD_ETOOBIG;
-
-    *out = NULL;
-    if (strnlen(text, IDD_APIKEY_PERMISSIONS_MAX + 1) > IDD_APIKEY_PERMISSIONS_MAX)
-        goto done;
-    rc = IDD_ESTORE;
-    list = json_array();
-    if (list == NULL)
-        goto done;
-    for (const char *p = text + strspn(text, " "); *p != '\0'; p += strspn(p, " ")) {
-        size_t len = strcspn(p, " ");
-        json_t *name = json_stringn(p, len);
-        if (name == NULL) {
-            rc = IDD_EINVAL;
-            goto done;
-        }
-        if (json_array_append_new(list, name) != 0)
-            goto done;
-        p += len;
-    }
-    *out = json_dumps(list, JSON_COMPACT);
-    if (*out == NULL) {
-        idd_log_error("store: cannot serialise API key permissions");
-        goto done;
-    }
-    rc = 0;
-
-done:
-    json_decref(list);
-    return rc;
-}
-
-/* Turns the permissions column (doc[0..len)) back into space-separated names in out (size
- * bytes). The schema can only insist on a JSON array; every element must also be a
- * non-empty string without spaces or NUL, which is all this store ever writes, and the
- * whole must fit the field. Anything else came from a writer bypassing the store, and is
- * reported as IDD_ESTORE rather than guessed at: permissions decide what a key may do. */
-static int permissions_from_json(const char *doc, size_t len, const char *key_id, char *out,
-                                 size_t size)
-{
-    json_t *list = doc != NULL ? json_loadb(doc, len, 0, NULL) : NULL;
-    size_t used = 0;
-    int rc = IDD_ESTORE;
-
-    out[0] = '\0';
-    if (!json_is_array(list))
-        goto done;
-    for (size_t i = 0; i < json_array_size(list); i++) {
-        json_t *item = json_array_get(list, i);
-        const char *name = json_string_value(item);
-        size_t n = json_string_length(item);
-        if (name == NULL || n == 0 || memchr(name, ' ', n) != NULL || memchr(name, '\0', n) != NULL)
-            goto done;
-        if (used + (used > 0) + n >= size)
-            goto done;
-        if (used > 0)
-            out[used++] = ' ';
-        memcpy(out + used, name, n);
-        used += n;
-    }
-    out[used] = '\0';
-    rc = 0;
-
-done:
-    if (rc != 0) {
-        idd_log_error("store: API key %s has malformed permissions", key_id);
-        out[0] = '\0';
-    }
-    json_decref(list);
-    return rc;
 }
 
 /* Reads the current row of an APIKEY_COLUMNS statement into out. */
@@ -148,9 +67,9 @@ static int read_apikey(sqlite_store_t *ss, sqlite3_stmt *stmt, void *record)
         return IDD_ESTORE;
     }
     memcpy(out->digest, digest, IDD_SESSION_DIGEST_LEN);
-    rc = permissions_from_json((const char *)sqlite3_column_text(stmt, 6),
-                               (size_t)sqlite3_column_bytes(stmt, 6), out->id, out->permissions,
-                               sizeof out->permissions);
+    rc = idd_store_permissions_from_json((const char *)sqlite3_column_text(stmt, 6),
+                                         (size_t)sqlite3_column_bytes(stmt, 6), out->id,
+                                         out->permissions, sizeof out->permissions);
     if (rc != 0)
         return rc;
     out->tenant_id = sqlite3_column_int64(stmt, 1);
@@ -211,7 +130,7 @@ int idd_sqlite_apikey_create(idd_store_t *s, idd_apikey_t *key, int max_per_user
     rc = apikey_validate(key);
     if (rc != 0)
         goto done;
-    rc = permissions_to_json(key->permissions, &permissions);
+    rc = idd_store_permissions_to_json(key->permissions, &permissions);
     if (rc != 0)
         goto done;
     if (key->id[0] != '\0') {
@@ -353,7 +272,7 @@ int idd_sqlite_apikey_update(idd_store_t *s, const char *id, const char *name,
             goto done;
     }
     if (permissions != NULL) {
-        rc = permissions_to_json(permissions, &json);
+        rc = idd_store_permissions_to_json(permissions, &json);
         if (rc != 0)
             goto done;
     }

@@ -7,10 +7,15 @@
 #include "identityd/store/store.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <libpq-fe.h>
+
 #include "identityd/core/common.h"
+#include "identityd/core/ct.h"
 #include "identityd/core/log.h"
+#include "identityd/core/secretfile.h"
 #include "store/engines.h"
 
 /* Returns the length of a URI-style scheme ("postgres" in "postgres://...") at the start of
@@ -33,7 +38,74 @@ static size_t scheme_length(const char *location)
     return n;
 }
 
-int idd_store_open(const char *location, idd_store_t **out)
+/* A PostgreSQL location: a postgresql:// or postgres:// URI, or a libpq key/value string
+ * (its first word a lowercase keyword followed by '='), which no SQLite path resembles
+ * closely enough to matter: a file named "host=x" is written sqlite:host=x. */
+static int is_postgres(const char *location, size_t scheme)
+{
+    if (scheme > 0)
+        return (scheme == 10 && strncmp(location, "postgresql", 10) == 0) ||
+               (scheme == 8 && strncmp(location, "postgres", 8) == 0);
+    const char *p = location + strspn(location, " \t");
+    size_t word = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
+    return word > 0 && p[word + strspn(p + word, " \t")] == '=';
+}
+
+/* A PostgreSQL location libpq can parse and that carries no password: the password comes
+ * only from database_password_file (the configuration refuses such a location first; this
+ * keeps every other caller to the rule). Neither the location nor libpq's message, which
+ * may quote it, is logged. */
+static int check_conninfo(const char *location)
+{
+    char *why = NULL;
+    PQconninfoOption *opts = PQconninfoParse(location, &why);
+    int has_password = 0;
+
+    PQfreemem(why);
+    if (opts == NULL) {
+        idd_log_error("store: the PostgreSQL location is not a connection string libpq can read");
+        return IDD_EINVAL;
+    }
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
+            has_password = 1;
+    PQconninfoFree(opts);
+    if (has_password) {
+        idd_log_error("store: the PostgreSQL location carries a password; use "
+                      "database_password_file");
+        return IDD_EINVAL;
+    }
+    return 0;
+}
+
+/* The password in database_password_file: the rules of every secret file, trailing
+ * whitespace (the editor's newline) dropped, no NUL inside. */
+#define PASSWORD_MAX 1024
+static int read_password(const char *path, char **out)
+{
+    char err[256];
+    char *text = NULL;
+    size_t len = 0;
+    int rc = idd_secretfile_read(path, PASSWORD_MAX, &text, &len, err, sizeof err);
+
+    *out = NULL;
+    if (rc != 0) {
+        idd_log_error("store: database_password_file: %s", err);
+        return IDD_ESTORE;
+    }
+    len = idd_secretfile_trim(text, len);
+    if (len == 0 || memchr(text, '\0', len) != NULL) {
+        idd_log_error("store: database_password_file: %s holds no password, or a NUL byte", path);
+        idd_wipe(text, len);
+        free(text);
+        return IDD_ESTORE;
+    }
+    text[len] = '\0';
+    *out = text;
+    return 0;
+}
+
+int idd_store_open_secret(const char *location, const char *password_file, idd_store_t **out)
 {
     int rc = IDD_EINVAL;
     const char *path = location;
@@ -43,6 +115,27 @@ int idd_store_open(const char *location, idd_store_t **out)
     if (location == NULL || location[0] == '\0')
         goto done;
     scheme = scheme_length(location);
+    if (is_postgres(location, scheme)) {
+        char *password = NULL;
+        rc = check_conninfo(location);
+        if (rc != 0)
+            goto done;
+        if (password_file != NULL) {
+            rc = read_password(password_file, &password);
+            if (rc != 0)
+                goto done;
+        }
+        rc = idd_store_pg_open(location, password, out);
+        if (password != NULL) {
+            idd_wipe(password, strlen(password));
+            free(password);
+        }
+        goto done;
+    }
+    if (password_file != NULL) {
+        idd_log_error("store: database_password_file is only used with PostgreSQL");
+        goto done;
+    }
     if (scheme > 0) {
         if (scheme != 6 || strncmp(location, "sqlite", 6) != 0) {
             /* Only the scheme is logged: a connection string may carry a password. */
@@ -57,6 +150,21 @@ int idd_store_open(const char *location, idd_store_t **out)
 
 done:
     return rc;
+}
+
+const char *idd_store_file(const char *location)
+{
+    size_t scheme = location != NULL ? scheme_length(location) : 0;
+    if (location == NULL || location[0] == '\0' || is_postgres(location, scheme))
+        return NULL;
+    if (scheme == 6 && strncmp(location, "sqlite", 6) == 0)
+        return location + scheme + 1;
+    return scheme > 0 ? NULL : location;
+}
+
+int idd_store_open(const char *location, idd_store_t **out)
+{
+    return idd_store_open_secret(location, NULL, out);
 }
 
 void idd_store_free(idd_store_t *s)

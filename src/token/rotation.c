@@ -200,9 +200,10 @@ int idd_rotation_load(idd_config_t *cfg, bool read_only, int64_t now, char *prin
     print[0] = '\0';
     if (cfg->rotation_every == 0)
         return 0;
-    if (read_only && access(cfg->database, F_OK) != 0)
+    const char *file = idd_store_file(cfg->database);
+    if (read_only && file != NULL && access(file, F_OK) != 0)
         return 0; /* made at the first start, with the first key */
-    int rc = idd_store_open(cfg->database, &store);
+    int rc = idd_store_open_secret(cfg->database, cfg->database_password_file, &store);
     if (rc == 0 && read_only) {
         rc = idd_store_schema_version(store, &version);
         if (rc == 0 && version < IDD_SIGNING_KEYS_SCHEMA) {

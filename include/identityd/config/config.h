@@ -105,8 +105,12 @@ typedef struct idd_config {
     char *dir;  /* its folder: base of relative paths */
     idd_listen_t *listen;
     size_t n_listen;
-    int threads;                  /* event loops; 0 in the file means one per core (resolved) */
-    char *database;               /* resolved path of the SQLite file */
+    int threads; /* event loops; 0 in the file means one per core (resolved) */
+    /* The store's location: an SQLite file's resolved path (or sqlite:PATH, resolved), or a
+     * PostgreSQL URI or key/value string, kept as written and without a password. */
+    char *database;
+    char *database_password_file; /* PostgreSQL's password: a secret file; NULL: none */
+    int database_password_file_line;
     int workers;                  /* worker threads for KDF and outbound calls */
     int token_ttl;                /* seconds, token.ttl */
     unsigned password_iterations; /* PBKDF2 iterations of the client hash */

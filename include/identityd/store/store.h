@@ -2,7 +2,8 @@
  * The user store: tenants, users, sign-in sessions and API keys. This header is the whole
  * interface; callers never see SQL. An engine implements idd_store_ops_t and
  * idd_store_open() picks the engine from the location: a plain path (or "sqlite:PATH") is
- * SQLite, the embedded default (src/store/sqlite.c).
+ * SQLite, the embedded default (src/store/sqlite.c); a postgresql:// or postgres:// URI, or a
+ * libpq "host=... dbname=..." string, is PostgreSQL (src/store/pg.c).
  *
  * A handle is one connection and is used by one thread at a time: each event loop, worker
  * and CLI command opens its own. Records are caller-owned structs with fixed-size fields, so
@@ -320,10 +321,19 @@ struct idd_store {
     const idd_store_ops_t *ops;
 };
 
-/* Opens a connection to location (a path for SQLite, created if missing). The schema is not
- * touched: call idd_store_migrate. Returns 0 with *out set, or IDD_ESTORE/IDD_EINVAL with
- * *out NULL. */
+/* Opens a connection to location (a path for SQLite, created if missing; a PostgreSQL URI or
+ * key/value string). The schema is not touched: call idd_store_migrate. Returns 0 with *out
+ * set, or IDD_ESTORE/IDD_EINVAL with *out NULL. */
 int idd_store_open(const char *location, idd_store_t **out);
+
+/* idd_store_open with the PostgreSQL password read from password_file (the configuration's
+ * database_password_file; NULL: none), a secret file (core/secretfile.h) wiped after use.
+ * IDD_EINVAL when a password file is given for SQLite, IDD_ESTORE when it is refused. */
+int idd_store_open_secret(const char *location, const char *password_file, idd_store_t **out);
+
+/* The file an SQLite location names (the path, past "sqlite:"), for the callers that check or
+ * hand over the file; NULL for a location that is no file (PostgreSQL, an unknown scheme). */
+const char *idd_store_file(const char *location);
 
 /* Closes the connection; NULL is a no-op. */
 void idd_store_free(idd_store_t *s);

@@ -1,0 +1,74 @@
+/*
+ * The operations of idd_store_ops_t (store.h) as the PostgreSQL engine's files implement
+ * them, for pg.c to put in the engine's ops table; the same contract as sqlite_ops.h's.
+ * Private to src/store/.
+ */
+#ifndef IDD_STORE_PG_OPS_H
+#define IDD_STORE_PG_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "identityd/store/store.h"
+#include "store/pg_stmt.h"
+
+/* ---- pg_user.c ---- */
+int idd_pg_tenant_ensure(idd_store_t *s, int64_t id, const char *name);
+int idd_pg_tenant_get(idd_store_t *s, int64_t id, idd_tenant_t *out);
+int idd_pg_user_by_email(idd_store_t *s, int64_t tenant_id, const char *email, idd_user_t *out);
+int idd_pg_user_by_id(idd_store_t *s, const char *id, idd_user_t *out);
+int idd_pg_user_insert(idd_store_t *s, idd_user_t *user);
+int idd_pg_user_set_status(idd_store_t *s, const char *id, idd_user_status_t status);
+int idd_pg_user_set_password(idd_store_t *s, const char *id, const char *record);
+int idd_pg_user_list(idd_store_t *s, int64_t tenant_id, idd_user_visit_fn visit, void *arg);
+int idd_pg_user_set_password_change(idd_store_t *s, const char *id, int required);
+int idd_pg_user_upgrade_password(idd_store_t *s, const char *id, const char *old,
+                                 const char *record);
+
+/* ---- pg_session.c ---- */
+int idd_pg_session_create(idd_store_t *s, idd_session_t *session, int max_live, int *ended);
+int idd_pg_session_by_digest(idd_store_t *s, const unsigned char digest[IDD_SESSION_DIGEST_LEN],
+                             idd_session_t *out);
+int idd_pg_session_by_id(idd_store_t *s, int64_t id, idd_session_t *out);
+int idd_pg_session_touch(idd_store_t *s, int64_t id, int64_t when);
+int idd_pg_session_end(idd_store_t *s, int64_t id);
+int idd_pg_session_end_user(idd_store_t *s, const char *user_id, int64_t except_id, int *count);
+int idd_pg_session_list_user(idd_store_t *s, const char *user_id, int64_t now,
+                             idd_session_visit_fn visit, void *arg);
+int idd_pg_session_prune(idd_store_t *s, int64_t now, int limit, int *deleted);
+int idd_pg_counts(idd_store_t *s, int64_t now, int64_t *live_sessions, int64_t *apikeys);
+int idd_pg_changes(idd_store_t *s, int64_t *version);
+
+/* ---- pg_apikey.c ---- */
+int idd_pg_apikey_create(idd_store_t *s, idd_apikey_t *key, int max_per_user);
+int idd_pg_apikey_by_digest(idd_store_t *s, const unsigned char digest[IDD_SESSION_DIGEST_LEN],
+                            idd_apikey_t *out);
+int idd_pg_apikey_by_id(idd_store_t *s, const char *id, idd_apikey_t *out);
+int idd_pg_apikey_list(idd_store_t *s, int64_t tenant_id, const char *created_by,
+                       idd_apikey_visit_fn visit, void *arg);
+int idd_pg_apikey_update(idd_store_t *s, const char *id, const char *name, const char *permissions);
+int idd_pg_apikey_set_active(idd_store_t *s, const char *id, int active, int level, const char *by);
+int idd_pg_apikey_prune(idd_store_t *s, int64_t now, int limit, int *deleted);
+int idd_pg_apikey_delete(idd_store_t *s, const char *id);
+int idd_pg_apikey_touch(idd_store_t *s, const char (*ids)[IDD_GUID_LEN + 1], const int64_t *when,
+                        size_t n);
+
+/* ---- pg_signing.c ---- */
+int idd_pg_signing_key_list(idd_store_t *s, idd_signing_key_visit_fn visit, void *arg);
+int idd_pg_signing_key_insert(idd_store_t *s, const idd_signing_key_t *key);
+int idd_pg_signing_key_activate(idd_store_t *s, const char *kid, int64_t now, int64_t retire_at);
+int idd_pg_signing_key_retire(idd_store_t *s, int64_t now, int *n);
+
+/* ---- pg_tfa.c ---- */
+int idd_pg_tfa_get(idd_store_t *s, const char *user_id, idd_tfa_t *out);
+int idd_pg_tfa_create(idd_store_t *s, const idd_tfa_t *tfa, int64_t now);
+int idd_pg_tfa_activate(idd_store_t *s, const char *user_id, const char *codes, int64_t step,
+                        int64_t now);
+int idd_pg_tfa_accept_step(idd_store_t *s, const char *user_id, int64_t step, int64_t now);
+int idd_pg_tfa_set_codes(idd_store_t *s, const char *user_id, const char *expect, const char *codes,
+                         int64_t now);
+int idd_pg_tfa_delete(idd_store_t *s, const char *user_id);
+int idd_pg_tenant_tfa_get(idd_store_t *s, int64_t tenant_id, idd_tenant_tfa_t *out);
+int idd_pg_tenant_tfa_set(idd_store_t *s, const idd_tenant_tfa_t *tfa, int64_t now, int *ended);
+
+#endif
