@@ -202,7 +202,8 @@ int idd_pg_apikey_by_id(idd_store_t *s, const char *id, idd_apikey_t *out)
                          sizeof *out);
 }
 
-/* The whole result is read before the first visit, so the visitor may use the handle. */
+/* The whole result is read before the first visit, so the visitor may use the handle (but
+ * not list keys again: pg_stmt.h). */
 int idd_pg_apikey_list(idd_store_t *s, int64_t tenant_id, const char *created_by,
                        idd_apikey_visit_fn visit, void *arg)
 {
@@ -212,17 +213,21 @@ int idd_pg_apikey_list(idd_store_t *s, int64_t tenant_id, const char *created_by
 
     if (visit == NULL)
         return IDD_EINVAL;
+    if (to_pg(s)->listing & PG_LISTING_APIKEYS)
+        return IDD_EBUSY;
     if (created_by != NULL && !id_plausible(created_by))
         return 0;
     memset(&key, 0, sizeof key);
     const pg_param_t params[] = {PG_INT64(tenant_id), PG_TEXT(created_by)};
     rc = idd_pg_run(to_pg(s), created_by != NULL ? PS_APIKEY_LIST_CREATOR : PS_APIKEY_LIST_TENANT,
                     params, created_by != NULL ? 2 : 1, &res);
+    to_pg(s)->listing |= PG_LISTING_APIKEYS;
     for (int row = 0; rc == 0 && row < PQntuples(res); row++) {
         rc = read_apikey(res, row, &key);
         if (rc == 0 && visit(&key, arg) != 0)
             break;
     }
+    to_pg(s)->listing &= ~(unsigned)PG_LISTING_APIKEYS;
     PQclear(res);
     idd_wipe(&key, sizeof key);
     return rc;

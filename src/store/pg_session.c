@@ -213,16 +213,20 @@ int idd_pg_session_list_user(idd_store_t *s, const char *user_id, int64_t now,
 
     if (visit == NULL || user_id == NULL)
         return IDD_EINVAL;
+    if (to_pg(s)->listing & PG_LISTING_SESSIONS)
+        return IDD_EBUSY;
     if (!user_id_plausible(user_id))
         return 0;
     memset(&session, 0, sizeof session);
     const pg_param_t params[] = {PG_TEXT(user_id), PG_INT64(now)};
     rc = idd_pg_run(to_pg(s), PS_SESSION_LIST_USER, params, IDD_ARRAY_LEN(params), &res);
+    to_pg(s)->listing |= PG_LISTING_SESSIONS;
     for (int row = 0; rc == 0 && row < PQntuples(res); row++) {
         rc = read_session(res, row, &session);
         if (rc == 0 && visit(&session, arg) != 0)
             break;
     }
+    to_pg(s)->listing &= ~(unsigned)PG_LISTING_SESSIONS;
     PQclear(res);
     idd_wipe(&session, sizeof session);
     return rc;

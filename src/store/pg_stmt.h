@@ -110,7 +110,13 @@ typedef struct pg_store {
     PGconn *conn;
     int broken;                       /* reset the connection before the next call */
     unsigned char prepared[PS_COUNT]; /* prepared on this connection */
+    unsigned listing;                 /* PG_LISTING_* bits: the listings whose visitor runs now */
 } pg_store_t;
+
+/* A visitor may use the handle, but not start the listing it is visiting again: that gets
+ * IDD_EBUSY, as with SQLite (whose statement would be reset under the outer visit), so that
+ * code written against one engine behaves the same on the other. */
+enum { PG_LISTING_USERS = 1, PG_LISTING_SESSIONS = 2, PG_LISTING_APIKEYS = 4 };
 
 static inline pg_store_t *to_pg(idd_store_t *s)
 {

@@ -268,8 +268,8 @@ int idd_pg_user_upgrade_password(idd_store_t *s, const char *id, const char *old
     return rc;
 }
 
-/* The whole result is read before the first visit, so the visitor may use the handle freely
- * (listing again included). */
+/* The whole result is read before the first visit, so the visitor may use the handle (but
+ * not list users again: pg_stmt.h). */
 int idd_pg_user_list(idd_store_t *s, int64_t tenant_id, idd_user_visit_fn visit, void *arg)
 {
     PGresult *res = NULL;
@@ -279,17 +279,21 @@ int idd_pg_user_list(idd_store_t *s, int64_t tenant_id, idd_user_visit_fn visit,
     memset(&user, 0, sizeof user);
     if (visit == NULL)
         return IDD_EINVAL;
+    if (to_pg(s)->listing & PG_LISTING_USERS)
+        return IDD_EBUSY;
     if (tenant_id != 0) {
         const pg_param_t params[] = {PG_INT64(tenant_id)};
         rc = idd_pg_run(to_pg(s), PS_USER_LIST_TENANT, params, IDD_ARRAY_LEN(params), &res);
     } else {
         rc = idd_pg_run(to_pg(s), PS_USER_LIST_ALL, NULL, 0, &res);
     }
+    to_pg(s)->listing |= PG_LISTING_USERS;
     for (int row = 0; rc == 0 && row < PQntuples(res); row++) {
         rc = read_user(res, row, &user);
         if (rc == 0 && visit(&user, arg) != 0)
             break;
     }
+    to_pg(s)->listing &= ~(unsigned)PG_LISTING_USERS;
     PQclear(res);
     idd_wipe(&user, sizeof user);
     return rc;
