@@ -48,6 +48,7 @@
  * to the configured timeout, so fewer of them may wait. */
 #define KDF_QUEUE_MAX 4096
 #define OUTBOUND_QUEUE_MAX 256
+#define STORE_QUEUE_MAX 4096 /* store reads waiting for a connection of the store pool */
 
 static void usage(FILE *out)
 {
@@ -388,13 +389,15 @@ static void thread_dispose(void *p, idd_http_thread_t *http)
     http->data = NULL;
 }
 
-/* Queued password checks and authority calls are handed back unrun: their loops answer 503.
- * Those already running get shutdown_timeout to finish. */
+/* Queued password checks, authority calls and store reads are handed back unrun: their loops answer
+ * 503. Those already running get shutdown_timeout to finish. */
 static int stopping(void *p)
 {
     idd_app_t *app = p;
     idd_workers_cancel(app->workers);
     idd_workers_cancel(app->outbound);
+    if (app->storepool != NULL)
+        idd_workers_cancel(app->storepool);
     return atomic_load(&app->gen)->cfg->shutdown_timeout * 1000;
 }
 
@@ -635,6 +638,13 @@ int main(int argc, char **argv)
     app.kdf_pacer = idd_pacer_new(cfg->password_busy_percent, cfg->threads);
     app.outbound =
         idd_workers_new_named(cfg->workers, OUTBOUND_QUEUE_MAX, "identityd-out", false, 0);
+    /* A networked database is read off the loops (auth/storeread.h), by threads of its own
+     * with a connection each: two per loop, so that a round trip per miss keeps up. */
+    app.database = cfg->database;
+    app.database_password_file = cfg->database_password_file;
+    if (idd_store_file(cfg->database) == NULL)
+        app.storepool =
+            idd_workers_new_named(2 * cfg->threads, STORE_QUEUE_MAX, "identityd-db", false, 0);
     if (cfg->pid_file != NULL && write_pid_file(cfg->pid_file) != 0) {
         fprintf(stderr, "%s: pid_file %s: %s\n", cfg->path, cfg->pid_file, strerror(errno));
         goto done;
@@ -648,7 +658,8 @@ int main(int argc, char **argv)
         unlink(cfg->pid_file);
     idd_workers_free(app.workers);
     idd_workers_free(app.outbound);
-    app.workers = app.outbound = NULL;
+    idd_workers_free(app.storepool);
+    app.workers = app.outbound = app.storepool = NULL;
     flush_usage(&app);
     idd_log_info("identityd stopped");
     idd_gen_release(g);
@@ -656,6 +667,7 @@ int main(int argc, char **argv)
 done:
     idd_workers_free(app.workers);
     idd_workers_free(app.outbound);
+    idd_workers_free(app.storepool);
     idd_pacer_free(app.kdf_pacer);
     idd_apikey_usage_free(app.apikey_usage);
     idd_credcache_free(app.credcache);

@@ -124,12 +124,18 @@ void idd_api_metrics(idd_request_t *r, idd_principal_t *p)
                    idd_workers_pending(app->workers));
     idd_buf_printf(&b, "identityd_worker_jobs{pool=\"outbound\"} %d\n",
                    idd_workers_pending(app->outbound));
+    if (app->storepool != NULL)
+        idd_buf_printf(&b, "identityd_worker_jobs{pool=\"db\"} %d\n",
+                       idd_workers_pending(app->storepool));
     idd_buf_puts(&b, "# HELP identityd_worker_running Jobs a worker thread is running now.\n"
                      "# TYPE identityd_worker_running gauge\n");
     idd_buf_printf(&b, "identityd_worker_running{pool=\"kdf\"} %d\n",
                    idd_workers_running(app->workers));
     idd_buf_printf(&b, "identityd_worker_running{pool=\"outbound\"} %d\n",
                    idd_workers_running(app->outbound));
+    if (app->storepool != NULL)
+        idd_buf_printf(&b, "identityd_worker_running{pool=\"db\"} %d\n",
+                       idd_workers_running(app->storepool));
     static const char *const outcomes[IDD_JOBS_NCOUNTS] = {"run", "dropped", "expired", "full",
                                                            "capped"};
     idd_buf_puts(&b,
@@ -142,6 +148,9 @@ void idd_api_metrics(idd_request_t *r, idd_principal_t *p)
                        outcomes[i], idd_workers_count(app->workers, (idd_jobs_count_t)i));
         idd_buf_printf(&b, "identityd_worker_jobs_total{pool=\"outbound\",outcome=\"%s\"} %lu\n",
                        outcomes[i], idd_workers_count(app->outbound, (idd_jobs_count_t)i));
+        if (app->storepool != NULL)
+            idd_buf_printf(&b, "identityd_worker_jobs_total{pool=\"db\",outcome=\"%s\"} %lu\n",
+                           outcomes[i], idd_workers_count(app->storepool, (idd_jobs_count_t)i));
     }
     idd_http_stats_t hs;
     idd_http_stats(&hs);

@@ -19,6 +19,7 @@
 #include "identityd/cred/apikey.h"
 #include "identityd/auth/auth.h"
 #include "identityd/auth/credcache.h"
+#include "identityd/auth/storeread.h"
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
 #include "identityd/core/log.h"
@@ -166,32 +167,12 @@ static int apikey_load(idd_store_t *store, const unsigned char digest[IDD_SESSIO
     return 0;
 }
 
-void idd_auth_apikey(idd_request_t *r, h2o_iovec_t key, idd_auth_done_fn done)
+/* The key's entry, from the cache or the store, judged for this request. */
+static void apikey_judge(idd_request_t *r, const idd_cc_cred_t *kp, idd_auth_done_fn done)
 {
-    unsigned char digest[IDD_SESSION_DIGEST_LEN];
-    idd_cc_cred_t k;
+    idd_cc_cred_t k = *kp;
     idd_principal_t *p = NULL;
     idd_auth_result_t result = IDD_AUTH_DENY;
-    idd_credcache_t *cache = r->app->credcache;
-
-    if (!idd_apikey_well_formed(key.base, key.len) ||
-        idd_apikey_digest(&r->app->pepper, key.base, key.len, digest) != 0)
-        goto done;
-    bool hit = cache != NULL && idd_credcache_get(cache, IDD_CC_APIKEY, digest, &k);
-    if (r->thread->metrics != NULL)
-        idd_metrics_add(&r->thread->metrics->credcache[IDD_CC_APIKEY][hit ? 0 : 1], 1);
-    if (!hit) {
-        /* The epoch before the read: a change committed after it makes the entry stale. */
-        unsigned long epoch = idd_store_epoch();
-        int rc = apikey_load(r->thread->store, digest, &k);
-        if (rc != 0) {
-            if (rc != IDD_ENOTFOUND)
-                result = IDD_AUTH_ERROR;
-            goto done;
-        }
-        if (cache != NULL)
-            idd_credcache_put(cache, IDD_CC_APIKEY, digest, &k, epoch);
-    }
     int64_t now = idd_now();
     if (!k.active || (k.expires != 0 && k.expires <= now) || k.tenant_id != r->tenant->id) {
         /* Counted as expired only when that is all that is wrong with it. */
@@ -213,6 +194,64 @@ void idd_auth_apikey(idd_request_t *r, h2o_iovec_t key, idd_auth_done_fn done)
     result = IDD_AUTH_OK;
 
 done:
-    idd_wipe(digest, sizeof(digest));
     done(r, result, result == IDD_AUTH_OK ? p : NULL);
+}
+
+/* A key the cache did not have, read from the store (on the loop or off it). */
+typedef struct apikey_miss {
+    unsigned char digest[IDD_SESSION_DIGEST_LEN];
+    unsigned long epoch; /* before the read: a change committed after it makes the entry stale */
+    idd_cc_cred_t k;
+    idd_auth_done_fn done;
+} apikey_miss_t;
+
+static int apikey_miss_load(idd_store_t *store, void *arg)
+{
+    apikey_miss_t *m = arg;
+    return apikey_load(store, m->digest, &m->k);
+}
+
+static void apikey_miss_resume(idd_request_t *r, void *arg, int rc)
+{
+    apikey_miss_t *m = arg;
+    if (rc != 0) {
+        m->done(r, rc == IDD_ENOTFOUND ? IDD_AUTH_DENY : IDD_AUTH_ERROR, NULL);
+        return;
+    }
+    if (r->app->credcache != NULL)
+        idd_credcache_put(r->app->credcache, IDD_CC_APIKEY, m->digest, &m->k, m->epoch);
+    apikey_judge(r, &m->k, m->done);
+}
+
+static void apikey_miss_release(void *arg)
+{
+    idd_wipe(arg, sizeof(apikey_miss_t));
+    free(arg);
+}
+
+void idd_auth_apikey(idd_request_t *r, h2o_iovec_t key, idd_auth_done_fn done)
+{
+    unsigned char digest[IDD_SESSION_DIGEST_LEN];
+    idd_cc_cred_t k;
+    idd_credcache_t *cache = r->app->credcache;
+
+    if (!idd_apikey_well_formed(key.base, key.len) ||
+        idd_apikey_digest(&r->app->pepper, key.base, key.len, digest) != 0) {
+        done(r, IDD_AUTH_DENY, NULL);
+        return;
+    }
+    bool hit = cache != NULL && idd_credcache_get(cache, IDD_CC_APIKEY, digest, &k);
+    if (r->thread->metrics != NULL)
+        idd_metrics_add(&r->thread->metrics->credcache[IDD_CC_APIKEY][hit ? 0 : 1], 1);
+    if (hit) {
+        idd_wipe(digest, sizeof(digest));
+        apikey_judge(r, &k, done);
+        return;
+    }
+    apikey_miss_t *m = idd_xcalloc(1, sizeof(*m));
+    memcpy(m->digest, digest, sizeof(digest));
+    idd_wipe(digest, sizeof(digest));
+    m->epoch = idd_store_epoch();
+    m->done = done;
+    idd_store_read(r, apikey_miss_load, apikey_miss_resume, m, apikey_miss_release);
 }

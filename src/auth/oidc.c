@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "identityd/auth/credcache.h"
+#include "identityd/auth/storeread.h"
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
 #include "identityd/core/log.h"
@@ -228,7 +229,45 @@ static void check_release(void *arg)
     free(arg);
 }
 
-/* Back on the loop (owner is the request): the authority's answer becomes one of our users. */
+/* The user an authority's answer names, read from the store (on the loop or off it). */
+typedef struct oidc_user {
+    oidc_check_t *c; /* owned by the offload that brought the answer; outlives this read */
+    int64_t tenant_id;
+    unsigned long epoch; /* before the read: a change committed after it makes the entry stale */
+    idd_user_t user;
+} oidc_user_t;
+
+static int oidc_user_load(idd_store_t *store, void *arg)
+{
+    oidc_user_t *u = arg;
+    const identity_t *who = &u->c->who;
+    if (strcmp(u->c->o->cfg->user_claim, "email") == 0) {
+        /* An address the authority has not verified proves nothing about who holds it. */
+        if (who->email[0] != '\0' && who->email_verified)
+            return idd_store_user_by_email(store, u->tenant_id, who->email, &u->user);
+    } else if (strlen(who->sub) == IDD_GUID_LEN) {
+        char id[IDD_GUID_LEN + 1];
+        memcpy(id, who->sub, sizeof(id));
+        h2o_strtolower(id, IDD_GUID_LEN);
+        return idd_store_user_by_id(store, id, &u->user);
+    }
+    return IDD_ENOTFOUND;
+}
+
+static void oidc_user_release(void *arg)
+{
+    oidc_user_t *u = arg;
+    idd_gen_release(u->c->gen);
+    idd_wipe(u->c, sizeof(oidc_check_t));
+    free(u->c);
+    idd_wipe(u, sizeof(*u));
+    free(u);
+}
+
+static void oidc_user_resume(idd_request_t *r, void *arg, int rc);
+
+/* Back on the loop (owner is the request): the authority's answer becomes one of our users.
+ * The check is handed on to the user's lookup, which releases it. */
 static void check_finish(void *owner, void *arg)
 {
     idd_request_t *r = owner;
@@ -237,22 +276,25 @@ static void check_finish(void *owner, void *arg)
         c->done(r, c->result, NULL);
         return;
     }
+    oidc_check_t *copy = idd_xmalloc(sizeof(*copy));
+    memcpy(copy, c, sizeof(*copy));
+    c->gen = idd_gen_hold(c->gen); /* the copy's hold; the original keeps its own */
+    oidc_user_t *u = idd_xcalloc(1, sizeof(*u));
+    u->c = copy;
+    u->tenant_id = r->tenant->id;
+    u->epoch = idd_store_epoch();
+    idd_store_read(r, oidc_user_load, oidc_user_resume, u, oidc_user_release);
+}
+
+static void oidc_user_resume(idd_request_t *r, void *arg, int rc)
+{
+    oidc_user_t *u = arg;
+    oidc_check_t *c = u->c;
     const identity_t *who = &c->who;
+    unsigned long epoch = u->epoch;
     idd_principal_t *p = h2o_mem_alloc_pool(&r->req->pool, sizeof(*p));
     memset(p, 0, sizeof(*p));
-    int rc = IDD_ENOTFOUND;
-    /* The epoch before the read: a change committed after it makes the entry stale. */
-    unsigned long epoch = idd_store_epoch();
-    if (strcmp(c->o->cfg->user_claim, "email") == 0) {
-        /* An address the authority has not verified proves nothing about who holds it. */
-        if (who->email[0] != '\0' && who->email_verified)
-            rc = idd_store_user_by_email(r->thread->store, r->tenant->id, who->email, &p->user);
-    } else if (strlen(who->sub) == IDD_GUID_LEN) {
-        char id[IDD_GUID_LEN + 1];
-        memcpy(id, who->sub, sizeof(id));
-        h2o_strtolower(id, IDD_GUID_LEN);
-        rc = idd_store_user_by_id(r->thread->store, id, &p->user);
-    }
+    p->user = u->user;
     if (rc != 0 && rc != IDD_ENOTFOUND) {
         c->done(r, IDD_AUTH_ERROR, NULL);
         return;

@@ -9,14 +9,17 @@
  */
 #include <openssl/rand.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "identityd/auth/auth.h"
 #include "identityd/auth/credcache.h"
+#include "identityd/auth/storeread.h"
 #include "identityd/core/b64.h"
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
 #include "identityd/core/log.h"
+#include "identityd/core/utf8.h"
 #include "identityd/cred/digest.h"
 
 #define TOUCH_INTERVAL 60 /* seconds between last_seen writes for one session */
@@ -66,86 +69,154 @@ static int session_load(idd_store_t *store, const unsigned char digest[IDD_SESSI
     return 0;
 }
 
-void idd_auth_session(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done)
-{
-    idd_store_t *store = r->thread->store;
-    idd_credcache_t *cache = r->app->credcache;
-    unsigned char digest[IDD_SESSION_DIGEST_LEN];
-    idd_cc_cred_t session;
-    idd_principal_t *p = NULL;
-    /* A token that is not one of ours (wrong shape, or no such session) is declined, so
-     * that the caller may still try it as an authority's opaque token; one of ours that no
-     * longer works is denied. */
-    idd_auth_result_t result = IDD_AUTH_DECLINE;
+/* A session's coalesced last use, written off the request's path. */
+typedef struct session_touch {
+    int64_t id;
+    int64_t when;
+} session_touch_t;
 
-    if (!token_well_formed(token) || idd_keyed_digest(&r->app->pepper, IDD_DIGEST_LABEL_SESSION,
-                                                      token.base, token.len, digest) != 0)
-        goto done;
-    bool hit = cache != NULL && idd_credcache_get(cache, IDD_CC_SESSION, digest, &session);
-    if (r->thread->metrics != NULL)
-        idd_metrics_add(&r->thread->metrics->credcache[IDD_CC_SESSION][hit ? 0 : 1], 1);
-    if (!hit) {
-        /* The epoch before the read: a change committed after it makes the entry stale. */
-        unsigned long epoch = idd_store_epoch();
-        bool user_found = false;
-        int rc = session_load(store, digest, &session, &user_found);
-        if (rc != 0) {
-            if (rc != IDD_ENOTFOUND)
-                result = IDD_AUTH_ERROR;
-            goto done;
-        }
-        if (!user_found) {
-            result = IDD_AUTH_DENY;
-            goto done;
-        }
-        if (cache != NULL)
-            idd_credcache_put(cache, IDD_CC_SESSION, digest, &session, epoch);
-    }
-    result = IDD_AUTH_DENY;
+static int session_touch_write(idd_store_t *store, void *arg)
+{
+    const session_touch_t *t = arg;
+    return idd_store_session_touch(store, t->id, t->when);
+}
+
+/* The session's entry, from the cache or the store, judged for this request. */
+static void session_judge(idd_request_t *r, const unsigned char digest[IDD_SESSION_DIGEST_LEN],
+                          const idd_cc_cred_t *sp, idd_auth_done_fn done)
+{
+    const idd_cc_cred_t *session = sp;
+    idd_credcache_t *cache = r->app->credcache;
+    idd_principal_t *p = NULL;
+    idd_auth_result_t result = IDD_AUTH_DENY;
     /* The expiry against the clock on every use, cached or not. */
     int64_t now = idd_now();
-    if (!session.active || session.expires <= now || session.tenant_id != r->tenant->id) {
+    if (!session->active || session->expires <= now || session->tenant_id != r->tenant->id) {
         /* Counted as expired only when that is all that is wrong with it. */
         r->auth_expired =
-            session.active && session.expires <= now && session.tenant_id == r->tenant->id;
+            session->active && session->expires <= now && session->tenant_id == r->tenant->id;
         goto done;
     }
-    if (session.user.status != IDD_USER_ACTIVE ||
-        session.user.auth_version != session.auth_version ||
-        session.user.tenant_id != r->tenant->id)
+    if (session->user.status != IDD_USER_ACTIVE ||
+        session->user.auth_version != session->auth_version ||
+        session->user.tenant_id != r->tenant->id)
         goto done;
 
-    /* last_seen is written at most once a minute per session, not on every request; the
-     * cached entry remembers the write, so the next minute's requests read nothing. */
-    if (now - session.last_seen >= TOUCH_INTERVAL) {
-        if (idd_store_session_touch(store, session.session_id, now) != 0)
-            idd_log_warn("session %lld: could not record last use", (long long)session.session_id);
-        else if (cache != NULL)
+    /* last_seen is written at most once a minute per session, not on every request, and
+     * never on the request's path; the cached entry remembers the write, so the next
+     * minute's requests read nothing. */
+    if (now - session->last_seen >= TOUCH_INTERVAL) {
+        if (cache != NULL)
             idd_credcache_seen(cache, digest, now);
+        session_touch_t *t = idd_xmalloc(sizeof(*t));
+        *t = (session_touch_t){session->session_id, now};
+        idd_store_write_later(r, session_touch_write, t, free, "a session's last use");
     }
     p = h2o_mem_alloc_pool(&r->req->pool, sizeof(*p));
     memset(p, 0, sizeof(*p));
-    idd_cc_user_to(&p->user, &session.user);
+    idd_cc_user_to(&p->user, &session->user);
     p->via = IDD_CRED_SESSION;
-    p->session_id = session.session_id;
+    p->session_id = session->session_id;
     snprintf(p->scopes, sizeof(p->scopes), "%s", IDD_SCOPE_ALL_WRITE);
     result = IDD_AUTH_OK;
 
 done:
-    idd_wipe(digest, sizeof(digest));
     done(r, result, result == IDD_AUTH_OK ? p : NULL);
 }
 
-/* Copies at most max bytes of s into out, cutting at a UTF-8 character boundary and
- * replacing control characters, so the stored user agent is printable text. */
+/* A session the cache did not have, read from the store (on the loop or off it). */
+typedef struct session_miss {
+    unsigned char digest[IDD_SESSION_DIGEST_LEN];
+    unsigned long epoch; /* before the read: a change committed after it makes the entry stale */
+    idd_cc_cred_t session;
+    bool user_found;
+    idd_auth_done_fn done;
+} session_miss_t;
+
+static int session_miss_load(idd_store_t *store, void *arg)
+{
+    session_miss_t *m = arg;
+    return session_load(store, m->digest, &m->session, &m->user_found);
+}
+
+static void session_miss_resume(idd_request_t *r, void *arg, int rc)
+{
+    session_miss_t *m = arg;
+    if (rc != 0) {
+        /* Not one of ours: declined, so that the caller may still try it as an authority's
+         * opaque token. */
+        m->done(r, rc == IDD_ENOTFOUND ? IDD_AUTH_DECLINE : IDD_AUTH_ERROR, NULL);
+        return;
+    }
+    if (!m->user_found) {
+        m->done(r, IDD_AUTH_DENY, NULL);
+        return;
+    }
+    if (r->app->credcache != NULL)
+        idd_credcache_put(r->app->credcache, IDD_CC_SESSION, m->digest, &m->session, m->epoch);
+    session_judge(r, m->digest, &m->session, m->done);
+}
+
+static void session_miss_release(void *arg)
+{
+    idd_wipe(arg, sizeof(session_miss_t));
+    free(arg);
+}
+
+void idd_auth_session(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done)
+{
+    idd_credcache_t *cache = r->app->credcache;
+    unsigned char digest[IDD_SESSION_DIGEST_LEN];
+    idd_cc_cred_t session;
+
+    /* A token that is not one of ours (wrong shape, or no such session) is declined, so
+     * that the caller may still try it as an authority's opaque token; one of ours that no
+     * longer works is denied. */
+    if (!token_well_formed(token) || idd_keyed_digest(&r->app->pepper, IDD_DIGEST_LABEL_SESSION,
+                                                      token.base, token.len, digest) != 0) {
+        done(r, IDD_AUTH_DECLINE, NULL);
+        return;
+    }
+    bool hit = cache != NULL && idd_credcache_get(cache, IDD_CC_SESSION, digest, &session);
+    if (r->thread->metrics != NULL)
+        idd_metrics_add(&r->thread->metrics->credcache[IDD_CC_SESSION][hit ? 0 : 1], 1);
+    if (hit) {
+        session_judge(r, digest, &session, done);
+        idd_wipe(digest, sizeof(digest));
+        return;
+    }
+    session_miss_t *m = idd_xcalloc(1, sizeof(*m));
+    memcpy(m->digest, digest, sizeof(digest));
+    idd_wipe(digest, sizeof(digest));
+    m->epoch = idd_store_epoch();
+    m->done = done;
+    idd_store_read(r, session_miss_load, session_miss_resume, m, session_miss_release);
+}
+
+/* Copies at most max bytes of s into out as well-formed UTF-8 without control characters:
+ * each control character (C0, DEL, C1) and each byte that starts no well-formed sequence
+ * becomes a space, and a character that would not fit whole is left out. So the stored user
+ * agent is printable text, and text every engine accepts (PostgreSQL refuses ill-formed
+ * UTF-8, which a client may well send). */
 static void copy_printable(char *out, size_t max, const char *s, size_t len)
 {
-    size_t n = len < max ? len : max;
-    if (n < len)
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-            n--;
-    for (size_t i = 0; i < n; i++)
-        out[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? ' ' : s[i];
+    size_t i = 0, n = 0;
+    while (i < len) {
+        uint32_t cp = 0;
+        size_t step = idd_utf8_decode(s + i, len - i, &cp);
+        if (step == 0 || idd_utf8_is_control(cp)) {
+            if (n + 1 > max)
+                break;
+            out[n++] = ' ';
+            i += step == 0 ? 1 : step;
+            continue;
+        }
+        if (n + step > max)
+            break;
+        memcpy(out + n, s + i, step);
+        n += step;
+        i += step;
+    }
     out[n] = '\0';
 }
 

@@ -37,6 +37,7 @@
 #include "auth/record_upgrade.h"
 #include "identityd/auth/auth.h"
 #include "identityd/auth/credcache.h"
+#include "identityd/auth/storeread.h"
 #include "identityd/core/bruteforce.h"
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
@@ -608,6 +609,16 @@ void idd_auth_signin(idd_request_t *r, const idd_signin_t *in, idd_auth_done_fn 
 }
 
 /* The check proper, now or after a hot login's delay. */
+/* The user lookup of a sign-in, on the loop or off it (auth/storeread.h). */
+typedef struct lookup {
+    signin_check_t *c; /* NULL once the resume took it over */
+    unsigned long epoch;
+    int64_t tenant_id;
+} lookup_t;
+static int user_lookup(idd_store_t *store, void *arg);
+static void user_lookup_release(void *arg);
+static void user_looked_up(idd_request_t *r, void *arg, int rc);
+
 static void signin_continue(idd_request_t *r, signin_check_t *c)
 {
     idd_app_t *app = r->app;
@@ -644,8 +655,37 @@ static void signin_continue(idd_request_t *r, signin_check_t *c)
     }
     if (cache != NULL && c->remember && r->thread->metrics != NULL)
         idd_metrics_add(&r->thread->metrics->credcache[IDD_CC_BASIC][1], 1);
-    unsigned long epoch = idd_store_epoch(); /* before the read: see credcache.h */
-    int rc = idd_store_user_by_email(r->thread->store, r->tenant->id, c->login, &c->user);
+    lookup_t *l = idd_xcalloc(1, sizeof(*l));
+    l->c = c;
+    l->epoch = idd_store_epoch(); /* before the read: see credcache.h */
+    l->tenant_id = r->tenant->id;
+    idd_store_read(r, user_lookup, user_looked_up, l, user_lookup_release);
+}
+
+static int user_lookup(idd_store_t *store, void *arg)
+{
+    lookup_t *l = arg;
+    return idd_store_user_by_email(store, l->tenant_id, l->c->login, &l->c->user);
+}
+
+/* The check belongs to the lookup until its resume takes it over; when the request went away
+ * first, the check is released with the lookup. */
+static void user_lookup_release(void *arg)
+{
+    lookup_t *l = arg;
+    if (l->c != NULL)
+        check_release(l->c);
+    free(l);
+}
+
+static void user_looked_up(idd_request_t *r, void *arg, int rc)
+{
+    lookup_t *l = arg;
+    signin_check_t *c = l->c;
+    unsigned long epoch = l->epoch;
+    l->c = NULL;
+    idd_auth_done_fn done = c->done;
+    idd_credcache_t *cache = r->app->credcache;
     if (rc != 0 && rc != IDD_ENOTFOUND) {
         idd_log_error("signin: user lookup failed: %s", idd_strerror(rc));
         check_release(c);

@@ -194,6 +194,7 @@ struct offload {
     conn_t *conn;
     int http1_fd;     /* the HTTP/1 connection's socket, to peek at; -1 for HTTP/2 */
     bool client_left; /* the worker found the HTTP/1 client gone and did not run the job */
+    bool uncounted;   /* no longer counted against its connection's and client's caps */
     unsigned char client[16];
     void *owner;
     void *arg;
@@ -221,6 +222,20 @@ static void offload_done(idd_job_t *job)
     h2o_multithread_send_message(&o->loop->offload_receiver, &o->msg);
 }
 
+/* Takes the job off its connection's and client's counts: done before its resume, so that a
+ * resume that hands the request on to a next job (a store read, then the password check)
+ * finds the caps as they will be, not holding the job that is ending. */
+static void offload_uncount(offload_t *o)
+{
+    if (o->uncounted)
+        return;
+    o->uncounted = true;
+    if (o->conn != NULL)
+        o->conn->queued--;
+    if (o->pool != NULL)
+        client_put(o->client);
+}
+
 /* Loop side, once the job is out of the pool for good (back, withdrawn or cancelled):
  * uncounts it and frees it. The request has been answered, or is gone. */
 static void offload_finish(offload_t *o)
@@ -229,12 +244,9 @@ static void offload_finish(offload_t *o)
         h2o_timeout_unlink(&o->wait);
     if (o->link != NULL)
         o->link->offload = NULL;
-    if (o->conn != NULL) {
-        o->conn->queued--;
+    offload_uncount(o);
+    if (o->conn != NULL)
         conn_unref(o->conn);
-    }
-    if (o->pool != NULL)
-        client_put(o->client);
     o->loop->offloads_in_flight--;
     o->release(o->arg);
     free(o);
@@ -307,8 +319,10 @@ void idd_http_offloads_back(h2o_multithread_receiver_t *receiver, h2o_linklist_t
                 idd_respond_error(o->req, 503, "Service is shutting down");
             else if (o->client_left) /* nobody reads it: h2o then closes the connection */
                 idd_respond_error(o->req, 503, "Client closed the connection");
-            else
+            else {
+                offload_uncount(o);
                 o->resume(o->owner, o->arg);
+            }
         }
         offload_finish(o);
     }

@@ -383,6 +383,26 @@ START_TEST(client_ip_untrusted)
 }
 END_TEST
 
+/* A User-Agent of ill-formed UTF-8 and control characters still signs in, and is kept as
+ * printable, well-formed text (PostgreSQL refuses anything else): each bad byte or control
+ * character a space, the rest as sent. */
+START_TEST(user_agent_kept_as_printable_utf8)
+{
+    char *c = login("user@example.com", "user pass",
+                    "User-Agent: ok\x9b\xc2\x9b\xff\xe2\x82 caf\xc3\xa9 \xe2\x82\xac", NULL);
+    ck_assert_ptr_nonnull(c);
+    int64_t id = newest_session("user@example.com", 1);
+    idd_store_t *s = NULL;
+    idd_session_t row;
+    ck_assert_int_eq(idd_store_open(env.db, &s), 0);
+    ck_assert_int_eq(idd_store_session_by_id(s, id, &row), 0);
+    idd_store_free(s);
+    /* 9b, c2 9b (C1), ff, e2 and 82 (a cut sequence: two bad bytes), then the real space. */
+    ck_assert_str_eq(row.user_agent, "ok      caf\xc3\xa9 \xe2\x82\xac");
+    free(c);
+}
+END_TEST
+
 /* Behind a trusted proxy the list shows the real client's address. */
 START_TEST(client_ip_trusted)
 {
@@ -685,6 +705,7 @@ static Suite *connections_suite(void)
     tcase_add_test(tc, list_own_sessions);
     tcase_add_test(tc, list_excludes_ended);
     tcase_add_test(tc, client_ip_untrusted);
+    tcase_add_test(tc, user_agent_kept_as_printable_utf8);
     tcase_add_test(tc, logout_own_by_id);
     tcase_add_test(tc, logout_bad_ids);
     tcase_add_test(tc, logout_other_users_session);

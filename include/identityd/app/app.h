@@ -58,6 +58,11 @@ typedef struct idd_app {
     idd_workers_t *workers;      /* password KDF */
     struct idd_pacer *kdf_pacer; /* the KDF's CPU budget while the loops are busy */
     idd_workers_t *outbound;     /* calls to the OAuth2/OpenID authority */
+    /* Store reads off the loops (auth/storeread.h): only for a networked database, NULL for
+     * SQLite; the pool's threads open their own connections to database. */
+    idd_workers_t *storepool;
+    const char *database;                  /* the configured location, as idd_store_open takes it */
+    const char *database_password_file;    /* NULL: none */
     struct idd_bruteforce *bruteforce;     /* failed sign-ins */
     struct idd_attempts *tfa_attempts;     /* two-factor codes tried, per user (auth/tfa.c) */
     struct idd_apikey_usage *apikey_usage; /* API key uses not yet written */

@@ -1,0 +1,38 @@
+/*
+ * Store reads for a request, without making an event loop wait on the network.
+ *
+ * With SQLite the store is a local file: a point lookup takes microseconds and runs inline
+ * on the loop with the loop's own handle. With a networked engine (PostgreSQL) a lookup is
+ * a round trip, and a slow or lost server would stall every request of the loop; there the
+ * read runs on the store pool (threads `identityd-db`, each with a connection of its own,
+ * opened on first use and again after a failure) and the request resumes on its loop when
+ * the row is back. Only what a cache miss reads goes this way; a warm request reads nothing.
+ */
+#ifndef IDENTITYD_STOREREAD_H
+#define IDENTITYD_STOREREAD_H
+
+#include <stdbool.h>
+
+#include "identityd/app/app.h"
+#include "identityd/store/store.h"
+
+/* load(store, arg) reads into arg and returns 0 or an IDD_E* code; resume(r, arg, rc) then
+ * runs on r's loop with load's result (IDD_EBUSY when no connection could be had), and
+ * release(arg) last, always (also when the request went away or the pool refused the job,
+ * in which case r has been answered 503). arg is heap memory owned by release. */
+typedef int (*idd_store_load_fn)(idd_store_t *store, void *arg);
+typedef void (*idd_store_resume_fn)(idd_request_t *r, void *arg, int rc);
+void idd_store_read(idd_request_t *r, idd_store_load_fn load, idd_store_resume_fn resume, void *arg,
+                    void (*release)(void *arg));
+
+/* A write nobody waits for (a session's coalesced last use): inline with the loop's handle
+ * for SQLite, else queued on the store pool, where it is dropped when the queue is full or
+ * no connection can be had (it is retried by the next use a minute later). write's result
+ * is logged when it fails; release(arg) runs last, always. */
+void idd_store_write_later(idd_request_t *r, idd_store_load_fn write, void *arg,
+                           void (*release)(void *arg), const char *what);
+
+/* Whether reads go to the store pool: the configured database is not a local file. */
+bool idd_store_read_offloaded(const idd_app_t *app);
+
+#endif

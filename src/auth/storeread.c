@@ -1,0 +1,167 @@
+/* Store reads on the loop or on the store pool (include/identityd/auth/storeread.h). */
+#include "identityd/auth/storeread.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "identityd/core/common.h"
+#include "identityd/core/log.h"
+#include "identityd/core/workers.h"
+#include "identityd/http/server.h"
+
+/* After a failed connection a pool thread waits this long before trying again, doubling up
+ * to the maximum; meanwhile its reads fail at once (503) instead of each waiting for a
+ * connection timeout. */
+#define RETRY_FIRST_MS 100
+#define RETRY_MAX_MS 5000
+
+typedef struct pool_conn {
+    idd_store_t *store;
+    int64_t retry_at_ms; /* no new connection before this (monotonic) */
+    int64_t backoff_ms;
+} pool_conn_t;
+
+static pthread_key_t conn_key;
+static pthread_once_t conn_once = PTHREAD_ONCE_INIT;
+
+static void conn_free(void *p)
+{
+    pool_conn_t *c = p;
+    idd_store_free(c->store);
+    free(c);
+}
+
+static void conn_init(void)
+{
+    (void)pthread_key_create(&conn_key, conn_free);
+}
+
+/* This pool thread's connection, opened when it has none and the backoff allows. */
+static idd_store_t *pool_store(const idd_app_t *app)
+{
+    pthread_once(&conn_once, conn_init);
+    pool_conn_t *c = pthread_getspecific(conn_key);
+    if (c == NULL) {
+        c = idd_xcalloc(1, sizeof(*c));
+        if (pthread_setspecific(conn_key, c) != 0) {
+            free(c);
+            return NULL;
+        }
+    }
+    if (c->store != NULL)
+        return c->store;
+    int64_t now = idd_monotonic_ms();
+    if (now < c->retry_at_ms)
+        return NULL;
+    if (idd_store_open_secret(app->database, app->database_password_file, &c->store) != 0) {
+        c->store = NULL;
+        c->backoff_ms = c->backoff_ms == 0 ? RETRY_FIRST_MS : c->backoff_ms * 2;
+        if (c->backoff_ms > RETRY_MAX_MS)
+            c->backoff_ms = RETRY_MAX_MS;
+        c->retry_at_ms = now + c->backoff_ms;
+        return NULL;
+    }
+    c->backoff_ms = 0;
+    return c->store;
+}
+
+typedef struct read_job {
+    const idd_app_t *app;
+    idd_store_load_fn load;
+    idd_store_resume_fn resume;
+    void (*release)(void *arg);
+    void *arg;
+    int rc;
+} read_job_t;
+
+static void read_work(void *arg)
+{
+    read_job_t *j = arg;
+    idd_store_t *s = pool_store(j->app);
+    j->rc = s != NULL ? j->load(s, j->arg) : IDD_EBUSY;
+}
+
+static void read_resume(void *owner, void *arg)
+{
+    read_job_t *j = arg;
+    j->resume(owner, j->arg, j->rc);
+}
+
+static void read_release(void *arg)
+{
+    read_job_t *j = arg;
+    if (j->release != NULL)
+        j->release(j->arg);
+    free(j);
+}
+
+typedef struct write_job {
+    idd_job_t job; /* first: the pool hands this back */
+    const idd_app_t *app;
+    idd_store_load_fn write;
+    void (*release)(void *arg);
+    void *arg;
+    const char *what;
+} write_job_t;
+
+static void write_run(idd_job_t *job)
+{
+    write_job_t *w = (write_job_t *)job;
+    idd_store_t *s = pool_store(w->app);
+    int rc = s != NULL ? w->write(s, w->arg) : IDD_EBUSY;
+    if (rc != 0)
+        idd_log_warn("store: %s: %s", w->what, idd_strerror(rc));
+}
+
+static void write_done(idd_job_t *job)
+{
+    write_job_t *w = (write_job_t *)job;
+    if (w->release != NULL)
+        w->release(w->arg);
+    free(w);
+}
+
+void idd_store_write_later(idd_request_t *r, idd_store_load_fn write, void *arg,
+                           void (*release)(void *arg), const char *what)
+{
+    if (!idd_store_read_offloaded(r->app)) {
+        int rc = write(r->thread->store, arg);
+        if (rc != 0)
+            idd_log_warn("store: %s: %s", what, idd_strerror(rc));
+        if (release != NULL)
+            release(arg);
+        return;
+    }
+    write_job_t *w = idd_xcalloc(1, sizeof(*w));
+    w->job.run = write_run;
+    w->job.done = write_done;
+    w->app = r->app;
+    w->write = write;
+    w->release = release;
+    w->arg = arg;
+    w->what = what;
+    if (idd_workers_submit(r->app->storepool, &w->job) != 0) {
+        idd_log_warn("store: %s: the store pool is full; skipped", what);
+        write_done(&w->job);
+    }
+}
+
+bool idd_store_read_offloaded(const idd_app_t *app)
+{
+    return app->storepool != NULL;
+}
+
+void idd_store_read(idd_request_t *r, idd_store_load_fn load, idd_store_resume_fn resume, void *arg,
+                    void (*release)(void *arg))
+{
+    if (!idd_store_read_offloaded(r->app)) {
+        resume(r, arg, load(r->thread->store, arg));
+        if (release != NULL)
+            release(arg);
+        return;
+    }
+    read_job_t *j = idd_xcalloc(1, sizeof(*j));
+    *j = (read_job_t){r->app, load, resume, release, arg, 0};
+    idd_http_offload(r->req, r->client_ip, r->app->storepool, r, j, read_work, read_resume,
+                     read_release);
+}
