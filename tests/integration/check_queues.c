@@ -78,11 +78,19 @@ static unsigned long metric(const char *series)
     return v;
 }
 
+/* The jobs of a sign-in's password check by outcome. With a networked store its user lookup
+ * is a job of the store pool ("db") first, where a cap or a client leaving may catch it
+ * instead: those count too, and "run" only counts checks that reached the KDF. */
 static unsigned long kdf(const char *outcome)
 {
     char *s = th_strf("identityd_worker_jobs_total{pool=\"kdf\",outcome=\"%s\"}", outcome);
     unsigned long v = metric(s);
     free(s);
+    if (th_store_pg() && strcmp(outcome, "run") != 0) {
+        s = th_strf("identityd_worker_jobs_total{pool=\"db\",outcome=\"%s\"}", outcome);
+        v += metric(s);
+        free(s);
+    }
     return v;
 }
 
@@ -92,6 +100,9 @@ static void wait_kdf_idle(void)
     for (int i = 0; i < 12000 && metric("identityd_worker_jobs{pool=\"kdf\"}") != 0; i++)
         usleep(10000);
     ck_assert_int_eq(metric("identityd_worker_jobs{pool=\"kdf\"}"), 0);
+    for (int i = 0; th_store_pg() && i < 12000 && metric("identityd_worker_jobs{pool=\"db\"}") != 0;
+         i++)
+        usleep(10000);
 }
 
 /* ---- raw sockets ------------------------------------------------------------------------- */
@@ -393,7 +404,17 @@ START_TEST(http2_rapid_reset_closes_the_connection)
     /* The first stream's check was taken by the worker; the others never ran. */
     wait_kdf_idle();
     ck_assert_uint_le(kdf("run"), 1);
-    ck_assert_uint_ge(kdf("dropped"), MAX);
+    if (th_store_pg()) {
+        /* Each stream's user lookup went to the store pool first, whose several workers may
+         * have taken a few before the resets came: those ended unused, the rest were dropped,
+         * and none went on to the KDF but perhaps the first. */
+        ck_assert_uint_ge(
+            metric("identityd_worker_jobs_total{pool=\"db\",outcome=\"run\"}") +
+                metric("identityd_worker_jobs_total{pool=\"db\",outcome=\"dropped\"}"),
+            MAX + 1);
+    } else {
+        ck_assert_uint_ge(kdf("dropped"), MAX);
+    }
 }
 END_TEST
 
