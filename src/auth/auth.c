@@ -152,6 +152,8 @@ void idd_auth_respond_failure(idd_request_t *r, idd_auth_result_t result, const 
         return;
     }
     case IDD_AUTH_ERROR:
+        /* The store could not answer (busy, or its server unreachable): worth a retry. */
+        idd_respond_header(req, "retry-after", "1");
         idd_respond_error(req, 503, "Service unavailable");
         return;
     default:

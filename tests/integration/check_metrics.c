@@ -253,10 +253,19 @@ START_TEST(database_errors_counted)
     /* Not a JWT, not an API key: looked up as one of our sessions. */
     char *bearer = th_bearer("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
     ck_assert_int_eq(request("GET", "/api/2.0/authentication", bearer), 503);
+    /* And the answer says when to try again. */
+    th_response_t r;
+    th_get(&r, &srv, "/api/2.0/authentication", bearer);
+    ck_assert_int_eq(r.status, 503);
+    char *retry = th_header(&r, "retry-after");
+    ck_assert_ptr_nonnull(retry);
+    ck_assert_str_eq(retry, "1");
+    free(retry);
+    th_response_dispose(&r);
     free(bearer);
     char *after = scrape();
     ck_assert(value(after, DB_ERRORS) >= errors + 1);
-    ck_assert_double_eq(value(after, SESSION_ERROR), session_errors + 1);
+    ck_assert_double_eq(value(after, SESSION_ERROR), session_errors + 2);
     free(before);
     free(after);
 }
