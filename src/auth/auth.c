@@ -4,6 +4,7 @@
  */
 #include "identityd/auth/auth.h"
 #include "identityd/auth/credcache.h"
+#include "identityd/auth/storeread.h"
 #include "identityd/auth/tfa.h"
 
 #include <stdio.h>
@@ -338,12 +339,49 @@ void idd_auth_run(idd_request_t *r, idd_auth_policy_t policy, const char *need_s
 #define BASIC_CACHE_SLOTS 1024
 #define PRUNE_SOON_MS 1000 /* the first run, and the next one while a backlog drains */
 
+/* The loops' periodic store work, run by idd_store_later: on the loop for SQLite, on the
+ * store pool for a networked database (the loop never waits on it). */
+static int flush_work(idd_store_t *store, void *arg)
+{
+    idd_app_t *app = arg;
+    return idd_apikey_usage_flush(app->apikey_usage, store);
+}
+
+typedef struct prune_job {
+    idd_app_t *app;
+    int batch;
+    bool more; /* tables still had a backlog (SQLite: the loop comes back soon) */
+} prune_job_t;
+
+/* Off the loop, batches follow each other at once, up to a bound; on it, one batch. */
+#define PRUNE_BATCHES_OFF_LOOP 100
+static int prune_work(idd_store_t *store, void *arg)
+{
+    prune_job_t *p = arg;
+    int runs = idd_store_read_offloaded(p->app) ? PRUNE_BATCHES_OFF_LOOP : 1;
+    p->more = true;
+    for (int i = 0; i < runs && p->more; i++)
+        p->more = idd_app_prune(p->app, store, p->batch);
+    return 0;
+}
+
+static int changes_work(idd_store_t *store, void *arg)
+{
+    idd_app_t *app = arg;
+    int rc = idd_credcache_check(app->credcache, store);
+    if (rc != 0)
+        idd_log_warn("credential cache: could not read the store's change version (%s): "
+                     "the cache is emptied until it can",
+                     idd_strerror(rc));
+    return 0;
+}
+
 /* Thread 0, once a minute: the coalesced API key uses go to the database. */
 static void on_flush(h2o_timeout_entry_t *entry)
 {
     idd_auth_thread_t *a = H2O_STRUCT_FROM_MEMBER(idd_auth_thread_t, flush_entry, entry);
     idd_thread_t *t = a->thread;
-    idd_apikey_usage_flush(t->app->apikey_usage, t->store);
+    idd_store_later(t->app, t->store, flush_work, t->app, NULL, "API key uses");
     h2o_timeout_link(t->http->ctx.loop, &a->flush_timeout, &a->flush_entry);
 }
 
@@ -353,20 +391,28 @@ static void on_prune(h2o_timeout_entry_t *entry)
 {
     idd_auth_thread_t *a = H2O_STRUCT_FROM_MEMBER(idd_auth_thread_t, prune_entry, entry);
     idd_thread_t *t = a->thread;
-    bool more = idd_app_prune(t->app, t->store, idd_thread_gen(t)->cfg->prune_batch);
+    prune_job_t job = {t->app, idd_thread_gen(t)->cfg->prune_batch, false};
+    bool more = false;
+    if (idd_store_read_offloaded(t->app)) {
+        prune_job_t *p = idd_xmalloc(sizeof(*p));
+        *p = job;
+        idd_store_later(t->app, t->store, prune_work, p, free, "pruning");
+    } else {
+        prune_work(t->store, &job);
+        more = job.more;
+    }
     h2o_timeout_link(t->http->ctx.loop, more ? &a->prune_soon : &a->prune_timeout, &a->prune_entry);
 }
 
 /* Every loop, every cache.check_interval_ms: has another process ended or narrowed a
- * credential? One tiny store read; the cache is emptied when the answer is yes. */
+ * credential? One tiny store read; the cache is emptied when the answer is yes, and while
+ * the read fails. Off the loop (a networked database) one loop asks for the process. */
 static void on_changes(h2o_timeout_entry_t *entry)
 {
     idd_auth_thread_t *a = H2O_STRUCT_FROM_MEMBER(idd_auth_thread_t, changes_entry, entry);
     idd_thread_t *t = a->thread;
-    int rc = idd_credcache_check(t->app->credcache, t->store);
-    if (rc != 0)
-        idd_log_warn("credential cache: could not read the store's change version: %s",
-                     idd_strerror(rc));
+    if (!idd_store_read_offloaded(t->app) || t->index == 0)
+        idd_store_later(t->app, t->store, changes_work, t->app, NULL, "change check");
     h2o_timeout_link(t->http->ctx.loop, &a->changes_timeout, &a->changes_entry);
 }
 

@@ -233,7 +233,13 @@ int idd_credcache_check(idd_credcache_t *c, idd_store_t *store)
 {
     int64_t v = 0;
     int rc = idd_store_changes(store, &v);
-    if (rc == 0 && v != atomic_load(&c->version)) {
+    if (rc != 0) {
+        /* Whatever changed meanwhile cannot be known: nothing cached is trusted until a read
+         * of the version succeeds again (then differs from this one, and empties it once
+         * more). */
+        idd_store_note_change();
+        atomic_store(&c->version, -1);
+    } else if (v != atomic_load(&c->version)) {
         /* The epoch first: whoever sees the new version sees the cache emptied. Two loops
          * that both saw the change move it twice, which costs only refills. */
         idd_store_note_change();

@@ -110,7 +110,8 @@ static void session_judge(idd_request_t *r, const unsigned char digest[IDD_SESSI
             idd_credcache_seen(cache, digest, now);
         session_touch_t *t = idd_xmalloc(sizeof(*t));
         *t = (session_touch_t){session->session_id, now};
-        idd_store_write_later(r, session_touch_write, t, free, "a session's last use");
+        idd_store_later(r->app, r->thread->store, session_touch_write, t, free,
+                        "a session's last use");
     }
     p = h2o_mem_alloc_pool(&r->req->pool, sizeof(*p));
     memset(p, 0, sizeof(*p));

@@ -97,7 +97,7 @@ static void read_release(void *arg)
 
 typedef struct write_job {
     idd_job_t job; /* first: the pool hands this back */
-    const idd_app_t *app;
+    idd_app_t *app;
     idd_store_load_fn write;
     void (*release)(void *arg);
     void *arg;
@@ -109,7 +109,7 @@ static void write_run(idd_job_t *job)
     write_job_t *w = (write_job_t *)job;
     idd_store_t *s = pool_store(w->app);
     int rc = s != NULL ? w->write(s, w->arg) : IDD_EBUSY;
-    if (rc != 0)
+    if (rc != 0 && rc != IDD_ENOTFOUND)
         idd_log_warn("store: %s: %s", w->what, idd_strerror(rc));
 }
 
@@ -121,12 +121,12 @@ static void write_done(idd_job_t *job)
     free(w);
 }
 
-void idd_store_write_later(idd_request_t *r, idd_store_load_fn write, void *arg,
-                           void (*release)(void *arg), const char *what)
+void idd_store_later(idd_app_t *app, idd_store_t *loop_store, idd_store_load_fn write, void *arg,
+                     void (*release)(void *arg), const char *what)
 {
-    if (!idd_store_read_offloaded(r->app)) {
-        int rc = write(r->thread->store, arg);
-        if (rc != 0)
+    if (!idd_store_read_offloaded(app)) {
+        int rc = write(loop_store, arg);
+        if (rc != 0 && rc != IDD_ENOTFOUND)
             idd_log_warn("store: %s: %s", what, idd_strerror(rc));
         if (release != NULL)
             release(arg);
@@ -135,12 +135,12 @@ void idd_store_write_later(idd_request_t *r, idd_store_load_fn write, void *arg,
     write_job_t *w = idd_xcalloc(1, sizeof(*w));
     w->job.run = write_run;
     w->job.done = write_done;
-    w->app = r->app;
+    w->app = app;
     w->write = write;
     w->release = release;
     w->arg = arg;
     w->what = what;
-    if (idd_workers_submit(r->app->storepool, &w->job) != 0) {
+    if (idd_workers_submit(app->storepool, &w->job) != 0) {
         idd_log_warn("store: %s: the store pool is full; skipped", what);
         write_done(&w->job);
     }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "identityd/cred/apikey.h"
@@ -188,6 +189,28 @@ START_TEST(entries_reported)
 {
     ck_assert_double_eq(th_metric(&srv, "identityd_credcache_entries"), 16384);
     ck_assert_double_ge(th_metric(&srv, "identityd_credcache_change_checks_total"), 1);
+}
+END_TEST
+
+/* While the change version cannot be read, nothing cached is trusted: a key that was warm is
+ * read from the store again (and still works, the store being otherwise fine). */
+START_TEST(unreadable_change_version_empties_the_cache)
+{
+    char *basic = basic_user();
+    made_key_t key;
+    make_key(basic, "{\"name\":\"k\"}", &key);
+    warm(TOKEN_PATH, key.auth, "apikey");
+    th_sql(&env, "DROP TABLE store_changes");
+    /* Two checks after the drop: at least one ran wholly after it. */
+    double checks = th_metric(&srv, "identityd_credcache_change_checks_total");
+    for (int i = 0; i < 6000 && th_metric(&srv, "identityd_credcache_change_checks_total") <
+                                    checks + 2 * th_threads;
+         i++)
+        usleep(10000);
+    double miss = lookups("apikey", "miss");
+    ck_assert_int_eq(call("GET", TOKEN_PATH, key.auth, NULL, NULL), 200);
+    ck_assert_double_eq(lookups("apikey", "miss"), miss + 1);
+    free(basic), free(key.auth);
 }
 END_TEST
 
@@ -407,6 +430,7 @@ static Suite *make_suite(void)
     TCase *local = tcase_create("local");
     tcase_add_checked_fixture(local, setup, teardown);
     tcase_set_timeout(local, 60);
+    tcase_add_test(local, unreadable_change_version_empties_the_cache);
     tcase_add_test(local, logout_refused_next);
     tcase_add_test(local, logout_by_id_refused_next);
     tcase_add_test(local, logout_others_refused_next);

@@ -25,12 +25,13 @@ typedef void (*idd_store_resume_fn)(idd_request_t *r, void *arg, int rc);
 void idd_store_read(idd_request_t *r, idd_store_load_fn load, idd_store_resume_fn resume, void *arg,
                     void (*release)(void *arg));
 
-/* A write nobody waits for (a session's coalesced last use): inline with the loop's handle
- * for SQLite, else queued on the store pool, where it is dropped when the queue is full or
- * no connection can be had (it is retried by the next use a minute later). write's result
- * is logged when it fails; release(arg) runs last, always. */
-void idd_store_write_later(idd_request_t *r, idd_store_load_fn write, void *arg,
-                           void (*release)(void *arg), const char *what);
+/* Store work nobody waits for (a session's coalesced last use, the credential cache's change
+ * check, the pruner): run inline with loop_store (the calling loop's handle) for SQLite,
+ * else queued on the store pool, where it is dropped when the queue is full (it comes again:
+ * the next use, check or pruning). A failure of work is logged, unless it returns
+ * IDD_ENOTFOUND; release(arg) runs last, always. */
+void idd_store_later(idd_app_t *app, idd_store_t *loop_store, idd_store_load_fn work, void *arg,
+                     void (*release)(void *arg), const char *what);
 
 /* Whether reads go to the store pool: the configured database is not a local file. */
 bool idd_store_read_offloaded(const idd_app_t *app);
