@@ -141,7 +141,7 @@ void idd_store_later(idd_app_t *app, idd_store_t *loop_store, idd_store_load_fn 
     w->arg = arg;
     w->what = what;
     if (idd_workers_submit(app->storepool, &w->job) != 0) {
-        idd_log_warn("store: %s: the store pool is full; skipped", what);
+        idd_log_warn("store: %s: the store pool is full or stopping; skipped", what);
         write_done(&w->job);
     }
 }
