@@ -396,6 +396,8 @@ static int stopping(void *p)
     idd_app_t *app = p;
     idd_workers_cancel(app->workers);
     idd_workers_cancel(app->outbound);
+    /* The checks still running have the grace to finish in: at full speed. */
+    idd_pacer_release(app->kdf_pacer);
     if (app->storepool != NULL)
         idd_workers_cancel(app->storepool);
     return atomic_load(&app->gen)->cfg->shutdown_timeout * 1000;
@@ -635,7 +637,7 @@ int main(int argc, char **argv)
     app.workers = idd_workers_new_named(cfg->workers, KDF_QUEUE_MAX, "identityd-kdf", true, 0);
     /* And while the loops are busy, the checks together get password.busy_percent of the
      * loops' cores, no more: a flood of wrong passwords slows sign-ins, not tokens. */
-    app.kdf_pacer = idd_pacer_new(cfg->password_busy_percent, cfg->threads);
+    app.kdf_pacer = idd_pacer_new(cfg->password_busy_percent, cfg->threads, idd_http_loops_cpu_ns);
     app.outbound =
         idd_workers_new_named(cfg->workers, OUTBOUND_QUEUE_MAX, "identityd-out", false, 0);
     /* A networked database is read off the loops (auth/storeread.h), by threads of its own

@@ -13,6 +13,7 @@
 struct idd_pacer {
     pthread_mutex_t lock;
     idd_pacer_state_t s;
+    int64_t (*read_loops)(void);
 };
 
 static int64_t clock_ns(clockid_t id)
@@ -23,40 +24,34 @@ static int64_t clock_ns(clockid_t id)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int64_t process_ns(void)
-{
-    return clock_ns(CLOCK_PROCESS_CPUTIME_ID);
-}
-
 void idd_pacer_state_init(idd_pacer_state_t *s, int percent, int loops, int64_t now_ns,
-                          int64_t process)
+                          int64_t loops_ns)
 {
     *s = (idd_pacer_state_t){.percent = percent < 1     ? 1
                                         : percent > 100 ? 100
                                                         : percent,
                              .loops = loops < 1 ? 1 : loops,
                              .window_start = now_ns,
-                             .process_at = process,
+                             .loops_at = loops_ns,
                              .free_at = now_ns};
 }
 
 int64_t idd_pacer_step(idd_pacer_state_t *s, int64_t now_ns, int64_t slice_ns,
-                       int64_t (*read_process)(void))
+                       int64_t (*read_loops)(void))
 {
     if (slice_ns < 0)
         slice_ns = 0;
+    if (s->percent >= 100)
+        return 0;
     int64_t elapsed = now_ns - s->window_start;
     if (elapsed >= WINDOW_NS) {
-        int64_t process = read_process();
-        int64_t loops_used = process - s->process_at - s->spent;
+        int64_t loops_ns = read_loops();
         /* Busy: at least half of the loops' cores' time in the window. */
-        s->busy = loops_used * 2 >= elapsed * s->loops;
+        s->busy = (loops_ns - s->loops_at) * 2 >= elapsed * s->loops;
         s->window_start = now_ns;
-        s->process_at = process;
-        s->spent = 0;
+        s->loops_at = loops_ns;
     }
-    s->spent += slice_ns;
-    if (!s->busy || s->percent >= 100) {
+    if (!s->busy) {
         s->free_at = now_ns;
         return 0;
     }
@@ -71,12 +66,22 @@ int64_t idd_pacer_step(idd_pacer_state_t *s, int64_t now_ns, int64_t slice_ns,
     return s->free_at;
 }
 
-idd_pacer_t *idd_pacer_new(int percent, int loops)
+idd_pacer_t *idd_pacer_new(int percent, int loops, int64_t (*read_loops)(void))
 {
     idd_pacer_t *p = idd_xcalloc(1, sizeof *p);
     pthread_mutex_init(&p->lock, NULL);
-    idd_pacer_state_init(&p->s, percent, loops, clock_ns(CLOCK_MONOTONIC), process_ns());
+    p->read_loops = read_loops;
+    idd_pacer_state_init(&p->s, percent, loops, clock_ns(CLOCK_MONOTONIC), read_loops());
     return p;
+}
+
+void idd_pacer_release(idd_pacer_t *p)
+{
+    if (p == NULL)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->s.percent = 100;
+    pthread_mutex_unlock(&p->lock);
 }
 
 void idd_pacer_free(idd_pacer_t *p)
@@ -98,7 +103,7 @@ void idd_pacer_end(idd_pacer_t *p, idd_pacer_mark_t *m)
         return;
     int64_t slice = clock_ns(CLOCK_THREAD_CPUTIME_ID) - m->cpu_ns;
     pthread_mutex_lock(&p->lock);
-    int64_t until = idd_pacer_step(&p->s, clock_ns(CLOCK_MONOTONIC), slice, process_ns);
+    int64_t until = idd_pacer_step(&p->s, clock_ns(CLOCK_MONOTONIC), slice, p->read_loops);
     pthread_mutex_unlock(&p->lock);
     if (until > 0) {
         struct timespec ts = {.tv_sec = until / 1000000000, .tv_nsec = until % 1000000000};

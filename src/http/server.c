@@ -42,6 +42,8 @@
 static atomic_bool stopping;
 static loop_t *all_loops;
 static int n_all_loops;
+/* Loops whose threads run (their tids valid): set once all are started, 0 before they end. */
+static atomic_int n_running_loops;
 static atomic_uint bound_ports[64]; /* of the first listeners, for idd_http_bound_port */
 
 unsigned idd_http_bound_port(size_t i)
@@ -70,6 +72,19 @@ void idd_http_stats(idd_http_stats_t *out)
         out->accept_pauses += atomic_load(&all_loops[i].accept_pauses);
         out->http2_reset_drops += atomic_load(&all_loops[i].http2_reset_drops);
     }
+}
+
+int64_t idd_http_loops_cpu_ns(void)
+{
+    int64_t total = 0;
+    int n = atomic_load(&n_running_loops);
+    for (int i = 0; i < n; i++) {
+        clockid_t id;
+        struct timespec ts;
+        if (pthread_getcpuclockid(all_loops[i].tid, &id) == 0 && clock_gettime(id, &ts) == 0)
+            total += (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    }
+    return total;
 }
 
 /* ---- listeners ---- */
@@ -500,6 +515,7 @@ int idd_http_run(const idd_http_server_t *server)
         }
         started++;
     }
+    atomic_store(&n_running_loops, started);
 
     int sig = 0;
     int idle_ms = server->hooks.idle != NULL ? server->hooks.idle(server->hooks.app) : -1;
@@ -548,6 +564,7 @@ done:
                      drain_ms, abandoned, abandoned == 1 ? "" : "s");
         return IDD_HTTP_ABANDONED;
     }
+    atomic_store(&n_running_loops, 0);
     for (int i = 0; i < started; i++)
         pthread_join(loops[i].tid, NULL);
     n_all_loops = 0;

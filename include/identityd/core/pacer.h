@@ -10,10 +10,10 @@
  * The budget is virtual time, not a bucket: idle time does not build up a burst to spend
  * later, so the loops see a steady small share taken rather than bursts.
  *
- * The loops' use is read without their help: the process's CPU clock less what the paced
- * threads reported (other threads of the process are little next to the loops). The
- * decision itself is idd_pacer_step, a pure function of the times given, so that tests can
- * check the policy without sleeping.
+ * The loops' use is read without their help, from their threads' CPU clocks (a reader the
+ * HTTP layer provides). At shutdown the pacer is released: the checks still running finish at
+ * full speed within the shutdown grace. The decision itself is idd_pacer_step, a pure
+ * function of the times given, so that tests can check the policy without sleeping.
  */
 #ifndef IDENTITYD_PACER_H
 #define IDENTITYD_PACER_H
@@ -27,28 +27,31 @@ typedef struct idd_pacer_state {
     int percent;          /* 1..100 of the loops' cores while they are busy; 100: no limit */
     int loops;            /* the event loops' number (their cores) */
     int64_t window_start; /* monotonic ns */
-    int64_t process_at;   /* the process's CPU ns at window_start */
-    int64_t spent;        /* the paced threads' CPU ns reported in this window */
+    int64_t loops_at;     /* the loops' CPU ns at window_start */
     bool busy;            /* the loops were busy in the last whole window */
     int64_t free_at;      /* monotonic ns: when the budget has paid for what was spent */
     uint64_t paced_ns;    /* sleep imposed so far, for /metrics */
 } idd_pacer_state_t;
 
-/* Starts a state at now_ns with the process's CPU clock at process_ns. */
+/* Starts a state at now_ns with the loops' CPU clocks summing loops_ns. */
 void idd_pacer_state_init(idd_pacer_state_t *s, int percent, int loops, int64_t now_ns,
-                          int64_t process_ns);
+                          int64_t loops_ns);
 
-/* Counts a slice of slice_ns CPU reported at now_ns; read_process, which reads the process's
- * CPU clock, is called only when a window ends. Returns the monotonic ns until which the
- * reporting thread must sleep, or 0. */
+/* Counts a slice of slice_ns CPU reported at now_ns; read_loops, which sums the loops' CPU
+ * clocks, is called only when a window ends (and never at 100 %). Returns the monotonic ns
+ * until which the reporting thread must sleep, or 0. */
 int64_t idd_pacer_step(idd_pacer_state_t *s, int64_t now_ns, int64_t slice_ns,
-                       int64_t (*read_process)(void));
+                       int64_t (*read_loops)(void));
 
 typedef struct idd_pacer idd_pacer_t;
 
-/* A pacer for work beside `loops` event loops; percent 100 never sleeps. */
-idd_pacer_t *idd_pacer_new(int percent, int loops);
+/* A pacer for work beside `loops` event loops whose CPU clocks read_loops sums; percent 100
+ * never sleeps. */
+idd_pacer_t *idd_pacer_new(int percent, int loops, int64_t (*read_loops)(void));
 void idd_pacer_free(idd_pacer_t *p);
+
+/* From now on nothing is paced (shutdown: what runs should finish, not yield). NULL: no-op. */
+void idd_pacer_release(idd_pacer_t *p);
 
 /* A paced thread's slice: call idd_pacer_begin before it and idd_pacer_end after it, with
  * the same mark; end may sleep. NULL p: both do nothing. */

@@ -108,6 +108,10 @@ typedef struct idd_http_stats {
 
 void idd_http_stats(idd_http_stats_t *out);
 
+/* CPU time (ns) the event loop threads have used so far, read from their thread CPU clocks;
+ * 0 while no server runs. For the KDF's pacer, from any thread. */
+int64_t idd_http_loops_cpu_ns(void);
+
 /* Blocks SIGINT and SIGTERM in the calling thread, and so in every thread it starts later,
  * and ignores SIGPIPE. Call before starting any thread (the worker pools included): a thread
  * started earlier could take a second SIGTERM and end the process mid-shutdown. */
