@@ -14,14 +14,9 @@
 #include "store/permissions.h"
 #include "store/pg_ops.h"
 #include "store/pg_stmt.h"
-#include "store/sqlite_stmt.h" /* the engine-neutral checks: field lengths, GUIDs */
+#include "store/checks.h"
 
 #define POSTFIX_LEN 4
-
-static int id_plausible(const char *id)
-{
-    return id != NULL && strnlen(id, IDD_GUID_LEN + 1) == IDD_GUID_LEN;
-}
 
 static int read_apikey(PGresult *res, int row, void *record)
 {
@@ -64,19 +59,19 @@ static int read_apikey(PGresult *res, int row, void *record)
 static int apikey_validate(const idd_apikey_t *key)
 {
     size_t id_len = 0, creator_len = 0, name_len = 0, postfix_len = 0;
-    const sqlite_field_t texts[] = {
-        SQL_FIELD(key->id, &id_len),       SQL_FIELD(key->created_by, &creator_len),
-        SQL_FIELD(key->name, &name_len),   SQL_FIELD(key->postfix, &postfix_len),
-        SQL_FIELD(key->permissions, NULL),
+    const store_field_t texts[] = {
+        STORE_FIELD(key->id, &id_len),       STORE_FIELD(key->created_by, &creator_len),
+        STORE_FIELD(key->name, &name_len),   STORE_FIELD(key->postfix, &postfix_len),
+        STORE_FIELD(key->permissions, NULL),
     };
-    int rc = idd_sqlite_fields_length(texts, IDD_ARRAY_LEN(texts));
+    int rc = idd_store_fields_length(texts, IDD_ARRAY_LEN(texts));
 
     if (rc != 0)
         return rc;
     if (key->tenant_id <= 0 || name_len == 0 || postfix_len != POSTFIX_LEN || key->created < 0 ||
         key->expires < 0)
         return IDD_EINVAL;
-    if (id_len != 0 && !idd_sqlite_guid_valid(key->id, id_len))
+    if (id_len != 0 && !idd_store_guid_valid(key->id, id_len))
         return IDD_EINVAL;
     if (creator_len != IDD_GUID_LEN)
         return IDD_ENOTFOUND;
@@ -152,7 +147,7 @@ int idd_pg_apikey_create(idd_store_t *s, idd_apikey_t *key, int max_per_user)
     if (key->id[0] != '\0') {
         memcpy(id, key->id, sizeof id);
     } else {
-        rc = idd_sqlite_guid_new(id);
+        rc = idd_store_guid_new(id);
         if (rc != 0)
             goto done;
     }
@@ -193,7 +188,7 @@ int idd_pg_apikey_by_digest(idd_store_t *s, const unsigned char digest[IDD_SESSI
 
 int idd_pg_apikey_by_id(idd_store_t *s, const char *id, idd_apikey_t *out)
 {
-    if (!id_plausible(id)) {
+    if (!idd_store_id_plausible(id)) {
         memset(out, 0, sizeof *out);
         return IDD_ENOTFOUND;
     }
@@ -215,7 +210,7 @@ int idd_pg_apikey_list(idd_store_t *s, int64_t tenant_id, const char *created_by
         return IDD_EINVAL;
     if (to_pg(s)->listing & PG_LISTING_APIKEYS)
         return IDD_EBUSY;
-    if (created_by != NULL && !id_plausible(created_by))
+    if (created_by != NULL && !idd_store_id_plausible(created_by))
         return 0;
     memset(&key, 0, sizeof key);
     const pg_param_t params[] = {PG_INT64(tenant_id), PG_TEXT(created_by)};
@@ -239,7 +234,7 @@ int idd_pg_apikey_update(idd_store_t *s, const char *id, const char *name, const
     int changes = 0;
     int rc = IDD_ENOTFOUND;
 
-    if (!id_plausible(id))
+    if (!idd_store_id_plausible(id))
         goto done;
     if (name != NULL) {
         size_t len = strnlen(name, IDD_APIKEY_NAME_MAX + 1);
@@ -273,12 +268,12 @@ int idd_pg_apikey_set_active(idd_store_t *s, const char *id, int active, int lev
     int changed = 0;
     int rc;
 
-    if (!id_plausible(id))
+    if (!idd_store_id_plausible(id))
         return IDD_ENOTFOUND;
     if (active ? (level < IDD_APIKEY_BY_OWNER || level > IDD_APIKEY_BY_ADMIN)
                : (level < IDD_APIKEY_BY_OWNER || level > IDD_APIKEY_REVOKED))
         return IDD_EINVAL;
-    if (by != NULL && !id_plausible(by))
+    if (by != NULL && !idd_store_id_plausible(by))
         return IDD_EINVAL;
     if (active) {
         const pg_param_t params[] = {PG_TEXT(id), PG_INT64(level)};
@@ -308,7 +303,7 @@ int idd_pg_apikey_delete(idd_store_t *s, const char *id)
 {
     int changes = 0;
 
-    if (!id_plausible(id))
+    if (!idd_store_id_plausible(id))
         return IDD_ENOTFOUND;
     const pg_param_t params[] = {PG_TEXT(id)};
     int rc = idd_pg_write(to_pg(s), PS_APIKEY_DELETE, params, IDD_ARRAY_LEN(params), &changes);
@@ -325,7 +320,7 @@ static int apikey_touch_body(pg_store_t *ps, void *arg)
 {
     const apikey_touch_t *t = arg;
     for (size_t i = 0; i < t->n; i++) {
-        if (!id_plausible(t->ids[i]) || t->when[i] <= 0)
+        if (!idd_store_id_plausible(t->ids[i]) || t->when[i] <= 0)
             continue;
         const pg_param_t params[] = {PG_TEXT(t->ids[i]), PG_INT64(t->when[i])};
         int rc = idd_pg_write(ps, PS_APIKEY_TOUCH, params, IDD_ARRAY_LEN(params), NULL);

@@ -12,12 +12,7 @@
 #include "identityd/store/store.h"
 #include "store/pg_ops.h"
 #include "store/pg_stmt.h"
-#include "store/sqlite_stmt.h" /* the engine-neutral checks: field lengths */
-
-static int user_id_plausible(const char *user_id)
-{
-    return user_id != NULL && strnlen(user_id, IDD_GUID_LEN + 1) == IDD_GUID_LEN;
-}
+#include "store/checks.h"
 
 static int read_session(PGresult *res, int row, void *record)
 {
@@ -42,24 +37,6 @@ static int read_session(PGresult *res, int row, void *record)
     out->active = idd_pg_int(res, row, 9) != 0;
     out->browser_session = idd_pg_int(res, row, 10) != 0;
     out->auth_version = idd_pg_int(res, row, 11);
-    return 0;
-}
-
-static int session_validate(const idd_session_t *session)
-{
-    const sqlite_field_t texts[] = {
-        SQL_FIELD(session->user_id, NULL),
-        SQL_FIELD(session->ip, NULL),
-        SQL_FIELD(session->user_agent, NULL),
-    };
-    int rc = idd_sqlite_fields_length(texts, IDD_ARRAY_LEN(texts));
-
-    if (rc != 0)
-        return rc;
-    if (session->tenant_id <= 0 || session->auth_version < 1)
-        return IDD_EINVAL;
-    if (!user_id_plausible(session->user_id))
-        return IDD_ENOTFOUND;
     return 0;
 }
 
@@ -128,7 +105,7 @@ int idd_pg_session_create(idd_store_t *s, idd_session_t *session, int max_live, 
         *ended = 0;
     if (session == NULL || max_live < 0)
         return rc;
-    rc = session_validate(session);
+    rc = idd_store_session_validate(session);
     if (rc != 0)
         return rc;
     if (max_live == 0)
@@ -192,7 +169,7 @@ int idd_pg_session_end_user(idd_store_t *s, const char *user_id, int64_t except_
     if (user_id == NULL)
         goto done;
     rc = 0;
-    if (!user_id_plausible(user_id))
+    if (!idd_store_id_plausible(user_id))
         goto done;
     const pg_param_t params[] = {PG_TEXT(user_id), PG_INT64(except_id)};
     rc = idd_pg_write(to_pg(s), PS_SESSION_END_USER, params, IDD_ARRAY_LEN(params), &ended);
@@ -215,7 +192,7 @@ int idd_pg_session_list_user(idd_store_t *s, const char *user_id, int64_t now,
         return IDD_EINVAL;
     if (to_pg(s)->listing & PG_LISTING_SESSIONS)
         return IDD_EBUSY;
-    if (!user_id_plausible(user_id))
+    if (!idd_store_id_plausible(user_id))
         return 0;
     memset(&session, 0, sizeof session);
     const pg_param_t params[] = {PG_TEXT(user_id), PG_INT64(now)};

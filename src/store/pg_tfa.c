@@ -9,7 +9,7 @@
 #include "identityd/core/common.h"
 #include "store/pg_ops.h"
 #include "store/pg_stmt.h"
-#include "store/sqlite_stmt.h" /* the engine-neutral checks: field lengths, GUIDs */
+#include "store/checks.h"
 
 static int read_tfa(PGresult *res, int row, void *record)
 {
@@ -31,25 +31,10 @@ static int read_tfa(PGresult *res, int row, void *record)
     return rc;
 }
 
-static int check_user_id(const char *user_id)
-{
-    if (user_id == NULL || !idd_sqlite_guid_valid(user_id, strnlen(user_id, IDD_GUID_LEN + 1)))
-        return IDD_EINVAL;
-    return 0;
-}
-
-static int check_record(const char *rec, size_t size)
-{
-    size_t len = 0;
-    if (rec == NULL || rec[0] == '\0')
-        return IDD_EINVAL;
-    return idd_sqlite_field_length(rec, size, &len);
-}
-
 int idd_pg_tfa_get(idd_store_t *s, const char *user_id, idd_tfa_t *out)
 {
     memset(out, 0, sizeof(*out));
-    int rc = check_user_id(user_id);
+    int rc = idd_store_tfa_user_check(user_id);
     if (rc != 0)
         return rc;
     const pg_param_t params[] = {PG_TEXT(user_id)};
@@ -59,9 +44,9 @@ int idd_pg_tfa_get(idd_store_t *s, const char *user_id, idd_tfa_t *out)
 
 int idd_pg_tfa_create(idd_store_t *s, const idd_tfa_t *tfa, int64_t now)
 {
-    int rc = check_user_id(tfa->user_id);
+    int rc = idd_store_tfa_user_check(tfa->user_id);
     if (rc == 0 && !tfa->derived)
-        rc = check_record(tfa->secret, sizeof(tfa->secret));
+        rc = idd_store_tfa_record_check(tfa->secret, sizeof(tfa->secret));
     if (rc != 0)
         return rc;
     const pg_param_t params[] = {
@@ -85,9 +70,9 @@ static int guarded(idd_store_t *s, enum pg_stmt_id id, const pg_param_t *params,
 int idd_pg_tfa_activate(idd_store_t *s, const char *user_id, const char *codes, int64_t step,
                         int64_t now)
 {
-    int rc = check_user_id(user_id);
+    int rc = idd_store_tfa_user_check(user_id);
     if (rc == 0)
-        rc = check_record(codes, IDD_TFA_STORED_MAX + 1);
+        rc = idd_store_tfa_record_check(codes, IDD_TFA_STORED_MAX + 1);
     if (rc == 0 && step < 0)
         rc = IDD_EINVAL;
     if (rc != 0)
@@ -98,7 +83,7 @@ int idd_pg_tfa_activate(idd_store_t *s, const char *user_id, const char *codes, 
 
 int idd_pg_tfa_accept_step(idd_store_t *s, const char *user_id, int64_t step, int64_t now)
 {
-    int rc = check_user_id(user_id);
+    int rc = idd_store_tfa_user_check(user_id);
     if (rc == 0 && step < 0)
         rc = IDD_EINVAL;
     if (rc != 0)
@@ -110,11 +95,11 @@ int idd_pg_tfa_accept_step(idd_store_t *s, const char *user_id, int64_t step, in
 int idd_pg_tfa_set_codes(idd_store_t *s, const char *user_id, const char *expect, const char *codes,
                          int64_t now)
 {
-    int rc = check_user_id(user_id);
+    int rc = idd_store_tfa_user_check(user_id);
     if (rc == 0)
-        rc = check_record(expect, IDD_TFA_STORED_MAX + 1);
+        rc = idd_store_tfa_record_check(expect, IDD_TFA_STORED_MAX + 1);
     if (rc == 0)
-        rc = check_record(codes, IDD_TFA_STORED_MAX + 1);
+        rc = idd_store_tfa_record_check(codes, IDD_TFA_STORED_MAX + 1);
     if (rc != 0)
         return rc;
     const pg_param_t params[] = {PG_TEXT(user_id), PG_TEXT(expect), PG_TEXT(codes), PG_INT64(now)};
@@ -124,7 +109,7 @@ int idd_pg_tfa_set_codes(idd_store_t *s, const char *user_id, const char *expect
 int idd_pg_tfa_delete(idd_store_t *s, const char *user_id)
 {
     int changed = 0;
-    int rc = check_user_id(user_id);
+    int rc = idd_store_tfa_user_check(user_id);
     if (rc != 0)
         return rc;
     const pg_param_t params[] = {PG_TEXT(user_id)};
@@ -203,11 +188,11 @@ int idd_pg_tenant_tfa_set(idd_store_t *s, const idd_tenant_tfa_t *tfa, int64_t n
         *ended = 0;
     if (tfa->tenant_id <= 0)
         return IDD_EINVAL;
-    const sqlite_field_t texts[] = {
-        SQL_FIELD(tfa->trusted_ips, NULL),
-        SQL_FIELD(tfa->mandatory_users, NULL),
+    const store_field_t texts[] = {
+        STORE_FIELD(tfa->trusted_ips, NULL),
+        STORE_FIELD(tfa->mandatory_users, NULL),
     };
-    int rc = idd_sqlite_fields_length(texts, IDD_ARRAY_LEN(texts));
+    int rc = idd_store_fields_length(texts, IDD_ARRAY_LEN(texts));
     if (rc != 0)
         return rc;
     rc = idd_pg_transaction(to_pg(s), "tenant_tfa_set", tenant_tfa_set_body, &t);

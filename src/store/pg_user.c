@@ -13,7 +13,7 @@
 #include "identityd/store/store.h"
 #include "store/pg_ops.h"
 #include "store/pg_stmt.h"
-#include "store/sqlite_stmt.h" /* the engine-neutral checks: field lengths, GUIDs */
+#include "store/checks.h"
 
 #define SALT_BYTES 32
 
@@ -68,24 +68,6 @@ static int read_user(PGresult *res, int row, void *record)
     return 0;
 }
 
-static int random_hex(char *out, size_t n)
-{
-    static const char digits[] = "0123456789abcdef";
-    unsigned char bytes[32];
-
-    if (n > sizeof bytes || RAND_bytes(bytes, (int)n) != 1) {
-        idd_log_error("store: RAND_bytes failed");
-        return IDD_ECRYPTO;
-    }
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[bytes[i] >> 4];
-        out[2 * i + 1] = digits[bytes[i] & 0x0f];
-    }
-    out[2 * n] = '\0';
-    idd_wipe(bytes, sizeof bytes);
-    return 0;
-}
-
 int idd_pg_tenant_ensure(idd_store_t *s, int64_t id, const char *name)
 {
     char salt[2 * SALT_BYTES + 1];
@@ -95,7 +77,7 @@ int idd_pg_tenant_ensure(idd_store_t *s, int64_t id, const char *name)
         return IDD_EINVAL;
     if (strlen(name) > IDD_NAME_MAX)
         return IDD_ETOOBIG;
-    rc = random_hex(salt, SALT_BYTES);
+    rc = idd_store_random_hex(salt, SALT_BYTES);
     if (rc != 0)
         return rc;
     const pg_param_t params[] = {PG_INT64(id), PG_TEXT(name), PG_TEXT(salt), PG_INT64(idd_now())};
@@ -134,20 +116,20 @@ int idd_pg_user_by_id(idd_store_t *s, const char *id, idd_user_t *out)
 static int user_validate(const idd_user_t *user)
 {
     size_t id_len = 0, email_len = 0, password_len = 0;
-    const sqlite_field_t texts[] = {
-        SQL_FIELD(user->id, &id_len),
-        SQL_FIELD(user->email, &email_len),
-        SQL_FIELD(user->first_name, NULL),
-        SQL_FIELD(user->last_name, NULL),
-        SQL_FIELD(user->password, &password_len),
+    const store_field_t texts[] = {
+        STORE_FIELD(user->id, &id_len),
+        STORE_FIELD(user->email, &email_len),
+        STORE_FIELD(user->first_name, NULL),
+        STORE_FIELD(user->last_name, NULL),
+        STORE_FIELD(user->password, &password_len),
     };
-    int rc = idd_sqlite_fields_length(texts, IDD_ARRAY_LEN(texts));
+    int rc = idd_store_fields_length(texts, IDD_ARRAY_LEN(texts));
 
     if (rc != 0)
         return rc;
     if (email_len == 0 || password_len == 0 || user->tenant_id <= 0)
         return IDD_EINVAL;
-    if (id_len != 0 && !idd_sqlite_guid_valid(user->id, id_len))
+    if (id_len != 0 && !idd_store_guid_valid(user->id, id_len))
         return IDD_EINVAL;
     if (idd_role_name(user->role) == NULL || idd_user_status_name(user->status) == NULL)
         return IDD_EINVAL;
@@ -165,7 +147,7 @@ int idd_pg_user_insert(idd_store_t *s, idd_user_t *user)
     if (user->id[0] != '\0') {
         memcpy(id, user->id, sizeof id);
     } else {
-        rc = idd_sqlite_guid_new(id);
+        rc = idd_store_guid_new(id);
         if (rc != 0)
             return rc;
     }

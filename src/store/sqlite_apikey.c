@@ -28,15 +28,10 @@
 #include "identityd/store/store.h"
 #include "store/permissions.h"
 #include "store/sqlite_ops.h"
+#include "store/checks.h"
 #include "store/sqlite_stmt.h"
 
 #define POSTFIX_LEN 4
-
-/* Whether id is shaped like a stored id (user or key); anything else matches no row. */
-static int id_plausible(const char *id)
-{
-    return id != NULL && strnlen(id, IDD_GUID_LEN + 1) == IDD_GUID_LEN;
-}
 
 /* Reads the current row of an APIKEY_COLUMNS statement into out. */
 static int read_apikey(sqlite_store_t *ss, sqlite3_stmt *stmt, void *record)
@@ -91,21 +86,21 @@ static int read_apikey(sqlite_store_t *ss, sqlite3_stmt *stmt, void *record)
 static int apikey_validate(const idd_apikey_t *key)
 {
     size_t id_len = 0, creator_len = 0, name_len = 0, postfix_len = 0, permissions_len = 0;
-    const sqlite_field_t texts[] = {
-        SQL_FIELD(key->id, &id_len),
-        SQL_FIELD(key->created_by, &creator_len),
-        SQL_FIELD(key->name, &name_len),
-        SQL_FIELD(key->postfix, &postfix_len),
-        SQL_FIELD(key->permissions, &permissions_len),
+    const store_field_t texts[] = {
+        STORE_FIELD(key->id, &id_len),
+        STORE_FIELD(key->created_by, &creator_len),
+        STORE_FIELD(key->name, &name_len),
+        STORE_FIELD(key->postfix, &postfix_len),
+        STORE_FIELD(key->permissions, &permissions_len),
     };
-    int rc = idd_sqlite_fields_length(texts, IDD_ARRAY_LEN(texts));
+    int rc = idd_store_fields_length(texts, IDD_ARRAY_LEN(texts));
 
     if (rc != 0)
         return rc;
     if (key->tenant_id <= 0 || name_len == 0 || postfix_len != POSTFIX_LEN || key->created < 0 ||
         key->expires < 0)
         return IDD_EINVAL;
-    if (id_len != 0 && !idd_sqlite_guid_valid(key->id, id_len))
+    if (id_len != 0 && !idd_store_guid_valid(key->id, id_len))
         return IDD_EINVAL;
     if (creator_len != IDD_GUID_LEN)
         return IDD_ENOTFOUND;
@@ -136,7 +131,7 @@ int idd_sqlite_apikey_create(idd_store_t *s, idd_apikey_t *key, int max_per_user
     if (key->id[0] != '\0') {
         memcpy(id, key->id, sizeof id);
     } else {
-        rc = idd_sqlite_guid_new(id);
+        rc = idd_store_guid_new(id);
         if (rc != 0)
             goto done;
     }
@@ -207,7 +202,7 @@ int idd_sqlite_apikey_by_digest(idd_store_t *s, const unsigned char digest[IDD_S
 
 int idd_sqlite_apikey_by_id(idd_store_t *s, const char *id, idd_apikey_t *out)
 {
-    if (!id_plausible(id)) {
+    if (!idd_store_id_plausible(id)) {
         memset(out, 0, sizeof *out);
         return IDD_ENOTFOUND;
     }
@@ -232,7 +227,7 @@ int idd_sqlite_apikey_list(idd_store_t *s, int64_t tenant_id, const char *create
         goto done;
     /* A creator no user can be has made no keys. */
     rc = 0;
-    if (created_by != NULL && !id_plausible(created_by))
+    if (created_by != NULL && !idd_store_id_plausible(created_by))
         goto done;
     rc = idd_sqlite_stmt_get(
         ss, created_by != NULL ? ST_APIKEY_LIST_CREATOR : ST_APIKEY_LIST_TENANT, &stmt);
@@ -263,7 +258,7 @@ int idd_sqlite_apikey_update(idd_store_t *s, const char *id, const char *name,
     int changes = 0;
     int rc = IDD_ENOTFOUND;
 
-    if (!id_plausible(id))
+    if (!idd_store_id_plausible(id))
         goto done;
     if (name != NULL) {
         size_t len = strnlen(name, IDD_APIKEY_NAME_MAX + 1);
@@ -302,12 +297,12 @@ int idd_sqlite_apikey_set_active(idd_store_t *s, const char *id, int active, int
     int changed = 0;
     int rc;
 
-    if (!id_plausible(id))
+    if (!idd_store_id_plausible(id))
         return IDD_ENOTFOUND;
     if (active ? (level < IDD_APIKEY_BY_OWNER || level > IDD_APIKEY_BY_ADMIN)
                : (level < IDD_APIKEY_BY_OWNER || level > IDD_APIKEY_REVOKED))
         return IDD_EINVAL;
-    if (by != NULL && !id_plausible(by))
+    if (by != NULL && !idd_store_id_plausible(by))
         return IDD_EINVAL;
     if (active) {
         const sqlite_param_t params[] = {SQL_TEXT(id, IDD_GUID_LEN), SQL_INT64(level)};
@@ -338,7 +333,7 @@ int idd_sqlite_apikey_delete(idd_store_t *s, const char *id)
 {
     int changes = 0;
 
-    if (!id_plausible(id))
+    if (!idd_store_id_plausible(id))
         return IDD_ENOTFOUND;
     const sqlite_param_t params[] = {SQL_TEXT(id, IDD_GUID_LEN)};
     int rc =
@@ -369,7 +364,7 @@ int idd_sqlite_apikey_touch(idd_store_t *s, const char (*ids)[IDD_GUID_LEN + 1],
     began = 1;
     for (size_t i = 0; i < n; i++) {
         /* An id of another shape names no key, and a time that is not positive is no use. */
-        if (!id_plausible(ids[i]) || when[i] <= 0)
+        if (!idd_store_id_plausible(ids[i]) || when[i] <= 0)
             continue;
         const sqlite_param_t params[] = {SQL_TEXT(ids[i], IDD_GUID_LEN), SQL_INT64(when[i])};
         rc = idd_sqlite_write(ss, ST_APIKEY_TOUCH, params, IDD_ARRAY_LEN(params), NULL);

@@ -19,13 +19,8 @@
 #include "identityd/core/log.h"
 #include "identityd/store/store.h"
 #include "store/sqlite_ops.h"
+#include "store/checks.h"
 #include "store/sqlite_stmt.h"
-
-/* Whether user_id is shaped like a stored user id; anything else matches no user. */
-static int user_id_plausible(const char *user_id)
-{
-    return user_id != NULL && strnlen(user_id, IDD_GUID_LEN + 1) == IDD_GUID_LEN;
-}
 
 /* Reads the current row of a SESSION_COLUMNS statement into out. */
 static int read_session(sqlite_store_t *ss, sqlite3_stmt *stmt, void *record)
@@ -57,27 +52,6 @@ static int read_session(sqlite_store_t *ss, sqlite3_stmt *stmt, void *record)
     out->active = sqlite3_column_int(stmt, 9) != 0;
     out->browser_session = sqlite3_column_int(stmt, 10) != 0;
     out->auth_version = sqlite3_column_int64(stmt, 11);
-    return 0;
-}
-
-/* Checks a session about to be inserted: every string terminated inside its array
- * (IDD_ETOOBIG otherwise: callers cut the IP and user agent to fit first), a positive tenant
- * and auth_version (IDD_EINVAL), a user id of the stored shape (IDD_ENOTFOUND). */
-static int session_validate(const idd_session_t *session)
-{
-    const sqlite_field_t texts[] = {
-        SQL_FIELD(session->user_id, NULL),
-        SQL_FIELD(session->ip, NULL),
-        SQL_FIELD(session->user_agent, NULL),
-    };
-    int rc = idd_sqlite_fields_length(texts, IDD_ARRAY_LEN(texts));
-
-    if (rc != 0)
-        return rc;
-    if (session->tenant_id <= 0 || session->auth_version < 1)
-        return IDD_EINVAL;
-    if (!user_id_plausible(session->user_id))
-        return IDD_ENOTFOUND;
     return 0;
 }
 
@@ -124,7 +98,7 @@ int idd_sqlite_session_create(idd_store_t *s, idd_session_t *session, int max_li
         *ended = 0;
     if (session == NULL || max_live < 0)
         return rc;
-    rc = session_validate(session);
+    rc = idd_store_session_validate(session);
     if (rc != 0)
         return rc;
     if (max_live == 0)
@@ -206,7 +180,7 @@ int idd_sqlite_session_end_user(idd_store_t *s, const char *user_id, int64_t exc
         goto done;
     /* An id no user can have has no sessions to end. */
     rc = 0;
-    if (!user_id_plausible(user_id))
+    if (!idd_store_id_plausible(user_id))
         goto done;
     const sqlite_param_t params[] = {SQL_TEXT(user_id, IDD_GUID_LEN), SQL_INT64(except_id)};
     rc = idd_sqlite_write(to_sqlite(s), ST_SESSION_END_USER, params, IDD_ARRAY_LEN(params), &ended);
@@ -232,7 +206,7 @@ int idd_sqlite_session_list_user(idd_store_t *s, const char *user_id, int64_t no
     if (visit == NULL || user_id == NULL)
         goto done;
     rc = 0;
-    if (!user_id_plausible(user_id))
+    if (!idd_store_id_plausible(user_id))
         goto done;
     rc = idd_sqlite_stmt_get(ss, ST_SESSION_LIST_USER, &stmt);
     if (rc != 0)

@@ -324,28 +324,6 @@ void idd_sqlite_stmts_finalize(sqlite_store_t *ss)
     }
 }
 
-int idd_sqlite_field_length(const char *field, size_t size, size_t *len)
-{
-    size_t n = strnlen(field, size);
-    if (n == size)
-        return IDD_ETOOBIG;
-    *len = n;
-    return 0;
-}
-
-int idd_sqlite_fields_length(const sqlite_field_t *fields, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        size_t len = 0;
-        int rc = idd_sqlite_field_length(fields[i].field, fields[i].size, &len);
-        if (rc != 0)
-            return rc;
-        if (fields[i].len != NULL)
-            *fields[i].len = len;
-    }
-    return 0;
-}
-
 /* A value that does not fit means another writer bypassed the schema's limits: refuse it
  * rather than truncate. */
 int idd_sqlite_column_copy(sqlite_store_t *ss, sqlite3_stmt *stmt, int col, char *dst, size_t size)
@@ -461,38 +439,4 @@ void idd_sqlite_rollback(sqlite_store_t *ss)
 {
     if (!sqlite3_get_autocommit(ss->db))
         sqlite3_exec(ss->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
-/* A random (version 4, RFC 4122 variant) GUID in lowercase with hyphens. */
-int idd_sqlite_guid_new(char out[IDD_GUID_LEN + 1])
-{
-    unsigned char b[16];
-    if (RAND_bytes(b, sizeof b) != 1) {
-        idd_log_error("store: RAND_bytes failed");
-        return IDD_ECRYPTO;
-    }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, IDD_GUID_LEN + 1,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
-    return 0;
-}
-
-/* Any version is accepted, since users imported from DocSpace bring their own ids. */
-int idd_sqlite_guid_valid(const char *s, size_t len)
-{
-    if (len != IDD_GUID_LEN)
-        return 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-')
-                return 0;
-        } else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-            return 0;
-        }
-    }
-    return 1;
 }

@@ -148,26 +148,6 @@ void idd_sqlite_stmt_put(sqlite3_stmt *stmt);
 /* Finalizes every prepared statement of the handle (at close). */
 void idd_sqlite_stmts_finalize(sqlite_store_t *ss);
 
-/* The length of a NUL-terminated string held in a char[size] field, or IDD_ETOOBIG when the
- * field holds no terminator. */
-int idd_sqlite_field_length(const char *field, size_t size, size_t *len);
-
-/* One string field of a record about to be written: its char array, the array's size and
- * where its length goes (NULL: checked only). SQL_FIELD(arr, len) fills one from an array. */
-typedef struct sqlite_field {
-    const char *field;
-    size_t size;
-    size_t *len;
-} sqlite_field_t;
-#define SQL_FIELD(arr, lenp)                                                                       \
-    {                                                                                              \
-        (arr), sizeof(arr), (lenp)                                                                 \
-    }
-
-/* Checks fields[0..n) in order as idd_sqlite_field_length does, storing each length: 0, or
- * IDD_ETOOBIG for the first field that holds no terminator (later ones are left unread). */
-int idd_sqlite_fields_length(const sqlite_field_t *fields, size_t n);
-
 /* Copies a TEXT column into a char[size] field; IDD_ESTORE (logged) for NULL or a value that
  * does not fit, which only a writer bypassing the schema's limits could have stored. */
 int idd_sqlite_column_copy(sqlite_store_t *ss, sqlite3_stmt *stmt, int col, char *dst, size_t size);
@@ -205,11 +185,5 @@ int idd_sqlite_exec(sqlite_store_t *ss, const char *sql, const char *what);
 
 /* Rolls back the open transaction, if any. */
 void idd_sqlite_rollback(sqlite_store_t *ss);
-
-/* Writes a fresh random (version 4) GUID, lowercase with hyphens. Returns 0 or IDD_ECRYPTO. */
-int idd_sqlite_guid_new(char out[IDD_GUID_LEN + 1]);
-
-/* Whether s[0..len) is a GUID as the store keeps them: 8-4-4-4-12 lowercase hex digits. */
-int idd_sqlite_guid_valid(const char *s, size_t len);
 
 #endif

@@ -10,6 +10,7 @@
 #include "identityd/core/common.h"
 #include "identityd/cred/totp.h"
 #include "store/sqlite_ops.h"
+#include "store/checks.h"
 #include "store/sqlite_stmt.h"
 
 _Static_assert(IDD_TFA_STORED_MAX + 1 == IDD_TFA_RECORD_MAX,
@@ -35,27 +36,10 @@ static int read_tfa(sqlite_store_t *ss, sqlite3_stmt *stmt, void *record)
     return rc;
 }
 
-/* A user id as the store keeps them, or IDD_EINVAL before any SQL runs. */
-static int check_user_id(const char *user_id)
-{
-    if (user_id == NULL || !idd_sqlite_guid_valid(user_id, strnlen(user_id, IDD_GUID_LEN + 1)))
-        return IDD_EINVAL;
-    return 0;
-}
-
-/* A sealed record's length, or IDD_EINVAL / IDD_ETOOBIG. */
-static int check_record(const char *rec, size_t size)
-{
-    size_t len = 0;
-    if (rec == NULL || rec[0] == '\0')
-        return IDD_EINVAL;
-    return idd_sqlite_field_length(rec, size, &len);
-}
-
 int idd_sqlite_tfa_get(idd_store_t *s, const char *user_id, idd_tfa_t *out)
 {
     memset(out, 0, sizeof(*out));
-    int rc = check_user_id(user_id);
+    int rc = idd_store_tfa_user_check(user_id);
     if (rc != 0)
         return rc;
     const sqlite_param_t params[] = {SQL_TEXT(user_id, -1)};
@@ -65,9 +49,9 @@ int idd_sqlite_tfa_get(idd_store_t *s, const char *user_id, idd_tfa_t *out)
 
 int idd_sqlite_tfa_create(idd_store_t *s, const idd_tfa_t *tfa, int64_t now)
 {
-    int rc = check_user_id(tfa->user_id);
+    int rc = idd_store_tfa_user_check(tfa->user_id);
     if (rc == 0 && !tfa->derived)
-        rc = check_record(tfa->secret, sizeof(tfa->secret));
+        rc = idd_store_tfa_record_check(tfa->secret, sizeof(tfa->secret));
     if (rc != 0)
         return rc;
     const sqlite_param_t params[] = {
@@ -92,9 +76,9 @@ static int guarded(idd_store_t *s, enum stmt_id id, const sqlite_param_t *params
 int idd_sqlite_tfa_activate(idd_store_t *s, const char *user_id, const char *codes, int64_t step,
                             int64_t now)
 {
-    int rc = check_user_id(user_id);
+    int rc = idd_store_tfa_user_check(user_id);
     if (rc == 0)
-        rc = check_record(codes, IDD_TFA_STORED_MAX + 1);
+        rc = idd_store_tfa_record_check(codes, IDD_TFA_STORED_MAX + 1);
     if (rc == 0 && step < 0)
         rc = IDD_EINVAL;
     if (rc != 0)
@@ -106,7 +90,7 @@ int idd_sqlite_tfa_activate(idd_store_t *s, const char *user_id, const char *cod
 
 int idd_sqlite_tfa_accept_step(idd_store_t *s, const char *user_id, int64_t step, int64_t now)
 {
-    int rc = check_user_id(user_id);
+    int rc = idd_store_tfa_user_check(user_id);
     if (rc == 0 && step < 0)
         rc = IDD_EINVAL;
     if (rc != 0)
@@ -118,11 +102,11 @@ int idd_sqlite_tfa_accept_step(idd_store_t *s, const char *user_id, int64_t step
 int idd_sqlite_tfa_set_codes(idd_store_t *s, const char *user_id, const char *expect,
                              const char *codes, int64_t now)
 {
-    int rc = check_user_id(user_id);
+    int rc = idd_store_tfa_user_check(user_id);
     if (rc == 0)
-        rc = check_record(expect, IDD_TFA_STORED_MAX + 1);
+        rc = idd_store_tfa_record_check(expect, IDD_TFA_STORED_MAX + 1);
     if (rc == 0)
-        rc = check_record(codes, IDD_TFA_STORED_MAX + 1);
+        rc = idd_store_tfa_record_check(codes, IDD_TFA_STORED_MAX + 1);
     if (rc != 0)
         return rc;
     const sqlite_param_t params[] = {SQL_TEXT(user_id, -1), SQL_TEXT(expect, -1),
@@ -133,7 +117,7 @@ int idd_sqlite_tfa_set_codes(idd_store_t *s, const char *user_id, const char *ex
 int idd_sqlite_tfa_delete(idd_store_t *s, const char *user_id)
 {
     int changed = 0;
-    int rc = check_user_id(user_id);
+    int rc = idd_store_tfa_user_check(user_id);
     if (rc != 0)
         return rc;
     const sqlite_param_t params[] = {SQL_TEXT(user_id, -1)};
@@ -180,11 +164,11 @@ int idd_sqlite_tenant_tfa_set(idd_store_t *s, const idd_tenant_tfa_t *tfa, int64
         *ended = 0;
     if (tfa->tenant_id <= 0)
         return IDD_EINVAL;
-    const sqlite_field_t texts[] = {
-        SQL_FIELD(tfa->trusted_ips, NULL),
-        SQL_FIELD(tfa->mandatory_users, NULL),
+    const store_field_t texts[] = {
+        STORE_FIELD(tfa->trusted_ips, NULL),
+        STORE_FIELD(tfa->mandatory_users, NULL),
     };
-    int rc = idd_sqlite_fields_length(texts, IDD_ARRAY_LEN(texts));
+    int rc = idd_store_fields_length(texts, IDD_ARRAY_LEN(texts));
     if (rc != 0)
         return rc;
     rc = idd_sqlite_exec(ss, "BEGIN IMMEDIATE", what);

@@ -14,6 +14,7 @@
 #include "identityd/core/log.h"
 #include "identityd/store/store.h"
 #include "store/sqlite_ops.h"
+#include "store/checks.h"
 #include "store/sqlite_stmt.h"
 
 #define SALT_BYTES 32 /* hex-encoded into the 64 characters of IDD_SALT_MAX */
@@ -71,25 +72,6 @@ static int read_user(sqlite_store_t *ss, sqlite3_stmt *stmt, void *record)
     return 0;
 }
 
-/* Fills out with lowercase hex of n random bytes (out holds 2n + 1). */
-static int random_hex(char *out, size_t n)
-{
-    static const char digits[] = "0123456789abcdef";
-    unsigned char bytes[32];
-
-    if (n > sizeof bytes || RAND_bytes(bytes, (int)n) != 1) {
-        idd_log_error("store: RAND_bytes failed");
-        return IDD_ECRYPTO;
-    }
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[bytes[i] >> 4];
-        out[2 * i + 1] = digits[bytes[i] & 0x0f];
-    }
-    out[2 * n] = '\0';
-    idd_wipe(bytes, sizeof bytes);
-    return 0;
-}
-
 int idd_sqlite_tenant_ensure(idd_store_t *s, int64_t id, const char *name)
 {
     char salt[2 * SALT_BYTES + 1];
@@ -99,7 +81,7 @@ int idd_sqlite_tenant_ensure(idd_store_t *s, int64_t id, const char *name)
         return IDD_EINVAL;
     if (strlen(name) > IDD_NAME_MAX)
         return IDD_ETOOBIG;
-    rc = random_hex(salt, SALT_BYTES);
+    rc = idd_store_random_hex(salt, SALT_BYTES);
     if (rc != 0)
         return rc;
     const sqlite_param_t params[] = {SQL_INT64(id), SQL_TEXT(name, -1), SQL_TEXT(salt, -1),
@@ -143,20 +125,20 @@ int idd_sqlite_user_by_id(idd_store_t *s, const char *id, idd_user_t *out)
 static int user_validate(const idd_user_t *user)
 {
     size_t id_len = 0, email_len = 0, first_len = 0, last_len = 0, password_len = 0;
-    const sqlite_field_t texts[] = {
-        SQL_FIELD(user->id, &id_len),
-        SQL_FIELD(user->email, &email_len),
-        SQL_FIELD(user->first_name, &first_len),
-        SQL_FIELD(user->last_name, &last_len),
-        SQL_FIELD(user->password, &password_len),
+    const store_field_t texts[] = {
+        STORE_FIELD(user->id, &id_len),
+        STORE_FIELD(user->email, &email_len),
+        STORE_FIELD(user->first_name, &first_len),
+        STORE_FIELD(user->last_name, &last_len),
+        STORE_FIELD(user->password, &password_len),
     };
-    int rc = idd_sqlite_fields_length(texts, IDD_ARRAY_LEN(texts));
+    int rc = idd_store_fields_length(texts, IDD_ARRAY_LEN(texts));
 
     if (rc != 0)
         return rc;
     if (email_len == 0 || password_len == 0 || user->tenant_id <= 0)
         return IDD_EINVAL;
-    if (id_len != 0 && !idd_sqlite_guid_valid(user->id, id_len))
+    if (id_len != 0 && !idd_store_guid_valid(user->id, id_len))
         return IDD_EINVAL;
     if (idd_role_name(user->role) == NULL || idd_user_status_name(user->status) == NULL)
         return IDD_EINVAL;
@@ -174,7 +156,7 @@ int idd_sqlite_user_insert(idd_store_t *s, idd_user_t *user)
     if (user->id[0] != '\0') {
         memcpy(id, user->id, sizeof id);
     } else {
-        rc = idd_sqlite_guid_new(id);
+        rc = idd_store_guid_new(id);
         if (rc != 0)
             return rc;
     }
