@@ -130,3 +130,48 @@ int idd_store_tfa_record_check(const char *rec, size_t size)
         return IDD_EINVAL;
     return idd_store_field_length(rec, size, &len);
 }
+
+int idd_store_user_validate(const idd_user_t *user)
+{
+    size_t id_len = 0, email_len = 0, password_len = 0;
+    const store_field_t texts[] = {
+        STORE_FIELD(user->id, &id_len),
+        STORE_FIELD(user->email, &email_len),
+        STORE_FIELD(user->first_name, NULL),
+        STORE_FIELD(user->last_name, NULL),
+        STORE_FIELD(user->password, &password_len),
+    };
+    int rc = idd_store_fields_length(texts, IDD_ARRAY_LEN(texts));
+
+    if (rc != 0)
+        return rc;
+    if (email_len == 0 || password_len == 0 || user->tenant_id <= 0)
+        return IDD_EINVAL;
+    if (id_len != 0 && !idd_store_guid_valid(user->id, id_len))
+        return IDD_EINVAL;
+    if (idd_role_name(user->role) == NULL || idd_user_status_name(user->status) == NULL)
+        return IDD_EINVAL;
+    return 0;
+}
+
+int idd_store_apikey_validate(const idd_apikey_t *key)
+{
+    size_t id_len = 0, creator_len = 0, name_len = 0, postfix_len = 0;
+    const store_field_t texts[] = {
+        STORE_FIELD(key->id, &id_len),       STORE_FIELD(key->created_by, &creator_len),
+        STORE_FIELD(key->name, &name_len),   STORE_FIELD(key->postfix, &postfix_len),
+        STORE_FIELD(key->permissions, NULL),
+    };
+    int rc = idd_store_fields_length(texts, IDD_ARRAY_LEN(texts));
+
+    if (rc != 0)
+        return rc;
+    if (key->tenant_id <= 0 || name_len == 0 || postfix_len != POSTFIX_LEN || key->created < 0 ||
+        key->expires < 0)
+        return IDD_EINVAL;
+    if (id_len != 0 && !idd_store_guid_valid(key->id, id_len))
+        return IDD_EINVAL;
+    if (creator_len != IDD_GUID_LEN)
+        return IDD_ENOTFOUND;
+    return 0;
+}

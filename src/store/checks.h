@@ -10,6 +10,8 @@
 
 #include "identityd/store/store.h"
 
+#define POSTFIX_LEN 4 /* characters of an API key the store keeps */
+
 /* The length of a NUL-terminated string held in a char[size] field, or IDD_ETOOBIG when the
  * field holds no terminator. */
 int idd_store_field_length(const char *field, size_t size, size_t *len);
@@ -53,5 +55,15 @@ int idd_store_tfa_user_check(const char *user_id);
 
 /* A sealed two-factor record's length, or IDD_EINVAL / IDD_ETOOBIG. */
 int idd_store_tfa_record_check(const char *rec, size_t size);
+
+/* Checks a user about to be inserted: every string terminated inside its array (IDD_ETOOBIG),
+ * an email, a password record and a tenant (IDD_EINVAL), an id empty or a GUID, a known role
+ * and status. */
+int idd_store_user_validate(const idd_user_t *user);
+
+/* Checks an API key about to be inserted: strings terminated (IDD_ETOOBIG), a tenant, a name,
+ * the stored postfix's length, times not negative and an id empty or a GUID (IDD_EINVAL), a
+ * creator id of the stored shape (IDD_ENOTFOUND). */
+int idd_store_apikey_validate(const idd_apikey_t *key);
 
 #endif

@@ -16,8 +16,6 @@
 #include "store/pg_stmt.h"
 #include "store/checks.h"
 
-#define POSTFIX_LEN 4
-
 static int read_apikey(PGresult *res, int row, void *record)
 {
     idd_apikey_t *out = record;
@@ -53,28 +51,6 @@ static int read_apikey(PGresult *res, int row, void *record)
     out->last_used = idd_pg_int(res, row, 9);
     out->active = idd_pg_int(res, row, 10) != 0;
     out->deactivated = (int)idd_pg_int(res, row, 11);
-    return 0;
-}
-
-static int apikey_validate(const idd_apikey_t *key)
-{
-    size_t id_len = 0, creator_len = 0, name_len = 0, postfix_len = 0;
-    const store_field_t texts[] = {
-        STORE_FIELD(key->id, &id_len),       STORE_FIELD(key->created_by, &creator_len),
-        STORE_FIELD(key->name, &name_len),   STORE_FIELD(key->postfix, &postfix_len),
-        STORE_FIELD(key->permissions, NULL),
-    };
-    int rc = idd_store_fields_length(texts, IDD_ARRAY_LEN(texts));
-
-    if (rc != 0)
-        return rc;
-    if (key->tenant_id <= 0 || name_len == 0 || postfix_len != POSTFIX_LEN || key->created < 0 ||
-        key->expires < 0)
-        return IDD_EINVAL;
-    if (id_len != 0 && !idd_store_guid_valid(key->id, id_len))
-        return IDD_EINVAL;
-    if (creator_len != IDD_GUID_LEN)
-        return IDD_ENOTFOUND;
     return 0;
 }
 
@@ -139,7 +115,7 @@ int idd_pg_apikey_create(idd_store_t *s, idd_apikey_t *key, int max_per_user)
 
     if (key == NULL || max_per_user < 0)
         return rc;
-    rc = apikey_validate(key);
+    rc = idd_store_apikey_validate(key);
     if (rc == 0)
         rc = idd_store_permissions_to_json(key->permissions, &permissions);
     if (rc != 0)

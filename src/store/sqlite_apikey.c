@@ -31,8 +31,6 @@
 #include "store/checks.h"
 #include "store/sqlite_stmt.h"
 
-#define POSTFIX_LEN 4
-
 /* Reads the current row of an APIKEY_COLUMNS statement into out. */
 static int read_apikey(sqlite_store_t *ss, sqlite3_stmt *stmt, void *record)
 {
@@ -79,34 +77,6 @@ static int read_apikey(sqlite_store_t *ss, sqlite3_stmt *stmt, void *record)
     return 0;
 }
 
-/* Checks a key about to be inserted: every string terminated inside its array (IDD_ETOOBIG
- * otherwise); a positive tenant, a non-empty name, a postfix of four characters, times that
- * are not negative and a given id that is a lowercase GUID (IDD_EINVAL otherwise); a creator
- * id of the stored shape (IDD_ENOTFOUND, as for an unknown creator). */
-static int apikey_validate(const idd_apikey_t *key)
-{
-    size_t id_len = 0, creator_len = 0, name_len = 0, postfix_len = 0, permissions_len = 0;
-    const store_field_t texts[] = {
-        STORE_FIELD(key->id, &id_len),
-        STORE_FIELD(key->created_by, &creator_len),
-        STORE_FIELD(key->name, &name_len),
-        STORE_FIELD(key->postfix, &postfix_len),
-        STORE_FIELD(key->permissions, &permissions_len),
-    };
-    int rc = idd_store_fields_length(texts, IDD_ARRAY_LEN(texts));
-
-    if (rc != 0)
-        return rc;
-    if (key->tenant_id <= 0 || name_len == 0 || postfix_len != POSTFIX_LEN || key->created < 0 ||
-        key->expires < 0)
-        return IDD_EINVAL;
-    if (id_len != 0 && !idd_store_guid_valid(key->id, id_len))
-        return IDD_EINVAL;
-    if (creator_len != IDD_GUID_LEN)
-        return IDD_ENOTFOUND;
-    return 0;
-}
-
 /* With a cap, the count and the insert share one IMMEDIATE transaction (the INSERT counts
  * the creator's keys itself), so keys made at once on several threads cannot pass it
  * together. */
@@ -122,7 +92,7 @@ int idd_sqlite_apikey_create(idd_store_t *s, idd_apikey_t *key, int max_per_user
 
     if (key == NULL || max_per_user < 0)
         goto done;
-    rc = apikey_validate(key);
+    rc = idd_store_apikey_validate(key);
     if (rc != 0)
         goto done;
     rc = idd_store_permissions_to_json(key->permissions, &permissions);

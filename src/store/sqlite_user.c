@@ -119,37 +119,11 @@ int idd_sqlite_user_by_id(idd_store_t *s, const char *id, idd_user_t *out)
                              out, sizeof *out);
 }
 
-/* Checks every field of a user about to be inserted. Each string field must be terminated
- * inside its array (IDD_ETOOBIG otherwise); email and password must not be empty, the role
- * and status must be known, a given id must be a lowercase GUID (IDD_EINVAL otherwise). */
-static int user_validate(const idd_user_t *user)
-{
-    size_t id_len = 0, email_len = 0, first_len = 0, last_len = 0, password_len = 0;
-    const store_field_t texts[] = {
-        STORE_FIELD(user->id, &id_len),
-        STORE_FIELD(user->email, &email_len),
-        STORE_FIELD(user->first_name, &first_len),
-        STORE_FIELD(user->last_name, &last_len),
-        STORE_FIELD(user->password, &password_len),
-    };
-    int rc = idd_store_fields_length(texts, IDD_ARRAY_LEN(texts));
-
-    if (rc != 0)
-        return rc;
-    if (email_len == 0 || password_len == 0 || user->tenant_id <= 0)
-        return IDD_EINVAL;
-    if (id_len != 0 && !idd_store_guid_valid(user->id, id_len))
-        return IDD_EINVAL;
-    if (idd_role_name(user->role) == NULL || idd_user_status_name(user->status) == NULL)
-        return IDD_EINVAL;
-    return 0;
-}
-
 int idd_sqlite_user_insert(idd_store_t *s, idd_user_t *user)
 {
     char id[IDD_GUID_LEN + 1];
     int64_t now = idd_now();
-    int rc = user_validate(user);
+    int rc = idd_store_user_validate(user);
 
     if (rc != 0)
         return rc;
