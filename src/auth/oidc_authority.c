@@ -18,6 +18,7 @@
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
 #include "identityd/core/log.h"
+#include "identityd/store/store.h"
 #include "identityd/core/secretfile.h"
 
 #define SECRET_MAX 1024
@@ -195,6 +196,15 @@ done:
     return rc;
 }
 
+/* Whether a key of before is missing from after. */
+static bool key_withdrawn(const idd_jwks_t *before, const idd_jwks_t *after)
+{
+    for (size_t i = 0; i < before->n; i++)
+        if (idd_jwks_find(after, before->keys[i].kid) == NULL)
+            return true;
+    return false;
+}
+
 jwks_snapshot_t *idd_oidc_snapshot_get(idd_oidc_t *o, bool need_fresh)
 {
     pthread_mutex_lock(&o->lock);
@@ -252,7 +262,11 @@ int idd_oidc_ensure_jwks(idd_oidc_t *o, bool force)
     pthread_mutex_lock(&o->lock);
     if (ok) {
         s->refs = 1;
-        idd_oidc_snapshot_release_locked(o->jwks);
+        /* A key the authority withdrew vouches for nothing from now on: tokens it signed that
+         * the credential cache remembers as verified are forgotten with everything cached
+         * (a rare event: the cache refills from the store). */
+        if (o->jwks != NULL && key_withdrawn(&o->jwks->set, &s->set))
+            idd_store_note_change();
         o->jwks = s;
         o->jwks_expires_ms = keep_until(o, resp.max_age);
         idd_log_info("oidc: loaded %zu keys from %s", s->set.n, uri);
