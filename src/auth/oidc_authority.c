@@ -267,6 +267,7 @@ int idd_oidc_ensure_jwks(idd_oidc_t *o, bool force)
          * (a rare event: the cache refills from the store). */
         if (o->jwks != NULL && key_withdrawn(&o->jwks->set, &s->set))
             idd_store_note_change();
+        idd_oidc_snapshot_release_locked(o->jwks);
         o->jwks = s;
         o->jwks_expires_ms = keep_until(o, resp.max_age);
         idd_log_info("oidc: loaded %zu keys from %s", s->set.n, uri);
