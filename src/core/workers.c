@@ -26,6 +26,7 @@ struct idd_workers {
     int max_pending; /* 0: unlimited */
     bool stopping;
     int n_threads;
+    int started;   /* threads that have taken their name and policy (lock) */
     int nice;      /* of each worker thread */
     bool batch;    /* SCHED_BATCH: CPU-bound work that never preempts a waking loop */
     char name[16]; /* each worker thread's name */
@@ -71,6 +72,8 @@ static void *worker_main(void *arg)
     if (w->name[0] != '\0')
         (void)pthread_setname_np(pthread_self(), w->name);
     pthread_mutex_lock(&w->lock);
+    w->started++;
+    pthread_cond_broadcast(&w->wake);
     for (;;) {
         while (w->head == NULL && !w->stopping)
             pthread_cond_wait(&w->wake, &w->lock);
@@ -119,6 +122,12 @@ idd_workers_t *idd_workers_new_named(int n, int max_pending, const char *name, b
             abort();
         }
     }
+    /* The pool is returned with every thread named and under its policy, so that what an
+     * operator sees in /proc once the server says it is ready is what it runs. */
+    pthread_mutex_lock(&w->lock);
+    while (w->started < w->n_threads)
+        pthread_cond_wait(&w->wake, &w->lock);
+    pthread_mutex_unlock(&w->lock);
     return w;
 }
 
