@@ -27,6 +27,7 @@
 #include "identityd/auth/auth.h"
 #include "identityd/auth/credcache.h"
 #include "identityd/core/attempts.h"
+#include "identityd/auth/bfshare.h"
 #include "identityd/core/bruteforce.h"
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
@@ -617,6 +618,20 @@ int main(int argc, char **argv)
     if (app.bruteforce == NULL) {
         fprintf(stderr, "%s: bruteforce: cannot set up the attempt table\n", cfg->path);
         goto done;
+    }
+    {
+        /* The counters' key comes from the store, so that every instance on one database
+         * names a counter alike (auth/bfshare.h). */
+        idd_store_t *store = NULL;
+        int rc = idd_store_open_secret(cfg->database, cfg->database_password_file, &store);
+        if (rc == 0)
+            rc = idd_bfshare_start(&app, store);
+        idd_store_free(store);
+        if (rc != 0) {
+            fprintf(stderr, "%s: bruteforce: cannot read the shared counters' key from %s: %s\n",
+                    cfg->path, cfg->database, idd_strerror(rc));
+            goto done;
+        }
     }
     app.apikey_usage = idd_apikey_usage_new();
     app.credcache = idd_credcache_new((size_t)cfg->cache_entries);

@@ -27,6 +27,10 @@ bool idd_app_prune(idd_app_t *app, idd_store_t *store, int batch)
     rc = idd_store_apikey_prune(store, now, batch, &keys);
     if (rc != 0)
         idd_log_error("prune: API keys: %s", idd_strerror(rc));
+    int counters = 0;
+    rc = idd_store_bruteforce_prune(store, now * 1000, batch, &counters);
+    if (rc != 0)
+        idd_log_error("prune: brute-force counters: %s", idd_strerror(rc));
     atomic_fetch_add(&app->sessions_pruned, (unsigned long)sessions);
     atomic_fetch_add(&app->apikeys_pruned, (unsigned long)keys);
     if (sessions > 0 || keys > 0)
@@ -38,5 +42,5 @@ bool idd_app_prune(idd_app_t *app, idd_store_t *store, int batch)
     } else {
         idd_log_error("prune: counting rows: %s", idd_strerror(rc));
     }
-    return sessions >= batch || keys >= batch;
+    return sessions >= batch || keys >= batch || counters >= batch;
 }

@@ -3,6 +3,7 @@
  * the only place that turns a failed authentication into 401 or 403.
  */
 #include "identityd/auth/auth.h"
+#include "identityd/auth/bfshare.h"
 #include "identityd/auth/credcache.h"
 #include "identityd/auth/storeread.h"
 #include "identityd/auth/tfa.h"
@@ -416,6 +417,19 @@ static void on_changes(h2o_timeout_entry_t *entry)
     h2o_timeout_link(t->http->ctx.loop, &a->changes_timeout, &a->changes_entry);
 }
 
+/* Thread 0, every cache.check_interval_ms: what other processes counted of failed sign-ins
+ * joins this process's table (auth/bfshare.h). */
+static void on_bfshare(h2o_timeout_entry_t *entry)
+{
+    idd_auth_thread_t *a = H2O_STRUCT_FROM_MEMBER(idd_auth_thread_t, bfshare_entry, entry);
+    idd_thread_t *t = a->thread;
+    /* Under the test clock each request moves time its own way, so what another process
+     * counted cannot be placed on this table's clock: counters are then written, not merged. */
+    if (!idd_thread_gen(t)->cfg->bruteforce_unsafe_test_clock)
+        idd_bfshare_sync(t->app, t->store);
+    h2o_timeout_link(t->http->ctx.loop, &a->bfshare_timeout, &a->bfshare_entry);
+}
+
 int idd_auth_thread_init(idd_thread_t *t)
 {
     idd_auth_thread_t *a = idd_xcalloc(1, sizeof(*a));
@@ -445,6 +459,10 @@ int idd_auth_thread_init(idd_thread_t *t)
         h2o_timeout_init(t->http->ctx.loop, &a->prune_soon, PRUNE_SOON_MS);
         a->prune_entry.cb = on_prune;
         h2o_timeout_link(t->http->ctx.loop, &a->prune_soon, &a->prune_entry);
+        h2o_timeout_init(t->http->ctx.loop, &a->bfshare_timeout,
+                         (uint64_t)t->gen->cfg->cache_check_interval_ms);
+        a->bfshare_entry.cb = on_bfshare;
+        h2o_timeout_link(t->http->ctx.loop, &a->bfshare_timeout, &a->bfshare_entry);
     }
     t->auth = a;
     return 0;
@@ -468,6 +486,9 @@ void idd_auth_thread_dispose(idd_thread_t *t)
             h2o_timeout_unlink(&a->prune_entry);
         h2o_timeout_dispose(t->http->ctx.loop, &a->prune_timeout);
         h2o_timeout_dispose(t->http->ctx.loop, &a->prune_soon);
+        if (h2o_timeout_is_linked(&a->bfshare_entry))
+            h2o_timeout_unlink(&a->bfshare_entry);
+        h2o_timeout_dispose(t->http->ctx.loop, &a->bfshare_timeout);
     }
     /* A request still linked (its client idling past the shutdown grace) keeps its timer:
      * the process's exit is then the cleanup, as for the h2o context itself. */

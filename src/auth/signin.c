@@ -38,6 +38,7 @@
 #include "identityd/auth/auth.h"
 #include "identityd/auth/credcache.h"
 #include "identityd/auth/storeread.h"
+#include "identityd/auth/bfshare.h"
 #include "identityd/core/bruteforce.h"
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
@@ -371,7 +372,9 @@ static void check_finish(void *owner, void *arg)
          * could be compared with. */
         idd_log_info("signin: user %s may not sign in (%s)", c->user.id,
                      c->user.status != IDD_USER_ACTIVE ? "disabled" : "password change required");
-        if (idd_bruteforce_fail(app->bruteforce, &c->bf_key, bf_now(r)) != 0) {
+        int spent = idd_bruteforce_fail(app->bruteforce, &c->bf_key, bf_now(r));
+        idd_bfshare_fail(app, r->thread->store, &c->bf_key, bf_now(r));
+        if (spent != 0) {
             refuse_blocked(r, c);
             return;
         }
@@ -381,7 +384,9 @@ static void check_finish(void *owner, void *arg)
     if (c->verdict != 0 && c->verdict != IDD_EDENIED)
         idd_log_error("signin: password check failed: %s", idd_strerror(c->verdict));
     log_failure(r, c);
-    if (idd_bruteforce_fail(app->bruteforce, &c->bf_key, bf_now(r)) != 0) {
+    int spent = idd_bruteforce_fail(app->bruteforce, &c->bf_key, bf_now(r));
+    idd_bfshare_fail(app, r->thread->store, &c->bf_key, bf_now(r));
+    if (spent != 0) {
         refuse_blocked(r, c);
         return;
     }

@@ -493,3 +493,65 @@ size_t idd_bruteforce_used(idd_bruteforce_t *bf, int64_t now_ms)
         pthread_mutex_unlock(&bf->stripes[s - 1].mutex);
     return used;
 }
+
+/* ---- sharing --------------------------------------------------------------------------- */
+
+void idd_bruteforce_set_key(idd_bruteforce_t *bf, const unsigned char key[16])
+{
+    uint64_t words[2];
+    idd_bruteforce_tag_read(key, words);
+    memcpy(bf->key, words, sizeof(bf->key));
+    OPENSSL_cleanse(words, sizeof(words));
+}
+
+void idd_bruteforce_rules(const idd_bruteforce_t *bf, const idd_bruteforce_key_t *key,
+                          idd_bruteforce_rule_t out[3])
+{
+    out[0] = (idd_bruteforce_rule_t){
+        {key->pair[0], key->pair[1]}, bf->window_ms, bf->block_ms, bf->attempts};
+    out[1] = (idd_bruteforce_rule_t){
+        {key->client[0], key->client[1]}, bf->client_window_ms, 0, bf->client_attempts};
+    out[2] = (idd_bruteforce_rule_t){
+        {key->login[0], key->login[1]}, bf->login_window_ms, 0, bf->login_attempts};
+}
+
+void idd_bruteforce_tag_bytes(const uint64_t tag[2], unsigned char out[16])
+{
+    for (int w = 0; w < 2; w++)
+        for (int i = 0; i < 8; i++)
+            out[8 * w + i] = (unsigned char)(tag[w] >> (8 * i));
+}
+
+void idd_bruteforce_tag_read(const unsigned char in[16], uint64_t tag[2])
+{
+    for (int w = 0; w < 2; w++) {
+        tag[w] = 0;
+        for (int i = 0; i < 8; i++)
+            tag[w] |= (uint64_t)in[8 * w + i] << (8 * i);
+    }
+}
+
+void idd_bruteforce_merge(idd_bruteforce_t *bf, const uint64_t tag[2], uint32_t failures,
+                          int64_t deadline_ms, int64_t now_ms)
+{
+    pthread_mutex_t *mutex;
+    if (bf == NULL || failures == 0 || deadline_ms <= now_ms)
+        return;
+    entry_t *bucket = lock_bucket(bf, tag, &mutex);
+    entry_t *e = find(bucket, tag, now_ms);
+    if (e == NULL && (e = free_entry(bucket, now_ms)) != NULL) {
+        e->tag[0] = tag[0];
+        e->tag[1] = tag[1];
+        e->failures = 0;
+        e->deadline_ms = 0;
+    }
+    if (e != NULL) {
+        if (failures > e->failures) {
+            e->failures = failures;
+            e->deadline_ms = deadline_ms;
+        } else if (failures == e->failures && deadline_ms > e->deadline_ms) {
+            e->deadline_ms = deadline_ms;
+        }
+    }
+    pthread_mutex_unlock(mutex);
+}

@@ -495,6 +495,10 @@ static const idd_store_ops_t pg_ops = {
     .tfa_delete = idd_pg_tfa_delete,
     .tenant_tfa_get = idd_pg_tenant_tfa_get,
     .tenant_tfa_set = idd_pg_tenant_tfa_set,
+    .bruteforce_key = idd_pg_bruteforce_key,
+    .bruteforce_count = idd_pg_bruteforce_count,
+    .bruteforce_since = idd_pg_bruteforce_since,
+    .bruteforce_prune = idd_pg_bruteforce_prune,
 };
 
 /* Server notices ("relation ... already exists, skipping") are not failures: debug only. */

@@ -71,4 +71,12 @@ int idd_pg_tfa_delete(idd_store_t *s, const char *user_id);
 int idd_pg_tenant_tfa_get(idd_store_t *s, int64_t tenant_id, idd_tenant_tfa_t *out);
 int idd_pg_tenant_tfa_set(idd_store_t *s, const idd_tenant_tfa_t *tfa, int64_t now, int *ended);
 
+/* pg_bruteforce.c */
+int idd_pg_bruteforce_key(idd_store_t *s, const unsigned char candidate[IDD_BF_TAG_LEN],
+                          unsigned char out[IDD_BF_TAG_LEN]);
+int idd_pg_bruteforce_count(idd_store_t *s, const idd_bf_count_t *counts, size_t n, int64_t now_ms);
+int idd_pg_bruteforce_since(idd_store_t *s, int64_t since_ms, int64_t now_ms, int limit,
+                            idd_bf_counter_visit_fn visit, void *arg);
+int idd_pg_bruteforce_prune(idd_store_t *s, int64_t now_ms, int limit, int *deleted);
+
 #endif

@@ -194,4 +194,30 @@ const pg_stmt_t idd_pg_stmts[PS_COUNT] = {
       "tenant_tfa_set"),
     /* Bumped by the triggers of migrations/pg/0008. */
     S(PS_STORE_CHANGES, "SELECT version FROM store_changes WHERE id = 1", "", "changes"),
+    /* Brute-force counters (pg_bruteforce.c); $1 tag, $2 now, $3 window, $4 block, $5 most. */
+    S(PS_BF_KEY_INSERT,
+      "INSERT INTO bruteforce_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING", "b",
+      "bruteforce_key"),
+    S(PS_BF_KEY_GET, "SELECT key FROM bruteforce_key WHERE id = 1", "", "bruteforce_key"),
+    S(PS_BF_COUNT,
+      "INSERT INTO bruteforce_counters (tag, failures, deadline_ms, updated_ms) "
+      "VALUES ($1, 1, $2 + CASE WHEN $5 = 1 AND $4 > 0 THEN $4 ELSE $3 END, $2) "
+      "ON CONFLICT (tag) DO UPDATE SET "
+      "failures = CASE WHEN bruteforce_counters.deadline_ms <= $2 THEN 1 "
+      "WHEN bruteforce_counters.failures >= $5 THEN bruteforce_counters.failures "
+      "ELSE bruteforce_counters.failures + 1 END, "
+      "deadline_ms = CASE WHEN bruteforce_counters.deadline_ms <= $2 "
+      "THEN excluded.deadline_ms "
+      "WHEN $4 > 0 AND bruteforce_counters.failures + 1 = $5 THEN $2 + $4 "
+      "ELSE bruteforce_counters.deadline_ms END, "
+      "updated_ms = $2",
+      "biiii", "bruteforce_count"),
+    S(PS_BF_SINCE,
+      "SELECT tag, failures, deadline_ms, updated_ms FROM bruteforce_counters "
+      "WHERE updated_ms >= $1 AND deadline_ms > $2 ORDER BY updated_ms LIMIT $3",
+      "iii", "bruteforce_since"),
+    S(PS_BF_PRUNE,
+      "DELETE FROM bruteforce_counters WHERE tag IN ("
+      "SELECT tag FROM bruteforce_counters WHERE deadline_ms <= $1 LIMIT $2)",
+      "ii", "bruteforce_prune"),
 };

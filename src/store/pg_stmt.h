@@ -89,6 +89,11 @@ enum pg_stmt_id {
     PS_TENANT_TFA_SET,
     PS_SESSION_END_TENANT,
     PS_STORE_CHANGES,
+    PS_BF_KEY_INSERT,
+    PS_BF_KEY_GET,
+    PS_BF_COUNT,
+    PS_BF_SINCE,
+    PS_BF_PRUNE,
     PS_COUNT
 };
 

@@ -79,6 +79,10 @@ static const idd_store_ops_t sqlite_ops = {
     .tfa_delete = idd_sqlite_tfa_delete,
     .tenant_tfa_get = idd_sqlite_tenant_tfa_get,
     .tenant_tfa_set = idd_sqlite_tenant_tfa_set,
+    .bruteforce_key = idd_sqlite_bruteforce_key,
+    .bruteforce_count = idd_sqlite_bruteforce_count,
+    .bruteforce_since = idd_sqlite_bruteforce_since,
+    .bruteforce_prune = idd_sqlite_bruteforce_prune,
 };
 
 /* Switches the file to WAL. Changing the journal mode needs an exclusive lock, and SQLite

@@ -92,6 +92,11 @@ enum stmt_id {
     ST_STORE_CHANGES,
     ST_SESSION_END_TENANT,
     ST_TENANT_TFA_ENABLED,
+    ST_BF_KEY_INSERT,
+    ST_BF_KEY_GET,
+    ST_BF_COUNT,
+    ST_BF_SINCE,
+    ST_BF_PRUNE,
     ST_COUNT
 };
 

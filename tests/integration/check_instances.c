@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -138,6 +139,46 @@ START_TEST(user_disabled_through_a_refused_on_b)
 }
 END_TEST
 
+/* The status of one sign-in on s. */
+static long try_sign_in(const th_server_t *s, const char *email, const char *password)
+{
+    char *body = th_strf("{\"userName\":\"%s\",\"password\":\"%s\"}", email, password);
+    long status = call(s, "POST", AUTH_PATH, NULL, body, NULL);
+    free(body);
+    return status;
+}
+
+/* Waits (at most 20 s, however loaded the machine) until the right password is refused on s
+ * as a blocked pair: the counters another instance wrote have reached s. */
+static void wait_blocked(const th_server_t *s, const char *email, const char *password)
+{
+    long status = 0;
+    for (int i = 0; i < 200 && (status = try_sign_in(s, email, password)) != 403; i++) {
+        ck_assert_int_eq(status, 200);
+        usleep(100 * 1000);
+    }
+    ck_assert_int_eq(status, 403);
+}
+
+/* Brute-force counters are shared: three wrong guesses through A and two through B are the
+ * five that block the pair (bruteforce.attempts, 5 by default) at both, though neither
+ * instance saw five; a login only one instance guessed at stays open. */
+START_TEST(guesses_count_across_instances)
+{
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(try_sign_in(&a, "user@example.com", "guess"), 401);
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(try_sign_in(&b, "user@example.com", "guess"), 401);
+    wait_blocked(&a, "user@example.com", "user pass");
+    wait_blocked(&b, "user@example.com", "user pass");
+    /* Four guesses at the admin through A alone: not blocked, on either. */
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(try_sign_in(&a, "admin@example.com", "guess"), 401);
+    th_wait_changes_seen(&b, &env);
+    ck_assert_int_eq(try_sign_in(&b, "admin@example.com", "correct horse"), 200);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("instances");
@@ -148,6 +189,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, logout_on_b_refused_on_a);
     tcase_add_test(tc, apikey_made_on_a_works_on_b_until_revoked_on_b);
     tcase_add_test(tc, user_disabled_through_a_refused_on_b);
+    tcase_add_test(tc, guesses_count_across_instances);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -626,6 +626,89 @@ START_TEST(threads_hammering_overlapping_pairs)
 }
 END_TEST
 
+/* Two tables given one key name a sign-in's counters alike; tables with keys of their own
+ * do not. The tag survives its trip through bytes. */
+START_TEST(shared_key_names_counters_alike)
+{
+    unsigned char key[16];
+    for (int i = 0; i < 16; i++)
+        key[i] = (unsigned char)(i * 7 + 1);
+    idd_bruteforce_t *a = idd_bruteforce_new(64, 3, 60, 300);
+    idd_bruteforce_t *b = idd_bruteforce_new(64, 3, 60, 300);
+    idd_bruteforce_key_t ka, kb;
+    idd_bruteforce_key(a, 1, "alice@example.com", "192.0.2.1", &ka);
+    idd_bruteforce_key(b, 1, "alice@example.com", "192.0.2.1", &kb);
+    ck_assert(memcmp(&ka, &kb, sizeof ka) != 0);
+    idd_bruteforce_set_key(a, key);
+    idd_bruteforce_set_key(b, key);
+    idd_bruteforce_key(a, 1, "alice@example.com", "192.0.2.1", &ka);
+    idd_bruteforce_key(b, 1, "ALICE@example.com", "192.0.2.1", &kb);
+    ck_assert_mem_eq(&ka, &kb, sizeof ka);
+
+    idd_bruteforce_rule_t rules[3];
+    idd_bruteforce_rules(a, &ka, rules);
+    ck_assert(rules[0].tag[0] == ka.pair[0] && rules[0].tag[1] == ka.pair[1]);
+    ck_assert_int_eq(rules[0].most, 3);
+    ck_assert_int_eq(rules[0].window_ms, 60000);
+    ck_assert_int_eq(rules[0].block_ms, 300000);
+    ck_assert(rules[1].tag[0] == ka.client[0] && rules[2].tag[1] == ka.login[1]);
+    ck_assert_int_eq(rules[1].block_ms, 0);
+    ck_assert_int_eq(rules[2].most, 100);
+
+    unsigned char bytes[16];
+    uint64_t back[2];
+    idd_bruteforce_tag_bytes(ka.pair, bytes);
+    ck_assert_int_eq(bytes[0], (unsigned char)ka.pair[0]);
+    ck_assert_int_eq(bytes[15], (unsigned char)(ka.pair[1] >> 56));
+    idd_bruteforce_tag_read(bytes, back);
+    ck_assert(back[0] == ka.pair[0] && back[1] == ka.pair[1]);
+    idd_bruteforce_free(a);
+    idd_bruteforce_free(b);
+}
+END_TEST
+
+/* What another process counted joins this table: a pair it blocked is blocked here until
+ * its deadline; merging keeps the larger count (a repeat changes nothing, a smaller count
+ * lowers nothing); a counter already over is not taken. */
+START_TEST(merge_takes_what_others_counted)
+{
+    idd_bruteforce_t *bf = idd_bruteforce_new(64, 3, 60, 300);
+    idd_bruteforce_key_t k;
+    int retry = 0;
+    int64_t now = 1000000;
+    idd_bruteforce_key(bf, 1, "alice@example.com", "192.0.2.1", &k);
+
+    ck_assert_int_eq(idd_bruteforce_fail(bf, &k, now), 0);
+    idd_bruteforce_merge(bf, k.pair, 2, now + 60000, now); /* the other's two, not mine */
+    ck_assert_int_eq(idd_bruteforce_check(bf, &k, now, NULL), 0);
+    idd_bruteforce_merge(bf, k.pair, 3, now + 300000, now + 10); /* it blocked the pair */
+    ck_assert_int_eq(idd_bruteforce_check(bf, &k, now + 10, &retry), IDD_EDENIED);
+    ck_assert_int_eq(retry, 300);
+    idd_bruteforce_merge(bf, k.pair, 3, now + 300000, now + 20); /* again: the same */
+    idd_bruteforce_merge(bf, k.pair, 1, now + 60000, now + 20);  /* smaller: ignored */
+    ck_assert_int_eq(idd_bruteforce_check(bf, &k, now + 289000, &retry), IDD_EDENIED);
+    ck_assert_int_eq(retry, 11);
+    ck_assert_int_eq(idd_bruteforce_check(bf, &k, now + 300010, NULL), 0);
+
+    /* A tie keeps the later deadline; an expired counter is not stored. */
+    idd_bruteforce_key_t other;
+    idd_bruteforce_key(bf, 1, "bob@example.com", "192.0.2.2", &other);
+    idd_bruteforce_merge(bf, other.pair, 3, now - 1, now);
+    ck_assert_int_eq(idd_bruteforce_check(bf, &other, now, NULL), 0);
+    idd_bruteforce_merge(bf, other.pair, 3, now + 1000, now);
+    idd_bruteforce_merge(bf, other.pair, 3, now + 5000, now);
+    ck_assert_int_eq(idd_bruteforce_check(bf, &other, now + 2000, &retry), IDD_EDENIED);
+    ck_assert_int_eq(retry, 3);
+
+    /* A client's budget spent elsewhere refuses here too. */
+    idd_bruteforce_merge(bf, other.client, 20, now + 600000, now);
+    idd_bruteforce_key_t same_client;
+    idd_bruteforce_key(bf, 1, "carol@example.com", "192.0.2.2", &same_client);
+    ck_assert_int_eq(idd_bruteforce_check(bf, &same_client, now + 10000, NULL), IDD_EDENIED);
+    idd_bruteforce_free(bf);
+}
+END_TEST
+
 static Suite *bruteforce_suite(void)
 {
     Suite *s = suite_create("bruteforce");
@@ -643,6 +726,8 @@ static Suite *bruteforce_suite(void)
     tcase_add_test(tc, long_and_binary_logins);
     tcase_add_test(tc, settings_are_honoured);
     tcase_add_test(tc, bad_arguments_are_refused);
+    tcase_add_test(tc, shared_key_names_counters_alike);
+    tcase_add_test(tc, merge_takes_what_others_counted);
     suite_add_tcase(s, tc);
 
     TCase *table = tcase_create("table");

@@ -72,6 +72,11 @@ typedef struct idd_app {
     atomic_ulong tokens_minted;   /* counters served by GET /metrics */
     atomic_ulong auth_failures;   /* 401s for a missing or invalid credential */
     atomic_ulong signins_blocked; /* 403s from brute-force blocks */
+    /* Brute-force counters shared through the store (auth/bfshare.c): where the next sync
+     * reads from (Unix epoch ms), whether one is under way, and what the syncs merged. */
+    atomic_llong bf_since_ms;
+    atomic_bool bf_syncing;
+    atomic_ulong bf_merged;
     atomic_ullong kdf_iterations; /* PBKDF2 rounds run for password checks (decoys included) */
     /* Password checks that took the KDF of a concurrent check of the same credential
      * (auth/signin.c's single flight), and how many wait for one now. */

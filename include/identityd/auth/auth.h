@@ -211,6 +211,8 @@ typedef struct idd_auth_thread {
     h2o_timeout_entry_t prune_entry;
     h2o_timeout_t changes_timeout; /* cache.check_interval_ms: the credential cache's check */
     h2o_timeout_entry_t changes_entry;
+    h2o_timeout_t bfshare_timeout; /* thread 0 only: cache.check_interval_ms, the counters' sync */
+    h2o_timeout_entry_t bfshare_entry;
 } idd_auth_thread_t;
 
 /* Made on the main thread before t's loop runs, freed after it stopped (while the loop

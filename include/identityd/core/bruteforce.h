@@ -85,4 +85,34 @@ int idd_bruteforce_fail(idd_bruteforce_t *bf, const idd_bruteforce_key_t *key, i
  * takes every lock. */
 size_t idd_bruteforce_used(idd_bruteforce_t *bf, int64_t now_ms);
 
+/* ---- sharing counters between processes (auth/bfshare.c) ----------------------------------
+ * Processes that share a database agree on one hash key (set_key, before any thread uses
+ * the table), report each failure's counters to the database (rules: what to count, and
+ * how), and merge what the others counted (merge). */
+
+/* Replaces the hash key drawn at _new; only before the table is used. */
+void idd_bruteforce_set_key(idd_bruteforce_t *bf, const unsigned char key[16]);
+
+/* How one of a sign-in's three counters is counted: its tag, the window a new counter opens,
+ * the failures that spend it, and the block reaching them starts (0: none, the window runs
+ * on). */
+typedef struct idd_bruteforce_rule {
+    uint64_t tag[2];
+    int64_t window_ms, block_ms;
+    uint32_t most;
+} idd_bruteforce_rule_t;
+void idd_bruteforce_rules(const idd_bruteforce_t *bf, const idd_bruteforce_key_t *key,
+                          idd_bruteforce_rule_t out[3]);
+
+/* A tag as 16 bytes (little-endian words), the same on every host, and back. */
+void idd_bruteforce_tag_bytes(const uint64_t tag[2], unsigned char out[16]);
+void idd_bruteforce_tag_read(const unsigned char in[16], uint64_t tag[2]);
+
+/* Takes a counter another process counted: failures until deadline_ms (on this table's
+ * clock). The local counter keeps whichever of the two counted more (on a tie, the later
+ * deadline), so merging the same counter twice changes nothing. A counter that is over, or
+ * that finds no room, is not stored. */
+void idd_bruteforce_merge(idd_bruteforce_t *bf, const uint64_t tag[2], uint32_t failures,
+                          int64_t deadline_ms, int64_t now_ms);
+
 #endif

@@ -171,6 +171,22 @@ typedef struct idd_tenant_tfa {
 /* The operations an engine provides. All return 0 or a negative IDD_E* code:
  * IDD_ENOTFOUND for a missing row, IDD_EEXIST for a duplicate, IDD_ESTORE for an engine
  * failure (logged by the engine, without secrets). */
+/* A shared brute-force counter is named by a keyed 16-byte hash (core/bruteforce.h). */
+#define IDD_BF_TAG_LEN 16
+typedef struct idd_bf_count {
+    unsigned char tag[IDD_BF_TAG_LEN];
+    int64_t window_ms; /* the window a new counter opens */
+    int64_t block_ms;  /* > 0: reaching most turns the window into a block this long */
+    int64_t most;      /* failures counted at most (>= 1) */
+} idd_bf_count_t;
+typedef struct idd_bf_counter {
+    unsigned char tag[IDD_BF_TAG_LEN];
+    int64_t failures;
+    int64_t deadline_ms; /* Unix epoch milliseconds */
+    int64_t updated_ms;
+} idd_bf_counter_t;
+typedef int (*idd_bf_counter_visit_fn)(const idd_bf_counter_t *counter, void *arg);
+
 typedef struct idd_store_ops {
     void (*close)(idd_store_t *s);
     /* Applies pending migrations; *from and *to (may be NULL) receive the schema versions. */
@@ -314,6 +330,24 @@ typedef struct idd_store_ops {
      * without a second factor outlives the switch. *ended (may be NULL) receives how many.
      * IDD_ENOTFOUND for an unknown tenant, IDD_ETOOBIG for a list that does not fit. */
     int (*tenant_tfa_set)(idd_store_t *s, const idd_tenant_tfa_t *tfa, int64_t now, int *ended);
+
+    /* ---- brute-force counters every process shares (migrations/0009) ---- */
+    /* The key of the counters' hashes: stores candidate when there is none yet (the first
+     * process to ask wins) and reads back the key every process uses. */
+    int (*bruteforce_key)(idd_store_t *s, const unsigned char candidate[IDD_BF_TAG_LEN],
+                          unsigned char out[IDD_BF_TAG_LEN]);
+    /* Counts one failure under each of counts[0..n), in one transaction, at now_ms (Unix
+     * epoch milliseconds): a counter that is absent or whose deadline has passed starts at
+     * 1 with deadline now + window (or now + block when most is 1 and block > 0); a live one
+     * goes up by 1 to at most `most`, and the failure that reaches `most` moves the deadline
+     * to now + block when block > 0. */
+    int (*bruteforce_count)(idd_store_t *s, const idd_bf_count_t *counts, size_t n, int64_t now_ms);
+    /* Visits at most limit live counters (deadline > now_ms) that moved at or after
+     * since_ms, in the order they moved; a visit returning non-zero stops the listing. */
+    int (*bruteforce_since)(idd_store_t *s, int64_t since_ms, int64_t now_ms, int limit,
+                            idd_bf_counter_visit_fn visit, void *arg);
+    /* Deletes at most limit counters whose deadline passed; *deleted receives how many. */
+    int (*bruteforce_prune)(idd_store_t *s, int64_t now_ms, int limit, int *deleted);
 } idd_store_ops_t;
 
 /* Every engine's handle starts with this. */
@@ -570,6 +604,28 @@ static inline int idd_store_session_list_user(idd_store_t *s, const char *uid, i
                                               idd_session_visit_fn f, void *a)
 {
     return idd_store_result(s->ops->session_list_user(s, uid, now, f, a));
+}
+
+static inline int idd_store_bruteforce_key(idd_store_t *s,
+                                           const unsigned char candidate[IDD_BF_TAG_LEN],
+                                           unsigned char out[IDD_BF_TAG_LEN])
+{
+    return idd_store_result(s->ops->bruteforce_key(s, candidate, out));
+}
+static inline int idd_store_bruteforce_count(idd_store_t *s, const idd_bf_count_t *counts, size_t n,
+                                             int64_t now_ms)
+{
+    return idd_store_result(s->ops->bruteforce_count(s, counts, n, now_ms));
+}
+static inline int idd_store_bruteforce_since(idd_store_t *s, int64_t since_ms, int64_t now_ms,
+                                             int limit, idd_bf_counter_visit_fn visit, void *arg)
+{
+    return idd_store_result(s->ops->bruteforce_since(s, since_ms, now_ms, limit, visit, arg));
+}
+static inline int idd_store_bruteforce_prune(idd_store_t *s, int64_t now_ms, int limit,
+                                             int *deleted)
+{
+    return idd_store_result(s->ops->bruteforce_prune(s, now_ms, limit, deleted));
 }
 
 #endif
