@@ -43,6 +43,7 @@ struct idd_credcache {
     tfa_slot_t tfa[TFA_SLOTS];
     atomic_ulong checks;
     atomic_llong version;
+    atomic_bool untrusted; /* the last change check failed: nothing is stored until one succeeds */
 };
 
 idd_credcache_t *idd_credcache_new(size_t entries)
@@ -60,6 +61,7 @@ idd_credcache_t *idd_credcache_new(size_t entries)
         pthread_mutex_init(&c->tfa[i].lock, NULL);
     atomic_init(&c->checks, 0);
     atomic_init(&c->version, -1);
+    atomic_init(&c->untrusted, false);
     return c;
 }
 
@@ -135,7 +137,9 @@ void idd_credcache_put(idd_credcache_t *c, idd_cc_kind_t kind,
     shard_t *s = shard_of(c, key, &set);
     pthread_mutex_lock(&s->lock);
     unsigned long now = idd_store_epoch();
-    if (epoch != now) { /* a change came between the read and now: the row may be old */
+    /* A change came between the read and now (the row may be old), or changes cannot be
+     * known at all now. */
+    if (epoch != now || atomic_load(&c->untrusted)) {
         pthread_mutex_unlock(&s->lock);
         return;
     }
@@ -191,7 +195,7 @@ void idd_credcache_tenant_tfa_put(idd_credcache_t *c, const idd_tenant_tfa_t *in
 {
     tfa_slot_t *t = &c->tfa[(uint64_t)in->tenant_id % TFA_SLOTS];
     pthread_mutex_lock(&t->lock);
-    if (epoch == idd_store_epoch()) {
+    if (epoch == idd_store_epoch() && !atomic_load(&c->untrusted)) {
         memcpy(&t->tfa, in, sizeof(*in));
         t->epoch = epoch;
     }
@@ -234,17 +238,22 @@ int idd_credcache_check(idd_credcache_t *c, idd_store_t *store)
     int64_t v = 0;
     int rc = idd_store_changes(store, &v);
     if (rc != 0) {
-        /* Whatever changed meanwhile cannot be known: nothing cached is trusted until a read
-         * of the version succeeds again (then differs from this one, and empties it once
-         * more). */
+        /* Whatever changed meanwhile cannot be known: what is cached is dropped, and nothing
+         * is cached until a read of the version succeeds again (then differs from this one,
+         * and empties it once more). */
+        atomic_store(&c->untrusted, true);
         idd_store_note_change();
         atomic_store(&c->version, -1);
-    } else if (v != atomic_load(&c->version)) {
+        atomic_fetch_add(&c->checks, 1);
+        return rc;
+    }
+    if (v != atomic_load(&c->version)) {
         /* The epoch first: whoever sees the new version sees the cache emptied. Two loops
          * that both saw the change move it twice, which costs only refills. */
         idd_store_note_change();
         atomic_store(&c->version, v);
     }
+    atomic_store(&c->untrusted, false);
     atomic_fetch_add(&c->checks, 1);
     return rc;
 }

@@ -192,8 +192,9 @@ START_TEST(entries_reported)
 }
 END_TEST
 
-/* While the change version cannot be read, nothing cached is trusted: a key that was warm is
- * read from the store again (and still works, the store being otherwise fine). */
+/* While the change version cannot be read, nothing cached is trusted and nothing is cached:
+ * a key that was warm is read from the store again, and again on the next request (and still
+ * works, the store being otherwise fine). */
 START_TEST(unreadable_change_version_empties_the_cache)
 {
     char *basic = basic_user();
@@ -210,6 +211,8 @@ START_TEST(unreadable_change_version_empties_the_cache)
     double miss = lookups("apikey", "miss");
     ck_assert_int_eq(call("GET", TOKEN_PATH, key.auth, NULL, NULL), 200);
     ck_assert_double_eq(lookups("apikey", "miss"), miss + 1);
+    ck_assert_int_eq(call("GET", TOKEN_PATH, key.auth, NULL, NULL), 200);
+    ck_assert_double_eq(lookups("apikey", "miss"), miss + 2);
     free(basic), free(key.auth);
 }
 END_TEST

@@ -99,7 +99,9 @@ void idd_cc_user_from(idd_cc_user_t *out, const idd_user_t *in);
 void idd_cc_user_to(idd_user_t *out, const idd_cc_user_t *in);
 
 /* One change check: reads the store's change version and, when it moved since any loop's
- * last check, moves the epoch. Loop timers call it every cache.check_interval_ms. */
+ * last check, moves the epoch. When the read fails, the epoch moves and nothing is cached
+ * (puts are ignored) until a check succeeds again. Loop timers call it every
+ * cache.check_interval_ms. */
 int idd_credcache_check(idd_credcache_t *c, idd_store_t *store);
 
 /* For /metrics: the change checks run, and the last change version seen (-1 before). */
