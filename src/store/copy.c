@@ -247,6 +247,10 @@ static int open_source(copy_t *c, const char *source)
         return fail(c, IDD_ESTORE, "cannot open source %s: %s", path,
                     c->src != NULL ? sqlite3_errmsg(c->src) : "out of memory");
     sqlite3_busy_timeout(c->src, 5000);
+    /* As the engine's own connections: the file's schema is data, its triggers, views and
+     * CHECKs call nothing that is not innocuous. */
+    sqlite3_db_config(c->src, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+    sqlite3_db_config(c->src, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL);
     /* One read transaction for everything below: the rows and their counts are one
      * snapshot, whatever identityd writes meanwhile. */
     if (sqlite3_exec(c->src, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)

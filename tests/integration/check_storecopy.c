@@ -3,7 +3,8 @@
  * session from a sign-in, an API key with scopes, a two-factor enrolment, a rotated signing
  * key) moved to an empty PostgreSQL database, where identityd then accepts the same
  * password, session, API key and authenticator app; a target that holds data is refused and
- * left alone; a copy the target refuses half-way leaves it as it was; a source at an older
+ * left alone; a copy the target refuses half-way, or stopped by a value that does not
+ * convert, leaves it as it was; a source at an older
  * schema is refused, not migrated. It needs the pg/ tests' server, so it runs as
  * pg/integration/check_storecopy (as integration/check_storecopy it says SKIP and passes).
  */
@@ -329,6 +330,25 @@ START_TEST(copy_refused_half_way_leaves_target_as_it_was)
 }
 END_TEST
 
+START_TEST(value_that_does_not_convert_named)
+{
+    SKIP_UNLESS_PG();
+    /* Bytes that are not UTF-8 in a text column: SQLite keeps them, PostgreSQL would not. */
+    th_sql(&src, "UPDATE users SET first_name = CAST(x'c328' AS TEXT) WHERE email = '" BOB "'");
+    char *bob = th_user_guid(&src, BOB);
+    char *out = NULL, *err = NULL;
+    ck_assert_int_eq(copy_to(pg.db, &out, &err), 1);
+    char *expect = th_strf("users row %s: column first_name is not UTF-8", bob);
+    ck_assert_msg(strstr(err, expect) != NULL, "%s", err);
+    ck_assert_int_eq(target_count("users"), 0);
+    ck_assert_int_eq(target_count("tenants"), 0);
+    free(expect);
+    free(bob);
+    free(out);
+    free(err);
+}
+END_TEST
+
 START_TEST(older_source_refused_not_migrated)
 {
     SKIP_UNLESS_PG();
@@ -378,6 +398,7 @@ int main(void)
     tcase_add_test(tc, copy_moves_a_deployment);
     tcase_add_test(tc, target_with_data_refused_and_unchanged);
     tcase_add_test(tc, copy_refused_half_way_leaves_target_as_it_was);
+    tcase_add_test(tc, value_that_does_not_convert_named);
     tcase_add_test(tc, older_source_refused_not_migrated);
     tcase_add_test(tc, target_must_be_postgresql);
     suite_add_tcase(s, tc);
