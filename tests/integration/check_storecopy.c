@@ -389,6 +389,33 @@ START_TEST(target_must_be_postgresql)
 }
 END_TEST
 
+START_TEST(password_from_a_secret_file)
+{
+    SKIP_UNLESS_PG();
+    char *from = th_strf("sqlite:%s", src.db);
+    char *file = th_strf("%s/pg-password", pg.dir);
+    const char *words[] = {"store", "copy", "--from", from, "--to", pg.db, "--to-password-file",
+                           file,    NULL};
+    char *out = NULL, *err = NULL;
+    /* A password file others may read is refused before anything is opened. */
+    th_write_file(file, "not-needed-by-the-test-server\n", 0644);
+    ck_assert_int_eq(ctl(&pg, words, NULL, &out, &err), 1);
+    ck_assert_msg(strstr(err, "cannot open the target") != NULL, "%s", err);
+    ck_assert_ptr_null(strstr(err, "not-needed"));
+    ck_assert_int_eq(target_count("users"), -1);
+    free(out);
+    free(err);
+    /* The owner's alone: taken (the test server trusts its socket and ignores it). */
+    ck_assert_int_eq(chmod(file, 0600), 0);
+    ck_assert_msg(ctl(&pg, words, NULL, &out, &err) == 0, "%s", err);
+    ck_assert_int_eq(target_count("users"), 3);
+    free(out);
+    free(err);
+    free(file);
+    free(from);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("storecopy");
@@ -401,6 +428,7 @@ int main(void)
     tcase_add_test(tc, value_that_does_not_convert_named);
     tcase_add_test(tc, older_source_refused_not_migrated);
     tcase_add_test(tc, target_must_be_postgresql);
+    tcase_add_test(tc, password_from_a_secret_file);
     suite_add_tcase(s, tc);
     return th_run_suite(s);
 }
