@@ -308,7 +308,7 @@ static int check_target_empty(copy_t *c)
 {
     char sql[128];
     int64_t n = 0;
-    for (size_t i = 1; i < IDD_ARRAY_LEN(tables); i++) {
+    for (size_t i = 1; i < IDD_ARRAY_LEN(tables); i++) { /* every table but tenants, the first */
         snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", tables[i].name);
         int rc = dst_exec(c, sql, 0, NULL, &n);
         if (rc != 0)
