@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "identityd/config/config.h"
 #include "identityd/store/store.h"
@@ -41,6 +42,9 @@ enum {
     OPT_DIR,
     OPT_TRUSTED_IPS,
     OPT_MANDATORY,
+    OPT_FROM,
+    OPT_TO,
+    OPT_TO_PASSWORD_FILE,
     OPT_COUNT
 };
 
@@ -111,5 +115,11 @@ int idd_ctl_reload(const idd_ctl_args_t *args, const idd_config_t *cfg, int vari
  * on|off|show (variant: IDD_CTL_TFA_*) with --trusted-ips LIST and --mandatory EMAILS. */
 int idd_ctl_user_tfa_reset(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant);
 int idd_ctl_tenant_tfa(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant);
+
+/* ctl_store.c: store copy --from sqlite:PATH --to POSTGRES [--to-password-file FILE] (an
+ * SQLite deployment into an empty PostgreSQL database, every table, counts verified), and
+ * its lines of the help text. */
+int idd_ctl_store_copy(const idd_ctl_args_t *args, const idd_config_t *cfg, int variant);
+void idd_ctl_store_usage(FILE *out);
 
 #endif

@@ -61,6 +61,9 @@ static const char *const option_names[OPT_COUNT] = {
     [OPT_DIR] = "--dir",
     [OPT_TRUSTED_IPS] = "--trusted-ips",
     [OPT_MANDATORY] = "--mandatory",
+    [OPT_FROM] = "--from",
+    [OPT_TO] = "--to",
+    [OPT_TO_PASSWORD_FILE] = "--to-password-file",
 };
 
 typedef struct ctl_command ctl_command_t;
@@ -125,8 +128,10 @@ static void print_usage(FILE *out)
           "                              that introduces it (state published)\n"
           "  reload                      ask the running identityd (pid_file) to reload its\n"
           "                              configuration and keys (SIGHUP)\n"
-          "  token verify                verify a token read from stdin, print its claims\n"
-          "\n"
+          "  token verify                verify a token read from stdin, print its claims\n",
+          out);
+    idd_ctl_store_usage(out);
+    fputs("\n"
           "options:\n"
           "  -c, --config FILE   configuration (default: $IDENTITYD_CONFIG, else " DEFAULT_CONFIG
           ")\n"
@@ -602,6 +607,8 @@ static const ctl_command_t commands[] = {
      NULL, false, idd_ctl_key_rotate, 0, false, NULL},
     {"reload", NULL, 0, 0, 0, NULL, true, idd_ctl_reload, 0, false, NULL},
     {"token", "verify", 0, 0, 0, NULL, true, cmd_token_verify, 0, false, NULL},
+    {"store", "copy", OPT_BIT(OPT_FROM) | OPT_BIT(OPT_TO) | OPT_BIT(OPT_TO_PASSWORD_FILE),
+     OPT_BIT(OPT_FROM) | OPT_BIT(OPT_TO), 0, NULL, true, idd_ctl_store_copy, 0, false, NULL},
 };
 
 /* Parses argv[*i] when it is -c/--config/-h/--help (any position). Returns 1 when it was one
