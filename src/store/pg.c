@@ -17,10 +17,11 @@
  * connect_timeout 3 s, TCP keepalives (idle 10 s, then every 5 s, 3 probes) and
  * tcp_user_timeout 15 s (data sent but not acknowledged), and, unless the server's or the
  * location's settings give one, statement_timeout 5 s (a lock wait included); a statement
- * that meets it fails with IDD_EBUSY. Whatever those settings, every query waits at most
- * QUERY_BOUND_MS for its answer here (a server that still acknowledges packets but answers
- * nothing: stopped, swapping); past it the connection is dropped as broken. Migrations alone,
- * which run at start and under identityctl, are not bounded.
+ * that meets it fails with IDD_EBUSY. Whatever those settings, every query waits here at most
+ * QUERY_BOUND_MS, or the connection's statement_timeout and BOUND_MARGIN_MS when that is
+ * longer, for its answer (a server that still acknowledges packets but answers nothing:
+ * stopped, swapping); past it the connection is dropped as broken. Migrations alone, which
+ * run at start and under identityctl, are not bounded.
  */
 #include <endian.h>
 #include <errno.h>
@@ -46,7 +47,8 @@
 #define MIGRATION_LOCK "7234316846101915441"
 
 /* The longest wait for a query's answer, whatever the server's settings (see above). */
-#define QUERY_BOUND_MS 15000
+#define QUERY_BOUND_MS 8000
+#define BOUND_MARGIN_MS 3000
 /* statement_timeout when neither the server nor the location sets one. */
 #define STATEMENT_TIMEOUT "5s"
 
@@ -107,13 +109,13 @@ static int result_error(pg_store_t *ps, PGresult *res, const char *what)
     return IDD_ESTORE;
 }
 
-/* Waits for the answer to the query just sent, at most QUERY_BOUND_MS (unless the handle is
+/* Waits for the answer to the query just sent, at most the handle's bound (none while it is
  * unbounded), and returns its result as PQexec would: the first error, else the last result.
  * NULL when the connection failed or the wait ran out; the handle is then broken. */
 static PGresult *await_result(pg_store_t *ps, const char *what)
 {
     PGconn *c = ps->conn;
-    const int64_t deadline = idd_monotonic_ms() + QUERY_BOUND_MS;
+    const int64_t deadline = idd_monotonic_ms() + ps->bound_ms;
     PGresult *keep = NULL;
 
     for (;;) {
@@ -122,7 +124,7 @@ static PGresult *await_result(pg_store_t *ps, const char *what)
             if (left <= 0) {
                 idd_log_warn("store: %s: no answer from PostgreSQL within %d ms; dropping the "
                              "connection",
-                             what, QUERY_BOUND_MS);
+                             what, (int)ps->bound_ms);
                 PQclear(keep);
                 ps->broken = 1;
                 return NULL;
@@ -157,12 +159,20 @@ static int session_setup(pg_store_t *ps)
 {
     PGresult *res = NULL;
     int rc = 0;
+    ps->bound_ms = QUERY_BOUND_MS;
     if (PQsendQuery(ps->conn, "SELECT set_config('statement_timeout', '" STATEMENT_TIMEOUT
                               "', false) FROM pg_settings WHERE name = 'statement_timeout' "
-                              "AND source = 'default'"))
+                              "AND source = 'default'; "
+                              "SELECT setting FROM pg_settings WHERE name = 'statement_timeout'"))
         res = await_result(ps, "connection setup");
-    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
         rc = result_error(ps, res, "connection setup");
+    } else {
+        /* The setting is in milliseconds; a longer one than the bound lengthens it. */
+        int64_t ms = idd_pg_int(res, 0, 0);
+        if (ms > 0 && ms < INT64_MAX / 2 && ms + BOUND_MARGIN_MS > ps->bound_ms)
+            ps->bound_ms = ms + BOUND_MARGIN_MS;
+    }
     PQclear(res);
     return rc;
 }

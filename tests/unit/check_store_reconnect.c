@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -153,6 +154,9 @@ START_TEST(test_lock_wait_ends_at_statement_timeout)
 }
 END_TEST
 
+/* How long a call may wait before it counts as a hang: more than four times the bound (8 s). */
+#define HANG_S 35
+
 typedef struct call {
     idd_store_t *s;
     atomic_int done;
@@ -170,7 +174,7 @@ static void *changes_call(void *arg)
 
 /* The backend of the handle's connection is stopped (SIGSTOP): the server's kernel still
  * acknowledges every packet, so neither keepalives nor statement_timeout end the wait;
- * the client-side bound (15 s) does, and the handle reconnects once the server answers. */
+ * the client-side bound (8 s) does, and the handle reconnects once the server answers. */
 START_TEST(test_unanswered_query_is_bounded)
 {
     SKIP_UNLESS_PG();
@@ -189,16 +193,26 @@ START_TEST(test_unanswered_query_is_bounded)
     ck_assert_int_gt(backend, 0);
 
     call_t c = {.s = s};
+    /* A watchdog process continues the backend whatever becomes of this one (a timeout
+     * killing the test): a stopped backend would hold up the server's stop for good. */
+    pid_t watchdog = fork();
+    ck_assert_int_ge(watchdog, 0);
+    if (watchdog == 0) {
+        sleep(HANG_S + 10);
+        kill(backend, SIGCONT);
+        _exit(0);
+    }
     ck_assert_int_eq(kill(backend, SIGSTOP), 0);
     pthread_t t;
     ck_assert_int_eq(pthread_create(&t, NULL, changes_call, &c), 0);
-    /* The bound is 15 s; wait four times that before calling it a hang. */
-    for (double t0 = now_ms(); !atomic_load(&c.done) && now_ms() - t0 < 60000;)
+    for (double t0 = now_ms(); !atomic_load(&c.done) && now_ms() - t0 < HANG_S * 1000.0;)
         usleep(20000);
     int returned = atomic_load(&c.done);
-    kill(backend, SIGCONT); /* always: a stopped backend would hold up the server's stop */
+    kill(backend, SIGCONT);
+    kill(watchdog, SIGKILL);
+    waitpid(watchdog, NULL, 0);
     pthread_join(t, NULL);
-    ck_assert_msg(returned, "a query to a stopped backend was still waiting after 60 s");
+    ck_assert_msg(returned, "a query to a stopped backend was still waiting after %d s", HANG_S);
     ck_assert_int_eq(c.rc, IDD_EBUSY);
     wait_reconnected(s);
     idd_store_free(s);
@@ -209,7 +223,7 @@ static Suite *make_suite(void)
 {
     Suite *s = suite_create("store_reconnect");
     TCase *tc = tcase_create("reconnect");
-    tcase_set_timeout(tc, 110);
+    tcase_set_timeout(tc, 60); /* each test; the hang test's own limit is HANG_S */
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_reconnect_backs_off);
     tcase_add_test(tc, test_lock_wait_ends_at_statement_timeout);
