@@ -1,30 +1,48 @@
 /*
- * GET /health: liveness and readiness in one. It answers 200 when this thread's database
- * connection can read the schema version, else 503, so an orchestrator restarts or drains
- * an instance whose storage is gone.
+ * GET /health: liveness and readiness in one. It answers 200 when a database connection can
+ * read the schema version, else 503, so an orchestrator restarts or drains an instance whose
+ * storage is gone.
  *
  * GET /metrics: the process's counters in the Prometheus text format. Counts only, nothing
  * about any user or credential; still, expose the port to the monitoring network only.
+ *
+ * The database probe of /health and /readyz goes through idd_store_read, like a credential
+ * cache miss: inline on the loop's handle with SQLite; on the store pool with PostgreSQL, so
+ * that a probe never makes the loop wait on the network, a pool thread whose connection is
+ * lost answers at once (its backoff, store/pg.c and auth/storeread.c), and a full pool
+ * answers 503 too.
  */
 #include "identityd/api/api.h"
 #include "identityd/auth/auth.h"
+#include "identityd/auth/storeread.h"
 #include "identityd/core/buf.h"
 #include "identityd/core/pacer.h"
 #include "identityd/http/respond.h"
 #include "identityd/http/server.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
-void idd_api_health(idd_request_t *r, idd_principal_t *p)
+static int probe_load(idd_store_t *store, void *arg)
 {
-    (void)p;
-    int version = 0;
-    if (idd_store_schema_version(r->thread->store, &version) != 0) {
+    return idd_store_schema_version(store, arg);
+}
+
+static void health_probed(idd_request_t *r, void *arg, int rc)
+{
+    (void)arg;
+    if (rc != 0) {
         idd_respond_error(r->req, 503, "Database unavailable");
         return;
     }
     static const char ok[] = "{\"status\":\"ok\"}";
     idd_respond_json(r->req, 200, ok, sizeof(ok) - 1);
+}
+
+void idd_api_health(idd_request_t *r, idd_principal_t *p)
+{
+    (void)p;
+    idd_store_read(r, probe_load, health_probed, idd_xcalloc(1, sizeof(int)), free);
 }
 
 /* GET /healthz: liveness. The process answers, so it is alive; nothing else is looked at,
@@ -36,15 +54,10 @@ void idd_api_healthz(idd_request_t *r, idd_principal_t *p)
     idd_respond_json(r->req, 200, ok, sizeof(ok) - 1);
 }
 
-/* GET /readyz: readiness, whether to send this instance traffic. Three checks, each named in
- * the body: this thread's database connection answers a trivial query, an active signing key
- * is loaded, and the server is not draining after a stop signal. 200 when all pass, else 503
- * naming the failed ones. */
-void idd_api_readyz(idd_request_t *r, idd_principal_t *p)
+static void readyz_probed(idd_request_t *r, void *arg, int rc)
 {
-    (void)p;
-    int version = 0;
-    const bool database = idd_store_schema_version(r->thread->store, &version) == 0;
+    (void)arg;
+    const bool database = rc == 0;
     const bool key = idd_keyring_active(r->gen->keyring) != NULL;
     const bool serving = !idd_http_stopping();
     const bool ready = database && key && serving;
@@ -55,6 +68,18 @@ void idd_api_readyz(idd_request_t *r, idd_principal_t *p)
                      ready ? "ok" : "fail", database ? "ok" : "fail", key ? "ok" : "fail",
                      serving ? "ok" : "fail");
     idd_respond_json(r->req, ready ? 200 : 503, body, (size_t)n);
+}
+
+/* GET /readyz: readiness, whether to send this instance traffic. Three checks, each named in
+ * the body: a database connection answers a trivial query (with PostgreSQL: a store pool
+ * thread's, so 503 while the server cannot be reached, and 200 again once a pool thread has
+ * reconnected), an active signing key is loaded, and the server is not draining after a stop
+ * signal. 200 when all pass, else 503 naming the failed ones; 503 with the error envelope
+ * when the store pool refused the probe (full or stopping). */
+void idd_api_readyz(idd_request_t *r, idd_principal_t *p)
+{
+    (void)p;
+    idd_store_read(r, probe_load, readyz_probed, idd_xcalloc(1, sizeof(int)), free);
 }
 
 static void metric(idd_buf_t *b, const char *name, const char *type, const char *help,
@@ -75,6 +100,10 @@ void idd_api_metrics(idd_request_t *r, idd_principal_t *p)
     metric(&b, "identityd_signins_blocked_total", "counter",
            "Sign-ins refused with 403 by the brute-force protection.",
            atomic_load(&app->signins_blocked));
+    metric(&b, "identityd_bruteforce_counters_merged_total", "counter",
+           "Brute-force counters read from the database and merged into this instance's table "
+           "(failures other instances, and this one, counted).",
+           atomic_load(&app->bf_merged));
     idd_buf_printf(&b,
                    "# HELP identityd_password_kdf_iterations_total PBKDF2 rounds run to check "
                    "passwords, decoys for unknown users included.\n"

@@ -4,21 +4,19 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "identityd/core/backoff.h"
 #include "identityd/core/common.h"
 #include "identityd/core/log.h"
 #include "identityd/core/workers.h"
 #include "identityd/http/server.h"
 
-/* After a failed connection a pool thread waits this long before trying again, doubling up
- * to the maximum; meanwhile its reads fail at once (503) instead of each waiting for a
- * connection timeout. */
-#define RETRY_FIRST_MS 100
-#define RETRY_MAX_MS 5000
-
+/* This pool thread's connection: opened on first use, and again after a failure once the
+ * backoff allows (core/backoff.h: 100 ms doubling to 5 s); meanwhile its reads fail at once
+ * (503) instead of each waiting for a connection attempt. A connection that breaks later
+ * keeps its handle: the engine resets it, with the same backoff (store/pg.c). */
 typedef struct pool_conn {
     idd_store_t *store;
-    int64_t retry_at_ms; /* no new connection before this (monotonic) */
-    int64_t backoff_ms;
+    idd_backoff_t retry;
 } pool_conn_t;
 
 static pthread_key_t conn_key;
@@ -51,17 +49,15 @@ static idd_store_t *pool_store(const idd_app_t *app)
     if (c->store != NULL)
         return c->store;
     int64_t now = idd_monotonic_ms();
-    if (now < c->retry_at_ms)
+    if (!idd_backoff_ready(&c->retry, now))
         return NULL;
     if (idd_store_open_secret(app->database, app->database_password_file, &c->store) != 0) {
         c->store = NULL;
-        c->backoff_ms = c->backoff_ms == 0 ? RETRY_FIRST_MS : c->backoff_ms * 2;
-        if (c->backoff_ms > RETRY_MAX_MS)
-            c->backoff_ms = RETRY_MAX_MS;
-        c->retry_at_ms = now + c->backoff_ms;
+        (void)idd_backoff_failed(&c->retry, idd_monotonic_ms(),
+                                 (uint32_t)(uintptr_t)c ^ (uint32_t)now);
         return NULL;
     }
-    c->backoff_ms = 0;
+    idd_backoff_reset(&c->retry);
     return c->store;
 }
 

@@ -71,6 +71,10 @@ void idd_respond_body(h2o_req_t *req, int status, const char *content_type, cons
     if (h2o_find_header(&req->res.headers, H2O_TOKEN_CACHE_CONTROL, -1) == -1)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                        H2O_STRLIT("no-store"));
+    /* Every 503 is worth a retry (a full queue, a database out of reach): one that names no
+     * time of its own says a second. */
+    if (status == 503 && h2o_find_header(&req->res.headers, H2O_TOKEN_RETRY_AFTER, -1) == -1)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
     h2o_send_inline(req, body, len);
 }
 

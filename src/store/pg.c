@@ -9,8 +9,23 @@
  * there is one, comes from database_password_file through store.c, never from the location.
  * A connection that breaks (the server restarted, the network went away) fails the call it
  * broke under with IDD_EBUSY, and the next call resets it and prepares its statements again.
+ * A reset that fails is not tried again before a backoff (core/backoff.h: 100 ms doubling to
+ * 5 s): meanwhile every call fails at once with IDD_EBUSY, so that an outage costs a call one
+ * fast failure, not one connection attempt.
+ *
+ * Nothing waits without bound. Unless the location sets them, a connection gets
+ * connect_timeout 3 s, TCP keepalives (idle 10 s, then every 5 s, 3 probes) and
+ * tcp_user_timeout 15 s (data sent but not acknowledged), and, unless the server's or the
+ * location's settings give one, statement_timeout 5 s (a lock wait included); a statement
+ * that meets it fails with IDD_EBUSY. Whatever those settings, every query waits here at most
+ * QUERY_BOUND_MS, or the connection's statement_timeout and BOUND_MARGIN_MS when that is
+ * longer, for its answer (a server that still acknowledges packets but answers nothing:
+ * stopped, swapping); past it the connection is dropped as broken. Migrations alone, which
+ * run at start and under identityctl, are not bounded.
  */
 #include <endian.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +45,12 @@
 #define TX_ATTEMPTS 4
 /* Taken by every migration transaction (pg_advisory_xact_lock): "iddmigr1". */
 #define MIGRATION_LOCK "7234316846101915441"
+
+/* The longest wait for a query's answer, whatever the server's settings (see above). */
+#define QUERY_BOUND_MS 8000
+#define BOUND_MARGIN_MS 3000
+/* statement_timeout when neither the server nor the location sets one. */
+#define STATEMENT_TIMEOUT "5s"
 
 #define OID_BYTEA 17
 #define OID_INT8 20
@@ -72,6 +93,12 @@ static int result_error(pg_store_t *ps, PGresult *res, const char *what)
         idd_log_debug("store: %s: no such parent row", what);
         return IDD_ENOTFOUND;
     }
+    /* A statement cancelled by statement_timeout, or a lock not granted in time: the server
+     * is there but could not answer now. */
+    if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0) {
+        idd_log_warn("store: %s: timed out (SQLSTATE %s)", what, state);
+        return IDD_EBUSY;
+    }
     if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
         idd_log_debug("store: %s: serialization failure or deadlock, retrying", what);
         return IDD_EAGAIN_PG;
@@ -82,20 +109,97 @@ static int result_error(pg_store_t *ps, PGresult *res, const char *what)
     return IDD_ESTORE;
 }
 
+/* Waits for the answer to the query just sent, at most the handle's bound (none while it is
+ * unbounded), and returns its result as PQexec would: the first error, else the last result.
+ * NULL when the connection failed or the wait ran out; the handle is then broken. */
+static PGresult *await_result(pg_store_t *ps, const char *what)
+{
+    PGconn *c = ps->conn;
+    const int64_t deadline = idd_monotonic_ms() + ps->bound_ms;
+    PGresult *keep = NULL;
+
+    for (;;) {
+        while (!ps->unbounded && PQisBusy(c)) {
+            int64_t left = deadline - idd_monotonic_ms();
+            if (left <= 0) {
+                idd_log_warn("store: %s: no answer from PostgreSQL within %d ms; dropping the "
+                             "connection",
+                             what, (int)ps->bound_ms);
+                PQclear(keep);
+                ps->broken = 1;
+                return NULL;
+            }
+            struct pollfd p = {.fd = PQsocket(c), .events = POLLIN};
+            int n = p.fd < 0 ? -1 : poll(&p, 1, (int)left);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0 || (n > 0 && !PQconsumeInput(c)) || PQstatus(c) != CONNECTION_OK) {
+                PQclear(keep);
+                ps->broken = 1; /* the caller's result_error logs why */
+                return NULL;
+            }
+        }
+        PGresult *r = PQgetResult(c);
+        if (r == NULL)
+            return keep;
+        ExecStatusType st = PQresultStatus(keep);
+        if (keep != NULL && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            PQclear(r); /* the first error is the one to report */
+            continue;
+        }
+        PQclear(keep);
+        keep = r;
+    }
+}
+
+/* Unless the server (postgresql.conf, the role or the database) or the location (options=
+ * -c statement_timeout=..., 0 included) sets a statement_timeout, sets STATEMENT_TIMEOUT for
+ * the session. */
+static int session_setup(pg_store_t *ps)
+{
+    PGresult *res = NULL;
+    int rc = 0;
+    ps->bound_ms = QUERY_BOUND_MS;
+    if (PQsendQuery(ps->conn, "SELECT set_config('statement_timeout', '" STATEMENT_TIMEOUT
+                              "', false) FROM pg_settings WHERE name = 'statement_timeout' "
+                              "AND source = 'default'; "
+                              "SELECT setting FROM pg_settings WHERE name = 'statement_timeout'"))
+        res = await_result(ps, "connection setup");
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        rc = result_error(ps, res, "connection setup");
+    } else {
+        /* The setting is in milliseconds; a longer one than the bound lengthens it. */
+        int64_t ms = idd_pg_int(res, 0, 0);
+        if (ms > 0 && ms < INT64_MAX / 2 && ms + BOUND_MARGIN_MS > ps->bound_ms)
+            ps->bound_ms = ms + BOUND_MARGIN_MS;
+    }
+    PQclear(res);
+    return rc;
+}
+
 /* Makes sure the connection is usable: after a failure, resets it (the server forgot every
- * prepared statement, so they are prepared again). */
+ * prepared statement, so they are prepared again), unless the backoff of a failed reset
+ * still runs (then IDD_EBUSY at once) or a transaction is open (a new connection would run
+ * the rest of its statements outside of it). */
 static int ensure(pg_store_t *ps, const char *what)
 {
     if (!ps->broken && PQstatus(ps->conn) == CONNECTION_OK)
         return 0;
+    int64_t now = idd_monotonic_ms();
+    if (ps->in_tx || !idd_backoff_ready(&ps->reconnect, now))
+        return IDD_EBUSY;
     memset(ps->prepared, 0, sizeof ps->prepared);
     PQreset(ps->conn);
-    if (PQstatus(ps->conn) != CONNECTION_OK) {
+    if (PQstatus(ps->conn) != CONNECTION_OK || session_setup(ps) != 0) {
         ps->broken = 1;
         log_connection(ps->conn, what);
+        int64_t wait = idd_backoff_failed(&ps->reconnect, idd_monotonic_ms(),
+                                          (uint32_t)(uintptr_t)ps ^ (uint32_t)now);
+        idd_log_info("store: the next attempt to reach PostgreSQL in %lld ms", (long long)wait);
         return IDD_EBUSY;
     }
     ps->broken = 0;
+    idd_backoff_reset(&ps->reconnect);
     idd_log_info("store: reconnected to PostgreSQL");
     return 0;
 }
@@ -107,7 +211,9 @@ static int prepare(pg_store_t *ps, enum pg_stmt_id id, size_t n)
 
     for (size_t i = 0; i < n; i++)
         types[i] = st->types[i] == 'i' ? OID_INT8 : st->types[i] == 'b' ? OID_BYTEA : OID_TEXT;
-    PGresult *res = PQprepare(ps->conn, st->name, st->sql, (int)n, types);
+    PGresult *res = PQsendPrepare(ps->conn, st->name, st->sql, (int)n, types)
+                        ? await_result(ps, st->what)
+                        : NULL;
     int rc = 0;
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         rc = result_error(ps, res, st->what);
@@ -161,7 +267,9 @@ int idd_pg_run(pg_store_t *ps, enum pg_stmt_id id, const pg_param_t *params, siz
             break;
         }
     }
-    PGresult *r = PQexecPrepared(ps->conn, st->name, (int)n, values, lengths, formats, 0);
+    PGresult *r = PQsendQueryPrepared(ps->conn, st->name, (int)n, values, lengths, formats, 0)
+                      ? await_result(ps, st->what)
+                      : NULL;
     ExecStatusType status = PQresultStatus(r);
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
         *res = r;
@@ -276,7 +384,7 @@ static int simple(pg_store_t *ps, const char *sql, const char *what, PGresult **
 {
     if (res != NULL)
         *res = NULL;
-    PGresult *r = PQexec(ps->conn, sql);
+    PGresult *r = PQsendQuery(ps->conn, sql) ? await_result(ps, what) : NULL;
     ExecStatusType status = PQresultStatus(r);
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
         if (res != NULL)
@@ -293,8 +401,8 @@ static int simple(pg_store_t *ps, const char *sql, const char *what, PGresult **
 static void rollback(pg_store_t *ps)
 {
     PGTransactionStatusType t = PQtransactionStatus(ps->conn);
-    if (t == PQTRANS_INTRANS || t == PQTRANS_INERROR)
-        PQclear(PQexec(ps->conn, "ROLLBACK"));
+    if ((t == PQTRANS_INTRANS || t == PQTRANS_INERROR) && PQsendQuery(ps->conn, "ROLLBACK"))
+        PQclear(await_result(ps, "rollback"));
 }
 
 int idd_pg_transaction(pg_store_t *ps, const char *what, idd_pg_body_fn body, void *arg)
@@ -303,10 +411,13 @@ int idd_pg_transaction(pg_store_t *ps, const char *what, idd_pg_body_fn body, vo
         int rc = ensure(ps, what);
         if (rc == 0)
             rc = simple(ps, "BEGIN", what, NULL);
-        if (rc == 0)
+        if (rc == 0) {
+            ps->in_tx = 1;
             rc = body(ps, arg);
-        if (rc == 0)
-            rc = simple(ps, "COMMIT", what, NULL);
+            if (rc == 0)
+                rc = simple(ps, "COMMIT", what, NULL);
+            ps->in_tx = 0;
+        }
         if (rc != 0 && !ps->broken)
             rollback(ps);
         if (rc != IDD_EAGAIN_PG)
@@ -375,7 +486,11 @@ static int migrate_body(pg_store_t *ps, void *arg)
     migrate_step_t *m = arg;
     const idd_migration_t *next = NULL;
     char sql[96];
-    int rc = simple(ps, "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ")", "migration lock", NULL);
+    /* A migration may take long, or wait long for another instance's: no statement_timeout
+     * (the handle is unbounded meanwhile too, pg_migrate). */
+    int rc = simple(ps, "SET LOCAL statement_timeout = 0", "migration", NULL);
+    if (rc == 0)
+        rc = simple(ps, "SELECT pg_advisory_xact_lock(" MIGRATION_LOCK ")", "migration lock", NULL);
 
     if (rc == 0)
         rc = simple(ps,
@@ -425,7 +540,9 @@ static int pg_migrate(idd_store_t *s, int *from, int *to)
     if (!migrations_match(m.latest))
         return IDD_ESTORE;
     do {
+        ps->unbounded = 1;
         rc = idd_pg_transaction(ps, "migration", migrate_body, &m);
+        ps->unbounded = 0;
         if (rc != 0)
             return rc;
         if (first < 0)
@@ -509,13 +626,23 @@ static void notice(void *arg, const char *message)
 }
 
 /* The keywords before dbname are defaults the location may override (libpq lets later
- * keywords win, and dbname expands the location in place); the password comes last, so
- * nothing in the location replaces it. */
+ * keywords win, and dbname expands the location in place): bounded waits (see the top of
+ * this file), then the password last, so that nothing in the location replaces it. */
 int idd_store_pg_open(const char *conninfo, const char *password, idd_store_t **out)
 {
-    const char *const keys[] = {"connect_timeout", "application_name", "client_encoding",
-                                "dbname",          "password",         NULL};
-    const char *const values[] = {"10", "identityd", "UTF8", conninfo, password, NULL};
+    const char *const keys[] = {"connect_timeout",
+                                "keepalives",
+                                "keepalives_idle",
+                                "keepalives_interval",
+                                "keepalives_count",
+                                "tcp_user_timeout",
+                                "application_name",
+                                "client_encoding",
+                                "dbname",
+                                "password",
+                                NULL};
+    const char *const values[] = {"3",         "1",    "10",     "5",      "3", "15000",
+                                  "identityd", "UTF8", conninfo, password, NULL};
     pg_store_t *ps;
 
     *out = NULL;
@@ -530,6 +657,10 @@ int idd_store_pg_open(const char *conninfo, const char *password, idd_store_t **
         return IDD_ESTORE;
     }
     PQsetNoticeProcessor(ps->conn, notice, NULL);
+    if (session_setup(ps) != 0) {
+        pg_close(&ps->base);
+        return IDD_ESTORE;
+    }
     *out = &ps->base;
     return 0;
 }

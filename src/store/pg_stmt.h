@@ -24,6 +24,7 @@
 
 #include <libpq-fe.h>
 
+#include "identityd/core/backoff.h"
 #include "identityd/store/store.h"
 
 #define PG_USER_COLUMNS                                                                            \
@@ -114,6 +115,10 @@ typedef struct pg_store {
     idd_store_t base; /* first, so that an idd_store_t * is a pg_store_t * */
     PGconn *conn;
     int broken;                       /* reset the connection before the next call */
+    int in_tx;                        /* inside idd_pg_transaction: never reset meanwhile */
+    int unbounded;                    /* migrations: no client-side bound on a query */
+    int64_t bound_ms;                 /* the longest wait for a query's answer */
+    idd_backoff_t reconnect;          /* when a broken connection may be reset again */
     unsigned char prepared[PS_COUNT]; /* prepared on this connection */
     unsigned listing;                 /* PG_LISTING_* bits: the listings whose visitor runs now */
 } pg_store_t;

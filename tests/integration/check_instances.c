@@ -171,6 +171,8 @@ START_TEST(guesses_count_across_instances)
         ck_assert_int_eq(try_sign_in(&b, "user@example.com", "guess"), 401);
     wait_blocked(&a, "user@example.com", "user pass");
     wait_blocked(&b, "user@example.com", "user pass");
+    ck_assert_double_ge(th_metric(&a, "identityd_bruteforce_counters_merged_total"), 1);
+    ck_assert_double_ge(th_metric(&b, "identityd_bruteforce_counters_merged_total"), 1);
     /* Four guesses at the admin through A alone: not blocked, on either. */
     for (int i = 0; i < 4; i++)
         ck_assert_int_eq(try_sign_in(&a, "admin@example.com", "guess"), 401);

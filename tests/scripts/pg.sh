@@ -4,6 +4,14 @@
 #                                 accepts connections, prints its conninfo on stdout:
 #                                   postgresql:///postgres?host=DIR&user=postgres
 #   pg.sh [--any-dir] stop DIR    stops it (fast mode) and removes DIR
+#   pg.sh [--any-dir] down DIR [fast|immediate]
+#                                 stops the server of a DIR start made (fast mode unless
+#                                 told), keeping DIR and its data: an outage, for a test
+#   pg.sh [--any-dir] up DIR      starts that server again on its data, waits until it
+#                                 accepts connections, prints its conninfo
+#   pg.sh [--any-dir] freeze DIR  stops (SIGSTOP) the server's processes: a server that
+#                                 still takes packets but answers nothing, for a test
+#   pg.sh [--any-dir] thaw DIR    continues them (SIGCONT); stop and down thaw first too
 # The server listens on a unix socket in DIR only (no TCP), trusts that socket (mode 0700:
 # only the server's own user, and root, can reach it), and runs with fsync off and small
 # buffers: it holds nothing worth keeping. Run as root, the server runs as the unprivileged
@@ -21,7 +29,8 @@ pg_user=idd-pg
 any_dir=0
 
 usage() {
-    echo "usage: pg.sh [--any-dir] start|stop DIR" >&2
+    echo "usage: pg.sh [--any-dir] start|stop|up|freeze|thaw DIR," \
+        "or pg.sh [--any-dir] down DIR [fast|immediate]" >&2
     exit 2
 }
 die() {
@@ -30,9 +39,18 @@ die() {
 }
 
 [ "${1:-}" = --any-dir ] && { any_dir=1; shift; }
-[ $# -eq 2 ] || usage
+[ $# -ge 2 ] || usage
 cmd=$1
-case "$cmd" in start | stop) ;; *) usage ;; esac
+mode=fast
+case "$cmd" in
+start | stop | up | freeze | thaw) [ $# -eq 2 ] || usage ;;
+down)
+    [ $# -le 3 ] || usage
+    mode=${3:-fast}
+    case "$mode" in fast | immediate) ;; *) usage ;; esac
+    ;;
+*) usage ;;
+esac
 [ -n "$2" ] || usage
 
 # The folder as an absolute path with no "..", so that the /tmp check means what it says.
@@ -83,9 +101,32 @@ remove_dir() {
     rm -rf -- "$dir"
 }
 
+# Sends a signal to the postmaster of DIR, then to each of its children (the postmaster
+# first when stopping, so that it forks no new one meanwhile).
+signal_server() {
+    local pid children
+    running || return 0
+    pid=$(head -n 1 "$data/postmaster.pid")
+    kill "-$1" "$pid" 2>/dev/null || true
+    children=$(ps -o pid= --ppid "$pid" || true)
+    [ -z "$children" ] || kill "-$1" $children 2>/dev/null || true
+}
+
+freeze() {
+    [ -f "$dir/$marker" ] || die "refusing $dir: pg.sh did not make it (no $marker)"
+    running || die "no server runs in $dir"
+    signal_server STOP
+}
+
+thaw() {
+    [ -f "$dir/$marker" ] || die "refusing $dir: pg.sh did not make it (no $marker)"
+    signal_server CONT
+}
+
 stop() {
     [ -e "$dir" ] || return 0
     [ -f "$dir/$marker" ] || die "refusing $dir: pg.sh did not make it (no $marker)"
+    signal_server CONT
     if running; then
         as_server "$bin/pg_ctl" stop -D "$data" -m fast -w -t 60 >/dev/null ||
             die "the server in $dir did not stop"
@@ -158,6 +199,28 @@ max_connections = 200
 EOF
     as_server "$bin/pg_ctl" start -D "$data" -l "$log" -W >/dev/null ||
         die "pg_ctl could not start the server in $data"
+    wait_ready
+    echo "$conninfo"
+}
+
+# An outage: the server of a DIR start made stops, its data stays for up.
+down() {
+    [ -f "$dir/$marker" ] || die "refusing $dir: pg.sh did not make it (no $marker)"
+    signal_server CONT
+    if running; then
+        as_server "$bin/pg_ctl" stop -D "$data" -m "$mode" -w -t 60 >/dev/null ||
+            die "the server in $dir did not stop"
+    fi
+}
+
+# The end of an outage: the same server, on the same data (after an immediate stop it
+# recovers first).
+up() {
+    [ -f "$dir/$marker" ] && [ -d "$data" ] || die "$dir holds no server pg.sh made: use start"
+    if ! running; then
+        as_server "$bin/pg_ctl" start -D "$data" -l "$log" -W >/dev/null ||
+            die "pg_ctl could not start the server in $data"
+    fi
     wait_ready
     echo "$conninfo"
 }
