@@ -371,9 +371,9 @@ static int changes_work(idd_store_t *store, void *arg)
     idd_app_t *app = arg;
     int rc = idd_credcache_check(app->credcache, store);
     if (rc != 0)
-        idd_log_warn("credential cache: could not read the store's change version (%s): "
-                     "the cache is emptied until it can",
-                     idd_strerror(rc));
+        idd_log_warn_limited("credential cache: could not read the store's change version (%s): "
+                             "the cache is emptied until it can",
+                             idd_strerror(rc));
     return 0;
 }
 

@@ -106,7 +106,7 @@ static void write_run(idd_job_t *job)
     idd_store_t *s = pool_store(w->app);
     int rc = s != NULL ? w->write(s, w->arg) : IDD_EBUSY;
     if (rc != 0 && rc != IDD_ENOTFOUND)
-        idd_log_warn("store: %s: %s", w->what, idd_strerror(rc));
+        idd_log_warn_limited("store: %s: %s", w->what, idd_strerror(rc));
 }
 
 static void write_done(idd_job_t *job)
@@ -123,7 +123,7 @@ void idd_store_later(idd_app_t *app, idd_store_t *loop_store, idd_store_load_fn 
     if (!idd_store_read_offloaded(app)) {
         int rc = write(loop_store, arg);
         if (rc != 0 && rc != IDD_ENOTFOUND)
-            idd_log_warn("store: %s: %s", what, idd_strerror(rc));
+            idd_log_warn_limited("store: %s: %s", what, idd_strerror(rc));
         if (release != NULL)
             release(arg);
         return;
@@ -137,7 +137,7 @@ void idd_store_later(idd_app_t *app, idd_store_t *loop_store, idd_store_load_fn 
     w->arg = arg;
     w->what = what;
     if (idd_workers_submit(app->storepool, &w->job) != 0) {
-        idd_log_warn("store: %s: the store pool is full or stopping; skipped", what);
+        idd_log_warn_limited("store: %s: the store pool is full or stopping; skipped", what);
         write_done(&w->job);
     }
 }

@@ -166,24 +166,52 @@ static void finish(line_t *l)
     (void)w;
 }
 
-void idd_log(idd_log_level_t level, const char *fmt, ...)
+/* One line: the message, then " (N more like it not logged)" when N > 0. */
+static void log_line(idd_log_level_t level, unsigned long suppressed, const char *fmt, va_list ap)
 {
-    if (level > current_level)
-        return;
     char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
     int m = vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     if (m < 0)
         m = 0;
     size_t len = (size_t)m < sizeof(msg) ? (size_t)m : sizeof(msg) - 1;
+    if (suppressed > 0) {
+        m = snprintf(msg + len, sizeof(msg) - len, " (%lu more like it not logged)", suppressed);
+        if (m > 0)
+            len += (size_t)m < sizeof(msg) - len ? (size_t)m : sizeof(msg) - len - 1;
+    }
     line_t l;
     begin(&l, idd_log_level_names[level]);
     put_escaped(&l, msg, len, false);
     if (current_format == IDD_LOG_JSON)
         puts_(&l, "\"}");
     finish(&l);
+}
+
+void idd_log(idd_log_level_t level, const char *fmt, ...)
+{
+    if (level > current_level)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(level, 0, fmt, ap);
+    va_end(ap);
+}
+
+void idd_log_limited(idd_log_level_t level, idd_log_limit_t *limit, int64_t now_ms, const char *fmt,
+                     ...)
+{
+    if (level > current_level)
+        return;
+    long long next = atomic_load(&limit->next_ms);
+    /* Of the threads that find the second over, one wins the exchange and logs. */
+    if (now_ms < next || !atomic_compare_exchange_strong(&limit->next_ms, &next, now_ms + 1000)) {
+        atomic_fetch_add(&limit->suppressed, 1);
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(level, atomic_exchange(&limit->suppressed, 0), fmt, ap);
+    va_end(ap);
 }
 
 void idd_log_access(const idd_log_access_t *a)

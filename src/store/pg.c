@@ -66,7 +66,8 @@ static void log_result(PGresult *res, const char *what)
                   state != NULL ? state : "none");
 }
 
-/* The message of a failed connection, first line only. */
+/* The message of a failed connection, first line only. Not limited like the other lines of
+ * an outage: each connection tries again only as its backoff allows, so these are few. */
 static void log_connection(PGconn *conn, const char *what)
 {
     const char *msg = conn != NULL ? PQerrorMessage(conn) : "out of memory";
@@ -96,7 +97,7 @@ static int result_error(pg_store_t *ps, PGresult *res, const char *what)
     /* A statement cancelled by statement_timeout, or a lock not granted in time: the server
      * is there but could not answer now. */
     if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0) {
-        idd_log_warn("store: %s: timed out (SQLSTATE %s)", what, state);
+        idd_log_warn_limited("store: %s: timed out (SQLSTATE %s)", what, state);
         return IDD_EBUSY;
     }
     if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
@@ -122,9 +123,10 @@ static PGresult *await_result(pg_store_t *ps, const char *what)
         while (!ps->unbounded && PQisBusy(c)) {
             int64_t left = deadline - idd_monotonic_ms();
             if (left <= 0) {
-                idd_log_warn("store: %s: no answer from PostgreSQL within %d ms; dropping the "
-                             "connection",
-                             what, (int)ps->bound_ms);
+                idd_log_warn_limited(
+                    "store: %s: no answer from PostgreSQL within %d ms; dropping the "
+                    "connection",
+                    what, (int)ps->bound_ms);
                 PQclear(keep);
                 ps->broken = 1;
                 return NULL;

@@ -181,6 +181,31 @@ START_TEST(text_message_cannot_forge_a_line)
 }
 END_TEST
 
+static void log_a_flood(void)
+{
+    idd_log_limit_t limit = {0};
+    for (int i = 0; i < 100; i++)
+        idd_log_limited(IDD_LOG_WARN, &limit, 5000 + i, "store: %s: lost", "touch");
+    idd_log_limited(IDD_LOG_WARN, &limit, 5999, "store: %s: lost", "touch");
+    idd_log_limited(IDD_LOG_WARN, &limit, 6000, "store: %s: lost", "again");
+    idd_log_limited(IDD_LOG_WARN, &limit, 7000, "store: %s: lost", "alone");
+    idd_log_limited(IDD_LOG_DEBUG, &limit, 9000, "below the level: %s", "dropped");
+}
+
+/* A line that repeats is written at most once a second, and the next one says how many were
+ * left out. */
+START_TEST(repeated_lines_are_limited)
+{
+    char *out = capture(log_a_flood);
+    ck_assert_int_eq(count_lines(out), 3);
+    ck_assert_ptr_nonnull(strstr(out, " warn store: touch: lost\n"));
+    ck_assert_ptr_nonnull(strstr(out, " warn store: again: lost (100 more like it not logged)\n"));
+    ck_assert_ptr_nonnull(strstr(out, " warn store: alone: lost\n"));
+    ck_assert_ptr_null(strstr(out, "dropped"));
+    free(out);
+}
+END_TEST
+
 START_TEST(json_message_is_one_valid_object)
 {
     idd_log_set_format(IDD_LOG_JSON);
@@ -338,6 +363,7 @@ static Suite *observability_suite(void)
     tcase_add_test(tc, access_line_is_bounded);
     tcase_add_test(tc, access_line_ignores_level);
     tcase_add_test(tc, status_slots);
+    tcase_add_test(tc, repeated_lines_are_limited);
     tcase_add_test(tc, latency_buckets);
     tcase_add_test(tc, key_table_is_bounded);
     suite_add_tcase(s, tc);

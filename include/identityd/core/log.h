@@ -9,7 +9,11 @@
 #ifndef IDENTITYD_LOG_H
 #define IDENTITYD_LOG_H
 
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "identityd/core/common.h"
 
 typedef enum { IDD_LOG_ERROR = 0, IDD_LOG_WARN, IDD_LOG_INFO, IDD_LOG_DEBUG } idd_log_level_t;
 
@@ -34,6 +38,22 @@ void idd_log(idd_log_level_t level, const char *fmt, ...) __attribute__((format(
 #define idd_log_warn(...) idd_log(IDD_LOG_WARN, __VA_ARGS__)
 #define idd_log_info(...) idd_log(IDD_LOG_INFO, __VA_ARGS__)
 #define idd_log_debug(...) idd_log(IDD_LOG_DEBUG, __VA_ARGS__)
+
+/* A line that can repeat many times a second while something outside is broken (a lost
+ * database: every request's failure, every change check): at most one line per second per
+ * call site, the next one saying how many were left out. idd_log_limited takes the clock
+ * (monotonic ms) from its caller; the macro gives each call site its own limit. */
+typedef struct idd_log_limit {
+    atomic_llong next_ms;
+    atomic_ulong suppressed;
+} idd_log_limit_t;
+void idd_log_limited(idd_log_level_t level, idd_log_limit_t *limit, int64_t now_ms, const char *fmt,
+                     ...) __attribute__((format(printf, 4, 5)));
+#define idd_log_warn_limited(...)                                                                  \
+    do {                                                                                           \
+        static idd_log_limit_t idd_log_limit_;                                                     \
+        idd_log_limited(IDD_LOG_WARN, &idd_log_limit_, idd_monotonic_ms(), __VA_ARGS__);           \
+    } while (0)
 
 /* One answered request. Strings with a length need no NUL; any of them may come from the
  * client and are escaped (and cut to a bounded length) when written. NULL or an empty
