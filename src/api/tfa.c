@@ -151,6 +151,29 @@ void idd_api_tfa_setup(idd_request_t *r, idd_principal_t *p)
 
 /* ---- POST /api/2.0/settings/tfaapp/validate ---- */
 
+/* What the answer to a right code needs once its session is written. */
+typedef struct validated {
+    bool activated; /* this code linked the app */
+    const idd_principal_t *p;
+} validated_t;
+
+static void validate_answered(idd_request_t *r, const idd_session_started_t *s)
+{
+    const validated_t *v = s->ctx;
+    if (s->rc != 0) {
+        idd_log_error("tfa: cannot start a session for user %s: %s", s->user_id,
+                      idd_strerror(s->rc));
+        idd_respond_error(r->req, 503, "Service unavailable");
+        return;
+    }
+    char name[40];
+    snprintf(name, sizeof(name), IDD_CONFIRM_COOKIE_PREFIX "%s", v->p->confirm);
+    idd_cookie_clear(r->req, name, r->https);
+    idd_cookie_set_session(r->req, s->token, s->browser ? 0 : s->expires, r->https);
+    /* true only when this linked the app; a sign-in with a linked one answers false. */
+    idd_respond_bool(r->req, r->origin, v->activated);
+}
+
 void idd_api_tfa_validate(idd_request_t *r, idd_principal_t *p)
 {
     json_t *body = idd_api_body_object(r);
@@ -187,23 +210,11 @@ void idd_api_tfa_validate(idd_request_t *r, idd_principal_t *p)
         idd_respond_error(r->req, 503, "Service unavailable");
         return;
     }
-    char token[IDD_SESSION_TOKEN_LEN + 1];
-    int64_t expires = 0;
-    rc = idd_session_start(r, &p->user, browser, token, &expires);
-    if (rc != 0) {
-        idd_log_error("tfa: cannot start a session for user %s: %s", p->user.id, idd_strerror(rc));
-        idd_respond_error(r->req, 503, "Service unavailable");
-        return;
-    }
     if (activated)
         idd_log_info("user %s linked an authenticator app", p->user.id);
-    char name[40];
-    snprintf(name, sizeof(name), IDD_CONFIRM_COOKIE_PREFIX "%s", p->confirm);
-    idd_cookie_clear(r->req, name, r->https);
-    idd_cookie_set_session(r->req, token, browser ? 0 : expires, r->https);
-    idd_wipe(token, sizeof(token));
-    /* true only when this linked the app; a sign-in with a linked one answers false. */
-    idd_respond_bool(r->req, r->origin, activated);
+    validated_t *v = h2o_mem_alloc_pool(&r->req->pool, sizeof(*v));
+    *v = (validated_t){activated, p};
+    idd_session_start(r, &p->user, browser, validate_answered, v);
 }
 
 /* ---- the tenant's settings ---- */
