@@ -24,6 +24,7 @@
 #define LOGOUT_PATH "/api/2.0/authentication/logout"
 #define KEYS_PATH "/api/2.0/keys"
 #define SELF_PATH "/api/2.0/people/@self"
+#define CONN_PATH "/api/2.0/security/activeconnections"
 #define ADMIN "admin@example.com"
 #define ADMIN_PASSWORD "correct horse"
 
@@ -175,7 +176,8 @@ static size_t keep_answer(char *data, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-static void held_start(held_t *h, const char *path, const char *header, const char *body)
+/* POSTs body to path, or PUTs it when put; GETs path when body is NULL. */
+static void held_send(held_t *h, bool put, const char *path, const char *header, const char *body)
 {
     memset(h, 0, sizeof(*h));
     h->multi = curl_multi_init();
@@ -184,16 +186,25 @@ static void held_start(held_t *h, const char *path, const char *header, const ch
     h->headers = curl_slist_append(NULL, "Content-Type: application/json");
     if (header != NULL)
         h->headers = curl_slist_append(h->headers, header);
-    h->body = strdup(body);
     char *u = th_url(&srv, path);
     curl_easy_setopt(h->easy, CURLOPT_URL, u);
     curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, h->headers);
-    curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, h->body);
+    if (body != NULL) {
+        h->body = strdup(body);
+        curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, h->body);
+        if (put)
+            curl_easy_setopt(h->easy, CURLOPT_CUSTOMREQUEST, "PUT");
+    }
     curl_easy_setopt(h->easy, CURLOPT_TIMEOUT, 120L);
     curl_easy_setopt(h->easy, CURLOPT_WRITEFUNCTION, keep_answer);
     curl_easy_setopt(h->easy, CURLOPT_WRITEDATA, h);
     curl_multi_add_handle(h->multi, h->easy);
     free(u);
+}
+
+static void held_start(held_t *h, const char *path, const char *header, const char *body)
+{
+    held_send(h, false, path, header, body);
 }
 
 /* Whether the request has its answer (driving it a step first). */
@@ -355,6 +366,52 @@ START_TEST(apikey_creation_leaves_the_loop)
 }
 END_TEST
 
+START_TEST(sessions_listing_leaves_the_loop)
+{
+    SKIP_UNLESS_PG();
+    start();
+    PGconn *lock = lock_table("login_events");
+    held_t h;
+    char *hd = auth_header(session_token);
+    held_send(&h, false, CONN_PATH, hd, NULL);
+    free(hd);
+    held_wait_blocked(&h, lock);
+    assert_loop_free(&h, lock, api_key);
+    unlock_table(lock);
+
+    json_t *j = held_finish(&h, "the held-up listing");
+    json_t *items = json_object_get(json_object_get(j, "response"), "items");
+    ck_assert_int_eq(json_array_size(items), 1);
+    json_decref(j);
+    stop();
+}
+END_TEST
+
+START_TEST(sessions_ending_leaves_the_loop)
+{
+    SKIP_UNLESS_PG();
+    start();
+    PGconn *lock = lock_table("login_events");
+    held_t h;
+    char *hd = auth_header(session_token);
+    held_send(&h, true, CONN_PATH "/logoutallchangepassword", hd, "{}");
+    held_wait_blocked(&h, lock);
+    assert_loop_free(&h, lock, api_key);
+    unlock_table(lock);
+
+    json_t *j = held_finish(&h, "the held-up end of every session");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "response")),
+                     "All sessions ended. A new password must be set before the next sign-in.");
+    json_decref(j);
+    th_response_t r;
+    call(&r, "GET", SELF_PATH, hd, NULL);
+    ck_assert_int_eq(r.status, 401);
+    th_response_dispose(&r);
+    free(hd);
+    stop();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("loop_free");
@@ -363,6 +420,8 @@ int main(void)
     tcase_add_test(tc, signin_session_write_leaves_the_loop);
     tcase_add_test(tc, logout_leaves_the_loop);
     tcase_add_test(tc, apikey_creation_leaves_the_loop);
+    tcase_add_test(tc, sessions_listing_leaves_the_loop);
+    tcase_add_test(tc, sessions_ending_leaves_the_loop);
     suite_add_tcase(s, tc);
     return th_run_suite(s);
 }
