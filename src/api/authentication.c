@@ -115,16 +115,24 @@ static void answer_challenge(idd_request_t *r, const idd_user_t *user, idd_tfa_s
     idd_wipe(key, sizeof(key));
 }
 
+static void signin_step(idd_request_t *r, int rc, idd_tfa_step_t step, void *ctx);
+
 static void signed_in(idd_request_t *r, idd_auth_result_t result, idd_principal_t *p)
 {
-    signin_request_t *sr = r->handler_data;
     idd_auth_note(r, IDD_MSCHEME_PASSWORD, result, p);
     if (result != IDD_AUTH_OK) {
         idd_auth_respond_failure(r, result, SIGNIN_FAILED);
         return;
     }
-    idd_tfa_step_t step;
-    if (idd_tfa_required(r, &p->user, &step) != 0) {
+    idd_tfa_required(r, &p->user, signin_step, p);
+}
+
+/* The sign-in's password was right: the session, or the two-factor step owed. */
+static void signin_step(idd_request_t *r, int rc, idd_tfa_step_t step, void *ctx)
+{
+    signin_request_t *sr = r->handler_data;
+    idd_principal_t *p = ctx;
+    if (rc != 0) {
         idd_respond_error(r->req, 503, "Service unavailable");
         return;
     }
@@ -138,9 +146,8 @@ static void signed_in(idd_request_t *r, idd_auth_result_t result, idd_principal_
     /* The SDK's second step: every failure after the password, a code that does not apply
      * included, is DocSpace's one 401 (reference §5.4). */
     bool activated = false;
-    int rc = step == IDD_TFA_NONE
-                 ? IDD_EDENIED
-                 : idd_tfa_check_code(r, &p->user, sr->code, sr->code_len, &activated);
+    rc = step == IDD_TFA_NONE ? IDD_EDENIED
+                              : idd_tfa_check_code(r, &p->user, sr->code, sr->code_len, &activated);
     idd_wipe(sr->code, sizeof(sr->code));
     if (rc == IDD_EDENIED || rc == IDD_EBUSY) {
         idd_log_info("signin: user %s: second factor refused (%s)", p->user.id,

@@ -401,15 +401,36 @@ void idd_api_tfa_settings_put(idd_request_t *r, idd_principal_t *p)
 }
 
 /* The caller's next step when two-factor sign-in applies to them: its confirm URL, with the
- * cookie set. url = "" when nothing applies. Returns 0, or an IDD_E* code. */
-static int caller_link(idd_request_t *r, const idd_user_t *user, char *url, size_t size)
+ * cookie set, handed to then (url "" when nothing applies; rc 0 or an IDD_E* code). */
+typedef void (*link_then_fn)(idd_request_t *r, int rc, const char *url);
+typedef struct caller_link {
+    const idd_user_t *user; /* request memory */
+    link_then_fn then;
+} caller_link_t;
+
+static void caller_link_step(idd_request_t *r, int rc, idd_tfa_step_t step, void *ctx)
 {
-    idd_tfa_step_t step;
-    url[0] = '\0';
-    int rc = idd_tfa_required(r, user, &step);
+    const caller_link_t *c = ctx;
+    char url[512] = "";
     if (rc == 0 && step != IDD_TFA_NONE)
-        rc = idd_tfa_confirm_issue(r, user, idd_tfa_step_type(step), url, size);
-    return rc;
+        rc = idd_tfa_confirm_issue(r, c->user, idd_tfa_step_type(step), url, sizeof(url));
+    c->then(r, rc, url);
+}
+
+static void caller_link(idd_request_t *r, const idd_user_t *user, link_then_fn then)
+{
+    caller_link_t *c = h2o_mem_alloc_pool(&r->req->pool, sizeof(*c));
+    *c = (caller_link_t){user, then};
+    idd_tfa_required(r, user, caller_link_step, c);
+}
+
+static void put_link_then(idd_request_t *r, int rc, const char *url)
+{
+    if (rc != 0) {
+        idd_respond_error(r->req, 503, "Service unavailable");
+        return;
+    }
+    idd_respond_string(r->req, r->origin, url);
 }
 
 void idd_api_tfa_settings_put_link(idd_request_t *r, idd_principal_t *p)
@@ -417,19 +438,17 @@ void idd_api_tfa_settings_put_link(idd_request_t *r, idd_principal_t *p)
     int on = put_settings(r, p);
     if (on < 0)
         return;
-    char url[512] = "";
-    if (on == 1 && caller_link(r, &p->user, url, sizeof(url)) != 0) {
-        idd_respond_error(r->req, 503, "Service unavailable");
-        return;
-    }
-    idd_respond_string(r->req, r->origin, url);
+    if (on == 1)
+        caller_link(r, &p->user, put_link_then);
+    else
+        idd_respond_string(r->req, r->origin, "");
 }
 
-void idd_api_tfa_confirm_link(idd_request_t *r, idd_principal_t *p)
+static void confirm_link_step(idd_request_t *r, int rc, idd_tfa_step_t step, void *ctx)
 {
-    idd_tfa_step_t step;
+    const idd_principal_t *p = ctx;
     char key[IDD_CONFIRM_KEY_MAX], url[512];
-    if (idd_tfa_required(r, &p->user, &step) != 0) {
+    if (rc != 0) {
         idd_respond_error(r->req, 503, "Service unavailable");
         return;
     }
@@ -456,6 +475,11 @@ void idd_api_tfa_confirm_link(idd_request_t *r, idd_principal_t *p)
     idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 1);
     idd_buf_dispose_secret(&b);
     idd_wipe(key, sizeof(key));
+}
+
+void idd_api_tfa_confirm_link(idd_request_t *r, idd_principal_t *p)
+{
+    idd_tfa_required(r, &p->user, confirm_link_step, p);
 }
 
 /* ---- backup codes and unlinking ---- */
@@ -538,6 +562,25 @@ void idd_api_tfa_new_codes(idd_request_t *r, idd_principal_t *p)
     respond_codes(r, &codes);
 }
 
+/* An unlinked app, told once the caller's next step is known. */
+typedef struct unlinked {
+    char target_id[IDD_GUID_LEN + 1];
+    char by_id[IDD_GUID_LEN + 1];
+    int ended;
+} unlinked_t;
+
+static void new_app_then(idd_request_t *r, int rc, const char *url)
+{
+    const unlinked_t *u = r->handler_data;
+    if (rc != 0) {
+        idd_respond_error(r->req, 503, "Service unavailable");
+        return;
+    }
+    idd_log_info("user %s: authenticator app unlinked by user %s; %d session(s) ended",
+                 u->target_id, u->by_id, u->ended);
+    idd_respond_string(r->req, r->origin, url);
+}
+
 void idd_api_tfa_new_app(idd_request_t *r, idd_principal_t *p)
 {
     json_t *body = r->req->entity.len > 0 ? idd_api_body_object(r) : json_object();
@@ -562,14 +605,17 @@ void idd_api_tfa_new_app(idd_request_t *r, idd_principal_t *p)
     int ended = 0;
     if (rc == 0 || rc == IDD_ENOTFOUND)
         rc = idd_store_session_end_user(r->thread->store, target.id, 0, &ended);
-    char url[512] = "";
-    if (rc == 0 && self)
-        rc = caller_link(r, &target, url, sizeof(url));
     if (rc != 0) {
         idd_respond_error(r->req, 503, "Service unavailable");
         return;
     }
-    idd_log_info("user %s: authenticator app unlinked by user %s; %d session(s) ended", target.id,
-                 p->user.id, ended);
-    idd_respond_string(r->req, r->origin, url);
+    unlinked_t *u = h2o_mem_alloc_pool(&r->req->pool, sizeof(*u));
+    *u = (unlinked_t){.ended = ended};
+    memcpy(u->target_id, target.id, sizeof(u->target_id));
+    memcpy(u->by_id, p->user.id, sizeof(u->by_id));
+    r->handler_data = u;
+    if (self)
+        caller_link(r, &p->user, new_app_then);
+    else
+        new_app_then(r, 0, "");
 }

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "identityd/auth/credcache.h"
+#include "identityd/auth/storeread.h"
 #include "identityd/core/b64.h"
 #include "identityd/core/attempts.h"
 #include "identityd/core/cidr.h"
@@ -66,38 +67,86 @@ static bool listed(const char *list, const char *id)
     return false;
 }
 
-int idd_tfa_required(idd_request_t *r, const idd_user_t *user, idd_tfa_step_t *step)
+/* Whether the tenant's settings t put user_id through two-factor sign-in from client_ip.
+ * client_ip is the socket's peer, or what a trusted proxy said: never a value any client can
+ * set (DocSpace also reads a query parameter for it). */
+static bool tfa_applies(const idd_tenant_tfa_t *t, const char *client_ip, const char *user_id)
+{
+    if (!t->enabled)
+        return false;
+    return !(idd_ip_list_match(t->trusted_ips, client_ip) && !listed(t->mandatory_users, user_id));
+}
+
+/* What idd_tfa_required reads from the store: the tenant's settings on a cache miss, and
+ * the user's binding when two-factor sign-in applies. */
+typedef struct required {
+    int64_t tenant_id;
+    char user_id[IDD_GUID_LEN + 1];
+    char client_ip[46];
+    bool tenant_cached;  /* t came from the cache */
+    bool tenant_read;    /* t was read by the load */
+    unsigned long epoch; /* before the read: a change committed after it makes the entry stale */
+    idd_tenant_tfa_t t;
+    idd_tfa_step_t step;
+    idd_tfa_required_fn done;
+    void *ctx;
+} required_t;
+
+static int required_load(idd_store_t *store, void *arg)
+{
+    required_t *q = arg;
+    int rc;
+    if (!q->tenant_cached) {
+        rc = idd_store_tenant_tfa_get(store, q->tenant_id, &q->t);
+        if (rc != 0)
+            return rc;
+        q->tenant_read = true;
+    }
+    q->step = IDD_TFA_NONE;
+    if (!tfa_applies(&q->t, q->client_ip, q->user_id))
+        return 0;
+    idd_tfa_t b;
+    rc = idd_store_tfa_get(store, q->user_id, &b);
+    if (rc == 0 || rc == IDD_ENOTFOUND)
+        q->step = rc == 0 && b.codes[0] != '\0' ? IDD_TFA_AUTH : IDD_TFA_ACTIVATION;
+    idd_wipe(&b, sizeof(b));
+    return rc == IDD_ENOTFOUND ? 0 : rc;
+}
+
+static void required_resume(idd_request_t *r, void *arg, int rc)
+{
+    required_t *q = arg;
+    if (q->tenant_read && r->app->credcache != NULL)
+        idd_credcache_tenant_tfa_put(r->app->credcache, &q->t, q->epoch);
+    q->done(r, rc, rc == 0 ? q->step : IDD_TFA_NONE, q->ctx);
+}
+
+void idd_tfa_required(idd_request_t *r, const idd_user_t *user, idd_tfa_required_fn done, void *ctx)
 {
     idd_tenant_tfa_t t;
-    *step = IDD_TFA_NONE;
-    int rc = 0;
     /* The tenant's settings come from the credential cache, under the same invalidation as
      * the credentials (auth/credcache.h): a change to them moves the epoch. */
     idd_credcache_t *cache = r->app->credcache;
     bool hit = cache != NULL && idd_credcache_tenant_tfa_get(cache, user->tenant_id, &t);
     if (r->thread->metrics != NULL)
         idd_metrics_add(&r->thread->metrics->credcache[IDD_CC_TENANT_TFA][hit ? 0 : 1], 1);
-    if (!hit) {
-        unsigned long epoch = idd_store_epoch();
-        rc = idd_store_tenant_tfa_get(r->thread->store, user->tenant_id, &t);
-        if (rc != 0)
-            return rc;
-        if (cache != NULL)
-            idd_credcache_tenant_tfa_put(cache, &t, epoch);
+    /* The common case reads nothing: settings cached, and off (or a trusted address). */
+    if (hit && !tfa_applies(&t, r->client_ip, user->id)) {
+        done(r, 0, IDD_TFA_NONE, ctx);
+        return;
     }
-    if (!t.enabled)
-        return 0;
-    /* r->client_ip is the socket's peer, or what a trusted proxy said: never a value any
-     * client can set (DocSpace also reads a query parameter for it). */
-    if (idd_ip_list_match(t.trusted_ips, r->client_ip) && !listed(t.mandatory_users, user->id))
-        return 0;
-    idd_tfa_t b;
-    rc = idd_store_tfa_get(r->thread->store, user->id, &b);
-    if (rc != 0 && rc != IDD_ENOTFOUND)
-        return rc;
-    *step = rc == 0 && b.codes[0] != '\0' ? IDD_TFA_AUTH : IDD_TFA_ACTIVATION;
-    idd_wipe(&b, sizeof(b));
-    return 0;
+    required_t *q = idd_xcalloc(1, sizeof(*q));
+    q->tenant_id = user->tenant_id;
+    memcpy(q->user_id, user->id, sizeof(q->user_id));
+    snprintf(q->client_ip, sizeof(q->client_ip), "%s", r->client_ip);
+    q->tenant_cached = hit;
+    if (hit)
+        q->t = t;
+    else
+        q->epoch = idd_store_epoch();
+    q->done = done;
+    q->ctx = ctx;
+    idd_store_read(r, required_load, required_resume, q, free);
 }
 
 /* A new binding for user_id: a sealed random secret, or DocSpace's salt. */

@@ -36,8 +36,14 @@ typedef enum {
 
 /* The step user owes when signing in through r: the tenant's settings (off: NONE), the
  * client's address against their trusted list (unless the user is listed as mandatory), and
- * whether the user has finished linking an app. Returns 0, or IDD_ESTORE (logged). */
-int idd_tfa_required(idd_request_t *r, const idd_user_t *user, idd_tfa_step_t *step);
+ * whether the user has finished linking an app. done(r, rc, step, ctx) gets rc 0 or an
+ * IDD_E* code (then step is NONE): at once when the cached settings say it does not apply,
+ * else after the store's answer (idd_store_read: on the store pool for PostgreSQL), unless
+ * the request went away meanwhile or the pool refused the read (r answered 503). ctx lives
+ * as long as the request (its pool), read only by done. */
+typedef void (*idd_tfa_required_fn)(idd_request_t *r, int rc, idd_tfa_step_t step, void *ctx);
+void idd_tfa_required(idd_request_t *r, const idd_user_t *user, idd_tfa_required_fn done,
+                      void *ctx);
 
 /* The user's secret: opened from the sealed record, or derived as DocSpace does. With create,
  * a user without a binding gets one (random, or DocSpace's salt with tfa.secret: docspace).
