@@ -412,6 +412,42 @@ START_TEST(sessions_ending_leaves_the_loop)
 }
 END_TEST
 
+START_TEST(two_factor_step_leaves_the_loop)
+{
+    SKIP_UNLESS_PG();
+    start();
+    /* Two-factor sign-in on for the tenant (which ends the sessions), and the API key back
+     * in the cache once the server has seen the change. */
+    th_response_t r;
+    char *hd = auth_header(api_key);
+    call(&r, "PUT", "/api/2.0/settings/tfaapp", hd, "{\"type\":\"App\"}");
+    ck_assert_msg(r.status == 200, "turning two-factor sign-in on: %ld %s", r.status, r.body);
+    th_response_dispose(&r);
+    th_wait_changes_seen(&srv, &env);
+    call(&r, "GET", SELF_PATH, hd, NULL);
+    ck_assert_int_eq(r.status, 200);
+    th_response_dispose(&r);
+    free(hd);
+
+    PGconn *lock = lock_table("user_tfa");
+    held_t h;
+    held_start(&h, AUTH_PATH, NULL,
+               "{\"userName\":\"" ADMIN "\",\"password\":\"" ADMIN_PASSWORD "\"}");
+    held_wait_blocked(&h, lock);
+    assert_loop_free(&h, lock, api_key);
+    unlock_table(lock);
+
+    json_t *j = held_finish(&h, "the held-up two-factor sign-in");
+    json_t *resp = json_object_get(j, "response");
+    ck_assert(json_is_true(json_object_get(resp, "tfa")));
+    ck_assert_ptr_null(json_object_get(resp, "token"));
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_object_get(resp, "confirmUrl")), "/confirm/TfaActivation"));
+    json_decref(j);
+    stop();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("loop_free");
@@ -422,6 +458,7 @@ int main(void)
     tcase_add_test(tc, apikey_creation_leaves_the_loop);
     tcase_add_test(tc, sessions_listing_leaves_the_loop);
     tcase_add_test(tc, sessions_ending_leaves_the_loop);
+    tcase_add_test(tc, two_factor_step_leaves_the_loop);
     suite_add_tcase(s, tc);
     return th_run_suite(s);
 }
