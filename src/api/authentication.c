@@ -78,24 +78,17 @@ static void answer_session(idd_request_t *r, const idd_user_t *user, bool tfa)
 
 /* Step 1 of a two-factor sign-in: no session, but the confirm cookie and where to go next,
  * with the key to type into an app when one is still to be linked (reference §5.2). */
-static void answer_challenge(idd_request_t *r, const idd_user_t *user, idd_tfa_step_t step)
+static void challenge_answer(idd_request_t *r, const idd_user_t *user, idd_tfa_step_t step, int rc,
+                             char key[IDD_TOTP_BASE32_MAX])
 {
     const char *type = idd_tfa_step_type(step);
-    char url[512], key[IDD_TOTP_BASE32_MAX] = "";
-    idd_totp_secret_t secret;
-    int rc = 0;
-    if (step == IDD_TFA_ACTIVATION) {
-        rc = idd_tfa_secret(r, user->id, true, &secret, NULL);
-        if (rc == 0)
-            idd_base32_encode(key, sizeof(key), secret.bytes, secret.len);
-        idd_wipe(&secret, sizeof(secret));
-    }
+    char url[512];
     if (rc == 0)
         rc = idd_tfa_confirm_issue(r, user, type, url, sizeof(url));
     if (rc != 0) {
         idd_log_error("signin: two-factor step for user %s: %s", user->id, idd_strerror(rc));
         idd_respond_error(r->req, 503, "Service unavailable");
-        idd_wipe(key, sizeof(key));
+        idd_wipe(key, IDD_TOTP_BASE32_MAX);
         return;
     }
     idd_log_info("signin: user %s owes a second factor (%s)", user->id, type);
@@ -112,8 +105,32 @@ static void answer_challenge(idd_request_t *r, const idd_user_t *user, idd_tfa_s
     idd_buf_putc(&b, '}');
     idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 1);
     idd_buf_dispose_secret(&b);
-    idd_wipe(key, sizeof(key));
+    idd_wipe(key, IDD_TOTP_BASE32_MAX);
 }
+
+/* The secret of an app still to be linked, read (or made) for the challenge. */
+static void challenge_secret(idd_request_t *r, int rc, const idd_totp_secret_t *secret, bool set_up,
+                             void *ctx)
+{
+    (void)set_up;
+    const idd_principal_t *p = ctx;
+    char key[IDD_TOTP_BASE32_MAX] = "";
+    if (rc == 0)
+        idd_base32_encode(key, sizeof(key), secret->bytes, secret->len);
+    challenge_answer(r, &p->user, IDD_TFA_ACTIVATION, rc, key);
+}
+
+static void answer_challenge(idd_request_t *r, idd_principal_t *p, idd_tfa_step_t step)
+{
+    if (step == IDD_TFA_ACTIVATION) {
+        idd_tfa_secret(r, p->user.id, true, challenge_secret, p);
+        return;
+    }
+    char key[IDD_TOTP_BASE32_MAX] = "";
+    challenge_answer(r, &p->user, step, 0, key);
+}
+
+static void code_checked(idd_request_t *r, int rc, bool activated, void *ctx);
 
 static void signin_step(idd_request_t *r, int rc, idd_tfa_step_t step, void *ctx);
 
@@ -140,15 +157,26 @@ static void signin_step(idd_request_t *r, int rc, idd_tfa_step_t step, void *ctx
         if (step == IDD_TFA_NONE)
             answer_session(r, &p->user, false);
         else
-            answer_challenge(r, &p->user, step);
+            answer_challenge(r, p, step);
         return;
     }
     /* The SDK's second step: every failure after the password, a code that does not apply
      * included, is DocSpace's one 401 (reference §5.4). */
-    bool activated = false;
-    rc = step == IDD_TFA_NONE ? IDD_EDENIED
-                              : idd_tfa_check_code(r, &p->user, sr->code, sr->code_len, &activated);
-    idd_wipe(sr->code, sizeof(sr->code));
+    char code[CODE_MAX + 1];
+    size_t code_len = sr->code_len;
+    memcpy(code, sr->code, sizeof(code));
+    idd_wipe(sr->code, sizeof(sr->code)); /* before any answer: the request may end with it */
+    if (step == IDD_TFA_NONE)
+        code_checked(r, IDD_EDENIED, false, p);
+    else
+        idd_tfa_check_code(r, &p->user, code, code_len, code_checked, p);
+    idd_wipe(code, sizeof(code));
+}
+
+/* The SDK's second step, once its code was checked. */
+static void code_checked(idd_request_t *r, int rc, bool activated, void *ctx)
+{
+    idd_principal_t *p = ctx;
     if (rc == IDD_EDENIED || rc == IDD_EBUSY) {
         idd_log_info("signin: user %s: second factor refused (%s)", p->user.id,
                      rc == IDD_EBUSY ? "too many attempts" : "wrong code");

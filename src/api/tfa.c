@@ -18,6 +18,7 @@
 
 #include "api/body.h"
 #include "identityd/api/api.h"
+#include "identityd/auth/storeread.h"
 #include "identityd/auth/tfa.h"
 #include "identityd/core/buf.h"
 #include "identityd/core/cidr.h"
@@ -85,31 +86,48 @@ static const char *issuer_of(const idd_request_t *r)
     return r->tenant->n_domains > 0 ? r->tenant->domains[0] : "localhost";
 }
 
-void idd_api_tfa_setup(idd_request_t *r, idd_principal_t *p)
-{
+/* The tenant's settings, read for a request (tenant_tfa_load). */
+typedef struct tenant_read {
+    int64_t tenant_id;
     idd_tenant_tfa_t t;
-    idd_totp_secret_t secret;
-    bool set_up = false;
-    int rc = idd_store_tenant_tfa_get(r->thread->store, r->tenant->id, &t);
-    if (rc == 0 && !t.enabled) {
-        idd_respond_error(r->req, 403, NOT_AVAILABLE);
-        return;
-    }
-    if (rc == 0)
-        rc = idd_tfa_secret(r, p->user.id, true, &secret, &set_up);
+    idd_principal_t *p; /* request memory: read only on the loop */
+} tenant_read_t;
+
+static int tenant_tfa_load(idd_store_t *store, void *arg)
+{
+    tenant_read_t *t = arg;
+    return idd_store_tenant_tfa_get(store, t->tenant_id, &t->t);
+}
+
+/* Reads the tenant's settings for r through idd_store_read, then resume. */
+static void tenant_tfa_read(idd_request_t *r, idd_principal_t *p, idd_store_resume_fn resume)
+{
+    tenant_read_t *t = idd_xcalloc(1, sizeof(*t));
+    t->tenant_id = r->tenant->id;
+    t->p = p;
+    idd_store_read(r, tenant_tfa_load, resume, t, free);
+}
+
+static void setup_failed(idd_request_t *r, const idd_principal_t *p, int rc)
+{
+    idd_log_error("tfa: setup for user %s: %s", p->user.id, idd_strerror(rc));
+    idd_respond_error(r->req, 503, "Service unavailable");
+}
+
+static void setup_secret(idd_request_t *r, int rc, const idd_totp_secret_t *secret, bool set_up,
+                         void *ctx)
+{
+    const idd_principal_t *p = ctx;
     if (rc == 0 && set_up) {
-        idd_wipe(&secret, sizeof(secret));
         idd_respond_error(r->req, 403, NOT_AVAILABLE);
         return;
     }
     if (rc != 0) {
-        idd_log_error("tfa: setup for user %s: %s", p->user.id, idd_strerror(rc));
-        idd_respond_error(r->req, 503, "Service unavailable");
+        setup_failed(r, p, rc);
         return;
     }
     char key[IDD_TOTP_BASE32_MAX];
-    idd_base32_encode(key, sizeof(key), secret.bytes, secret.len);
-    idd_wipe(&secret, sizeof(secret));
+    idd_base32_encode(key, sizeof(key), secret->bytes, secret->len);
 
     idd_buf_t account, issuer, uri, image, b;
     idd_buf_init(&account);
@@ -149,13 +167,35 @@ void idd_api_tfa_setup(idd_request_t *r, idd_principal_t *p)
     idd_buf_dispose_secret(&b);
 }
 
+static void setup_tenant(idd_request_t *r, void *arg, int rc)
+{
+    tenant_read_t *t = arg;
+    if (rc == 0 && !t->t.enabled) {
+        idd_respond_error(r->req, 403, NOT_AVAILABLE);
+        return;
+    }
+    if (rc != 0) {
+        setup_failed(r, t->p, rc);
+        return;
+    }
+    idd_tfa_secret(r, t->p->user.id, true, setup_secret, t->p);
+}
+
+void idd_api_tfa_setup(idd_request_t *r, idd_principal_t *p)
+{
+    tenant_tfa_read(r, p, setup_tenant);
+}
+
 /* ---- POST /api/2.0/settings/tfaapp/validate ---- */
 
 /* What the answer to a right code needs once its session is written. */
 typedef struct validated {
     bool activated; /* this code linked the app */
+    bool browser;   /* "session": true */
     const idd_principal_t *p;
 } validated_t;
+
+static void validate_checked(idd_request_t *r, int rc, bool activated, void *ctx);
 
 static void validate_answered(idd_request_t *r, const idd_session_started_t *s)
 {
@@ -193,10 +233,16 @@ void idd_api_tfa_validate(idd_request_t *r, idd_principal_t *p)
         idd_respond_error(r->req, 400, "Validation code field cannot be empty");
         return;
     }
-    bool browser = session != NULL && json_is_true(session);
-    bool activated = false;
-    int rc = idd_tfa_check_code(r, &p->user, code, strlen(code), &activated);
+    validated_t *v = h2o_mem_alloc_pool(&r->req->pool, sizeof(*v));
+    *v = (validated_t){.p = p, .browser = session != NULL && json_is_true(session)};
+    idd_tfa_check_code(r, &p->user, code, strlen(code), validate_checked, v);
     json_decref(body);
+}
+
+static void validate_checked(idd_request_t *r, int rc, bool activated, void *ctx)
+{
+    validated_t *v = ctx;
+    const idd_principal_t *p = v->p;
     if (rc == IDD_EBUSY) {
         idd_respond_error(r->req, 403, TOO_MANY);
         return;
@@ -212,9 +258,8 @@ void idd_api_tfa_validate(idd_request_t *r, idd_principal_t *p)
     }
     if (activated)
         idd_log_info("user %s linked an authenticator app", p->user.id);
-    validated_t *v = h2o_mem_alloc_pool(&r->req->pool, sizeof(*v));
-    *v = (validated_t){activated, p};
-    idd_session_start(r, &p->user, browser, validate_answered, v);
+    v->activated = activated;
+    idd_session_start(r, &p->user, v->browser, validate_answered, v);
 }
 
 /* ---- the tenant's settings ---- */

@@ -47,20 +47,28 @@ void idd_tfa_required(idd_request_t *r, const idd_user_t *user, idd_tfa_required
 
 /* The user's secret: opened from the sealed record, or derived as DocSpace does. With create,
  * a user without a binding gets one (random, or DocSpace's salt with tfa.secret: docspace).
- * *set_up tells whether the app was linked (backup codes exist). Returns 0, IDD_ENOTFOUND
- * (no binding and not create), IDD_ESTORE, IDD_ECRYPTO. The caller wipes out. */
-int idd_tfa_secret(idd_request_t *r, const char *user_id, bool create, idd_totp_secret_t *out,
-                   bool *set_up);
+ * The binding is read (and made) through idd_store_read (on the store pool for PostgreSQL);
+ * then done(r, rc, secret, set_up, ctx) runs on r's loop, unless the request went away or the
+ * pool refused the read (r answered 503): rc 0, IDD_ENOTFOUND (no binding and not create),
+ * IDD_ESTORE, IDD_ECRYPTO; secret (NULL unless rc is 0) is wiped once done returns; set_up
+ * tells whether the app was linked (backup codes exist). ctx lives as long as the request. */
+typedef void (*idd_tfa_secret_fn)(idd_request_t *r, int rc, const idd_totp_secret_t *secret,
+                                  bool set_up, void *ctx);
+void idd_tfa_secret(idd_request_t *r, const char *user_id, bool create, idd_tfa_secret_fn done,
+                    void *ctx);
 
 /* Checks a code (six digits from the app, or a backup code once the app is linked) for user,
- * counting the attempt in the per-user limit. On the first good code of an activation the
- * backup codes are made and *activated is set. Returns 0 when accepted; IDD_EDENIED for a
- * wrong, reused or malformed code or no binding; IDD_EBUSY when the user has used the
- * attempts of the window (the code is not checked); IDD_ESTORE / IDD_ECRYPTO. */
-int idd_tfa_check_code(idd_request_t *r, const idd_user_t *user, const char *code, size_t len,
-                       bool *activated);
+ * counting the attempt in the per-user limit; the binding is read and the one-time use
+ * written in one idd_store_read load. done(r, rc, activated, ctx) gets rc 0 when accepted;
+ * IDD_EDENIED for a wrong, reused or malformed code or no binding; IDD_EBUSY when the user
+ * has used the attempts of the window (the code is not checked); IDD_ESTORE / IDD_ECRYPTO.
+ * activated: this first good code of an activation made the backup codes. done runs at
+ * once or on r's loop later, and not at all when the request went away or the pool refused
+ * the read (r answered 503). ctx lives as long as the request. */
+typedef void (*idd_tfa_checked_fn)(idd_request_t *r, int rc, bool activated, void *ctx);
+void idd_tfa_check_code(idd_request_t *r, const idd_user_t *user, const char *code, size_t len,
+                        idd_tfa_checked_fn done, void *ctx);
 
-/* The confirm type's name for a step (NULL for NONE). */
 const char *idd_tfa_step_type(idd_tfa_step_t step);
 
 /* Makes user's confirm key of type for r's tenant into out (NUL-terminated). Returns 0 or
