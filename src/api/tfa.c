@@ -44,6 +44,9 @@ static const char *member_string(json_t *o, const char *name, bool *bad)
 
 /* ---- POST /api/2.0/authentication/confirm ---- */
 
+static void confirm_answered(idd_request_t *r, idd_confirm_result_t result, const idd_user_t *user,
+                             void *ctx);
+
 void idd_api_auth_confirm(idd_request_t *r, idd_principal_t *p)
 {
     json_t *body = idd_api_body_object(r);
@@ -67,12 +70,22 @@ void idd_api_auth_confirm(idd_request_t *r, idd_principal_t *p)
         if (key.len == 0)
             key.base = NULL;
     }
-    idd_user_t user;
     /* A TfaAuth key means nothing to someone signed in already (DocSpace: Invalid). */
-    if (type != NULL && uid != NULL && !(p != NULL && strcmp(type, IDD_CONFIRM_TFA_AUTH) == 0))
-        result = idd_tfa_confirm_check(r, type, uid, key, &user);
-    idd_wipe(&user, sizeof(user));
+    if (type != NULL && uid != NULL && !(p != NULL && strcmp(type, IDD_CONFIRM_TFA_AUTH) == 0)) {
+        /* uid is copied before anything waits: the body may go once this returns. */
+        idd_tfa_confirm_check(r, type, uid, key, confirm_answered, NULL);
+        json_decref(body);
+        return;
+    }
     json_decref(body);
+    confirm_answered(r, result, NULL, NULL);
+}
+
+static void confirm_answered(idd_request_t *r, idd_confirm_result_t result, const idd_user_t *user,
+                             void *ctx)
+{
+    (void)user;
+    (void)ctx;
     char out[40];
     int n = snprintf(out, sizeof(out), "{\"result\":%d,\"isAgent\":false}", (int)result);
     idd_respond_envelope(r->req, r->origin, 200, out, (size_t)n, 1);

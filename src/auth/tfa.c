@@ -425,47 +425,96 @@ int idd_tfa_confirm_issue(idd_request_t *r, const idd_user_t *user, const char *
     return 0;
 }
 
-idd_confirm_result_t idd_tfa_confirm_check(idd_request_t *r, const char *type, const char *uid,
-                                           h2o_iovec_t key, idd_user_t *user)
+/* A confirm key whose form was right, waiting for its user's row. */
+typedef struct confirm_job {
+    const char *type; /* a canonical name: static */
+    char uid[IDD_GUID_LEN + 1];
+    unsigned char given[IDD_SESSION_DIGEST_LEN + 3];
+    int64_t expires;
+    idd_user_t user;
+    idd_tfa_confirm_fn done;
+    void *ctx;
+} confirm_job_t;
+
+static int confirm_load(idd_store_t *store, void *arg)
+{
+    confirm_job_t *j = arg;
+    return idd_store_user_by_id(store, j->uid, &j->user);
+}
+
+static void confirm_resume(idd_request_t *r, void *arg, int rc)
+{
+    confirm_job_t *j = arg;
+    idd_user_t *user = &j->user;
+    unsigned char want[IDD_SESSION_DIGEST_LEN];
+    idd_confirm_result_t result = IDD_CONFIRM_INVALID;
+    if (rc != 0) {
+        if (rc != IDD_ENOTFOUND)
+            idd_log_error("tfa: confirm: user lookup failed: %s", idd_strerror(rc));
+        j->done(r, result, NULL, j->ctx);
+        return;
+    }
+    idd_wipe(user->password, sizeof(user->password));
+    if (user->tenant_id != r->tenant->id || user->status != IDD_USER_ACTIVE ||
+        confirm_mac(r, j->type, user, j->expires, want) != 0 ||
+        !idd_ct_equal(j->given, want, IDD_SESSION_DIGEST_LEN))
+        result = IDD_CONFIRM_INVALID;
+    /* Checked after the MAC, so that an expired key must still be a real one. */
+    else if (j->expires <= idd_now())
+        result = IDD_CONFIRM_EXPIRED;
+    else
+        result = IDD_CONFIRM_OK;
+    idd_wipe(want, sizeof(want));
+    j->done(r, result, result == IDD_CONFIRM_OK ? user : NULL, j->ctx);
+}
+
+static void confirm_release(void *arg)
+{
+    idd_wipe(arg, sizeof(confirm_job_t));
+    free(arg);
+}
+
+void idd_tfa_confirm_check(idd_request_t *r, const char *type, const char *uid, h2o_iovec_t key,
+                           idd_tfa_confirm_fn done, void *ctx)
 {
     if (key.base == NULL) {
         char name[40];
         snprintf(name, sizeof(name), IDD_CONFIRM_COOKIE_PREFIX "%s", type);
-        if (!idd_cookie_find(r->req, name, &key))
-            return IDD_CONFIRM_INVALID;
+        if (!idd_cookie_find(r->req, name, &key)) {
+            done(r, IDD_CONFIRM_INVALID, NULL, ctx);
+            return;
+        }
     }
     /* "<expires>.<base64url of the MAC>" */
     const char *dot = memchr(key.base, '.', key.len);
     if (dot == NULL || dot == key.base || dot - key.base > 12 || uid == NULL ||
-        strlen(uid) != IDD_GUID_LEN)
-        return IDD_CONFIRM_INVALID;
+        strlen(uid) != IDD_GUID_LEN) {
+        done(r, IDD_CONFIRM_INVALID, NULL, ctx);
+        return;
+    }
     int64_t expires = 0;
     for (const char *p = key.base; p < dot; p++) {
-        if (*p < '0' || *p > '9')
-            return IDD_CONFIRM_INVALID;
+        if (*p < '0' || *p > '9') {
+            done(r, IDD_CONFIRM_INVALID, NULL, ctx);
+            return;
+        }
         expires = expires * 10 + (*p - '0');
     }
-    unsigned char given[IDD_SESSION_DIGEST_LEN + 3], want[IDD_SESSION_DIGEST_LEN];
+    confirm_job_t *j = idd_xcalloc(1, sizeof(*j));
     size_t given_len = 0;
     size_t mac_chars = key.len - (size_t)(dot + 1 - key.base);
-    if (mac_chars > 44 || idd_b64url_decode(given, &given_len, dot + 1, mac_chars) != 0 ||
-        given_len != IDD_SESSION_DIGEST_LEN)
-        return IDD_CONFIRM_INVALID;
-    int rc = idd_store_user_by_id(r->thread->store, uid, user);
-    if (rc != 0) {
-        if (rc != IDD_ENOTFOUND)
-            idd_log_error("tfa: confirm: user lookup failed: %s", idd_strerror(rc));
-        return IDD_CONFIRM_INVALID;
+    if (mac_chars > 44 || idd_b64url_decode(j->given, &given_len, dot + 1, mac_chars) != 0 ||
+        given_len != IDD_SESSION_DIGEST_LEN) {
+        confirm_release(j);
+        done(r, IDD_CONFIRM_INVALID, NULL, ctx);
+        return;
     }
-    idd_wipe(user->password, sizeof(user->password));
-    if (user->tenant_id != r->tenant->id || user->status != IDD_USER_ACTIVE ||
-        confirm_mac(r, type, user, expires, want) != 0 ||
-        !idd_ct_equal(given, want, IDD_SESSION_DIGEST_LEN))
-        return IDD_CONFIRM_INVALID;
-    /* Checked after the MAC, so that an expired key must still be a real one. */
-    if (expires <= idd_now())
-        return IDD_CONFIRM_EXPIRED;
-    return IDD_CONFIRM_OK;
+    j->type = type;
+    memcpy(j->uid, uid, sizeof(j->uid));
+    j->expires = expires;
+    j->done = done;
+    j->ctx = ctx;
+    idd_store_read(r, confirm_load, confirm_resume, j, confirm_release);
 }
 
 h2o_iovec_t idd_tfa_confirm_param(h2o_iovec_t q, const char *name)
@@ -496,6 +545,27 @@ static bool type_allowed(const char *types, const char *type)
     return false;
 }
 
+/* A confirm route's credential being checked. */
+typedef struct confirming {
+    idd_principal_t *p;
+    const char *type;
+    idd_auth_next_fn next;
+} confirming_t;
+
+static void confirm_done(idd_request_t *r, idd_confirm_result_t result, const idd_user_t *user,
+                         void *ctx)
+{
+    confirming_t *c = ctx;
+    if (result != IDD_CONFIRM_OK) {
+        idd_auth_respond_failure(r, IDD_AUTH_DENY, "Unauthorized");
+        return;
+    }
+    c->p->user = *user;
+    c->p->via = IDD_CRED_CONFIRM;
+    c->p->confirm = c->type;
+    c->next(r, c->p);
+}
+
 void idd_auth_confirm(idd_request_t *r, const char *types, idd_auth_next_fn next)
 {
     ssize_t i = h2o_find_header_by_str(&r->req->headers, H2O_STRLIT("confirm"), -1);
@@ -518,11 +588,7 @@ void idd_auth_confirm(idd_request_t *r, const char *types, idd_auth_next_fn next
     uid[IDD_GUID_LEN] = '\0';
     if (key.len == 0)
         key.base = NULL;
-    if (idd_tfa_confirm_check(r, type, uid, key, &p->user) != IDD_CONFIRM_OK) {
-        idd_auth_respond_failure(r, IDD_AUTH_DENY, "Unauthorized");
-        return;
-    }
-    p->via = IDD_CRED_CONFIRM;
-    p->confirm = type;
-    next(r, p);
+    confirming_t *c = h2o_mem_alloc_pool(&r->req->pool, sizeof(*c));
+    *c = (confirming_t){p, type, next};
+    idd_tfa_confirm_check(r, type, uid, key, confirm_done, c);
 }

@@ -90,11 +90,17 @@ typedef enum {
 } idd_confirm_result_t;
 
 /* Checks the confirm key for type (the type's canonical name) and uid: the key from key_hint
- * when given (the header's key=), else from the type's cookie. On OK the user (active, of
- * r's tenant, same auth_version) is written to user. IDD_CONFIRM_INVALID also when the store
- * fails (logged). */
-idd_confirm_result_t idd_tfa_confirm_check(idd_request_t *r, const char *type, const char *uid,
-                                           h2o_iovec_t key_hint, idd_user_t *user);
+ * when given (the header's key=), else from the type's cookie. done(r, result, user, ctx)
+ * gets the result, and on OK the user (active, of r's tenant, same auth_version; NULL
+ * otherwise, and only valid during done); IDD_CONFIRM_INVALID also when the store fails
+ * (logged). A key of the right form has its user read through idd_store_read (on the store
+ * pool for PostgreSQL): done then runs on r's loop, unless the request went away or the pool
+ * refused the read (r answered 503); any other answer comes at once. ctx lives as long as
+ * the request. */
+typedef void (*idd_tfa_confirm_fn)(idd_request_t *r, idd_confirm_result_t result,
+                                   const idd_user_t *user, void *ctx);
+void idd_tfa_confirm_check(idd_request_t *r, const char *type, const char *uid,
+                           h2o_iovec_t key_hint, idd_tfa_confirm_fn done, void *ctx);
 
 /* One parameter of a confirm header's value ("type=TfaAuth&uid=...&key=..."), or {NULL, 0}
  * when it has none. */
