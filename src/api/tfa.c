@@ -294,11 +294,10 @@ static void list_json(idd_buf_t *b, const char *list)
     idd_buf_putc(b, ']');
 }
 
-void idd_api_tfa_settings(idd_request_t *r, idd_principal_t *p)
+static void settings_read(idd_request_t *r, void *arg, int rc)
 {
-    (void)p;
-    idd_tenant_tfa_t t;
-    if (idd_store_tenant_tfa_get(r->thread->store, r->tenant->id, &t) != 0) {
+    const idd_tenant_tfa_t *t = &((tenant_read_t *)arg)->t;
+    if (rc != 0) {
         idd_respond_error(r->req, 503, "Service unavailable");
         return;
     }
@@ -310,14 +309,19 @@ void idd_api_tfa_settings(idd_request_t *r, idd_principal_t *p)
                      "\"avaliable\":false,\"available\":false,\"trustedIps\":[],"
                      "\"mandatoryUsers\":[],\"mandatoryGroups\":[]},"
                      "{\"id\":\"app\",\"title\":\"By authenticator app\",\"enabled\":");
-    idd_buf_puts(&b, t.enabled ? "true" : "false");
+    idd_buf_puts(&b, t->enabled ? "true" : "false");
     idd_buf_puts(&b, ",\"avaliable\":true,\"available\":true,\"trustedIps\":");
-    list_json(&b, t.trusted_ips);
+    list_json(&b, t->trusted_ips);
     idd_buf_puts(&b, ",\"mandatoryUsers\":");
-    list_json(&b, t.mandatory_users);
+    list_json(&b, t->mandatory_users);
     idd_buf_puts(&b, ",\"mandatoryGroups\":[]}]");
     idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 2);
     idd_buf_dispose(&b);
+}
+
+void idd_api_tfa_settings(idd_request_t *r, idd_principal_t *p)
+{
+    tenant_tfa_read(r, p, settings_read);
 }
 
 /* Joins a JSON array of strings into list, each checked by ok. Returns NULL, or what is
@@ -561,75 +565,146 @@ static void respond_codes(idd_request_t *r, idd_tfa_codes_t *codes)
     idd_buf_dispose_secret(&b);
 }
 
-/* The caller's linked binding, when the tenant has two-factor sign-in on; answers 403 (or
- * 503) and returns non-zero otherwise. */
-static int linked_binding(idd_request_t *r, const idd_principal_t *p, idd_tfa_t *b)
+/* The caller's backup codes: read (and, for new ones, replaced) in one load, when the
+ * tenant has two-factor sign-in on and the caller has linked an app. */
+typedef struct codes_job {
+    int64_t tenant_id;
+    char user_id[IDD_GUID_LEN + 1];
+    const idd_pepper_t *pepper; /* the app's: read-only for the process's life */
+    bool renew;                 /* make new codes */
+    bool linked;                /* two-factor sign-in on and an app linked */
+    idd_tfa_t b;
+    idd_tfa_codes_t codes; /* the new ones */
+} codes_job_t;
+
+static int codes_load(idd_store_t *store, void *arg)
 {
+    codes_job_t *j = arg;
     idd_tenant_tfa_t t;
-    int rc = idd_store_tenant_tfa_get(r->thread->store, r->tenant->id, &t);
+    int rc = idd_store_tenant_tfa_get(store, j->tenant_id, &t);
     if (rc == 0)
-        rc = idd_store_tfa_get(r->thread->store, p->user.id, b);
-    if (rc == 0 && t.enabled && b->codes[0] != '\0')
+        rc = idd_store_tfa_get(store, j->user_id, &j->b);
+    j->linked = rc == 0 && t.enabled && j->b.codes[0] != '\0';
+    if (!j->linked)
+        return rc == IDD_ENOTFOUND ? 0 : rc;
+    if (!j->renew)
         return 0;
-    idd_wipe(b, sizeof(*b));
-    if (rc != 0 && rc != IDD_ENOTFOUND)
+    char sealed[IDD_TFA_RECORD_MAX];
+    rc = idd_tfa_codes_new(&j->codes);
+    if (rc == 0)
+        rc = idd_tfa_seal_codes(j->pepper, j->user_id, &j->codes, sealed, sizeof(sealed));
+    if (rc == 0)
+        rc = idd_store_tfa_set_codes(store, j->user_id, j->b.codes, sealed, idd_now());
+    idd_wipe(sealed, sizeof(sealed));
+    return rc;
+}
+
+/* Answers 403 (or 503) unless the caller's app is linked; returns whether it answered. */
+static bool codes_refused(idd_request_t *r, const codes_job_t *j, int rc)
+{
+    if (j->linked)
+        return false;
+    if (rc != 0)
         idd_respond_error(r->req, 503, "Service unavailable");
     else
         idd_respond_error(r->req, 403, NOT_AVAILABLE);
-    return -1;
+    return true;
 }
 
-void idd_api_tfa_codes(idd_request_t *r, idd_principal_t *p)
+static void codes_read(idd_request_t *r, void *arg, int rc)
 {
-    idd_tfa_t b;
+    codes_job_t *j = arg;
     idd_tfa_codes_t codes;
-    if (linked_binding(r, p, &b) != 0)
+    if (codes_refused(r, j, rc))
         return;
-    int rc = idd_tfa_open_codes(&r->app->pepper, p->user.id, b.codes, &codes);
-    idd_wipe(&b, sizeof(b));
+    rc = idd_tfa_open_codes(j->pepper, j->user_id, j->b.codes, &codes);
     if (rc != 0) {
-        idd_log_error("tfa: backup codes of user %s: %s", p->user.id, idd_strerror(rc));
+        idd_log_error("tfa: backup codes of user %s: %s", j->user_id, idd_strerror(rc));
         idd_respond_error(r->req, 503, "Service unavailable");
         return;
     }
     respond_codes(r, &codes);
 }
 
-void idd_api_tfa_new_codes(idd_request_t *r, idd_principal_t *p)
+static void codes_renewed(idd_request_t *r, void *arg, int rc)
 {
-    idd_tfa_t b;
-    idd_tfa_codes_t codes;
-    char sealed[IDD_TFA_RECORD_MAX];
-    if (linked_binding(r, p, &b) != 0)
+    codes_job_t *j = arg;
+    if (codes_refused(r, j, rc))
         return;
-    int rc = idd_tfa_codes_new(&codes);
-    if (rc == 0)
-        rc = idd_tfa_seal_codes(&r->app->pepper, p->user.id, &codes, sealed, sizeof(sealed));
-    if (rc == 0)
-        rc = idd_store_tfa_set_codes(r->thread->store, p->user.id, b.codes, sealed, idd_now());
-    idd_wipe(&b, sizeof(b));
     if (rc != 0) {
-        idd_wipe(&codes, sizeof(codes));
         /* IDD_EDENIED: a code was spent meanwhile; the caller may ask again. */
         idd_respond_error(r->req, rc == IDD_EDENIED ? 409 : 503,
                           rc == IDD_EDENIED ? "The backup codes changed meanwhile: try again"
                                             : "Service unavailable");
         return;
     }
-    idd_log_info("user %s made new backup codes", p->user.id);
-    respond_codes(r, &codes);
+    idd_log_info("user %s made new backup codes", j->user_id);
+    respond_codes(r, &j->codes);
 }
 
-/* An unlinked app, told once the caller's next step is known. */
-typedef struct unlinked {
+static void codes_release(void *arg)
+{
+    idd_wipe(arg, sizeof(codes_job_t));
+    free(arg);
+}
+
+static void codes_start(idd_request_t *r, const idd_principal_t *p, bool renew,
+                        idd_store_resume_fn resume)
+{
+    codes_job_t *j = idd_xcalloc(1, sizeof(*j));
+    j->tenant_id = r->tenant->id;
+    memcpy(j->user_id, p->user.id, sizeof(j->user_id));
+    j->pepper = &r->app->pepper;
+    j->renew = renew;
+    idd_store_read(r, codes_load, resume, j, codes_release);
+}
+
+void idd_api_tfa_codes(idd_request_t *r, idd_principal_t *p)
+{
+    codes_start(r, p, false, codes_read);
+}
+
+void idd_api_tfa_new_codes(idd_request_t *r, idd_principal_t *p)
+{
+    codes_start(r, p, true, codes_renewed);
+}
+
+/* An app being unlinked: the target checked (when not the caller) and its binding and
+ * sessions ended in one load. */
+typedef struct unlink_job {
+    int64_t tenant_id;
     char target_id[IDD_GUID_LEN + 1];
     char by_id[IDD_GUID_LEN + 1];
+    const idd_principal_t *p; /* request memory: read only on the loop */
+    bool self;
+    bool refused; /* not a user of this tenant */
     int ended;
-} unlinked_t;
+} unlink_job_t;
+
+static int unlink_load(idd_store_t *store, void *arg)
+{
+    unlink_job_t *j = arg;
+    if (!j->self) {
+        idd_user_t target;
+        int rc = idd_store_user_by_id(store, j->target_id, &target);
+        bool ours = rc == 0 && target.tenant_id == j->tenant_id;
+        if (ours)
+            memcpy(j->target_id, target.id, sizeof(j->target_id));
+        idd_wipe(&target, sizeof(target));
+        if (!ours) {
+            j->refused = true;
+            return 0;
+        }
+    }
+    int rc = idd_store_tfa_delete(store, j->target_id);
+    if (rc == 0 || rc == IDD_ENOTFOUND)
+        rc = idd_store_session_end_user(store, j->target_id, 0, &j->ended);
+    return rc;
+}
 
 static void new_app_then(idd_request_t *r, int rc, const char *url)
 {
-    const unlinked_t *u = r->handler_data;
+    const unlink_job_t *u = r->handler_data;
     if (rc != 0) {
         idd_respond_error(r->req, 503, "Service unavailable");
         return;
@@ -637,6 +712,27 @@ static void new_app_then(idd_request_t *r, int rc, const char *url)
     idd_log_info("user %s: authenticator app unlinked by user %s; %d session(s) ended",
                  u->target_id, u->by_id, u->ended);
     idd_respond_string(r->req, r->origin, url);
+}
+
+static void unlink_resume(idd_request_t *r, void *arg, int rc)
+{
+    const unlink_job_t *j = arg;
+    if (j->refused) {
+        idd_respond_error(r->req, 403, NO_PERMISSION);
+        return;
+    }
+    if (rc != 0) {
+        idd_respond_error(r->req, 503, "Service unavailable");
+        return;
+    }
+    /* What the answer logs, kept with the request past this job. */
+    unlink_job_t *u = h2o_mem_alloc_pool(&r->req->pool, sizeof(*u));
+    *u = *j;
+    r->handler_data = u;
+    if (j->self)
+        caller_link(r, &j->p->user, new_app_then);
+    else
+        new_app_then(r, 0, "");
 }
 
 void idd_api_tfa_new_app(idd_request_t *r, idd_principal_t *p)
@@ -647,33 +743,17 @@ void idd_api_tfa_new_app(idd_request_t *r, idd_principal_t *p)
     bool bad = false;
     const char *id = member_string(body, "id", &bad);
     bool self = id == NULL || *id == '\0' || strcmp(id, p->user.id) == 0;
-    idd_user_t target;
-    if (self) {
-        target = p->user;
-    } else if (bad || p->user.role != IDD_ROLE_ADMIN ||
-               idd_store_user_by_id(r->thread->store, id, &target) != 0 ||
-               target.tenant_id != r->tenant->id) {
+    if (!self && (bad || p->user.role != IDD_ROLE_ADMIN || strlen(id) != IDD_GUID_LEN)) {
         json_decref(body);
         idd_respond_error(r->req, 403, NO_PERMISSION);
         return;
     }
+    unlink_job_t *j = idd_xcalloc(1, sizeof(*j));
+    j->tenant_id = r->tenant->id;
+    memcpy(j->target_id, self ? p->user.id : id, sizeof(j->target_id));
+    memcpy(j->by_id, p->user.id, sizeof(j->by_id));
+    j->p = p;
+    j->self = self;
     json_decref(body);
-    idd_wipe(target.password, sizeof(target.password));
-    int rc = idd_store_tfa_delete(r->thread->store, target.id);
-    int ended = 0;
-    if (rc == 0 || rc == IDD_ENOTFOUND)
-        rc = idd_store_session_end_user(r->thread->store, target.id, 0, &ended);
-    if (rc != 0) {
-        idd_respond_error(r->req, 503, "Service unavailable");
-        return;
-    }
-    unlinked_t *u = h2o_mem_alloc_pool(&r->req->pool, sizeof(*u));
-    *u = (unlinked_t){.ended = ended};
-    memcpy(u->target_id, target.id, sizeof(u->target_id));
-    memcpy(u->by_id, p->user.id, sizeof(u->by_id));
-    r->handler_data = u;
-    if (self)
-        caller_link(r, &p->user, new_app_then);
-    else
-        new_app_then(r, 0, "");
+    idd_store_read(r, unlink_load, unlink_resume, j, free);
 }
