@@ -324,11 +324,15 @@ void idd_api_tfa_settings(idd_request_t *r, idd_principal_t *p)
     tenant_tfa_read(r, p, settings_read);
 }
 
-/* Joins a JSON array of strings into list, each checked by ok. Returns NULL, or what is
- * wrong. */
+/* Joins a JSON array of strings into list, each checked by ok (when not NULL). Returns NULL,
+ * or what is wrong; list then holds the entries before the wrong one, and *overflow (when
+ * not NULL) the entry that did not fit, when that was what was wrong. */
 static const char *join_list(json_t *a, char *list, size_t size, idd_request_t *r,
-                             const char *(*ok)(idd_request_t *, const char *))
+                             const char *(*ok)(idd_request_t *, const char *),
+                             const char **overflow)
 {
+    if (overflow != NULL)
+        *overflow = NULL;
     size_t at = 0, i;
     json_t *v;
     list[0] = '\0';
@@ -344,11 +348,14 @@ static const char *join_list(json_t *a, char *list, size_t size, idd_request_t *
         size_t n = json_string_length(v);
         if (n == 0 || strlen(s) != n || strchr(s, ',') != NULL)
             return "holds an empty or malformed entry";
-        const char *why = ok(r, s);
+        const char *why = ok != NULL ? ok(r, s) : NULL;
         if (why != NULL)
             return why;
-        if (at + n + 2 > size)
+        if (at + n + 2 > size) {
+            if (overflow != NULL)
+                *overflow = s;
             return "is too long";
+        }
         if (at > 0)
             list[at++] = ',';
         memcpy(list + at, s, n + 1);
@@ -366,15 +373,6 @@ static const char *trusted_ok(idd_request_t *r, const char *s)
                : "holds an entry that is not an address, an a-b range or a CIDR network";
 }
 
-static const char *member_ok(idd_request_t *r, const char *s)
-{
-    idd_user_t u;
-    int rc = idd_store_user_by_id(r->thread->store, s, &u);
-    bool ours = rc == 0 && u.tenant_id == r->tenant->id;
-    idd_wipe(&u, sizeof(u));
-    return ours ? NULL : "names someone who is not a user of this portal";
-}
-
 /* The type of a PUT: "None"/"Sms"/"App" in any case, or 0/1/2. -1 when neither. */
 static int tfa_type(json_t *v)
 {
@@ -390,76 +388,157 @@ static int tfa_type(json_t *v)
     return -1;
 }
 
-/* Reads and stores a PUT of the tenant's settings. Returns 1 when they are now on, 0 when
- * off, -1 when it has answered (an error). */
-static int put_settings(idd_request_t *r, idd_principal_t *p)
+/* What a PUT of the tenant's settings says next: on is whether they are now on. */
+typedef void (*put_then_fn)(idd_request_t *r, idd_principal_t *p, bool on);
+
+/* A PUT of the tenant's settings: the body read on the loop; the stored settings read, the
+ * mandatory users looked up and the result written in one load. The answers come in the
+ * order they always did: the store's failure, the body's problem, the trusted list's, then
+ * the first entry of the mandatory list that is malformed or not a user here. */
+typedef struct settings_put {
+    int64_t tenant_id;
+    int type;
+    char problem[128]; /* what the body got wrong before the mandatory list ("": nothing) */
+    char trusted[IDD_TENANT_TFA_LIST_MAX + 1];
+    char mandatory[IDD_TENANT_TFA_LIST_MAX + 1]; /* the well-formed entries before any bad one */
+    char overflow[IDD_GUID_LEN + 2]; /* the entry that made the list too long (cut: no id) */
+    const char *mandatory_why;       /* the first malformed entry's problem */
+    const char *refused;             /* the load's own 400 */
+    idd_tenant_tfa_t t;
+    int ended;
+    idd_principal_t *p; /* request memory: read only on the loop */
+    put_then_fn then;
+} settings_put_t;
+
+/* Whether id[0..n) names a user of the tenant (a failed lookup says no). */
+static bool is_member(idd_store_t *store, int64_t tenant_id, const char *id, size_t n)
+{
+    char one[IDD_GUID_LEN + 1];
+    idd_user_t u;
+    if (n >= sizeof(one))
+        return false;
+    memcpy(one, id, n);
+    one[n] = '\0';
+    int rc = idd_store_user_by_id(store, one, &u);
+    bool ours = rc == 0 && u.tenant_id == tenant_id;
+    idd_wipe(&u, sizeof(u));
+    return ours;
+}
+
+static int settings_put_load(idd_store_t *store, void *arg)
+{
+    settings_put_t *j = arg;
+    int rc = idd_store_tenant_tfa_get(store, j->tenant_id, &j->t);
+    if (rc != 0 || j->problem[0] != '\0')
+        return rc;
+    if (j->type == 2) {
+        /* Turning on replaces the lists with those given (absent: empty); None keeps them. */
+        bool ours = true;
+        for (const char *s = j->mandatory; *s != '\0' && ours;) {
+            size_t n = strcspn(s, ",");
+            ours = is_member(store, j->tenant_id, s, n);
+            s += n;
+            if (*s == ',')
+                s++;
+        }
+        if (ours && j->overflow[0] != '\0')
+            ours = is_member(store, j->tenant_id, j->overflow, strlen(j->overflow));
+        if (!ours) {
+            j->refused = "mandatoryUsers names someone who is not a user of this portal";
+            return 0;
+        }
+        if (j->mandatory_why != NULL)
+            return 0;
+        memcpy(j->t.trusted_ips, j->trusted, sizeof(j->t.trusted_ips));
+        memcpy(j->t.mandatory_users, j->mandatory, sizeof(j->t.mandatory_users));
+    }
+    j->t.enabled = j->type == 2;
+    return idd_store_tenant_tfa_set(store, &j->t, idd_now(), &j->ended);
+}
+
+static void settings_put_resume(idd_request_t *r, void *arg, int rc)
+{
+    settings_put_t *j = arg;
+    char message[128];
+    if (rc != 0) {
+        idd_respond_error(r->req, 503, "Service unavailable");
+        return;
+    }
+    if (j->problem[0] != '\0') {
+        idd_respond_error(r->req, 400, j->problem);
+        return;
+    }
+    if (j->refused != NULL) {
+        idd_respond_error(r->req, 400, j->refused);
+        return;
+    }
+    if (j->mandatory_why != NULL) {
+        snprintf(message, sizeof(message), "mandatoryUsers %s", j->mandatory_why);
+        idd_respond_error(r->req, 400, message);
+        return;
+    }
+    idd_log_info("tenant %lld: two-factor sign-in %s by user %s%s", (long long)r->tenant->id,
+                 j->t.enabled ? "on" : "off", j->p->user.id,
+                 j->ended > 0 ? "; sessions ended" : "");
+    if (j->ended > 0)
+        idd_log_info("tenant %lld: %d session(s) ended", (long long)r->tenant->id, j->ended);
+    j->then(r, j->p, j->t.enabled);
+}
+
+/* Reads a PUT of the tenant's settings and stores it, then then(r, p, on); or answers the
+ * error itself. */
+static void put_settings(idd_request_t *r, idd_principal_t *p, put_then_fn then)
 {
     if (p->user.role != IDD_ROLE_ADMIN) {
         idd_respond_error(r->req, 403, "Access denied");
-        return -1;
+        return;
     }
     json_t *body = idd_api_body_object(r);
     if (body == NULL)
-        return -1;
-    idd_tenant_tfa_t t;
+        return;
+    settings_put_t *j = idd_xcalloc(1, sizeof(*j));
+    j->tenant_id = r->tenant->id;
+    j->p = p;
+    j->then = then;
     const char *problem = NULL, *why;
-    char message[128];
-    int type = tfa_type(json_object_get(body, "type"));
+    j->type = tfa_type(json_object_get(body, "type"));
     json_t *groups = json_object_get(body, "mandatoryGroups");
-    if (idd_store_tenant_tfa_get(r->thread->store, r->tenant->id, &t) != 0) {
-        json_decref(body);
-        idd_respond_error(r->req, 503, "Service unavailable");
-        return -1;
-    }
-    if (type < 0)
+    if (j->type < 0)
         problem = "type must be None, Sms or App";
-    else if (type == 1)
+    else if (j->type == 1)
         problem = "identityd sends no text messages: use App";
     else if (groups != NULL && !json_is_null(groups) &&
              !(json_is_array(groups) && json_array_size(groups) == 0))
         problem = "identityd has no groups: mandatoryGroups must be empty";
-    if (problem == NULL && type == 2) {
-        /* Turning on replaces the lists with those given (absent: empty); None keeps them. */
-        why = join_list(json_object_get(body, "trustedIps"), t.trusted_ips, sizeof(t.trusted_ips),
-                        r, trusted_ok);
-        if (why != NULL) {
-            snprintf(message, sizeof(message), "trustedIps %s", why);
-            idd_respond_error(r->req, 400, message);
-            json_decref(body);
-            return -1;
-        }
-        why = join_list(json_object_get(body, "mandatoryUsers"), t.mandatory_users,
-                        sizeof(t.mandatory_users), r, member_ok);
-        if (why != NULL) {
-            snprintf(message, sizeof(message), "mandatoryUsers %s", why);
-            idd_respond_error(r->req, 400, message);
-            json_decref(body);
-            return -1;
+    if (problem != NULL)
+        snprintf(j->problem, sizeof(j->problem), "%s", problem);
+    if (problem == NULL && j->type == 2) {
+        why = join_list(json_object_get(body, "trustedIps"), j->trusted, sizeof(j->trusted), r,
+                        trusted_ok, NULL);
+        if (why != NULL)
+            snprintf(j->problem, sizeof(j->problem), "trustedIps %s", why);
+        else {
+            const char *overflow = NULL;
+            j->mandatory_why = join_list(json_object_get(body, "mandatoryUsers"), j->mandatory,
+                                         sizeof(j->mandatory), r, NULL, &overflow);
+            /* The entry that did not fit is looked up before the list is called too long. */
+            if (overflow != NULL)
+                snprintf(j->overflow, sizeof(j->overflow), "%s", overflow);
         }
     }
     json_decref(body);
-    if (problem != NULL) {
-        idd_respond_error(r->req, 400, problem);
-        return -1;
-    }
-    t.enabled = type == 2;
-    int ended = 0;
-    if (idd_store_tenant_tfa_set(r->thread->store, &t, idd_now(), &ended) != 0) {
-        idd_respond_error(r->req, 503, "Service unavailable");
-        return -1;
-    }
-    idd_log_info("tenant %lld: two-factor sign-in %s by user %s%s", (long long)r->tenant->id,
-                 t.enabled ? "on" : "off", p->user.id, ended > 0 ? "; sessions ended" : "");
-    if (ended > 0)
-        idd_log_info("tenant %lld: %d session(s) ended", (long long)r->tenant->id, ended);
-    return t.enabled;
+    idd_store_read(r, settings_put_load, settings_put_resume, j, free);
+}
+
+static void put_answer(idd_request_t *r, idd_principal_t *p, bool on)
+{
+    (void)p;
+    idd_respond_bool(r->req, r->origin, on);
 }
 
 void idd_api_tfa_settings_put(idd_request_t *r, idd_principal_t *p)
 {
-    int on = put_settings(r, p);
-    if (on >= 0)
-        idd_respond_bool(r->req, r->origin, on == 1);
+    put_settings(r, p, put_answer);
 }
 
 /* The caller's next step when two-factor sign-in applies to them: its confirm URL, with the
@@ -495,15 +574,17 @@ static void put_link_then(idd_request_t *r, int rc, const char *url)
     idd_respond_string(r->req, r->origin, url);
 }
 
-void idd_api_tfa_settings_put_link(idd_request_t *r, idd_principal_t *p)
+static void put_link_answer(idd_request_t *r, idd_principal_t *p, bool on)
 {
-    int on = put_settings(r, p);
-    if (on < 0)
-        return;
-    if (on == 1)
+    if (on)
         caller_link(r, &p->user, put_link_then);
     else
         idd_respond_string(r->req, r->origin, "");
+}
+
+void idd_api_tfa_settings_put_link(idd_request_t *r, idd_principal_t *p)
+{
+    put_settings(r, p, put_link_answer);
 }
 
 static void confirm_link_step(idd_request_t *r, int rc, idd_tfa_step_t step, void *ctx)
