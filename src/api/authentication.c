@@ -314,6 +314,7 @@ void idd_api_is_signed_in(idd_request_t *r, idd_principal_t *p)
  * one, and DocSpace's empty string. */
 static void signed_out(idd_request_t *r, const idd_principal_t *p)
 {
+    /* An invalid cookie was already deleted by authentication. */
     if (!(r->auth_from_cookie && p == NULL))
         idd_cookie_clear_session(r->req, r->https);
     idd_respond_string(r->req, r->origin, "");
