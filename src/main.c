@@ -390,8 +390,11 @@ static void thread_dispose(void *p, idd_http_thread_t *http)
     http->data = NULL;
 }
 
-/* Queued password checks, authority calls and store reads are handed back unrun: their loops answer
- * 503. Those already running get shutdown_timeout to finish. */
+/* Queued password checks and authority calls are handed back unrun: their loops answer 503.
+ * Those already running get shutdown_timeout to finish. The store pool keeps taking work:
+ * a request in flight does its store work there (a check that lands still starts a session
+ * or reads a two-factor setting), and each step is short; the loops, which wait for their
+ * work before they end, wait for it within the same grace. */
 static int stopping(void *p)
 {
     idd_app_t *app = p;
@@ -399,8 +402,6 @@ static int stopping(void *p)
     idd_workers_cancel(app->outbound);
     /* The checks still running have the grace to finish in: at full speed. */
     idd_pacer_release(app->kdf_pacer);
-    if (app->storepool != NULL)
-        idd_workers_cancel(app->storepool);
     return atomic_load(&app->gen)->cfg->shutdown_timeout * 1000;
 }
 

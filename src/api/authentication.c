@@ -12,6 +12,7 @@
 #include "api/body.h"
 #include "identityd/api/api.h"
 #include "identityd/auth/auth.h"
+#include "identityd/auth/storeread.h"
 #include "identityd/auth/tfa.h"
 #include "identityd/core/buf.h"
 #include "identityd/core/common.h"
@@ -32,60 +33,62 @@ typedef struct signin_request {
     bool with_code; /* POST /authentication/{code}: the second step, the SDK's way */
     char code[CODE_MAX + 1];
     size_t code_len;
+    bool tfa_given; /* the session answered follows a second factor */
 } signin_request_t;
 
-/* Starts a session for user and answers with the token (AuthenticationTokenDto) and the
- * cookie; tfa tells whether a second factor was given. */
-static void answer_session(idd_request_t *r, const idd_user_t *user, bool browser, bool tfa)
+/* Answers a started session with the token (AuthenticationTokenDto) and the cookie; ctx is
+ * the sign-in's signin_request_t. */
+static void session_answered(idd_request_t *r, const idd_session_started_t *s)
 {
-    char token[IDD_SESSION_TOKEN_LEN + 1];
-    int64_t expires = 0;
-    int rc = idd_session_start(r, user, browser, token, &expires);
-    if (rc != 0) {
-        idd_log_error("signin: cannot start a session for user %s: %s", user->id, idd_strerror(rc));
+    const signin_request_t *sr = s->ctx;
+    bool tfa = sr->tfa_given;
+    if (s->rc != 0) {
+        idd_log_error("signin: cannot start a session for user %s: %s", s->user_id,
+                      idd_strerror(s->rc));
         idd_respond_error(r->req, 503, "Service unavailable");
         return;
     }
     /* .NET's plain DateTime in UTC; a browser session has no expiry of its own to tell
      * (DocSpace sends DateTime.MinValue's text then). */
     char expires_text[IDD_DATETIME_UTC_LEN];
-    if (browser)
+    if (s->browser)
         snprintf(expires_text, sizeof(expires_text), "0001-01-01T00:00:00");
     else
-        idd_format_datetime_utc(expires, 0, expires_text);
+        idd_format_datetime_utc(s->expires, 0, expires_text);
     idd_buf_t b;
     idd_buf_init(&b);
     idd_buf_puts(&b, "{\"token\":\"");
-    idd_buf_puts(&b, token); /* base64url: nothing to escape */
+    idd_buf_puts(&b, s->token); /* base64url: nothing to escape */
     idd_buf_puts(&b, "\",\"expires\":\"");
     idd_buf_puts(&b, expires_text);
     idd_buf_puts(&b, tfa ? "\",\"sms\":false,\"tfa\":true}" : "\",\"sms\":false,\"tfa\":false}");
-    idd_cookie_set_session(r->req, token, browser ? 0 : expires, r->https);
+    idd_cookie_set_session(r->req, s->token, s->browser ? 0 : s->expires, r->https);
     idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 1);
     idd_buf_dispose_secret(&b);
-    idd_wipe(token, sizeof(token));
+}
+
+/* Starts a session for user, then answers (session_answered); tfa tells whether a second
+ * factor was given. */
+static void answer_session(idd_request_t *r, const idd_user_t *user, bool tfa)
+{
+    signin_request_t *sr = r->handler_data;
+    sr->tfa_given = tfa;
+    idd_session_start(r, user, sr->browser, session_answered, sr);
 }
 
 /* Step 1 of a two-factor sign-in: no session, but the confirm cookie and where to go next,
  * with the key to type into an app when one is still to be linked (reference §5.2). */
-static void answer_challenge(idd_request_t *r, const idd_user_t *user, idd_tfa_step_t step)
+static void challenge_answer(idd_request_t *r, const idd_user_t *user, idd_tfa_step_t step, int rc,
+                             char key[IDD_TOTP_BASE32_MAX])
 {
     const char *type = idd_tfa_step_type(step);
-    char url[512], key[IDD_TOTP_BASE32_MAX] = "";
-    idd_totp_secret_t secret;
-    int rc = 0;
-    if (step == IDD_TFA_ACTIVATION) {
-        rc = idd_tfa_secret(r, user->id, true, &secret, NULL);
-        if (rc == 0)
-            idd_base32_encode(key, sizeof(key), secret.bytes, secret.len);
-        idd_wipe(&secret, sizeof(secret));
-    }
+    char url[512];
     if (rc == 0)
         rc = idd_tfa_confirm_issue(r, user, type, url, sizeof(url));
     if (rc != 0) {
         idd_log_error("signin: two-factor step for user %s: %s", user->id, idd_strerror(rc));
         idd_respond_error(r->req, 503, "Service unavailable");
-        idd_wipe(key, sizeof(key));
+        idd_wipe(key, IDD_TOTP_BASE32_MAX);
         return;
     }
     idd_log_info("signin: user %s owes a second factor (%s)", user->id, type);
@@ -102,36 +105,78 @@ static void answer_challenge(idd_request_t *r, const idd_user_t *user, idd_tfa_s
     idd_buf_putc(&b, '}');
     idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 1);
     idd_buf_dispose_secret(&b);
-    idd_wipe(key, sizeof(key));
+    idd_wipe(key, IDD_TOTP_BASE32_MAX);
 }
+
+/* The secret of an app still to be linked, read (or made) for the challenge. */
+static void challenge_secret(idd_request_t *r, int rc, const idd_totp_secret_t *secret, bool set_up,
+                             void *ctx)
+{
+    (void)set_up;
+    const idd_principal_t *p = ctx;
+    char key[IDD_TOTP_BASE32_MAX] = "";
+    if (rc == 0)
+        idd_base32_encode(key, sizeof(key), secret->bytes, secret->len);
+    challenge_answer(r, &p->user, IDD_TFA_ACTIVATION, rc, key);
+}
+
+static void answer_challenge(idd_request_t *r, idd_principal_t *p, idd_tfa_step_t step)
+{
+    if (step == IDD_TFA_ACTIVATION) {
+        idd_tfa_secret(r, p->user.id, true, challenge_secret, p);
+        return;
+    }
+    char key[IDD_TOTP_BASE32_MAX] = "";
+    challenge_answer(r, &p->user, step, 0, key);
+}
+
+static void code_checked(idd_request_t *r, int rc, bool activated, void *ctx);
+
+static void signin_step(idd_request_t *r, int rc, idd_tfa_step_t step, void *ctx);
 
 static void signed_in(idd_request_t *r, idd_auth_result_t result, idd_principal_t *p)
 {
-    signin_request_t *sr = r->handler_data;
     idd_auth_note(r, IDD_MSCHEME_PASSWORD, result, p);
     if (result != IDD_AUTH_OK) {
         idd_auth_respond_failure(r, result, SIGNIN_FAILED);
         return;
     }
-    idd_tfa_step_t step;
-    if (idd_tfa_required(r, &p->user, &step) != 0) {
+    idd_tfa_required(r, &p->user, signin_step, p);
+}
+
+/* The sign-in's password was right: the session, or the two-factor step owed. */
+static void signin_step(idd_request_t *r, int rc, idd_tfa_step_t step, void *ctx)
+{
+    signin_request_t *sr = r->handler_data;
+    idd_principal_t *p = ctx;
+    if (rc != 0) {
         idd_respond_error(r->req, 503, "Service unavailable");
         return;
     }
     if (!sr->with_code) {
         if (step == IDD_TFA_NONE)
-            answer_session(r, &p->user, sr->browser, false);
+            answer_session(r, &p->user, false);
         else
-            answer_challenge(r, &p->user, step);
+            answer_challenge(r, p, step);
         return;
     }
     /* The SDK's second step: every failure after the password, a code that does not apply
      * included, is DocSpace's one 401 (reference §5.4). */
-    bool activated = false;
-    int rc = step == IDD_TFA_NONE
-                 ? IDD_EDENIED
-                 : idd_tfa_check_code(r, &p->user, sr->code, sr->code_len, &activated);
-    idd_wipe(sr->code, sizeof(sr->code));
+    char code[CODE_MAX + 1];
+    size_t code_len = sr->code_len;
+    memcpy(code, sr->code, sizeof(code));
+    idd_wipe(sr->code, sizeof(sr->code)); /* before any answer: the request may end with it */
+    if (step == IDD_TFA_NONE)
+        code_checked(r, IDD_EDENIED, false, p);
+    else
+        idd_tfa_check_code(r, &p->user, code, code_len, code_checked, p);
+    idd_wipe(code, sizeof(code));
+}
+
+/* The SDK's second step, once its code was checked. */
+static void code_checked(idd_request_t *r, int rc, bool activated, void *ctx)
+{
+    idd_principal_t *p = ctx;
     if (rc == IDD_EDENIED || rc == IDD_EBUSY) {
         idd_log_info("signin: user %s: second factor refused (%s)", p->user.id,
                      rc == IDD_EBUSY ? "too many attempts" : "wrong code");
@@ -144,7 +189,7 @@ static void signed_in(idd_request_t *r, idd_auth_result_t result, idd_principal_
     }
     if (activated)
         idd_log_info("user %s linked an authenticator app", p->user.id);
-    answer_session(r, &p->user, sr->browser, true);
+    answer_session(r, &p->user, true);
 }
 
 /* Reads the sign-in body (and, with_code, the code: from the body, else the path) and starts
@@ -265,21 +310,49 @@ void idd_api_is_signed_in(idd_request_t *r, idd_principal_t *p)
     idd_respond_bool(r->req, r->origin, p != NULL);
 }
 
-void idd_api_sign_out(idd_request_t *r, idd_principal_t *p)
+/* Answers a logout: the cookie cleared unless authentication already deleted an invalid
+ * one, and DocSpace's empty string. */
+static void signed_out(idd_request_t *r, const idd_principal_t *p)
 {
-    if (p != NULL && p->via == IDD_CRED_SESSION) {
-        int rc = idd_store_session_end(r->thread->store, p->session_id);
-        if (rc != 0 && rc != IDD_ENOTFOUND) {
-            idd_log_error("logout: session %lld: %s", (long long)p->session_id, idd_strerror(rc));
-            idd_respond_error(r->req, 503, "Service unavailable");
-            return;
-        }
-        idd_log_info("session %lld ended by logout", (long long)p->session_id);
-    }
     /* An invalid cookie was already deleted by authentication. */
     if (!(r->auth_from_cookie && p == NULL))
         idd_cookie_clear_session(r->req, r->https);
     idd_respond_string(r->req, r->origin, "");
+}
+
+/* The session a logout ends, and the caller to answer on the loop. */
+typedef struct logout {
+    int64_t session_id;
+    const idd_principal_t *p; /* request memory: read only on the loop */
+} logout_t;
+
+static int logout_load(idd_store_t *store, void *arg)
+{
+    const logout_t *l = arg;
+    return idd_store_session_end(store, l->session_id);
+}
+
+static void logout_resume(idd_request_t *r, void *arg, int rc)
+{
+    const logout_t *l = arg;
+    if (rc != 0 && rc != IDD_ENOTFOUND) {
+        idd_log_error("logout: session %lld: %s", (long long)l->session_id, idd_strerror(rc));
+        idd_respond_error(r->req, 503, "Service unavailable");
+        return;
+    }
+    idd_log_info("session %lld ended by logout", (long long)l->session_id);
+    signed_out(r, l->p);
+}
+
+void idd_api_sign_out(idd_request_t *r, idd_principal_t *p)
+{
+    if (p != NULL && p->via == IDD_CRED_SESSION) {
+        logout_t *l = idd_xmalloc(sizeof(*l));
+        *l = (logout_t){p->session_id, p};
+        idd_store_read(r, logout_load, logout_resume, l, free);
+        return;
+    }
+    signed_out(r, p);
 }
 
 /* ?withpassword=true, both spelled in any case (the login app sends withPassword=true). */

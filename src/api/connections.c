@@ -8,6 +8,8 @@
 
 #include "identityd/api/api.h"
 #include "identityd/auth/auth.h"
+#include "identityd/auth/storeread.h"
+#include "identityd/core/ct.h"
 #include "identityd/core/buf.h"
 #include "identityd/core/common.h"
 #include "identityd/http/cookie.h"
@@ -61,27 +63,88 @@ static void store_failed(idd_request_t *r, const char *what, int rc)
     idd_respond_error(r->req, 503, "Service unavailable");
 }
 
+/* One request's store work, done in one load (on the loop for SQLite, on the store pool for
+ * PostgreSQL) from what is copied here; the answer is made on the loop. */
+typedef struct conn_op {
+    const idd_principal_t *p; /* request memory: read only on the loop */
+    idd_gen_t *gen;           /* held for tz: a listing is written where it is read */
+    const idd_tz_t *tz;
+    int64_t tenant_id;
+    char user_id[IDD_GUID_LEN + 1]; /* the caller, or the user whose sessions end */
+    bool admin;                     /* the caller is a tenant admin */
+    int64_t session_id;             /* the one to end, or the one to keep (0: none) */
+    idd_buf_t items;                /* a listing's items */
+    long count;
+    int ended;
+    bool not_found, denied; /* refused before any write */
+    const char *what;       /* the step that failed, for the log */
+} conn_op_t;
+
+static conn_op_t *conn_op_new(idd_request_t *r, const idd_principal_t *p)
+{
+    conn_op_t *o = idd_xcalloc(1, sizeof(*o));
+    o->p = p;
+    o->tenant_id = r->tenant->id;
+    memcpy(o->user_id, p->user.id, sizeof(o->user_id));
+    o->admin = p->user.role == IDD_ROLE_ADMIN;
+    idd_buf_init(&o->items);
+    return o;
+}
+
+static void conn_op_release(void *arg)
+{
+    conn_op_t *o = arg;
+    idd_buf_dispose(&o->items);
+    if (o->gen != NULL)
+        idd_gen_release(o->gen);
+    free(o);
+}
+
+/* A failed step: logged and answered 503. Returns true when rc is one. */
+static bool op_failed(idd_request_t *r, const conn_op_t *o, int rc)
+{
+    if (rc == 0)
+        return false;
+    store_failed(r, o->what, rc);
+    return true;
+}
+
+/* ---- GET: the caller's sessions ---- */
+
+static int list_load(idd_store_t *store, void *arg)
+{
+    conn_op_t *o = arg;
+    listing_t l = {&o->items, 0, o->tz};
+    idd_buf_reset(&o->items);
+    o->what = "list";
+    int rc = idd_store_session_list_user(store, o->user_id, idd_now(), list_one, &l);
+    o->count = l.count;
+    return rc;
+}
+
+static void list_resume(idd_request_t *r, void *arg, int rc)
+{
+    conn_op_t *o = arg;
+    if (op_failed(r, o, rc))
+        return;
+    idd_buf_t b;
+    idd_buf_init(&b);
+    idd_buf_puts(&b, "{\"loginEvent\":");
+    idd_buf_json_int(&b, o->p->session_id);
+    idd_buf_puts(&b, ",\"items\":[");
+    if (o->items.len > 0)
+        idd_buf_append(&b, o->items.data, o->items.len);
+    idd_buf_puts(&b, "]}");
+    idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, o->count);
+    idd_buf_dispose(&b);
+}
+
 void idd_api_connections_list(idd_request_t *r, idd_principal_t *p)
 {
-    idd_buf_t items, b;
-    idd_buf_init(&items);
-    idd_buf_init(&b);
-    listing_t l = {&items, 0, r->tenant->tz};
-    int rc = idd_store_session_list_user(r->thread->store, p->user.id, idd_now(), list_one, &l);
-    if (rc != 0) {
-        store_failed(r, "list", rc);
-        goto done;
-    }
-    idd_buf_puts(&b, "{\"loginEvent\":");
-    idd_buf_json_int(&b, p->session_id);
-    idd_buf_puts(&b, ",\"items\":[");
-    if (items.len > 0)
-        idd_buf_append(&b, items.data, items.len);
-    idd_buf_puts(&b, "]}");
-    idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, l.count);
-done:
-    idd_buf_dispose(&items);
-    idd_buf_dispose(&b);
+    conn_op_t *o = conn_op_new(r, p);
+    o->gen = idd_gen_hold(r->gen);
+    o->tz = r->tenant->tz;
+    idd_store_read(r, list_load, list_resume, o, conn_op_release);
 }
 
 /* Parses the {loginEventId} segment: 1..18 decimal digits. */
@@ -99,51 +162,122 @@ static int parse_id(h2o_iovec_t v, int64_t *out)
     return 0;
 }
 
-void idd_api_connections_logout(idd_request_t *r, idd_principal_t *p)
+/* ---- DELETE one session ---- */
+
+static int logout_one_load(idd_store_t *store, void *arg)
 {
-    int64_t id = 0;
+    conn_op_t *o = arg;
     idd_session_t s;
-    if (parse_id(r->params[0], &id) != 0) {
-        idd_respond_error(r->req, 400, "Invalid login event id");
-        return;
+    o->what = "lookup";
+    int rc = idd_store_session_by_id(store, o->session_id, &s);
+    if (rc == IDD_ENOTFOUND || (rc == 0 && s.tenant_id != o->tenant_id)) {
+        o->not_found = true;
+        return 0;
     }
-    int rc = idd_store_session_by_id(r->thread->store, id, &s);
-    if (rc == IDD_ENOTFOUND || (rc == 0 && s.tenant_id != r->tenant->id)) {
+    if (rc != 0)
+        return rc;
+    idd_wipe(s.digest, sizeof(s.digest));
+    /* Anyone may end their own sessions; ending another user's takes a tenant admin. */
+    if (strcmp(s.user_id, o->user_id) != 0 && !o->admin) {
+        o->denied = true;
+        return 0;
+    }
+    o->what = "end";
+    return idd_store_session_end(store, o->session_id);
+}
+
+static void logout_one_resume(idd_request_t *r, void *arg, int rc)
+{
+    conn_op_t *o = arg;
+    if (o->not_found) {
         idd_respond_error(r->req, 404, "Login event not found");
         return;
     }
-    if (rc != 0) {
-        store_failed(r, "lookup", rc);
-        return;
-    }
-    /* Anyone may end their own sessions; ending another user's takes a tenant admin. */
-    if (strcmp(s.user_id, p->user.id) != 0 && p->user.role != IDD_ROLE_ADMIN) {
+    if (o->denied) {
         idd_respond_error(r->req, 403, "Access denied");
         return;
     }
-    rc = idd_store_session_end(r->thread->store, id);
-    if (rc != 0) {
-        store_failed(r, "end", rc);
+    if (op_failed(r, o, rc))
         return;
-    }
-    idd_log_info("session %lld ended by user %s", (long long)id, p->user.id);
-    if (id == p->session_id && r->auth_from_cookie)
+    idd_log_info("session %lld ended by user %s", (long long)o->session_id, o->user_id);
+    if (o->session_id == o->p->session_id && r->auth_from_cookie)
         idd_cookie_clear_session(r->req, r->https);
     idd_respond_bool(r->req, r->origin, true);
 }
 
-void idd_api_connections_logout_others(idd_request_t *r, idd_principal_t *p)
+void idd_api_connections_logout(idd_request_t *r, idd_principal_t *p)
 {
-    int ended = 0;
-    int rc = idd_store_session_end_user(r->thread->store, p->user.id, p->session_id, &ended);
-    if (rc != 0) {
-        store_failed(r, "end others", rc);
+    int64_t id = 0;
+    if (parse_id(r->params[0], &id) != 0) {
+        idd_respond_error(r->req, 400, "Invalid login event id");
         return;
     }
-    idd_log_info("user %s ended %d other sessions", p->user.id, ended);
+    conn_op_t *o = conn_op_new(r, p);
+    o->session_id = id;
+    idd_store_read(r, logout_one_load, logout_one_resume, o, conn_op_release);
+}
+
+/* ---- every other session of the caller ---- */
+
+static int logout_others_load(idd_store_t *store, void *arg)
+{
+    conn_op_t *o = arg;
+    o->what = "end others";
+    return idd_store_session_end_user(store, o->user_id, o->session_id, &o->ended);
+}
+
+static void logout_others_resume(idd_request_t *r, void *arg, int rc)
+{
+    conn_op_t *o = arg;
+    if (op_failed(r, o, rc))
+        return;
+    idd_log_info("user %s ended %d other sessions", o->user_id, o->ended);
     char name[2 * IDD_NAME_MAX + 2];
-    idd_user_display_name(&p->user, name, sizeof(name));
+    idd_user_display_name(&o->p->user, name, sizeof(name));
     idd_respond_string(r->req, r->origin, name);
+}
+
+void idd_api_connections_logout_others(idd_request_t *r, idd_principal_t *p)
+{
+    conn_op_t *o = conn_op_new(r, p);
+    o->session_id = p->session_id;
+    idd_store_read(r, logout_others_load, logout_others_resume, o, conn_op_release);
+}
+
+/* ---- every session of a user (tenant admins) ---- */
+
+static int logout_user_load(idd_store_t *store, void *arg)
+{
+    conn_op_t *o = arg;
+    idd_user_t target;
+    o->what = "user lookup";
+    int rc = idd_store_user_by_id(store, o->user_id, &target);
+    if (rc == 0)
+        idd_wipe(target.password, sizeof(target.password));
+    if (rc == IDD_ENOTFOUND || (rc == 0 && target.tenant_id != o->tenant_id)) {
+        o->not_found = true;
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    memcpy(o->user_id, target.id, sizeof(o->user_id));
+    o->what = "end user";
+    return idd_store_session_end_user(store, o->user_id, 0, &o->ended);
+}
+
+static void logout_user_resume(idd_request_t *r, void *arg, int rc)
+{
+    conn_op_t *o = arg;
+    if (o->not_found) {
+        idd_respond_error(r->req, 404, "User not found");
+        return;
+    }
+    if (op_failed(r, o, rc))
+        return;
+    idd_log_info("admin %s ended %d sessions of user %s", o->p->user.id, o->ended, o->user_id);
+    if (strcmp(o->user_id, o->p->user.id) == 0 && r->auth_from_cookie)
+        idd_cookie_clear_session(r->req, r->https);
+    idd_respond_bool(r->req, r->origin, true);
 }
 
 void idd_api_connections_logout_user(idd_request_t *r, idd_principal_t *p)
@@ -153,44 +287,41 @@ void idd_api_connections_logout_user(idd_request_t *r, idd_principal_t *p)
         return;
     }
     char user_id[IDD_GUID_LEN + 1];
-    idd_user_t target;
-    int rc = IDD_ENOTFOUND;
-    if (idd_request_guid_param(r, 0, user_id))
-        rc = idd_store_user_by_id(r->thread->store, user_id, &target);
-    if (rc == IDD_ENOTFOUND || (rc == 0 && target.tenant_id != r->tenant->id)) {
+    if (!idd_request_guid_param(r, 0, user_id)) {
         idd_respond_error(r->req, 404, "User not found");
         return;
     }
-    if (rc != 0) {
-        store_failed(r, "user lookup", rc);
-        return;
-    }
-    int ended = 0;
-    rc = idd_store_session_end_user(r->thread->store, target.id, 0, &ended);
-    if (rc != 0) {
-        store_failed(r, "end user", rc);
-        return;
-    }
-    idd_log_info("admin %s ended %d sessions of user %s", p->user.id, ended, target.id);
-    if (strcmp(target.id, p->user.id) == 0 && r->auth_from_cookie)
-        idd_cookie_clear_session(r->req, r->https);
-    idd_respond_bool(r->req, r->origin, true);
+    conn_op_t *o = conn_op_new(r, p);
+    memcpy(o->user_id, user_id, sizeof(o->user_id));
+    idd_store_read(r, logout_user_load, logout_user_resume, o, conn_op_release);
 }
 
-void idd_api_connections_logout_change_password(idd_request_t *r, idd_principal_t *p)
+/* ---- every session of the caller, and a new password before the next sign-in ---- */
+
+static int change_password_load(idd_store_t *store, void *arg)
 {
-    idd_store_t *store = r->thread->store;
-    int ended = 0;
-    int rc = idd_store_user_set_password_change(store, p->user.id, 1);
+    conn_op_t *o = arg;
+    o->what = "password change";
+    int rc = idd_store_user_set_password_change(store, o->user_id, 1);
     if (rc == 0)
-        rc = idd_store_session_end_user(store, p->user.id, 0, &ended);
-    if (rc != 0) {
-        store_failed(r, "password change", rc);
+        rc = idd_store_session_end_user(store, o->user_id, 0, &o->ended);
+    return rc;
+}
+
+static void change_password_resume(idd_request_t *r, void *arg, int rc)
+{
+    conn_op_t *o = arg;
+    if (op_failed(r, o, rc))
         return;
-    }
-    idd_log_info("user %s ended %d sessions; password change required", p->user.id, ended);
+    idd_log_info("user %s ended %d sessions; password change required", o->user_id, o->ended);
     if (r->auth_from_cookie)
         idd_cookie_clear_session(r->req, r->https);
     idd_respond_string(r->req, r->origin,
                        "All sessions ended. A new password must be set before the next sign-in.");
+}
+
+void idd_api_connections_logout_change_password(idd_request_t *r, idd_principal_t *p)
+{
+    conn_op_t *o = conn_op_new(r, p);
+    idd_store_read(r, change_password_load, change_password_resume, o, conn_op_release);
 }

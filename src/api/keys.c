@@ -11,6 +11,7 @@
 #include "identityd/api/api.h"
 #include "identityd/cred/apikey.h"
 #include "identityd/auth/auth.h"
+#include "identityd/auth/storeread.h"
 #include "identityd/core/buf.h"
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
@@ -161,15 +162,55 @@ static bool within_caller(const idd_principal_t *p, const char *permissions)
 
 /* ---- POST /api/2.0/keys ---- */
 
+/* A key being created: the row to write and the key to show once. */
+typedef struct key_new {
+    idd_apikey_t k;
+    char key[IDD_APIKEY_LEN + 1];
+    int cap;                  /* apikeys.max_per_user */
+    const idd_principal_t *p; /* request memory: read only on the loop */
+} key_new_t;
+
+static int key_new_load(idd_store_t *store, void *arg)
+{
+    key_new_t *n = arg;
+    return idd_store_apikey_create_capped(store, &n->k, n->cap);
+}
+
+static void key_new_resume(idd_request_t *r, void *arg, int rc)
+{
+    key_new_t *n = arg;
+    if (rc == IDD_EDENIED) {
+        char message[IDD_APIKEY_LIMIT_MESSAGE_MAX];
+        idd_apikey_limit_message(n->cap, message, sizeof(message));
+        idd_respond_error(r->req, 400, message);
+        return;
+    }
+    if (rc != 0) {
+        store_failed(r, "create", rc);
+        return;
+    }
+    idd_log_info("apikey %s (...%s) created by user %s", n->k.id, n->k.postfix, n->p->user.id);
+    idd_buf_t b;
+    idd_buf_init(&b);
+    write_key(&b, &n->k, &n->p->user, n->key, r->tenant->tz);
+    idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 1);
+    idd_buf_dispose_secret(&b);
+}
+
+static void key_new_release(void *arg)
+{
+    idd_wipe(arg, sizeof(key_new_t));
+    free(arg);
+}
+
 void idd_api_keys_create(idd_request_t *r, idd_principal_t *p)
 {
-    idd_apikey_t k;
-    char key[IDD_APIKEY_LEN + 1] = "";
+    key_new_t *n = idd_xcalloc(1, sizeof(*n));
+    idd_apikey_t *k = &n->k;
     const char *problem = NULL;
-    memset(&k, 0, sizeof(k));
     json_t *body = idd_api_body_object(r);
     if (body == NULL)
-        return;
+        goto done;
     if (p->user.role == IDD_ROLE_GUEST) {
         idd_respond_error(r->req, 403, "Access denied");
         goto done;
@@ -184,93 +225,113 @@ void idd_api_keys_create(idd_request_t *r, idd_principal_t *p)
     if ((problem = check_name(name)) != NULL)
         goto done;
     if (permissions != NULL && !json_is_null(permissions) &&
-        (problem = check_permissions(permissions, k.permissions, sizeof(k.permissions))) != NULL)
+        (problem = check_permissions(permissions, k->permissions, sizeof(k->permissions))) != NULL)
         goto done;
     if (days != NULL && !json_is_null(days) && (problem = check_days(days)) != NULL)
         goto done;
-    if (!within_caller(p, k.permissions)) {
+    if (!within_caller(p, k->permissions)) {
         idd_respond_error(r->req, 403, "Access denied");
         goto done;
     }
 
     int64_t now = idd_now();
-    snprintf(k.name, sizeof(k.name), "%s", json_string_value(name));
-    k.tenant_id = r->tenant->id;
-    memcpy(k.created_by, p->user.id, sizeof(k.created_by));
-    k.created = now;
-    k.expires =
+    snprintf(k->name, sizeof(k->name), "%s", json_string_value(name));
+    k->tenant_id = r->tenant->id;
+    memcpy(k->created_by, p->user.id, sizeof(k->created_by));
+    k->created = now;
+    k->expires =
         (days != NULL && json_is_integer(days)) ? now + json_integer_value(days) * 86400 : 0;
-    k.active = 1;
-    int rc = idd_apikey_generate(key);
+    k->active = 1;
+    json_decref(body);
+    body = NULL;
+    n->cap = r->gen->cfg->apikeys_max_per_user;
+    n->p = p;
+    int rc = idd_apikey_generate(n->key);
     if (rc == 0)
-        rc = idd_apikey_digest(&r->app->pepper, key, IDD_APIKEY_LEN, k.digest);
-    if (rc == 0) {
-        memcpy(k.postfix, key + IDD_APIKEY_LEN - 4, 5);
-        rc =
-            idd_store_apikey_create_capped(r->thread->store, &k, r->gen->cfg->apikeys_max_per_user);
-    }
-    if (rc == IDD_EDENIED) {
-        char message[IDD_APIKEY_LIMIT_MESSAGE_MAX];
-        idd_apikey_limit_message(r->gen->cfg->apikeys_max_per_user, message, sizeof(message));
-        idd_respond_error(r->req, 400, message);
-        goto done;
-    }
+        rc = idd_apikey_digest(&r->app->pepper, n->key, IDD_APIKEY_LEN, k->digest);
     if (rc != 0) {
         store_failed(r, "create", rc);
         goto done;
     }
-    idd_log_info("apikey %s (...%s) created by user %s", k.id, k.postfix, p->user.id);
-    idd_buf_t b;
-    idd_buf_init(&b);
-    write_key(&b, &k, &p->user, key, r->tenant->tz);
-    idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 1);
-    idd_buf_dispose_secret(&b);
+    memcpy(k->postfix, n->key + IDD_APIKEY_LEN - 4, 5);
+    idd_store_read(r, key_new_load, key_new_resume, n, key_new_release);
+    return;
 
 done:
     if (problem != NULL)
         idd_respond_error(r->req, 400, problem);
-    idd_wipe(key, sizeof(key));
-    idd_wipe(k.digest, sizeof(k.digest));
+    key_new_release(n);
     json_decref(body);
 }
 
 /* ---- GET /api/2.0/keys ---- */
 
+/* A listing, written on whichever thread reads the store: the tenant's zone it formats
+ * dates in belongs to the generation, held here since the request may go before it ends. */
 typedef struct listing {
-    idd_request_t *r;
-    idd_buf_t *out;
+    idd_gen_t *gen;
+    const idd_tz_t *tz;
+    int64_t tenant_id;
+    char only[IDD_GUID_LEN + 1]; /* "" for every key of the tenant */
+    idd_store_t *store;          /* during the load */
+    idd_buf_t out;
     long count;
-    int rc;
 } listing_t;
 
 static int list_one(const idd_apikey_t *k, void *arg)
 {
     listing_t *l = arg;
     idd_user_t creator;
-    int rc = idd_store_user_by_id(l->r->thread->store, k->created_by, &creator);
+    int rc = idd_store_user_by_id(l->store, k->created_by, &creator);
     if (rc == 0)
         idd_wipe(creator.password, sizeof(creator.password));
     if (l->count > 0)
-        idd_buf_putc(l->out, ',');
-    write_key(l->out, k, rc == 0 ? &creator : NULL, NULL, l->r->tenant->tz);
+        idd_buf_putc(&l->out, ',');
+    write_key(&l->out, k, rc == 0 ? &creator : NULL, NULL, l->tz);
     return ++l->count >= LIST_MAX;
+}
+
+static int list_load(idd_store_t *store, void *arg)
+{
+    listing_t *l = arg;
+    l->store = store;
+    idd_buf_reset(&l->out);
+    l->count = 0;
+    idd_buf_putc(&l->out, '[');
+    int rc = idd_store_apikey_list(store, l->tenant_id, l->only[0] != '\0' ? l->only : NULL,
+                                   list_one, l);
+    idd_buf_putc(&l->out, ']');
+    l->store = NULL;
+    return rc;
+}
+
+static void list_resume(idd_request_t *r, void *arg, int rc)
+{
+    listing_t *l = arg;
+    if (rc != 0)
+        store_failed(r, "list", rc);
+    else
+        idd_respond_envelope(r->req, r->origin, 200, l->out.data, l->out.len, l->count);
+}
+
+static void list_release(void *arg)
+{
+    listing_t *l = arg;
+    idd_buf_dispose(&l->out);
+    idd_gen_release(l->gen);
+    free(l);
 }
 
 void idd_api_keys_list(idd_request_t *r, idd_principal_t *p)
 {
-    idd_buf_t b;
-    idd_buf_init(&b);
-    idd_buf_putc(&b, '[');
-    listing_t l = {r, &b, 0, 0};
-    const char *only = p->user.role == IDD_ROLE_ADMIN ? NULL : p->user.id;
-    int rc = idd_store_apikey_list(r->thread->store, r->tenant->id, only, list_one, &l);
-    if (rc != 0) {
-        store_failed(r, "list", rc);
-    } else {
-        idd_buf_putc(&b, ']');
-        idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, l.count);
-    }
-    idd_buf_dispose(&b);
+    listing_t *l = idd_xcalloc(1, sizeof(*l));
+    l->gen = idd_gen_hold(r->gen);
+    l->tz = r->tenant->tz;
+    l->tenant_id = r->tenant->id;
+    if (p->user.role != IDD_ROLE_ADMIN)
+        memcpy(l->only, p->user.id, sizeof(l->only));
+    idd_buf_init(&l->out);
+    idd_store_read(r, list_load, list_resume, l, list_release);
 }
 
 /* ---- GET /api/2.0/keys/permissions and /api/2.0/keys/@self ---- */
@@ -291,35 +352,101 @@ void idd_api_keys_permissions(idd_request_t *r, idd_principal_t *p)
     idd_buf_dispose(&b);
 }
 
-void idd_api_keys_self(idd_request_t *r, idd_principal_t *p)
-{
+/* One key read by its id (GET @self, and the key a PUT or DELETE names), and what comes
+ * after on the loop. refs: a step that goes on to another store step takes one more, so
+ * that whichever release runs last frees it. */
+typedef struct key_op {
+    char id[IDD_GUID_LEN + 1];
     idd_apikey_t k;
-    if (p->apikey_id[0] == '\0') {
-        idd_respond_error(r->req, 404, "This request did not use an API key");
+    const idd_principal_t *p; /* request memory: read only on the loop */
+    int refs;
+    /* PUT: what the body asks for. */
+    bool has_name, has_perms;
+    int active;                       /* -1: unchanged, else 0 or 1 */
+    int level;                        /* the deactivation level set_active is given */
+    char p_user_id[IDD_GUID_LEN + 1]; /* the caller, as set_active records it */
+    char name[IDD_APIKEY_NAME_MAX + 1];
+    char perms[IDD_APIKEY_PERMISSIONS_MAX + 1];
+} key_op_t;
+
+static key_op_t *key_op_new(const idd_principal_t *p)
+{
+    key_op_t *o = idd_xcalloc(1, sizeof(*o));
+    o->p = p;
+    o->refs = 1;
+    o->active = -1;
+    return o;
+}
+
+static void key_op_release(void *arg)
+{
+    key_op_t *o = arg;
+    if (--o->refs > 0)
         return;
-    }
-    int rc = idd_store_apikey_by_id(r->thread->store, p->apikey_id, &k);
+    idd_wipe(o, sizeof(*o));
+    free(o);
+}
+
+static int key_by_id_load(idd_store_t *store, void *arg)
+{
+    key_op_t *o = arg;
+    return idd_store_apikey_by_id(store, o->id, &o->k);
+}
+
+/* Runs the next store step of o from a resume: a reference for it. */
+static void key_op_next(idd_request_t *r, key_op_t *o, idd_store_load_fn load,
+                        idd_store_resume_fn resume)
+{
+    o->refs++;
+    idd_store_read(r, load, resume, o, key_op_release);
+}
+
+/* ---- GET /api/2.0/keys/@self ---- */
+
+static void self_resume(idd_request_t *r, void *arg, int rc)
+{
+    key_op_t *o = arg;
     if (rc != 0) {
         store_failed(r, "self", rc);
         return;
     }
     idd_buf_t b;
     idd_buf_init(&b);
-    write_key(&b, &k, &p->user, NULL, r->tenant->tz);
+    write_key(&b, &o->k, &o->p->user, NULL, r->tenant->tz);
     idd_respond_envelope(r->req, r->origin, 200, b.data, b.len, 1);
     idd_buf_dispose(&b);
 }
 
+void idd_api_keys_self(idd_request_t *r, idd_principal_t *p)
+{
+    if (p->apikey_id[0] == '\0') {
+        idd_respond_error(r->req, 404, "This request did not use an API key");
+        return;
+    }
+    key_op_t *o = key_op_new(p);
+    memcpy(o->id, p->apikey_id, sizeof(o->id));
+    idd_store_read(r, key_by_id_load, self_resume, o, key_op_release);
+}
+
 /* ---- PUT and DELETE /api/2.0/keys/{keyId} ---- */
 
-/* Finds the key of the path in this tenant and checks the caller may manage it. Returns 0,
- * or answers 404/403/503 and returns -1. */
-static int find_managed(idd_request_t *r, const idd_principal_t *p, idd_apikey_t *k)
+/* Reads the key of the path, then resume checks it (managed_check). A path that holds no
+ * GUID names no key: 404 at once. */
+static void find_managed(idd_request_t *r, key_op_t *o, idd_store_resume_fn resume)
 {
-    char id[IDD_GUID_LEN + 1];
-    int rc = IDD_ENOTFOUND;
-    if (idd_request_guid_param(r, 0, id))
-        rc = idd_store_apikey_by_id(r->thread->store, id, k);
+    if (!idd_request_guid_param(r, 0, o->id)) {
+        idd_respond_error(r->req, 404, "API key not found");
+        key_op_release(o);
+        return;
+    }
+    idd_store_read(r, key_by_id_load, resume, o, key_op_release);
+}
+
+/* The key read is in this tenant and the caller may manage it. Returns 0, or answers
+ * 404/403/503 and returns -1. */
+static int managed_check(idd_request_t *r, const key_op_t *o, int rc)
+{
+    const idd_apikey_t *k = &o->k;
     if (rc == IDD_ENOTFOUND || (rc == 0 && k->tenant_id != r->tenant->id)) {
         idd_respond_error(r->req, 404, "API key not found");
         return -1;
@@ -328,7 +455,7 @@ static int find_managed(idd_request_t *r, const idd_principal_t *p, idd_apikey_t
         store_failed(r, "lookup", rc);
         return -1;
     }
-    if (strcmp(k->created_by, p->user.id) != 0 && p->user.role != IDD_ROLE_ADMIN) {
+    if (strcmp(k->created_by, o->p->user.id) != 0 && o->p->user.role != IDD_ROLE_ADMIN) {
         idd_respond_error(r->req, 403, "Access denied");
         return -1;
     }
@@ -344,14 +471,73 @@ static const char *reactivation_refused(const idd_apikey_t *k)
     return "This API key was revoked and cannot be activated again";
 }
 
+/* Turning a key on or off goes first, through the store's rule, so that a refused
+ * re-activation changes nothing else. */
+static int update_load(idd_store_t *store, void *arg)
+{
+    key_op_t *o = arg;
+    int rc = 0;
+    if (o->active >= 0) {
+        rc = idd_store_apikey_set_active(store, o->k.id, o->active, o->level, o->p_user_id);
+        if (rc == IDD_EDENIED) {
+            /* Read again: the level that refused may be newer than the one read before. */
+            if (idd_store_apikey_by_id(store, o->k.id, &o->k) != 0)
+                o->k.deactivated = IDD_APIKEY_REVOKED;
+            return rc;
+        }
+    }
+    if (rc == 0 && (o->has_name || o->has_perms))
+        rc = idd_store_apikey_update(store, o->k.id, o->has_name ? o->name : NULL,
+                                     o->has_perms ? o->perms : NULL);
+    return rc;
+}
+
+static void update_resume(idd_request_t *r, void *arg, int rc)
+{
+    key_op_t *o = arg;
+    if (rc == IDD_EDENIED) {
+        idd_log_info("apikey %s: re-activation by user %s refused", o->k.id, o->p->user.id);
+        idd_respond_error(r->req, 403, reactivation_refused(&o->k));
+        return;
+    }
+    if (rc != 0) {
+        store_failed(r, "update", rc);
+        return;
+    }
+    idd_log_info("apikey %s updated by user %s", o->k.id, o->p->user.id);
+    idd_respond_bool(r->req, r->origin, true);
+}
+
+static void update_found(idd_request_t *r, void *arg, int rc)
+{
+    key_op_t *o = arg;
+    const idd_principal_t *p = o->p;
+    if (managed_check(r, o, rc) != 0)
+        return;
+    /* A narrower key must not revive, rename or reshape a wider one: the key as it is, and
+     * as it would become, must both be within the caller's scopes. */
+    if (!within_caller(p, o->k.permissions) || (o->has_perms && !within_caller(p, o->perms))) {
+        idd_respond_error(r->req, 403, "Access denied");
+        return;
+    }
+    bool owner = strcmp(o->k.created_by, p->user.id) == 0;
+    bool admin = p->user.role == IDD_ROLE_ADMIN;
+    /* A deactivation is recorded as its owner's when the caller owns the key, else as an
+     * admin's; a re-activation may lift what the caller's role allows. */
+    if (o->active >= 0)
+        o->level = o->active ? (admin ? IDD_APIKEY_BY_ADMIN : IDD_APIKEY_BY_OWNER)
+                             : (owner ? IDD_APIKEY_BY_OWNER : IDD_APIKEY_BY_ADMIN);
+    memcpy(o->p_user_id, p->user.id, sizeof(o->p_user_id));
+    key_op_next(r, o, update_load, update_resume);
+}
+
 void idd_api_keys_update(idd_request_t *r, idd_principal_t *p)
 {
-    idd_apikey_t k;
-    char perms[IDD_APIKEY_PERMISSIONS_MAX + 1];
     const char *problem = NULL;
     json_t *body = idd_api_body_object(r);
     if (body == NULL)
         return;
+    key_op_t *o = key_op_new(p);
     json_t *name = json_object_get(body, "name");
     json_t *permissions = json_object_get(body, "permissions");
     json_t *active = json_object_get(body, "isActive");
@@ -364,71 +550,59 @@ void idd_api_keys_update(idd_request_t *r, idd_principal_t *p)
     if (name != NULL && (problem = check_name(name)) != NULL)
         goto done;
     if (permissions != NULL &&
-        (problem = check_permissions(permissions, perms, sizeof(perms))) != NULL)
+        (problem = check_permissions(permissions, o->perms, sizeof(o->perms))) != NULL)
         goto done;
     if (active != NULL && !json_is_boolean(active)) {
         problem = "isActive must be a boolean";
         goto done;
     }
-    if (find_managed(r, p, &k) != 0)
-        goto done;
-    /* A narrower key must not revive, rename or reshape a wider one: the key as it is, and
-     * as it would become, must both be within the caller's scopes. */
-    if (!within_caller(p, k.permissions) || (permissions != NULL && !within_caller(p, perms))) {
-        idd_respond_error(r->req, 403, "Access denied");
-        goto done;
+    if (name != NULL) {
+        o->has_name = true;
+        snprintf(o->name, sizeof(o->name), "%s", json_string_value(name));
     }
-    /* Turning a key on or off goes first, through the store's rule, so that a refused
-     * re-activation changes nothing else. */
-    bool owner = strcmp(k.created_by, p->user.id) == 0;
-    bool admin = p->user.role == IDD_ROLE_ADMIN;
-    int rc = 0;
-    if (active != NULL) {
-        int on = json_is_true(active);
-        /* A deactivation is recorded as its owner's when the caller owns the key, else as an
-         * admin's; a re-activation may lift what the caller's role allows. */
-        int level = on ? (admin ? IDD_APIKEY_BY_ADMIN : IDD_APIKEY_BY_OWNER)
-                       : (owner ? IDD_APIKEY_BY_OWNER : IDD_APIKEY_BY_ADMIN);
-        rc = idd_store_apikey_set_active(r->thread->store, k.id, on, level, p->user.id);
-        if (rc == IDD_EDENIED) {
-            /* Read again: the level that refused may be newer than the one read above. */
-            if (idd_store_apikey_by_id(r->thread->store, k.id, &k) != 0)
-                k.deactivated = IDD_APIKEY_REVOKED;
-            idd_log_info("apikey %s: re-activation by user %s refused", k.id, p->user.id);
-            idd_respond_error(r->req, 403, reactivation_refused(&k));
-            goto done;
-        }
-    }
-    if (rc == 0 && (name != NULL || permissions != NULL))
-        rc = idd_store_apikey_update(r->thread->store, k.id, name ? json_string_value(name) : NULL,
-                                     permissions ? perms : NULL);
-    if (rc != 0) {
-        store_failed(r, "update", rc);
-        goto done;
-    }
-    idd_log_info("apikey %s updated by user %s", k.id, p->user.id);
-    idd_respond_bool(r->req, r->origin, true);
+    o->has_perms = permissions != NULL;
+    if (active != NULL)
+        o->active = json_is_true(active);
+    json_decref(body);
+    find_managed(r, o, update_found);
+    return;
 done:
-    if (problem != NULL)
-        idd_respond_error(r->req, 400, problem);
+    idd_respond_error(r->req, 400, problem);
+    key_op_release(o);
     json_decref(body);
 }
 
-void idd_api_keys_delete(idd_request_t *r, idd_principal_t *p)
+static int delete_load(idd_store_t *store, void *arg)
 {
-    idd_apikey_t k;
-    if (find_managed(r, p, &k) != 0)
-        return;
-    /* As for updates: a narrower key does not manage a wider one. */
-    if (!within_caller(p, k.permissions)) {
-        idd_respond_error(r->req, 403, "Access denied");
-        return;
-    }
-    int rc = idd_store_apikey_delete(r->thread->store, k.id);
+    key_op_t *o = arg;
+    return idd_store_apikey_delete(store, o->k.id);
+}
+
+static void delete_resume(idd_request_t *r, void *arg, int rc)
+{
+    key_op_t *o = arg;
     if (rc != 0) {
         store_failed(r, "delete", rc);
         return;
     }
-    idd_log_info("apikey %s deleted by user %s", k.id, p->user.id);
+    idd_log_info("apikey %s deleted by user %s", o->k.id, o->p->user.id);
     idd_respond_bool(r->req, r->origin, true);
+}
+
+static void delete_found(idd_request_t *r, void *arg, int rc)
+{
+    key_op_t *o = arg;
+    if (managed_check(r, o, rc) != 0)
+        return;
+    /* As for updates: a narrower key does not manage a wider one. */
+    if (!within_caller(o->p, o->k.permissions)) {
+        idd_respond_error(r->req, 403, "Access denied");
+        return;
+    }
+    key_op_next(r, o, delete_load, delete_resume);
+}
+
+void idd_api_keys_delete(idd_request_t *r, idd_principal_t *p)
+{
+    find_managed(r, key_op_new(p), delete_found);
 }

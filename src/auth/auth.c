@@ -265,10 +265,10 @@ static void session_done(idd_request_t *r, idd_auth_result_t result, idd_princip
 /* A password is one factor: where two-factor sign-in applies to the user, Basic credentials
  * prove too little and are refused as wrong ones are; such users sign in with both steps
  * and use the session. API keys and external tokens are not sign-ins and are not held. */
-static void basic_done(idd_request_t *r, idd_auth_result_t result, idd_principal_t *principal)
+static void basic_tfa_done(idd_request_t *r, int rc, idd_tfa_step_t step, void *ctx)
 {
-    idd_tfa_step_t step = IDD_TFA_NONE;
-    if (result == IDD_AUTH_OK && idd_tfa_required(r, &principal->user, &step) != 0) {
+    idd_principal_t *principal = ctx;
+    if (rc != 0) {
         auth_done(r, IDD_AUTH_ERROR, NULL);
         return;
     }
@@ -277,7 +277,16 @@ static void basic_done(idd_request_t *r, idd_auth_result_t result, idd_principal
         auth_done(r, IDD_AUTH_DENY, NULL);
         return;
     }
-    auth_done(r, result, principal);
+    auth_done(r, IDD_AUTH_OK, principal);
+}
+
+static void basic_done(idd_request_t *r, idd_auth_result_t result, idd_principal_t *principal)
+{
+    if (result != IDD_AUTH_OK) {
+        auth_done(r, result, principal);
+        return;
+    }
+    idd_tfa_required(r, &principal->user, basic_tfa_done, principal);
 }
 
 void idd_auth_run(idd_request_t *r, idd_auth_policy_t policy, const char *need_scope,

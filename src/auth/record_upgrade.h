@@ -6,6 +6,7 @@
 #ifndef IDENTITYD_AUTH_RECORD_UPGRADE_H
 #define IDENTITYD_AUTH_RECORD_UPGRADE_H
 
+#include "identityd/app/app.h"
 #include "identityd/cred/password.h"
 #include "identityd/store/store.h"
 
@@ -14,8 +15,10 @@
  * and iterations, replacing record only if it is still the stored one. Sessions, the
  * user's auth_version and cached Basic credentials stay valid. Nothing is written for a
  * current record, so a user's record is written once, not at every sign-in. A failure is
- * logged and leaves the old record, which goes on working: the sign-in succeeds anyway. */
-void idd_signin_upgrade_record(idd_store_t *store, const idd_pepper_t *pepper, const char *user_id,
-                               const char *record, const char *client_hash);
+ * logged and leaves the old record, which goes on working: the sign-in succeeds anyway. The
+ * write is one nobody waits for (auth/storeread.h: idd_store_later, with loop_store for
+ * SQLite). */
+void idd_signin_upgrade_record(idd_app_t *app, idd_store_t *loop_store, const idd_pepper_t *pepper,
+                               const char *user_id, const char *record, const char *client_hash);
 
 #endif

@@ -221,52 +221,89 @@ static void copy_printable(char *out, size_t max, const char *s, size_t len)
     out[n] = '\0';
 }
 
-int idd_session_start(idd_request_t *r, const idd_user_t *user, bool browser,
-                      char token_out[IDD_SESSION_TOKEN_LEN + 1], int64_t *expires)
-{
-    unsigned char raw[32];
+/* A session being written: what the load needs, copied from the request, and what the
+ * caller's done is told on the loop. Owned by session_new_release, which wipes it. */
+typedef struct session_new {
     idd_session_t s;
-    int rc = IDD_ECRYPTO;
-    memset(&s, 0, sizeof(s));
-    if (RAND_bytes(raw, sizeof(raw)) != 1)
-        goto done;
-    idd_b64url_encode(token_out, raw, sizeof(raw));
-    rc = idd_keyed_digest(&r->app->pepper, IDD_DIGEST_LABEL_SESSION, token_out,
-                          IDD_SESSION_TOKEN_LEN, s.digest);
-    if (rc != 0)
-        goto done;
-    int64_t now = idd_now();
-    s.tenant_id = user->tenant_id;
-    memcpy(s.user_id, user->id, sizeof(s.user_id));
-    s.created = now;
-    s.last_seen = now;
-    s.expires = now + (browser ? r->gen->cfg->session_browser_ttl : r->gen->cfg->session_ttl);
-    s.browser_session = browser;
-    s.auth_version = user->auth_version;
-    snprintf(s.ip, sizeof(s.ip), "%s", r->client_ip);
-    ssize_t ua = h2o_find_header(&r->req->headers, H2O_TOKEN_USER_AGENT, -1);
-    if (ua != -1)
-        copy_printable(s.user_agent, IDD_USER_AGENT_MAX, r->req->headers.entries[ua].value.base,
-                       r->req->headers.entries[ua].value.len);
+    char token[IDD_SESSION_TOKEN_LEN + 1];
+    int cap;
+    int ended;
+    idd_app_t *app;
+    idd_session_started_fn done;
+    void *ctx;
+} session_new_t;
+
+static int session_new_load(idd_store_t *store, void *arg)
+{
+    session_new_t *n = arg;
     /* The user's oldest live sessions beyond the cap end in the same transaction, so no
      * client can pile up sessions (and rows) without bound. */
-    int ended = 0;
-    rc = idd_store_session_create_capped(r->thread->store, &s, r->gen->cfg->sessions_max_per_user,
-                                         &ended);
+    int rc = idd_store_session_create_capped(store, &n->s, n->cap, &n->ended);
     if (rc == 0) {
-        *expires = s.expires;
-        idd_log_info("session %lld started for user %s", (long long)s.id, user->id);
-        if (ended > 0) {
-            atomic_fetch_add(&r->app->sessions_capped, (unsigned long)ended);
-            idd_log_info("user %s: %d oldest session(s) ended by sessions.max_per_user", user->id,
-                         ended);
+        idd_log_info("session %lld started for user %s", (long long)n->s.id, n->s.user_id);
+        if (n->ended > 0) {
+            atomic_fetch_add(&n->app->sessions_capped, (unsigned long)n->ended);
+            idd_log_info("user %s: %d oldest session(s) ended by sessions.max_per_user",
+                         n->s.user_id, n->ended);
         }
     }
-
-done:
-    idd_wipe(raw, sizeof(raw));
-    idd_wipe(s.digest, sizeof(s.digest));
-    if (rc != 0)
-        idd_wipe(token_out, IDD_SESSION_TOKEN_LEN + 1);
     return rc;
+}
+
+static void session_new_resume(idd_request_t *r, void *arg, int rc)
+{
+    session_new_t *n = arg;
+    idd_session_started_t out = {
+        .rc = rc,
+        .token = rc == 0 ? n->token : NULL,
+        .expires = rc == 0 ? n->s.expires : 0,
+        .browser = n->s.browser_session,
+        .user_id = n->s.user_id,
+        .ctx = n->ctx,
+    };
+    n->done(r, &out);
+}
+
+static void session_new_release(void *arg)
+{
+    idd_wipe(arg, sizeof(session_new_t));
+    free(arg);
+}
+
+void idd_session_start(idd_request_t *r, const idd_user_t *user, bool browser,
+                       idd_session_started_fn done, void *ctx)
+{
+    unsigned char raw[32];
+    session_new_t *n = idd_xcalloc(1, sizeof(*n));
+    idd_session_t *s = &n->s;
+    n->app = r->app;
+    n->cap = r->gen->cfg->sessions_max_per_user;
+    n->done = done;
+    n->ctx = ctx;
+    memcpy(s->user_id, user->id, sizeof(s->user_id));
+    s->browser_session = browser;
+    int rc = IDD_ECRYPTO;
+    if (RAND_bytes(raw, sizeof(raw)) == 1) {
+        idd_b64url_encode(n->token, raw, sizeof(raw));
+        rc = idd_keyed_digest(&r->app->pepper, IDD_DIGEST_LABEL_SESSION, n->token,
+                              IDD_SESSION_TOKEN_LEN, s->digest);
+    }
+    idd_wipe(raw, sizeof(raw));
+    if (rc != 0) {
+        session_new_resume(r, n, rc);
+        session_new_release(n);
+        return;
+    }
+    int64_t now = idd_now();
+    s->tenant_id = user->tenant_id;
+    s->created = now;
+    s->last_seen = now;
+    s->expires = now + (browser ? r->gen->cfg->session_browser_ttl : r->gen->cfg->session_ttl);
+    s->auth_version = user->auth_version;
+    snprintf(s->ip, sizeof(s->ip), "%s", r->client_ip);
+    ssize_t ua = h2o_find_header(&r->req->headers, H2O_TOKEN_USER_AGENT, -1);
+    if (ua != -1)
+        copy_printable(s->user_agent, IDD_USER_AGENT_MAX, r->req->headers.entries[ua].value.base,
+                       r->req->headers.entries[ua].value.len);
+    idd_store_read(r, session_new_load, session_new_resume, n, session_new_release);
 }

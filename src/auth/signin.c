@@ -355,7 +355,7 @@ static void check_finish(void *owner, void *arg)
     }
     if (c->verdict == 0 && c->user_found) {
         if (may_sign_in(&c->user)) {
-            idd_signin_upgrade_record(r->thread->store, c->pepper, c->user.id, c->record,
+            idd_signin_upgrade_record(app, r->thread->store, c->pepper, c->user.id, c->record,
                                       c->client_hash);
             int ttl = r->gen->cfg->basic_cache_ttl;
             if (c->remember && ttl > 0 && !key_is_zero(c->key)) {

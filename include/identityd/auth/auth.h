@@ -182,12 +182,27 @@ unsigned long idd_apikey_usage_notes(idd_apikey_usage_t *u);
  * that no longer works is DENYed. */
 void idd_auth_session(idd_request_t *r, h2o_iovec_t token, idd_auth_done_fn done);
 
-/* Starts a session for user: a fresh token (written to token_out, NUL-terminated) whose
- * digest goes into a new login event with the client's address and user agent. browser:
- * the session:true sign-in (session.browser_ttl instead of session.ttl). *expires receives
- * the expiry. Returns 0 or an IDD_E* code. */
-int idd_session_start(idd_request_t *r, const idd_user_t *user, bool browser,
-                      char token_out[IDD_SESSION_TOKEN_LEN + 1], int64_t *expires);
+/* What idd_session_start tells its caller, on the request's loop: rc is 0 or an IDD_E*
+ * code; on success token (NUL-terminated, wiped once done returns) and expires (the
+ * expiry). browser and user_id repeat what the caller gave; ctx is the caller's. */
+typedef struct idd_session_started {
+    int rc;
+    const char *token;
+    int64_t expires;
+    bool browser;
+    const char *user_id;
+    void *ctx;
+} idd_session_started_t;
+typedef void (*idd_session_started_fn)(idd_request_t *r, const idd_session_started_t *s);
+
+/* Starts a session for user: a fresh token whose digest goes into a new login event with the
+ * client's address and user agent. browser: the session:true sign-in (session.browser_ttl
+ * instead of session.ttl). The row is written through idd_store_read (auth/storeread.h): on
+ * the loop for SQLite, on the store pool for PostgreSQL; done then runs on r's loop, unless
+ * the request went away meanwhile or the pool refused the work (then r has been answered
+ * 503). ctx is memory that lives as long as the request (e.g. its pool), read only by done. */
+void idd_session_start(idd_request_t *r, const idd_user_t *user, bool browser,
+                       idd_session_started_fn done, void *ctx);
 
 /* Authentication's own state in each event loop: the cache of verified Basic credentials
  * (keyed digest -> user id and auth_version), the timer on which sign-ins to a login over

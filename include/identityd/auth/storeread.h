@@ -6,7 +6,9 @@
  * a round trip, and a slow or lost server would stall every request of the loop; there the
  * read runs on the store pool (threads `identityd-db`, each with a connection of its own,
  * opened on first use and again after a failure) and the request resumes on its loop when
- * the row is back. Only what a cache miss reads goes this way; a warm request reads nothing.
+ * the row is back. Every store call a request makes goes this way: a cache miss's reads,
+ * and a handler's own reads and writes (a load may write; its resume answers); a warm
+ * request reads nothing.
  */
 #ifndef IDENTITYD_STOREREAD_H
 #define IDENTITYD_STOREREAD_H
@@ -16,7 +18,10 @@
 #include "identityd/app/app.h"
 #include "identityd/store/store.h"
 
-/* load(store, arg) reads into arg and returns 0 or an IDD_E* code; resume(r, arg, rc) then
+/* load(store, arg) reads (and may write) into arg and returns 0 or an IDD_E* code; it may
+ * run on another thread, after the request is gone: it reads only what arg copied, never
+ * the request's memory, and whatever it formats with that a generation owns (a tenant's time
+ * zone, the keyring) is held by arg (idd_gen_hold, released by release). resume(r, arg, rc) then
  * runs on r's loop with load's result (IDD_EBUSY when no connection could be had), and
  * release(arg) last, always (also when the request went away or the pool refused the job,
  * in which case r has been answered 503). arg is heap memory owned by release. */

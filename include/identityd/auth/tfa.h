@@ -36,25 +36,39 @@ typedef enum {
 
 /* The step user owes when signing in through r: the tenant's settings (off: NONE), the
  * client's address against their trusted list (unless the user is listed as mandatory), and
- * whether the user has finished linking an app. Returns 0, or IDD_ESTORE (logged). */
-int idd_tfa_required(idd_request_t *r, const idd_user_t *user, idd_tfa_step_t *step);
+ * whether the user has finished linking an app. done(r, rc, step, ctx) gets rc 0 or an
+ * IDD_E* code (then step is NONE): at once when the cached settings say it does not apply,
+ * else after the store's answer (idd_store_read: on the store pool for PostgreSQL), unless
+ * the request went away meanwhile or the pool refused the read (r answered 503). ctx lives
+ * as long as the request (its pool), read only by done. */
+typedef void (*idd_tfa_required_fn)(idd_request_t *r, int rc, idd_tfa_step_t step, void *ctx);
+void idd_tfa_required(idd_request_t *r, const idd_user_t *user, idd_tfa_required_fn done,
+                      void *ctx);
 
 /* The user's secret: opened from the sealed record, or derived as DocSpace does. With create,
  * a user without a binding gets one (random, or DocSpace's salt with tfa.secret: docspace).
- * *set_up tells whether the app was linked (backup codes exist). Returns 0, IDD_ENOTFOUND
- * (no binding and not create), IDD_ESTORE, IDD_ECRYPTO. The caller wipes out. */
-int idd_tfa_secret(idd_request_t *r, const char *user_id, bool create, idd_totp_secret_t *out,
-                   bool *set_up);
+ * The binding is read (and made) through idd_store_read (on the store pool for PostgreSQL);
+ * then done(r, rc, secret, set_up, ctx) runs on r's loop, unless the request went away or the
+ * pool refused the read (r answered 503): rc 0, IDD_ENOTFOUND (no binding and not create),
+ * IDD_ESTORE, IDD_ECRYPTO; secret (NULL unless rc is 0) is wiped once done returns; set_up
+ * tells whether the app was linked (backup codes exist). ctx lives as long as the request. */
+typedef void (*idd_tfa_secret_fn)(idd_request_t *r, int rc, const idd_totp_secret_t *secret,
+                                  bool set_up, void *ctx);
+void idd_tfa_secret(idd_request_t *r, const char *user_id, bool create, idd_tfa_secret_fn done,
+                    void *ctx);
 
 /* Checks a code (six digits from the app, or a backup code once the app is linked) for user,
- * counting the attempt in the per-user limit. On the first good code of an activation the
- * backup codes are made and *activated is set. Returns 0 when accepted; IDD_EDENIED for a
- * wrong, reused or malformed code or no binding; IDD_EBUSY when the user has used the
- * attempts of the window (the code is not checked); IDD_ESTORE / IDD_ECRYPTO. */
-int idd_tfa_check_code(idd_request_t *r, const idd_user_t *user, const char *code, size_t len,
-                       bool *activated);
+ * counting the attempt in the per-user limit; the binding is read and the one-time use
+ * written in one idd_store_read load. done(r, rc, activated, ctx) gets rc 0 when accepted;
+ * IDD_EDENIED for a wrong, reused or malformed code or no binding; IDD_EBUSY when the user
+ * has used the attempts of the window (the code is not checked); IDD_ESTORE / IDD_ECRYPTO.
+ * activated: this first good code of an activation made the backup codes. done runs at
+ * once or on r's loop later, and not at all when the request went away or the pool refused
+ * the read (r answered 503). ctx lives as long as the request. */
+typedef void (*idd_tfa_checked_fn)(idd_request_t *r, int rc, bool activated, void *ctx);
+void idd_tfa_check_code(idd_request_t *r, const idd_user_t *user, const char *code, size_t len,
+                        idd_tfa_checked_fn done, void *ctx);
 
-/* The confirm type's name for a step (NULL for NONE). */
 const char *idd_tfa_step_type(idd_tfa_step_t step);
 
 /* Makes user's confirm key of type for r's tenant into out (NUL-terminated). Returns 0 or
@@ -76,11 +90,17 @@ typedef enum {
 } idd_confirm_result_t;
 
 /* Checks the confirm key for type (the type's canonical name) and uid: the key from key_hint
- * when given (the header's key=), else from the type's cookie. On OK the user (active, of
- * r's tenant, same auth_version) is written to user. IDD_CONFIRM_INVALID also when the store
- * fails (logged). */
-idd_confirm_result_t idd_tfa_confirm_check(idd_request_t *r, const char *type, const char *uid,
-                                           h2o_iovec_t key_hint, idd_user_t *user);
+ * when given (the header's key=), else from the type's cookie. done(r, result, user, ctx)
+ * gets the result, and on OK the user (active, of r's tenant, same auth_version; NULL
+ * otherwise, and only valid during done); IDD_CONFIRM_INVALID also when the store fails
+ * (logged). A key of the right form has its user read through idd_store_read (on the store
+ * pool for PostgreSQL): done then runs on r's loop, unless the request went away or the pool
+ * refused the read (r answered 503); any other answer comes at once. ctx lives as long as
+ * the request. */
+typedef void (*idd_tfa_confirm_fn)(idd_request_t *r, idd_confirm_result_t result,
+                                   const idd_user_t *user, void *ctx);
+void idd_tfa_confirm_check(idd_request_t *r, const char *type, const char *uid,
+                           h2o_iovec_t key_hint, idd_tfa_confirm_fn done, void *ctx);
 
 /* One parameter of a confirm header's value ("type=TfaAuth&uid=...&key=..."), or {NULL, 0}
  * when it has none. */
