@@ -20,9 +20,13 @@ int idd_pg_bruteforce_key(idd_store_t *s, const unsigned char candidate[IDD_BF_T
 {
     pg_store_t *ps = to_pg(s);
     const pg_param_t params[] = {PG_BYTEA(candidate, IDD_BF_TAG_LEN)};
-    int rc = idd_pg_write(ps, PS_BF_KEY_INSERT, params, IDD_ARRAY_LEN(params), NULL);
-    if (rc == 0)
-        rc = idd_pg_lookup(ps, PS_BF_KEY_GET, NULL, 0, read_key, out, IDD_BF_TAG_LEN);
+    /* Read first: a start after the first writes nothing. */
+    int rc = idd_pg_lookup(ps, PS_BF_KEY_GET, NULL, 0, read_key, out, IDD_BF_TAG_LEN);
+    if (rc == IDD_ENOTFOUND) {
+        rc = idd_pg_write(ps, PS_BF_KEY_INSERT, params, IDD_ARRAY_LEN(params), NULL);
+        if (rc == 0)
+            rc = idd_pg_lookup(ps, PS_BF_KEY_GET, NULL, 0, read_key, out, IDD_BF_TAG_LEN);
+    }
     return rc;
 }
 

@@ -23,9 +23,13 @@ int idd_sqlite_bruteforce_key(idd_store_t *s, const unsigned char candidate[IDD_
 {
     sqlite_store_t *ss = to_sqlite(s);
     const sqlite_param_t params[] = {SQL_BLOB(candidate, IDD_BF_TAG_LEN)};
-    int rc = idd_sqlite_write(ss, ST_BF_KEY_INSERT, params, IDD_ARRAY_LEN(params), NULL);
-    if (rc == 0)
-        rc = idd_sqlite_lookup(ss, ST_BF_KEY_GET, NULL, 0, read_key, out, IDD_BF_TAG_LEN);
+    /* Read first: a start after the first writes nothing. */
+    int rc = idd_sqlite_lookup(ss, ST_BF_KEY_GET, NULL, 0, read_key, out, IDD_BF_TAG_LEN);
+    if (rc == IDD_ENOTFOUND) {
+        rc = idd_sqlite_write(ss, ST_BF_KEY_INSERT, params, IDD_ARRAY_LEN(params), NULL);
+        if (rc == 0)
+            rc = idd_sqlite_lookup(ss, ST_BF_KEY_GET, NULL, 0, read_key, out, IDD_BF_TAG_LEN);
+    }
     return rc;
 }
 
