@@ -1037,6 +1037,9 @@ static Suite *config_suite(void)
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("load");
     tcase_add_checked_fixture(tc, setup, teardown);
+    /* Check's default is 4 s a test; a loaded machine under ThreadSanitizer needs more to
+     * read a few files. */
+    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, full_config_is_loaded);
     tcase_add_test(tc, listen_tls_items_load);
     tcase_add_test(tc, defaults_are_applied);
