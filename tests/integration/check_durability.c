@@ -622,6 +622,146 @@ START_TEST(kill_9_keeps_acknowledged_writes)
 }
 END_TEST
 
+/* ---- identityctl and the server writing at once ------------------------------------------ */
+
+#define BUSY_CLIENTS 3
+#define CTL_ROUNDS 25 /* of the 7 writes below each */
+
+typedef struct hammer {
+    pthread_t tid;
+    char email[64], password[32], basic[160];
+    long requests;
+} hammer_t;
+
+/* One write endpoint after another, as fast as the server answers: sign-in, key made and
+ * deleted, logout. Anything but 200 is recorded (a busy database would be a 503). */
+static void *hammer_main(void *arg)
+{
+    hammer_t *h = arg;
+    while (!atomic_load(&stop_clients)) {
+        char body[160], token[96], key[96], id[64], header[160];
+        reply_t r;
+        snprintf(body, sizeof(body), "{\"userName\":\"%s\",\"password\":\"%s\"}", h->email,
+                 h->password);
+        request(&r, "POST", AUTH_PATH, NULL, body);
+        bool ok = r.status == 200 && response_member(&r, "token", token, sizeof(token));
+        if (!ok)
+            fail_later("sign-in of %s: %ld %s", h->email, r.status, r.body ? r.body : "");
+        reply_free(&r);
+        if (!ok)
+            break;
+
+        request(&r, "POST", KEYS_PATH, h->basic, "{\"name\":\"busy\"}");
+        ok = r.status == 200 && response_member(&r, "key", key, sizeof(key)) &&
+             response_member(&r, "id", id, sizeof(id));
+        if (!ok)
+            fail_later("key create by %s: %ld %s", h->email, r.status, r.body ? r.body : "");
+        reply_free(&r);
+        if (!ok)
+            break;
+
+        snprintf(header, sizeof(header), KEYS_PATH "/%s", id);
+        request(&r, "DELETE", header, h->basic, NULL);
+        if (r.status != 200)
+            fail_later("key delete by %s: %ld %s", h->email, r.status, r.body ? r.body : "");
+        ok = r.status == 200;
+        reply_free(&r);
+
+        snprintf(header, sizeof(header), "Cookie: asc_auth_key=%s", token);
+        request(&r, "POST", LOGOUT_PATH, header, NULL);
+        if (r.status != 200)
+            fail_later("logout of %s: %ld %s", h->email, r.status, r.body ? r.body : "");
+        ok = ok && r.status == 200;
+        reply_free(&r);
+        h->requests += 4;
+        if (!ok)
+            break;
+    }
+    return NULL;
+}
+
+/* Runs identityctl with the NULL-terminated arguments after -c CONFIG; asserts exit 0 and a
+ * stderr without a word of a lock; returns its stderr (malloc'd) when err is not NULL. */
+static void ctl_ok(const char *stdin_text, char **err, ...)
+{
+    const char *argv[16] = {th_ctl(), "-c", env.config};
+    size_t n = 3;
+    va_list ap;
+    va_start(ap, err);
+    for (const char *a = va_arg(ap, const char *); a != NULL; a = va_arg(ap, const char *)) {
+        ck_assert_uint_lt(n, 15);
+        argv[n++] = a;
+    }
+    va_end(ap);
+    argv[n] = NULL;
+    char *e = NULL;
+    int rc = th_run(argv, stdin_text, NULL, &e);
+    ck_assert_msg(rc == 0, "identityctl %s %s %s: exit %d: %s (clients: %s)", argv[3], argv[4],
+                  argv[5] ? argv[5] : "", rc, e, ledger.failure);
+    ck_assert_msg(strstr(e, "locked") == NULL && strstr(e, "busy") == NULL, "identityctl %s %s: %s",
+                  argv[3], argv[4], e);
+    if (err != NULL)
+        *err = e;
+    else
+        free(e);
+}
+
+START_TEST(ctl_writes_never_busy)
+{
+    TH_SKIP_UNLESS_SQLITE("SQLITE_BUSY is SQLite's lock; PostgreSQL writers wait on row locks");
+    th_env_init(&env, EXTRA_YAML, NULL);
+    hammer_t hammers[BUSY_CLIENTS];
+    for (int i = 0; i < BUSY_CLIENTS; i++) {
+        memset(&hammers[i], 0, sizeof(hammers[i]));
+        snprintf(hammers[i].email, sizeof(hammers[i].email), "h%d@example.com", i);
+        snprintf(hammers[i].password, sizeof(hammers[i].password), "hammer %d", i);
+        char *b = th_basic(hammers[i].email, hammers[i].password);
+        snprintf(hammers[i].basic, sizeof(hammers[i].basic), "%s", b);
+        free(b);
+        ck_assert_int_eq(
+            th_add_user(&env, hammers[i].email, hammers[i].password, "Ham", "Mer", "user"), 0);
+    }
+    ck_assert_int_eq(th_add_user(&env, "admin@example.com", "admin pass", "Ad", "Min", "admin"), 0);
+    th_server_start(&srv, &env);
+    ledger.failure[0] = '\0';
+    atomic_store(&stop_clients, false);
+    for (int i = 0; i < BUSY_CLIENTS; i++)
+        ck_assert_int_eq(pthread_create(&hammers[i].tid, NULL, hammer_main, &hammers[i]), 0);
+
+    double start = th_now();
+    for (int round = 0; round < CTL_ROUNDS; round++) {
+        char email[64], *err = NULL;
+        snprintf(email, sizeof(email), "busy-%d@example.com", round);
+        ctl_ok("ctl pass\n", NULL, "user", "add", email, "--first", "B", "--last", "Usy", NULL);
+        ctl_ok("new pass\n", NULL, "user", "passwd", email, NULL);
+        ctl_ok(NULL, NULL, "user", "disable", email, NULL);
+        ctl_ok(NULL, NULL, "user", "enable", email, NULL);
+        ctl_ok(NULL, NULL, "session", "revoke", "--all", hammers[round % BUSY_CLIENTS].email, NULL);
+        ctl_ok(NULL, &err, "apikey", "create", "admin@example.com", "--name", "ctl", NULL);
+        const char *p = strstr(err, "created API key ");
+        ck_assert_msg(p != NULL, "apikey create said: %s", err);
+        char id[64];
+        ck_assert_int_eq(sscanf(p + strlen("created API key "), "%63[^ ]", id), 1);
+        ctl_ok(NULL, NULL, "apikey", "revoke", id, NULL);
+        free(err);
+    }
+    double took = th_now() - start;
+
+    atomic_store(&stop_clients, true);
+    long requests = 0;
+    for (int i = 0; i < BUSY_CLIENTS; i++) {
+        pthread_join(hammers[i].tid, NULL);
+        requests += hammers[i].requests;
+    }
+    fprintf(stderr, "busy: %d identityctl writes in %.1f s beside %ld server writes\n",
+            CTL_ROUNDS * 7, took, requests);
+    ck_assert_msg(ledger.failure[0] == '\0', "a client: %s", ledger.failure);
+    ck_assert_int_gt(requests, 0);
+    ck_assert_int_eq(th_server_stop(&srv), 0);
+    th_env_dispose(&env);
+}
+END_TEST
+
 static Suite *durability_suite(void)
 {
     Suite *s = suite_create("durability");
@@ -629,6 +769,10 @@ static Suite *durability_suite(void)
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, kill_9_keeps_acknowledged_writes);
     suite_add_tcase(s, tc);
+    TCase *busy = tcase_create("busy");
+    tcase_set_timeout(busy, 240);
+    tcase_add_test(busy, ctl_writes_never_busy);
+    suite_add_tcase(s, busy);
     return s;
 }
 
