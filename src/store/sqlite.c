@@ -121,8 +121,8 @@ static int set_wal(sqlite_store_t *ss, char *mode, size_t modelen)
  * a kernel crash, not only a killed process. NORMAL would sync only at checkpoints, and a
  * power loss could then roll back the last commits, bringing a revoked key or ended session
  * back. The price is one fdatasync per committed write, on the loop that made it (about 3 ms
- * on a virtual machine's disk, well under 1 ms on a local SSD); reads and the token path
- * commit nothing. */
+ * on the test machine's virtual disk; less on disks with a protected write cache); reads
+ * and the token path commit nothing. */
 static int configure(sqlite_store_t *ss)
 {
     char mode[16];
