@@ -584,6 +584,17 @@ int th_server_stop(th_server_t *s)
     return rc;
 }
 
+void th_server_kill(th_server_t *s)
+{
+    if (s->pid <= 0)
+        return;
+    kill(s->pid, SIGKILL);
+    int status;
+    waitpid(s->pid, &status, 0);
+    live_set(s, false);
+    s->pid = 0;
+}
+
 /* What libcurl hands over (body or header block), NUL-terminated as it grows. */
 typedef struct body_sink {
     char *data;

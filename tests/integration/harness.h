@@ -144,6 +144,9 @@ void th_server_start_as(th_server_t *s, const th_env_t *env, const char *name);
  * checked fixture assert on the result; for unchecked fixtures (run in the runner process,
  * where no assertion may fail) th_run_suite fails the whole suite instead. */
 int th_server_stop(th_server_t *s);
+/* SIGKILL, as a crash or the OOM killer would end it, and reaps it: nothing of identityd's
+ * own shutdown runs. For the tests of what survives a crash. */
+void th_server_kill(th_server_t *s);
 
 typedef struct th_response {
     long status;
