@@ -559,6 +559,15 @@ static int pg_migrate(idd_store_t *s, int *from, int *to)
     return 0;
 }
 
+/* Commits here cost no loop a wait (they run on the store pool), and the server decides
+ * their durability: nothing to change. */
+static int pg_set_lazy(idd_store_t *s, int lazy)
+{
+    (void)s;
+    (void)lazy;
+    return 0;
+}
+
 /* ---- the handle ------------------------------------------------------------------------ */
 
 static void pg_close(idd_store_t *s)
@@ -618,6 +627,7 @@ static const idd_store_ops_t pg_ops = {
     .bruteforce_count = idd_pg_bruteforce_count,
     .bruteforce_since = idd_pg_bruteforce_since,
     .bruteforce_prune = idd_pg_bruteforce_prune,
+    .set_lazy = pg_set_lazy,
 };
 
 /* Server notices ("relation ... already exists, skipping") are not failures: debug only. */

@@ -34,6 +34,17 @@ static void sqlite_close(idd_store_t *s)
     free(ss);
 }
 
+/* Work nobody waits for (a session's last use, the brute-force counters, a record stored the
+ * current way) need not cost its loop a disk sync: it survives a killed process under
+ * NORMAL, and what a power loss could undo of it is harmless (an older last use, counters
+ * counted again, the older record, which still verifies). */
+static int sqlite_set_lazy(idd_store_t *s, int lazy)
+{
+    return idd_sqlite_exec(to_sqlite(s),
+                           lazy ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL",
+                           "set synchronous");
+}
+
 static const idd_store_ops_t sqlite_ops = {
     .close = sqlite_close,
     .migrate = idd_sqlite_migrate,
@@ -83,6 +94,7 @@ static const idd_store_ops_t sqlite_ops = {
     .bruteforce_count = idd_sqlite_bruteforce_count,
     .bruteforce_since = idd_sqlite_bruteforce_since,
     .bruteforce_prune = idd_sqlite_bruteforce_prune,
+    .set_lazy = sqlite_set_lazy,
 };
 
 /* Switches the file to WAL. Changing the journal mode needs an exclusive lock, and SQLite

@@ -242,12 +242,36 @@ START_TEST(each_commit_syncs_the_log)
 }
 END_TEST
 
+/* Work nobody waits for commits without waiting for the disk (lazy), and once lazy is off
+ * again every commit syncs as before. */
+START_TEST(lazy_commits_do_not_sync)
+{
+    idd_store_t *s = NULL;
+    ck_assert_int_eq(idd_store_open(path, &s), 0);
+    ck_assert_int_eq(idd_store_migrate(s, NULL, NULL), 0);
+    ck_assert_int_eq(idd_store_set_lazy(s, 1), 0);
+    for (int i = 1; i <= 3; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "lazy %d", i);
+        wal_syncs = 0;
+        ck_assert_int_eq(idd_store_tenant_ensure(s, 200 + i, name), 0);
+        ck_assert_msg(wal_syncs == 0, "lazy commit %d synced the log", i);
+    }
+    ck_assert_int_eq(idd_store_set_lazy(s, 0), 0);
+    wal_syncs = 0;
+    ck_assert_int_eq(idd_store_tenant_ensure(s, 300, "durable again"), 0);
+    ck_assert_int_ge(wal_syncs, 1);
+    idd_store_free(s);
+}
+END_TEST
+
 static Suite *durable_suite(void)
 {
     Suite *s = suite_create("sqlite_durable");
     TCase *tc = tcase_create("sync");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, each_commit_syncs_the_log);
+    tcase_add_test(tc, lazy_commits_do_not_sync);
     suite_add_tcase(s, tc);
     return s;
 }

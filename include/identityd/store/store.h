@@ -348,6 +348,14 @@ typedef struct idd_store_ops {
                             idd_bf_counter_visit_fn visit, void *arg);
     /* Deletes at most limit counters whose deadline passed; *deleted receives how many. */
     int (*bruteforce_prune)(idd_store_t *s, int64_t now_ms, int limit, int *deleted);
+
+    /* ---- how durable the next commits must be ---- */
+    /* lazy non-zero: the commits that follow, until lazy is set to 0 again, are of work
+     * nobody waits for (auth/storeread.h: idd_store_later) and need survive only a killed
+     * process, not a power loss (SQLite: synchronous NORMAL instead of FULL, so the loop
+     * that makes them does not wait for the disk). Engines whose commits cost the caller no
+     * such wait ignore it. Never inside a transaction. */
+    int (*set_lazy)(idd_store_t *s, int lazy);
 } idd_store_ops_t;
 
 /* Every engine's handle starts with this. */
@@ -626,6 +634,11 @@ static inline int idd_store_bruteforce_prune(idd_store_t *s, int64_t now_ms, int
                                              int *deleted)
 {
     return idd_store_result(s->ops->bruteforce_prune(s, now_ms, limit, deleted));
+}
+
+static inline int idd_store_set_lazy(idd_store_t *s, int lazy)
+{
+    return idd_store_result(s->ops->set_lazy(s, lazy));
 }
 
 #endif
