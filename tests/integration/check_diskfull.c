@@ -308,9 +308,18 @@ static int chattr(const char *flag, const char *path)
 
 static char wal_path[TH_PATH + 8];
 
+/* A failed assertion ends the test's process (exit): the attribute must not outlive it, or
+ * nobody could remove the environment's folder. */
+static void clear_attributes(void)
+{
+    chattr("-i", wal_path);
+    chattr("-i", env.db);
+}
+
 static void make_read_only(void)
 {
     snprintf(wal_path, sizeof wal_path, "%s-wal", env.db);
+    atexit(clear_attributes);
     ck_assert_msg(chattr("+i", env.db) == 0 && chattr("+i", wal_path) == 0,
                   "chattr +i failed on %s after a probe succeeded", env.db);
 }
