@@ -10,6 +10,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -556,6 +557,10 @@ int main(int argc, char **argv)
     pthread_mutex_init(&app.gen_lock, NULL);
     idd_gen_t *g = NULL;
 
+    /* A write past RLIMIT_FSIZE (a file size limit set on the process, the way a full disk is
+     * often bounded) must fail with EFBIG, which SQLite reports and identityd answers 503,
+     * rather than end the process: SIGXFSZ's default action is to kill it. */
+    signal(SIGXFSZ, SIG_IGN);
     if (core_dumps_off() != 0) {
         fprintf(stderr, "cannot turn core dumps off: %s\n", strerror(errno));
         return 1;

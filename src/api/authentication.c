@@ -43,8 +43,10 @@ static void session_answered(idd_request_t *r, const idd_session_started_t *s)
     const signin_request_t *sr = s->ctx;
     bool tfa = sr->tfa_given;
     if (s->rc != 0) {
-        idd_log_error("signin: cannot start a session for user %s: %s", s->user_id,
-                      idd_strerror(s->rc));
+        /* A full or read-only disk refuses every sign-in alike: the store warned already. */
+        if (s->rc != IDD_EUNAVAIL)
+            idd_log_error("signin: cannot start a session for user %s: %s", s->user_id,
+                          idd_strerror(s->rc));
         idd_respond_error(r->req, 503, "Service unavailable");
         return;
     }
@@ -336,7 +338,8 @@ static void logout_resume(idd_request_t *r, void *arg, int rc)
 {
     const logout_t *l = arg;
     if (rc != 0 && rc != IDD_ENOTFOUND) {
-        idd_log_error("logout: session %lld: %s", (long long)l->session_id, idd_strerror(rc));
+        if (rc != IDD_EUNAVAIL) /* else the store warned already */
+            idd_log_error("logout: session %lld: %s", (long long)l->session_id, idd_strerror(rc));
         idd_respond_error(r->req, 503, "Service unavailable");
         return;
     }

@@ -91,7 +91,8 @@ static void write_key(idd_buf_t *b, const idd_apikey_t *k, const idd_user_t *cre
 
 static void store_failed(idd_request_t *r, const char *what, int rc)
 {
-    idd_log_error("keys: %s: %s", what, idd_strerror(rc));
+    if (rc != IDD_EUNAVAIL) /* a full or read-only disk: the store warned already */
+        idd_log_error("keys: %s: %s", what, idd_strerror(rc));
     idd_respond_error(r->req, 503, "Service unavailable");
 }
 

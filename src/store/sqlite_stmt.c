@@ -14,6 +14,7 @@
  */
 #include "store/sqlite_stmt.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -257,10 +258,36 @@ void idd_sqlite_log(sqlite3 *db, const char *what)
     idd_log_error("store: %s: %s (%d)", what, sqlite3_errmsg(db), sqlite3_extended_errcode(db));
 }
 
+/* Whether a failure is the file system refusing the database's files rather than anything
+ * about the statement: a full disk (SQLITE_FULL, or a write past the process's file size
+ * limit, which SQLite reports as SQLITE_IOERR_WRITE), a database made read-only under an open
+ * connection (SQLITE_READONLY and its extended codes; EROFS or EPERM on a write, again an
+ * SQLITE_IOERR), a file that cannot be opened. SQLite rolls the statement's transaction back
+ * and the connection stays usable, so the next write works once the cause is gone. */
+static bool unavailable(int src)
+{
+    switch (src & 0xff) {
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Duplicates and a missing parent row (tenant, user) are ordinary outcomes the caller
- * reports, so they are not logged as errors. */
+ * reports, so they are not logged as errors. A file system that refuses writes fails every
+ * write the same way until it is fixed, so that is logged as a warning at most once a second
+ * (IDD_EUNAVAIL: answered 503 with Retry-After) instead of an error per request. */
 int idd_sqlite_step_error(sqlite_store_t *ss, int src, const char *what)
 {
+    if (unavailable(src)) {
+        idd_log_warn_limited("store: %s: %s (%d): the database cannot be written now", what,
+                             sqlite3_errmsg(ss->db), src);
+        return IDD_EUNAVAIL;
+    }
     switch (src) {
     case SQLITE_CONSTRAINT_UNIQUE:
     case SQLITE_CONSTRAINT_PRIMARYKEY:
@@ -455,6 +482,9 @@ int idd_sqlite_pragma_int(sqlite_store_t *ss, enum stmt_id id, int64_t *out)
 int idd_sqlite_exec(sqlite_store_t *ss, const char *sql, const char *what)
 {
     if (sqlite3_exec(ss->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        int src = sqlite3_extended_errcode(ss->db);
+        if (unavailable(src))
+            return idd_sqlite_step_error(ss, src, what);
         idd_sqlite_log(ss->db, what);
         return IDD_ESTORE;
     }

@@ -131,8 +131,9 @@ typedef struct sqlite_param {
 void idd_sqlite_log(sqlite3 *db, const char *what);
 
 /* Turns a failed step into an IDD_E* code: IDD_EEXIST for a unique or primary key
- * violation, IDD_ENOTFOUND for a foreign key, IDD_EINVAL for a CHECK or NOT NULL, IDD_ESTORE
- * otherwise (logged). */
+ * violation, IDD_ENOTFOUND for a foreign key, IDD_EINVAL for a CHECK or NOT NULL,
+ * IDD_EUNAVAIL when the file system refuses the database's files (disk full, read-only, an
+ * I/O error: a warning, logged at most once a second), IDD_ESTORE otherwise (logged). */
 int idd_sqlite_step_error(sqlite_store_t *ss, int src, const char *what);
 
 /* The name a statement's failures are logged under ("user_by_id"). */
@@ -185,7 +186,7 @@ int idd_sqlite_query_int(sqlite_store_t *ss, enum stmt_id id, const sqlite_param
 int idd_sqlite_pragma_int(sqlite_store_t *ss, enum stmt_id id, int64_t *out);
 
 /* Runs SQL that returns nothing (transaction control), outside the statement cache; logs and
- * returns IDD_ESTORE when it fails. */
+ * returns IDD_ESTORE when it fails (IDD_EUNAVAIL as idd_sqlite_step_error says). */
 int idd_sqlite_exec(sqlite_store_t *ss, const char *sql, const char *what);
 
 /* Rolls back the open transaction, if any. */

@@ -4,6 +4,9 @@
  * with a status or password change of their user.
  * Set-up and shared helpers are in store_test.h.
  */
+#include <signal.h>
+#include <sys/resource.h>
+
 #include "store_test.h"
 
 static void assert_same_session(const idd_session_t *got, const idd_session_t *want)
@@ -741,6 +744,58 @@ START_TEST(test_upgrade_password_keeps_sessions)
 }
 END_TEST
 
+/* A full disk: with the process's file size limit at one byte, every write to the database's
+ * files fails (EFBIG, or a short write SQLite calls SQLITE_FULL). Writes then answer
+ * IDD_EUNAVAIL (what the API answers 503), reads still work, and once the limit is lifted the
+ * same connection writes again, leaving a sound file. No assertion runs while the limit
+ * holds, since Check's own messages to its runner go through a file too. */
+START_TEST(test_disk_full_is_unavailable)
+{
+    SKIP_UNLESS_SQLITE("a full disk under the SQLite file");
+    idd_store_t *s = open_with_tenants();
+    idd_user_t alice = add_user(s, 1, "alice@example.com");
+    int64_t now = idd_now();
+    idd_session_t x = make_session(&alice, 1, now);
+    add_session(s, &x);
+    idd_session_t y = make_session(&alice, 2, now), z = make_session(&alice, 3, now), found;
+    int ended = 0;
+
+    struct rlimit before, one;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &before), 0);
+    one = before;
+    one.rlim_cur = 1;
+    signal(SIGXFSZ, SIG_IGN);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &one), 0);
+    int create = idd_store_session_create(s, &y);
+    int capped = idd_store_session_create_capped(s, &z, 3, &ended);
+    int end = idd_store_session_end(s, x.id);
+    int read = idd_store_session_by_digest(s, x.digest, &found);
+    int lifted = setrlimit(RLIMIT_FSIZE, &before);
+    ck_assert_int_eq(lifted, 0);
+    ck_assert_int_eq(create, IDD_EUNAVAIL);
+    ck_assert_int_eq(capped, IDD_EUNAVAIL);
+    ck_assert_int_eq(end, IDD_EUNAVAIL);
+    ck_assert_int_eq(read, 0);
+    ck_assert_int_eq(found.active, 1);
+
+    ck_assert_int_eq(idd_store_session_create(s, &y), 0);
+    ck_assert_int_eq(idd_store_session_create_capped(s, &z, 3, &ended), 0);
+    ck_assert_int_eq(idd_store_session_end(s, x.id), 0);
+    ck_assert_int_eq(idd_store_session_by_digest(s, x.digest, &found), 0);
+    ck_assert_int_eq(found.active, 0);
+    idd_store_free(s);
+
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "ok");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+END_TEST
+
 static Suite *make_suite(void)
 {
     Suite *s = suite_create("store_sessions");
@@ -761,6 +816,7 @@ static Suite *make_suite(void)
     tcase_add_test(tc, test_session_cap);
     tcase_add_test(tc, test_session_prune_and_count);
     tcase_add_test(tc, test_upgrade_password_keeps_sessions);
+    tcase_add_test(tc, test_disk_full_is_unavailable);
     suite_add_tcase(s, tc);
     return s;
 }

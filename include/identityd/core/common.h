@@ -24,7 +24,8 @@
     X(IDD_ETOOBIG, -8, "value too large")                                                          \
     X(IDD_EDENIED, -9, "denied")                                                                   \
     X(IDD_EBUSY, -10, "busy")                                                                      \
-    X(IDD_ESCHEMA, -11, "database schema is newer than this program")
+    X(IDD_ESCHEMA, -11, "database schema is newer than this program")                              \
+    X(IDD_EUNAVAIL, -12, "database cannot be written now (disk full or read-only)")
 
 enum {
 #define IDD_ERROR_ENUM(name, value, text) name = value,
