@@ -27,4 +27,12 @@ static inline void fuzz_fail(const char *file, int line, const char *what)
     abort();
 }
 
+/* Whether p[0..n) lies within base[0..len), computed without pointer arithmetic that could
+ * wrap: a length gone below zero must fail here, not pass as a pointer before base. */
+static inline int fuzz_within(const char *p, size_t n, const char *base, size_t len)
+{
+    uintptr_t at = (uintptr_t)p, start = (uintptr_t)base;
+    return n == 0 || (at >= start && at - start <= len && n <= len - (at - start));
+}
+
 #endif

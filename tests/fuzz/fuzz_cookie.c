@@ -21,7 +21,7 @@ static void find(const char *header, size_t len, const char *name)
     h2o_iovec_t value = {NULL, 0};
     if (!idd_cookie_find_in(header, len, name, &value))
         return;
-    FUZZ_CHECK(value.base >= header && value.base + value.len <= header + len);
+    FUZZ_CHECK(fuzz_within(value.base, value.len, header, len));
     /* A quoted value keeps what is inside its quotes, spaces included. */
     bool quoted = value.base > header && value.base[-1] == '"' &&
                   value.base + value.len < header + len && value.base[value.len] == '"';

@@ -19,7 +19,7 @@
 
 static void within(h2o_iovec_t v, const char *base, size_t len)
 {
-    FUZZ_CHECK(v.len == 0 || (v.base >= base && v.base + v.len <= base + len));
+    FUZZ_CHECK(fuzz_within(v.base, v.len, base, len));
 }
 
 static void authority(const char *s, size_t len)
