@@ -206,3 +206,41 @@ for name, text in [
     ("log", "log:\n  level: debug\n  format: json\n"),
 ]:
     write("config", name, text)
+
+# The example configuration as shipped, with and without its comments: every key, valid.
+with open(os.path.join(HERE, "..", "..", "config", "identityd.example.yaml")) as f:
+    example = f.read()
+write("config", "example", example)
+write("config", "example-bare",
+      "\n".join(l for l in example.splitlines() if l.strip() and not l.lstrip().startswith("#")))
+
+
+# Dictionaries (libFuzzer's -dict, used by scripts/fuzz when tests/fuzz/<name>.dict exists):
+# the words a parser looks for, which random mutation rarely spells.
+def dictionary(target, words):
+    with open(os.path.join(HERE, target + ".dict"), "w") as f:
+        f.write("# written by tests/fuzz/seeds.py\n")
+        for w in sorted(set(words)):
+            # libFuzzer's escapes: \\, \" and \xNN only.
+            quoted = "".join(c if 32 <= ord(c) < 127 and c not in '\\"' else
+                             ("\\" + c if c in '\\"' else "\\x%02x" % ord(c)) for c in w)
+            f.write('"%s"\n' % quoted)
+
+
+keys = []
+for line in example.splitlines():
+    text = line.lstrip(" #-")
+    if ":" in text:
+        k = text.split(":", 1)[0]
+        if k and k.replace("_", "").replace(".", "").isalnum():
+            keys.append(k + ":")
+dictionary("config", keys + ["true", "false", "~", "- ", "{", "}", "[", "]", "&a", "*a", "!!str",
+                             "\n  ", "127.0.0.1:8080", "[::1]:8080", "10.0.0.0/8", "https://",
+                             "postgresql://", "file:", "ES256", "RS256", "EdDSA", "HS256"])
+jose = ["alg", "kid", "typ", "crit", "jku", "x5u", "jwk", "x5c", "enc", "cty", "b64", "iss",
+        "aud", "exp", "nbf", "iat", "sub", "ES256", "RS256", "PS256", "EdDSA", "HS256", "none",
+        "JWT", "at+jwt", "application/jwt", "keys", "kty", "EC", "RSA", "OKP", "oct", "crv",
+        "P-256", "P-384", "Ed25519", "X25519", "use", "sig", "key_ops", "verify", "x", "y", "n",
+        "e", "d", "AQAB"]
+dictionary("jwks", ['"%s"' % w for w in jose] + [":", ",", "[", "]", "{", "}", "null", "1e999"])
+dictionary("jwt", [b64url(('"%s"' % w).encode()) for w in jose] + [".", "eyJ", "fQ", "In0"])
