@@ -244,3 +244,46 @@ jose = ["alg", "kid", "typ", "crit", "jku", "x5u", "jwk", "x5c", "enc", "cty", "
         "e", "d", "AQAB"]
 dictionary("jwks", ['"%s"' % w for w in jose] + [":", ",", "[", "]", "{", "}", "null", "1e999"])
 dictionary("jwt", [b64url(('"%s"' % w).encode()) for w in jose] + [".", "eyJ", "fQ", "In0"])
+
+# tfa: selector (0 code typed, 1 backup code, 2 confirm header, 3 base32), value
+for name, sel, value in [
+    ("code", 0, "123456"),
+    ("code-spaces", 0, " \t654321\r\n"),
+    ("code-short", 0, "12345"),
+    ("code-letters", 0, "12a456"),
+    ("backup", 1, "abcdef"),
+    ("backup-used", 1, "ABC123"),
+    ("backup-trim", 1, "  -_-_-_\n"),
+    ("backup-alphabet", 1, "ab$def"),
+    ("confirm", 2, "type=TfaAuth&uid=00000000-0000-0000-0000-000000000001&key=abc"),
+    ("confirm-activation", 2, "type=tfaactivation&key="),
+    ("confirm-empty", 2, "&&type&=x&key"),
+    ("confirm-type", 2, "TFAAUTH"),
+    ("base32", 3, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"),
+    ("base32-lower", 3, "gezdgnbv"),
+    ("base32-pad", 3, "GE======"),
+    ("base32-bits", 3, "GF"),
+]:
+    write("tfa", name, bytes([sel]) + value.encode())
+
+# useragent: selector (0 User-Agent; 1 IP list, then an address after a newline), value
+for name, sel, value in [
+    ("chrome", 0, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+                  "Gecko) Chrome/120.0.6099.130 Safari/537.36"),
+    ("safari-ios", 0, "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 "
+                      "(KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1"),
+    ("firefox-linux", 0, "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0"),
+    ("edge", 0, "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like "
+                "Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.2210.91"),
+    ("android-opera", 0, "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/119.0 Mobile "
+                         "Safari/537.36 OPR/79.0"),
+    ("curl", 0, "curl/7.88.1"),
+    ("cros", 0, "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) Chrome/120.0.0.0"),
+    ("garbage", 0, "Chrome/\xff\x01 Firefox/999999999999999999999.1"),
+    ("list", 1, "10.0.0.0/8, 192.168.1.1-192.168.1.9,::1\n192.168.1.5"),
+    ("list-v6", 1, "2001:db8::/32 , ::ffff:10.0.0.1\n2001:db8::1"),
+    ("list-bad", 1, "10.0.0.0/33,,x\n10.0.0.1"),
+    ("list-range-back", 1, "10.0.0.9-10.0.0.1\n10.0.0.5"),
+    ("list-empty", 1, "\n::1"),
+]:
+    write("useragent", name, bytes([sel]) + value.encode("latin-1"))
