@@ -287,3 +287,17 @@ for name, sel, value in [
     ("list-empty", 1, "\n::1"),
 ]:
     write("useragent", name, bytes([sel]) + value.encode("latin-1"))
+
+# session: selector (0 a token; else a User-Agent copied into at most that many bytes), value
+for name, sel, value in [
+    ("token", 0, SESSION.encode()),
+    ("token-short", 0, SESSION[:-1].encode()),
+    ("token-plus", 0, (SESSION[:-1] + "+").encode()),
+    ("token-long", 0, (SESSION + "A").encode()),
+    ("ua", 255, "Mozilla/5.0 (X11; Linux x86_64) Firefox/121.0".encode()),
+    ("ua-utf8-cut", 5, "abcd\u00e9\u20ac".encode()),
+    ("ua-controls", 64, b"a\x00b\x1b[31mc\x7f\xc2\x85d"),
+    ("ua-ill-formed", 64, b"\xff\xfe\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80 ok"),
+    ("ua-empty-bound", 1, b"xyz"),
+]:
+    write("session", name, bytes([sel]) + value)
