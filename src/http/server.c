@@ -42,6 +42,9 @@
 static atomic_bool stopping;
 static loop_t *all_loops;
 static int n_all_loops;
+/* Loops whose context still held a connection at exit: kept, not freed, until the process
+ * ends (loop_dispose). */
+static loop_t *kept_loops;
 /* Loops whose threads run (their tids valid): set once all are started, 0 before they end. */
 static atomic_int n_running_loops;
 static atomic_uint bound_ports[64]; /* of the first listeners, for idd_http_bound_port */
@@ -310,7 +313,8 @@ static int loop_init(const idd_http_server_t *server, h2o_globalconf_t *conf, lo
     return rc;
 }
 
-static void loop_dispose(const idd_http_server_t *server, loop_t *l)
+/* Frees the loop, or returns false when a connection still holds its context. */
+static bool loop_dispose(const idd_http_server_t *server, loop_t *l)
 {
     for (size_t i = 0; i < l->n_listeners; i++) {
         if (h2o_timeout_is_linked(&l->listeners[i].resume))
@@ -319,7 +323,7 @@ static void loop_dispose(const idd_http_server_t *server, loop_t *l)
     }
     free(l->listeners);
     if (l->t.ctx.loop == NULL)
-        return;
+        return true;
     h2o_timeout_dispose(l->t.ctx.loop, &l->queue_timeout);
     if (l->data_made)
         server->hooks.thread_dispose(server->hooks.app, &l->t);
@@ -327,14 +331,15 @@ static void loop_dispose(const idd_http_server_t *server, loop_t *l)
     h2o_multithread_unregister_receiver(l->t.ctx.queue, &l->stop_receiver);
     /* A client idling on a keep-alive connection past the grace period still holds one
      * at exit: then the process's exit is the cleanup, not h2o_context_dispose. */
-    if (context_is_idle(&l->t.ctx)) {
-        h2o_evloop_t *evloop = l->t.ctx.loop;
-        h2o_multithread_queue_t *queue = l->t.ctx.queue;
-        h2o_context_dispose(&l->t.ctx);
-        h2o_evloop_destroy(evloop);
-        /* h2o 2.2.5's evloop flavour closes the queue's pipe but never frees the queue. */
-        free(queue);
-    }
+    if (!context_is_idle(&l->t.ctx))
+        return false;
+    h2o_evloop_t *evloop = l->t.ctx.loop;
+    h2o_multithread_queue_t *queue = l->t.ctx.queue;
+    h2o_context_dispose(&l->t.ctx);
+    h2o_evloop_destroy(evloop);
+    /* h2o 2.2.5's evloop flavour closes the queue's pipe but never frees the queue. */
+    free(queue);
+    return true;
 }
 
 static void format_address(const struct sockaddr_storage *ss, char *out, size_t len)
@@ -571,9 +576,13 @@ done:
     all_loops = NULL;
     for (size_t i = 0; i < IDD_ARRAY_LEN(bound_ports); i++)
         atomic_store(&bound_ports[i], 0);
+    bool all_freed = true;
     for (int i = 0; i < nthreads; i++)
-        loop_dispose(server, &loops[i]);
-    free(loops);
+        all_freed &= loop_dispose(server, &loops[i]);
+    if (all_freed)
+        free(loops);
+    else
+        kept_loops = loops;
     idd_http_tls_stop();
     h2o_config_dispose(&conf);
     return rc;
