@@ -27,7 +27,7 @@
     X(IDD_ESCHEMA, -11, "database schema is newer than this program")
 
 enum {
-#define IDD_ERROR_ENUM(name, value, text) name = value,
+#define IDD_ERROR_ENUM(name, value, text) name = (value),
     IDD_ERRORS(IDD_ERROR_ENUM)
 #undef IDD_ERROR_ENUM
 };
