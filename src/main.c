@@ -480,7 +480,7 @@ static int serve(idd_app_t *app)
         if (cfg->pid_file != NULL)
             unlink(cfg->pid_file);
         idd_log_info("identityd stopped");
-        fflush(NULL);
+        (void)fflush(NULL); /* best effort: the process ends either way */
         _exit(0);
     }
     idd_listeners_free(&h);

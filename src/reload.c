@@ -182,6 +182,7 @@ static struct {
 
 /* Before a reload reads anything the new file names: keys that apply only at start get their
  * running values back (the database rotation reads, among them). */
+// NOLINTNEXTLINE(readability-non-const-parameter): idd_gen_load's hook signature
 static int reconcile_before_secrets(idd_config_t *next, char *err, size_t errlen)
 {
     (void)err;

@@ -234,7 +234,7 @@ static void signin(idd_request_t *r, bool with_code)
         size_t n = strlen(client_hash);
         for (size_t i = 0; i < n && i < IDD_CLIENT_HASH_HEX_LEN; i++) {
             char c = client_hash[i];
-            hash_lower[i] = (c >= 'A' && c <= 'F') ? (char)(c + 32) : c;
+            hash_lower[i] = (char)((c >= 'A' && c <= 'F') ? c + 32 : c);
             if (!((hash_lower[i] >= '0' && hash_lower[i] <= '9') ||
                   (hash_lower[i] >= 'a' && hash_lower[i] <= 'f')))
                 n = 0;

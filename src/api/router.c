@@ -226,10 +226,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             r->route_slot = (int)i + 1;
             break;
         }
-        if (strlen(allow) + strlen(candidate->method) + 3 < sizeof(allow)) {
-            if (allow[0] != '\0')
-                strcat(allow, ", ");
-            strcat(allow, candidate->method);
+        size_t used = strlen(allow), mlen = strlen(candidate->method);
+        if (used + mlen + 3 < sizeof(allow)) {
+            if (used != 0) {
+                memcpy(allow + used, ", ", 2);
+                used += 2;
+            }
+            memcpy(allow + used, candidate->method, mlen + 1);
         }
     }
     if (route == NULL) {

@@ -118,7 +118,7 @@ static int query_origin(h2o_req_t *req, h2o_iovec_t *out)
                     dec[n++] = (char)byte;
                     i += 2;
                 } else {
-                    dec[n++] = raw.base[i] == '+' ? ' ' : raw.base[i];
+                    dec[n++] = (char)(raw.base[i] == '+' ? ' ' : raw.base[i]);
                 }
             }
             dec[n] = '\0';

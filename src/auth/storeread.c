@@ -117,13 +117,13 @@ static void write_done(idd_job_t *job)
     free(w);
 }
 
-void idd_store_later(idd_app_t *app, idd_store_t *loop_store, idd_store_load_fn write, void *arg,
+void idd_store_later(idd_app_t *app, idd_store_t *loop_store, idd_store_load_fn work, void *arg,
                      void (*release)(void *arg), const char *what)
 {
     if (!idd_store_read_offloaded(app)) {
         /* Inline, on the loop: commits that need not wait for the disk (store.h). */
         (void)idd_store_set_lazy(loop_store, 1);
-        int rc = write(loop_store, arg);
+        int rc = work(loop_store, arg);
         (void)idd_store_set_lazy(loop_store, 0);
         if (rc != 0 && rc != IDD_ENOTFOUND)
             idd_log_warn_limited("store: %s: %s", what, idd_strerror(rc));
@@ -135,7 +135,7 @@ void idd_store_later(idd_app_t *app, idd_store_t *loop_store, idd_store_load_fn 
     w->job.run = write_run;
     w->job.done = write_done;
     w->app = app;
-    w->write = write;
+    w->write = work;
     w->release = release;
     w->arg = arg;
     w->what = what;

@@ -62,10 +62,15 @@ const char *tbl_kind(const yaml_node_t *node)
 /* A scalar's text, refusing embedded NULs ("\0" in a double-quoted string). */
 int tbl_scalar(loader_t *L, yaml_node_t *node, const char *name, const char **out)
 {
-    if (node->type != YAML_SCALAR_NODE)
-        return tbl_fail(L, tbl_line(node), "%s: expected a scalar, got %s", name, tbl_kind(node));
-    if (strlen(tbl_text(node)) != node->data.scalar.length)
-        return tbl_fail(L, tbl_line(node), "%s: contains a NUL byte", name);
+    /* Each failure returns IDD_ECONFIG itself: *out is set exactly when 0 is returned. */
+    if (node->type != YAML_SCALAR_NODE) {
+        (void)tbl_fail(L, tbl_line(node), "%s: expected a scalar, got %s", name, tbl_kind(node));
+        return IDD_ECONFIG;
+    }
+    if (strlen(tbl_text(node)) != node->data.scalar.length) {
+        (void)tbl_fail(L, tbl_line(node), "%s: contains a NUL byte", name);
+        return IDD_ECONFIG;
+    }
     *out = tbl_text(node);
     return 0;
 }
@@ -233,6 +238,10 @@ static const entry_t *find_entry(const entry_t *tab, size_t n, const char *name,
  * display prefix of the enclosing list item ("" or "keys[1]."). seen[i] receives the line
  * where row i was set; near[i] the line of the section that should have held it.
  */
+/* Recursion: one level per section of the key table ("a.b." under "a."), each name longer
+ * than its parent's and all shorter than TBL_MAX_NAME, so the depth is bounded by the table,
+ * not by the file. */
+// NOLINTNEXTLINE(misc-no-recursion): bounded by the key table's sections, as above
 static int walk_map(loader_t *L, const entry_t *tab, size_t n, void *base, int *seen, int *near,
                     yaml_node_t *map, const char *rel, const char *shown)
 {
@@ -284,6 +293,7 @@ static int walk_map(loader_t *L, const entry_t *tab, size_t n, void *base, int *
             for (size_t j = 0; j < n; j++)
                 if (strncmp(tab[j].name, sub, strlen(sub)) == 0)
                     near[j] = tbl_line(k);
+            // NOLINTNEXTLINE(misc-no-recursion): one level per section, as walk_map says
             rc = walk_map(L, tab, n, base, seen, near, v, sub, shown);
         } else {
             rc = tbl_fail(L, tbl_line(k), "unknown key '%s'", name);
@@ -455,7 +465,7 @@ static int read_file(const char *path, char **out, size_t *len, char *err, size_
     char *buf = idd_xmalloc(TBL_MAX_FILE_BYTES + 1);
     size_t n = fread(buf, 1, TBL_MAX_FILE_BYTES + 1, f);
     int unreadable = ferror(f) || n > TBL_MAX_FILE_BYTES;
-    fclose(f);
+    (void)fclose(f); /* read-only: ferror above is what tells a failed read */
     if (unreadable) {
         snprintf(err, errlen, "%s: cannot read it, or it is larger than %d bytes", path,
                  TBL_MAX_FILE_BYTES);

@@ -85,7 +85,7 @@ void idd_format_iso8601(int64_t t, char out[21])
     time_t tt = (time_t)t;
     struct tm tm;
     gmtime_r(&tt, &tm);
-    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    (void)strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm); /* 20 characters, always */
 }
 
 void idd_format_http_date(int64_t t, char out[30])
@@ -94,7 +94,7 @@ void idd_format_http_date(int64_t t, char out[30])
     time_t tt = (time_t)t;
     struct tm tm;
     gmtime_r(&tt, &tm);
-    strftime(out, 30, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    (void)strftime(out, 30, "%a, %d %b %Y %H:%M:%S GMT", &tm); /* 29, always */
 }
 
 void idd_errorf(char *err, size_t errlen, const char *fmt, ...)

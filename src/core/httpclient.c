@@ -172,6 +172,7 @@ static void parse_cache_control(transfer_t *t, const char *v, size_t len)
         const char *d = v + start;
         size_t dlen = end - start;
         size_t name_len = 0;
+        // cppcheck-suppress knownConditionTrueFalse ; dlen is 0 only for an empty directive
         while (name_len < dlen && d[name_len] != '=' && !is_ows(d[name_len]))
             name_len++;
         if ((name_len == 8 && strncasecmp(d, "no-store", 8) == 0) ||

@@ -92,7 +92,7 @@ void idd_pacer_free(idd_pacer_t *p)
     free(p);
 }
 
-void idd_pacer_begin(idd_pacer_t *p, idd_pacer_mark_t *m)
+void idd_pacer_begin(const idd_pacer_t *p, idd_pacer_mark_t *m)
 {
     m->cpu_ns = p != NULL ? clock_ns(CLOCK_THREAD_CPUTIME_ID) : 0;
 }

@@ -20,7 +20,7 @@ static int read_up_to(int fd, char *buf, size_t cap, size_t *len, int *more)
     *len = 0;
     *more = 0;
     for (;;) {
-        char extra;
+        char extra = 0;
         char *into = *len < cap ? buf + *len : &extra;
         size_t want = *len < cap ? cap - *len : 1;
         ssize_t n = read(fd, into, want);

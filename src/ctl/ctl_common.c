@@ -146,7 +146,7 @@ void idd_ctl_printable(const char *text, char *out, size_t size)
     size_t n = 0;
     for (; text[n] != '\0' && n + 1 < size; n++) {
         unsigned char c = (unsigned char)text[n];
-        out[n] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+        out[n] = (char)(c >= 0x20 && c < 0x7f ? c : '?');
     }
     out[n] = '\0';
     if (n == 0)

@@ -124,7 +124,7 @@ static int hand_out(idd_store_t *store, const idd_apikey_t *key, char *secret)
     int rc;
 
     secret[IDD_APIKEY_LEN] = '\n';
-    fflush(stdout);
+    (void)fflush(stdout); /* what was printed first comes first; write_all reports failure */
     rc = write_all(STDOUT_FILENO, secret, IDD_APIKEY_LEN + 1);
     if (rc != 0) {
         fprintf(stderr, "identityctl: writing the key to stdout: %s; the key was not kept\n",
@@ -345,7 +345,7 @@ static int parse_key_id(const char *text, char id[IDD_GUID_LEN + 1])
             ok = c == '-';
         else
             ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-        id[i] = c >= 'A' && c <= 'F' ? (char)(c - 'A' + 'a') : c;
+        id[i] = (char)(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
     }
     if (!ok) {
         fprintf(stderr,

@@ -48,7 +48,7 @@ int idd_ctl_store_copy(const idd_ctl_args_t *args, const idd_config_t *cfg, int 
     int rc = idd_store_copy(args->values[OPT_FROM], args->values[OPT_TO], password_file,
                             print_count, NULL, err, sizeof err);
     if (rc != 0) {
-        fflush(stdout);
+        (void)fflush(stdout); /* the counts printed so far, before the error */
         fprintf(stderr, "identityctl: store copy: %s\n", err[0] != '\0' ? err : idd_strerror(rc));
         return rc;
     }

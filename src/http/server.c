@@ -94,6 +94,7 @@ int64_t idd_http_loops_cpu_ns(void)
 
 static int bind_one(const idd_http_listen_t *l, unsigned port, struct sockaddr_storage *bound)
 {
+    memset(bound, 0, sizeof(*bound)); /* getsockname fills it; never read unset */
     struct sockaddr_storage ss;
     socklen_t sslen;
     memset(&ss, 0, sizeof(ss));
@@ -127,7 +128,12 @@ static int bind_one(const idd_http_listen_t *l, unsigned port, struct sockaddr_s
         return -1;
     }
     socklen_t blen = sizeof(*bound);
-    getsockname(fd, (struct sockaddr *)bound, &blen);
+    if (getsockname(fd, (struct sockaddr *)bound, &blen) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
     return fd;
 }
 
@@ -362,7 +368,7 @@ void idd_http_block_signals(void)
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGPIPE, SIG_IGN); /* cannot fail for SIGPIPE */
 }
 
 /* Binds every listener once per thread; with port 0, every thread takes the port the

@@ -41,7 +41,7 @@ static const char *printable_kid(const char *kid, char *out, size_t outlen)
     size_t i = 0;
     for (; kid[i] != '\0' && i + 1 < outlen; i++) {
         unsigned char c = (unsigned char)kid[i];
-        out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+        out[i] = (char)(c >= 0x20 && c < 0x7f ? c : '?');
     }
     out[i] = '\0';
     return out;
@@ -316,11 +316,14 @@ int idd_jwks_parse(const char *json, size_t len, idd_jwks_t *out)
     keys = json_object_get(doc, "keys");
     if (!json_is_object(doc) || !json_is_array(keys))
         goto done;
-    if (json_array_size(keys) > 0)
-        set.keys = idd_xcalloc(json_array_size(keys), sizeof(*set.keys));
+    size_t count = json_array_size(keys);
+    if (count > 0)
+        set.keys = idd_xcalloc(count, sizeof(*set.keys));
     json_array_foreach(keys, i, jwk)
     {
         const char *why = NULL;
+        if (i >= count) /* never: the array is not changed while it is walked */
+            break;
         if (parse_key(jwk, &set.keys[set.n], &why) == 0) {
             set.n++;
             continue;

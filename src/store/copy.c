@@ -334,7 +334,7 @@ static void row_name(sqlite3_stmt *st, char *out, size_t size)
     const unsigned char *text = sqlite3_column_text(st, 0);
     size_t n = 0;
     for (; text != NULL && text[n] != '\0' && n + 1 < size && n < 64; n++)
-        out[n] = text[n] >= 0x20 && text[n] < 0x7f ? (char)text[n] : '?';
+        out[n] = (char)(text[n] >= 0x20 && text[n] < 0x7f ? text[n] : '?');
     out[n] = '\0';
 }
 
@@ -360,7 +360,7 @@ typedef struct row {
 static const char *convert(sqlite3_stmt *st, int i, const col_t *col, row_t *r)
 {
     int type = sqlite3_column_type(st, i);
-    char want = col->type >= 'A' && col->type <= 'Z' ? (char)(col->type - 'A' + 'a') : col->type;
+    char want = (char)(col->type >= 'A' && col->type <= 'Z' ? col->type - 'A' + 'a' : col->type);
     r->values[i] = NULL;
     r->lengths[i] = 0;
     r->formats[i] = 1;

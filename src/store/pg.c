@@ -303,7 +303,7 @@ int idd_pg_write(pg_store_t *ps, enum pg_stmt_id id, const pg_param_t *params, s
     int rc = idd_pg_run(ps, id, params, n, &res);
 
     if (changes != NULL)
-        *changes = rc == 0 ? atoi(PQcmdTuples(res)) : 0;
+        *changes = rc == 0 ? (int)strtol(PQcmdTuples(res), NULL, 10) : 0; /* "" for none */
     PQclear(res);
     return rc;
 }

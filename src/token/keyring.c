@@ -89,6 +89,7 @@ static const char *openssl_reason(void)
 
 /* Refuses to prompt for a passphrase: identityd starts unattended, so an encrypted key file
  * is a configuration error rather than a hang on the terminal. */
+// NOLINTNEXTLINE(readability-non-const-parameter): OpenSSL's pem_password_cb signature
 static int no_passphrase(char *buf, int size, int rwflag, void *u)
 {
     (void)buf;
@@ -451,7 +452,9 @@ int idd_keyring_load(const idd_config_t *cfg, idd_keyring_t **out, char *err, si
     kr = idd_xcalloc(1, sizeof(*kr));
     kr->keys = idd_xcalloc(cfg->n_keys > 0 ? cfg->n_keys : 1, sizeof(*kr->keys));
     kr->active = SIZE_MAX;
-    for (size_t i = 0; i < cfg->n_keys; i++) {
+    /* As above, a list without rows counts as none, whatever its count says. */
+    size_t n_cfg = cfg->keys != NULL ? cfg->n_keys : 0;
+    for (size_t i = 0; i < n_cfg; i++) {
         const idd_key_config_t *kc = &cfg->keys[i];
         idd_key_t *key = &kr->keys[kr->n_keys];
 

@@ -97,6 +97,7 @@ int idd_machinekey_derive(const char *machine_key, size_t len, unsigned char *ou
     /* The last four bytes of (0,0,0,0 ‖ key): shorter keys borrow from the zero prefix. */
     unsigned char tail[4] = {0, 0, 0, 0};
     size_t take = len < 4 ? len : 4;
+    // cppcheck-suppress knownConditionTrueFalse ; take is len (0 to 3) or 4: it can be 0 or not
     if (take > 0)
         memcpy(tail + (4 - take), machine_key + (len - take), take);
     uint32_t useed = (uint32_t)tail[0] | ((uint32_t)tail[1] << 8) | ((uint32_t)tail[2] << 16) |

@@ -691,6 +691,23 @@ static char *slurp(const char *path)
     return text;
 }
 
+/* A key list that has a count but no rows (only a hand-built configuration can have one)
+ * counts as no keys: with rotation on, the keyring loads empty instead of reading row 0. */
+START_TEST(test_count_without_rows)
+{
+    idd_config_t *cfg = cfg_new();
+    cfg->n_keys = 2;
+    cfg->keys = NULL;
+    cfg->rotation_every = 3600;
+    idd_keyring_t *kr = load_ok(cfg);
+    ck_assert_uint_eq(idd_keyring_count(kr), 0);
+    ck_assert_ptr_null(idd_keyring_active(kr));
+    idd_keyring_free(kr);
+    cfg->n_keys = 0;
+    cfg_free(cfg);
+}
+END_TEST
+
 START_TEST(test_generate)
 {
     static const struct {
@@ -760,6 +777,7 @@ static Suite *keyring_suite(void)
     tcase_add_test(tc, test_rsa_1024_refused);
     tcase_add_test(tc, test_unusable_files_refused);
     tcase_add_test(tc, test_generate);
+    tcase_add_test(tc, test_count_without_rows);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -28,7 +28,7 @@
     X(IDD_EUNAVAIL, -12, "database cannot be written now (disk full or read-only)")
 
 enum {
-#define IDD_ERROR_ENUM(name, value, text) name = value,
+#define IDD_ERROR_ENUM(name, value, text) name = (value),
     IDD_ERRORS(IDD_ERROR_ENUM)
 #undef IDD_ERROR_ENUM
 };

@@ -58,7 +58,7 @@ void idd_pacer_release(idd_pacer_t *p);
 typedef struct idd_pacer_mark {
     int64_t cpu_ns; /* the thread's CPU clock at the slice's start */
 } idd_pacer_mark_t;
-void idd_pacer_begin(idd_pacer_t *p, idd_pacer_mark_t *m);
+void idd_pacer_begin(const idd_pacer_t *p, idd_pacer_mark_t *m);
 void idd_pacer_end(idd_pacer_t *p, idd_pacer_mark_t *m);
 
 /* Seconds the paced threads have slept for the budget so far. */
