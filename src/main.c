@@ -560,7 +560,7 @@ int main(int argc, char **argv)
     /* A write past RLIMIT_FSIZE (a file size limit set on the process, the way a full disk is
      * often bounded) must fail with EFBIG, which SQLite reports and identityd answers 503,
      * rather than end the process: SIGXFSZ's default action is to kill it. */
-    signal(SIGXFSZ, SIG_IGN);
+    (void)signal(SIGXFSZ, SIG_IGN);
     if (core_dumps_off() != 0) {
         fprintf(stderr, "cannot turn core dumps off: %s\n", strerror(errno));
         return 1;
