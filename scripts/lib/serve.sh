@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154  # build, dir, pids and me are the caller's
 # Starting and stopping identityd (and the bench's other servers) from a script: sourced by
 # scripts/bench and scripts/soak. The caller sets:
 #   build   the build folder holding identityd

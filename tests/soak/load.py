@@ -112,6 +112,7 @@ class Worker:
         self.http = Client(self.host, self.port)
         self.counts = collections.Counter()  # (kind, result)
         self.unexpected = []
+        self.failing = 0  # connection errors in a row
         self.lock = threading.Lock()  # the hostile worker's threads share the counts
         self.deadline = time.monotonic() + spec["seconds"]
         with open(os.path.join(spec["dir"], "cold-apikeys.txt")) as f:
@@ -129,6 +130,10 @@ class Worker:
         allowed = EXPECT[kind]
         ok = result in allowed or (isinstance(result, int) and 400 <= result < 500 and "4xx" in allowed)
         with self.lock:
+            # A server that is gone answers nothing more: stop rather than spin on refusals.
+            self.failing = self.failing + 1 if key.startswith("error") else 0
+            if self.failing >= 100:
+                self.deadline = 0
             self.counts[(kind, key)] += 1
             if not ok and len(self.unexpected) < SAMPLES:
                 self.unexpected.append(f"{kind}: {key} {body[:160]!r}")
