@@ -123,7 +123,11 @@ idd_introspection_verdict_t idd_oidc_introspection_read(const idd_introspection_
         verdict = IDD_INTROSPECTION_ACTIVE;
         *cache_for_ms = (int64_t)cfg->cache_ttl * 1000;
         json_t *exp = json_object_get(resp, "exp");
-        if (json_is_number(exp)) {
+        /* Only an exp within cache_ttl shortens the stay, and only such an exp is converted:
+         * it is above now - clock_skew (the claims held), so the difference is small, where
+         * a far one (1e28, or near INT64_MAX) would overflow int64_t. */
+        if (json_is_number(exp) &&
+            json_number_value(exp) < (double)rules->now + (double)cfg->cache_ttl) {
             int64_t left_ms = ((int64_t)json_number_value(exp) - rules->now) * 1000;
             if (left_ms < *cache_for_ms)
                 *cache_for_ms = left_ms;

@@ -117,6 +117,24 @@ START_TEST(test_introspection_active)
 }
 END_TEST
 
+/* A far exp, or one near INT64_MAX, keeps the verdict for cache_ttl: converting it to
+ * milliseconds once overflowed (undefined behaviour, and a negative stay). */
+START_TEST(test_introspection_far_exp)
+{
+    static const char *const far[] = {
+        "{\"active\":true,\"exp\":9200000000000000000}",
+        "{\"active\":true,\"exp\":1e28}",
+        "{\"active\":true,\"exp\":18000000009223372036854775807.5}",
+    };
+    for (size_t i = 0; i < IDD_ARRAY_LEN(far); i++) {
+        identity_t who;
+        int64_t ms = -1;
+        ck_assert_int_eq(judge(200, false, far[i], &who, &ms), IDD_INTROSPECTION_ACTIVE);
+        ck_assert_msg(ms == 60000, "%s: kept %lld ms", far[i], (long long)ms);
+    }
+}
+END_TEST
+
 static const char *const inactive[] = {
     "{\"active\":false,\"sub\":\"u1\"}",
     "{\"sub\":\"u1\"}",
@@ -170,6 +188,7 @@ static Suite *oidc_suite(void)
 
     tc = tcase_create("introspection");
     tcase_add_test(tc, test_introspection_active);
+    tcase_add_test(tc, test_introspection_far_exp);
     tcase_add_loop_test(tc, test_introspection_inactive, 0, (int)IDD_ARRAY_LEN(inactive));
     tcase_add_test(tc, test_introspection_unreadable);
     suite_add_tcase(s, tc);
