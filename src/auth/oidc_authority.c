@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
@@ -127,7 +128,17 @@ void idd_oidc_discovery_dispose(idd_oidc_discovery_t *d)
     memset(d, 0, sizeof(*d));
 }
 
-int idd_oidc_discovery_parse(const char *authority, const char *body, size_t len,
+/* Whether an endpoint the document names is a URL identityd will fetch: https://, or
+ * http:// where allow_http lets the authority itself be plain (loopback tests). */
+static bool endpoint_ok(const char *url, bool allow_http)
+{
+    if (url == NULL)
+        return true;
+    return strncasecmp(url, "https://", 8) == 0 ||
+           (allow_http && strncasecmp(url, "http://", 7) == 0);
+}
+
+int idd_oidc_discovery_parse(const char *authority, bool allow_http, const char *body, size_t len,
                              idd_oidc_discovery_t *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof(*out));
@@ -147,6 +158,14 @@ int idd_oidc_discovery_parse(const char *authority, const char *body, size_t len
         strncmp(issuer, authority, issuer_len) != 0) {
         snprintf(err, errlen, "names issuer %s, expected %s (or lacks jwks_uri)",
                  issuer ? issuer : "(none)", authority);
+        idd_oidc_discovery_dispose(out);
+        return IDD_ECONFIG;
+    }
+    /* Keys and verdicts come only from where the authority itself may be reached. */
+    if (!endpoint_ok(out->jwks_uri, allow_http) ||
+        !endpoint_ok(out->introspection_endpoint, allow_http)) {
+        snprintf(err, errlen, "names an endpoint that is not %s",
+                 allow_http ? "http:// or https://" : "https://");
         idd_oidc_discovery_dispose(out);
         return IDD_ECONFIG;
     }
@@ -186,8 +205,8 @@ int idd_oidc_ensure_discovery(idd_oidc_t *o)
         idd_log_error("oidc: discovery %s failed: %s (status %ld)", url, err, resp.status);
         goto done;
     }
-    if (idd_oidc_discovery_parse(o->cfg->authority, resp.body.data, resp.body.len, &doc, err,
-                                 sizeof(err)) != 0) {
+    if (idd_oidc_discovery_parse(o->cfg->authority, o->cfg->allow_http, resp.body.data,
+                                 resp.body.len, &doc, err, sizeof(err)) != 0) {
         idd_log_error("oidc: discovery at %s %s", url, err);
         rc = IDD_ECONFIG;
         goto done;

@@ -81,10 +81,11 @@ typedef struct idd_oidc_discovery {
 
 /* Reads a discovery document, the body [body, body + len) that the authority answered for
  * {authority}/.well-known/openid-configuration: JSON naming the authority as its issuer
- * (one trailing slash aside) and a jwks_uri. Returns 0 with *out filled (give it back with
- * idd_oidc_discovery_dispose), or IDD_ECONFIG with *out empty and why in err. Pure: no
+ * (one trailing slash aside) and a jwks_uri; it and any introspection_endpoint must be
+ * https:// (or http:// with allow_http, as for the authority). Returns 0 with *out filled (give it
+ * back with idd_oidc_discovery_dispose), or IDD_ECONFIG with *out empty and why in err. Pure: no
  * I/O, no lock, no log; any thread. */
-int idd_oidc_discovery_parse(const char *authority, const char *body, size_t len,
+int idd_oidc_discovery_parse(const char *authority, bool allow_http, const char *body, size_t len,
                              idd_oidc_discovery_t *out, char *err, size_t errlen);
 void idd_oidc_discovery_dispose(idd_oidc_discovery_t *d);
 

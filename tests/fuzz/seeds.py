@@ -302,7 +302,8 @@ for name, sel, value in [
 ]:
     write("session", name, bytes([sel]) + value)
 
-# discovery: the document, read for the authority https://issuer.example/realm
+# discovery: selector (bit 0: allow_http), then the document, read for the authority
+# https://issuer.example/realm
 AUTHORITY = "https://issuer.example/realm"
 DISCOVERY = {"issuer": AUTHORITY, "jwks_uri": AUTHORITY + "/protocol/openid-connect/certs",
              "introspection_endpoint": AUTHORITY + "/protocol/openid-connect/token/introspect",
@@ -323,18 +324,24 @@ for name, doc in [
     ("issuer-number", dict(DISCOVERY, issuer=1)),
     ("issuer-empty", dict(DISCOVERY, issuer="")),
     ("jwks-http", dict(DISCOVERY, jwks_uri="http://127.0.0.1:8080/jwks")),
+    ("introspection-http", dict(DISCOVERY, introspection_endpoint="http://127.0.0.1:8080/i")),
     ("jwks-file", dict(DISCOVERY, jwks_uri="file:///etc/passwd")),
     ("jwks-null", dict(DISCOVERY, jwks_uri=None)),
     ("introspection-array", dict(DISCOVERY, introspection_endpoint=["https://a.example"])),
     ("empty", {}),
 ]:
-    write("discovery", name, json.dumps(doc))
-write("discovery", "array", json.dumps([DISCOVERY]))
-write("discovery", "nul", '{"issuer":"%s\\u0000x","jwks_uri":"https://k.example"}' % AUTHORITY)
+    write("discovery", name, b"\x00" + json.dumps(doc).encode())
+write("discovery", "allow-http", b"\x01" + json.dumps(
+    dict(DISCOVERY, jwks_uri="http://127.0.0.1:8080/jwks",
+         introspection_endpoint="HTTP://127.0.0.1:8080/i")).encode())
+write("discovery", "allow-http-file", b"\x01" + json.dumps(
+    dict(DISCOVERY, jwks_uri="file:///etc/passwd")).encode())
+write("discovery", "array", "\0" + json.dumps([DISCOVERY]))
+write("discovery", "nul", '\0{"issuer":"%s\\u0000x","jwks_uri":"https://k.example"}' % AUTHORITY)
 write("discovery", "duplicate",
-      '{"issuer":"https://evil.example","issuer":"%s","jwks_uri":"https://k"}' % AUTHORITY)
-write("discovery", "trailing", json.dumps(DISCOVERY) + " {}")
-write("discovery", "truncated", json.dumps(DISCOVERY)[:-1])
+      '\0{"issuer":"https://evil.example","issuer":"%s","jwks_uri":"https://k"}' % AUTHORITY)
+write("discovery", "trailing", "\0" + json.dumps(DISCOVERY) + " {}")
+write("discovery", "truncated", "\0" + json.dumps(DISCOVERY)[:-1])
 
 # introspect: selector (bit 0: a JWT; bits 1-2: status 200, 400, 401, 200; bit 3: configured
 # audiences identityd and https://api.example, else the tenant's https://docspace.example),

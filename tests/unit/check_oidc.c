@@ -17,7 +17,7 @@
 static int parse(const char *doc, idd_oidc_discovery_t *d)
 {
     char err[256] = "";
-    int rc = idd_oidc_discovery_parse(AUTHORITY, doc, strlen(doc), d, err, sizeof(err));
+    int rc = idd_oidc_discovery_parse(AUTHORITY, false, doc, strlen(doc), d, err, sizeof(err));
     if (rc != 0) {
         ck_assert_int_eq(rc, IDD_ECONFIG);
         ck_assert_msg(err[0] != '\0', "a refusal says why");
@@ -65,7 +65,29 @@ static const char *const bad_discovery[] = {
     "{\"issuer\":\"" AUTHORITY "\",\"jwks_uri\":null}",
     "{\"issuer\":\"" AUTHORITY "\\u0000\",\"jwks_uri\":\"https://k/j\"}",
     "{\"issuer\":\"" AUTHORITY "\",\"jwks_uri\":\"https://k/j\"} trailing",
+    /* Endpoints identityd would not fetch (http:// only with allow_http). */
+    "{\"issuer\":\"" AUTHORITY "\",\"jwks_uri\":\"http://k/j\"}",
+    "{\"issuer\":\"" AUTHORITY "\",\"jwks_uri\":\"file:///etc/passwd\"}",
+    "{\"issuer\":\"" AUTHORITY "\",\"jwks_uri\":\"https://k/j\","
+    "\"introspection_endpoint\":\"gopher://k/i\"}",
 };
+
+/* With allow_http (loopback tests), plain http:// endpoints are accepted too. */
+START_TEST(test_discovery_allow_http)
+{
+    const char *doc = "{\"issuer\":\"" AUTHORITY "\",\"jwks_uri\":\"http://127.0.0.1:9/j\","
+                      "\"introspection_endpoint\":\"HTTP://127.0.0.1:9/i\"}";
+    idd_oidc_discovery_t d;
+    char err[256];
+    ck_assert_int_eq(
+        idd_oidc_discovery_parse(AUTHORITY, true, doc, strlen(doc), &d, err, sizeof(err)), 0);
+    ck_assert_str_eq(d.jwks_uri, "http://127.0.0.1:9/j");
+    idd_oidc_discovery_dispose(&d);
+    ck_assert_int_eq(
+        idd_oidc_discovery_parse(AUTHORITY, false, doc, strlen(doc), &d, err, sizeof(err)),
+        IDD_ECONFIG);
+}
+END_TEST
 
 START_TEST(test_discovery_refused)
 {
@@ -183,6 +205,7 @@ static Suite *oidc_suite(void)
     Suite *s = suite_create("oidc");
     TCase *tc = tcase_create("discovery");
     tcase_add_test(tc, test_discovery_good);
+    tcase_add_test(tc, test_discovery_allow_http);
     tcase_add_loop_test(tc, test_discovery_refused, 0, (int)IDD_ARRAY_LEN(bad_discovery));
     suite_add_tcase(s, tc);
 
