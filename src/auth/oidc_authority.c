@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "identityd/core/common.h"
 #include "identityd/core/ct.h"
@@ -119,6 +120,58 @@ static char *json_string_copy(json_t *obj, const char *name)
     return json_is_string(v) ? idd_xstrdup(json_string_value(v)) : NULL;
 }
 
+void idd_oidc_discovery_dispose(idd_oidc_discovery_t *d)
+{
+    free(d->issuer);
+    free(d->jwks_uri);
+    free(d->introspection_endpoint);
+    memset(d, 0, sizeof(*d));
+}
+
+/* Whether an endpoint the document names is a URL identityd will fetch: https://, or
+ * http:// where allow_http lets the authority itself be plain (loopback tests). */
+static bool endpoint_ok(const char *url, bool allow_http)
+{
+    if (url == NULL)
+        return true;
+    return strncasecmp(url, "https://", 8) == 0 ||
+           (allow_http && strncasecmp(url, "http://", 7) == 0);
+}
+
+int idd_oidc_discovery_parse(const char *authority, bool allow_http, const char *body, size_t len,
+                             idd_oidc_discovery_t *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    json_t *doc = json_loadb(body, len, 0, NULL);
+    out->issuer = json_string_copy(doc, "issuer");
+    out->jwks_uri = json_string_copy(doc, "jwks_uri");
+    out->introspection_endpoint = json_string_copy(doc, "introspection_endpoint");
+    json_decref(doc);
+    /* OpenID Connect Discovery §4.3: the issuer must be the authority it was asked of (the
+     * configured authority has lost any trailing slash; the issuer keeps its own, and it is
+     * the issuer's exact text that tokens must carry). */
+    const char *issuer = out->issuer;
+    size_t issuer_len = issuer ? strlen(issuer) : 0;
+    if (issuer_len > 0 && issuer[issuer_len - 1] == '/')
+        issuer_len--;
+    if (issuer == NULL || out->jwks_uri == NULL || issuer_len != strlen(authority) ||
+        strncmp(issuer, authority, issuer_len) != 0) {
+        snprintf(err, errlen, "names issuer %s, expected %s (or lacks jwks_uri)",
+                 issuer ? issuer : "(none)", authority);
+        idd_oidc_discovery_dispose(out);
+        return IDD_ECONFIG;
+    }
+    /* Keys and verdicts come only from where the authority itself may be reached. */
+    if (!endpoint_ok(out->jwks_uri, allow_http) ||
+        !endpoint_ok(out->introspection_endpoint, allow_http)) {
+        snprintf(err, errlen, "names an endpoint that is not %s",
+                 allow_http ? "http:// or https://" : "https://");
+        idd_oidc_discovery_dispose(out);
+        return IDD_ECONFIG;
+    }
+    return 0;
+}
+
 /* Makes sure the discovery document is known. Returns 0, or IDD_EIO (unreachable, nothing
  * cached) / IDD_ECONFIG (the document contradicts the configuration). Called unlocked. */
 int idd_oidc_ensure_discovery(idd_oidc_t *o)
@@ -145,30 +198,16 @@ int idd_oidc_ensure_discovery(idd_oidc_t *o)
 
     char url[1024], err[256] = "";
     idd_http_response_t resp;
-    json_t *doc = NULL;
+    idd_oidc_discovery_t doc;
     int rc = IDD_EIO;
     snprintf(url, sizeof(url), "%s/.well-known/openid-configuration", o->cfg->authority);
     if (idd_http_get(url, &o->http, &resp, err, sizeof(err)) != 0 || resp.status != 200) {
         idd_log_error("oidc: discovery %s failed: %s (status %ld)", url, err, resp.status);
         goto done;
     }
-    doc = json_loadb(resp.body.data, resp.body.len, 0, NULL);
-    char *issuer = json_string_copy(doc, "issuer");
-    char *jwks_uri = json_string_copy(doc, "jwks_uri");
-    char *introspection = json_string_copy(doc, "introspection_endpoint");
-    /* OpenID Connect Discovery §4.3: the issuer must be the authority it was asked of (the
-     * configured authority has lost any trailing slash; the issuer keeps its own, and it is
-     * the issuer's exact text that tokens must carry). */
-    size_t issuer_len = issuer ? strlen(issuer) : 0;
-    if (issuer_len > 0 && issuer[issuer_len - 1] == '/')
-        issuer_len--;
-    if (issuer == NULL || jwks_uri == NULL || issuer_len != strlen(o->cfg->authority) ||
-        strncmp(issuer, o->cfg->authority, issuer_len) != 0) {
-        idd_log_error("oidc: discovery at %s names issuer %s, expected %s (or lacks jwks_uri)", url,
-                      issuer ? issuer : "(none)", o->cfg->authority);
-        free(issuer);
-        free(jwks_uri);
-        free(introspection);
+    if (idd_oidc_discovery_parse(o->cfg->authority, o->cfg->allow_http, resp.body.data,
+                                 resp.body.len, &doc, err, sizeof(err)) != 0) {
+        idd_log_error("oidc: discovery at %s %s", url, err);
         rc = IDD_ECONFIG;
         goto done;
     }
@@ -176,15 +215,14 @@ int idd_oidc_ensure_discovery(idd_oidc_t *o)
     free(o->issuer);
     free(o->jwks_uri);
     free(o->introspection_endpoint);
-    o->issuer = issuer;
-    o->jwks_uri = jwks_uri;
-    o->introspection_endpoint = introspection;
+    o->issuer = doc.issuer;
+    o->jwks_uri = doc.jwks_uri;
+    o->introspection_endpoint = doc.introspection_endpoint;
     o->discovery_expires_ms = keep_until(o, resp.max_age);
     pthread_mutex_unlock(&o->lock);
     rc = 0;
 
 done:
-    json_decref(doc);
     idd_http_response_dispose(&resp);
     pthread_mutex_lock(&o->lock);
     o->discovery_fetching = false;

@@ -72,6 +72,23 @@ struct idd_oidc {
 /* True while a cache entry that expires at expires_ms (monotonic) is still good. */
 bool idd_oidc_fresh(int64_t expires_ms);
 
+/* What a discovery document names, once it passed its checks (strings malloc'd). */
+typedef struct idd_oidc_discovery {
+    char *issuer;                 /* the issuer's exact text, as tokens must carry it */
+    char *jwks_uri;               /* always present */
+    char *introspection_endpoint; /* NULL when the authority publishes none */
+} idd_oidc_discovery_t;
+
+/* Reads a discovery document, the body [body, body + len) that the authority answered for
+ * {authority}/.well-known/openid-configuration: JSON naming the authority as its issuer
+ * (one trailing slash aside) and a jwks_uri; it and any introspection_endpoint must be
+ * https:// (or http:// with allow_http, as for the authority). Returns 0 with *out filled (give it
+ * back with idd_oidc_discovery_dispose), or IDD_ECONFIG with *out empty and why in err. Pure: no
+ * I/O, no lock, no log; any thread. */
+int idd_oidc_discovery_parse(const char *authority, bool allow_http, const char *body, size_t len,
+                             idd_oidc_discovery_t *out, char *err, size_t errlen);
+void idd_oidc_discovery_dispose(idd_oidc_discovery_t *d);
+
 /* Makes sure the discovery document is known. Returns 0, or IDD_EIO (unreachable, nothing
  * cached) / IDD_ECONFIG (the document contradicts the configuration). Called unlocked, on
  * a worker: it may fetch. */
@@ -98,6 +115,36 @@ bool idd_oidc_verdict_key(const char *token, size_t len, const char *const *audi
 /* A cached verdict for key: returns 1 with *active and *who set, or 0. Holding the lock. */
 int idd_oidc_verdict_lookup_locked(idd_oidc_t *o, const unsigned char key[SHA256_DIGEST_LENGTH],
                                    bool *active, identity_t *who);
+
+/* What an introspection answer decides. */
+typedef enum {
+    IDD_INTROSPECTION_ACTIVE,      /* the token is accepted */
+    IDD_INTROSPECTION_INACTIVE,    /* not active, or one of its claims does not hold */
+    IDD_INTROSPECTION_JWT_REFUSED, /* 400 unsupported_token_type for a JWT: the configuration
+                                      asks for what the authority will not do */
+    IDD_INTROSPECTION_UNREADABLE,  /* no 200 with a JSON object: the authority could not say */
+} idd_introspection_verdict_t;
+
+/* Where an introspection answer is judged: the issuer (from discovery) and the audiences
+ * the token must name, the time, and the configuration's clock_skew, cache_ttl and
+ * negative_ttl. */
+typedef struct idd_introspection_rules {
+    const idd_oidc_config_t *cfg;
+    const char *issuer;
+    const char *const *audiences;
+    size_t n_aud;
+    int64_t now; /* seconds since the epoch */
+    bool is_jwt; /* the token asked about is a JWT */
+} idd_introspection_rules_t;
+
+/* Reads the authority's answer (HTTP status and body [body, body + len)) to an RFC 7662
+ * introspection request: ACTIVE only for a 200 JSON object whose "active" is true and whose
+ * exp, nbf, iss and aud, where present, hold (then *who names the token's owner). Sets
+ * *cache_for_ms to how long the verdict may be kept (0 or less: not at all). *who is
+ * cleared unless ACTIVE. Pure: no I/O, no lock, no log; any thread. */
+idd_introspection_verdict_t idd_oidc_introspection_read(const idd_introspection_rules_t *rules,
+                                                        long status, const char *body, size_t len,
+                                                        identity_t *who, int64_t *cache_for_ms);
 
 /* Asks the authority whether token is active (or answers from the cache; concurrent callers
  * for one token wait for one call). OK with *who filled, DENY, or ERROR when the authority

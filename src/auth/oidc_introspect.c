@@ -65,10 +65,10 @@ int idd_oidc_verdict_lookup_locked(idd_oidc_t *o, const unsigned char key[SHA256
 }
 
 /* Checks the claims an introspection response may carry like a JWT's (exp, nbf, iss, aud). */
-static bool introspection_claims_ok(const idd_oidc_t *o, json_t *resp, const char *issuer,
+static bool introspection_claims_ok(const idd_oidc_config_t *cfg, json_t *resp, const char *issuer,
                                     const char *const *audiences, size_t n_aud, int64_t now)
 {
-    int skew = o->cfg->clock_skew;
+    int skew = cfg->clock_skew;
     json_t *exp = json_object_get(resp, "exp");
     if (exp != NULL && (!json_is_number(exp) || json_number_value(exp) + skew <= (double)now))
         return false;
@@ -98,6 +98,46 @@ static bool introspection_claims_ok(const idd_oidc_t *o, json_t *resp, const cha
             return false;
     }
     return true;
+}
+
+idd_introspection_verdict_t idd_oidc_introspection_read(const idd_introspection_rules_t *rules,
+                                                        long status, const char *body, size_t len,
+                                                        identity_t *who, int64_t *cache_for_ms)
+{
+    const idd_oidc_config_t *cfg = rules->cfg;
+    idd_introspection_verdict_t verdict;
+    memset(who, 0, sizeof(*who));
+    *cache_for_ms = 0;
+    json_t *resp = json_loadb(body, len, 0, NULL);
+    json_t *error = json_object_get(resp, "error");
+    if (status == 400 && rules->is_jwt && json_is_string(error) &&
+        strcmp(json_string_value(error), "unsupported_token_type") == 0) {
+        verdict = IDD_INTROSPECTION_JWT_REFUSED;
+    } else if (status != 200 || !json_is_object(resp)) {
+        verdict = IDD_INTROSPECTION_UNREADABLE;
+    } else if (json_is_true(json_object_get(resp, "active")) &&
+               introspection_claims_ok(cfg, resp, rules->issuer, rules->audiences, rules->n_aud,
+                                       rules->now)) {
+        /* RFC 7662 §2.2: "active" is a boolean; anything else is not a yes. */
+        idd_oidc_identity_from(resp, who);
+        verdict = IDD_INTROSPECTION_ACTIVE;
+        *cache_for_ms = (int64_t)cfg->cache_ttl * 1000;
+        json_t *exp = json_object_get(resp, "exp");
+        /* Only an exp within cache_ttl shortens the stay, and only such an exp is converted:
+         * it is above now - clock_skew (the claims held), so the difference is small, where
+         * a far one (1e28, or near INT64_MAX) would overflow int64_t. */
+        if (json_is_number(exp) &&
+            json_number_value(exp) < (double)rules->now + (double)cfg->cache_ttl) {
+            int64_t left_ms = ((int64_t)json_number_value(exp) - rules->now) * 1000;
+            if (left_ms < *cache_for_ms)
+                *cache_for_ms = left_ms;
+        }
+    } else {
+        verdict = IDD_INTROSPECTION_INACTIVE;
+        *cache_for_ms = (int64_t)cfg->negative_ttl * 1000;
+    }
+    json_decref(resp);
+    return verdict;
 }
 
 /* Asks the authority about token (RFC 7662), through the cache. Returns IDD_AUTH_OK
@@ -151,7 +191,6 @@ idd_auth_result_t idd_oidc_introspect(idd_oidc_t *o, const char *token, size_t l
 
     idd_auth_result_t result = IDD_AUTH_ERROR;
     int64_t cache_for_ms = 0;
-    json_t *resp_json = NULL;
     idd_http_response_t resp;
     idd_buf_t form;
     char err[256] = "";
@@ -169,37 +208,36 @@ idd_auth_result_t idd_oidc_introspect(idd_oidc_t *o, const char *token, size_t l
         idd_log_error("oidc: introspection failed: %s", err);
         goto done;
     }
-    resp_json = json_loadb(resp.body.data, resp.body.len, 0, NULL);
-    if (resp.status == 400 && is_jwt && json_is_string(json_object_get(resp_json, "error")) &&
-        strcmp(json_string_value(json_object_get(resp_json, "error")), "unsupported_token_type") ==
-            0) {
-        /* The authority will not introspect structured tokens: with introspection.jwt on,
-         * no JWT can pass. Say so plainly; refuse the token. */
-        idd_log_error("oidc: configuration error: the authority refuses to introspect JWTs "
-                      "(unsupported_token_type); set oidc.introspection.jwt: false");
-        result = IDD_AUTH_DENY;
-        goto done;
-    }
-    if (resp.status != 200 || !json_is_object(resp_json)) {
-        idd_log_error("oidc: introspection answered status %ld", resp.status);
-        goto done;
-    }
-    int64_t now = idd_now();
-    /* RFC 7662 §2.2: "active" is a boolean; anything else is not a yes. */
-    if (json_is_true(json_object_get(resp_json, "active")) &&
-        introspection_claims_ok(o, resp_json, issuer, audiences, n_aud, now)) {
-        idd_oidc_identity_from(resp_json, who);
-        result = IDD_AUTH_OK;
-        cache_for_ms = (int64_t)o->cfg->cache_ttl * 1000;
-        json_t *exp = json_object_get(resp_json, "exp");
-        if (json_is_number(exp)) {
-            int64_t left_ms = ((int64_t)json_number_value(exp) - now) * 1000;
-            if (left_ms < cache_for_ms)
-                cache_for_ms = left_ms;
+    {
+        idd_introspection_rules_t rules = {
+            .cfg = o->cfg,
+            .issuer = issuer,
+            .audiences = audiences,
+            .n_aud = n_aud,
+            .now = idd_now(),
+            .is_jwt = is_jwt,
+        };
+        switch (idd_oidc_introspection_read(&rules, resp.status, resp.body.data, resp.body.len, who,
+                                            &cache_for_ms)) {
+        case IDD_INTROSPECTION_ACTIVE:
+            result = IDD_AUTH_OK;
+            break;
+        case IDD_INTROSPECTION_INACTIVE:
+            result = IDD_AUTH_DENY;
+            break;
+        case IDD_INTROSPECTION_JWT_REFUSED:
+            /* The authority will not introspect structured tokens: with introspection.jwt on,
+             * no JWT can pass. Say so plainly; refuse the token. */
+            idd_log_error("oidc: configuration error: the authority refuses to introspect JWTs "
+                          "(unsupported_token_type); set oidc.introspection.jwt: false");
+            result = IDD_AUTH_DENY;
+            cache_for_ms = 0;
+            break;
+        case IDD_INTROSPECTION_UNREADABLE:
+            idd_log_error("oidc: introspection answered status %ld", resp.status);
+            cache_for_ms = 0;
+            break;
         }
-    } else {
-        result = IDD_AUTH_DENY;
-        cache_for_ms = (int64_t)o->cfg->negative_ttl * 1000;
     }
 
 done:
@@ -216,7 +254,6 @@ done:
     }
     pthread_cond_broadcast(&o->changed);
     pthread_mutex_unlock(&o->lock);
-    json_decref(resp_json);
     idd_http_response_dispose(&resp);
     idd_buf_dispose_secret(&form);
     free(endpoint);

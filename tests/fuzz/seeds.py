@@ -301,3 +301,96 @@ for name, sel, value in [
     ("ua-empty-bound", 1, b"xyz"),
 ]:
     write("session", name, bytes([sel]) + value)
+
+# discovery: selector (bit 0: allow_http), then the document, read for the authority
+# https://issuer.example/realm
+AUTHORITY = "https://issuer.example/realm"
+DISCOVERY = {"issuer": AUTHORITY, "jwks_uri": AUTHORITY + "/protocol/openid-connect/certs",
+             "introspection_endpoint": AUTHORITY + "/protocol/openid-connect/token/introspect",
+             "token_endpoint": AUTHORITY + "/token", "response_types_supported": ["code"],
+             "id_token_signing_alg_values_supported": ["ES256", "RS256"]}
+for name, doc in [
+    ("full", DISCOVERY),
+    ("slash", dict(DISCOVERY, issuer=AUTHORITY + "/")),
+    ("two-slashes", dict(DISCOVERY, issuer=AUTHORITY + "//")),
+    ("minimal", {"issuer": AUTHORITY, "jwks_uri": "https://keys.example/jwks"}),
+    ("no-introspection", {k: v for k, v in DISCOVERY.items() if k != "introspection_endpoint"}),
+    ("no-jwks", {k: v for k, v in DISCOVERY.items() if k != "jwks_uri"}),
+    ("no-issuer", {k: v for k, v in DISCOVERY.items() if k != "issuer"}),
+    ("other-issuer", dict(DISCOVERY, issuer="https://evil.example/realm")),
+    ("issuer-prefix", dict(DISCOVERY, issuer=AUTHORITY + "x")),
+    ("issuer-short", dict(DISCOVERY, issuer=AUTHORITY[:-1])),
+    ("issuer-case", dict(DISCOVERY, issuer=AUTHORITY.upper())),
+    ("issuer-number", dict(DISCOVERY, issuer=1)),
+    ("issuer-empty", dict(DISCOVERY, issuer="")),
+    ("jwks-http", dict(DISCOVERY, jwks_uri="http://127.0.0.1:8080/jwks")),
+    ("introspection-http", dict(DISCOVERY, introspection_endpoint="http://127.0.0.1:8080/i")),
+    ("jwks-file", dict(DISCOVERY, jwks_uri="file:///etc/passwd")),
+    ("jwks-null", dict(DISCOVERY, jwks_uri=None)),
+    ("introspection-array", dict(DISCOVERY, introspection_endpoint=["https://a.example"])),
+    ("empty", {}),
+]:
+    write("discovery", name, b"\x00" + json.dumps(doc).encode())
+write("discovery", "allow-http", b"\x01" + json.dumps(
+    dict(DISCOVERY, jwks_uri="http://127.0.0.1:8080/jwks",
+         introspection_endpoint="HTTP://127.0.0.1:8080/i")).encode())
+write("discovery", "allow-http-file", b"\x01" + json.dumps(
+    dict(DISCOVERY, jwks_uri="file:///etc/passwd")).encode())
+write("discovery", "array", "\0" + json.dumps([DISCOVERY]))
+write("discovery", "nul", '\0{"issuer":"%s\\u0000x","jwks_uri":"https://k.example"}' % AUTHORITY)
+write("discovery", "duplicate",
+      '\0{"issuer":"https://evil.example","issuer":"%s","jwks_uri":"https://k"}' % AUTHORITY)
+write("discovery", "trailing", "\0" + json.dumps(DISCOVERY) + " {}")
+write("discovery", "truncated", "\0" + json.dumps(DISCOVERY)[:-1])
+
+# introspect: selector (bit 0: a JWT; bits 1-2: status 200, 400, 401, 200; bit 3: configured
+# audiences identityd and https://api.example, else the tenant's https://docspace.example),
+# then the authority's answer. The fuzzer's clock reads NOW.
+ACTIVE = {"active": True, "sub": "00000000-0000-0000-0000-000000000001", "client_id": "portal",
+          "scope": "openid read files:write", "token_type": "Bearer", "exp": NOW + 600,
+          "iat": NOW - 10, "nbf": NOW - 10, "iss": "https://issuer.example",
+          "aud": "https://docspace.example", "email": "alice@example.com",
+          "email_verified": True, "username": "alice"}
+for name, sel, doc in [
+    ("active", 0, ACTIVE),
+    ("active-minimal", 0, {"active": True}),
+    ("active-configured-aud", 8, dict(ACTIVE, aud=["other", "identityd"])),
+    ("active-aud-array", 0, dict(ACTIVE, aud=["x", "https://docspace.example"])),
+    ("active-scope-array", 0, dict(ACTIVE, scope=["read", "rooms:read", "profile"])),
+    ("active-scp", 0, {"active": True, "scp": "write accounts.self:read"}),
+    ("active-exp-soon", 0, dict(ACTIVE, exp=NOW + 5)),
+    ("active-exp-skew", 0, dict(ACTIVE, exp=NOW - 60)),
+    ("active-exp-real", 0, dict(ACTIVE, exp=NOW + 0.5)),
+    ("active-exp-far", 0, dict(ACTIVE, exp=4102444800)),
+    ("active-long-sub", 0, dict(ACTIVE, sub="s" * 200)),
+    ("active-long-scope", 0, dict(ACTIVE, scope=" ".join(["files:read"] * 40))),
+    ("expired", 0, dict(ACTIVE, exp=NOW - 3600)),
+    ("exp-string", 0, dict(ACTIVE, exp=str(NOW + 600))),
+    ("not-yet", 0, dict(ACTIVE, nbf=NOW + 3600)),
+    ("other-issuer", 0, dict(ACTIVE, iss="https://evil.example")),
+    ("other-aud", 0, dict(ACTIVE, aud="https://elsewhere.example")),
+    ("aud-number", 0, dict(ACTIVE, aud=5)),
+    ("active-string", 0, dict(ACTIVE, active="true")),
+    ("active-one", 0, dict(ACTIVE, active=1)),
+    ("inactive", 0, {"active": False}),
+    ("jwt-inactive", 1, {"active": False}),
+    ("jwt-unsupported", 3, {"error": "unsupported_token_type"}),
+    ("opaque-unsupported", 2, {"error": "unsupported_token_type"}),
+    ("jwt-invalid-request", 3, {"error": "invalid_request"}),
+    ("unauthorized", 4, {"error": "invalid_client"}),
+]:
+    write("introspect", name, bytes([sel]) + json.dumps(doc).encode())
+write("introspect", "array", b"\x00" + json.dumps([ACTIVE]).encode())
+write("introspect", "not-json", b"\x00<html>502 Bad Gateway</html>")
+write("introspect", "empty", b"\x00")
+write("introspect", "duplicate-active", b'\x00{"active":false,"active":true}')
+
+oidc = ["issuer", "jwks_uri", "introspection_endpoint", "token_endpoint", "https://", "http://",
+        "https://issuer.example/realm", "https://issuer.example", "https://docspace.example",
+        "identityd", "https://api.example", "active", "exp", "nbf", "iat", "iss", "aud", "sub",
+        "scope", "scp", "client_id", "token_type", "email", "email_verified", "username",
+        "error", "unsupported_token_type", "read", "write", ":read", ":write", "*:read"]
+dictionary("discovery", ['"%s"' % w for w in oidc] + [":", ",", "[", "]", "{", "}", "null", "/"])
+dictionary("introspect", ['"%s"' % w for w in oidc] +
+           [":", ",", "[", "]", "{", "}", "null", "true", "false", str(NOW), "1e300",
+            "9223372036854775807", "-1"])
