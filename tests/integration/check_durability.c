@@ -50,11 +50,13 @@
 #define MAX_ITEMS 32768
 #define MAX_CTL_USERS 1024
 
-/* No pruning during the test (an ended session's row must stay to be counted), and
- * brute-force limits no deliberate request here comes near. */
+/* No pruning during the test (an ended session's row must stay to be counted), brute-force
+ * limits no deliberate request here comes near, and a queue wait no loaded machine reaches
+ * (a 503 for load would read as a refused write). */
 #define EXTRA_YAML                                                                                 \
     "prune: { interval: 86400 }\n"                                                                 \
-    "bruteforce: { attempts: 1000, client_attempts: 1000000 }\n"
+    "bruteforce: { attempts: 1000, client_attempts: 1000000 }\n"                                   \
+    "queue: { max_wait_ms: 120000 }\n"
 
 static th_env_t env;
 static th_server_t srv;
@@ -118,7 +120,7 @@ static void request(reply_t *r, const char *method, const char *path, const char
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     if (body != NULL) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -812,11 +814,11 @@ static Suite *durability_suite(void)
 {
     Suite *s = suite_create("durability");
     TCase *tc = tcase_create("kill");
-    tcase_set_timeout(tc, 240);
+    tcase_set_timeout(tc, 840);
     tcase_add_test(tc, kill_9_keeps_acknowledged_writes);
     suite_add_tcase(s, tc);
     TCase *busy = tcase_create("busy");
-    tcase_set_timeout(busy, 240);
+    tcase_set_timeout(busy, 840);
     tcase_add_test(busy, ctl_writes_never_busy);
     tcase_add_test(busy, lock_held_past_the_bound);
     suite_add_tcase(s, busy);
