@@ -196,11 +196,13 @@ int idd_oidc_ensure_discovery(idd_oidc_t *o)
     o->discovery_fetching = true;
     pthread_mutex_unlock(&o->lock);
 
-    char url[1024], err[256] = "";
+    /* Room for the longest authority the configuration accepts: never a cut-short URL. */
+    static const char suffix[] = "/.well-known/openid-configuration";
+    char url[IDD_OIDC_AUTHORITY_MAX + sizeof(suffix)], err[256] = "";
     idd_http_response_t resp;
     idd_oidc_discovery_t doc;
     int rc = IDD_EIO;
-    snprintf(url, sizeof(url), "%s/.well-known/openid-configuration", o->cfg->authority);
+    snprintf(url, sizeof(url), "%s%s", o->cfg->authority, suffix);
     if (idd_http_get(url, &o->http, &resp, err, sizeof(err)) != 0 || resp.status != 200) {
         idd_log_error("oidc: discovery %s failed: %s (status %ld)", url, err, resp.status);
         goto done;

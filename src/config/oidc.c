@@ -16,8 +16,6 @@
 #include "sections.h"
 #include "table.h"
 
-#define AUTHORITY_MAX 2048 /* discovery and JWKS URLs are built on it; URLs stay under 8 KiB */
-
 static const char *check_user_claim(const char *v)
 {
     if (strcmp(v, "sub") == 0 || strcmp(v, "email") == 0)
@@ -43,7 +41,7 @@ static const char *authority_problem(const char *a, bool allow_http)
                "allow_http: true, for loopback tests)";
     else
         return "must start with https://";
-    if (strlen(a) > AUTHORITY_MAX)
+    if (strlen(a) > IDD_OIDC_AUTHORITY_MAX)
         return "is longer than 2048 characters";
     if (*host == '\0' || *host == '/')
         return "has no host";

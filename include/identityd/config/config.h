@@ -71,6 +71,9 @@ typedef struct idd_key_config {
     int machine_key_file_line; /* of the `machine_key_file:` key, 0 when absent */
 } idd_key_config_t;
 
+/* The longest oidc.authority accepted; the discovery and JWKS URLs are built on it. */
+#define IDD_OIDC_AUTHORITY_MAX 2048
+
 /* The external OAuth2/OpenID authority whose access tokens are accepted (oidc: section). */
 typedef struct idd_oidc_config {
     bool enabled;        /* the section is present */
