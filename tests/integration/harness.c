@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -164,37 +165,54 @@ bool th_file_contains(const char *path, const void *needle, size_t len)
     return found;
 }
 
-/* Drains fd into a malloc'd string. */
-static void drain(int fd, char **dst, size_t *len, size_t *cap)
+/* Makes room for at least 4 KiB more in the malloc'd string *dst (NUL-terminated). */
+static void grow(char **dst, size_t *len, size_t *cap)
 {
     if (*cap - *len < 4096) {
         *cap = *cap * 2 + 4096;
         *dst = realloc(*dst, *cap);
+        ck_assert_ptr_nonnull(*dst);
     }
+    (*dst)[*len] = '\0';
+}
+
+/* Reads what fd has into the malloc'd string *dst; false at EOF (or a read error). */
+static bool drain(int fd, char **dst, size_t *len, size_t *cap)
+{
+    grow(dst, len, cap);
     ssize_t n = read(fd, *dst + *len, *cap - *len - 1);
+    if (n < 0 && errno == EINTR)
+        return true;
     if (n > 0)
         *len += (size_t)n;
     (*dst)[*len] = '\0';
+    return n > 0;
 }
+
+/* How long th_run lets a command run: far beyond any identityctl call on a loaded sanitizer
+ * build; a command still running then is killed and reported, rather than hang the suite. */
+#define RUN_LIMIT_S 300
 
 int th_run(const char *const argv[], const char *stdin_text, char **out, char **err)
 {
     int in_pipe[2], out_pipe[2], err_pipe[2];
     /* The child may exit before reading its stdin; a write then must not kill the test. */
     signal(SIGPIPE, SIG_IGN);
-    ck_assert(pipe(in_pipe) == 0 && pipe(out_pipe) == 0 && pipe(err_pipe) == 0);
-    pid_t pid = fork();
-    ck_assert(pid >= 0);
-    if (pid == 0) {
-        dup2(in_pipe[0], 0);
-        dup2(out_pipe[1], 1);
-        dup2(err_pipe[1], 2);
-        close(in_pipe[1]);
-        close(out_pipe[0]);
-        close(err_pipe[0]);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
+    /* Close-on-exec, so that a process another thread starts meanwhile holds no end of
+     * these (its copy of a write end would keep this reader from ever seeing EOF). */
+    ck_assert(pipe2(in_pipe, O_CLOEXEC) == 0 && pipe2(out_pipe, O_CLOEXEC) == 0 &&
+              pipe2(err_pipe, O_CLOEXEC) == 0);
+    /* posix_spawn rather than fork: the child runs no code of this (possibly threaded and
+     * sanitized) process between its start and the exec. dup2 clears close-on-exec. */
+    posix_spawn_file_actions_t fa;
+    ck_assert(posix_spawn_file_actions_init(&fa) == 0);
+    ck_assert(posix_spawn_file_actions_adddup2(&fa, in_pipe[0], 0) == 0);
+    ck_assert(posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1) == 0);
+    ck_assert(posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2) == 0);
+    pid_t pid;
+    int spawned = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    ck_assert_msg(spawned == 0, "posix_spawn %s: %s", argv[0], strerror(spawned));
     close(in_pipe[0]);
     close(out_pipe[1]);
     close(err_pipe[1]);
@@ -205,22 +223,29 @@ int th_run(const char *const argv[], const char *stdin_text, char **out, char **
     close(in_pipe[1]);
     char *obuf = NULL, *ebuf = NULL;
     size_t olen = 0, ocap = 0, elen = 0, ecap = 0;
+    grow(&obuf, &olen, &ocap); /* both allocated even when the command says nothing */
+    grow(&ebuf, &elen, &ecap);
     struct pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
     int open_fds = 2;
-    drain(out_pipe[0], &obuf, &olen, &ocap); /* allocates even when empty */
-    drain(err_pipe[0], &ebuf, &elen, &ecap);
+    double give_up = th_now() + RUN_LIMIT_S;
+    bool hung = false;
     while (open_fds > 0) {
-        if (poll(fds, 2, 30000) <= 0)
+        int left_ms = (int)((give_up - th_now()) * 1000);
+        if (left_ms <= 0) {
+            hung = true;
+            break;
+        }
+        int n = poll(fds, 2, left_ms);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
             break;
         for (int i = 0; i < 2; i++) {
-            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP)))
+            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
                 continue;
-            size_t before = i == 0 ? olen : elen;
-            if (i == 0)
-                drain(fds[i].fd, &obuf, &olen, &ocap);
-            else
-                drain(fds[i].fd, &ebuf, &elen, &ecap);
-            if ((i == 0 ? olen : elen) == before) {
+            bool more = i == 0 ? drain(fds[i].fd, &obuf, &olen, &ocap)
+                               : drain(fds[i].fd, &ebuf, &elen, &ecap);
+            if (!more) {
                 close(fds[i].fd);
                 fds[i].fd = -1;
                 open_fds--;
@@ -230,8 +255,14 @@ int th_run(const char *const argv[], const char *stdin_text, char **out, char **
     for (int i = 0; i < 2; i++)
         if (fds[i].fd >= 0)
             close(fds[i].fd);
+    if (hung) {
+        kill(pid, SIGKILL);
+        fprintf(stderr, "th_run: %s did not finish in %d s and was killed; its stderr: %s\n",
+                argv[0], RUN_LIMIT_S, ebuf);
+    }
     int status;
-    waitpid(pid, &status, 0);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
     if (out != NULL)
         *out = obuf;
     else
@@ -240,7 +271,7 @@ int th_run(const char *const argv[], const char *stdin_text, char **out, char **
         *err = ebuf;
     else
         free(ebuf);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return !hung && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 int th_threads = 2;
