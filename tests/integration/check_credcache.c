@@ -61,17 +61,8 @@ static void teardown(void)
 static long call(const char *method, const char *path, const char *auth, const char *body,
                  json_t **out)
 {
-    const char *h[3];
-    size_t n = 0;
-    if (auth != NULL)
-        h[n++] = auth;
-    if (body != NULL)
-        h[n++] = "Content-Type: application/json";
-    h[n] = NULL;
     th_response_t r;
-    char *u = th_url(&srv, path);
-    th_http(&r, method, u, h, body, body ? strlen(body) : 0, 0);
-    free(u);
+    th_send(&r, &srv, method, path, auth, body);
     long status = r.status;
     if (status >= 400)
         th_assert_error_envelope(&r, status);

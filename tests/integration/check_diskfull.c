@@ -62,17 +62,8 @@ static bool alive(pid_t pid)
 static long call(const char *method, const char *path, const char *auth, const char *body,
                  json_t **out, bool *well_formed_503)
 {
-    const char *h[3];
-    size_t n = 0;
-    if (auth != NULL)
-        h[n++] = auth;
-    if (body != NULL)
-        h[n++] = "Content-Type: application/json";
-    h[n] = NULL;
     th_response_t r;
-    char *u = th_url(&srv, path);
-    th_http(&r, method, u, h, body, body ? strlen(body) : 0, 0);
-    free(u);
+    th_send(&r, &srv, method, path, auth, body);
     long status = r.status;
     if (out != NULL)
         *out = status == 200 ? th_json_parse(r.body) : NULL;

@@ -713,9 +713,21 @@ char *th_url(const th_server_t *s, const char *path)
 
 void th_get(th_response_t *r, const th_server_t *s, const char *path, const char *header)
 {
-    const char *headers[] = {header, NULL};
+    th_send(r, s, "GET", path, header, NULL);
+}
+
+void th_send(th_response_t *r, const th_server_t *s, const char *method, const char *path,
+             const char *header, const char *json_body)
+{
+    const char *h[3];
+    size_t n = 0;
+    if (header != NULL)
+        h[n++] = header;
+    if (json_body != NULL)
+        h[n++] = "Content-Type: application/json";
+    h[n] = NULL;
     char *u = th_url(s, path);
-    th_http(r, "GET", u, header ? headers : NULL, NULL, 0, 0);
+    th_http(r, method, u, h, json_body, json_body ? strlen(json_body) : 0, 0);
     free(u);
 }
 

@@ -169,6 +169,9 @@ char *th_header(const th_response_t *r, const char *name);
 char *th_url(const th_server_t *s, const char *path);
 /* GET path on s with one extra header line (may be NULL); the caller disposes r. */
 void th_get(th_response_t *r, const th_server_t *s, const char *path, const char *header);
+/* method path on s, with one header line (or NULL) and a JSON body (or NULL: none). */
+void th_send(th_response_t *r, const th_server_t *s, const char *method, const char *path,
+             const char *header, const char *json_body);
 
 /* "Authorization: Basic base64(user:password)" (malloc'd). */
 char *th_basic(const char *user, const char *password);
