@@ -477,6 +477,9 @@ static int serve(idd_app_t *app)
          * application's state, so nothing is freed. What must reach the database does, and
          * the process ends here. */
         flush_usage(app);
+        idd_workers_abandon(app->workers);
+        idd_workers_abandon(app->outbound);
+        idd_workers_abandon(app->storepool);
         if (cfg->pid_file != NULL)
             unlink(cfg->pid_file);
         idd_log_info("identityd stopped");

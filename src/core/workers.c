@@ -238,3 +238,15 @@ void idd_workers_free(idd_workers_t *w)
     free(w->threads);
     free(w);
 }
+
+void idd_workers_abandon(idd_workers_t *w)
+{
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->stopping = true;
+    pthread_cond_broadcast(&w->wake);
+    pthread_mutex_unlock(&w->lock);
+    for (int i = 0; i < w->n_threads; i++)
+        (void)pthread_detach(w->threads[i]); /* a thread that already ended is freed here */
+}

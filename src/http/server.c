@@ -573,6 +573,8 @@ done:
          * as they are: the caller ends the process without freeing anything they use. */
         idd_log_warn("shutdown_timeout (%d ms) passed: abandoning %lu request%s still in flight",
                      drain_ms, abandoned, abandoned == 1 ? "" : "s");
+        for (int i = 0; i < started; i++)
+            (void)pthread_detach(loops[i].tid); /* none is left joinable at exit */
         return IDD_HTTP_ABANDONED;
     }
     atomic_store(&n_running_loops, 0);

@@ -75,4 +75,9 @@ int idd_workers_running(idd_workers_t *w);
 /* Finishes every queued job, stops and joins the threads, frees the pool; NULL is a no-op. */
 void idd_workers_free(idd_workers_t *w);
 
+/* For a process about to end with jobs still running: tells the threads to stop after their
+ * job and detaches them, so that none is left joinable at exit; the pool itself stays
+ * allocated, since a running job may still use it. NULL is a no-op. */
+void idd_workers_abandon(idd_workers_t *w);
+
 #endif
