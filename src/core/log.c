@@ -10,6 +10,7 @@
 #include "identityd/core/log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,8 +21,10 @@
 #include "identityd/core/common.h"
 #include "identityd/core/utf8.h"
 
-static volatile idd_log_level_t current_level = IDD_LOG_INFO;
-static volatile idd_log_format_t current_format = IDD_LOG_TEXT;
+/* Set by a reload while other threads log: atomic, and the format read once per line, so
+ * that a line is all text or all JSON. */
+static _Atomic idd_log_level_t current_level = IDD_LOG_INFO;
+static _Atomic idd_log_format_t current_format = IDD_LOG_TEXT;
 const char *const idd_log_level_names[] = {"error", "warn", "info", "debug", NULL};
 const char *const idd_log_format_names[] = {"text", "json", NULL};
 
@@ -30,12 +33,12 @@ const char *const idd_log_format_names[] = {"text", "json", NULL};
 
 void idd_log_set_level(idd_log_level_t level)
 {
-    current_level = level;
+    atomic_store_explicit(&current_level, level, memory_order_relaxed);
 }
 
 void idd_log_set_format(idd_log_format_t format)
 {
-    current_format = format;
+    atomic_store_explicit(&current_format, format, memory_order_relaxed);
 }
 
 /* A line being built. Escaped content stops, whole, at `end`; what closes the line (a
@@ -46,6 +49,7 @@ typedef struct line {
     char buf[LINE_MAX_BYTES];
     size_t n;
     size_t end;
+    bool json; /* the format when the line was begun */
 } line_t;
 
 static bool put_until(line_t *l, const char *s, size_t len, size_t end)
@@ -81,7 +85,7 @@ static size_t printable_utf8(const char *s, size_t len)
  * well-formed, printable UTF-8. */
 static void put_escaped(line_t *l, const char *s, size_t len, bool strict)
 {
-    bool json = current_format == IDD_LOG_JSON;
+    bool json = l->json;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         char esc[6];
@@ -119,7 +123,7 @@ static void put_escaped(line_t *l, const char *s, size_t len, bool strict)
  * name=value ("-" when absent). */
 static void put_field(line_t *l, const char *name, const char *s, size_t len)
 {
-    bool json = current_format == IDD_LOG_JSON;
+    bool json = l->json;
     if (len > FIELD_MAX_BYTES)
         len = FIELD_MAX_BYTES;
     puts_(l, json ? ",\"" : " ");
@@ -145,7 +149,8 @@ static void begin(line_t *l, const char *level)
     (void)strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm); /* 20 of 31 */
     l->n = 0;
     l->end = sizeof(l->buf) - 1 - TAIL_ROOM;
-    if (current_format == IDD_LOG_JSON) {
+    l->json = atomic_load_explicit(&current_format, memory_order_relaxed) == IDD_LOG_JSON;
+    if (l->json) {
         puts_(l, "{\"time\":\"");
         puts_(l, stamp);
         puts_(l, "\",\"level\":\"");
@@ -182,14 +187,14 @@ static void log_line(idd_log_level_t level, unsigned long suppressed, const char
     line_t l;
     begin(&l, idd_log_level_names[level]);
     put_escaped(&l, msg, len, false);
-    if (current_format == IDD_LOG_JSON)
+    if (l.json)
         puts_(&l, "\"}");
     finish(&l);
 }
 
 void idd_log(idd_log_level_t level, const char *fmt, ...)
 {
-    if (level > current_level)
+    if (level > atomic_load_explicit(&current_level, memory_order_relaxed))
         return;
     va_list ap;
     va_start(ap, fmt);
@@ -200,7 +205,7 @@ void idd_log(idd_log_level_t level, const char *fmt, ...)
 void idd_log_limited(idd_log_level_t level, idd_log_limit_t *limit, int64_t now_ms, const char *fmt,
                      ...)
 {
-    if (level > current_level)
+    if (level > atomic_load_explicit(&current_level, memory_order_relaxed))
         return;
     long long next = atomic_load(&limit->next_ms);
     /* Of the threads that find the second over, one wins the exchange and logs. */
@@ -216,9 +221,9 @@ void idd_log_limited(idd_log_level_t level, idd_log_limit_t *limit, int64_t now_
 
 void idd_log_access(const idd_log_access_t *a)
 {
-    bool json = current_format == IDD_LOG_JSON;
     line_t l;
     begin(&l, "info");
+    bool json = l.json;
     puts_(&l, json ? "access\"" : "access");
     put_field(&l, "request_id", a->request_id, a->request_id_len);
     put_field(&l, "client", a->client, a->client != NULL ? strlen(a->client) : 0);

@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,6 +288,59 @@ START_TEST(access_line_ignores_level)
 }
 END_TEST
 
+/* A reload may change the format while other threads log: each line is still wholly one
+ * format (and, under ThreadSanitizer, the change is no data race). */
+static atomic_bool flipping;
+
+static void *flip_formats(void *arg)
+{
+    (void)arg;
+    for (unsigned i = 0; atomic_load(&flipping); i++)
+        idd_log_set_format(i % 2 ? IDD_LOG_JSON : IDD_LOG_TEXT);
+    return NULL;
+}
+
+static void log_while_flipping(void)
+{
+    pthread_t t;
+    atomic_store(&flipping, true);
+    ck_assert_int_eq(pthread_create(&t, NULL, flip_formats, NULL), 0);
+    idd_log_access_t a = {.request_id = "rid",
+                          .request_id_len = 3,
+                          .method = "GET",
+                          .method_len = 3,
+                          .path = "/p\"q",
+                          .path_len = 4,
+                          .status = 200,
+                          .seconds = 0.5};
+    for (int i = 0; i < 200; i++)
+        idd_log_access(&a);
+    atomic_store(&flipping, false);
+    pthread_join(t, NULL);
+}
+
+START_TEST(format_change_never_splits_a_line)
+{
+    char *out = capture(log_while_flipping);
+    ck_assert_int_eq(count_lines(out), 200);
+    for (char *line = out, *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+        *nl = '\0';
+        if (line[0] == '{') {
+            json_error_t e;
+            json_t *j = json_loads(line, 0, &e);
+            ck_assert_msg(j != NULL, "%s: %s", e.text, line);
+            ck_assert_str_eq(json_string_value(json_object_get(j, "path")), "/p\"q");
+            json_decref(j);
+        } else {
+            ck_assert_msg(strstr(line, " access request_id=rid client=- method=GET "
+                                       "path=/p\\x22q status=200 ") != NULL,
+                          "%s", line);
+        }
+    }
+    free(out);
+}
+END_TEST
+
 /* ---- label tables ---- */
 
 START_TEST(status_slots)
@@ -362,6 +417,7 @@ static Suite *observability_suite(void)
     tcase_add_test(tc, json_message_is_one_valid_object);
     tcase_add_test(tc, access_line_is_bounded);
     tcase_add_test(tc, access_line_ignores_level);
+    tcase_add_test(tc, format_change_never_splits_a_line);
     tcase_add_test(tc, status_slots);
     tcase_add_test(tc, repeated_lines_are_limited);
     tcase_add_test(tc, latency_buckets);
