@@ -297,14 +297,17 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-/* n Basic token requests at once, each on its own HTTP/1.1 connection. */
-static void many(answer_t *out, int n)
+/* n Basic token requests, each on its own HTTP/1.1 connection: all at once or, with
+ * first_hashing, the others once a worker is hashing the first's password. */
+static void many(answer_t *out, int n, bool first_hashing)
 {
     CURLM *multi = curl_multi_init();
     struct curl_slist **headers = calloc((size_t)n, sizeof(*headers));
     char *u = th_url(&srv, TOKEN_PATH);
     CURL **easy = calloc((size_t)n, sizeof(*easy));
     for (int i = 0; i < n; i++) {
+        if (i == 1 && first_hashing)
+            th_pump_until_hashing(multi, &srv);
         memset(&out[i], 0, sizeof(out[i]));
         char *basic = basic_for(i);
         headers[i] = curl_slist_append(NULL, basic);
@@ -367,8 +370,16 @@ START_TEST(abandoned_http1_requests_are_dropped)
     unsigned long ran = kdf("run");
     ck_assert_msg(ran <= N / 4, "%lu password checks ran for %d abandoned requests", ran, N);
     wait_kdf_idle();
-    ran = kdf("run");
-    unsigned long dropped = kdf("dropped");
+    /* A dropped check is counted once its loop has the job back, a moment after the pool
+     * let go of it. */
+    unsigned long dropped = 0;
+    for (int i = 0; i < 6000; i++) {
+        ran = kdf("run");
+        dropped = kdf("dropped");
+        if (ran + dropped >= N + 1)
+            break;
+        usleep(10000);
+    }
     ck_assert_msg(ran + dropped == N + 1, "run %lu + dropped %lu != %d", ran, dropped, N + 1);
     ck_assert_msg(dropped >= N * 3 / 4, "only %lu of %d abandoned checks dropped", dropped, N);
     free(basic);
@@ -518,7 +529,7 @@ START_TEST(per_client_cap_answers_503)
 {
     start(SLOW_KDF, "queue: { per_client: 2, max_wait_ms: 600000 }\n");
     answer_t a[5];
-    many(a, 5);
+    many(a, 5, false);
     int ok, busy;
     count(a, 5, &ok, &busy);
     ck_assert_int_eq(ok, 2);
@@ -527,19 +538,22 @@ START_TEST(per_client_cap_answers_503)
 }
 END_TEST
 
-/* With one worker busy for seconds, a job that waits past queue.max_wait_ms is answered 503
- * with Retry-After, and never run. */
+/* With the one worker hashing for a second or more, jobs that wait past queue.max_wait_ms
+ * are answered 503 with Retry-After, and never run. The first is sent alone and the others
+ * only once it is being hashed: a worker that a loaded machine wakes late must not make the
+ * first expire too. */
 START_TEST(queue_wait_is_bounded)
 {
-    start(SLOW_KDF, "queue: { per_client: 1000, max_wait_ms: 50 }\n");
+    start(SLOW_KDF, "queue: { per_client: 1000, max_wait_ms: 300 }\n");
     answer_t a[3];
-    many(a, 3);
+    many(a, 3, true);
     int ok, busy;
     count(a, 3, &ok, &busy);
-    ck_assert_int_ge(ok, 1);
-    ck_assert_int_ge(busy, 1);
-    ck_assert_uint_eq(kdf("expired"), (unsigned long)busy);
-    ck_assert_uint_eq(kdf("run"), (unsigned long)ok);
+    ck_assert_int_eq(ok, 1);
+    ck_assert_int_eq(busy, 2);
+    ck_assert_int_eq(a[0].status, 200);
+    ck_assert_uint_eq(kdf("expired"), 2);
+    ck_assert_uint_eq(kdf("run"), 1);
 }
 END_TEST
 
@@ -639,7 +653,9 @@ START_TEST(out_of_descriptors_backs_off)
     double c0 = cpu_seconds(srv.pid), t0 = th_now();
     sleep(3);
     double used = cpu_seconds(srv.pid) - c0, spent = th_now() - t0;
-    ck_assert_msg(used < 0.3, "%.2f CPU-seconds in %.1f s while out of descriptors", used, spent);
+    /* A loop spinning on accept would use a whole core; identityd under a sanitizer, on a
+     * loaded machine, still does its timers' work in these seconds. */
+    ck_assert_msg(used < 1.0, "%.2f CPU-seconds in %.1f s while out of descriptors", used, spent);
 
     for (int i = 0; i < N; i++)
         close(fds[i]);
