@@ -36,8 +36,9 @@
 #define STOP_FLUSH_MS 500      /* then, time to write the last responses and close */
 #define TLS_HANDSHAKE_MS 10000 /* h2o's default, stated: a TLS client's time to say hello */
 /* A loop checks its deadline every 20 ms; one that has not reported this long after it is
- * stuck in a call, and is counted as abandoning what it holds. */
-#define STUCK_GRACE_MS 2000
+ * stuck in a call, and is counted as abandoning what it holds. Generous: on a loaded machine
+ * a loop that is merely not scheduled must not be mistaken for a stuck one. */
+#define STUCK_GRACE_MS 5000
 
 static atomic_bool stopping;
 static loop_t *all_loops;

@@ -546,7 +546,9 @@ void th_server_start_as(th_server_t *s, const th_env_t *env, const char *name)
     }
     s->pid = pid;
     /* identityd logs "listening on http://HOST:PORT" once every listener is bound. */
-    for (int i = 0; i < 1000 && s->port == 0; i++) {
+    /* Bounded generously: a sanitized identityd beside other suites on a loaded machine, or
+     * one recovering a WAL after kill -9, may take many seconds to start. */
+    for (double until = th_now() + 60; s->port == 0 && th_now() < until;) {
         char *log = th_read_file(s->log);
         const char *p = log ? strstr(log, "listening on http://127.0.0.1:") : NULL;
         if (p != NULL)
