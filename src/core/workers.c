@@ -223,14 +223,20 @@ int idd_workers_running(idd_workers_t *w)
     return n;
 }
 
-void idd_workers_free(idd_workers_t *w)
+/* Tells every thread to end once the queue is empty. */
+static void tell_stop(idd_workers_t *w)
 {
-    if (w == NULL)
-        return;
     pthread_mutex_lock(&w->lock);
     w->stopping = true;
     pthread_cond_broadcast(&w->wake);
     pthread_mutex_unlock(&w->lock);
+}
+
+void idd_workers_free(idd_workers_t *w)
+{
+    if (w == NULL)
+        return;
+    tell_stop(w);
     for (int i = 0; i < w->n_threads; i++)
         pthread_join(w->threads[i], NULL);
     pthread_cond_destroy(&w->wake);
@@ -243,10 +249,7 @@ void idd_workers_abandon(idd_workers_t *w)
 {
     if (w == NULL)
         return;
-    pthread_mutex_lock(&w->lock);
-    w->stopping = true;
-    pthread_cond_broadcast(&w->wake);
-    pthread_mutex_unlock(&w->lock);
+    tell_stop(w);
     for (int i = 0; i < w->n_threads; i++)
         (void)pthread_detach(w->threads[i]); /* a thread that already ended is freed here */
 }
