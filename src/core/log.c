@@ -171,19 +171,21 @@ static void finish(line_t *l)
     (void)w;
 }
 
-/* One line: the message, then " (N more like it not logged)" when N > 0. */
+/* One line: the message, then " (N more like it not logged)" when N > 0. A long message is
+ * cut, never that count. */
 static void log_line(idd_log_level_t level, unsigned long suppressed, const char *fmt, va_list ap)
 {
-    char msg[1024];
-    int m = vsnprintf(msg, sizeof(msg), fmt, ap);
-    if (m < 0)
-        m = 0;
-    size_t len = (size_t)m < sizeof(msg) ? (size_t)m : sizeof(msg) - 1;
+    char msg[1024], more[64];
+    size_t more_len = 0;
     if (suppressed > 0) {
-        m = snprintf(msg + len, sizeof(msg) - len, " (%lu more like it not logged)", suppressed);
-        if (m > 0)
-            len += (size_t)m < sizeof(msg) - len ? (size_t)m : sizeof(msg) - len - 1;
+        int k = snprintf(more, sizeof(more), " (%lu more like it not logged)", suppressed);
+        more_len = k > 0 && (size_t)k < sizeof(more) ? (size_t)k : 0; /* 48 at most */
     }
+    size_t room = sizeof(msg) - more_len;
+    int m = vsnprintf(msg, room, fmt, ap);
+    size_t len = m < 0 ? 0 : (size_t)m < room ? (size_t)m : room - 1;
+    memcpy(msg + len, more, more_len);
+    len += more_len;
     line_t l;
     begin(&l, idd_log_level_names[level]);
     put_escaped(&l, msg, len, false);

@@ -208,6 +208,29 @@ START_TEST(repeated_lines_are_limited)
 }
 END_TEST
 
+static void log_a_long_flood(void)
+{
+    char word[1500];
+    memset(word, 'w', sizeof(word) - 1);
+    word[sizeof(word) - 1] = '\0';
+    idd_log_limit_t limit = {0};
+    for (int i = 0; i < 8; i++)
+        idd_log_limited(IDD_LOG_WARN, &limit, 5000 + i, "long: %s", word);
+    idd_log_limited(IDD_LOG_WARN, &limit, 6000, "long: %s", word);
+}
+
+/* A message too long for a line is cut, and the count of those left out still ends it. */
+START_TEST(long_repeated_line_keeps_its_count)
+{
+    char *out = capture(log_a_long_flood);
+    ck_assert_int_eq(count_lines(out), 2);
+    const char *second = strchr(out, '\n') + 1;
+    ck_assert_msg(strstr(second, "www (7 more like it not logged)\n") != NULL, "%s", second);
+    ck_assert_uint_lt(strlen(second), 1100);
+    free(out);
+}
+END_TEST
+
 START_TEST(json_message_is_one_valid_object)
 {
     idd_log_set_format(IDD_LOG_JSON);
@@ -420,6 +443,7 @@ static Suite *observability_suite(void)
     tcase_add_test(tc, format_change_never_splits_a_line);
     tcase_add_test(tc, status_slots);
     tcase_add_test(tc, repeated_lines_are_limited);
+    tcase_add_test(tc, long_repeated_line_keeps_its_count);
     tcase_add_test(tc, latency_buckets);
     tcase_add_test(tc, key_table_is_bounded);
     suite_add_tcase(s, tc);
